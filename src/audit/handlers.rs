@@ -1,0 +1,200 @@
+//! `/api/v1/audit-log`: reading the trail (admin; a bureau for its region) and checking the chain.
+
+use actix_web::{get, web, HttpResponse};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{AuditRow, VerifyReport};
+use crate::auth::{AuthUser, Role};
+use crate::db;
+use crate::error::{ApiError, FieldError, Problem};
+use crate::http::{Page, PageQuery};
+use crate::schema::audit_log;
+use crate::startup::AppState;
+
+/// One audit record (审计记录).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditRecord {
+    pub id: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: chrono::NaiveDateTime,
+    pub actor_user_id: Option<i32>,
+    pub actor_username: Option<String>,
+    pub actor_role: Option<String>,
+    #[schema(example = "user.create")]
+    pub action: String,
+    #[schema(example = "user")]
+    pub entity_type: String,
+    pub entity_id: Option<String>,
+    pub region_code: Option<String>,
+    pub department_id: Option<i32>,
+    /// State before the change (JSON), if any.
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<serde_json::Value>,
+    /// State after the change (JSON), if any.
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<serde_json::Value>,
+    pub request_id: Option<String>,
+    pub ip: Option<String>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl From<AuditRow> for AuditRecord {
+    fn from(r: AuditRow) -> Self {
+        let parse = |s: Option<String>| s.and_then(|s| serde_json::from_str(&s).ok());
+        AuditRecord {
+            id: r.id,
+            at: r.at,
+            actor_user_id: r.actor_user_id,
+            actor_username: r.actor_username,
+            actor_role: r.actor_role,
+            action: r.action,
+            entity_type: r.entity_type,
+            entity_id: r.entity_id,
+            region_code: r.region_code,
+            department_id: r.department_id,
+            before: parse(r.before_json),
+            after: parse(r.after_json),
+            request_id: r.request_id,
+            ip: r.ip,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AuditFilter {
+    pub actor_user_id: Option<i32>,
+    /// Exact action, e.g. `user.update`.
+    pub action: Option<String>,
+    pub entity_type: Option<String>,
+    pub entity_id: Option<String>,
+    /// Only records of this region (bureau users are always limited to theirs).
+    pub region_code: Option<String>,
+    /// From this time (inclusive, UTC, `2026-01-31T00:00:00`).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub from: Option<chrono::NaiveDateTime>,
+    /// Up to this time (exclusive, UTC).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub to: Option<chrono::NaiveDateTime>,
+    /// Page number, from 1.
+    pub page: Option<i64>,
+    /// Items per page, 1–200.
+    pub per_page: Option<i64>,
+}
+
+/// Read the audit trail, newest first (admin: everything; bureau: its region).
+#[utoipa::path(
+    tag = "audit",
+    security(("bearer" = [])),
+    params(AuditFilter),
+    responses(
+        (status = 200, description = "One page of records, newest first", body = Page<AuditRecord>),
+        (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin or bureau account, or another region", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/audit-log")]
+pub async fn list_audit(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<AuditFilter>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Admin, Role::Bureau])?;
+    let f = query.into_inner();
+    let scope = user.region_filter()?;
+    if let (Some(own), Some(asked)) = (&scope, &f.region_code) {
+        if own != asked {
+            return Err(ApiError::forbidden(
+                "a county bureau reads only its own region's records",
+            ));
+        }
+    }
+    if let (Some(from), Some(to)) = (f.from, f.to) {
+        if from > to {
+            return Err(ApiError::BadRequest {
+                code: "invalid_query",
+                detail: "from must not be after to".into(),
+                errors: vec![FieldError::new(
+                    "query.from",
+                    "out_of_range",
+                    "from must not be after to",
+                )],
+            });
+        }
+    }
+    let (limit, offset, page, per_page) = PageQuery {
+        page: f.page,
+        per_page: f.per_page,
+    }
+    .resolve()?;
+    let region = scope.or(f.region_code.clone());
+    let result = db::run(&state.pool, move |conn| {
+        let filtered = || {
+            let mut q = audit_log::table.into_boxed();
+            if let Some(r) = &region {
+                q = q.filter(audit_log::region_code.eq(r.clone()));
+            }
+            if let Some(a) = f.actor_user_id {
+                q = q.filter(audit_log::actor_user_id.eq(a));
+            }
+            if let Some(a) = &f.action {
+                q = q.filter(audit_log::action.eq(a.clone()));
+            }
+            if let Some(t) = &f.entity_type {
+                q = q.filter(audit_log::entity_type.eq(t.clone()));
+            }
+            if let Some(i) = &f.entity_id {
+                q = q.filter(audit_log::entity_id.eq(i.clone()));
+            }
+            if let Some(from) = f.from {
+                q = q.filter(audit_log::at.ge(from));
+            }
+            if let Some(to) = f.to {
+                q = q.filter(audit_log::at.lt(to));
+            }
+            q
+        };
+        let total: i64 = filtered().count().get_result(conn)?;
+        let rows: Vec<AuditRow> = filtered()
+            .order(audit_log::id.desc())
+            .limit(limit)
+            .offset(offset)
+            .select(AuditRow::as_select())
+            .load(conn)?;
+        Ok(Page {
+            items: rows.into_iter().map(AuditRecord::from).collect(),
+            page,
+            per_page,
+            total,
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(result))
+}
+
+/// Check the whole hash chain (admin); the answer names the first broken link.
+#[utoipa::path(
+    tag = "audit",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The result of the check (ok or the first broken link)", body = VerifyReport),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/audit-log/verify")]
+pub async fn verify_audit(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Admin])?;
+    let report = db::run(&state.pool, |conn| Ok(super::verify(conn)?)).await?;
+    Ok(HttpResponse::Ok().json(report))
+}

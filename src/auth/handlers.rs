@@ -1,0 +1,412 @@
+//! `/api/v1/auth/*` and `/api/v1/me`.
+
+use actix_web::{get, post, web, HttpResponse};
+use chrono::Duration;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::tokens::{random_token, sha256_hex};
+use super::{password, AuthUser, RequestMeta};
+use crate::audit::{self, Actor, Entry};
+use crate::db::{self, DbConnection};
+use crate::error::{ApiError, Problem};
+use crate::http::ApiJson;
+use crate::schema::{refresh_tokens, sessions};
+use crate::startup::AppState;
+use crate::users::{self, UserRow, UserView};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[schema(example = "demo-admin")]
+    pub username: String,
+    #[schema(example = "demo-admin-password")]
+    pub password: String,
+}
+
+/// Tokens issued at login and refresh.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// Short-lived JWT for `Authorization: Bearer …`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
+    pub token_type: String,
+    /// Lifetime of the access token in seconds.
+    #[schema(example = 900)]
+    pub expires_in: i64,
+    /// Opaque, single-use: exchange it at `/api/v1/auth/refresh` for a new pair.
+    pub refresh_token: String,
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::unauthorized("invalid username or password")
+}
+
+fn actor_for(row: &UserRow, meta: &RequestMeta) -> Actor {
+    Actor {
+        user_id: Some(row.id),
+        username: Some(row.username.clone()),
+        role: Some(row.role.clone()),
+        request_id: meta.request_id.clone(),
+        ip: meta.ip.clone(),
+    }
+}
+
+/// Opens a session with its first refresh token and signs an access token.
+fn open_session(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: &UserRow,
+) -> Result<TokenResponse, ApiError> {
+    let now = db::now();
+    let session_id = uuid::Uuid::new_v4().to_string();
+    diesel::insert_into(sessions::table)
+        .values((
+            sessions::id.eq(&session_id),
+            sessions::user_id.eq(row.id),
+            sessions::created_at.eq(now),
+            sessions::expires_at.eq(now + Duration::seconds(state.settings.refresh_token_ttl_secs)),
+        ))
+        .execute(conn)?;
+    issue_pair(conn, state, row, &session_id)
+}
+
+fn issue_pair(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: &UserRow,
+    session_id: &str,
+) -> Result<TokenResponse, ApiError> {
+    let now = db::now();
+    let refresh_token = random_token();
+    diesel::insert_into(refresh_tokens::table)
+        .values((
+            refresh_tokens::token_hash.eq(sha256_hex(&refresh_token)),
+            refresh_tokens::session_id.eq(session_id),
+            refresh_tokens::issued_at.eq(now),
+            refresh_tokens::expires_at
+                .eq(now + Duration::seconds(state.settings.refresh_token_ttl_secs)),
+        ))
+        .execute(conn)?;
+    let ttl = state.settings.access_token_ttl_secs;
+    Ok(TokenResponse {
+        access_token: state.keys.issue(row.id, session_id, &row.role, ttl)?,
+        token_type: "Bearer".into(),
+        expires_in: ttl,
+        refresh_token,
+    })
+}
+
+/// Log in with username and password. Repeated failures for one account or one address are
+/// throttled (429 with `Retry-After`); the answer never tells whether the username exists.
+#[utoipa::path(
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = TokenResponse),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Invalid username or password", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/login")]
+pub async fn login(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    body: ApiJson<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let LoginRequest { username, password } = body.0;
+    let username = username.trim().to_lowercase();
+    let ip = meta.ip.clone().unwrap_or_default();
+    if let Err(secs) = state.throttle.check(&username, &ip) {
+        return Err(ApiError::TooManyRequests {
+            retry_after_secs: secs,
+            detail: "too many failed login attempts; try again later".into(),
+        });
+    }
+    let st = state.clone();
+    let name = username.clone();
+    let outcome = db::run(&state.pool, move |conn| {
+        let row = users::find_by_username(conn, &name)?;
+        let ok = match &row {
+            Some(r) => password::verify(&password, &r.password_hash) && r.active,
+            None => {
+                password::verify_dummy(&password);
+                false
+            }
+        };
+        db::write_tx(conn, |conn| {
+            if ok {
+                let row = row.as_ref().expect("checked above");
+                let tokens = open_session(conn, &st, row)?;
+                audit::append(
+                    conn,
+                    &actor_for(row, &meta),
+                    Entry::new("auth.login", "user", row.id),
+                )?;
+                Ok(Some(tokens))
+            } else {
+                let actor = Actor {
+                    request_id: meta.request_id.clone(),
+                    ip: meta.ip.clone(),
+                    ..Actor::default()
+                };
+                // Only a username that exists is recorded: a mistyped one might be a password or
+                // an ID number.
+                let entry = Entry {
+                    action: "auth.login_failed".into(),
+                    entity_type: "user".into(),
+                    entity_id: row.as_ref().map(|r| r.id.to_string()),
+                    after: Some(serde_json::json!({
+                        "username": row.as_ref().map(|r| r.username.clone()),
+                        "account_disabled": row.as_ref().map(|r| !r.active),
+                    })),
+                    ..Entry::default()
+                };
+                audit::append(conn, &actor, entry)?;
+                Ok(None)
+            }
+        })
+    })
+    .await?;
+    match outcome {
+        Some(tokens) => {
+            state.throttle.record_success(&username);
+            Ok(HttpResponse::Ok()
+                .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+                .json(tokens))
+        }
+        None => {
+            state.throttle.record_failure(&username, &ip);
+            Err(invalid_credentials())
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+enum RefreshOutcome {
+    Issued(TokenResponse),
+    Rejected(&'static str),
+}
+
+/// Exchange a refresh token for a new pair. Each refresh token works once: presenting a spent
+/// one again ends the whole session (every token of that login), since it was probably stolen.
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "A new token pair", body = TokenResponse),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Unknown, expired, spent or revoked refresh token", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/refresh")]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    body: ApiJson<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let hash = sha256_hex(body.0.refresh_token.trim());
+    let st = state.clone();
+    let outcome = db::run(&state.pool, move |conn| {
+        db::write_tx(conn, |conn| -> Result<RefreshOutcome, ApiError> {
+            let now = db::now();
+            let token: Option<(String, chrono::NaiveDateTime, Option<chrono::NaiveDateTime>)> =
+                refresh_tokens::table
+                    .find(&hash)
+                    .select((
+                        refresh_tokens::session_id,
+                        refresh_tokens::expires_at,
+                        refresh_tokens::used_at,
+                    ))
+                    .first(conn)
+                    .optional()?;
+            let Some((session_id, expires_at, used_at)) = token else {
+                return Ok(RefreshOutcome::Rejected("unknown refresh token"));
+            };
+            let (user_id, revoked_at, session_expires): (
+                i32,
+                Option<chrono::NaiveDateTime>,
+                chrono::NaiveDateTime,
+            ) = sessions::table
+                .find(&session_id)
+                .select((
+                    sessions::user_id,
+                    sessions::revoked_at,
+                    sessions::expires_at,
+                ))
+                .first(conn)?;
+            let row = users::find_row(conn, user_id)?
+                .ok_or_else(|| ApiError::internal("session without user"))?;
+            let actor = actor_for(&row, &meta);
+            if revoked_at.is_some() {
+                return Ok(RefreshOutcome::Rejected("the session has ended"));
+            }
+            // Reuse of a spent token: end the family. The revocation commits; the caller gets 401.
+            let spent = used_at.is_some()
+                || diesel::update(
+                    refresh_tokens::table
+                        .find(&hash)
+                        .filter(refresh_tokens::used_at.is_null()),
+                )
+                .set(refresh_tokens::used_at.eq(now))
+                .execute(conn)?
+                    == 0;
+            if spent {
+                diesel::update(sessions::table.find(&session_id))
+                    .set((
+                        sessions::revoked_at.eq(now),
+                        sessions::revoked_reason.eq("refresh_token_reuse"),
+                    ))
+                    .execute(conn)?;
+                audit::append(
+                    conn,
+                    &actor,
+                    Entry::new("auth.refresh_reuse", "session", &session_id)
+                        .after(&serde_json::json!({ "session_revoked": true })),
+                )?;
+                return Ok(RefreshOutcome::Rejected(
+                    "refresh token already used; the session has been ended",
+                ));
+            }
+            if expires_at <= now || session_expires <= now {
+                return Ok(RefreshOutcome::Rejected("the refresh token has expired"));
+            }
+            if !row.active {
+                return Ok(RefreshOutcome::Rejected("this account is disabled"));
+            }
+            let tokens = issue_pair(conn, &st, &row, &session_id)?;
+            audit::append(
+                conn,
+                &actor,
+                Entry::new("auth.refresh", "session", &session_id),
+            )?;
+            Ok(RefreshOutcome::Issued(tokens))
+        })
+    })
+    .await?;
+    match outcome {
+        RefreshOutcome::Issued(tokens) => Ok(HttpResponse::Ok()
+            .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+            .json(tokens)),
+        RefreshOutcome::Rejected(why) => Err(ApiError::unauthorized(why)),
+    }
+}
+
+/// End the current session: its access and refresh tokens stop working at once.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/logout")]
+pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    let actor = user.actor();
+    let sid = user.session_id.clone();
+    db::run(&state.pool, move |conn| {
+        db::write_tx(conn, |conn| {
+            diesel::update(
+                sessions::table
+                    .find(&sid)
+                    .filter(sessions::revoked_at.is_null()),
+            )
+            .set((
+                sessions::revoked_at.eq(db::now()),
+                sessions::revoked_reason.eq("logout"),
+            ))
+            .execute(conn)?;
+            audit::append(conn, &actor, Entry::new("auth.logout", "session", &sid))?;
+            Ok(())
+        })
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The caller's own account, role and scope.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller", body = UserView),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/me")]
+pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    let id = user.id;
+    let v = db::run(&state.pool, move |conn| {
+        let row = users::find_row(conn, id)?.ok_or_else(|| ApiError::not_found("user"))?;
+        users::view(conn, &row)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(v))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    /// At least 12 characters.
+    pub new_password: String,
+}
+
+/// Change one's own password; other sessions of the account end, this one stays.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    request_body = PasswordChange,
+    responses(
+        (status = 204, description = "Password changed"),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong current password, or the new one breaks the policy", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/me/password")]
+pub async fn change_own_password(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ApiJson<PasswordChange>,
+) -> Result<HttpResponse, ApiError> {
+    let PasswordChange {
+        current_password,
+        new_password,
+    } = body.0;
+    password::check_policy("new_password", &new_password)
+        .map_err(|e| ApiError::validation(vec![e]))?;
+    let actor = user.actor();
+    let (id, sid) = (user.id, user.session_id.clone());
+    db::run(&state.pool, move |conn| {
+        let row = users::find_row(conn, id)?.ok_or_else(|| ApiError::not_found("user"))?;
+        if !password::verify(&current_password, &row.password_hash) {
+            return Err(ApiError::invalid_field(
+                "current_password",
+                "wrong_password",
+                "the current password is not correct",
+            ));
+        }
+        db::write_tx(conn, |conn| {
+            users::set_password(
+                conn,
+                &actor,
+                &row,
+                &new_password,
+                Some(&sid),
+                "user.password_change",
+            )
+        })
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,171 @@
+//! Access tokens (JWT, HS256 with a key id so keys can rotate) and opaque refresh tokens.
+
+use jsonwebtoken::{
+    decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+
+pub const ISSUER: &str = "credit-lists";
+pub const AUDIENCE: &str = "credit-lists-api";
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    /// User id.
+    pub sub: String,
+    /// Session (refresh-token family) id: logout revokes the session and with it this token.
+    pub sid: String,
+    pub role: String,
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
+struct Key {
+    kid: String,
+    decoding: DecodingKey,
+}
+
+/// Signing key plus the previous key, which still verifies tokens it signed until they expire.
+pub struct JwtKeys {
+    current_kid: String,
+    encoding: EncodingKey,
+    verifying: Vec<Key>,
+}
+
+/// A key id that names a secret without revealing it.
+fn key_id(secret: &str) -> String {
+    let digest = Sha256::digest(format!("credit-lists key id:{secret}").as_bytes());
+    format!("k{}", &hex::encode(digest)[..12])
+}
+
+impl JwtKeys {
+    pub fn new(current: &str, previous: Option<&str>) -> Result<Self, String> {
+        let encoding = EncodingKey::from_secret(current.as_bytes()).map_err(|e| e.to_string())?;
+        let mut verifying = vec![Key {
+            kid: key_id(current),
+            decoding: DecodingKey::from_secret(current.as_bytes()).map_err(|e| e.to_string())?,
+        }];
+        if let Some(prev) = previous {
+            verifying.push(Key {
+                kid: key_id(prev),
+                decoding: DecodingKey::from_secret(prev.as_bytes()).map_err(|e| e.to_string())?,
+            });
+        }
+        Ok(Self {
+            current_kid: key_id(current),
+            encoding,
+            verifying,
+        })
+    }
+
+    /// Signs an access token; returns it with its lifetime in seconds.
+    pub fn issue(
+        &self,
+        user_id: i32,
+        session_id: &str,
+        role: &str,
+        ttl_secs: i64,
+    ) -> Result<String, ApiError> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            sub: user_id.to_string(),
+            sid: session_id.to_string(),
+            role: role.to_string(),
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            iat: now,
+            nbf: now,
+            exp: now + ttl_secs,
+            jti: uuid::Uuid::new_v4().to_string(),
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.current_kid.clone());
+        encode(&header, &claims, &self.encoding)
+            .map_err(|e| ApiError::internal(format!("signing token: {e}")))
+    }
+
+    /// Checks signature (by key id), algorithm, issuer, audience, expiry and not-before.
+    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        use jsonwebtoken::errors::ErrorKind;
+        let bad = || ApiError::unauthorized("the access token is invalid");
+        let header = decode_header(token).map_err(|_| bad())?;
+        if header.alg != Algorithm::HS256 {
+            return Err(bad());
+        }
+        let kid = header.kid.ok_or_else(bad)?;
+        let key = self
+            .verifying
+            .iter()
+            .find(|k| k.kid == kid)
+            .ok_or_else(bad)?;
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.validate_nbf = true;
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        decode::<Claims>(token, &key.decoding, &validation)
+            .map(|d| d.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => {
+                    ApiError::unauthorized("the access token has expired")
+                }
+                ErrorKind::ImmatureSignature => {
+                    ApiError::unauthorized("the access token is not valid yet")
+                }
+                _ => bad(),
+            })
+    }
+}
+
+/// 256 random bits, hex-encoded: refresh tokens, session ids, demo secrets.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+pub fn sha256_hex(input: &str) -> String {
+    hex::encode(Sha256::digest(input.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "0123456789abcdef0123456789abcdef-a";
+    const B: &str = "0123456789abcdef0123456789abcdef-b";
+
+    #[test]
+    fn issued_token_verifies() {
+        let keys = JwtKeys::new(A, None).unwrap();
+        let t = keys.issue(7, "s1", "admin", 60).unwrap();
+        let c = keys.verify(&t).unwrap();
+        assert_eq!(c.sub, "7");
+        assert_eq!(c.sid, "s1");
+    }
+
+    #[test]
+    fn previous_key_still_verifies_after_rotation_and_unknown_keys_do_not() {
+        let old = JwtKeys::new(A, None).unwrap();
+        let t = old.issue(1, "s", "admin", 60).unwrap();
+        let rotated = JwtKeys::new(B, Some(A)).unwrap();
+        assert!(rotated.verify(&t).is_ok());
+        let dropped = JwtKeys::new(B, None).unwrap();
+        assert!(dropped.verify(&t).is_err());
+    }
+
+    #[test]
+    fn expired_token_is_rejected() {
+        let keys = JwtKeys::new(A, None).unwrap();
+        let t = keys.issue(1, "s", "admin", -3600).unwrap();
+        assert!(keys.verify(&t).is_err());
+    }
+}

@@ -1,0 +1,180 @@
+//! Request and response helpers shared by every handler: the JSON body extractor that names the
+//! offending field, pagination, and validation helpers.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiError, FieldError};
+
+/// A JSON request body. Unlike `web::Json`, a deserialisation error names the offending field
+/// (`errors[0].field` is its JSON path) and every failure is a problem+json response.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type_ok = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                let mime = v
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                mime == "application/json" || mime.ends_with("+json")
+            })
+            .unwrap_or(false);
+        let limit = req
+            .app_data::<web::Data<crate::startup::AppState>>()
+            .map(|s| s.settings.max_body_bytes)
+            .unwrap_or(0);
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::UnsupportedMediaType(
+                    "the request body must be sent as Content-Type: application/json".into(),
+                ));
+            }
+            let body = bytes.await.map_err(|e| {
+                let status = actix_web::ResponseError::status_code(e.as_response_error());
+                if status == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge { limit }
+                } else {
+                    ApiError::BadRequest {
+                        code: "malformed_body",
+                        detail: format!("the request body could not be read: {e}"),
+                        errors: vec![],
+                    }
+                }
+            })?;
+            parse_json(&body).map(ApiJson)
+        })
+    }
+}
+
+/// Deserialises with the path of the failing field.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    let value: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let syntax = inner.is_syntax() || inner.is_eof();
+        let field = if path == "." || path.is_empty() {
+            "body".to_string()
+        } else {
+            path
+        };
+        let (code, detail) = if syntax {
+            (
+                "malformed_json",
+                format!("the request body is not valid JSON: {inner}"),
+            )
+        } else {
+            (
+                "invalid_body",
+                format!("invalid request body at {field}: {inner}"),
+            )
+        };
+        ApiError::BadRequest {
+            code,
+            detail: detail.clone(),
+            errors: vec![FieldError::new(field, code, inner.to_string())],
+        }
+    })?;
+    de.end().map_err(|e| ApiError::BadRequest {
+        code: "malformed_json",
+        detail: format!("the request body has trailing characters: {e}"),
+        errors: vec![FieldError::new("body", "malformed_json", e.to_string())],
+    })?;
+    Ok(value)
+}
+
+pub const MAX_PER_PAGE: i64 = 200;
+
+/// `?page=1&per_page=50`: pages count from 1; `per_page` is at most 200.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page number, from 1.
+    #[param(minimum = 1, example = 1)]
+    pub page: Option<i64>,
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200, example = 50)]
+    pub per_page: Option<i64>,
+}
+
+impl PageQuery {
+    /// (limit, offset, page, per_page), or a 400 naming the bad parameter.
+    pub fn resolve(&self) -> Result<(i64, i64, i64, i64), ApiError> {
+        let page = self.page.unwrap_or(1);
+        let per_page = self.per_page.unwrap_or(50);
+        if page < 1 || page > 1_000_000 {
+            return Err(ApiError::BadRequest {
+                code: "invalid_query",
+                detail: "page must be between 1 and 1000000".into(),
+                errors: vec![FieldError::new(
+                    "query.page",
+                    "out_of_range",
+                    "page must be between 1 and 1000000",
+                )],
+            });
+        }
+        if !(1..=MAX_PER_PAGE).contains(&per_page) {
+            return Err(ApiError::BadRequest {
+                code: "invalid_query",
+                detail: format!("per_page must be between 1 and {MAX_PER_PAGE}"),
+                errors: vec![FieldError::new(
+                    "query.per_page",
+                    "out_of_range",
+                    format!("per_page must be between 1 and {MAX_PER_PAGE}"),
+                )],
+            });
+        }
+        Ok((per_page, (page - 1) * per_page, page, per_page))
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub page: i64,
+    pub per_page: i64,
+    /// Items matching the filters, over all pages.
+    pub total: i64,
+}
+
+/// Trims a required text field and checks its length in characters.
+pub fn required_text(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    value: &str,
+    max_chars: usize,
+) -> String {
+    let v = value.trim().to_string();
+    if v.is_empty() {
+        errors.push(FieldError::new(
+            field,
+            "required",
+            format!("{field} must not be empty"),
+        ));
+    } else if v.chars().count() > max_chars {
+        errors.push(FieldError::new(
+            field,
+            "too_long",
+            format!("{field} must have at most {max_chars} characters"),
+        ));
+    }
+    v
+}

@@ -1,0 +1,19 @@
+//! credit-lists: the joint reward-and-punishment lists service (守信联合激励和失信联合惩戒).
+//! See `docs/architecture.md` for the module map.
+
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod openapi;
+pub mod ops;
+pub mod org;
+pub mod schema;
+pub mod startup;
+pub mod telemetry;
+pub mod users;

@@ -1,0 +1,68 @@
+//! The OpenAPI description. Paths are collected from the routes themselves
+//! (`utoipa-actix-web`), so a route cannot be served without being documented.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
+
+use crate::error::{FieldError, Problem};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "credit-lists",
+        description = "Joint reward-and-punishment lists service (守信联合激励和失信联合惩戒) of Tonghua: \
+the four lists (信用\"四张清单\"), red and black lists (红黑名单), credit repair (信用修复), cases \
+(联合奖惩案例) and year-end targets. Errors are RFC 9457 problem details \
+(`application/problem+json`) with a stable `code`.",
+        license(name = "MIT")
+    ),
+    modifiers(&BearerScheme),
+    components(schemas(Problem, FieldError)),
+    tags(
+        (name = "auth", description = "Login, token refresh, logout, own account"),
+        (name = "users", description = "Account management (admin)"),
+        (name = "organisation", description = "Regions (行政区划) and departments (部门)"),
+        (name = "audit", description = "Audit trail (审计日志)"),
+        (name = "operations", description = "Health, readiness and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("Access token from POST /api/v1/auth/login"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The full document, as served at `/api-docs/openapi.json` and committed in
+/// `openapi/openapi.json`.
+pub fn spec() -> utoipa::openapi::OpenApi {
+    actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(crate::startup::routes)
+        .split_for_parts()
+        .1
+}
+
+/// Pretty JSON with a final newline: the exact bytes of `openapi/openapi.json`.
+pub fn spec_json() -> String {
+    let mut s = spec()
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises");
+    s.push('\n');
+    s
+}

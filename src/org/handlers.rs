@@ -1,0 +1,303 @@
+//! `/api/v1/regions` and `/api/v1/departments`.
+
+use actix_web::{get, patch, post, web, HttpResponse};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{find_department, find_region, Department, Region, DEPARTMENT_KINDS};
+use crate::audit::{self, Entry};
+use crate::auth::{AuthUser, Role};
+use crate::db;
+use crate::error::{ApiError, FieldError, Problem};
+use crate::http::{required_text, ApiJson};
+use crate::schema::{departments, regions};
+use crate::startup::AppState;
+
+/// All regions of the city (通化市 and its counties, districts and zones).
+#[utoipa::path(
+    tag = "organisation",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every region", body = Vec<Region>),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/regions")]
+pub async fn list_regions(
+    state: web::Data<AppState>,
+    _user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    let rows = db::run(&state.pool, |conn| {
+        Ok(regions::table
+            .order(regions::code.asc())
+            .select(Region::as_select())
+            .load(conn)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(rows))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DepartmentFilter {
+    /// Only departments of this region.
+    #[param(example = "220500")]
+    pub region: Option<String>,
+    /// Only active (`true`) or inactive (`false`) departments.
+    pub active: Option<bool>,
+    /// `bureau`, `management_committee` or `unit`.
+    pub kind: Option<String>,
+}
+
+/// Departments (部门), filtered by region, activity and kind.
+#[utoipa::path(
+    tag = "organisation",
+    security(("bearer" = [])),
+    params(DepartmentFilter),
+    responses(
+        (status = 200, description = "Matching departments, by id", body = Vec<Department>),
+        (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/departments")]
+pub async fn list_departments(
+    state: web::Data<AppState>,
+    _user: AuthUser,
+    query: web::Query<DepartmentFilter>,
+) -> Result<HttpResponse, ApiError> {
+    let f = query.into_inner();
+    let rows = db::run(&state.pool, move |conn| {
+        let mut q = departments::table
+            .select(Department::as_select())
+            .into_boxed();
+        if let Some(r) = f.region {
+            q = q.filter(departments::region_code.eq(r));
+        }
+        if let Some(a) = f.active {
+            q = q.filter(departments::active.eq(a));
+        }
+        if let Some(k) = f.kind {
+            q = q.filter(departments::kind.eq(k));
+        }
+        Ok(q.order(departments::id.asc()).load(conn)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(rows))
+}
+
+/// One department.
+#[utoipa::path(
+    tag = "organisation",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Department id")),
+    responses(
+        (status = 200, description = "The department", body = Department),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such department", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/departments/{id}")]
+pub async fn get_department(
+    state: web::Data<AppState>,
+    _user: AuthUser,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let dept = db::run(&state.pool, move |conn| find_department(conn, id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("department"))?;
+    Ok(HttpResponse::Ok().json(dept))
+}
+
+/// A new department (admin only), e.g. a county-level unit.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDepartment {
+    #[schema(example = "通化县市场监督管理局")]
+    pub name: String,
+    #[schema(example = "220521")]
+    pub region_code: String,
+    /// `bureau`, `management_committee` or `unit`.
+    #[schema(example = "unit")]
+    pub kind: String,
+}
+
+/// Ids of departments created through the API start here; the seeded ones are below.
+const FIRST_CREATED_DEPARTMENT_ID: i32 = 1000;
+
+/// Add a department (admin).
+#[utoipa::path(
+    tag = "organisation",
+    security(("bearer" = [])),
+    request_body = NewDepartment,
+    responses(
+        (status = 201, description = "Created", body = Department),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A department of that name exists in the region", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/departments")]
+pub async fn create_department(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ApiJson<NewDepartment>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Admin])?;
+    let input = body.0;
+    let mut errors = Vec::new();
+    let name = required_text(&mut errors, "name", &input.name, 100);
+    if !DEPARTMENT_KINDS.contains(&input.kind.as_str()) {
+        errors.push(FieldError::new(
+            "kind",
+            "invalid_value",
+            "kind must be bureau, management_committee or unit",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let actor = user.actor();
+    let dept = db::run(&state.pool, move |conn| {
+        db::write_tx(conn, |conn| {
+            if find_region(conn, &input.region_code)?.is_none() {
+                return Err(ApiError::invalid_field(
+                    "region_code",
+                    "unknown_region",
+                    format!("there is no region {}", input.region_code),
+                ));
+            }
+            let exists: i64 = departments::table
+                .filter(departments::region_code.eq(&input.region_code))
+                .filter(departments::name.eq(&name))
+                .count()
+                .get_result(conn)?;
+            if exists > 0 {
+                return Err(ApiError::conflict(
+                    "department_exists",
+                    "a department of that name already exists in this region",
+                ));
+            }
+            let max: Option<i32> = departments::table
+                .select(diesel::dsl::max(departments::id))
+                .first(conn)?;
+            let id = max.unwrap_or(0).max(FIRST_CREATED_DEPARTMENT_ID - 1) + 1;
+            let now = db::now();
+            diesel::insert_into(departments::table)
+                .values((
+                    departments::id.eq(id),
+                    departments::name.eq(&name),
+                    departments::region_code.eq(&input.region_code),
+                    departments::kind.eq(&input.kind),
+                    departments::active.eq(true),
+                    departments::created_at.eq(now),
+                    departments::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            let dept = find_department(conn, id)?
+                .ok_or_else(|| ApiError::internal("department vanished"))?;
+            audit::append(
+                conn,
+                &actor,
+                Entry::new("department.create", "department", id)
+                    .region(Some(dept.region_code.clone()))
+                    .department(Some(id))
+                    .after(&dept),
+            )?;
+            Ok(dept)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(dept))
+}
+
+/// Changes to a department (admin): rename, deactivate or reactivate.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DepartmentPatch {
+    pub name: Option<String>,
+    pub active: Option<bool>,
+}
+
+/// Rename, deactivate or reactivate a department (admin).
+#[utoipa::path(
+    tag = "organisation",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Department id")),
+    request_body = DepartmentPatch,
+    responses(
+        (status = 200, description = "Updated", body = Department),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such department", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Name taken in the region", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/departments/{id}")]
+pub async fn update_department(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i32>,
+    body: ApiJson<DepartmentPatch>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Admin])?;
+    let id = path.into_inner();
+    let patch = body.0;
+    let mut errors = Vec::new();
+    let name = patch
+        .name
+        .as_deref()
+        .map(|n| required_text(&mut errors, "name", n, 100));
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let actor = user.actor();
+    let dept = db::run(&state.pool, move |conn| {
+        db::write_tx(conn, |conn| {
+            let before =
+                find_department(conn, id)?.ok_or_else(|| ApiError::not_found("department"))?;
+            if let Some(name) = &name {
+                let clash: i64 = departments::table
+                    .filter(departments::region_code.eq(&before.region_code))
+                    .filter(departments::name.eq(name))
+                    .filter(departments::id.ne(id))
+                    .count()
+                    .get_result(conn)?;
+                if clash > 0 {
+                    return Err(ApiError::conflict(
+                        "department_exists",
+                        "a department of that name already exists in this region",
+                    ));
+                }
+            }
+            diesel::update(departments::table.find(id))
+                .set((
+                    departments::name.eq(name.unwrap_or_else(|| before.name.clone())),
+                    departments::active.eq(patch.active.unwrap_or(before.active)),
+                    departments::updated_at.eq(db::now()),
+                ))
+                .execute(conn)?;
+            let after = find_department(conn, id)?
+                .ok_or_else(|| ApiError::internal("department vanished"))?;
+            audit::append(
+                conn,
+                &actor,
+                Entry::new("department.update", "department", id)
+                    .region(Some(after.region_code.clone()))
+                    .department(Some(id))
+                    .before(&before)
+                    .after(&after),
+            )?;
+            Ok(after)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(dept))
+}

@@ -1,0 +1,179 @@
+//! Builds the application from [`Settings`]: database, state, routes, middleware, server.
+//! Tests start the real server through [`Application::build`] exactly as `serve` does.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, Service};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::ErrorHandlers;
+use actix_web::{web, App, HttpMessage, HttpServer};
+use tracing::Instrument;
+use utoipa_actix_web::{scope, service_config::ServiceConfig, AppExt};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::throttle::LoginThrottle;
+use crate::auth::tokens::JwtKeys;
+use crate::auth::RequestId;
+use crate::config::Settings;
+use crate::db::{self, Pool};
+use crate::error::{self, ApiError};
+use crate::ops::{self, Metrics, Timer};
+use crate::{audit, auth, org, users};
+
+/// Shared by every worker.
+pub struct AppState {
+    pub pool: Pool,
+    pub keys: JwtKeys,
+    pub throttle: LoginThrottle,
+    pub settings: Settings,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Every documented route. One list, used by the server and by the OpenAPI generator.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(ops::health)
+        .service(ops::ready)
+        .service(ops::metrics)
+        .service(
+            scope::scope("/api/v1")
+                .service(auth::handlers::login)
+                .service(auth::handlers::refresh)
+                .service(auth::handlers::logout)
+                .service(auth::handlers::me)
+                .service(auth::handlers::change_own_password)
+                .service(users::handlers::list_users)
+                .service(users::handlers::create_user)
+                .service(users::handlers::get_user)
+                .service(users::handlers::update_user)
+                .service(users::handlers::reset_password)
+                .service(org::handlers::list_regions)
+                .service(org::handlers::list_departments)
+                .service(org::handlers::get_department)
+                .service(org::handlers::create_department)
+                .service(org::handlers::update_department)
+                .service(audit::handlers::list_audit)
+                .service(audit::handlers::verify_audit),
+        );
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    pub pool: Pool,
+}
+
+impl Application {
+    /// Connects (and migrates) the database, then binds. Port 0 picks a free port.
+    pub fn build(settings: Settings) -> Result<Self, StartError> {
+        let secret = settings.require_secret()?;
+        let keys = JwtKeys::new(&secret, settings.jwt_previous_secret.as_deref())
+            .map_err(StartError::Other)?;
+        let pool = db::connect(&settings.database_url, settings.pool_size, true)?;
+        let listener = TcpListener::bind(&settings.bind).map_err(|source| StartError::Bind {
+            addr: settings.bind.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartError::Other(e.to_string()))?
+            .port();
+        let state = web::Data::new(AppState {
+            pool: pool.clone(),
+            keys,
+            throttle: LoginThrottle::new(
+                settings.login_max_failures_per_account,
+                settings.login_max_failures_per_ip,
+                Duration::from_secs(settings.login_lockout_secs),
+            ),
+            metrics: Arc::new(Metrics::default()),
+            settings: settings.clone(),
+        });
+        let spec = crate::openapi::spec();
+        let max_body = settings.max_body_bytes;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(max_body))
+                .app_data(web::QueryConfig::default().error_handler(|e, _| error::query_error(e).into()))
+                .app_data(web::PathConfig::default().error_handler(|e, _| error::path_error(e).into()))
+                .into_utoipa_app()
+                .configure(routes)
+                .into_app()
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", spec.clone()))
+                .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::not_found("resource")) }))
+                .wrap(ErrorHandlers::new().default_handler(error::problem_fallback))
+                .wrap_fn(|req, srv| {
+                    let request_id = ops::request_id_from(
+                        req.headers().get("x-request-id").and_then(|v| v.to_str().ok()),
+                    );
+                    req.extensions_mut().insert(RequestId(request_id.clone()));
+                    let metrics = req
+                        .app_data::<web::Data<AppState>>()
+                        .map(|s| s.metrics.clone());
+                    let method = req.method().to_string();
+                    let span = tracing::info_span!("request", request_id = %request_id, method = %method);
+                    let timer = Timer::start();
+                    let fut = srv.call(req);
+                    async move {
+                        let mut res = fut.await?;
+                        // The route pattern, never the raw path: paths may carry subject codes.
+                        let route = res
+                            .request()
+                            .match_pattern()
+                            .unwrap_or_else(|| "unmatched".to_string());
+                        let status = res.status().as_u16();
+                        let secs = timer.seconds();
+                        if let Some(m) = metrics {
+                            m.observe(&route, &method, status, secs);
+                        }
+                        tracing::info!(route = %route, status, latency_ms = secs * 1000.0, "request");
+                        if let Ok(v) = HeaderValue::from_str(&request_id) {
+                            res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
+                        }
+                        Ok(res)
+                    }
+                    .instrument(span)
+                })
+        })
+        .shutdown_timeout(30)
+        .listen(listener)
+        .map_err(|source| StartError::Bind {
+            addr: settings.bind.clone(),
+            source,
+        })?;
+        if let Some(w) = settings.workers {
+            server = server.workers(w.max(1));
+        }
+        Ok(Application {
+            port,
+            server: server.run(),
+            pool,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM; in-flight requests finish (up to 30 s).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
