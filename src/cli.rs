@@ -137,9 +137,13 @@ fn read_password(from_stdin: bool) -> Result<String, String> {
     }
 }
 
-fn open(settings: &Settings) -> Result<db::PooledConn, String> {
-    let pool = db::connect(&settings.database_url, 1, true).map_err(|e| e.to_string())?;
-    pool.get().map_err(|e| e.to_string())
+/// An existing database (a mistyped path must not become a new empty one).
+fn open_existing(settings: &Settings, run_migrations: bool) -> Result<DbConnection, String> {
+    let mut conn = db::open_direct(&settings.database_url, false).map_err(|e| e.to_string())?;
+    if run_migrations {
+        db::migrate(&mut conn).map_err(|e| e.to_string())?;
+    }
+    Ok(conn)
 }
 
 pub fn run() -> ExitCode {
@@ -194,8 +198,7 @@ fn execute(cli: Cli) -> Result<(), String> {
         Command::Migrate => {
             let settings = load_settings(&cli, Layer::default(), false)?;
             let url = settings.database_url.clone();
-            let manager = db::ConnectionManager::new(url.clone());
-            let mut conn = r2d2_connect(&manager)?;
+            let mut conn = db::open_direct(&url, true).map_err(|e| e.to_string())?;
             let n = db::migrate(&mut conn).map_err(|e| e.to_string())?;
             println!("{} migration(s) applied to {}", n, url.display());
             Ok(())
@@ -203,7 +206,7 @@ fn execute(cli: Cli) -> Result<(), String> {
         Command::User(UserCommand::Create(args)) => {
             let settings = load_settings(&cli, Layer::default(), false)?;
             let password = read_password(args.password_stdin)?;
-            let mut conn = open(&settings)?;
+            let mut conn = open_existing(&settings, true)?;
             let input = NewUser {
                 username: args.username.clone(),
                 display_name: args.display_name.clone(),
@@ -239,7 +242,7 @@ fn execute(cli: Cli) -> Result<(), String> {
             let settings = load_settings(&cli, Layer::default(), false)?;
             let password = read_password(*password_stdin)?;
             crate::auth::password::check_policy("password", &password).map_err(|e| e.message)?;
-            let mut conn = open(&settings)?;
+            let mut conn = open_existing(&settings, true)?;
             db::write_tx(&mut conn, |c| {
                 let row = users::find_by_username(c, username)?
                     .ok_or_else(|| crate::error::ApiError::not_found("user"))?;
@@ -258,7 +261,7 @@ fn execute(cli: Cli) -> Result<(), String> {
         }
         Command::Audit(AuditCommand::Verify) => {
             let settings = load_settings(&cli, Layer::default(), false)?;
-            let mut conn = open(&settings)?;
+            let mut conn = open_existing(&settings, false)?;
             let report = audit::verify(&mut conn).map_err(|e| e.to_string())?;
             match report.first_broken {
                 None => {
@@ -276,7 +279,7 @@ fn execute(cli: Cli) -> Result<(), String> {
             if to.exists() {
                 return Err(format!("{} already exists", to.display()));
             }
-            let mut conn = open(&settings)?;
+            let mut conn = open_existing(&settings, false)?;
             backup(&mut conn, to)?;
             println!("backup written to {}", to.display());
             Ok(())
@@ -286,11 +289,6 @@ fn execute(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
-}
-
-fn r2d2_connect(m: &db::ConnectionManager) -> Result<DbConnection, String> {
-    use diesel::r2d2::ManageConnection;
-    m.connect().map_err(|e| e.to_string())
 }
 
 fn backup(conn: &mut DbConnection, to: &std::path::Path) -> Result<(), String> {

@@ -239,7 +239,7 @@ impl Settings {
                 layer.refresh_token_ttl_secs.unwrap_or(14 * 24 * 3600),
             )?,
             pool_size: layer.pool_size.unwrap_or(8).clamp(1, 256),
-            workers: layer.workers,
+            workers: layer.workers.map(|w| w.clamp(1, 512)),
             log_format: layer.log_format.unwrap_or(LogFormat::Text),
             log_level: layer.log_level.unwrap_or_else(|| "info".into()),
             login_max_failures_per_account: layer

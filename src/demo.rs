@@ -19,7 +19,15 @@ pub struct DemoAccount {
 }
 
 /// (username, password, role, department name, region code)
-const ACCOUNTS: &[(&str, &str, Role, Option<&str>, Option<&str>)] = &[
+type AccountSpec = (
+    &'static str,
+    &'static str,
+    Role,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+
+const ACCOUNTS: &[AccountSpec] = &[
     ("demo-admin", "demo-admin-pass", Role::Admin, None, None),
     (
         "demo-city-bureau",

@@ -289,10 +289,9 @@ pub fn query_error(err: actix_web::error::QueryPayloadError) -> ApiError {
         code: "invalid_query",
         detail: format!("invalid query string: {msg}"),
         errors: vec![FieldError::new(
-            format!(
-                "query.{}",
-                field_from_serde_message(&msg).unwrap_or_default()
-            ),
+            field_from_serde_message(&msg)
+                .map(|f| format!("query.{f}"))
+                .unwrap_or_else(|| "query".to_string()),
             "invalid",
             msg,
         )],

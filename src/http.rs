@@ -70,7 +70,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let syntax = inner.is_syntax() || inner.is_eof();
-        let field = if path == "." || path.is_empty() {
+        let field = if syntax || path == "." || path.is_empty() {
             "body".to_string()
         } else {
             path
@@ -119,7 +119,7 @@ impl PageQuery {
     pub fn resolve(&self) -> Result<(i64, i64, i64, i64), ApiError> {
         let page = self.page.unwrap_or(1);
         let per_page = self.per_page.unwrap_or(50);
-        if page < 1 || page > 1_000_000 {
+        if !(1..=1_000_000).contains(&page) {
             return Err(ApiError::BadRequest {
                 code: "invalid_query",
                 detail: "page must be between 1 and 1000000".into(),

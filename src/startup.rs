@@ -172,7 +172,8 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGINT/SIGTERM; in-flight requests finish (up to 30 s).
+    /// Serves until stopped. On SIGTERM in-flight requests finish (up to 30 s); SIGINT (Ctrl-C)
+    /// stops at once.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }

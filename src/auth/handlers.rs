@@ -21,7 +21,7 @@ use crate::users::{self, UserRow, UserView};
 pub struct LoginRequest {
     #[schema(example = "demo-admin")]
     pub username: String,
-    #[schema(example = "demo-admin-password")]
+    #[schema(example = "demo-admin-pass")]
     pub password: String,
 }
 
@@ -371,6 +371,7 @@ pub struct PasswordChange {
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Wrong current password, or the new one breaks the policy", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong current passwords; see Retry-After", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/me/password")]
@@ -385,28 +386,47 @@ pub async fn change_own_password(
     } = body.0;
     password::check_policy("new_password", &new_password)
         .map_err(|e| ApiError::validation(vec![e]))?;
+    // Guessing the current password with a stolen token is throttled like a login.
+    let ip = user.meta.ip.clone().unwrap_or_default();
+    if let Err(secs) = state.throttle.check(&user.username, &ip) {
+        return Err(ApiError::TooManyRequests {
+            retry_after_secs: secs,
+            detail: "too many failed attempts; try again later".into(),
+        });
+    }
     let actor = user.actor();
     let (id, sid) = (user.id, user.session_id.clone());
-    db::run(&state.pool, move |conn| {
+    let changed = db::run(&state.pool, move |conn| {
         let row = users::find_row(conn, id)?.ok_or_else(|| ApiError::not_found("user"))?;
-        if !password::verify(&current_password, &row.password_hash) {
-            return Err(ApiError::invalid_field(
-                "current_password",
-                "wrong_password",
-                "the current password is not correct",
-            ));
-        }
+        let ok = password::verify(&current_password, &row.password_hash);
         db::write_tx(conn, |conn| {
-            users::set_password(
-                conn,
-                &actor,
-                &row,
-                &new_password,
-                Some(&sid),
-                "user.password_change",
-            )
+            if ok {
+                users::set_password(
+                    conn,
+                    &actor,
+                    &row,
+                    &new_password,
+                    Some(&sid),
+                    "user.password_change",
+                )?;
+            } else {
+                audit::append(
+                    conn,
+                    &actor,
+                    Entry::new("user.password_change_failed", "user", id),
+                )?;
+            }
+            Ok::<bool, ApiError>(ok)
         })
     })
     .await?;
+    if !changed {
+        state.throttle.record_failure(&user.username, &ip);
+        return Err(ApiError::invalid_field(
+            "current_password",
+            "wrong_password",
+            "the current password is not correct",
+        ));
+    }
     Ok(HttpResponse::NoContent().finish())
 }

@@ -33,6 +33,7 @@ pub enum Role {
     /// 部门 officer: bound to one department.
     Department,
     /// 审批系统: machine account of an approval system (credit checks).
+    #[value(name = "approval_system")]
     ApprovalSystem,
 }
 

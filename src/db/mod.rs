@@ -181,10 +181,17 @@ impl ManageConnection for ConnectionManager {
 pub type Pool = r2d2::Pool<ConnectionManager>;
 pub type PooledConn = PooledConnection<ConnectionManager>;
 
-/// Opens the database once directly (so the real error surfaces at once), prepares it
-/// (SQLite: directory, WAL mode; both: migrations) and builds the pool.
-pub fn connect(url: &DatabaseUrl, pool_size: u32, run_migrations: bool) -> Result<Pool, DbError> {
+/// Opens one connection directly, so the real error surfaces at once. SQLite: with `create`
+/// the file (and its directory) is made if missing; without, a missing file is an error rather
+/// than a new empty database. WAL mode is set here, once per file.
+pub fn open_direct(url: &DatabaseUrl, create: bool) -> Result<DbConnection, DbError> {
     if let DatabaseUrl::Sqlite(path) = url {
+        if !create && !path.exists() {
+            return Err(DbError::Connection(format!(
+                "there is no database at {}: check the database URL, or create it with `credit-lists migrate`",
+                path.display()
+            )));
+        }
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(|e| {
@@ -193,12 +200,17 @@ pub fn connect(url: &DatabaseUrl, pool_size: u32, run_migrations: bool) -> Resul
             }
         }
     }
-    let manager = ConnectionManager::new(url.clone());
-    let mut first = manager.connect()?;
-    if let DbConnection::Sqlite(c) = &mut first {
-        // WAL is a property of the file: set it once here, not in every pooled connection.
+    let mut conn = ConnectionManager::new(url.clone()).connect()?;
+    if let DbConnection::Sqlite(c) = &mut conn {
         c.batch_execute("PRAGMA journal_mode = WAL;")?;
     }
+    Ok(conn)
+}
+
+/// Opens and prepares the database (directory, WAL, optionally migrations) and builds the pool.
+pub fn connect(url: &DatabaseUrl, pool_size: u32, run_migrations: bool) -> Result<Pool, DbError> {
+    let manager = ConnectionManager::new(url.clone());
+    let mut first = open_direct(url, true)?;
     if run_migrations {
         migrate(&mut first)?;
     }

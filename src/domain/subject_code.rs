@@ -375,7 +375,7 @@ mod tests {
                     .zip(USCC_WEIGHTS)
                     .map(|(&c, w)| uscc_value(c) * w)
                     .sum();
-                if sum % 31 == 0 {
+                if sum.is_multiple_of(31) {
                     let code = format!("{}0", String::from_utf8(prefix).unwrap());
                     assert!(Uscc::parse(&code).is_ok(), "{code}");
                     return;

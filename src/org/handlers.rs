@@ -69,6 +69,19 @@ pub async fn list_departments(
     query: web::Query<DepartmentFilter>,
 ) -> Result<HttpResponse, ApiError> {
     let f = query.into_inner();
+    if let Some(k) = &f.kind {
+        if !DEPARTMENT_KINDS.contains(&k.as_str()) {
+            return Err(ApiError::BadRequest {
+                code: "invalid_query",
+                detail: "kind must be bureau, management_committee or unit".into(),
+                errors: vec![FieldError::new(
+                    "query.kind",
+                    "invalid_value",
+                    "kind must be bureau, management_committee or unit",
+                )],
+            });
+        }
+    }
     let rows = db::run(&state.pool, move |conn| {
         let mut q = departments::table
             .select(Department::as_select())

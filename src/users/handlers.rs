@@ -13,7 +13,7 @@ use crate::auth::{password, AuthUser, Role};
 use crate::db;
 use crate::error::{ApiError, Problem};
 use crate::http::{ApiJson, Page, PageQuery};
-use crate::schema::users;
+use crate::schema::{departments, users};
 use crate::startup::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -68,7 +68,15 @@ pub async fn list_users(
                 q = q.filter(users::department_id.eq(d));
             }
             if let Some(r) = f.region_code.clone() {
-                q = q.filter(users::region_code.eq(r));
+                // Department accounts take their region from their department.
+                let in_region = departments::table
+                    .filter(departments::region_code.eq(r.clone()))
+                    .select(departments::id.nullable());
+                q = q.filter(
+                    users::region_code
+                        .eq(r)
+                        .or(users::department_id.eq_any(in_region)),
+                );
             }
             q
         };
@@ -242,7 +250,13 @@ pub async fn update_user(
             } else {
                 (department_id, region_code)
             };
-            let binding = check_binding(conn, role, department_id, region_code.as_deref())?;
+            let binding = check_binding(
+                conn,
+                role,
+                department_id,
+                region_code.as_deref(),
+                row.department_id,
+            )?;
             let active = patch.active.unwrap_or(row.active);
             diesel::update(users::table.find(id))
                 .set((

@@ -112,11 +112,14 @@ pub struct Binding {
 
 /// Checks that the role's binding is complete and consistent: `department` needs an active
 /// department and nothing else; `bureau` a region and nothing else; the others neither.
+/// `current_department` is the account's department before the change: keeping it is allowed
+/// even when it has been deactivated (so such accounts can still be edited and disabled).
 pub fn check_binding(
     conn: &mut DbConnection,
     role: Role,
     department_id: Option<i32>,
     region_code: Option<&str>,
+    current_department: Option<i32>,
 ) -> Result<Binding, ApiError> {
     let mut errors = Vec::new();
     match role {
@@ -140,11 +143,13 @@ pub fn check_binding(
                         "unknown_department",
                         format!("there is no department {id}"),
                     )),
-                    Some(d) if !d.active => errors.push(FieldError::new(
-                        "department_id",
-                        "inactive_department",
-                        format!("department {id} is inactive"),
-                    )),
+                    Some(d) if !d.active && current_department != Some(id) => {
+                        errors.push(FieldError::new(
+                            "department_id",
+                            "inactive_department",
+                            format!("department {id} is inactive"),
+                        ))
+                    }
                     Some(_) => {}
                 },
             }
@@ -258,6 +263,7 @@ pub fn create(
         input.role,
         input.department_id,
         input.region_code.as_deref(),
+        None,
     )?;
     if find_by_username(conn, &username)?.is_some() {
         return Err(ApiError::conflict(

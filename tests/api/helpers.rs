@@ -1,0 +1,266 @@
+use std::sync::OnceLock;
+
+use credit_lists::audit::Actor;
+use credit_lists::auth::Role;
+use credit_lists::config::{Layer, Settings};
+use credit_lists::db::{self, DatabaseUrl, DbConnection, Pool};
+use credit_lists::startup::Application;
+use credit_lists::users::{self, NewUser};
+use diesel::prelude::*;
+use diesel::Connection;
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{json, Value};
+
+pub const SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Department ids from the seed migration.
+pub const DEPT_SCJG: i32 = 42; // 市市场监督管理局
+pub const DEPT_TAX: i32 = 52; // 市税务局
+
+pub struct TestApp {
+    pub address: String,
+    pub db_url: String,
+    pub pool: Pool,
+    pub client: reqwest::Client,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A fresh database: an SQLite file in a temporary directory, or a new PostgreSQL database on the
+/// server named by `TEST_DATABASE_URL`.
+pub fn fresh_database() -> (String, Option<tempfile::TempDir>) {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = format!("cl_test_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = diesel::PgConnection::establish(&admin_url)
+                .unwrap_or_else(|e| panic!("cannot reach TEST_DATABASE_URL: {e}"));
+            diesel::sql_query(format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .expect("create test database");
+            let (path, query) = admin_url.split_once('?').unwrap_or((&admin_url, ""));
+            let base = path.rsplit_once('/').map(|(b, _)| b).unwrap_or(path);
+            let query = if query.is_empty() {
+                String::new()
+            } else {
+                format!("?{query}")
+            };
+            (format!("{base}/{name}{query}"), None)
+        }
+        _ => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = dir.path().join("test.db");
+            (path.to_string_lossy().to_string(), Some(dir))
+        }
+    }
+}
+
+pub fn is_postgres() -> bool {
+    std::env::var("TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty())
+}
+
+pub fn test_settings(db_url: &str) -> Settings {
+    let layer = Layer {
+        database_url: Some(db_url.to_string()),
+        bind: Some("127.0.0.1:0".into()),
+        jwt_secret: Some(SECRET.into()),
+        pool_size: Some(4),
+        log_level: Some("warn".into()),
+        ..Layer::default()
+    };
+    Settings::resolve(layer, false).expect("test settings")
+}
+
+fn init_logs() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            credit_lists::telemetry::init(credit_lists::config::LogFormat::Text, "info");
+        }
+    });
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let (db_url, dir) = fresh_database();
+    let mut app = spawn_on(&db_url, tweak).await;
+    app._dir = dir;
+    app
+}
+
+/// Another server on an existing database (e.g. after a key rotation).
+pub async fn spawn_on(db_url: &str, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    init_logs();
+    let mut settings = test_settings(db_url);
+    tweak(&mut settings);
+    let app = Application::build(settings).expect("application starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let pool = app.pool.clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        db_url: db_url.to_string(),
+        pool,
+        client: reqwest::Client::new(),
+        _dir: None,
+    }
+}
+
+pub struct Account {
+    pub id: i32,
+    pub token: String,
+}
+
+impl TestApp {
+    pub fn conn(&self) -> db::PooledConn {
+        self.pool.get().expect("db connection")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Creates an account directly in the database (as an operator would with the CLI).
+    pub fn create_user(
+        &self,
+        username: &str,
+        role: Role,
+        department_id: Option<i32>,
+        region: Option<&str>,
+    ) -> i32 {
+        let mut conn = self.conn();
+        db::write_tx(&mut conn, |c| {
+            users::create(
+                c,
+                &Actor::system("test"),
+                NewUser {
+                    username: username.into(),
+                    display_name: None,
+                    password: PASSWORD.into(),
+                    role,
+                    department_id,
+                    region_code: region.map(str::to_string),
+                },
+            )
+        })
+        .expect("create user")
+        .id
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Response {
+        self.client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn login_ok(&self, username: &str) -> Value {
+        let res = self.login(username, PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::OK, "login of {username}");
+        res.json().await.unwrap()
+    }
+
+    /// Creates an account and logs it in.
+    pub async fn account(
+        &self,
+        username: &str,
+        role: Role,
+        department_id: Option<i32>,
+        region: Option<&str>,
+    ) -> Account {
+        let id = self.create_user(username, role, department_id, region);
+        let tokens = self.login_ok(username).await;
+        Account {
+            id,
+            token: tokens["access_token"].as_str().unwrap().to_string(),
+        }
+    }
+
+    pub async fn admin(&self) -> Account {
+        self.account("admin", Role::Admin, None, None).await
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.request(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Response {
+        self.request(Method::POST, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Response {
+        self.request(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub fn audit_count(&self) -> i64 {
+        use credit_lists::schema::audit_log;
+        audit_log::table
+            .count()
+            .get_result(&mut *self.conn())
+            .unwrap()
+    }
+
+    pub fn raw_conn(&self) -> DbConnection {
+        use diesel::r2d2::ManageConnection;
+        db::ConnectionManager::new(DatabaseUrl::parse(&self.db_url).unwrap())
+            .connect()
+            .unwrap()
+    }
+}
+
+/// Asserts a problem+json response with this status and code; returns the body.
+pub async fn assert_problem(res: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(res.status(), status, "status");
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    assert!(
+        ct.starts_with("application/problem+json"),
+        "content type {ct}"
+    );
+    let body: Value = res.json().await.expect("problem body is JSON");
+    assert_eq!(body["code"], code, "problem code in {body}");
+    assert_eq!(body["status"], status.as_u16());
+    assert_eq!(body["type"], format!("urn:credit-lists:problem:{code}"));
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    assert!(body["errors"].is_array(), "{body}");
+    body
+}
+
+/// The names of the fields a problem lists.
+pub fn problem_fields(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_string())
+        .collect()
+}

@@ -1,0 +1,12 @@
+//! One integration-test binary: every test starts the real server on a fresh database (an SQLite
+//! file, or a new PostgreSQL database when `TEST_DATABASE_URL` is set) and speaks HTTP to it.
+
+mod audit;
+mod auth;
+mod errors;
+mod helpers;
+mod openapi;
+mod operations;
+mod organisation;
+mod process;
+mod users;

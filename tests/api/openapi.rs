@@ -1,0 +1,66 @@
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::*;
+
+const COMMITTED: &str = include_str!("../../openapi/openapi.json");
+
+/// `openapi/openapi.json` must be what the code generates. To refresh it:
+/// `cargo run -- openapi > openapi/openapi.json`.
+#[test]
+fn committed_openapi_document_is_current() {
+    let generated = credit_lists::openapi::spec_json();
+    if generated != COMMITTED {
+        if std::env::var("UPDATE_OPENAPI").is_ok() {
+            std::fs::write(
+                concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"),
+                &generated,
+            )
+            .unwrap();
+        }
+        panic!("openapi/openapi.json is stale: run `cargo run -- openapi > openapi/openapi.json`");
+    }
+}
+
+#[test]
+fn every_api_operation_is_documented_with_security_and_errors() {
+    let spec: Value = serde_json::from_str(COMMITTED).unwrap();
+    let public = ["/api/v1/auth/login", "/api/v1/auth/refresh"];
+    let paths = spec["paths"].as_object().unwrap();
+    assert!(paths.len() >= 15);
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            let where_ = format!("{method} {path}");
+            assert!(
+                op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                "{where_}"
+            );
+            if path.starts_with("/api/v1/") && !public.contains(&path.as_str()) {
+                assert!(op["security"].is_array(), "{where_} declares no security");
+                assert!(
+                    op["responses"]["401"].is_object(),
+                    "{where_} documents no 401"
+                );
+            }
+        }
+    }
+    assert!(spec["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+#[tokio::test]
+async fn the_service_serves_its_document_and_swagger_ui() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(app.url("/api-docs/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let served: Value = res.json().await.unwrap();
+    let committed: Value = serde_json::from_str(COMMITTED).unwrap();
+    assert_eq!(served, committed);
+    let res = app.client.get(app.url("/docs/")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains("swagger"));
+}

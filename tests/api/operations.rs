@@ -1,0 +1,92 @@
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn health_ready_and_metrics() {
+    let app = spawn_app().await;
+    let res = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_eq!(id.len(), 36, "a generated request id: {id}");
+    let ready: Value = app
+        .client
+        .get(app.url("/ready"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(
+        ready["database"],
+        if is_postgres() { "postgres" } else { "sqlite" }
+    );
+
+    app.client
+        .get(app.url("/api/v1/departments/123"))
+        .send()
+        .await
+        .unwrap();
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(
+            r#"credit_lists_http_requests_total{route="/health",method="GET",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"route="/api/v1/departments/{id}",method="GET",status="401"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("credit_lists_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    assert!(
+        text.contains("credit_lists_db_pool_max_connections 4"),
+        "{text}"
+    );
+    // Raw paths are not labels (they may carry subject codes).
+    assert!(!text.contains("/api/v1/departments/123"));
+}
+
+#[tokio::test]
+async fn a_clients_request_id_is_echoed_and_a_hostile_one_replaced() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(app.url("/health"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "abc-123");
+    let res = app
+        .client
+        .get(app.url("/health"))
+        .header("x-request-id", "evil id<script>")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(res.headers()["x-request-id"], "evil id<script>");
+    let long = "a".repeat(65);
+    let res = app
+        .client
+        .get(app.url("/health"))
+        .header("x-request-id", &long)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(res.headers()["x-request-id"], long.as_str());
+}

@@ -1,0 +1,397 @@
+//! The real binary: start-up checks, the command line, and durability across `kill -9`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+use credit_lists::schema::{departments, users};
+use diesel::prelude::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_credit-lists");
+
+fn cli(db_url: &str) -> (Command, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir.path())
+        .env_remove("CREDIT_LISTS_JWT_SECRET")
+        .env_remove("CREDIT_LISTS_DATABASE_URL")
+        .env_remove("DATABASE_URL")
+        .env_remove("CREDIT_LISTS_CONFIG")
+        .env_remove("CREDIT_LISTS_NEW_USER_PASSWORD")
+        .env("CREDIT_LISTS_LOG_LEVEL", "warn")
+        .arg("--database-url")
+        .arg(db_url);
+    (cmd, dir)
+}
+
+#[test]
+fn serve_refuses_to_start_without_a_signing_secret() {
+    let (db, _d) = fresh_database();
+    let (mut cmd, _dir) = cli(&db);
+    let out = cmd
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("CREDIT_LISTS_JWT_SECRET"), "{err}");
+}
+
+#[test]
+fn a_postgresql_that_is_down_is_reported_as_such() {
+    let (mut cmd, _dir) = cli("postgres://nobody:secret@127.0.0.1:1/credit");
+    let out = cmd.arg("migrate").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot connect to PostgreSQL at postgres://nobody:***@127.0.0.1:1/credit"),
+        "{err}"
+    );
+    assert!(err.to_lowercase().contains("refused"), "{err}");
+    assert!(!err.contains("secret"), "password leaked: {err}");
+}
+
+fn migrate(db: &str) {
+    let (mut cmd, _dir) = cli(db);
+    let out = cmd.arg("migrate").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn commands_on_a_missing_sqlite_file_do_not_create_it() {
+    if is_postgres() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("typo").join("none.db");
+    for args in [
+        vec!["audit", "verify"],
+        vec!["user", "create", "--username", "x1x", "--role", "admin"],
+    ] {
+        let (mut cmd, _d) = cli(missing.to_str().unwrap());
+        let out = cmd
+            .args(&args)
+            .env("CREDIT_LISTS_NEW_USER_PASSWORD", "a long enough password")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("there is no database"),
+            "{args:?}"
+        );
+    }
+    assert!(!missing.exists());
+    // `migrate` is the command that creates it, directory included.
+    migrate(missing.to_str().unwrap());
+    assert!(missing.exists());
+}
+
+#[test]
+fn user_create_reads_the_password_from_stdin_or_the_environment() {
+    let (db, _d) = fresh_database();
+    migrate(&db);
+    let (mut cmd, _dir) = cli(&db);
+    let mut child = cmd
+        .args([
+            "user",
+            "create",
+            "--username",
+            "ops",
+            "--role",
+            "bureau",
+            "--region",
+            "220521",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long enough password\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("region 220521"));
+
+    let (mut cmd, _dir) = cli(&db);
+    let out = cmd
+        .args([
+            "user",
+            "create",
+            "--username",
+            "dept",
+            "--role",
+            "department",
+            "--department",
+            "42",
+        ])
+        .env("CREDIT_LISTS_NEW_USER_PASSWORD", "another long password")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (mut cmd, _dir) = cli(&db);
+    let out = cmd
+        .args([
+            "user",
+            "create",
+            "--username",
+            "machine",
+            "--role",
+            "approval_system",
+        ])
+        .env("CREDIT_LISTS_NEW_USER_PASSWORD", "another long password")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Without a password source, and with a bad binding: clear errors, nothing created.
+    let (mut cmd, _dir) = cli(&db);
+    let out = cmd
+        .args(["user", "create", "--username", "nopw", "--role", "admin"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--password-stdin"));
+    let (mut cmd, _dir) = cli(&db);
+    let out = cmd
+        .args(["user", "create", "--username", "bad", "--role", "bureau"])
+        .env("CREDIT_LISTS_NEW_USER_PASSWORD", "another long password")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("region_code"));
+
+    let mut conn = credit_lists::db::connect(
+        &credit_lists::db::DatabaseUrl::parse(&db).unwrap(),
+        1,
+        false,
+    )
+    .unwrap()
+    .get()
+    .unwrap();
+    let names: Vec<String> = users::table
+        .order(users::id)
+        .select(users::username)
+        .load(&mut *conn)
+        .unwrap();
+    assert_eq!(names, vec!["ops", "dept", "machine"]);
+    assert!(credit_lists::audit::verify(&mut conn).unwrap().ok);
+}
+
+#[test]
+fn audit_verify_command_reports_the_first_broken_link() {
+    let (db, _d) = fresh_database();
+    migrate(&db);
+    let (mut cmd, _dir) = cli(&db);
+    let out = cmd
+        .args(["user", "create", "--username", "ops", "--role", "admin"])
+        .env("CREDIT_LISTS_NEW_USER_PASSWORD", "a long enough password")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (mut cmd, _dir) = cli(&db);
+    let out = cmd.args(["audit", "verify"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 record(s) verified"));
+
+    let mut conn = credit_lists::db::connect(
+        &credit_lists::db::DatabaseUrl::parse(&db).unwrap(),
+        1,
+        false,
+    )
+    .unwrap()
+    .get()
+    .unwrap();
+    diesel::sql_query("UPDATE audit_log SET actor_username = 'someone-else' WHERE id = 1")
+        .execute(&mut *conn)
+        .unwrap();
+    let (mut cmd, _dir) = cli(&db);
+    let out = cmd.args(["audit", "verify"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("broken at record 1"));
+}
+
+#[test]
+fn openapi_command_prints_the_document() {
+    let (mut cmd, _dir) = cli("unused.db");
+    let out = cmd.arg("openapi").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        credit_lists::openapi::spec_json()
+    );
+}
+
+#[test]
+fn sqlite_backup_is_a_working_copy() {
+    if is_postgres() {
+        return; // pg_dump's job; the command says so.
+    }
+    let (db, _d) = fresh_database();
+    migrate(&db);
+    let (mut cmd, dir) = cli(&db);
+    let target = dir.path().join("backup.db");
+    let out = cmd.args(["backup", "--to"]).arg(&target).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut conn = credit_lists::db::connect(
+        &credit_lists::db::DatabaseUrl::Sqlite(target.clone()),
+        1,
+        false,
+    )
+    .unwrap()
+    .get()
+    .unwrap();
+    let n: i64 = departments::table.count().get_result(&mut *conn).unwrap();
+    assert!(n >= 60);
+    // Never over an existing file.
+    let (mut cmd, _dir2) = cli(&db);
+    let out = cmd.args(["backup", "--to"]).arg(&target).output().unwrap();
+    assert!(!out.status.success());
+}
+
+#[test]
+fn demo_seed_runs_twice_without_duplicates() {
+    let (db, _d) = fresh_database();
+    let pool =
+        credit_lists::db::connect(&credit_lists::db::DatabaseUrl::parse(&db).unwrap(), 1, true)
+            .unwrap();
+    let mut conn = pool.get().unwrap();
+    let first = credit_lists::demo::seed(&mut conn).unwrap();
+    assert!(first.iter().all(|a| a.created));
+    let second = credit_lists::demo::seed(&mut conn).unwrap();
+    assert!(second.iter().all(|a| !a.created));
+    let roles: Vec<String> = users::table
+        .order(users::id)
+        .select(users::role)
+        .load(&mut *conn)
+        .unwrap();
+    assert_eq!(roles.len(), first.len());
+    for role in ["admin", "bureau", "department", "approval_system"] {
+        assert!(roles.iter().any(|r| r == role), "{role}");
+    }
+}
+
+/// Starts `serve` and returns the child with the address it printed.
+fn start_server(db: &str, dir: &std::path::Path) -> (std::process::Child, String) {
+    let mut child = Command::new(BIN)
+        .current_dir(dir)
+        .env("CREDIT_LISTS_JWT_SECRET", SECRET)
+        .env("CREDIT_LISTS_LOG_LEVEL", "warn")
+        .env_remove("CREDIT_LISTS_CONFIG")
+        .args([
+            "--database-url",
+            db,
+            "serve",
+            "--demo",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let address = loop {
+        let line = lines.next().expect("server printed its address").unwrap();
+        if let Some(rest) = line.strip_prefix("credit-lists listening on ") {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    (child, address)
+}
+
+#[tokio::test]
+async fn acknowledged_writes_survive_kill_9() {
+    let (db, _d) = fresh_database();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, address) = start_server(&db, dir.path());
+    let client = reqwest::Client::new();
+    let tokens: Value = client
+        .post(format!("{address}/api/v1/auth/login"))
+        .json(&json!({"username": "demo-admin", "password": "demo-admin-pass"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = tokens["access_token"].as_str().unwrap();
+    let mut acknowledged = Vec::new();
+    for i in 0..10 {
+        let res = client
+            .post(format!("{address}/api/v1/departments"))
+            .bearer_auth(token)
+            .json(&json!({"name": format!("崩溃测试{i}"), "region_code": "220524", "kind": "unit"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        acknowledged.push(res.json::<Value>().await.unwrap()["id"].as_i64().unwrap() as i32);
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let mut conn = credit_lists::db::connect(
+        &credit_lists::db::DatabaseUrl::parse(&db).unwrap(),
+        1,
+        false,
+    )
+    .unwrap()
+    .get()
+    .unwrap();
+    let found: Vec<i32> = departments::table
+        .filter(departments::region_code.eq("220524"))
+        .filter(departments::id.ge(1000))
+        .order(departments::id)
+        .select(departments::id)
+        .load(&mut *conn)
+        .unwrap();
+    assert_eq!(found, acknowledged);
+    assert!(credit_lists::audit::verify(&mut conn).unwrap().ok);
+
+    // It starts again on the same data, and the demo seed does not duplicate anything.
+    let (mut child, address) = start_server(&db, dir.path());
+    let res = client
+        .post(format!("{address}/api/v1/auth/login"))
+        .json(&json!({"username": "demo-admin", "password": "demo-admin-pass"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let n: i64 = users::table.count().get_result(&mut *conn).unwrap();
+    assert_eq!(n, 6);
+}
