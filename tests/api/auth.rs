@@ -110,7 +110,7 @@ async fn repeated_failures_lock_the_account_with_retry_after() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!(retry >= 1 && retry <= 900, "{retry}");
+    assert!((1..=900).contains(&retry), "{retry}");
     assert_problem(res, StatusCode::TOO_MANY_REQUESTS, "too_many_requests").await;
     // Unknown accounts are throttled the same way, so 429 does not reveal existence.
     for _ in 0..5 {
