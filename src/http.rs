@@ -178,3 +178,32 @@ pub fn required_text(
     }
     v
 }
+
+/// A public JSON answer with a strong `ETag` (hash of the body) and a short shared cache
+/// lifetime; `If-None-Match` with the same tag gets 304 without a body.
+pub fn cacheable_json<T: Serialize>(
+    req: &actix_web::HttpRequest,
+    value: &T,
+) -> actix_web::HttpResponse {
+    use actix_web::http::header;
+    use sha2::Digest;
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    let etag = format!("\"{}\"", &hex::encode(sha2::Sha256::digest(&body))[..32]);
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut res = if matches {
+        actix_web::HttpResponse::NotModified()
+    } else {
+        actix_web::HttpResponse::Ok()
+    };
+    res.insert_header((header::ETAG, etag.clone()))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=60"));
+    if matches {
+        res.finish()
+    } else {
+        res.content_type("application/json").body(body)
+    }
+}

@@ -9,6 +9,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod four_lists;
 pub mod http;
 pub mod openapi;
 pub mod ops;

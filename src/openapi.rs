@@ -24,6 +24,8 @@ the four lists (信用\"四张清单\"), red and black lists (红黑名单), cre
         (name = "users", description = "Account management (admin)"),
         (name = "organisation", description = "Regions (行政区划) and departments (部门)"),
         (name = "audit", description = "Audit trail (审计日志)"),
+        (name = "four-lists", description = "The four lists (信用\"四张清单\") and the fields (领域) vocabulary"),
+        (name = "public", description = "Anonymous, read-only disclosure (对外公开)"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

@@ -101,4 +101,140 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     audit_head,
     audit_log,
+    application_fields,
+    four_list_items,
+    four_list_item_versions,
+    four_list_links,
+    subjects,
+    list_entries,
+    objections,
 );
+
+diesel::table! {
+    application_fields (code) {
+        code -> Text,
+        name -> Text,
+        active -> Bool,
+    }
+}
+
+diesel::table! {
+    four_list_items (id) {
+        id -> Integer,
+        department_id -> Integer,
+        kind -> Text,
+        code -> Text,
+        status -> Text,
+        latest_version -> Integer,
+        published_version -> Nullable<Integer>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        published_at -> Nullable<Timestamp>,
+        repealed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    four_list_item_versions (item_id, version) {
+        item_id -> Integer,
+        version -> Integer,
+        status -> Text,
+        title -> Text,
+        description -> Text,
+        legal_basis -> Text,
+        subject_kinds -> Text,
+        fields -> Text,
+        implementing_departments -> Text,
+        linked_scope_items -> Text,
+        severity -> Nullable<Text>,
+        publication_months_min -> Nullable<Integer>,
+        publication_months_max -> Nullable<Integer>,
+        repair_after_months -> Nullable<Integer>,
+        repairable -> Nullable<Bool>,
+        validity_months -> Nullable<Integer>,
+        created_at -> Timestamp,
+        created_by -> Nullable<Integer>,
+        published_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    four_list_links (measure_item_id, scope_item_id) {
+        measure_item_id -> Integer,
+        scope_item_id -> Integer,
+    }
+}
+
+diesel::table! {
+    subjects (id) {
+        id -> Integer,
+        kind -> Text,
+        lookup_key -> Text,
+        uscc -> Nullable<Text>,
+        id_number_enc -> Nullable<Text>,
+        id_number_masked -> Nullable<Text>,
+        name -> Text,
+        region_code -> Nullable<Text>,
+        code_flagged -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    list_entries (id) {
+        id -> Integer,
+        subject_id -> Integer,
+        list_type -> Text,
+        status -> Text,
+        department_id -> Integer,
+        region_code -> Text,
+        scope_item_id -> Integer,
+        scope_item_version -> Integer,
+        subject_name -> Text,
+        legal_representative -> Nullable<Text>,
+        legal_representative_id_enc -> Nullable<Text>,
+        legal_representative_id_masked -> Nullable<Text>,
+        document_number -> Text,
+        determination_date -> Date,
+        valid_from -> Date,
+        valid_until -> Date,
+        facts -> Text,
+        internal_note -> Nullable<Text>,
+        source -> Text,
+        objection_open -> Bool,
+        removal_reason -> Nullable<Text>,
+        removal_date -> Nullable<Date>,
+        removal_note -> Nullable<Text>,
+        removed_at -> Nullable<Timestamp>,
+        published_at -> Nullable<Timestamp>,
+        created_by -> Nullable<Integer>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    objections (id) {
+        id -> Integer,
+        entry_id -> Integer,
+        raised_by -> Text,
+        grounds -> Text,
+        received_date -> Date,
+        accept_deadline -> Date,
+        verify_deadline -> Date,
+        status -> Text,
+        resolution_reason -> Nullable<Text>,
+        resolved_at -> Nullable<Timestamp>,
+        resolved_by -> Nullable<Integer>,
+        created_by -> Nullable<Integer>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(four_list_items -> departments (department_id));
+diesel::joinable!(four_list_item_versions -> four_list_items (item_id));
+diesel::joinable!(list_entries -> subjects (subject_id));
+diesel::joinable!(list_entries -> departments (department_id));
+diesel::joinable!(list_entries -> four_list_items (scope_item_id));
+diesel::joinable!(objections -> list_entries (entry_id));

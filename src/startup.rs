@@ -20,7 +20,7 @@ use crate::config::Settings;
 use crate::db::{self, Pool};
 use crate::error::{self, ApiError};
 use crate::ops::{self, Metrics, Timer};
-use crate::{audit, auth, org, users};
+use crate::{audit, auth, four_lists, org, users};
 
 /// Shared by every worker.
 pub struct AppState {
@@ -54,7 +54,18 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(org::handlers::create_department)
                 .service(org::handlers::update_department)
                 .service(audit::handlers::list_audit)
-                .service(audit::handlers::verify_audit),
+                .service(audit::handlers::verify_audit)
+                .service(four_lists::fields::list_fields)
+                .service(four_lists::fields::create_field)
+                .service(four_lists::fields::update_field)
+                .service(four_lists::handlers::list_items)
+                .service(four_lists::handlers::create_item)
+                .service(four_lists::handlers::get_item)
+                .service(four_lists::handlers::list_versions)
+                .service(four_lists::handlers::update_item)
+                .service(four_lists::handlers::publish_item)
+                .service(four_lists::handlers::repeal_item)
+                .service(four_lists::public::public_items),
         );
 }
 

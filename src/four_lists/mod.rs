@@ -1,0 +1,638 @@
+//! The four lists (信用"四张清单") of each department: `red_scope` (诚信典型范围清单),
+//! `black_scope` (严重失信行为及主体范围清单), `incentive_measures` (守信激励政策措施清单) and
+//! `punishment_measures` (失信惩戒政策措施清单).
+//!
+//! An item is draft → published → repealed. Its content lives in numbered versions: a published
+//! version is never edited; a change to a published item is a new draft version, which replaces
+//! the published one when it is published. List entries cite the exact version they follow.
+
+pub mod fields;
+pub mod handlers;
+pub mod public;
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::db::DbConnection;
+use crate::error::{ApiError, FieldError};
+use crate::schema::{application_fields, departments, four_list_item_versions, four_list_items};
+
+/// Which of the four lists an item belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemKind {
+    /// 诚信典型范围清单: who may be red-listed.
+    RedScope,
+    /// 严重失信行为及主体范围清单: who may be black-listed.
+    BlackScope,
+    /// 守信激励政策措施清单: measures for red-listed subjects.
+    IncentiveMeasures,
+    /// 失信惩戒政策措施清单: measures for black-listed subjects.
+    PunishmentMeasures,
+}
+
+impl ItemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::RedScope => "red_scope",
+            ItemKind::BlackScope => "black_scope",
+            ItemKind::IncentiveMeasures => "incentive_measures",
+            ItemKind::PunishmentMeasures => "punishment_measures",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            ItemKind::RedScope,
+            ItemKind::BlackScope,
+            ItemKind::IncentiveMeasures,
+            ItemKind::PunishmentMeasures,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+
+    pub fn is_measure(self) -> bool {
+        matches!(
+            self,
+            ItemKind::IncentiveMeasures | ItemKind::PunishmentMeasures
+        )
+    }
+
+    /// The scope kind a measure follows from.
+    pub fn scope_for_measure(self) -> Option<ItemKind> {
+        match self {
+            ItemKind::IncentiveMeasures => Some(ItemKind::RedScope),
+            ItemKind::PunishmentMeasures => Some(ItemKind::BlackScope),
+            _ => None,
+        }
+    }
+}
+
+/// Kinds of subject an item applies to (适用主体).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectType {
+    /// 企业
+    Enterprise,
+    /// 自然人
+    Individual,
+    /// 其他组织 (社会组织, 事业单位 …)
+    OtherOrganisation,
+}
+
+impl SubjectType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubjectType::Enterprise => "enterprise",
+            SubjectType::Individual => "individual",
+            SubjectType::OtherOrganisation => "other_organisation",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            SubjectType::Enterprise,
+            SubjectType::Individual,
+            SubjectType::OtherOrganisation,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// Severity tier of a black-list scope item (失信严重程度), which fixes its default publication
+/// and repair periods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// 轻微: not published, or at most 3 months; no repair needed.
+    Minor,
+    /// 一般: 3 months – 1 year; repairable after the minimum.
+    General,
+    /// 严重: 1 – 3 years; repairable after the minimum.
+    Serious,
+    /// 特定严重: the maximum period; not repairable.
+    SpecificSerious,
+}
+
+/// Publication and repair periods of a tier, in months.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TierPeriods {
+    pub publication_months_min: i32,
+    pub publication_months_max: i32,
+    pub repair_after_months: Option<i32>,
+    pub repairable: bool,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Minor => "minor",
+            Severity::General => "general",
+            Severity::Serious => "serious",
+            Severity::SpecificSerious => "specific_serious",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Severity::Minor,
+            Severity::General,
+            Severity::Serious,
+            Severity::SpecificSerious,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+
+    /// National defaults (发改办财金〔2019〕527号; 国办发〔2025〕22号, NDRC Order 36 of 2025). They
+    /// are only defaults: each item stores its own periods, editable.
+    pub fn default_periods(self) -> TierPeriods {
+        match self {
+            Severity::Minor => TierPeriods {
+                publication_months_min: 0,
+                publication_months_max: 3,
+                repair_after_months: None,
+                repairable: false,
+            },
+            Severity::General => TierPeriods {
+                publication_months_min: 3,
+                publication_months_max: 12,
+                repair_after_months: Some(3),
+                repairable: true,
+            },
+            Severity::Serious => TierPeriods {
+                publication_months_min: 12,
+                publication_months_max: 36,
+                repair_after_months: Some(12),
+                repairable: true,
+            },
+            Severity::SpecificSerious => TierPeriods {
+                publication_months_min: 36,
+                publication_months_max: 36,
+                repair_after_months: None,
+                repairable: false,
+            },
+        }
+    }
+}
+
+/// Legal basis (依据) of an item: a law, regulation or policy document and its article.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LegalBasis {
+    #[schema(example = "《中华人民共和国税收征收管理法》")]
+    pub document: String,
+    #[schema(example = "第六十三条")]
+    pub article: Option<String>,
+    #[schema(example = "全国人民代表大会常务委员会")]
+    pub issuer: Option<String>,
+}
+
+/// The versioned content of an item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemContent {
+    pub title: String,
+    pub description: String,
+    pub legal_basis: Vec<LegalBasis>,
+    pub subject_kinds: Vec<SubjectType>,
+    pub fields: Vec<String>,
+    pub implementing_department_ids: Vec<i32>,
+    pub linked_scope_item_ids: Vec<i32>,
+    pub severity: Option<Severity>,
+    pub publication_months_min: Option<i32>,
+    pub publication_months_max: Option<i32>,
+    pub repair_after_months: Option<i32>,
+    pub repairable: Option<bool>,
+    pub validity_months: Option<i32>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = four_list_items)]
+pub struct ItemRow {
+    pub id: i32,
+    pub department_id: i32,
+    pub kind: String,
+    pub code: String,
+    pub status: String,
+    pub latest_version: i32,
+    pub published_version: Option<i32>,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+    pub published_at: Option<chrono::NaiveDateTime>,
+    pub repealed_at: Option<chrono::NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = four_list_item_versions)]
+pub struct VersionRow {
+    pub item_id: i32,
+    pub version: i32,
+    pub status: String,
+    pub title: String,
+    pub description: String,
+    pub legal_basis: String,
+    pub subject_kinds: String,
+    pub fields: String,
+    pub implementing_departments: String,
+    pub linked_scope_items: String,
+    pub severity: Option<String>,
+    pub publication_months_min: Option<i32>,
+    pub publication_months_max: Option<i32>,
+    pub repair_after_months: Option<i32>,
+    pub repairable: Option<bool>,
+    pub validity_months: Option<i32>,
+    pub created_at: chrono::NaiveDateTime,
+    pub created_by: Option<i32>,
+    pub published_at: Option<chrono::NaiveDateTime>,
+}
+
+fn parse_json<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+impl VersionRow {
+    pub fn content(&self) -> ItemContent {
+        ItemContent {
+            title: self.title.clone(),
+            description: self.description.clone(),
+            legal_basis: parse_json(&self.legal_basis),
+            subject_kinds: parse_json(&self.subject_kinds),
+            fields: parse_json(&self.fields),
+            implementing_department_ids: parse_json(&self.implementing_departments),
+            linked_scope_item_ids: parse_json(&self.linked_scope_items),
+            severity: self.severity.as_deref().and_then(Severity::parse),
+            publication_months_min: self.publication_months_min,
+            publication_months_max: self.publication_months_max,
+            repair_after_months: self.repair_after_months,
+            repairable: self.repairable,
+            validity_months: self.validity_months,
+        }
+    }
+}
+
+/// An item as staff see it: identity, lifecycle, and the content of one version.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FourListItemView {
+    pub id: i32,
+    pub department_id: i32,
+    #[schema(example = "市税务局")]
+    pub department_name: String,
+    /// Region of the owning department.
+    pub region_code: String,
+    pub kind: ItemKind,
+    /// Unique within the department.
+    #[schema(example = "SW-HEI-001")]
+    pub code: String,
+    /// `draft`, `published` or `repealed`.
+    pub status: String,
+    /// The version whose content this view shows.
+    pub version: i32,
+    /// `draft`, `published`, `superseded` or `repealed`.
+    pub version_status: String,
+    pub latest_version: i32,
+    /// The version in force, if the item was ever published.
+    pub published_version: Option<i32>,
+    /// A draft version newer than the published one exists.
+    pub has_unpublished_changes: bool,
+    pub title: String,
+    pub description: String,
+    pub legal_basis: Vec<LegalBasis>,
+    pub subject_kinds: Vec<SubjectType>,
+    /// Measures: codes of the fields (领域) where they apply.
+    pub fields: Vec<String>,
+    /// Measures: departments that carry them out (实施部门).
+    pub implementing_department_ids: Vec<i32>,
+    /// Measures: the scope items they follow from.
+    pub linked_scope_item_ids: Vec<i32>,
+    /// Black-list scope items: severity tier.
+    pub severity: Option<Severity>,
+    pub publication_months_min: Option<i32>,
+    pub publication_months_max: Option<i32>,
+    pub repair_after_months: Option<i32>,
+    pub repairable: Option<bool>,
+    /// Red-list scope items: validity of a listing, in months.
+    pub validity_months: Option<i32>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: chrono::NaiveDateTime,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: chrono::NaiveDateTime,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub published_at: Option<chrono::NaiveDateTime>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub repealed_at: Option<chrono::NaiveDateTime>,
+}
+
+pub fn find_item(conn: &mut DbConnection, id: i32) -> Result<Option<ItemRow>, ApiError> {
+    Ok(four_list_items::table
+        .find(id)
+        .select(ItemRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find_version(
+    conn: &mut DbConnection,
+    id: i32,
+    version: i32,
+) -> Result<Option<VersionRow>, ApiError> {
+    Ok(four_list_item_versions::table
+        .find((id, version))
+        .select(VersionRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn view(
+    conn: &mut DbConnection,
+    item: &ItemRow,
+    version: &VersionRow,
+) -> Result<FourListItemView, ApiError> {
+    let (department_name, region_code): (String, String) = departments::table
+        .find(item.department_id)
+        .select((departments::name, departments::region_code))
+        .first(conn)?;
+    let c = version.content();
+    Ok(FourListItemView {
+        id: item.id,
+        department_id: item.department_id,
+        department_name,
+        region_code,
+        kind: ItemKind::parse(&item.kind).ok_or_else(|| ApiError::internal("unknown item kind"))?,
+        code: item.code.clone(),
+        status: item.status.clone(),
+        version: version.version,
+        version_status: version.status.clone(),
+        latest_version: item.latest_version,
+        published_version: item.published_version,
+        has_unpublished_changes: item.status != "repealed"
+            && item
+                .published_version
+                .is_some_and(|p| p < item.latest_version),
+        title: c.title,
+        description: c.description,
+        legal_basis: c.legal_basis,
+        subject_kinds: c.subject_kinds,
+        fields: c.fields,
+        implementing_department_ids: c.implementing_department_ids,
+        linked_scope_item_ids: c.linked_scope_item_ids,
+        severity: c.severity,
+        publication_months_min: c.publication_months_min,
+        publication_months_max: c.publication_months_max,
+        repair_after_months: c.repair_after_months,
+        repairable: c.repairable,
+        validity_months: c.validity_months,
+        created_at: item.created_at,
+        updated_at: item.updated_at,
+        published_at: item.published_at,
+        repealed_at: item.repealed_at,
+    })
+}
+
+/// The latest version's view.
+pub fn latest_view(conn: &mut DbConnection, item: &ItemRow) -> Result<FourListItemView, ApiError> {
+    let v = find_version(conn, item.id, item.latest_version)?
+        .ok_or_else(|| ApiError::internal("item without its latest version"))?;
+    view(conn, item, &v)
+}
+
+/// Checks content against the item's kind, fills tier defaults, and returns it normalised.
+/// Every problem is reported at once, each naming its field.
+pub fn validate_content(
+    conn: &mut DbConnection,
+    kind: ItemKind,
+    item_id: Option<i32>,
+    mut c: ItemContent,
+) -> Result<ItemContent, ApiError> {
+    let mut errors = Vec::new();
+    c.title = crate::http::required_text(&mut errors, "title", &c.title, 200);
+    c.description = c.description.trim().to_string();
+    if c.description.chars().count() > 5000 {
+        errors.push(FieldError::new(
+            "description",
+            "too_long",
+            "description must have at most 5000 characters",
+        ));
+    }
+    if c.legal_basis.is_empty() {
+        errors.push(FieldError::new(
+            "legal_basis",
+            "required",
+            "at least one legal basis is required",
+        ));
+    }
+    for (i, b) in c.legal_basis.iter_mut().enumerate() {
+        b.document = crate::http::required_text(
+            &mut errors,
+            &format!("legal_basis[{i}].document"),
+            &b.document,
+            300,
+        );
+        b.article = b
+            .article
+            .as_ref()
+            .map(|a| a.trim().to_string())
+            .filter(|a| !a.is_empty());
+        b.issuer = b
+            .issuer
+            .as_ref()
+            .map(|a| a.trim().to_string())
+            .filter(|a| !a.is_empty());
+    }
+    if c.subject_kinds.is_empty() {
+        errors.push(FieldError::new(
+            "subject_kinds",
+            "required",
+            "name at least one subject kind",
+        ));
+    }
+    c.subject_kinds.dedup();
+    if kind.is_measure() {
+        if c.fields.is_empty() {
+            errors.push(FieldError::new(
+                "fields",
+                "required",
+                "a measure applies in at least one field",
+            ));
+        }
+        for (i, f) in c.fields.iter().enumerate() {
+            let known: i64 = application_fields::table
+                .filter(application_fields::code.eq(f))
+                .filter(application_fields::active.eq(true))
+                .count()
+                .get_result(conn)?;
+            if known == 0 {
+                errors.push(FieldError::new(
+                    format!("fields[{i}]"),
+                    "unknown_field",
+                    format!("there is no active field {f}"),
+                ));
+            }
+        }
+        for (i, d) in c.implementing_department_ids.iter().enumerate() {
+            let known: i64 = departments::table
+                .filter(departments::id.eq(d))
+                .count()
+                .get_result(conn)?;
+            if known == 0 {
+                errors.push(FieldError::new(
+                    format!("implementing_department_ids[{i}]"),
+                    "unknown_department",
+                    format!("there is no department {d}"),
+                ));
+            }
+        }
+        let wanted = kind
+            .scope_for_measure()
+            .map(|k| k.as_str())
+            .unwrap_or_default();
+        for (i, s) in c.linked_scope_item_ids.iter().enumerate() {
+            let field = format!("linked_scope_item_ids[{i}]");
+            match find_item(conn, *s)? {
+                None => errors.push(FieldError::new(
+                    field,
+                    "unknown_item",
+                    format!("there is no item {s}"),
+                )),
+                Some(it) if it.kind != wanted => errors.push(FieldError::new(
+                    field,
+                    "wrong_kind",
+                    format!(
+                        "a {} item follows from {wanted} items, item {s} is {}",
+                        kind.as_str(),
+                        it.kind
+                    ),
+                )),
+                Some(it) if it.status == "repealed" => errors.push(FieldError::new(
+                    field,
+                    "repealed",
+                    format!("item {s} has been repealed"),
+                )),
+                Some(_) => {}
+            }
+        }
+    } else {
+        for (name, empty) in [
+            ("fields", c.fields.is_empty()),
+            (
+                "implementing_department_ids",
+                c.implementing_department_ids.is_empty(),
+            ),
+            ("linked_scope_item_ids", c.linked_scope_item_ids.is_empty()),
+        ] {
+            if !empty {
+                errors.push(FieldError::new(
+                    name,
+                    "not_applicable",
+                    format!("{name} applies to measure items only"),
+                ));
+            }
+        }
+    }
+    if item_id.is_some_and(|id| c.linked_scope_item_ids.contains(&id)) {
+        errors.push(FieldError::new(
+            "linked_scope_item_ids",
+            "self_link",
+            "an item cannot follow from itself",
+        ));
+    }
+    c.fields.dedup();
+    c.linked_scope_item_ids.sort_unstable();
+    c.linked_scope_item_ids.dedup();
+    match kind {
+        ItemKind::BlackScope => match c.severity {
+            None => errors.push(FieldError::new(
+                "severity",
+                "required",
+                "a black-list scope item needs a severity tier",
+            )),
+            Some(sev) => {
+                let d = sev.default_periods();
+                let min = *c
+                    .publication_months_min
+                    .get_or_insert(d.publication_months_min);
+                let max = *c
+                    .publication_months_max
+                    .get_or_insert(d.publication_months_max);
+                let repairable = *c.repairable.get_or_insert(d.repairable);
+                if repairable {
+                    c.repair_after_months = c
+                        .repair_after_months
+                        .or(d.repair_after_months)
+                        .or(Some(min));
+                } else {
+                    c.repair_after_months = None;
+                }
+                if !(0..=120).contains(&min) {
+                    errors.push(FieldError::new(
+                        "publication_months_min",
+                        "out_of_range",
+                        "must be 0–120 months",
+                    ));
+                }
+                if !(1..=120).contains(&max) || max < min {
+                    errors.push(FieldError::new(
+                        "publication_months_max",
+                        "out_of_range",
+                        "must be 1–120 months and not below publication_months_min",
+                    ));
+                }
+                if let Some(r) = c.repair_after_months {
+                    if !(0..=max).contains(&r) {
+                        errors.push(FieldError::new(
+                            "repair_after_months",
+                            "out_of_range",
+                            "must be between 0 and publication_months_max",
+                        ));
+                    }
+                }
+            }
+        },
+        _ => {
+            for (name, set) in [
+                ("severity", c.severity.is_some()),
+                ("publication_months_min", c.publication_months_min.is_some()),
+                ("publication_months_max", c.publication_months_max.is_some()),
+                ("repair_after_months", c.repair_after_months.is_some()),
+                ("repairable", c.repairable.is_some()),
+            ] {
+                if set {
+                    errors.push(FieldError::new(
+                        name,
+                        "not_applicable",
+                        format!("{name} applies to black_scope items only"),
+                    ));
+                }
+            }
+        }
+    }
+    match (kind, c.validity_months) {
+        (ItemKind::RedScope, None) => errors.push(FieldError::new(
+            "validity_months",
+            "required",
+            "a red-list scope item needs validity_months",
+        )),
+        (ItemKind::RedScope, Some(m)) if !(1..=120).contains(&m) => errors.push(FieldError::new(
+            "validity_months",
+            "out_of_range",
+            "must be 1–120 months",
+        )),
+        (ItemKind::RedScope, _) => {}
+        (_, Some(_)) => errors.push(FieldError::new(
+            "validity_months",
+            "not_applicable",
+            "validity_months applies to red_scope items only",
+        )),
+        _ => {}
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    Ok(c)
+}
+
+pub fn json_text<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}

@@ -1,0 +1,611 @@
+use credit_lists::auth::Role;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+pub fn black_scope(code: &str) -> Value {
+    json!({
+        "kind": "black_scope",
+        "code": code,
+        "title": "重大税收违法失信主体",
+        "description": "偷税、逃避追缴欠税、骗取出口退税等情形",
+        "legal_basis": [{"document": "《重大税收违法失信主体信息公布管理办法》", "article": "第六条", "issuer": "国家税务总局"}],
+        "subject_kinds": ["enterprise", "individual"],
+        "severity": "serious"
+    })
+}
+
+pub fn red_scope(code: &str) -> Value {
+    json!({
+        "kind": "red_scope",
+        "code": code,
+        "title": "纳税信用A级纳税人",
+        "legal_basis": [{"document": "《纳税信用管理办法（试行）》"}],
+        "subject_kinds": ["enterprise"],
+        "validity_months": 24
+    })
+}
+
+pub fn punishment(code: &str, scopes: &[i64]) -> Value {
+    json!({
+        "kind": "punishment_measures",
+        "code": code,
+        "title": "限制参与政府采购",
+        "legal_basis": [{"document": "《政府采购法》", "article": "第二十二条"}],
+        "subject_kinds": ["enterprise"],
+        "fields": ["government_procurement", "bidding"],
+        "linked_scope_item_ids": scopes
+    })
+}
+
+pub async fn create(app: &TestApp, token: &str, body: Value) -> Value {
+    let res = app.post("/api/v1/four-list-items", token, body).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    res.json().await.unwrap()
+}
+
+pub async fn publish(app: &TestApp, token: &str, id: i64) -> Value {
+    let res = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/four-list-items/{id}/publish"),
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn an_item_goes_from_draft_to_published_to_repealed() {
+    let app = spawn_app().await;
+    let tax = app
+        .account("tax", Role::Department, Some(DEPT_TAX), None)
+        .await;
+    let item = create(&app, &tax.token, black_scope("SW-HEI-001")).await;
+    assert_eq!(item["status"], "draft");
+    assert_eq!(item["version"], 1);
+    assert_eq!(item["department_id"], DEPT_TAX);
+    // Tier defaults were filled in.
+    assert_eq!(item["publication_months_min"], 12);
+    assert_eq!(item["publication_months_max"], 36);
+    assert_eq!(item["repair_after_months"], 12);
+    assert_eq!(item["repairable"], true);
+    let id = item["id"].as_i64().unwrap();
+
+    // A draft is edited in place.
+    let res = app
+        .patch(
+            &format!("/api/v1/four-list-items/{id}"),
+            &tax.token,
+            json!({"title": "重大税收违法失信主体（修订）"}),
+        )
+        .await;
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["version"], 1);
+
+    let v = publish(&app, &tax.token, id).await;
+    assert_eq!(v["status"], "published");
+    assert_eq!(v["published_version"], 1);
+    let res = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/four-list-items/{id}/publish"),
+            Some(&tax.token),
+            None,
+        )
+        .await;
+    assert_problem(res, StatusCode::CONFLICT, "nothing_to_publish").await;
+
+    // Editing a published item makes version 2 as a draft; version 1 stays in force.
+    let res = app
+        .patch(
+            &format!("/api/v1/four-list-items/{id}"),
+            &tax.token,
+            json!({"publication_months_max": 24}),
+        )
+        .await;
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["version"], 2);
+    assert_eq!(v["version_status"], "draft");
+    assert_eq!(v["published_version"], 1);
+    assert_eq!(v["has_unpublished_changes"], true);
+    let other = app
+        .account("scjg", Role::Department, Some(DEPT_SCJG), None)
+        .await;
+    let seen: Value = app
+        .get(&format!("/api/v1/four-list-items/{id}"), &other.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["version"], 1, "others see the version in force");
+    assert_eq!(seen["publication_months_max"], 36);
+
+    let v = publish(&app, &tax.token, id).await;
+    assert_eq!(v["published_version"], 2);
+    let versions: Value = app
+        .get(
+            &format!("/api/v1/four-list-items/{id}/versions"),
+            &other.token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let statuses: Vec<&str> = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version_status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, vec!["superseded", "published"]);
+    assert_eq!(
+        versions[0]["publication_months_max"], 36,
+        "old versions stay readable"
+    );
+
+    let res = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/four-list-items/{id}/repeal"),
+            Some(&tax.token),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/four-list-items/{id}/repeal"),
+            Some(&tax.token),
+            None,
+        )
+        .await;
+    assert_problem(res, StatusCode::CONFLICT, "not_published").await;
+    let res = app
+        .patch(
+            &format!("/api/v1/four-list-items/{id}"),
+            &tax.token,
+            json!({"title": "x"}),
+        )
+        .await;
+    assert_problem(res, StatusCode::CONFLICT, "item_repealed").await;
+    let res = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/four-list-items/{id}/publish"),
+            Some(&tax.token),
+            None,
+        )
+        .await;
+    assert_problem(res, StatusCode::CONFLICT, "item_repealed").await;
+
+    let admin = app.admin().await;
+    let page: Value = app
+        .get(
+            &format!("/api/v1/audit-log?entity_type=four_list_item&entity_id={id}"),
+            &admin.token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["total"], 6);
+}
+
+#[tokio::test]
+async fn a_draft_cannot_be_repealed_and_codes_are_unique_per_department() {
+    let app = spawn_app().await;
+    let tax = app
+        .account("tax", Role::Department, Some(DEPT_TAX), None)
+        .await;
+    let item = create(&app, &tax.token, red_scope("SW-HONG-001")).await;
+    let id = item["id"].as_i64().unwrap();
+    let res = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/four-list-items/{id}/repeal"),
+            Some(&tax.token),
+            None,
+        )
+        .await;
+    assert_problem(res, StatusCode::CONFLICT, "not_published").await;
+    let res = app
+        .post(
+            "/api/v1/four-list-items",
+            &tax.token,
+            red_scope("SW-HONG-001"),
+        )
+        .await;
+    assert_problem(res, StatusCode::CONFLICT, "code_taken").await;
+    // Another department may use the same code.
+    let scjg = app
+        .account("scjg", Role::Department, Some(DEPT_SCJG), None)
+        .await;
+    create(&app, &scjg.token, red_scope("SW-HONG-001")).await;
+    // Code frozen once published.
+    publish(&app, &tax.token, id).await;
+    let res = app
+        .patch(
+            &format!("/api/v1/four-list-items/{id}"),
+            &tax.token,
+            json!({"code": "NEW"}),
+        )
+        .await;
+    assert_problem(res, StatusCode::CONFLICT, "code_frozen").await;
+}
+
+#[tokio::test]
+async fn content_is_validated_against_the_kind() {
+    let app = spawn_app().await;
+    let tax = app
+        .account("tax", Role::Department, Some(DEPT_TAX), None)
+        .await;
+    let before = app.audit_count();
+    let mut no_severity = black_scope("A1");
+    no_severity.as_object_mut().unwrap().remove("severity");
+    let mut no_validity = red_scope("A2");
+    no_validity
+        .as_object_mut()
+        .unwrap()
+        .remove("validity_months");
+    let mut measure_no_fields = punishment("A3", &[]);
+    measure_no_fields["fields"] = json!([]);
+    let mut bad_field = punishment("A4", &[]);
+    bad_field["fields"] = json!(["astrology"]);
+    let mut scope_with_fields = black_scope("A5");
+    scope_with_fields["fields"] = json!(["bidding"]);
+    let mut bad_periods = black_scope("A6");
+    bad_periods["publication_months_min"] = json!(24);
+    bad_periods["publication_months_max"] = json!(12);
+    let mut empty_basis = red_scope("A7");
+    empty_basis["legal_basis"] = json!([]);
+    let mut blank_doc = red_scope("A8");
+    blank_doc["legal_basis"] = json!([{"document": "  "}]);
+    let cases = [
+        (no_severity, "severity"),
+        (no_validity, "validity_months"),
+        (measure_no_fields, "fields"),
+        (bad_field, "fields[0]"),
+        (scope_with_fields, "fields"),
+        (bad_periods, "publication_months_max"),
+        (empty_basis, "legal_basis"),
+        (blank_doc, "legal_basis[0].document"),
+        (
+            json!({"kind": "red_scope", "code": "has space", "title": "t", "legal_basis": [{"document": "d"}], "subject_kinds": ["enterprise"], "validity_months": 12}),
+            "code",
+        ),
+        (
+            json!({"kind": "red_scope", "code": "A9", "title": "", "legal_basis": [{"document": "d"}], "subject_kinds": [], "validity_months": 12}),
+            "subject_kinds",
+        ),
+    ];
+    for (body, field) in cases {
+        let res = app
+            .post("/api/v1/four-list-items", &tax.token, body.clone())
+            .await;
+        let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert!(
+            problem_fields(&p).contains(&field.to_string()),
+            "{field}: {p}"
+        );
+    }
+    let res = app
+        .post(
+            "/api/v1/four-list-items",
+            &tax.token,
+            json!({"kind": "gold_list", "code": "x"}),
+        )
+        .await;
+    assert_problem(res, StatusCode::BAD_REQUEST, "invalid_body").await;
+    assert_eq!(app.audit_count(), before);
+}
+
+#[tokio::test]
+async fn measures_link_to_scopes_of_the_matching_kind_and_publish_after_them() {
+    let app = spawn_app().await;
+    let tax = app
+        .account("tax", Role::Department, Some(DEPT_TAX), None)
+        .await;
+    let black = create(&app, &tax.token, black_scope("B1")).await["id"]
+        .as_i64()
+        .unwrap();
+    let red = create(&app, &tax.token, red_scope("R1")).await["id"]
+        .as_i64()
+        .unwrap();
+    // A punishment cannot follow from a red scope.
+    let res = app
+        .post(
+            "/api/v1/four-list-items",
+            &tax.token,
+            punishment("P0", &[red]),
+        )
+        .await;
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(p["errors"][0]["code"], "wrong_kind");
+    let m = create(&app, &tax.token, punishment("P1", &[black])).await;
+    assert_eq!(m["implementing_department_ids"], json!([DEPT_TAX]));
+    let mid = m["id"].as_i64().unwrap();
+    // The scope must be published before the measure.
+    let res = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/four-list-items/{mid}/publish"),
+            Some(&tax.token),
+            None,
+        )
+        .await;
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(p["errors"][0]["code"], "scope_not_published");
+    publish(&app, &tax.token, black).await;
+    let v = publish(&app, &tax.token, mid).await;
+    assert_eq!(v["linked_scope_item_ids"], json!([black]));
+}
+
+#[tokio::test]
+async fn departments_manage_only_their_own_items_and_bureaus_publish_for_their_region() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let tax = app
+        .account("tax", Role::Department, Some(DEPT_TAX), None)
+        .await;
+    let scjg = app
+        .account("scjg", Role::Department, Some(DEPT_SCJG), None)
+        .await;
+    let city = app
+        .account("city", Role::Bureau, None, Some("220500"))
+        .await;
+    let county = app
+        .account("county", Role::Bureau, None, Some("220521"))
+        .await;
+    let machine = app
+        .account("machine", Role::ApprovalSystem, None, None)
+        .await;
+
+    // Creating for another department.
+    let mut body = red_scope("X1");
+    body["department_id"] = json!(DEPT_SCJG);
+    assert_problem(
+        app.post("/api/v1/four-list-items", &tax.token, body.clone())
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    for who in [&city, &county, &machine] {
+        assert_problem(
+            app.post("/api/v1/four-list-items", &who.token, body.clone())
+                .await,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        )
+        .await;
+    }
+    // Admins name the department.
+    let res = app
+        .post("/api/v1/four-list-items", &admin.token, red_scope("X2"))
+        .await;
+    assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "required").await;
+    create(&app, &admin.token, body).await;
+
+    let id = create(&app, &tax.token, red_scope("X3")).await["id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/api/v1/four-list-items/{id}");
+    // A draft is invisible outside the department's managers.
+    for who in [&scjg, &county, &machine] {
+        assert_problem(
+            app.get(&path, &who.token).await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
+    }
+    assert_eq!(app.get(&path, &city.token).await.status(), StatusCode::OK);
+    let listed: Value = app
+        .get("/api/v1/four-list-items", &scjg.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["id"] != id));
+    // Others cannot edit or publish it; a county bureau is outside the city department's region.
+    assert_problem(
+        app.patch(&path, &scjg.token, json!({"title": "x"})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_problem(
+        app.patch(&path, &city.token, json!({"title": "x"})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    for who in [&scjg, &county, &machine] {
+        let res = app
+            .request(
+                Method::POST,
+                &format!("{path}/publish"),
+                Some(&who.token),
+                None,
+            )
+            .await;
+        assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+    }
+    // The city bureau publishes on the department's behalf.
+    let res = app
+        .request(
+            Method::POST,
+            &format!("{path}/publish"),
+            Some(&city.token),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // Published items are readable by every authenticated caller, and by nobody anonymous here.
+    for who in [&scjg, &county, &machine] {
+        assert_eq!(app.get(&path, &who.token).await.status(), StatusCode::OK);
+    }
+    assert_problem(
+        app.client.get(app.url(&path)).send().await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn list_filters_and_search() {
+    let app = spawn_app().await;
+    let tax = app
+        .account("tax", Role::Department, Some(DEPT_TAX), None)
+        .await;
+    create(&app, &tax.token, black_scope("F1")).await;
+    create(&app, &tax.token, red_scope("F2")).await;
+    let page: Value = app
+        .get("/api/v1/four-list-items?kind=black_scope", &tax.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["total"], 1);
+    let page: Value = app
+        .get("/api/v1/four-list-items?q=%E7%BA%B3%E7%A8%8E", &tax.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        page["total"], 1,
+        "search by a CJK substring of the title: {page}"
+    );
+    assert_eq!(page["items"][0]["code"], "F2");
+    let page: Value = app
+        .get("/api/v1/four-list-items?status=published", &tax.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["total"], 0);
+    let res = app
+        .get("/api/v1/four-list-items?status=lost", &tax.token)
+        .await;
+    assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+}
+
+#[tokio::test]
+async fn the_public_sees_only_published_versions_with_an_etag() {
+    let app = spawn_app().await;
+    let tax = app
+        .account("tax", Role::Department, Some(DEPT_TAX), None)
+        .await;
+    let a = create(&app, &tax.token, black_scope("P1")).await["id"]
+        .as_i64()
+        .unwrap();
+    create(&app, &tax.token, red_scope("P2")).await;
+    publish(&app, &tax.token, a).await;
+    app.patch(
+        &format!("/api/v1/four-list-items/{a}"),
+        &tax.token,
+        json!({"title": "未公布的修改"}),
+    )
+    .await;
+    let res = app
+        .client
+        .get(app.url("/api/v1/public/four-list-items"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let etag = res.headers()["etag"].to_str().unwrap().to_string();
+    let page: Value = res.json().await.unwrap();
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["items"][0]["title"], "重大税收违法失信主体");
+    assert_eq!(page["items"][0]["version"], 1);
+    let res = app
+        .client
+        .get(app.url("/api/v1/public/four-list-items"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+    publish(&app, &tax.token, a).await;
+    let res = app
+        .client
+        .get(app.url("/api/v1/public/four-list-items"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "a new version changes the tag"
+    );
+}
+
+#[tokio::test]
+async fn admins_extend_the_fields_vocabulary() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let tax = app
+        .account("tax", Role::Department, Some(DEPT_TAX), None)
+        .await;
+    let fields: Value = app
+        .get("/api/v1/application-fields", &tax.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fields.as_array().unwrap().len(), 8);
+    assert_problem(
+        app.post(
+            "/api/v1/application-fields",
+            &tax.token,
+            json!({"code": "land_supply", "name": "土地供应"}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let res = app
+        .post(
+            "/api/v1/application-fields",
+            &admin.token,
+            json!({"code": "land_supply", "name": "土地供应"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = app
+        .post(
+            "/api/v1/application-fields",
+            &admin.token,
+            json!({"code": "land_supply", "name": "x"}),
+        )
+        .await;
+    assert_problem(res, StatusCode::CONFLICT, "field_exists").await;
+    let mut m = punishment("L1", &[]);
+    m["fields"] = json!(["land_supply"]);
+    create(&app, &tax.token, m.clone()).await;
+    let res = app
+        .patch(
+            "/api/v1/application-fields/land_supply",
+            &admin.token,
+            json!({"active": false}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    m["code"] = json!("L2");
+    let res = app.post("/api/v1/four-list-items", &tax.token, m).await;
+    assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+}
