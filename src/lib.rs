@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod domain;
+pub mod entries;
 pub mod error;
 pub mod four_lists;
 pub mod http;

@@ -25,6 +25,8 @@ the four lists (信用\"四张清单\"), red and black lists (红黑名单), cre
         (name = "organisation", description = "Regions (行政区划) and departments (部门)"),
         (name = "audit", description = "Audit trail (审计日志)"),
         (name = "four-lists", description = "The four lists (信用\"四张清单\") and the fields (领域) vocabulary"),
+        (name = "list-entries", description = "Red and black list entries (红黑名单)"),
+        (name = "subjects", description = "Subjects (主体): profile and search"),
         (name = "public", description = "Anonymous, read-only disclosure (对外公开)"),
         (name = "operations", description = "Health, readiness and metrics"),
     )

@@ -20,7 +20,7 @@ use crate::config::Settings;
 use crate::db::{self, Pool};
 use crate::error::{self, ApiError};
 use crate::ops::{self, Metrics, Timer};
-use crate::{audit, auth, four_lists, org, users};
+use crate::{audit, auth, entries, four_lists, org, users};
 
 /// Shared by every worker.
 pub struct AppState {
@@ -65,7 +65,17 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(four_lists::handlers::update_item)
                 .service(four_lists::handlers::publish_item)
                 .service(four_lists::handlers::repeal_item)
-                .service(four_lists::public::public_items),
+                .service(four_lists::public::public_items)
+                .service(entries::handlers::list)
+                .service(entries::handlers::create)
+                .service(entries::handlers::get_one)
+                .service(entries::handlers::publish)
+                .service(entries::handlers::remove)
+                .service(entries::handlers::discard_draft)
+                .service(entries::handlers::history)
+                .service(entries::subjects::search)
+                .service(entries::subjects::profile)
+                .service(entries::public::public_entries),
         );
 }
 

@@ -99,6 +99,17 @@ impl Uscc {
         &self.0
     }
 
+    /// Completes 17 characters with the right check character (for generating test and demo
+    /// codes); `None` if the prefix is not 17 valid characters.
+    pub fn with_check_character(prefix: &str) -> Option<Uscc> {
+        let p = prefix.trim().to_ascii_uppercase();
+        if p.len() != 17 || !p.bytes().all(|c| USCC_ALPHABET.contains(&c)) {
+            return None;
+        }
+        let check = uscc_check_char(p.as_bytes());
+        Some(Uscc(format!("{p}{check}")))
+    }
+
     /// Characters 3–8: the administrative division (行政区划) code of the registering authority.
     pub fn division_code(&self) -> &str {
         &self.0[2..8]
@@ -175,6 +186,17 @@ impl IdNumber {
             return Err(SubjectCodeError::IdCheck);
         }
         Ok(IdNumber(code))
+    }
+
+    /// Completes 17 digits (division, birth date, sequence) with the right check character;
+    /// `None` if the result would not be a valid number.
+    pub fn with_check_character(prefix: &str) -> Option<IdNumber> {
+        if prefix.len() != 17 || !prefix.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let sum: u32 = prefix.bytes().zip(ID_WEIGHTS).map(|(c, w)| (c - b'0') as u32 * w).sum();
+        let check = ID_CHECK[(sum % 11) as usize] as char;
+        IdNumber::parse(&format!("{prefix}{check}")).ok()
     }
 
     /// The full number. Never log it or send it to anonymous callers; use [`IdNumber::masked`].
@@ -383,6 +405,14 @@ mod tests {
             }
         }
         panic!("no prefix with sum divisible by 31 found");
+    }
+
+    #[test]
+    fn check_characters_can_be_computed() {
+        assert_eq!(Uscc::with_check_character("91350100M000100Y4").unwrap().as_str(), "91350100M000100Y43");
+        assert_eq!(IdNumber::with_check_character("11010519491231002").unwrap().as_str(), "11010519491231002X");
+        assert!(Uscc::with_check_character("short").is_none());
+        assert!(IdNumber::with_check_character("11010519490231002").is_none());
     }
 
     #[test]

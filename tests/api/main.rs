@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod errors;
+mod entries;
 mod four_lists;
 mod helpers;
 mod openapi;

@@ -1,0 +1,151 @@
+//! `/api/v1/public/list-entries`: the red and black lists as published (对外公开). ID numbers are
+//! masked; internal notes, legal representatives' ID numbers and objection details are absent.
+
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::*;
+use crate::db;
+use crate::error::{ApiError, FieldError, Problem};
+use crate::http::{Page, PageQuery};
+use crate::schema::list_entries;
+use crate::startup::AppState;
+
+/// A published entry as the public sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicEntry {
+    pub id: i32,
+    pub list_type: ListType,
+    /// `in_force` or `removed` (expired entries are removals with reason `expired`).
+    pub status: String,
+    /// Unified social credit code, or a masked ID number (`110105********002X`).
+    pub subject_code: String,
+    pub subject_kind: SubjectType,
+    pub subject_name: String,
+    pub legal_representative: Option<String>,
+    pub department_name: String,
+    pub region_code: String,
+    pub scope_item_code: String,
+    pub scope_item_title: String,
+    pub document_number: String,
+    #[schema(value_type = String, format = Date)]
+    pub determination_date: NaiveDate,
+    #[schema(value_type = String, format = Date)]
+    pub valid_from: NaiveDate,
+    #[schema(value_type = String, format = Date)]
+    pub valid_until: NaiveDate,
+    pub facts: String,
+    pub source: Source,
+    pub removal_reason: Option<String>,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub removal_date: Option<NaiveDate>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PublicEntryFilter {
+    pub list_type: Option<ListType>,
+    pub department_id: Option<i32>,
+    pub region_code: Option<String>,
+    /// `in_force` (default) or `removed` (removals and expiries).
+    pub status: Option<String>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+/// The published red and black lists (anonymous). Supports `If-None-Match`.
+#[utoipa::path(
+    tag = "public",
+    params(PublicEntryFilter),
+    responses(
+        (status = 200, description = "One page of entries", body = Page<PublicEntry>,
+         headers(("ETag" = String, description = "Validator for If-None-Match"))),
+        (status = 304, description = "Not modified since the ETag sent"),
+        (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/public/list-entries")]
+pub async fn public_entries(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<PublicEntryFilter>,
+) -> Result<HttpResponse, ApiError> {
+    let f = query.into_inner();
+    let removed = match f.status.as_deref() {
+        None | Some("in_force") => false,
+        Some("removed") => true,
+        Some(_) => {
+            return Err(ApiError::BadRequest {
+                code: "invalid_query",
+                detail: "status must be in_force or removed".into(),
+                errors: vec![FieldError::new("query.status", "invalid_value", "status must be in_force or removed")],
+            })
+        }
+    };
+    let (limit, offset, page, per_page) = PageQuery { page: f.page, per_page: f.per_page }.resolve()?;
+    let st = state.clone();
+    let result = db::run(&state.pool, move |conn| {
+        let today = today();
+        let filtered = || {
+            let mut q = list_entries::table.filter(list_entries::status.ne("draft")).into_boxed();
+            q = if removed {
+                q.filter(
+                    list_entries::removal_date
+                        .le(today)
+                        .or(list_entries::valid_until.lt(today).nullable()),
+                )
+            } else {
+                q.filter(in_force_sql(today))
+            };
+            if let Some(t) = f.list_type {
+                q = q.filter(list_entries::list_type.eq(t.as_str()));
+            }
+            if let Some(d) = f.department_id {
+                q = q.filter(list_entries::department_id.eq(d));
+            }
+            if let Some(r) = &f.region_code {
+                q = q.filter(list_entries::region_code.eq(r.clone()));
+            }
+            q
+        };
+        let total: i64 = filtered().count().get_result(conn)?;
+        let rows: Vec<EntryRow> = filtered()
+            .order(list_entries::id.asc())
+            .limit(limit)
+            .offset(offset)
+            .select(EntryRow::as_select())
+            .load(conn)?;
+        let mut items = Vec::with_capacity(rows.len());
+        for e in &rows {
+            let v = entry_view(conn, &st.pii, e, Disclosure::Masked, today)?;
+            items.push(PublicEntry {
+                id: v.id,
+                list_type: v.list_type,
+                status: if v.effective_status == "in_force" { "in_force".into() } else { "removed".into() },
+                subject_code: v.subject.code,
+                subject_kind: v.subject.kind,
+                subject_name: v.subject_name,
+                legal_representative: v.legal_representative,
+                department_name: v.department_name,
+                region_code: v.region_code,
+                scope_item_code: v.scope_item_code,
+                scope_item_title: v.scope_item_title,
+                document_number: v.document_number,
+                determination_date: v.determination_date,
+                valid_from: v.valid_from,
+                valid_until: v.valid_until,
+                facts: v.facts,
+                source: v.source,
+                removal_reason: v.removal_reason,
+                removal_date: v.removal_date.or((v.effective_status == "expired").then_some(v.valid_until)),
+            });
+        }
+        Ok(Page { items, page, per_page, total })
+    })
+    .await?;
+    Ok(crate::http::cacheable_json(&req, &result))
+}
