@@ -179,6 +179,9 @@ fn execute(cli: Cli) -> Result<(), String> {
             if settings.demo {
                 let mut conn = app.pool.get().map_err(|e| e.to_string())?;
                 let accounts = crate::demo::seed(&mut conn).map_err(|e| e.to_string())?;
+                if crate::demo_lists::seed(&mut conn, &app.state).map_err(|e| e.to_string())? {
+                    println!("Demo four lists and red/black list entries created.");
+                }
                 crate::demo::print_accounts(&accounts);
             }
             tracing::info!(

@@ -29,6 +29,7 @@ pub struct AppState {
     pub throttle: LoginThrottle,
     pub settings: Settings,
     pub metrics: Arc<Metrics>,
+    pub pii: crate::pii::PiiCipher,
 }
 
 /// Every documented route. One list, used by the server and by the OpenAPI generator.
@@ -73,8 +74,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(entries::handlers::remove)
                 .service(entries::handlers::discard_draft)
                 .service(entries::handlers::history)
-                .service(entries::subjects::search)
-                .service(entries::subjects::profile)
+                .service(entries::profiles::search)
+                .service(entries::profiles::profile)
                 .service(entries::public::public_entries),
         );
 }
@@ -98,6 +99,7 @@ pub struct Application {
     port: u16,
     server: Server,
     pub pool: Pool,
+    pub state: web::Data<AppState>,
 }
 
 impl Application {
@@ -125,7 +127,9 @@ impl Application {
             ),
             metrics: Arc::new(Metrics::default()),
             settings: settings.clone(),
+            pii: crate::pii::PiiCipher::new(&[7u8; 32]),
         });
+        let app_state = state.clone();
         let spec = crate::openapi::spec();
         let max_body = settings.max_body_bytes;
         let mut server = HttpServer::new(move || {
@@ -186,6 +190,7 @@ impl Application {
             port,
             server: server.run(),
             pool,
+            state: app_state,
         })
     }
 

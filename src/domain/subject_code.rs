@@ -194,7 +194,11 @@ impl IdNumber {
         if prefix.len() != 17 || !prefix.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        let sum: u32 = prefix.bytes().zip(ID_WEIGHTS).map(|(c, w)| (c - b'0') as u32 * w).sum();
+        let sum: u32 = prefix
+            .bytes()
+            .zip(ID_WEIGHTS)
+            .map(|(c, w)| (c - b'0') as u32 * w)
+            .sum();
         let check = ID_CHECK[(sum % 11) as usize] as char;
         IdNumber::parse(&format!("{prefix}{check}")).ok()
     }
@@ -409,8 +413,18 @@ mod tests {
 
     #[test]
     fn check_characters_can_be_computed() {
-        assert_eq!(Uscc::with_check_character("91350100M000100Y4").unwrap().as_str(), "91350100M000100Y43");
-        assert_eq!(IdNumber::with_check_character("11010519491231002").unwrap().as_str(), "11010519491231002X");
+        assert_eq!(
+            Uscc::with_check_character("91350100M000100Y4")
+                .unwrap()
+                .as_str(),
+            "91350100M000100Y43"
+        );
+        assert_eq!(
+            IdNumber::with_check_character("11010519491231002")
+                .unwrap()
+                .as_str(),
+            "11010519491231002X"
+        );
         assert!(Uscc::with_check_character("short").is_none());
         assert!(IdNumber::with_check_character("11010519490231002").is_none());
     }

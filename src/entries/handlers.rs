@@ -78,9 +78,15 @@ pub fn create_entry(
 ) -> Result<EntryRow, ApiError> {
     let mut errors = Vec::new();
     if input.acknowledge_invalid_checksum && !matches!(user.role, Role::Admin | Role::Bureau) {
-        return Err(ApiError::forbidden("only bureau and admin accounts may record a code that fails its check"));
+        return Err(ApiError::forbidden(
+            "only bureau and admin accounts may record a code that fails its check",
+        ));
     }
-    let (code, flagged) = parse_subject_code("subject_code", &input.subject_code, input.acknowledge_invalid_checksum)?;
+    let (code, flagged) = parse_subject_code(
+        "subject_code",
+        &input.subject_code,
+        input.acknowledge_invalid_checksum,
+    )?;
     let kind = match (&code, input.subject_kind) {
         (SubjectCode::IdNumber(_), None | Some(SubjectType::Individual)) => SubjectType::Individual,
         (SubjectCode::IdNumber(_), Some(_)) | (SubjectCode::Uscc(_), Some(SubjectType::Individual)) => {
@@ -95,7 +101,8 @@ pub fn create_entry(
         (SubjectCode::Uscc(_), None) => SubjectType::OtherOrganisation,
     };
     let subject_name = required_text(&mut errors, "subject_name", &input.subject_name, 200);
-    let document_number = required_text(&mut errors, "document_number", &input.document_number, 100);
+    let document_number =
+        required_text(&mut errors, "document_number", &input.document_number, 100);
     let facts = required_text(&mut errors, "facts", &input.facts, 5000);
     let legal_representative = input
         .legal_representative
@@ -103,38 +110,77 @@ pub fn create_entry(
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_string);
-    if legal_representative.as_ref().is_some_and(|s| s.chars().count() > 50) {
-        errors.push(FieldError::new("legal_representative", "too_long", "at most 50 characters"));
+    if legal_representative
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > 50)
+    {
+        errors.push(FieldError::new(
+            "legal_representative",
+            "too_long",
+            "at most 50 characters",
+        ));
     }
-    let legal_rep_id = match input.legal_representative_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    let legal_rep_id = match input
+        .legal_representative_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         None => None,
         Some(raw) => match crate::domain::IdNumber::parse(raw) {
             Ok(id) => Some(id),
             Err(e) => {
-                errors.push(FieldError::new("legal_representative_id", e.code(), e.to_string()));
+                errors.push(FieldError::new(
+                    "legal_representative_id",
+                    e.code(),
+                    e.to_string(),
+                ));
                 None
             }
         },
     };
     let today = today();
     if input.determination_date > today {
-        errors.push(FieldError::new("determination_date", "in_future", "the determination date cannot be in the future"));
+        errors.push(FieldError::new(
+            "determination_date",
+            "in_future",
+            "the determination date cannot be in the future",
+        ));
     }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
     let department_id = match (user.role, input.department_id) {
         (_, Some(d)) => d,
-        (Role::Department, None) => user.department_id.ok_or_else(|| ApiError::forbidden("no department"))?,
-        (_, None) => return Err(ApiError::invalid_field("department_id", "required", "name the identifying department")),
+        (Role::Department, None) => user
+            .department_id
+            .ok_or_else(|| ApiError::forbidden("no department"))?,
+        (_, None) => {
+            return Err(ApiError::invalid_field(
+                "department_id",
+                "required",
+                "name the identifying department",
+            ))
+        }
     };
-    let dept = find_department(conn, department_id)?
-        .ok_or_else(|| ApiError::invalid_field("department_id", "unknown_department", "there is no such department"))?;
+    let dept = find_department(conn, department_id)?.ok_or_else(|| {
+        ApiError::invalid_field(
+            "department_id",
+            "unknown_department",
+            "there is no such department",
+        )
+    })?;
     if !user.may_manage_department(dept.id, &dept.region_code) {
-        return Err(ApiError::forbidden("you may only identify entries for your own department"));
+        return Err(ApiError::forbidden(
+            "you may only identify entries for your own department",
+        ));
     }
     if !dept.active {
-        return Err(ApiError::invalid_field("department_id", "inactive_department", "the department is inactive"));
+        return Err(ApiError::invalid_field(
+            "department_id",
+            "inactive_department",
+            "the department is inactive",
+        ));
     }
     // The scope item: published, of the right kind, of that department (bureaus: of a
     // department in their region).
@@ -142,21 +188,37 @@ pub fn create_entry(
         .ok_or_else(|| scope_error("there is no such scope item", "unknown_item"))?;
     if scope.kind != input.list_type.scope_kind() {
         return Err(scope_error(
-            format!("a {} entry cites a {} item, not {}", input.list_type.as_str(), input.list_type.scope_kind(), scope.kind),
+            format!(
+                "a {} entry cites a {} item, not {}",
+                input.list_type.as_str(),
+                input.list_type.scope_kind(),
+                scope.kind
+            ),
             "wrong_kind",
         ));
     }
     if scope.status != "published" {
-        return Err(scope_error("the scope item is not published (or was repealed)", "scope_not_published"));
+        return Err(scope_error(
+            "the scope item is not published (or was repealed)",
+            "scope_not_published",
+        ));
     }
     if scope.department_id != dept.id {
-        let scope_region: String = departments::table.find(scope.department_id).select(departments::region_code).first(conn)?;
+        let scope_region: String = departments::table
+            .find(scope.department_id)
+            .select(departments::region_code)
+            .first(conn)?;
         let allowed = user.role != Role::Department && user.covers_region(&scope_region);
         if !allowed {
-            return Err(scope_error("the scope item belongs to another department", "other_department"));
+            return Err(scope_error(
+                "the scope item belongs to another department",
+                "other_department",
+            ));
         }
     }
-    let version_no = scope.published_version.ok_or_else(|| scope_error("no published version", "scope_not_published"))?;
+    let version_no = scope
+        .published_version
+        .ok_or_else(|| scope_error("no published version", "scope_not_published"))?;
     let version = crate::four_lists::find_version(conn, scope.id, version_no)?
         .ok_or_else(|| ApiError::internal("missing scope version"))?;
     let content = version.content();
@@ -164,23 +226,40 @@ pub fn create_entry(
         return Err(ApiError::invalid_field(
             "subject_kind",
             "kind_not_covered",
-            format!("the scope item does not apply to {} subjects", kind.as_str()),
+            format!(
+                "the scope item does not apply to {} subjects",
+                kind.as_str()
+            ),
         ));
     }
     let valid_from = input.valid_from.unwrap_or(input.determination_date);
     if valid_from < input.determination_date {
-        return Err(ApiError::invalid_field("valid_from", "before_determination", "valid_from cannot precede the determination date"));
+        return Err(ApiError::invalid_field(
+            "valid_from",
+            "before_determination",
+            "valid_from cannot precede the determination date",
+        ));
     }
     let valid_until = match (input.list_type, input.valid_until) {
         (_, Some(u)) => u,
         (ListType::Red, None) => period_end(valid_from, content.validity_months.unwrap_or(24)),
-        (ListType::Black, None) => period_end(input.determination_date, content.publication_months_max.unwrap_or(36)),
+        (ListType::Black, None) => period_end(
+            input.determination_date,
+            content.publication_months_max.unwrap_or(36),
+        ),
     };
     if valid_until < valid_from {
-        return Err(ApiError::invalid_field("valid_until", "before_valid_from", "valid_until cannot precede valid_from"));
+        return Err(ApiError::invalid_field(
+            "valid_until",
+            "before_valid_from",
+            "valid_until cannot precede valid_from",
+        ));
     }
     if input.list_type == ListType::Black {
-        let max = period_end(input.determination_date, content.publication_months_max.unwrap_or(36));
+        let max = period_end(
+            input.determination_date,
+            content.publication_months_max.unwrap_or(36),
+        );
         if valid_until > max {
             return Err(ApiError::invalid_field(
                 "valid_until",
@@ -193,29 +272,50 @@ pub fn create_entry(
             return Err(ApiError::invalid_field(
                 "valid_until",
                 "below_publication_period",
-                format!("the scope item's tier requires at least {min_months} months of publication"),
+                format!(
+                    "the scope item's tier requires at least {min_months} months of publication"
+                ),
             ));
         }
     }
     let region_code = match input.region_code {
         Some(r) => {
             if find_region(conn, &r)?.is_none() {
-                return Err(ApiError::invalid_field("region_code", "unknown_region", format!("there is no region {r}")));
+                return Err(ApiError::invalid_field(
+                    "region_code",
+                    "unknown_region",
+                    format!("there is no region {r}"),
+                ));
             }
             r
         }
         None => {
             let from_code = code.division_code().to_string();
-            match regions::table.find(&from_code).select(regions::code).first::<String>(conn).optional()? {
+            match regions::table
+                .find(&from_code)
+                .select(regions::code)
+                .first::<String>(conn)
+                .optional()?
+            {
                 Some(r) => r,
                 None => dept.region_code.clone(),
             }
         }
     };
     if user.role == Role::Bureau && !user.covers_region(&region_code) {
-        return Err(ApiError::forbidden("the entry's region is outside your scope"));
+        return Err(ApiError::forbidden(
+            "the entry's region is outside your scope",
+        ));
     }
-    let subject = upsert_subject(conn, &state.pii, &code, kind, &subject_name, &region_code, flagged)?;
+    let subject = upsert_subject(
+        conn,
+        &state.pii,
+        &code,
+        kind,
+        &subject_name,
+        &region_code,
+        flagged,
+    )?;
     let duplicate: i64 = list_entries::table
         .filter(list_entries::department_id.eq(dept.id))
         .filter(list_entries::document_number.eq(&document_number))
@@ -241,14 +341,20 @@ pub fn create_entry(
             list_entries::scope_item_version.eq(version_no),
             list_entries::subject_name.eq(&subject_name),
             list_entries::legal_representative.eq(&legal_representative),
-            list_entries::legal_representative_id_enc.eq(legal_rep_id.as_ref().map(|i| state.pii.encrypt(i.as_str()))),
-            list_entries::legal_representative_id_masked.eq(legal_rep_id.as_ref().map(|i| i.masked())),
+            list_entries::legal_representative_id_enc
+                .eq(legal_rep_id.as_ref().map(|i| state.pii.encrypt(i.as_str()))),
+            list_entries::legal_representative_id_masked
+                .eq(legal_rep_id.as_ref().map(|i| i.masked())),
             list_entries::document_number.eq(&document_number),
             list_entries::determination_date.eq(input.determination_date),
             list_entries::valid_from.eq(valid_from),
             list_entries::valid_until.eq(valid_until),
             list_entries::facts.eq(&facts),
-            list_entries::internal_note.eq(input.internal_note.as_deref().map(str::trim).filter(|s| !s.is_empty())),
+            list_entries::internal_note.eq(input
+                .internal_note
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())),
             list_entries::source.eq(input.source.as_str()),
             list_entries::objection_open.eq(false),
             list_entries::created_by.eq(user.id),
@@ -326,16 +432,23 @@ fn load_visible(conn: &mut DbConnection, user: &AuthUser, id: i32) -> Result<Ent
 }
 
 fn manages(conn: &mut DbConnection, user: &AuthUser, e: &EntryRow) -> Result<bool, ApiError> {
-    let dept_region: String = departments::table.find(e.department_id).select(departments::region_code).first(conn)?;
+    let dept_region: String = departments::table
+        .find(e.department_id)
+        .select(departments::region_code)
+        .first(conn)?;
     Ok(user.may_manage_department(e.department_id, &dept_region)
-        && (user.role != Role::Bureau || user.covers_region(&e.region_code) || user.covers_region(&dept_region)))
+        && (user.role != Role::Bureau
+            || user.covers_region(&e.region_code)
+            || user.covers_region(&dept_region)))
 }
 
 fn require_manages(conn: &mut DbConnection, user: &AuthUser, e: &EntryRow) -> Result<(), ApiError> {
     if manages(conn, user, e)? {
         Ok(())
     } else {
-        Err(ApiError::forbidden("this entry belongs to a department outside your scope"))
+        Err(ApiError::forbidden(
+            "this entry belongs to a department outside your scope",
+        ))
     }
 }
 
@@ -396,7 +509,10 @@ pub async fn publish(
             let before = load_visible(conn, &user, id)?;
             require_manages(conn, &user, &before)?;
             if before.status != "draft" {
-                return Err(ApiError::conflict("not_a_draft", "only a draft entry can be published"));
+                return Err(ApiError::conflict(
+                    "not_a_draft",
+                    "only a draft entry can be published",
+                ));
             }
             let row = publish_entry(conn, &st, &user, before)?;
             entry_view(conn, &st.pii, &row, Disclosure::Full, today())
@@ -423,7 +539,14 @@ pub fn publish_entry(
         ))
         .execute(conn)?;
     let after = find_entry(conn, before.id)?.ok_or_else(|| ApiError::internal("entry vanished"))?;
-    audit_entry(conn, state, user, "list_entry.publish", Some(&before), &after)?;
+    audit_entry(
+        conn,
+        state,
+        user,
+        "list_entry.publish",
+        Some(&before),
+        &after,
+    )?;
     if after.list_type == "black" && in_force_on(&after, today) {
         // 发改财金规〔2017〕1798号 §十九: black-listed during the red validity → off the red list.
         let reds: Vec<EntryRow> = list_entries::table
@@ -438,13 +561,22 @@ pub fn publish_entry(
                     list_entries::status.eq("removed"),
                     list_entries::removal_reason.eq(RemovalReason::BlackListedWhileRed.as_str()),
                     list_entries::removal_date.eq(today),
-                    list_entries::removal_note.eq(format!("black-list entry {} published", after.id)),
+                    list_entries::removal_note
+                        .eq(format!("black-list entry {} published", after.id)),
                     list_entries::removed_at.eq(now),
                     list_entries::updated_at.eq(now),
                 ))
                 .execute(conn)?;
-            let red_after = find_entry(conn, red.id)?.ok_or_else(|| ApiError::internal("entry vanished"))?;
-            audit_entry(conn, state, user, "list_entry.remove", Some(&red), &red_after)?;
+            let red_after =
+                find_entry(conn, red.id)?.ok_or_else(|| ApiError::internal("entry vanished"))?;
+            audit_entry(
+                conn,
+                state,
+                user,
+                "list_entry.remove",
+                Some(&red),
+                &red_after,
+            )?;
         }
     }
     Ok(after)
@@ -489,7 +621,10 @@ pub async fn remove(
     user.require(STAFF)?;
     let id = path.into_inner();
     let req = body.0;
-    if matches!(req.reason, RemovalReason::Repaired | RemovalReason::BlackListedWhileRed) {
+    if matches!(
+        req.reason,
+        RemovalReason::Repaired | RemovalReason::BlackListedWhileRed
+    ) {
         return Err(ApiError::invalid_field(
             "reason",
             "reserved_reason",
@@ -509,13 +644,24 @@ pub async fn remove(
             let today = today();
             let date = req.removal_date.unwrap_or(today);
             if date > today {
-                return Err(ApiError::invalid_field("removal_date", "in_future", "the removal date cannot be in the future"));
+                return Err(ApiError::invalid_field(
+                    "removal_date",
+                    "in_future",
+                    "the removal date cannot be in the future",
+                ));
             }
             if date < before.valid_from {
-                return Err(ApiError::invalid_field("removal_date", "before_valid_from", "the removal date precedes the entry's validity"));
+                return Err(ApiError::invalid_field(
+                    "removal_date",
+                    "before_valid_from",
+                    "the removal date precedes the entry's validity",
+                ));
             }
             if before.status != "published" || !in_force_on(&before, date) {
-                return Err(ApiError::conflict("not_in_force", "only a published entry in force can be removed"));
+                return Err(ApiError::conflict(
+                    "not_in_force",
+                    "only a published entry in force can be removed",
+                ));
             }
             let now = db::now();
             diesel::update(list_entries::table.find(id))
@@ -528,7 +674,8 @@ pub async fn remove(
                     list_entries::updated_at.eq(now),
                 ))
                 .execute(conn)?;
-            let after = find_entry(conn, id)?.ok_or_else(|| ApiError::internal("entry vanished"))?;
+            let after =
+                find_entry(conn, id)?.ok_or_else(|| ApiError::internal("entry vanished"))?;
             audit_entry(conn, &st, &user, "list_entry.remove", Some(&before), &after)?;
             entry_view(conn, &st.pii, &after, Disclosure::Full, today)
         })
@@ -564,7 +711,10 @@ pub async fn discard_draft(
             let before = load_visible(conn, &user, id)?;
             require_manages(conn, &user, &before)?;
             if before.status != "draft" {
-                return Err(ApiError::conflict("not_a_draft", "a published entry is removed with a reason, never deleted"));
+                return Err(ApiError::conflict(
+                    "not_a_draft",
+                    "a published entry is removed with a reason, never deleted",
+                ));
             }
             let view = entry_view(conn, &st.pii, &before, Disclosure::Masked, today())?;
             diesel::delete(list_entries::table.find(id)).execute(conn)?;
@@ -612,7 +762,11 @@ fn bad_query(field: &str, msg: &str) -> ApiError {
     ApiError::BadRequest {
         code: "invalid_query",
         detail: msg.to_string(),
-        errors: vec![FieldError::new(format!("query.{field}"), "invalid_value", msg)],
+        errors: vec![FieldError::new(
+            format!("query.{field}"),
+            "invalid_value",
+            msg,
+        )],
     }
 }
 
@@ -625,7 +779,11 @@ pub fn filtered_entries<'a>(
 ) -> list_entries::BoxedQuery<'a, crate::db::MultiBackend> {
     let mut q = list_entries::table.into_boxed();
     if let Some(ids) = managed {
-        q = q.filter(list_entries::status.ne("draft").or(list_entries::department_id.eq_any(ids.clone())));
+        q = q.filter(
+            list_entries::status
+                .ne("draft")
+                .or(list_entries::department_id.eq_any(ids.clone())),
+        );
     }
     if let Some(t) = f.list_type {
         q = q.filter(list_entries::list_type.eq(t.as_str()));
@@ -640,7 +798,9 @@ pub fn filtered_entries<'a>(
         q = q.filter(list_entries::source.eq(s.as_str()));
     }
     if let Some(key) = subject_key {
-        let ids = subjects::table.filter(subjects::lookup_key.eq(key.clone())).select(subjects::id);
+        let ids = subjects::table
+            .filter(subjects::lookup_key.eq(key.clone()))
+            .select(subjects::id);
         q = q.filter(list_entries::subject_id.eq_any(ids));
     }
     if let Some(d) = f.determined_from {
@@ -679,7 +839,10 @@ pub fn filtered_entries<'a>(
 }
 
 /// Departments whose drafts the caller sees: `None` = all.
-pub fn managed_departments(conn: &mut DbConnection, user: &AuthUser) -> Result<Option<Vec<i32>>, ApiError> {
+pub fn managed_departments(
+    conn: &mut DbConnection,
+    user: &AuthUser,
+) -> Result<Option<Vec<i32>>, ApiError> {
     Ok(match user.role {
         Role::Admin => None,
         Role::Department => Some(user.department_id.into_iter().collect()),
@@ -698,19 +861,35 @@ pub fn managed_departments(conn: &mut DbConnection, user: &AuthUser) -> Result<O
 
 pub fn check_filter(f: &EntryFilter, state: &AppState) -> Result<Option<String>, ApiError> {
     if let Some(s) = &f.status {
-        if !["draft", "published", "removed", "in_force", "expired", "pending"].contains(&s.as_str()) {
-            return Err(bad_query("status", "status must be draft, published, removed, in_force, expired or pending"));
+        if ![
+            "draft",
+            "published",
+            "removed",
+            "in_force",
+            "expired",
+            "pending",
+        ]
+        .contains(&s.as_str())
+        {
+            return Err(bad_query(
+                "status",
+                "status must be draft, published, removed, in_force, expired or pending",
+            ));
         }
     }
     if let Some(s) = &f.sort {
         if !["determination_date", "valid_until", "id"].contains(&s.as_str()) {
-            return Err(bad_query("sort", "sort must be determination_date, valid_until or id"));
+            return Err(bad_query(
+                "sort",
+                "sort must be determination_date, valid_until or id",
+            ));
         }
     }
     match &f.subject {
         None => Ok(None),
         Some(raw) => {
-            let code = SubjectCode::parse(raw).map_err(|e| bad_query("subject", &format!("not a valid subject code: {e}")))?;
+            let code = SubjectCode::parse(raw)
+                .map_err(|e| bad_query("subject", &format!("not a valid subject code: {e}")))?;
             Ok(Some(lookup_key(&code, &state.pii)))
         }
     }
@@ -737,28 +916,57 @@ pub async fn list(
     user.require(STAFF)?;
     let f = query.into_inner();
     let subject_key = check_filter(&f, &state)?;
-    let (limit, offset, page, per_page) = PageQuery { page: f.page, per_page: f.per_page }.resolve()?;
+    let (limit, offset, page, per_page) = PageQuery {
+        page: f.page,
+        per_page: f.per_page,
+    }
+    .resolve()?;
     let st = state.clone();
     let result = db::run(&state.pool, move |conn| {
         let today = today();
         let managed = managed_departments(conn, &user)?;
-        let total: i64 = filtered_entries(&f, &managed, &subject_key, today).count().get_result(conn)?;
+        let total: i64 = filtered_entries(&f, &managed, &subject_key, today)
+            .count()
+            .get_result(conn)?;
         let q = filtered_entries(&f, &managed, &subject_key, today);
         let q = match f.sort.as_deref() {
-            Some("valid_until") => q.order((list_entries::valid_until.asc(), list_entries::id.asc())),
+            Some("valid_until") => {
+                q.order((list_entries::valid_until.asc(), list_entries::id.asc()))
+            }
             Some("id") => q.order(list_entries::id.asc()),
-            _ => q.order((list_entries::determination_date.desc(), list_entries::id.desc())),
+            _ => q.order((
+                list_entries::determination_date.desc(),
+                list_entries::id.desc(),
+            )),
         };
-        let rows: Vec<EntryRow> = q.limit(limit).offset(offset).select(EntryRow::as_select()).load(conn)?;
+        let rows: Vec<EntryRow> = q
+            .limit(limit)
+            .offset(offset)
+            .select(EntryRow::as_select())
+            .load(conn)?;
         let items = rows
             .iter()
             .map(|e| entry_view(conn, &st.pii, e, Disclosure::Full, today))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page { items, page, per_page, total })
+        Ok(Page {
+            items,
+            page,
+            per_page,
+            total,
+        })
     })
     .await?;
     Ok(HttpResponse::Ok().json(result))
 }
+
+/// (at, action, actor, before JSON, after JSON) from the audit trail.
+type HistoryRow = (
+    chrono::NaiveDateTime,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
 /// One change in an entry's history.
 #[derive(Debug, Serialize, ToSchema)]
@@ -796,7 +1004,7 @@ pub async fn history(
     let id = path.into_inner();
     let events = db::run(&state.pool, move |conn| {
         load_visible(conn, &user, id)?;
-        let rows: Vec<(chrono::NaiveDateTime, String, Option<String>, Option<String>, Option<String>)> = audit_log::table
+        let rows: Vec<HistoryRow> = audit_log::table
             .filter(audit_log::entity_type.eq("list_entry"))
             .filter(audit_log::entity_id.eq(id.to_string()))
             .order(audit_log::id.asc())
@@ -823,4 +1031,3 @@ pub async fn history(
     .await?;
     Ok(HttpResponse::Ok().json(events))
 }
-

@@ -5,8 +5,8 @@
 //! entry as in force, whether or not any job ran.
 
 pub mod handlers;
+pub mod profiles;
 pub mod public;
-pub mod subjects;
 
 use chrono::{Months, NaiveDate};
 use diesel::prelude::*;
@@ -18,7 +18,9 @@ use crate::domain::{SubjectCode, Uscc};
 use crate::error::{ApiError, FieldError};
 use crate::four_lists::SubjectType;
 use crate::pii::PiiCipher;
-use crate::schema::{departments, four_list_item_versions, four_list_items, list_entries, subjects};
+use crate::schema::{
+    departments, four_list_item_versions, four_list_items, list_entries, subjects,
+};
 
 /// `red` (红名单, integrity exemplars) or `black` (黑名单, seriously dishonest subjects).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -191,7 +193,13 @@ pub fn in_force_on(e: &EntryRow, day: NaiveDate) -> bool {
 /// The SQL form of [`in_force_on`], for filters.
 pub fn in_force_sql(
     day: NaiveDate,
-) -> Box<dyn BoxableExpression<list_entries::table, crate::db::MultiBackend, SqlType = diesel::sql_types::Bool>> {
+) -> Box<
+    dyn BoxableExpression<
+        list_entries::table,
+        crate::db::MultiBackend,
+        SqlType = diesel::sql_types::Bool,
+    >,
+> {
     Box::new(
         list_entries::status
             .ne("draft")
@@ -224,10 +232,12 @@ pub fn parse_subject_code(
 ) -> Result<(SubjectCode, bool), ApiError> {
     match SubjectCode::parse(raw) {
         Ok(c) => Ok((c, false)),
-        Err(e) if e.is_checksum_only() && acknowledge_checksum => match Uscc::parse_ignoring_check(raw) {
-            Ok(u) => Ok((SubjectCode::Uscc(u), true)),
-            Err(_) => Err(code_error(field, &e)),
-        },
+        Err(e) if e.is_checksum_only() && acknowledge_checksum => {
+            match Uscc::parse_ignoring_check(raw) {
+                Ok(u) => Ok((SubjectCode::Uscc(u), true)),
+                Err(_) => Err(code_error(field, &e)),
+            }
+        }
         Err(e) => Err(code_error(field, &e)),
     }
 }
@@ -300,7 +310,10 @@ pub fn upsert_subject(
         ))
         .returning(subjects::id)
         .get_result(conn)?;
-    Ok(subjects::table.find(id).select(SubjectRow::as_select()).first(conn)?)
+    Ok(subjects::table
+        .find(id)
+        .select(SubjectRow::as_select())
+        .first(conn)?)
 }
 
 /// Who is listed, as an entry view shows it.
@@ -385,7 +398,8 @@ pub fn subject_ref(s: &SubjectRow, pii: &PiiCipher, d: Disclosure) -> Result<Sub
             Disclosure::Full => s.full_code(pii)?,
             Disclosure::Masked => s.public_code(),
         },
-        kind: SubjectType::parse(&s.kind).ok_or_else(|| ApiError::internal("unknown subject kind"))?,
+        kind: SubjectType::parse(&s.kind)
+            .ok_or_else(|| ApiError::internal("unknown subject kind"))?,
         name: s.name.clone(),
         region_code: s.region_code.clone(),
         code_flagged: s.code_flagged,
@@ -423,7 +437,11 @@ pub fn entry_view(
         .or_else(|| (status == "expired").then(|| "expired".to_string()));
     Ok(EntryView {
         id: e.id,
-        list_type: if e.list_type == "red" { ListType::Red } else { ListType::Black },
+        list_type: if e.list_type == "red" {
+            ListType::Red
+        } else {
+            ListType::Black
+        },
         status: e.status.clone(),
         effective_status: status.to_string(),
         in_force: in_force_on(e, today),
@@ -444,7 +462,11 @@ pub fn entry_view(
         valid_until: e.valid_until,
         facts: e.facts.clone(),
         internal_note: e.internal_note.clone(),
-        source: if e.source == "national" { Source::National } else { Source::Local },
+        source: if e.source == "national" {
+            Source::National
+        } else {
+            Source::Local
+        },
         objection_open: e.objection_open,
         removal_reason,
         removal_date: e.removal_date.filter(|_| status == "removed"),

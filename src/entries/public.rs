@@ -82,16 +82,26 @@ pub async fn public_entries(
             return Err(ApiError::BadRequest {
                 code: "invalid_query",
                 detail: "status must be in_force or removed".into(),
-                errors: vec![FieldError::new("query.status", "invalid_value", "status must be in_force or removed")],
+                errors: vec![FieldError::new(
+                    "query.status",
+                    "invalid_value",
+                    "status must be in_force or removed",
+                )],
             })
         }
     };
-    let (limit, offset, page, per_page) = PageQuery { page: f.page, per_page: f.per_page }.resolve()?;
+    let (limit, offset, page, per_page) = PageQuery {
+        page: f.page,
+        per_page: f.per_page,
+    }
+    .resolve()?;
     let st = state.clone();
     let result = db::run(&state.pool, move |conn| {
         let today = today();
         let filtered = || {
-            let mut q = list_entries::table.filter(list_entries::status.ne("draft")).into_boxed();
+            let mut q = list_entries::table
+                .filter(list_entries::status.ne("draft"))
+                .into_boxed();
             q = if removed {
                 q.filter(
                     list_entries::removal_date
@@ -125,7 +135,11 @@ pub async fn public_entries(
             items.push(PublicEntry {
                 id: v.id,
                 list_type: v.list_type,
-                status: if v.effective_status == "in_force" { "in_force".into() } else { "removed".into() },
+                status: if v.effective_status == "in_force" {
+                    "in_force".into()
+                } else {
+                    "removed".into()
+                },
                 subject_code: v.subject.code,
                 subject_kind: v.subject.kind,
                 subject_name: v.subject_name,
@@ -141,10 +155,17 @@ pub async fn public_entries(
                 facts: v.facts,
                 source: v.source,
                 removal_reason: v.removal_reason,
-                removal_date: v.removal_date.or((v.effective_status == "expired").then_some(v.valid_until)),
+                removal_date: v
+                    .removal_date
+                    .or((v.effective_status == "expired").then_some(v.valid_until)),
             });
         }
-        Ok(Page { items, page, per_page, total })
+        Ok(Page {
+            items,
+            page,
+            per_page,
+            total,
+        })
     })
     .await?;
     Ok(crate::http::cacheable_json(&req, &result))

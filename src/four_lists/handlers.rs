@@ -161,7 +161,7 @@ pub async fn list_items(
                 q = q.filter(four_list_items::status.eq(s.clone()));
             }
             if let Some(text) = f.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-                let pattern = format!("%{}%", text.replace('%', "").replace('_', ""));
+                let pattern = format!("%{}%", text.replace(['%', '_'], ""));
                 let titled = four_list_item_versions::table
                     .filter(four_list_item_versions::title.like(pattern.clone()))
                     .select(four_list_item_versions::item_id);
@@ -271,6 +271,20 @@ pub async fn create_item(
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin, Role::Department])?;
     let input = body.0;
+    let created = db::run(&state.pool, move |conn| {
+        db::write_tx(conn, |conn| create_item_in(conn, &user, input))
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+/// Creates a draft item and audits it; call inside [`db::write_tx`].
+pub fn create_item_in(
+    conn: &mut DbConnection,
+    user: &AuthUser,
+    input: NewItem,
+) -> Result<FourListItemView, ApiError> {
+    user.require(&[Role::Admin, Role::Department])?;
     let department_id = match (user.role, input.department_id) {
         (Role::Department, None) => user
             .department_id
@@ -290,87 +304,179 @@ pub async fn create_item(
         return Err(ApiError::validation(errors));
     }
     let actor = user.actor();
-    let created = db::run(&state.pool, move |conn| {
-        let dept = find_department(conn, department_id)?.ok_or_else(|| {
-            ApiError::invalid_field(
-                "department_id",
-                "unknown_department",
-                "there is no such department",
-            )
-        })?;
-        if !user.may_manage_department(dept.id, &dept.region_code) {
-            return Err(ApiError::forbidden(
-                "you may only create items of your own department",
+    let dept = find_department(conn, department_id)?.ok_or_else(|| {
+        ApiError::invalid_field(
+            "department_id",
+            "unknown_department",
+            "there is no such department",
+        )
+    })?;
+    if !user.may_manage_department(dept.id, &dept.region_code) {
+        return Err(ApiError::forbidden(
+            "you may only create items of your own department",
+        ));
+    }
+    if !dept.active {
+        return Err(ApiError::invalid_field(
+            "department_id",
+            "inactive_department",
+            "the department is inactive",
+        ));
+    }
+    let mut implementing = input.implementing_department_ids.clone();
+    if input.kind.is_measure() && implementing.is_empty() {
+        implementing.push(department_id);
+    }
+    let content = ItemContent {
+        title: input.title,
+        description: input.description,
+        legal_basis: input.legal_basis,
+        subject_kinds: input.subject_kinds,
+        fields: input.fields,
+        implementing_department_ids: implementing,
+        linked_scope_item_ids: input.linked_scope_item_ids,
+        severity: input.severity,
+        publication_months_min: input.publication_months_min,
+        publication_months_max: input.publication_months_max,
+        repair_after_months: input.repair_after_months,
+        repairable: input.repairable,
+        validity_months: input.validity_months,
+    };
+    let content = validate_content(conn, input.kind, None, content)?;
+    let taken: i64 = four_list_items::table
+        .filter(four_list_items::department_id.eq(department_id))
+        .filter(four_list_items::code.eq(&code))
+        .count()
+        .get_result(conn)?;
+    if taken > 0 {
+        return Err(ApiError::conflict(
+            "code_taken",
+            "the department already has an item with this code",
+        ));
+    }
+    let now = db::now();
+    let id: i32 = diesel::insert_into(four_list_items::table)
+        .values((
+            four_list_items::department_id.eq(department_id),
+            four_list_items::kind.eq(input.kind.as_str()),
+            four_list_items::code.eq(&code),
+            four_list_items::status.eq("draft"),
+            four_list_items::latest_version.eq(1),
+            four_list_items::created_at.eq(now),
+            four_list_items::updated_at.eq(now),
+        ))
+        .returning(four_list_items::id)
+        .get_result(conn)?;
+    insert_version(conn, id, 1, &content, actor.user_id)?;
+    let item = find_item(conn, id)?.ok_or_else(|| ApiError::internal("item vanished"))?;
+    let v = latest_view(conn, &item)?;
+    audit::append(
+        conn,
+        &actor,
+        Entry::new("four_list_item.create", "four_list_item", id)
+            .region(Some(v.region_code.clone()))
+            .department(Some(department_id))
+            .after(&v),
+    )?;
+    Ok(v)
+}
+
+/// Creates and publishes an item in one go (demo data, imports); call inside [`db::write_tx`].
+pub fn create_and_publish(
+    conn: &mut DbConnection,
+    user: &AuthUser,
+    input: NewItem,
+) -> Result<i32, ApiError> {
+    let v = create_item_in(conn, user, input)?;
+    publish_item_in(conn, user, v.id)?;
+    Ok(v.id)
+}
+
+/// Publishes an item's draft version and audits it; call inside [`db::write_tx`].
+pub fn publish_item_in(
+    conn: &mut DbConnection,
+    user: &AuthUser,
+    id: i32,
+) -> Result<FourListItemView, ApiError> {
+    let actor = user.actor();
+    let item = load_item(conn, id)?;
+    require_manage(conn, user, item.department_id)?;
+    if item.status == "repealed" {
+        return Err(ApiError::conflict(
+            "item_repealed",
+            "a repealed item cannot be published again",
+        ));
+    }
+    let draft = find_version(conn, id, item.latest_version)?
+        .ok_or_else(|| ApiError::internal("missing version"))?;
+    if draft.status != "draft" {
+        return Err(ApiError::conflict(
+            "nothing_to_publish",
+            "the item has no unpublished changes",
+        ));
+    }
+    let content = draft.content();
+    let mut errors = Vec::new();
+    for (i, s) in content.linked_scope_item_ids.iter().enumerate() {
+        let published: i64 = four_list_items::table
+            .filter(four_list_items::id.eq(s))
+            .filter(four_list_items::status.eq("published"))
+            .count()
+            .get_result(conn)?;
+        if published == 0 {
+            errors.push(FieldError::new(
+                format!("linked_scope_item_ids[{i}]"),
+                "scope_not_published",
+                format!("scope item {s} must be published first"),
             ));
         }
-        if !dept.active {
-            return Err(ApiError::invalid_field(
-                "department_id",
-                "inactive_department",
-                "the department is inactive",
-            ));
-        }
-        let mut implementing = input.implementing_department_ids.clone();
-        if input.kind.is_measure() && implementing.is_empty() {
-            implementing.push(department_id);
-        }
-        let content = ItemContent {
-            title: input.title,
-            description: input.description,
-            legal_basis: input.legal_basis,
-            subject_kinds: input.subject_kinds,
-            fields: input.fields,
-            implementing_department_ids: implementing,
-            linked_scope_item_ids: input.linked_scope_item_ids,
-            severity: input.severity,
-            publication_months_min: input.publication_months_min,
-            publication_months_max: input.publication_months_max,
-            repair_after_months: input.repair_after_months,
-            repairable: input.repairable,
-            validity_months: input.validity_months,
-        };
-        db::write_tx(conn, |conn| {
-            let content = validate_content(conn, input.kind, None, content)?;
-            let taken: i64 = four_list_items::table
-                .filter(four_list_items::department_id.eq(department_id))
-                .filter(four_list_items::code.eq(&code))
-                .count()
-                .get_result(conn)?;
-            if taken > 0 {
-                return Err(ApiError::conflict(
-                    "code_taken",
-                    "the department already has an item with this code",
-                ));
-            }
-            let now = db::now();
-            let id: i32 = diesel::insert_into(four_list_items::table)
-                .values((
-                    four_list_items::department_id.eq(department_id),
-                    four_list_items::kind.eq(input.kind.as_str()),
-                    four_list_items::code.eq(&code),
-                    four_list_items::status.eq("draft"),
-                    four_list_items::latest_version.eq(1),
-                    four_list_items::created_at.eq(now),
-                    four_list_items::updated_at.eq(now),
-                ))
-                .returning(four_list_items::id)
-                .get_result(conn)?;
-            insert_version(conn, id, 1, &content, actor.user_id)?;
-            let item = find_item(conn, id)?.ok_or_else(|| ApiError::internal("item vanished"))?;
-            let v = latest_view(conn, &item)?;
-            audit::append(
-                conn,
-                &actor,
-                Entry::new("four_list_item.create", "four_list_item", id)
-                    .region(Some(v.region_code.clone()))
-                    .department(Some(department_id))
-                    .after(&v),
-            )?;
-            Ok(v)
-        })
-    })
-    .await?;
-    Ok(HttpResponse::Created().json(created))
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let before = latest_view(conn, &item)?;
+    let now = db::now();
+    if let Some(old) = item.published_version {
+        diesel::update(four_list_item_versions::table.find((id, old)))
+            .set(four_list_item_versions::status.eq("superseded"))
+            .execute(conn)?;
+    }
+    diesel::update(four_list_item_versions::table.find((id, draft.version)))
+        .set((
+            four_list_item_versions::status.eq("published"),
+            four_list_item_versions::published_at.eq(now),
+        ))
+        .execute(conn)?;
+    diesel::update(four_list_items::table.find(id))
+        .set((
+            four_list_items::status.eq("published"),
+            four_list_items::published_version.eq(draft.version),
+            four_list_items::published_at.eq(now),
+            four_list_items::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    diesel::delete(four_list_links::table.filter(four_list_links::measure_item_id.eq(id)))
+        .execute(conn)?;
+    for s in &content.linked_scope_item_ids {
+        diesel::insert_into(four_list_links::table)
+            .values((
+                four_list_links::measure_item_id.eq(id),
+                four_list_links::scope_item_id.eq(s),
+            ))
+            .execute(conn)?;
+    }
+    let item = load_item(conn, id)?;
+    let after = latest_view(conn, &item)?;
+    audit::append(
+        conn,
+        &actor,
+        Entry::new("four_list_item.publish", "four_list_item", id)
+            .region(Some(after.region_code.clone()))
+            .department(Some(item.department_id))
+            .before(&before)
+            .after(&after),
+    )?;
+    Ok(after)
 }
 
 fn insert_version(
@@ -670,88 +776,8 @@ pub async fn publish_item(
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin, Role::Department, Role::Bureau])?;
     let id = path.into_inner();
-    let actor = user.actor();
     let published = db::run(&state.pool, move |conn| {
-        db::write_tx(conn, |conn| {
-            let item = load_item(conn, id)?;
-            require_manage(conn, &user, item.department_id)?;
-            if item.status == "repealed" {
-                return Err(ApiError::conflict(
-                    "item_repealed",
-                    "a repealed item cannot be published again",
-                ));
-            }
-            let draft = find_version(conn, id, item.latest_version)?
-                .ok_or_else(|| ApiError::internal("missing version"))?;
-            if draft.status != "draft" {
-                return Err(ApiError::conflict(
-                    "nothing_to_publish",
-                    "the item has no unpublished changes",
-                ));
-            }
-            let content = draft.content();
-            let mut errors = Vec::new();
-            for (i, s) in content.linked_scope_item_ids.iter().enumerate() {
-                let published: i64 = four_list_items::table
-                    .filter(four_list_items::id.eq(s))
-                    .filter(four_list_items::status.eq("published"))
-                    .count()
-                    .get_result(conn)?;
-                if published == 0 {
-                    errors.push(FieldError::new(
-                        format!("linked_scope_item_ids[{i}]"),
-                        "scope_not_published",
-                        format!("scope item {s} must be published first"),
-                    ));
-                }
-            }
-            if !errors.is_empty() {
-                return Err(ApiError::validation(errors));
-            }
-            let before = latest_view(conn, &item)?;
-            let now = db::now();
-            if let Some(old) = item.published_version {
-                diesel::update(four_list_item_versions::table.find((id, old)))
-                    .set(four_list_item_versions::status.eq("superseded"))
-                    .execute(conn)?;
-            }
-            diesel::update(four_list_item_versions::table.find((id, draft.version)))
-                .set((
-                    four_list_item_versions::status.eq("published"),
-                    four_list_item_versions::published_at.eq(now),
-                ))
-                .execute(conn)?;
-            diesel::update(four_list_items::table.find(id))
-                .set((
-                    four_list_items::status.eq("published"),
-                    four_list_items::published_version.eq(draft.version),
-                    four_list_items::published_at.eq(now),
-                    four_list_items::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-            diesel::delete(four_list_links::table.filter(four_list_links::measure_item_id.eq(id)))
-                .execute(conn)?;
-            for s in &content.linked_scope_item_ids {
-                diesel::insert_into(four_list_links::table)
-                    .values((
-                        four_list_links::measure_item_id.eq(id),
-                        four_list_links::scope_item_id.eq(s),
-                    ))
-                    .execute(conn)?;
-            }
-            let item = load_item(conn, id)?;
-            let after = latest_view(conn, &item)?;
-            audit::append(
-                conn,
-                &actor,
-                Entry::new("four_list_item.publish", "four_list_item", id)
-                    .region(Some(after.region_code.clone()))
-                    .department(Some(item.department_id))
-                    .before(&before)
-                    .after(&after),
-            )?;
-            Ok(after)
-        })
+        db::write_tx(conn, |conn| publish_item_in(conn, &user, id))
     })
     .await?;
     Ok(HttpResponse::Ok().json(published))

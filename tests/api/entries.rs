@@ -12,11 +12,17 @@ pub fn today() -> NaiveDate {
 }
 
 pub fn uscc(n: u32) -> String {
-    Uscc::with_check_character(&format!("91220502MA{n:07}")).unwrap().as_str().to_string()
+    Uscc::with_check_character(&format!("91220502MA{n:07}"))
+        .unwrap()
+        .as_str()
+        .to_string()
 }
 
 pub fn id_number(seq: u32) -> String {
-    IdNumber::with_check_character(&format!("22050219800101{seq:03}")).unwrap().as_str().to_string()
+    IdNumber::with_check_character(&format!("22050219800101{seq:03}"))
+        .unwrap()
+        .as_str()
+        .to_string()
 }
 
 pub struct Fixture {
@@ -29,9 +35,15 @@ pub struct Fixture {
 
 pub async fn fixture() -> Fixture {
     let app = spawn_app().await;
-    let tax = app.account("tax", Role::Department, Some(DEPT_TAX), None).await;
-    let black = create(&app, &tax.token, black_scope("HEI-1")).await["id"].as_i64().unwrap();
-    let red = create(&app, &tax.token, red_scope("HONG-1")).await["id"].as_i64().unwrap();
+    let tax = app
+        .account("tax", Role::Department, Some(DEPT_TAX), None)
+        .await;
+    let black = create(&app, &tax.token, black_scope("HEI-1")).await["id"]
+        .as_i64()
+        .unwrap();
+    let red = create(&app, &tax.token, red_scope("HONG-1")).await["id"]
+        .as_i64()
+        .unwrap();
     let mut m = black_scope("HEI-MINOR");
     m["severity"] = json!("minor");
     m["subject_kinds"] = json!(["enterprise", "individual"]);
@@ -39,7 +51,13 @@ pub async fn fixture() -> Fixture {
     for id in [black, red, minor] {
         publish(&app, &tax.token, id).await;
     }
-    Fixture { app, tax, black, red, minor }
+    Fixture {
+        app,
+        tax,
+        black,
+        red,
+        minor,
+    }
 }
 
 pub fn entry(list_type: &str, scope: i64, code: &str, doc: &str) -> Value {
@@ -64,7 +82,14 @@ pub async fn create_entry(app: &TestApp, token: &str, body: Value) -> Value {
 }
 
 pub async fn publish_entry(app: &TestApp, token: &str, id: i64) -> Value {
-    let res = app.request(Method::POST, &format!("/api/v1/list-entries/{id}/publish"), Some(token), None).await;
+    let res = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/list-entries/{id}/publish"),
+            Some(token),
+            None,
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     res.json().await.unwrap()
 }
@@ -84,49 +109,138 @@ async fn an_entry_goes_from_draft_to_published_to_removed() {
     assert_eq!(e["scope_item_version"], 1);
     // Default validity: the tier's maximum (36 months) from the determination date, inclusive.
     let det = today() - Duration::days(10);
-    let expected = det.checked_add_months(chrono::Months::new(36)).unwrap().pred_opt().unwrap();
+    let expected = det
+        .checked_add_months(chrono::Months::new(36))
+        .unwrap()
+        .pred_opt()
+        .unwrap();
     assert_eq!(e["valid_until"], expected.to_string());
     let id = e["id"].as_i64().unwrap();
 
-    let public: Value = app.client.get(app.url("/api/v1/public/list-entries")).send().await.unwrap().json().await.unwrap();
+    let public: Value = app
+        .client
+        .get(app.url("/api/v1/public/list-entries"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(public["total"], 0, "drafts are not public");
 
     let p = publish_entry(app, t, id).await;
     assert_eq!(p["effective_status"], "in_force");
     assert_eq!(p["in_force"], true);
-    let res = app.request(Method::POST, &format!("/api/v1/list-entries/{id}/publish"), Some(t), None).await;
+    let res = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/list-entries/{id}/publish"),
+            Some(t),
+            None,
+        )
+        .await;
     assert_problem(res, StatusCode::CONFLICT, "not_a_draft").await;
-    let res = app.request(Method::DELETE, &format!("/api/v1/list-entries/{id}"), Some(t), None).await;
+    let res = app
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/list-entries/{id}"),
+            Some(t),
+            None,
+        )
+        .await;
     assert_problem(res, StatusCode::CONFLICT, "not_a_draft").await;
 
-    let public: Value = app.client.get(app.url("/api/v1/public/list-entries?list_type=black")).send().await.unwrap().json().await.unwrap();
+    let public: Value = app
+        .client
+        .get(app.url("/api/v1/public/list-entries?list_type=black"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(public["total"], 1);
 
     // Reserved reasons and a missing note are refused.
-    let res = app.post(&format!("/api/v1/list-entries/{id}/remove"), t, json!({"reason": "repaired", "note": "x"})).await;
+    let res = app
+        .post(
+            &format!("/api/v1/list-entries/{id}/remove"),
+            t,
+            json!({"reason": "repaired", "note": "x"}),
+        )
+        .await;
     assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "reserved_reason").await;
-    let res = app.post(&format!("/api/v1/list-entries/{id}/remove"), t, json!({"reason": "revoked", "note": " "})).await;
+    let res = app
+        .post(
+            &format!("/api/v1/list-entries/{id}/remove"),
+            t,
+            json!({"reason": "revoked", "note": " "}),
+        )
+        .await;
     assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     let res = app
-        .post(&format!("/api/v1/list-entries/{id}/remove"), t, json!({"reason": "revoked", "note": "行政复议撤销原处罚决定"}))
+        .post(
+            &format!("/api/v1/list-entries/{id}/remove"),
+            t,
+            json!({"reason": "revoked", "note": "行政复议撤销原处罚决定"}),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let r: Value = res.json().await.unwrap();
     assert_eq!(r["effective_status"], "removed");
     assert_eq!(r["removal_reason"], "revoked");
-    let res = app.post(&format!("/api/v1/list-entries/{id}/remove"), t, json!({"reason": "revoked", "note": "again"})).await;
+    let res = app
+        .post(
+            &format!("/api/v1/list-entries/{id}/remove"),
+            t,
+            json!({"reason": "revoked", "note": "again"}),
+        )
+        .await;
     assert_problem(res, StatusCode::CONFLICT, "not_in_force").await;
 
     // Removals are published as removals.
-    let public: Value = app.client.get(app.url("/api/v1/public/list-entries")).send().await.unwrap().json().await.unwrap();
+    let public: Value = app
+        .client
+        .get(app.url("/api/v1/public/list-entries"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(public["total"], 0);
-    let removed: Value = app.client.get(app.url("/api/v1/public/list-entries?status=removed")).send().await.unwrap().json().await.unwrap();
+    let removed: Value = app
+        .client
+        .get(app.url("/api/v1/public/list-entries?status=removed"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(removed["total"], 1);
     assert_eq!(removed["items"][0]["removal_reason"], "revoked");
 
-    let history: Value = app.get(&format!("/api/v1/list-entries/{id}/history"), t).await.json().await.unwrap();
-    let actions: Vec<&str> = history.as_array().unwrap().iter().map(|h| h["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, vec!["list_entry.create", "list_entry.publish", "list_entry.remove"]);
+    let history: Value = app
+        .get(&format!("/api/v1/list-entries/{id}/history"), t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            "list_entry.create",
+            "list_entry.publish",
+            "list_entry.remove"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -137,25 +251,64 @@ async fn expiry_is_computed_on_read_at_the_boundary_day() {
     last_day_today["valid_until"] = json!(today().to_string());
     let mut ended_yesterday = entry("black", f.minor, &uscc(3), "D-2");
     ended_yesterday["valid_until"] = json!((today() - Duration::days(1)).to_string());
-    let a = create_entry(app, t, last_day_today).await["id"].as_i64().unwrap();
-    let b = create_entry(app, t, ended_yesterday).await["id"].as_i64().unwrap();
+    let a = create_entry(app, t, last_day_today).await["id"]
+        .as_i64()
+        .unwrap();
+    let b = create_entry(app, t, ended_yesterday).await["id"]
+        .as_i64()
+        .unwrap();
     let a = publish_entry(app, t, a).await;
     let b = publish_entry(app, t, b).await;
-    assert_eq!(a["effective_status"], "in_force", "the last day is still in force");
+    assert_eq!(
+        a["effective_status"], "in_force",
+        "the last day is still in force"
+    );
     assert_eq!(b["effective_status"], "expired");
     assert_eq!(b["in_force"], false);
     assert_eq!(b["removal_reason"], "expired");
-    let in_force: Value = app.get("/api/v1/list-entries?status=in_force", t).await.json().await.unwrap();
+    let in_force: Value = app
+        .get("/api/v1/list-entries?status=in_force", t)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(in_force["total"], 1);
     assert_eq!(in_force["items"][0]["id"], a["id"]);
-    let expired: Value = app.get("/api/v1/list-entries?status=expired", t).await.json().await.unwrap();
+    let expired: Value = app
+        .get("/api/v1/list-entries?status=expired", t)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(expired["total"], 1);
-    let public: Value = app.client.get(app.url("/api/v1/public/list-entries")).send().await.unwrap().json().await.unwrap();
+    let public: Value = app
+        .client
+        .get(app.url("/api/v1/public/list-entries"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(public["total"], 1);
-    let removed: Value = app.client.get(app.url("/api/v1/public/list-entries?status=removed")).send().await.unwrap().json().await.unwrap();
+    let removed: Value = app
+        .client
+        .get(app.url("/api/v1/public/list-entries?status=removed"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(removed["items"][0]["removal_reason"], "expired");
     // An expired entry cannot be removed again.
-    let res = app.post(&format!("/api/v1/list-entries/{}/remove", b["id"]), t, json!({"reason": "revoked", "note": "x"})).await;
+    let res = app
+        .post(
+            &format!("/api/v1/list-entries/{}/remove", b["id"]),
+            t,
+            json!({"reason": "revoked", "note": "x"}),
+        )
+        .await;
     assert_problem(res, StatusCode::CONFLICT, "not_in_force").await;
 }
 
@@ -164,23 +317,47 @@ async fn black_listing_removes_red_entries_in_force_in_the_same_transaction() {
     let f = fixture().await;
     let (app, t) = (&f.app, &f.tax.token);
     let code = uscc(4);
-    let red = create_entry(app, t, entry("red", f.red, &code, "R-1")).await["id"].as_i64().unwrap();
+    let red = create_entry(app, t, entry("red", f.red, &code, "R-1")).await["id"]
+        .as_i64()
+        .unwrap();
     publish_entry(app, t, red).await;
-    let black = create_entry(app, t, entry("black", f.black, &code, "B-1")).await["id"].as_i64().unwrap();
+    let black = create_entry(app, t, entry("black", f.black, &code, "B-1")).await["id"]
+        .as_i64()
+        .unwrap();
     // A draft black entry changes nothing yet.
-    let r: Value = app.get(&format!("/api/v1/list-entries/{red}"), t).await.json().await.unwrap();
+    let r: Value = app
+        .get(&format!("/api/v1/list-entries/{red}"), t)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r["effective_status"], "in_force");
     publish_entry(app, t, black).await;
-    let r: Value = app.get(&format!("/api/v1/list-entries/{red}"), t).await.json().await.unwrap();
+    let r: Value = app
+        .get(&format!("/api/v1/list-entries/{red}"), t)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r["effective_status"], "removed");
     assert_eq!(r["removal_reason"], "black_listed_while_red");
     assert_eq!(r["removal_date"], today().to_string());
-    let profile: Value = app.get(&format!("/api/v1/subjects/{code}"), t).await.json().await.unwrap();
+    let profile: Value = app
+        .get(&format!("/api/v1/subjects/{code}"), t)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(profile["red_in_force"], json!([]));
     assert_eq!(profile["black_in_force"], json!([black]));
     // Yesterday the red entry was in force and the black one too (determined 10 days ago).
     let y = (today() - Duration::days(1)).to_string();
-    let past: Value = app.get(&format!("/api/v1/subjects/{code}?as_of={y}"), t).await.json().await.unwrap();
+    let past: Value = app
+        .get(&format!("/api/v1/subjects/{code}?as_of={y}"), t)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(past["red_in_force"], json!([red]));
 }
 
@@ -202,13 +379,26 @@ async fn as_of_reads_answer_what_was_in_force_on_a_day() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
-    for (days_ago, in_force) in [(101, false), (100, true), (21, true), (20, false), (0, false)] {
+    for (days_ago, in_force) in [
+        (101, false),
+        (100, true),
+        (21, true),
+        (20, false),
+        (0, false),
+    ] {
         let day = today() - Duration::days(days_ago);
-        let p: Value = app.get(&format!("/api/v1/subjects/{code}?as_of={day}"), t).await.json().await.unwrap();
+        let p: Value = app
+            .get(&format!("/api/v1/subjects/{code}?as_of={day}"), t)
+            .await
+            .json()
+            .await
+            .unwrap();
         let expected = if in_force { json!([id]) } else { json!([]) };
         assert_eq!(p["black_in_force"], expected, "{days_ago} days ago");
     }
-    let res = app.get(&format!("/api/v1/subjects/{code}?as_of=yesterday"), t).await;
+    let res = app
+        .get(&format!("/api/v1/subjects/{code}?as_of=yesterday"), t)
+        .await;
     assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query").await;
 }
 
@@ -218,7 +408,11 @@ async fn invalid_codes_and_dates_are_422_naming_the_field_and_write_nothing() {
     let (app, t) = (&f.app, &f.tax.token);
     let before = app.audit_count();
     let good = uscc(6);
-    let bad_check = format!("{}{}", &good[..17], if good.ends_with('0') { '1' } else { '0' });
+    let bad_check = format!(
+        "{}{}",
+        &good[..17],
+        if good.ends_with('0') { '1' } else { '0' }
+    );
     let mut cases: Vec<(Value, &str, &str)> = Vec::new();
     let mut b = entry("black", f.black, &bad_check, "X-1");
     cases.push((b.clone(), "subject_code", "invalid_subject_code"));
@@ -239,8 +433,16 @@ async fn invalid_codes_and_dates_are_422_naming_the_field_and_write_nothing() {
     let mut b = entry("black", f.black, &good, "X-5");
     b["valid_until"] = json!((today() + Duration::days(30)).to_string());
     cases.push((b, "valid_until", "below_publication_period"));
-    cases.push((entry("black", f.red, &good, "X-6"), "scope_item_id", "wrong_kind"));
-    cases.push((entry("black", 99999, &good, "X-7"), "scope_item_id", "unknown_item"));
+    cases.push((
+        entry("black", f.red, &good, "X-6"),
+        "scope_item_id",
+        "wrong_kind",
+    ));
+    cases.push((
+        entry("black", 99999, &good, "X-7"),
+        "scope_item_id",
+        "unknown_item",
+    ));
     let mut b = entry("black", f.black, &good, "X-8");
     b["legal_representative_id"] = json!("110105194912310021");
     cases.push((b, "legal_representative_id", "validation_failed"));
@@ -252,12 +454,22 @@ async fn invalid_codes_and_dates_are_422_naming_the_field_and_write_nothing() {
     for (body, field, code) in cases {
         let res = app.post("/api/v1/list-entries", t, body.clone()).await;
         let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, code).await;
-        assert!(problem_fields(&p).contains(&field.to_string()), "{field}: {p}");
+        assert!(
+            problem_fields(&p).contains(&field.to_string()),
+            "{field}: {p}"
+        );
     }
-    let res = app.post("/api/v1/list-entries", t, json!({"list_type": "grey"})).await;
+    let res = app
+        .post("/api/v1/list-entries", t, json!({"list_type": "grey"}))
+        .await;
     assert_problem(res, StatusCode::BAD_REQUEST, "invalid_body").await;
     assert_eq!(app.audit_count(), before, "nothing written");
-    let page: Value = app.get("/api/v1/list-entries", t).await.json().await.unwrap();
+    let page: Value = app
+        .get("/api/v1/list-entries", t)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(page["total"], 0);
 }
 
@@ -268,27 +480,55 @@ async fn a_known_bad_check_character_needs_a_bureau_acknowledgement_and_stays_fl
     let mut body = entry("black", f.black, "91350211M00013FA1N", "K-1");
     body["acknowledge_invalid_checksum"] = json!(true);
     body["department_id"] = json!(DEPT_TAX);
-    assert_problem(app.post("/api/v1/list-entries", t, body.clone()).await, StatusCode::FORBIDDEN, "forbidden").await;
-    let city = app.account("city", Role::Bureau, None, Some("220500")).await;
+    assert_problem(
+        app.post("/api/v1/list-entries", t, body.clone()).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let city = app
+        .account("city", Role::Bureau, None, Some("220500"))
+        .await;
     let e = create_entry(app, &city.token, body).await;
     assert_eq!(e["subject"]["code_flagged"], true);
-    assert_eq!(e["region_code"], "220500", "a code from elsewhere takes the department's region");
+    assert_eq!(
+        e["region_code"], "220500",
+        "a code from elsewhere takes the department's region"
+    );
 }
 
 #[tokio::test]
 async fn scope_rules_for_departments_and_bureaus() {
     let f = fixture().await;
     let app = &f.app;
-    let scjg = app.account("scjg", Role::Department, Some(DEPT_SCJG), None).await;
-    let county = app.account("county", Role::Bureau, None, Some("220521")).await;
-    let city = app.account("city", Role::Bureau, None, Some("220500")).await;
-    let machine = app.account("machine", Role::ApprovalSystem, None, None).await;
+    let scjg = app
+        .account("scjg", Role::Department, Some(DEPT_SCJG), None)
+        .await;
+    let county = app
+        .account("county", Role::Bureau, None, Some("220521"))
+        .await;
+    let city = app
+        .account("city", Role::Bureau, None, Some("220500"))
+        .await;
+    let machine = app
+        .account("machine", Role::ApprovalSystem, None, None)
+        .await;
     // Another department cannot identify for tax, nor cite tax's scope items for itself.
     let mut b = entry("black", f.black, &uscc(7), "S-1");
     b["department_id"] = json!(DEPT_TAX);
-    assert_problem(app.post("/api/v1/list-entries", &scjg.token, b).await, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_problem(
+        app.post("/api/v1/list-entries", &scjg.token, b).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
     let b = entry("black", f.black, &uscc(7), "S-2");
-    let p = assert_problem(app.post("/api/v1/list-entries", &scjg.token, b).await, StatusCode::UNPROCESSABLE_ENTITY, "other_department").await;
+    let p = assert_problem(
+        app.post("/api/v1/list-entries", &scjg.token, b).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "other_department",
+    )
+    .await;
     assert_eq!(problem_fields(&p), vec!["scope_item_id"]);
     // The city bureau may cite tax's scope for market regulation (both city departments).
     let mut b = entry("black", f.black, &uscc(7), "S-3");
@@ -297,22 +537,77 @@ async fn scope_rules_for_departments_and_bureaus() {
     let id = e["id"].as_i64().unwrap();
     // The draft is invisible and untouchable for others.
     for who in [&f.tax, &county] {
-        assert_problem(app.get(&format!("/api/v1/list-entries/{id}"), &who.token).await, StatusCode::NOT_FOUND, "not_found").await;
+        assert_problem(
+            app.get(&format!("/api/v1/list-entries/{id}"), &who.token)
+                .await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
     }
-    assert_eq!(app.get(&format!("/api/v1/list-entries/{id}"), &scjg.token).await.status(), StatusCode::OK);
-    let res = app.request(Method::POST, &format!("/api/v1/list-entries/{id}/publish"), Some(&county.token), None).await;
+    assert_eq!(
+        app.get(&format!("/api/v1/list-entries/{id}"), &scjg.token)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let res = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/list-entries/{id}/publish"),
+            Some(&county.token),
+            None,
+        )
+        .await;
     assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
     publish_entry(app, &scjg.token, id).await;
     // Published: readable by staff, but only managers may remove it.
-    assert_eq!(app.get(&format!("/api/v1/list-entries/{id}"), &f.tax.token).await.status(), StatusCode::OK);
-    let res = app.post(&format!("/api/v1/list-entries/{id}/remove"), &f.tax.token, json!({"reason": "revoked", "note": "x"})).await;
+    assert_eq!(
+        app.get(&format!("/api/v1/list-entries/{id}"), &f.tax.token)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let res = app
+        .post(
+            &format!("/api/v1/list-entries/{id}/remove"),
+            &f.tax.token,
+            json!({"reason": "revoked", "note": "x"}),
+        )
+        .await;
     assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
-    let res = app.post(&format!("/api/v1/list-entries/{id}/remove"), &county.token, json!({"reason": "revoked", "note": "x"})).await;
+    let res = app
+        .post(
+            &format!("/api/v1/list-entries/{id}/remove"),
+            &county.token,
+            json!({"reason": "revoked", "note": "x"}),
+        )
+        .await;
     assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
     // Approval systems use credit checks; anonymous callers the public endpoints.
-    assert_problem(app.get("/api/v1/list-entries", &machine.token).await, StatusCode::FORBIDDEN, "forbidden").await;
-    assert_problem(app.get(&format!("/api/v1/subjects/{}", uscc(7)), &machine.token).await, StatusCode::FORBIDDEN, "forbidden").await;
-    assert_problem(app.client.get(app.url("/api/v1/list-entries")).send().await.unwrap(), StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert_problem(
+        app.get("/api/v1/list-entries", &machine.token).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_problem(
+        app.get(&format!("/api/v1/subjects/{}", uscc(7)), &machine.token)
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_problem(
+        app.client
+            .get(app.url("/api/v1/list-entries"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -320,12 +615,30 @@ async fn duplicates_are_conflicts_and_drafts_can_be_discarded() {
     let f = fixture().await;
     let (app, t) = (&f.app, &f.tax.token);
     let e = create_entry(app, t, entry("black", f.black, &uscc(8), "DUP-1")).await;
-    let res = app.post("/api/v1/list-entries", t, entry("black", f.black, &uscc(8), "DUP-1")).await;
+    let res = app
+        .post(
+            "/api/v1/list-entries",
+            t,
+            entry("black", f.black, &uscc(8), "DUP-1"),
+        )
+        .await;
     assert_problem(res, StatusCode::CONFLICT, "duplicate_entry").await;
     let id = e["id"].as_i64().unwrap();
-    let res = app.request(Method::DELETE, &format!("/api/v1/list-entries/{id}"), Some(t), None).await;
+    let res = app
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/list-entries/{id}"),
+            Some(t),
+            None,
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert_problem(app.get(&format!("/api/v1/list-entries/{id}"), t).await, StatusCode::NOT_FOUND, "not_found").await;
+    assert_problem(
+        app.get(&format!("/api/v1/list-entries/{id}"), t).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
     // The discarded draft frees the document number.
     create_entry(app, t, entry("black", f.black, &uscc(8), "DUP-1")).await;
 }
@@ -342,32 +655,69 @@ async fn personal_id_numbers_are_masked_in_public_and_in_the_trail_and_encrypted
     let e = create_entry(app, t, b).await;
     assert_eq!(e["subject"]["code"], person, "staff see the full number");
     assert_eq!(e["subject"]["kind"], "individual");
-    assert_eq!(e["legal_representative_id"], format!("{}********{}", &rep[..6], &rep[14..]));
+    assert_eq!(
+        e["legal_representative_id"],
+        format!("{}********{}", &rep[..6], &rep[14..])
+    );
     publish_entry(app, t, e["id"].as_i64().unwrap()).await;
     let masked = format!("{}********{}", &person[..6], &person[14..]);
-    let public = app.client.get(app.url("/api/v1/public/list-entries")).send().await.unwrap().text().await.unwrap();
+    let public = app
+        .client
+        .get(app.url("/api/v1/public/list-entries"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(public.contains(&masked), "{public}");
-    assert!(!public.contains(&person) && !public.contains(&rep[6..14]), "{public}");
+    assert!(
+        !public.contains(&person) && !public.contains(&rep[6..14]),
+        "{public}"
+    );
     // Found by the full number through the keyed hash.
-    let p: Value = app.get(&format!("/api/v1/subjects/{person}"), t).await.json().await.unwrap();
+    let p: Value = app
+        .get(&format!("/api/v1/subjects/{person}"), t)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(p["black_in_force"].as_array().unwrap().len(), 1);
-    let page: Value = app.get(&format!("/api/v1/list-entries?subject={person}"), t).await.json().await.unwrap();
+    let page: Value = app
+        .get(&format!("/api/v1/list-entries?subject={person}"), t)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(page["total"], 1);
     // Nowhere in the database in clear.
     use credit_lists::schema::{audit_log, list_entries, subjects};
     use diesel::prelude::*;
     let mut conn = app.conn();
-    let trail: Vec<Option<String>> = audit_log::table.select(audit_log::after_json).load(&mut *conn).unwrap();
-    assert!(trail.iter().flatten().all(|j| !j.contains(&person) && !j.contains(&rep)));
+    let trail: Vec<Option<String>> = audit_log::table
+        .select(audit_log::after_json)
+        .load(&mut *conn)
+        .unwrap();
+    assert!(trail
+        .iter()
+        .flatten()
+        .all(|j| !j.contains(&person) && !j.contains(&rep)));
     let subject_cols: Vec<(String, Option<String>, Option<String>)> = subjects::table
-        .select((subjects::lookup_key, subjects::id_number_enc, subjects::uscc))
+        .select((
+            subjects::lookup_key,
+            subjects::id_number_enc,
+            subjects::uscc,
+        ))
         .load(&mut *conn)
         .unwrap();
     for (key, enc, uscc) in subject_cols {
         assert!(!key.contains(&person) && uscc.is_none());
         assert!(!enc.unwrap().contains(&person));
     }
-    let reps: Vec<Option<String>> = list_entries::table.select(list_entries::legal_representative_id_enc).load(&mut *conn).unwrap();
+    let reps: Vec<Option<String>> = list_entries::table
+        .select(list_entries::legal_representative_id_enc)
+        .load(&mut *conn)
+        .unwrap();
     assert!(reps.iter().flatten().all(|r| !r.contains(&rep)));
 }
 
@@ -379,12 +729,104 @@ async fn subjects_are_searched_by_name_or_code() {
     b["subject_name"] = json!("通化葡萄酒股份有限公司");
     create_entry(app, t, b).await;
     create_entry(app, t, entry("black", f.black, &uscc(10), "Q-2")).await;
-    let r: Value = app.get("/api/v1/subjects?q=%E8%91%A1%E8%90%84%E9%85%92", t).await.json().await.unwrap();
+    let r: Value = app
+        .get("/api/v1/subjects?q=%E8%91%A1%E8%90%84%E9%85%92", t)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r["total"], 1, "葡萄酒: {r}");
-    let r: Value = app.get(&format!("/api/v1/subjects?q={}", uscc(10)), t).await.json().await.unwrap();
+    let r: Value = app
+        .get(&format!("/api/v1/subjects?q={}", uscc(10)), t)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r["total"], 1);
     assert_eq!(r["items"][0]["name"], "通化市某某商贸有限公司");
-    assert_problem(app.get("/api/v1/subjects?q=", t).await, StatusCode::BAD_REQUEST, "invalid_query").await;
-    assert_problem(app.get("/api/v1/subjects/123", t).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_subject_code").await;
-    assert_problem(app.get(&format!("/api/v1/subjects/{}", uscc(11)), t).await, StatusCode::NOT_FOUND, "not_found").await;
+    assert_problem(
+        app.get("/api/v1/subjects?q=", t).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+    )
+    .await;
+    assert_problem(
+        app.get("/api/v1/subjects/123", t).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_subject_code",
+    )
+    .await;
+    assert_problem(
+        app.get(&format!("/api/v1/subjects/{}", uscc(11)), t).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn demo_lists_are_seeded_once_and_consistent() {
+    let app = spawn_app().await;
+    let state = {
+        // The same state the server uses: a second application on the same database.
+        let settings = test_settings(&app.db_url);
+        credit_lists::startup::Application::build(settings)
+            .unwrap()
+            .state
+            .clone()
+    };
+    let mut conn = app.conn();
+    credit_lists::demo::seed(&mut conn).unwrap();
+    assert!(credit_lists::demo_lists::seed(&mut conn, &state).unwrap());
+    assert!(
+        !credit_lists::demo_lists::seed(&mut conn, &state).unwrap(),
+        "second run creates nothing"
+    );
+    drop(conn);
+    let res = app.login("demo-admin", "demo-admin-pass").await;
+    let admin: Value = res.json().await.unwrap();
+    let t = admin["access_token"].as_str().unwrap();
+    let all: Value = app
+        .get("/api/v1/list-entries?per_page=1", t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["total"], 320);
+    for status in ["in_force", "expired", "removed", "draft"] {
+        let page: Value = app
+            .get(
+                &format!("/api/v1/list-entries?per_page=1&status={status}"),
+                t,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(page["total"].as_i64().unwrap() > 0, "some {status} entries");
+    }
+    let national: Value = app
+        .get("/api/v1/list-entries?per_page=1&source=national", t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(national["total"].as_i64().unwrap() > 0);
+    let public: Value = app
+        .client
+        .get(app.url("/api/v1/public/four-list-items?per_page=200"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(public["total"], 14);
+    let report: Value = app
+        .get("/api/v1/audit-log/verify", t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["ok"], true);
 }

@@ -3,8 +3,8 @@
 
 mod audit;
 mod auth;
-mod errors;
 mod entries;
+mod errors;
 mod four_lists;
 mod helpers;
 mod openapi;

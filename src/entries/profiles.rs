@@ -71,16 +71,24 @@ pub async fn profile(
     let as_of = query.as_of.unwrap_or_else(today);
     let st = state.clone();
     let profile = db::run(&state.pool, move |conn| {
-        let subject = find_subject_by_code(conn, &code, &st.pii)?.ok_or_else(|| ApiError::not_found("subject"))?;
+        let subject = find_subject_by_code(conn, &code, &st.pii)?
+            .ok_or_else(|| ApiError::not_found("subject"))?;
         let managed = managed_departments(conn, &user)?;
         let mut q = list_entries::table
             .filter(list_entries::subject_id.eq(subject.id))
             .into_boxed();
         if let Some(ids) = managed {
-            q = q.filter(list_entries::status.ne("draft").or(list_entries::department_id.eq_any(ids)));
+            q = q.filter(
+                list_entries::status
+                    .ne("draft")
+                    .or(list_entries::department_id.eq_any(ids)),
+            );
         }
         let rows: Vec<EntryRow> = q
-            .order((list_entries::determination_date.desc(), list_entries::id.desc()))
+            .order((
+                list_entries::determination_date.desc(),
+                list_entries::id.desc(),
+            ))
             .select(EntryRow::as_select())
             .load(conn)?;
         let in_force = |t: &str| {
@@ -141,11 +149,21 @@ pub async fn search(
         return Err(ApiError::BadRequest {
             code: "invalid_query",
             detail: "q must have 1–100 characters".into(),
-            errors: vec![FieldError::new("query.q", "invalid_value", "q must have 1–100 characters")],
+            errors: vec![FieldError::new(
+                "query.q",
+                "invalid_value",
+                "q must have 1–100 characters",
+            )],
         });
     }
-    let (limit, offset, page, per_page) = PageQuery { page: f.page, per_page: f.per_page }.resolve()?;
-    let by_code = crate::domain::SubjectCode::parse(&text).ok().map(|c| lookup_key(&c, &state.pii));
+    let (limit, offset, page, per_page) = PageQuery {
+        page: f.page,
+        per_page: f.per_page,
+    }
+    .resolve()?;
+    let by_code = crate::domain::SubjectCode::parse(&text)
+        .ok()
+        .map(|c| lookup_key(&c, &state.pii));
     let st = state.clone();
     let result = db::run(&state.pool, move |conn| {
         let filtered = || {
@@ -155,7 +173,8 @@ pub async fn search(
                 None => q.filter(
                     subjects::name
                         .like(format!("%{}%", text.replace(['%', '_'], "")))
-                        .or(subjects::uscc.like(format!("{}%", text.to_uppercase().replace(['%', '_'], "")))),
+                        .or(subjects::uscc
+                            .like(format!("{}%", text.to_uppercase().replace(['%', '_'], "")))),
                 ),
             }
         };
@@ -170,7 +189,12 @@ pub async fn search(
             .iter()
             .map(|s| subject_ref(s, &st.pii, Disclosure::Full))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page { items, page, per_page, total })
+        Ok(Page {
+            items,
+            page,
+            per_page,
+            total,
+        })
     })
     .await?;
     Ok(HttpResponse::Ok().json(result))

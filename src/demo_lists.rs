@@ -1,0 +1,480 @@
+//! Demo four lists and red/black list entries for `serve --demo`: several departments' lists, a
+//! few hundred entries across the counties with valid codes, national-level identifications,
+//! removals and expiries, so every screen and report has something to show. Seeded once: a second
+//! run finds the first item and does nothing.
+
+use chrono::{Duration, NaiveDate};
+use diesel::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::auth::{AuthUser, RequestMeta, Role};
+use crate::db::{self, DbConnection};
+use crate::domain::{IdNumber, Uscc};
+use crate::entries::handlers::{audit_entry, create_entry, publish_entry, NewEntry};
+use crate::entries::{ListType, Source};
+use crate::error::ApiError;
+use crate::four_lists::handlers::NewItem;
+use crate::four_lists::{ItemKind, LegalBasis, Severity, SubjectType};
+use crate::schema::{four_list_items, list_entries, users};
+use crate::startup::AppState;
+
+const DEPT_COURT: i32 = 15; // 市中级人民法院
+const DEPT_HRSS: i32 = 27; // 市人力资源和社会保障局
+const DEPT_TRANSPORT: i32 = 32; // 市交通运输局
+const DEPT_SCJG: i32 = 42; // 市市场监督管理局
+const DEPT_TAX: i32 = 52; // 市税务局
+
+/// County and district division codes used in generated codes.
+const DIVISIONS: &[&str] = &[
+    "220502", "220503", "220521", "220523", "220524", "220581", "220582",
+];
+
+struct ItemSpec {
+    department: i32,
+    kind: ItemKind,
+    code: &'static str,
+    title: &'static str,
+    basis: (&'static str, &'static str, &'static str),
+    subjects: &'static [SubjectType],
+    severity: Option<Severity>,
+    fields: &'static [&'static str],
+    /// Codes (same department) of the scope items a measure follows from.
+    links: &'static [&'static str],
+}
+
+use SubjectType::{Enterprise as E, Individual as I, OtherOrganisation as O};
+
+const ITEMS: &[ItemSpec] = &[
+    ItemSpec {
+        department: DEPT_TAX,
+        kind: ItemKind::RedScope,
+        code: "SW-HONG-01",
+        title: "纳税信用A级纳税人",
+        basis: ("《纳税信用管理办法（试行）》", "第二十九条", "国家税务总局"),
+        subjects: &[E],
+        severity: None,
+        fields: &[],
+        links: &[],
+    },
+    ItemSpec {
+        department: DEPT_TAX,
+        kind: ItemKind::BlackScope,
+        code: "SW-HEI-01",
+        title: "重大税收违法失信主体",
+        basis: (
+            "《重大税收违法失信主体信息公布管理办法》",
+            "第六条",
+            "国家税务总局",
+        ),
+        subjects: &[E, I],
+        severity: Some(Severity::Serious),
+        fields: &[],
+        links: &[],
+    },
+    ItemSpec {
+        department: DEPT_TAX,
+        kind: ItemKind::IncentiveMeasures,
+        code: "SW-JL-01",
+        title: "办税绿色通道和容缺办理",
+        basis: (
+            "《关于对纳税信用A级纳税人实施联合激励措施的合作备忘录》",
+            "第二条",
+            "国家发展改革委等",
+        ),
+        subjects: &[E],
+        severity: None,
+        fields: &["administrative_licensing", "supervision"],
+        links: &["SW-HONG-01"],
+    },
+    ItemSpec {
+        department: DEPT_TAX,
+        kind: ItemKind::PunishmentMeasures,
+        code: "SW-CJ-01",
+        title: "限制参与政府采购和招标投标",
+        basis: (
+            "《关于对重大税收违法案件当事人实施联合惩戒措施的合作备忘录》",
+            "第二条",
+            "国家发展改革委等",
+        ),
+        subjects: &[E, I],
+        severity: None,
+        fields: &["government_procurement", "bidding", "fiscal_funds"],
+        links: &["SW-HEI-01"],
+    },
+    ItemSpec {
+        department: DEPT_SCJG,
+        kind: ItemKind::RedScope,
+        code: "SJ-HONG-01",
+        title: "守合同重信用企业",
+        basis: (
+            "《吉林省守合同重信用企业公示办法》",
+            "第五条",
+            "吉林省市场监督管理厅",
+        ),
+        subjects: &[E],
+        severity: None,
+        fields: &[],
+        links: &[],
+    },
+    ItemSpec {
+        department: DEPT_SCJG,
+        kind: ItemKind::BlackScope,
+        code: "SJ-HEI-01",
+        title: "严重违法失信企业",
+        basis: (
+            "《市场监督管理严重违法失信名单管理办法》",
+            "第九条",
+            "国家市场监督管理总局",
+        ),
+        subjects: &[E, O],
+        severity: Some(Severity::Serious),
+        fields: &[],
+        links: &[],
+    },
+    ItemSpec {
+        department: DEPT_SCJG,
+        kind: ItemKind::BlackScope,
+        code: "SJ-HEI-02",
+        title: "经营异常名录（未按期公示年报）",
+        basis: (
+            "《企业经营异常名录管理暂行办法》",
+            "第四条",
+            "国家工商行政管理总局",
+        ),
+        subjects: &[E],
+        severity: Some(Severity::General),
+        fields: &[],
+        links: &[],
+    },
+    ItemSpec {
+        department: DEPT_SCJG,
+        kind: ItemKind::PunishmentMeasures,
+        code: "SJ-CJ-01",
+        title: "列为重点监管对象，提高抽查比例和频次",
+        basis: (
+            "《市场监督管理严重违法失信名单管理办法》",
+            "第十四条",
+            "国家市场监督管理总局",
+        ),
+        subjects: &[E, O],
+        severity: None,
+        fields: &["supervision", "market_access"],
+        links: &["SJ-HEI-01", "SJ-HEI-02"],
+    },
+    ItemSpec {
+        department: DEPT_COURT,
+        kind: ItemKind::BlackScope,
+        code: "FY-HEI-01",
+        title: "失信被执行人",
+        basis: (
+            "《最高人民法院关于公布失信被执行人名单信息的若干规定》",
+            "第一条",
+            "最高人民法院",
+        ),
+        subjects: &[E, I, O],
+        severity: Some(Severity::Serious),
+        fields: &[],
+        links: &[],
+    },
+    ItemSpec {
+        department: DEPT_COURT,
+        kind: ItemKind::PunishmentMeasures,
+        code: "FY-CJ-01",
+        title: "限制高消费及有关消费，限制担任国有企业高管",
+        basis: (
+            "《关于对失信被执行人实施联合惩戒的合作备忘录》",
+            "第二条",
+            "国家发展改革委、最高人民法院等",
+        ),
+        subjects: &[E, I, O],
+        severity: None,
+        fields: &["public_recruitment", "honours", "fiscal_funds"],
+        links: &["FY-HEI-01"],
+    },
+    ItemSpec {
+        department: DEPT_HRSS,
+        kind: ItemKind::BlackScope,
+        code: "RS-HEI-01",
+        title: "拖欠农民工工资失信联合惩戒对象",
+        basis: (
+            "《拖欠农民工工资失信联合惩戒对象名单管理暂行办法》",
+            "第五条",
+            "人力资源社会保障部",
+        ),
+        subjects: &[E, I],
+        severity: Some(Severity::General),
+        fields: &[],
+        links: &[],
+    },
+    ItemSpec {
+        department: DEPT_HRSS,
+        kind: ItemKind::PunishmentMeasures,
+        code: "RS-CJ-01",
+        title: "限制享受财政补贴和评优评先",
+        basis: ("《保障农民工工资支付条例》", "第四十八条", "国务院"),
+        subjects: &[E, I],
+        severity: None,
+        fields: &["fiscal_funds", "honours"],
+        links: &["RS-HEI-01"],
+    },
+    ItemSpec {
+        department: DEPT_TRANSPORT,
+        kind: ItemKind::RedScope,
+        code: "JT-HONG-01",
+        title: "交通运输守信激励对象（AA级信用企业）",
+        basis: (
+            "《交通运输守信联合激励和失信联合惩戒对象名单管理办法（试行）》",
+            "第七条",
+            "交通运输部",
+        ),
+        subjects: &[E],
+        severity: None,
+        fields: &[],
+        links: &[],
+    },
+    ItemSpec {
+        department: DEPT_TRANSPORT,
+        kind: ItemKind::IncentiveMeasures,
+        code: "JT-JL-01",
+        title: "行政审批优先办理",
+        basis: (
+            "《交通运输守信联合激励和失信联合惩戒对象名单管理办法（试行）》",
+            "第十五条",
+            "交通运输部",
+        ),
+        subjects: &[E],
+        severity: None,
+        fields: &["administrative_licensing"],
+        links: &["JT-HONG-01"],
+    },
+];
+
+const NAME_HEADS: &[&str] = &[
+    "通化",
+    "东昌",
+    "二道江",
+    "梅河口",
+    "集安",
+    "辉南",
+    "柳河",
+    "长白山",
+    "鸭绿江",
+    "佟佳江",
+];
+const NAME_MIDS: &[&str] = &[
+    "葡萄酒",
+    "医药",
+    "建材",
+    "商贸",
+    "物流",
+    "食品",
+    "矿业",
+    "木业",
+    "钢铁",
+    "农业科技",
+    "人参",
+    "汽车运输",
+];
+const SURNAMES: &[&str] = &["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴"];
+const GIVEN: &[&str] = &[
+    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳",
+];
+
+fn demo_admin(conn: &mut DbConnection) -> Result<AuthUser, ApiError> {
+    let id: i32 = users::table
+        .filter(users::username.eq("demo-admin"))
+        .select(users::id)
+        .first(conn)?;
+    Ok(AuthUser {
+        id,
+        username: "demo-admin".into(),
+        role: Role::Admin,
+        department_id: None,
+        region_code: None,
+        session_id: "demo-seed".into(),
+        meta: RequestMeta::default(),
+    })
+}
+
+fn uscc(rng: &mut StdRng, division: &str) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+    let tail: String = (0..7)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect();
+    Uscc::with_check_character(&format!("91{division}MA{tail}"))
+        .map(|u| u.as_str().to_string())
+        .unwrap_or_default()
+}
+
+fn id_number(rng: &mut StdRng, division: &str) -> String {
+    loop {
+        let birth = NaiveDate::from_ymd_opt(
+            rng.gen_range(1955..2000),
+            rng.gen_range(1..13),
+            rng.gen_range(1..29),
+        );
+        let Some(birth) = birth else { continue };
+        let prefix = format!(
+            "{division}{}{:03}",
+            birth.format("%Y%m%d"),
+            rng.gen_range(0..1000)
+        );
+        if let Some(id) = IdNumber::with_check_character(&prefix) {
+            return id.as_str().to_string();
+        }
+    }
+}
+
+fn person(rng: &mut StdRng) -> String {
+    format!(
+        "{}{}{}",
+        SURNAMES[rng.gen_range(0..SURNAMES.len())],
+        GIVEN[rng.gen_range(0..GIVEN.len())],
+        GIVEN[rng.gen_range(0..GIVEN.len())]
+    )
+}
+
+/// Creates the demo lists once. Returns whether anything was created.
+pub fn seed(conn: &mut DbConnection, state: &AppState) -> Result<bool, ApiError> {
+    let exists: i64 = four_list_items::table
+        .filter(four_list_items::department_id.eq(DEPT_TAX))
+        .filter(four_list_items::code.eq("SW-HONG-01"))
+        .count()
+        .get_result(conn)?;
+    if exists > 0 {
+        return Ok(false);
+    }
+    let admin = demo_admin(conn)?;
+    db::write_tx(conn, |conn| seed_all(conn, state, &admin))?;
+    Ok(true)
+}
+
+fn seed_all(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Result<(), ApiError> {
+    let mut rng = StdRng::seed_from_u64(2019);
+    let today = crate::entries::today();
+    // Items, created and published in order so links find their scopes.
+    let mut ids = std::collections::HashMap::new();
+    for spec in ITEMS {
+        let links = spec
+            .links
+            .iter()
+            .filter_map(|c| ids.get(*c).copied())
+            .collect();
+        let item = NewItem {
+            department_id: Some(spec.department),
+            kind: spec.kind,
+            code: spec.code.into(),
+            title: spec.title.into(),
+            description: String::new(),
+            legal_basis: vec![LegalBasis {
+                document: spec.basis.0.into(),
+                article: Some(spec.basis.1.into()),
+                issuer: Some(spec.basis.2.into()),
+            }],
+            subject_kinds: spec.subjects.to_vec(),
+            fields: spec.fields.iter().map(|f| f.to_string()).collect(),
+            implementing_department_ids: vec![],
+            linked_scope_item_ids: links,
+            severity: spec.severity,
+            publication_months_min: None,
+            publication_months_max: None,
+            repair_after_months: None,
+            repairable: None,
+            validity_months: (spec.kind == ItemKind::RedScope).then_some(36),
+        };
+        let id = crate::four_lists::handlers::create_and_publish(conn, admin, item)?;
+        ids.insert(spec.code, id);
+    }
+    let scopes: Vec<(i32, ListType, i32, &[SubjectType])> = ITEMS
+        .iter()
+        .filter(|s| matches!(s.kind, ItemKind::RedScope | ItemKind::BlackScope))
+        .map(|s| {
+            let t = if s.kind == ItemKind::RedScope {
+                ListType::Red
+            } else {
+                ListType::Black
+            };
+            (ids[s.code], t, s.department, s.subjects)
+        })
+        .collect();
+    for n in 0..320u32 {
+        let (scope, list_type, department, kinds) = scopes[rng.gen_range(0..scopes.len())];
+        let kind = kinds[rng.gen_range(0..kinds.len())];
+        let division = DIVISIONS[rng.gen_range(0..DIVISIONS.len())];
+        let (code, name, rep) = match kind {
+            I => {
+                let name = person(&mut rng);
+                (id_number(&mut rng, division), name, None)
+            }
+            _ => {
+                let name = format!(
+                    "{}{}{}",
+                    NAME_HEADS[rng.gen_range(0..NAME_HEADS.len())],
+                    NAME_MIDS[rng.gen_range(0..NAME_MIDS.len())],
+                    if kind == O { "协会" } else { "有限公司" }
+                );
+                (uscc(&mut rng, division), name, Some(person(&mut rng)))
+            }
+        };
+        let days_ago = rng.gen_range(1..720);
+        let determination = today - Duration::days(days_ago);
+        let national = department == DEPT_COURT;
+        let input = NewEntry {
+            list_type,
+            subject_code: code,
+            subject_kind: Some(kind),
+            subject_name: name,
+            legal_representative: rep,
+            legal_representative_id: None,
+            region_code: None,
+            department_id: Some(department),
+            scope_item_id: scope,
+            document_number: format!(
+                "通{}〔{}〕{}号",
+                if national { "法执" } else { "信认" },
+                determination.format("%Y"),
+                n + 1
+            ),
+            determination_date: determination,
+            valid_from: None,
+            valid_until: None,
+            facts: if list_type == ListType::Red {
+                "连续三年无违法违规记录，依法诚信经营".into()
+            } else {
+                "经查实存在严重失信行为，依法认定".into()
+            },
+            internal_note: None,
+            source: if national {
+                Source::National
+            } else {
+                Source::Local
+            },
+            acknowledge_invalid_checksum: false,
+        };
+        let row = create_entry(conn, state, admin, input)?;
+        audit_entry(conn, state, admin, "list_entry.create", None, &row)?;
+        if n % 10 == 9 {
+            continue; // a few drafts stay drafts
+        }
+        let row = publish_entry(conn, state, admin, row)?;
+        if n % 17 == 0 && row.list_type == "black" {
+            let now = db::now();
+            diesel::update(list_entries::table.find(row.id))
+                .set((
+                    list_entries::status.eq("removed"),
+                    list_entries::removal_reason.eq("revoked"),
+                    list_entries::removal_date
+                        .eq(today - Duration::days(rng.gen_range(0..days_ago.min(30)))),
+                    list_entries::removal_note.eq("行政复议撤销原认定决定"),
+                    list_entries::removed_at.eq(now),
+                    list_entries::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            let after = crate::entries::find_entry(conn, row.id)?
+                .ok_or_else(|| ApiError::internal("entry vanished"))?;
+            audit_entry(conn, state, admin, "list_entry.remove", Some(&row), &after)?;
+        }
+    }
+    Ok(())
+}
