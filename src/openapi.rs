@@ -24,6 +24,8 @@ the four lists (信用\"四张清单\"), red and black lists (红黑名单), cre
         (name = "users", description = "Account management (admin)"),
         (name = "organisation", description = "Regions (行政区划) and departments (部门)"),
         (name = "audit", description = "Audit trail (审计日志)"),
+        (name = "calendar", description = "Working-day calendar (工作日历): public holidays, make-up working days (调休) and working-day deadlines"),
+        (name = "baselines", description = "Declared counts of national-level identifications (国家层面认定), the year-end target denominator"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

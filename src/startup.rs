@@ -20,7 +20,7 @@ use crate::config::Settings;
 use crate::db::{self, Pool};
 use crate::error::{self, ApiError};
 use crate::ops::{self, Metrics, Timer};
-use crate::{audit, auth, org, users};
+use crate::{audit, auth, baselines, calendar, org, users};
 
 /// Shared by every worker.
 pub struct AppState {
@@ -54,7 +54,13 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(org::handlers::create_department)
                 .service(org::handlers::update_department)
                 .service(audit::handlers::list_audit)
-                .service(audit::handlers::verify_audit),
+                .service(audit::handlers::verify_audit)
+                // Before `/calendar/{year}`, which would otherwise take this path.
+                .service(calendar::handlers::add_working_days)
+                .service(calendar::handlers::get_calendar)
+                .service(calendar::handlers::put_calendar)
+                .service(baselines::handlers::list_baselines)
+                .service(baselines::handlers::put_baseline),
         );
 }
 
