@@ -3,6 +3,8 @@
 
 mod audit;
 mod auth;
+mod baselines;
+mod calendar;
 mod errors;
 mod helpers;
 mod openapi;
