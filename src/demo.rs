@@ -67,6 +67,7 @@ const ACCOUNTS: &[AccountSpec] = &[
 ];
 
 pub fn seed(conn: &mut DbConnection) -> Result<Vec<DemoAccount>, ApiError> {
+    crate::calendar::seed_demo(conn)?;
     let actor = Actor::system("demo");
     let mut out = Vec::new();
     for (username, password, role, dept_name, region) in ACCOUNTS {

@@ -3,6 +3,8 @@
 
 pub mod audit;
 pub mod auth;
+pub mod baselines;
+pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -28,6 +28,8 @@ the four lists (信用\"四张清单\"), red and black lists (红黑名单), cre
         (name = "list-entries", description = "Red and black list entries (红黑名单)"),
         (name = "subjects", description = "Subjects (主体): profile and search"),
         (name = "public", description = "Anonymous, read-only disclosure (对外公开)"),
+        (name = "calendar", description = "Working-day calendar (工作日历): public holidays, make-up working days (调休) and working-day deadlines"),
+        (name = "baselines", description = "Declared counts of national-level identifications (国家层面认定), the year-end target denominator"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

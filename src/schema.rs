@@ -88,10 +88,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    calendar_days (day) {
+        day -> Date,
+        kind -> Text,
+        name -> Text,
+    }
+}
+
+diesel::table! {
+    national_baselines (region_code, year, list_type) {
+        region_code -> Text,
+        year -> Integer,
+        list_type -> Text,
+        count -> Integer,
+        provenance -> Text,
+        updated_at -> Timestamp,
+        updated_by -> Nullable<Integer>,
+    }
+}
+
 diesel::joinable!(departments -> regions (region_code));
 diesel::joinable!(users -> departments (department_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
+diesel::joinable!(national_baselines -> regions (region_code));
+diesel::joinable!(national_baselines -> users (updated_by));
 
 diesel::allow_tables_to_appear_in_same_query!(
     regions,
@@ -108,6 +130,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     subjects,
     list_entries,
     objections,
+    calendar_days,
+    national_baselines,
 );
 
 diesel::table! {

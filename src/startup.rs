@@ -20,7 +20,7 @@ use crate::config::Settings;
 use crate::db::{self, Pool};
 use crate::error::{self, ApiError};
 use crate::ops::{self, Metrics, Timer};
-use crate::{audit, auth, entries, four_lists, org, users};
+use crate::{audit, auth, baselines, calendar, entries, four_lists, org, users};
 
 /// Shared by every worker.
 pub struct AppState {
@@ -76,7 +76,13 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(entries::handlers::history)
                 .service(entries::profiles::search)
                 .service(entries::profiles::profile)
-                .service(entries::public::public_entries),
+                .service(entries::public::public_entries)
+                // Before `/calendar/{year}`, which would otherwise take this path.
+                .service(calendar::handlers::add_working_days)
+                .service(calendar::handlers::get_calendar)
+                .service(calendar::handlers::put_calendar)
+                .service(baselines::handlers::list_baselines)
+                .service(baselines::handlers::put_baseline),
         );
 }
 

@@ -3,6 +3,8 @@
 
 mod audit;
 mod auth;
+mod baselines;
+mod calendar;
 mod entries;
 mod errors;
 mod four_lists;

@@ -36,7 +36,10 @@ fn every_api_operation_is_documented_with_security_and_errors() {
                 "{where_}"
             );
             if path.starts_with("/api/v1/public/") {
-                assert!(op["security"].is_null(), "{where_} is public and must not ask for a token");
+                assert!(
+                    op["security"].is_null(),
+                    "{where_} is public and must not ask for a token"
+                );
             } else if path.starts_with("/api/v1/") && !public.contains(&path.as_str()) {
                 assert!(op["security"].is_array(), "{where_} declares no security");
                 assert!(

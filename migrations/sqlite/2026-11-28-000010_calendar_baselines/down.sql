@@ -1,0 +1,2 @@
+DROP TABLE national_baselines;
+DROP TABLE calendar_days;
