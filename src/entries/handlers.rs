@@ -17,7 +17,7 @@ use crate::org::{find_department, find_region};
 use crate::schema::{audit_log, departments, list_entries, regions, subjects};
 use crate::startup::AppState;
 
-const STAFF: &[Role] = &[Role::Admin, Role::Bureau, Role::Department];
+pub const STAFF: &[Role] = &[Role::Admin, Role::Bureau, Role::Department];
 
 /// A new entry (draft).
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -423,7 +423,11 @@ pub async fn create(
 }
 
 /// 404 for drafts the caller does not manage; 403 for approval systems.
-fn load_visible(conn: &mut DbConnection, user: &AuthUser, id: i32) -> Result<EntryRow, ApiError> {
+pub fn load_visible(
+    conn: &mut DbConnection,
+    user: &AuthUser,
+    id: i32,
+) -> Result<EntryRow, ApiError> {
     let e = find_entry(conn, id)?.ok_or_else(|| ApiError::not_found("list entry"))?;
     if e.status == "draft" && !manages(conn, user, &e)? {
         return Err(ApiError::not_found("list entry"));
@@ -442,7 +446,11 @@ fn manages(conn: &mut DbConnection, user: &AuthUser, e: &EntryRow) -> Result<boo
             || user.covers_region(&dept_region)))
 }
 
-fn require_manages(conn: &mut DbConnection, user: &AuthUser, e: &EntryRow) -> Result<(), ApiError> {
+pub fn require_manages(
+    conn: &mut DbConnection,
+    user: &AuthUser,
+    e: &EntryRow,
+) -> Result<(), ApiError> {
     if manages(conn, user, e)? {
         Ok(())
     } else {

@@ -5,6 +5,7 @@
 //! entry as in force, whether or not any job ran.
 
 pub mod handlers;
+pub mod objections;
 pub mod profiles;
 pub mod public;
 

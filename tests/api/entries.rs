@@ -830,3 +830,151 @@ async fn demo_lists_are_seeded_once_and_consistent() {
         .unwrap();
     assert_eq!(report["ok"], true);
 }
+
+#[tokio::test]
+async fn objections_have_working_day_deadlines_and_resolve_once() {
+    let f = fixture().await;
+    let (app, t) = (&f.app, &f.tax.token);
+    credit_lists::calendar::seed_demo(&mut app.conn()).unwrap();
+    let code = uscc(12);
+    let id = create_entry(app, t, entry("black", f.black, &code, "O-1")).await["id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/api/v1/list-entries/{id}/objections");
+    // Not in force yet (a draft).
+    let res = app
+        .post(
+            &path,
+            t,
+            json!({"raised_by": "企业", "grounds": "认定事实有误"}),
+        )
+        .await;
+    assert_problem(res, StatusCode::CONFLICT, "not_in_force").await;
+    publish_entry(app, t, id).await;
+    let res = app
+        .post(&path, t, json!({"raised_by": "通化市某某商贸有限公司", "grounds": "认定事实有误", "received_date": "2026-09-28"}))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let o: Value = res.json().await.unwrap();
+    // 2026-09-28 is a Monday: two working days → Wednesday 30th. Ten: 29, 30, (1–7 October
+    // National Day), 8, 9, 10 (Saturday make-up day), 12, 13, 14, 15, 16.
+    assert_eq!(o["accept_deadline"], "2026-09-30");
+    assert_eq!(o["verify_deadline"], "2026-10-16");
+    assert_eq!(
+        o["overdue"],
+        today() > NaiveDate::from_ymd_opt(2026, 10, 16).unwrap()
+    );
+    let e: Value = app
+        .get(&format!("/api/v1/list-entries/{id}"), t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(e["objection_open"], true);
+    let res = app
+        .post(&path, t, json!({"raised_by": "x", "grounds": "y"}))
+        .await;
+    assert_problem(res, StatusCode::CONFLICT, "objection_open").await;
+    // The public does not see objection details.
+    let public = app
+        .client
+        .get(app.url("/api/v1/public/list-entries"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !public.contains("认定事实有误") && !public.contains("objection"),
+        "{public}"
+    );
+
+    let oid = o["id"].as_i64().unwrap();
+    let resolve = format!("{path}/{oid}/resolve");
+    let res = app
+        .post(
+            &resolve,
+            t,
+            json!({"resolution": "dismissed", "reason": "  "}),
+        )
+        .await;
+    assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let res = app
+        .post(
+            &resolve,
+            t,
+            json!({"resolution": "dismissed", "reason": "经核实，认定事实清楚"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app
+        .post(
+            &resolve,
+            t,
+            json!({"resolution": "upheld", "reason": "again"}),
+        )
+        .await;
+    assert_problem(res, StatusCode::CONFLICT, "already_resolved").await;
+    let e: Value = app
+        .get(&format!("/api/v1/list-entries/{id}"), t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(e["objection_open"], false);
+    assert_eq!(e["effective_status"], "in_force");
+
+    // A second objection, upheld: the entry leaves the list.
+    let o2: Value = app
+        .post(&path, t, json!({"raised_by": "企业", "grounds": "新证据"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = app
+        .post(
+            &format!("{path}/{}/resolve", o2["id"]),
+            t,
+            json!({"resolution": "upheld", "reason": "异议成立，撤销认定"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let e: Value = app
+        .get(&format!("/api/v1/list-entries/{id}"), t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(e["effective_status"], "removed");
+    assert_eq!(e["removal_reason"], "objection_upheld");
+    let list: Value = app.get(&path, t).await.json().await.unwrap();
+    let statuses: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, vec!["dismissed", "upheld"]);
+    // Another department may read but not record or resolve.
+    let scjg = app
+        .account("scjg", Role::Department, Some(DEPT_SCJG), None)
+        .await;
+    assert_eq!(app.get(&path, &scjg.token).await.status(), StatusCode::OK);
+    let res = app
+        .post(
+            &format!("{path}/{oid}/resolve"),
+            &scjg.token,
+            json!({"resolution": "upheld", "reason": "x"}),
+        )
+        .await;
+    assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let res = app
+        .post(
+            &format!("{path}/999/resolve"),
+            t,
+            json!({"resolution": "upheld", "reason": "x"}),
+        )
+        .await;
+    assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+}

@@ -1,0 +1,372 @@
+//! Objections (异议) to list entries: recorded by staff, answered within working-day deadlines,
+//! resolved as `upheld` (the entry leaves the list) or `dismissed` (it stays).
+
+use actix_web::{get, post, web, HttpResponse};
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::handlers::{audit_entry, load_visible, require_manages, STAFF};
+use super::*;
+use crate::audit::{self, Entry};
+use crate::auth::AuthUser;
+use crate::db;
+use crate::error::{ApiError, Problem};
+use crate::http::{required_text, ApiJson};
+use crate::schema::{list_entries, objections};
+use crate::startup::AppState;
+
+/// Working days to accept (受理) an objection, and to verify (核实) it: one city's practice
+/// (DOMAIN.md), counted with the working-day calendar from the day it was received.
+pub const ACCEPT_WORKING_DAYS: u32 = 2;
+pub const VERIFY_WORKING_DAYS: u32 = 10;
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = objections)]
+pub struct ObjectionRow {
+    pub id: i32,
+    pub entry_id: i32,
+    pub raised_by: String,
+    pub grounds: String,
+    pub received_date: NaiveDate,
+    pub accept_deadline: NaiveDate,
+    pub verify_deadline: NaiveDate,
+    pub status: String,
+    pub resolution_reason: Option<String>,
+    pub resolved_at: Option<chrono::NaiveDateTime>,
+    pub resolved_by: Option<i32>,
+    pub created_by: Option<i32>,
+    pub created_at: chrono::NaiveDateTime,
+}
+
+/// An objection as staff see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ObjectionView {
+    pub id: i32,
+    pub entry_id: i32,
+    /// Who raised it (the subject or its agent).
+    pub raised_by: String,
+    pub grounds: String,
+    #[schema(value_type = String, format = Date)]
+    pub received_date: NaiveDate,
+    /// Last working day to accept it.
+    #[schema(value_type = String, format = Date)]
+    pub accept_deadline: NaiveDate,
+    /// Last working day to verify and answer it.
+    #[schema(value_type = String, format = Date)]
+    pub verify_deadline: NaiveDate,
+    /// `open`, `upheld` or `dismissed`.
+    pub status: String,
+    /// Open past its verification deadline.
+    pub overdue: bool,
+    pub resolution_reason: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub resolved_at: Option<chrono::NaiveDateTime>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: chrono::NaiveDateTime,
+}
+
+fn view(o: ObjectionRow, today: NaiveDate) -> ObjectionView {
+    ObjectionView {
+        overdue: o.status == "open" && today > o.verify_deadline,
+        id: o.id,
+        entry_id: o.entry_id,
+        raised_by: o.raised_by,
+        grounds: o.grounds,
+        received_date: o.received_date,
+        accept_deadline: o.accept_deadline,
+        verify_deadline: o.verify_deadline,
+        status: o.status,
+        resolution_reason: o.resolution_reason,
+        resolved_at: o.resolved_at,
+        created_at: o.created_at,
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewObjection {
+    #[schema(example = "通化市某某商贸有限公司（委托代理人王某）")]
+    pub raised_by: String,
+    pub grounds: String,
+    /// Defaults to today; not in the future.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub received_date: Option<NaiveDate>,
+}
+
+/// Record an objection to an entry in force; the entry shows it is under objection.
+#[utoipa::path(
+    tag = "list-entries",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Entry id")),
+    request_body = NewObjection,
+    responses(
+        (status = 201, description = "Recorded, with its deadlines", body = ObjectionView),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Outside your scope", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such entry", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not in force, or an objection is already open", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/list-entries/{id}/objections")]
+pub async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i32>,
+    body: ApiJson<NewObjection>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(STAFF)?;
+    let id = path.into_inner();
+    let input = body.0;
+    let mut errors = Vec::new();
+    let raised_by = required_text(&mut errors, "raised_by", &input.raised_by, 200);
+    let grounds = required_text(&mut errors, "grounds", &input.grounds, 5000);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let today = today();
+    let received = input.received_date.unwrap_or(today);
+    if received > today {
+        return Err(ApiError::invalid_field(
+            "received_date",
+            "in_future",
+            "the received date cannot be in the future",
+        ));
+    }
+    let st = state.clone();
+    let created = db::run(&state.pool, move |conn| {
+        db::write_tx(conn, |conn| {
+            let entry = load_visible(conn, &user, id)?;
+            require_manages(conn, &user, &entry)?;
+            if entry.status != "published" || !in_force_on(&entry, today) {
+                return Err(ApiError::conflict(
+                    "not_in_force",
+                    "objections are recorded against entries in force",
+                ));
+            }
+            if entry.objection_open {
+                return Err(ApiError::conflict(
+                    "objection_open",
+                    "an objection to this entry is already open",
+                ));
+            }
+            let accept = crate::calendar::deadline(conn, received, ACCEPT_WORKING_DAYS)?;
+            let verify = crate::calendar::deadline(conn, received, VERIFY_WORKING_DAYS)?;
+            let oid: i32 = diesel::insert_into(objections::table)
+                .values((
+                    objections::entry_id.eq(id),
+                    objections::raised_by.eq(&raised_by),
+                    objections::grounds.eq(&grounds),
+                    objections::received_date.eq(received),
+                    objections::accept_deadline.eq(accept),
+                    objections::verify_deadline.eq(verify),
+                    objections::status.eq("open"),
+                    objections::created_by.eq(user.id),
+                    objections::created_at.eq(db::now()),
+                ))
+                .returning(objections::id)
+                .get_result(conn)?;
+            diesel::update(list_entries::table.find(id))
+                .set((
+                    list_entries::objection_open.eq(true),
+                    list_entries::updated_at.eq(db::now()),
+                ))
+                .execute(conn)?;
+            let after =
+                find_entry(conn, id)?.ok_or_else(|| ApiError::internal("entry vanished"))?;
+            audit_entry(
+                conn,
+                &st,
+                &user,
+                "list_entry.objection_open",
+                Some(&entry),
+                &after,
+            )?;
+            let row: ObjectionRow = objections::table
+                .find(oid)
+                .select(ObjectionRow::as_select())
+                .first(conn)?;
+            audit::append(
+                conn,
+                &user.actor(),
+                Entry::new("objection.create", "objection", oid)
+                    .region(Some(entry.region_code.clone()))
+                    .department(Some(entry.department_id))
+                    .after(&row),
+            )?;
+            Ok(view(row, today))
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+/// The objections to an entry, oldest first.
+#[utoipa::path(
+    tag = "list-entries",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Entry id")),
+    responses(
+        (status = 200, description = "The objections", body = Vec<ObjectionView>),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Staff only", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such entry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/list-entries/{id}/objections")]
+pub async fn list(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(STAFF)?;
+    let id = path.into_inner();
+    let rows = db::run(&state.pool, move |conn| {
+        load_visible(conn, &user, id)?;
+        let today = today();
+        let rows: Vec<ObjectionRow> = objections::table
+            .filter(objections::entry_id.eq(id))
+            .order(objections::id.asc())
+            .select(ObjectionRow::as_select())
+            .load(conn)?;
+        Ok(rows.into_iter().map(|o| view(o, today)).collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(rows))
+}
+
+/// `upheld` (异议成立: the entry leaves the list) or `dismissed` (不成立: it stays).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    Upheld,
+    Dismissed,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Resolve {
+    pub resolution: Resolution,
+    /// The answer given (required).
+    pub reason: String,
+}
+
+/// Resolve an open objection. Upheld: the entry is removed with reason `objection_upheld` in the
+/// same transaction.
+#[utoipa::path(
+    tag = "list-entries",
+    security(("bearer" = [])),
+    params(
+        ("id" = i32, Path, description = "Entry id"),
+        ("objection_id" = i32, Path, description = "Objection id"),
+    ),
+    request_body = Resolve,
+    responses(
+        (status = 200, description = "Resolved", body = ObjectionView),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Outside your scope", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such entry or objection", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already resolved", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing reason", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/list-entries/{id}/objections/{objection_id}/resolve")]
+pub async fn resolve(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(i32, i32)>,
+    body: ApiJson<Resolve>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(STAFF)?;
+    let (id, oid) = path.into_inner();
+    let mut errors = Vec::new();
+    let reason = required_text(&mut errors, "reason", &body.0.reason, 2000);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let resolution = body.0.resolution;
+    let st = state.clone();
+    let resolved = db::run(&state.pool, move |conn| {
+        db::write_tx(conn, |conn| {
+            let entry = load_visible(conn, &user, id)?;
+            require_manages(conn, &user, &entry)?;
+            let before: ObjectionRow = objections::table
+                .find(oid)
+                .filter(objections::entry_id.eq(id))
+                .select(ObjectionRow::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or_else(|| ApiError::not_found("objection"))?;
+            // Conditional update: of two reviewers acting at once exactly one wins.
+            let status = match resolution {
+                Resolution::Upheld => "upheld",
+                Resolution::Dismissed => "dismissed",
+            };
+            let now = db::now();
+            let changed = diesel::update(
+                objections::table
+                    .find(oid)
+                    .filter(objections::status.eq("open")),
+            )
+            .set((
+                objections::status.eq(status),
+                objections::resolution_reason.eq(&reason),
+                objections::resolved_at.eq(now),
+                objections::resolved_by.eq(user.id),
+            ))
+            .execute(conn)?;
+            if changed == 0 {
+                return Err(ApiError::conflict(
+                    "already_resolved",
+                    "this objection has already been resolved",
+                ));
+            }
+            let today = today();
+            if resolution == Resolution::Upheld && entry.status == "published" {
+                diesel::update(list_entries::table.find(id))
+                    .set((
+                        list_entries::status.eq("removed"),
+                        list_entries::removal_reason.eq(RemovalReason::ObjectionUpheld.as_str()),
+                        list_entries::removal_date.eq(today.max(entry.valid_from)),
+                        list_entries::removal_note.eq(&reason),
+                        list_entries::removed_at.eq(now),
+                    ))
+                    .execute(conn)?;
+            }
+            diesel::update(list_entries::table.find(id))
+                .set((
+                    list_entries::objection_open.eq(false),
+                    list_entries::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            let after_entry =
+                find_entry(conn, id)?.ok_or_else(|| ApiError::internal("entry vanished"))?;
+            let action = if resolution == Resolution::Upheld {
+                "list_entry.remove"
+            } else {
+                "list_entry.objection_dismissed"
+            };
+            audit_entry(conn, &st, &user, action, Some(&entry), &after_entry)?;
+            let after: ObjectionRow = objections::table
+                .find(oid)
+                .select(ObjectionRow::as_select())
+                .first(conn)?;
+            audit::append(
+                conn,
+                &user.actor(),
+                Entry::new("objection.resolve", "objection", oid)
+                    .region(Some(entry.region_code.clone()))
+                    .department(Some(entry.department_id))
+                    .before(&before)
+                    .after(&after),
+            )?;
+            Ok(view(after, today))
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(resolved))
+}
