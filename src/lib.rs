@@ -13,6 +13,7 @@ pub mod http;
 pub mod openapi;
 pub mod ops;
 pub mod org;
+pub mod pii;
 pub mod schema;
 pub mod startup;
 pub mod telemetry;
