@@ -175,6 +175,12 @@ fn execute(cli: Cli) -> Result<(), String> {
                     "demo mode: signing tokens with a random secret made for this process"
                 );
             }
+            if let Some(path) = settings.demo_pii_key_path() {
+                tracing::warn!(
+                    key_file = %path.display(),
+                    "demo mode: personal ID numbers are encrypted with the key in this file"
+                );
+            }
             let app = Application::build(settings.clone()).map_err(|e| e.to_string())?;
             if settings.demo {
                 let mut conn = app.pool.get().map_err(|e| e.to_string())?;

@@ -16,6 +16,9 @@ pub struct Settings {
     pub jwt_secret: Option<String>,
     /// Previous signing secret: tokens it signed stay valid until they expire.
     pub jwt_previous_secret: Option<String>,
+    /// Master key protecting personal ID numbers at rest, as 64 lowercase hex characters
+    /// (validated). Required unless running in demo mode; see [`Settings::require_pii_key`].
+    pub pii_key: Option<String>,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_secs: i64,
     pub pool_size: u32,
@@ -39,6 +42,7 @@ impl std::fmt::Debug for Settings {
                 "jwt_previous_secret",
                 &self.jwt_previous_secret.as_ref().map(|_| "***"),
             )
+            .field("pii_key", &self.pii_key.as_ref().map(|_| "***"))
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("refresh_token_ttl_secs", &self.refresh_token_ttl_secs)
             .field("pool_size", &self.pool_size)
@@ -55,14 +59,16 @@ pub enum LogFormat {
     Json,
 }
 
-/// One layer: every field optional. The config file has exactly these keys.
-#[derive(Debug, Default, Clone, Deserialize)]
+/// One layer: every field optional. The config file has exactly these keys. `Debug` hides the
+/// secrets.
+#[derive(Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Layer {
     pub database_url: Option<String>,
     pub bind: Option<String>,
     pub jwt_secret: Option<String>,
     pub jwt_previous_secret: Option<String>,
+    pub pii_key: Option<String>,
     pub access_token_ttl_secs: Option<i64>,
     pub refresh_token_ttl_secs: Option<i64>,
     pub pool_size: Option<u32>,
@@ -75,11 +81,46 @@ pub struct Layer {
     pub max_body_bytes: Option<usize>,
 }
 
+impl std::fmt::Debug for Layer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |v: &Option<String>| v.as_ref().map(|_| "***");
+        f.debug_struct("Layer")
+            .field(
+                "database_url",
+                &self.database_url.as_ref().map(|u| {
+                    DatabaseUrl::parse(u)
+                        .map(|u| u.display())
+                        .unwrap_or_else(|_| "?".into())
+                }),
+            )
+            .field("bind", &self.bind)
+            .field("jwt_secret", &hidden(&self.jwt_secret))
+            .field("jwt_previous_secret", &hidden(&self.jwt_previous_secret))
+            .field("pii_key", &hidden(&self.pii_key))
+            .field("access_token_ttl_secs", &self.access_token_ttl_secs)
+            .field("refresh_token_ttl_secs", &self.refresh_token_ttl_secs)
+            .field("pool_size", &self.pool_size)
+            .field("workers", &self.workers)
+            .field("log_format", &self.log_format)
+            .field("log_level", &self.log_level)
+            .field(
+                "login_max_failures_per_account",
+                &self.login_max_failures_per_account,
+            )
+            .field("login_max_failures_per_ip", &self.login_max_failures_per_ip)
+            .field("login_lockout_secs", &self.login_lockout_secs)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
+}
+
 pub const DEFAULT_DATABASE_URL: &str = "data/credit-lists.db";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_CONFIG_FILE: &str = "credit-lists.toml";
 /// Secrets shorter than this are refused: HS256 wants at least 256 bits of key.
 pub const MIN_SECRET_LEN: usize = 32;
+/// Name of the demo-mode PII key file, kept next to the SQLite database file.
+pub const DEMO_PII_KEY_FILE: &str = "pii.key";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -154,6 +195,7 @@ impl Layer {
             bind: get("CREDIT_LISTS_BIND"),
             jwt_secret: get("CREDIT_LISTS_JWT_SECRET"),
             jwt_previous_secret: get("CREDIT_LISTS_JWT_PREVIOUS_SECRET"),
+            pii_key: get("CREDIT_LISTS_PII_KEY"),
             access_token_ttl_secs: parse(&get, "CREDIT_LISTS_ACCESS_TOKEN_TTL_SECS")?,
             refresh_token_ttl_secs: parse(&get, "CREDIT_LISTS_REFRESH_TOKEN_TTL_SECS")?,
             pool_size: parse(&get, "CREDIT_LISTS_POOL_SIZE")?,
@@ -177,6 +219,7 @@ impl Layer {
             bind: other.bind.or(self.bind),
             jwt_secret: other.jwt_secret.or(self.jwt_secret),
             jwt_previous_secret: other.jwt_previous_secret.or(self.jwt_previous_secret),
+            pii_key: other.pii_key.or(self.pii_key),
             access_token_ttl_secs: other.access_token_ttl_secs.or(self.access_token_ttl_secs),
             refresh_token_ttl_secs: other.refresh_token_ttl_secs.or(self.refresh_token_ttl_secs),
             pool_size: other.pool_size.or(self.pool_size),
@@ -218,6 +261,10 @@ impl Settings {
                 }
             }
         }
+        let pii_key = match layer.pii_key.as_deref() {
+            None => None,
+            Some(raw) => Some(parse_pii_key(raw).map(|_| raw.trim().to_ascii_lowercase())?),
+        };
         let positive = |name: &str, v: i64| {
             if v <= 0 {
                 Err(ConfigError::Invalid(format!("{name} must be positive")))
@@ -230,6 +277,7 @@ impl Settings {
             bind: layer.bind.unwrap_or_else(|| DEFAULT_BIND.to_string()),
             jwt_secret: layer.jwt_secret,
             jwt_previous_secret: layer.jwt_previous_secret,
+            pii_key,
             access_token_ttl_secs: positive(
                 "access_token_ttl_secs",
                 layer.access_token_ttl_secs.unwrap_or(15 * 60),
@@ -264,6 +312,123 @@ impl Settings {
                  of `openssl rand -hex 32`; only `serve --demo` runs without one"
             ))),
         }
+    }
+}
+
+impl Settings {
+    /// The 32-byte master key protecting personal ID numbers, or why the service cannot start.
+    ///
+    /// * A configured `pii_key` (already validated by [`Settings::resolve`]) is used as is.
+    /// * Outside demo mode a missing key is an error saying how to make one.
+    /// * In demo mode on SQLite the key is read from [`DEMO_PII_KEY_FILE`] next to the database
+    ///   file, or made and written there (mode 0600) on the first run, so the next demo run can
+    ///   read what this one encrypted. See [`Settings::demo_pii_key_path`].
+    /// * In demo mode on PostgreSQL a missing key is an error: there is no file next to the
+    ///   data, and a random key per run would leave the data unreadable after a restart.
+    pub fn require_pii_key(&self) -> Result<[u8; 32], ConfigError> {
+        if let Some(k) = &self.pii_key {
+            return parse_pii_key(k);
+        }
+        if !self.demo {
+            return Err(ConfigError::Invalid(
+                "no PII key: set CREDIT_LISTS_PII_KEY (or pii_key in the config file) to 64 hex \
+                 characters (32 bytes), e.g. the output of `openssl rand -hex 32`; it encrypts \
+                 personal ID numbers in the database, so keep it safe and never change or lose it \
+                 (data encrypted under it cannot be read without it); only `serve --demo` on \
+                 SQLite runs without one"
+                    .into(),
+            ));
+        }
+        match self.demo_pii_key_path() {
+            Some(path) => read_or_create_key_file(&path),
+            None => Err(ConfigError::Invalid(
+                "demo mode on PostgreSQL needs a PII key: set CREDIT_LISTS_PII_KEY (or pii_key in \
+                 the config file) to 64 hex characters, e.g. the output of `openssl rand -hex 32`; \
+                 a random key per run would make the encrypted data unreadable after a restart"
+                    .into(),
+            )),
+        }
+    }
+
+    /// Where demo mode keeps its PII key when none is configured: `pii.key` in the directory of
+    /// the SQLite database file. `None` when a key is configured, outside demo mode, or on
+    /// PostgreSQL.
+    pub fn demo_pii_key_path(&self) -> Option<PathBuf> {
+        if self.pii_key.is_some() || !self.demo {
+            return None;
+        }
+        match &self.database_url {
+            DatabaseUrl::Sqlite(db) => {
+                let dir = match db.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                    _ => PathBuf::from("."),
+                };
+                Some(dir.join(DEMO_PII_KEY_FILE))
+            }
+            DatabaseUrl::Postgres(_) => None,
+        }
+    }
+}
+
+/// Exactly 64 hex characters (surrounding whitespace ignored) → 32 bytes.
+fn parse_pii_key(raw: &str) -> Result<[u8; 32], ConfigError> {
+    let t = raw.trim();
+    let invalid = |what: &str| {
+        ConfigError::Invalid(format!(
+            "pii_key must be exactly 64 hex characters (32 bytes), e.g. the output of \
+             `openssl rand -hex 32`; the value given {what}"
+        ))
+    };
+    if t.len() != 64 {
+        return Err(invalid(&format!("has {} characters", t.chars().count())));
+    }
+    if !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(invalid("contains characters other than 0-9 and a-f"));
+    }
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(t, &mut key).map_err(|_| invalid("is not hex"))?;
+    Ok(key)
+}
+
+fn read_or_create_key_file(path: &Path) -> Result<[u8; 32], ConfigError> {
+    use std::io::Write;
+    let read = |path: &Path| -> Result<[u8; 32], ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        parse_pii_key(&text)
+            .map_err(|e| ConfigError::Invalid(format!("demo PII key file {}: {e}", path.display())))
+    };
+    if path.exists() {
+        return read(path);
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            ConfigError::Invalid(format!("cannot create directory {}: {e}", dir.display()))
+        })?;
+    }
+    let mut key = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut file) => {
+            file.write_all(format!("{}\n", hex::encode(key)).as_bytes())
+                .and_then(|_| file.sync_all())
+                .map_err(|e| {
+                    ConfigError::Invalid(format!("cannot write {}: {e}", path.display()))
+                })?;
+            Ok(key)
+        }
+        // Another process made it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(path),
+        Err(e) => Err(ConfigError::Invalid(format!(
+            "cannot create the demo PII key file {}: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -314,6 +479,165 @@ mod tests {
             ..Layer::default()
         };
         assert!(Settings::resolve(short, false).is_err());
+    }
+
+    const PII: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+    #[test]
+    fn pii_key_is_layered_like_the_other_settings() {
+        let other = "ff".repeat(32);
+        let file: Layer = toml::from_str(&format!("pii_key = \"{PII}\"\n")).unwrap();
+        assert_eq!(file.pii_key.as_deref(), Some(PII));
+        let s = Settings::resolve(file.clone(), false).unwrap();
+        assert_eq!(s.pii_key.as_deref(), Some(PII));
+        let envl = Layer::from_env(env(&[("CREDIT_LISTS_PII_KEY", &other)])).unwrap();
+        let s = Settings::resolve(file.clone().overlay(envl.clone()), false).unwrap();
+        assert_eq!(s.pii_key.as_deref(), Some(other.as_str()));
+        assert_eq!(s.require_pii_key().unwrap(), [0xff; 32]);
+        // A layer without the key does not erase it.
+        let s = Settings::resolve(envl.overlay(Layer::default()), false).unwrap();
+        assert_eq!(s.pii_key.as_deref(), Some(other.as_str()));
+    }
+
+    #[test]
+    fn pii_key_must_be_64_hex_characters() {
+        let with = |k: &str| {
+            Settings::resolve(
+                Layer {
+                    pii_key: Some(k.into()),
+                    ..Layer::default()
+                },
+                false,
+            )
+        };
+        for bad in [
+            "",
+            "abc",
+            &PII[..63],
+            &format!("{PII}0"),
+            &format!("{}g", &PII[..63]),
+            &format!("{}é", &PII[..62]),
+            "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz",
+        ] {
+            let err = with(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("pii_key must be exactly 64 hex characters"),
+                "{err}"
+            );
+            if bad.len() > 3 {
+                assert!(!err.contains(bad), "the key is echoed: {err}");
+            }
+        }
+        // Surrounding whitespace (a trailing newline from a file) and upper case are fine.
+        let s = with(&format!(" {}\n", PII.to_uppercase())).unwrap();
+        assert_eq!(s.pii_key.as_deref(), Some(PII));
+        let key = s.require_pii_key().unwrap();
+        assert_eq!(key[0], 0x00);
+        assert_eq!(key[1], 0x11);
+        assert_eq!(key[31], 0xff);
+    }
+
+    #[test]
+    fn secrets_are_hidden_from_debug() {
+        let layer = Layer {
+            jwt_secret: Some("jwt-secret-0123456789abcdef0123456789".into()),
+            pii_key: Some(PII.into()),
+            ..Layer::default()
+        };
+        let l = format!("{layer:?}");
+        let s = format!("{:?}", Settings::resolve(layer, false).unwrap());
+        for out in [l, s] {
+            assert!(out.contains("pii_key"), "{out}");
+            assert!(!out.contains(PII), "{out}");
+            assert!(!out.contains("jwt-secret"), "{out}");
+        }
+    }
+
+    #[test]
+    fn pii_key_is_required_outside_demo() {
+        let s = Settings::resolve(Layer::default(), false).unwrap();
+        let err = s.require_pii_key().unwrap_err().to_string();
+        assert!(err.contains("CREDIT_LISTS_PII_KEY"), "{err}");
+        assert!(err.contains("openssl rand -hex 32"), "{err}");
+        assert_eq!(s.demo_pii_key_path(), None);
+    }
+
+    #[test]
+    fn demo_on_sqlite_keeps_its_pii_key_in_a_file_next_to_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("sub").join("demo.db");
+        let layer = Layer {
+            database_url: Some(db.to_string_lossy().into_owned()),
+            ..Layer::default()
+        };
+        let s = Settings::resolve(layer.clone(), true).unwrap();
+        let path = dir.path().join("sub").join("pii.key");
+        assert_eq!(s.demo_pii_key_path(), Some(path.clone()));
+        assert!(!path.exists());
+        let first = s.require_pii_key().unwrap();
+        assert!(path.exists());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.trim(), hex::encode(first));
+        // The next run reads the same key.
+        let again = Settings::resolve(layer.clone(), true).unwrap();
+        assert_eq!(again.require_pii_key().unwrap(), first);
+        // A configured key wins and the file is not consulted.
+        let configured = Settings::resolve(
+            Layer {
+                pii_key: Some(PII.into()),
+                ..layer.clone()
+            },
+            true,
+        )
+        .unwrap();
+        assert_eq!(configured.demo_pii_key_path(), None);
+        assert_ne!(configured.require_pii_key().unwrap(), first);
+        // A damaged key file is an error naming the file, not a new key.
+        std::fs::write(&path, "not a key").unwrap();
+        let err = again.require_pii_key().unwrap_err().to_string();
+        assert!(err.contains("pii.key"), "{err}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "not a key");
+    }
+
+    #[test]
+    fn demo_with_a_bare_sqlite_file_name_uses_the_current_directory() {
+        let s = Settings::resolve(
+            Layer {
+                database_url: Some("demo.db".into()),
+                ..Layer::default()
+            },
+            true,
+        )
+        .unwrap();
+        assert_eq!(s.demo_pii_key_path(), Some(PathBuf::from("./pii.key")));
+    }
+
+    #[test]
+    fn demo_on_postgres_needs_a_configured_pii_key() {
+        let layer = Layer {
+            database_url: Some("postgres://u:p@localhost/db".into()),
+            ..Layer::default()
+        };
+        let s = Settings::resolve(layer.clone(), true).unwrap();
+        assert_eq!(s.demo_pii_key_path(), None);
+        let err = s.require_pii_key().unwrap_err().to_string();
+        assert!(err.contains("PostgreSQL"), "{err}");
+        assert!(err.contains("CREDIT_LISTS_PII_KEY"), "{err}");
+        let s = Settings::resolve(
+            Layer {
+                pii_key: Some(PII.into()),
+                ..layer
+            },
+            true,
+        )
+        .unwrap();
+        assert!(s.require_pii_key().is_ok());
     }
 
     #[test]

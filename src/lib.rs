@@ -21,5 +21,6 @@ pub mod org;
 pub mod pii;
 pub mod schema;
 pub mod startup;
+pub mod tabular;
 pub mod telemetry;
 pub mod users;

@@ -20,6 +20,7 @@ use crate::config::Settings;
 use crate::db::{self, Pool};
 use crate::error::{self, ApiError};
 use crate::ops::{self, Metrics, Timer};
+use crate::pii::PiiCipher;
 use crate::{audit, auth, baselines, calendar, entries, four_lists, org, users};
 
 /// Shared by every worker.
@@ -27,9 +28,10 @@ pub struct AppState {
     pub pool: Pool,
     pub keys: JwtKeys,
     pub throttle: LoginThrottle,
+    /// Encrypts and hashes personal ID numbers for storage (see [`crate::pii`]).
+    pub pii: PiiCipher,
     pub settings: Settings,
     pub metrics: Arc<Metrics>,
-    pub pii: crate::pii::PiiCipher,
 }
 
 /// Every documented route. One list, used by the server and by the OpenAPI generator.
@@ -117,6 +119,7 @@ impl Application {
         let secret = settings.require_secret()?;
         let keys = JwtKeys::new(&secret, settings.jwt_previous_secret.as_deref())
             .map_err(StartError::Other)?;
+        let pii = PiiCipher::new(&settings.require_pii_key()?);
         let pool = db::connect(&settings.database_url, settings.pool_size, true)?;
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartError::Bind {
             addr: settings.bind.clone(),
@@ -129,6 +132,7 @@ impl Application {
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             keys,
+            pii,
             throttle: LoginThrottle::new(
                 settings.login_max_failures_per_account,
                 settings.login_max_failures_per_ip,
@@ -136,7 +140,6 @@ impl Application {
             ),
             metrics: Arc::new(Metrics::default()),
             settings: settings.clone(),
-            pii: crate::pii::PiiCipher::new(&[7u8; 32]),
         });
         let app_state = state.clone();
         let spec = crate::openapi::spec();

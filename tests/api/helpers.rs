@@ -12,6 +12,8 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 
 pub const SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
+/// The PII master key of every test server (64 hex characters).
+pub const PII_KEY: &str = "7465737420706969206b657920303132333435363738396162636465663031ff";
 pub const PASSWORD: &str = "correct horse battery staple";
 
 /// Department ids from the seed migration.
@@ -63,6 +65,7 @@ pub fn test_settings(db_url: &str) -> Settings {
         database_url: Some(db_url.to_string()),
         bind: Some("127.0.0.1:0".into()),
         jwt_secret: Some(SECRET.into()),
+        pii_key: Some(PII_KEY.into()),
         pool_size: Some(4),
         log_level: Some("warn".into()),
         ..Layer::default()

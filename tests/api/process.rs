@@ -17,6 +17,7 @@ fn cli(db_url: &str) -> (Command, tempfile::TempDir) {
     let mut cmd = Command::new(BIN);
     cmd.current_dir(dir.path())
         .env_remove("CREDIT_LISTS_JWT_SECRET")
+        .env_remove("CREDIT_LISTS_PII_KEY")
         .env_remove("CREDIT_LISTS_DATABASE_URL")
         .env_remove("DATABASE_URL")
         .env_remove("CREDIT_LISTS_CONFIG")
@@ -32,12 +33,30 @@ fn serve_refuses_to_start_without_a_signing_secret() {
     let (db, _d) = fresh_database();
     let (mut cmd, _dir) = cli(&db);
     let out = cmd
+        .env("CREDIT_LISTS_PII_KEY", PII_KEY)
         .args(["serve", "--bind", "127.0.0.1:0"])
         .output()
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("CREDIT_LISTS_JWT_SECRET"), "{err}");
+    assert!(!err.contains("CREDIT_LISTS_PII_KEY"), "{err}");
+}
+
+#[test]
+fn serve_refuses_to_start_without_a_pii_key() {
+    let (db, _d) = fresh_database();
+    let (mut cmd, _dir) = cli(&db);
+    let out = cmd
+        .env("CREDIT_LISTS_JWT_SECRET", SECRET)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("CREDIT_LISTS_PII_KEY"), "{err}");
+    assert!(err.contains("openssl rand -hex 32"), "{err}");
+    assert!(!err.contains("CREDIT_LISTS_JWT_SECRET"), "{err}");
 }
 
 #[test]
@@ -308,6 +327,7 @@ fn start_server(db: &str, dir: &std::path::Path) -> (std::process::Child, String
     let mut child = Command::new(BIN)
         .current_dir(dir)
         .env("CREDIT_LISTS_JWT_SECRET", SECRET)
+        .env("CREDIT_LISTS_PII_KEY", PII_KEY)
         .env("CREDIT_LISTS_LOG_LEVEL", "warn")
         .env_remove("CREDIT_LISTS_CONFIG")
         .args([

@@ -1,0 +1,972 @@
+//! Spreadsheets in and out: departments keep their lists in Excel.
+//!
+//! * [`read_table`] reads an uploaded `.xlsx` (first visible worksheet) or CSV file into a
+//!   [`Table`] of text cells: a header row and the data rows, each with the row number the user
+//!   sees in Excel, so an import can report "row 17: invalid subject code".
+//! * [`column_index`] finds a column by any of its accepted header names.
+//! * [`write_xlsx`] and [`write_csv`] produce downloads (exports, import templates, error
+//!   reports).
+//!
+//! Everything is text: cells are read as the text Excel shows (no numbers, no dates as floats)
+//! and written as text cells, so an 18-character code is never turned into a number.
+//! `docs/pii-and-spreadsheets.md` describes the accepted formats for users and operators.
+
+use std::borrow::Cow;
+
+use calamine::{Data, Reader, SheetType, SheetVisible, Xlsx};
+
+/// Most data rows (after the header, blank rows not counted) a file may have.
+pub const MAX_ROWS: usize = 200_000;
+/// Most columns a file may have (trailing empty columns not counted).
+pub const MAX_COLUMNS: usize = 100;
+
+const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+/// Compound File Binary: legacy `.xls` (Excel 97–2003), also what WPS writes as "xls".
+const OLE_MAGIC: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// A sheet read as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    /// The first non-blank row, trimmed. As long as every row.
+    pub headers: Vec<String>,
+    /// Non-blank rows after the header, in file order. May be empty.
+    pub rows: Vec<TableRow>,
+}
+
+/// One data row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableRow {
+    /// 1-based row number as the user sees it in Excel (the header is normally row 1). Blank
+    /// rows are skipped but still counted: after a blank row 3 comes row 4. In a CSV file a
+    /// quoted value spanning several lines is one row, as Excel shows it.
+    pub number: usize,
+    /// Trimmed cell texts, exactly `headers.len()` of them (short rows are padded with "").
+    pub cells: Vec<String>,
+}
+
+impl TableRow {
+    /// The cell in column `index`, or "" when there is no such column.
+    pub fn cell(&self, index: usize) -> &str {
+        self.cells.get(index).map(String::as_str).unwrap_or("")
+    }
+}
+
+/// The two accepted upload formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Xlsx,
+    Csv,
+}
+
+impl Format {
+    /// Decides how to read an upload. The content wins over what the client claims: a zip
+    /// file (`PK\x03\x04`) is read as xlsx, and so is a legacy `.xls` file (so that reading it
+    /// fails with a message saying to save it as `.xlsx`). Otherwise the file name's extension
+    /// (`.xlsx`, `.xlsm` → xlsx), then the content type (`…spreadsheetml…`, `…ms-excel…` →
+    /// xlsx), decide; anything else is read as CSV.
+    pub fn detect(filename: Option<&str>, content_type: Option<&str>, bytes: &[u8]) -> Format {
+        if bytes.starts_with(ZIP_MAGIC) || bytes.starts_with(OLE_MAGIC) {
+            return Format::Xlsx;
+        }
+        if let Some(name) = filename {
+            let lower = name.trim().to_ascii_lowercase();
+            if lower.ends_with(".xlsx") || lower.ends_with(".xlsm") || lower.ends_with(".xls") {
+                return Format::Xlsx;
+            }
+            if lower.ends_with(".csv") || lower.ends_with(".txt") {
+                return Format::Csv;
+            }
+        }
+        if let Some(ct) = content_type {
+            let ct = ct.to_ascii_lowercase();
+            if ct.contains("spreadsheetml") || ct.contains("ms-excel") {
+                return Format::Xlsx;
+            }
+        }
+        Format::Csv
+    }
+}
+
+/// Why a file could not be read or written. Messages are for end users (English, no file
+/// content except row numbers); [`TabularError::code`] is stable for API problem codes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TabularError {
+    /// Not a readable xlsx or CSV file.
+    #[error("the file cannot be read: {0}")]
+    Unreadable(String),
+    /// No non-blank row at all (not even a header).
+    #[error("the file is empty: it has no header row")]
+    Empty,
+    #[error("the file has more than {limit} data rows; split it into smaller files")]
+    TooManyRows { limit: usize },
+    #[error("row {row} has a value in column {column}; at most {limit} columns are accepted")]
+    TooManyColumns {
+        row: usize,
+        column: usize,
+        limit: usize,
+    },
+    /// A CSV file that is neither UTF-8 nor GB18030.
+    #[error(
+        "the CSV file is not in a known text encoding: save it as UTF-8 (\"CSV UTF-8\" in Excel) \
+         or GB18030/GBK"
+    )]
+    BadEncoding,
+    /// Writing a spreadsheet failed (e.g. a cell longer than Excel's 32,767 characters).
+    #[error("cannot write the spreadsheet: {0}")]
+    Write(String),
+}
+
+impl TabularError {
+    /// Stable machine-readable code: `unreadable_file`, `empty_file`, `too_many_rows`,
+    /// `too_many_columns`, `bad_encoding` or `write_failed`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TabularError::Unreadable(_) => "unreadable_file",
+            TabularError::Empty => "empty_file",
+            TabularError::TooManyRows { .. } => "too_many_rows",
+            TabularError::TooManyColumns { .. } => "too_many_columns",
+            TabularError::BadEncoding => "bad_encoding",
+            TabularError::Write(_) => "write_failed",
+        }
+    }
+}
+
+/// Size limits for [`read_table_with_limits`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_rows: usize,
+    pub max_columns: usize,
+}
+
+impl Default for Limits {
+    /// [`MAX_ROWS`] and [`MAX_COLUMNS`].
+    fn default() -> Self {
+        Limits {
+            max_rows: MAX_ROWS,
+            max_columns: MAX_COLUMNS,
+        }
+    }
+}
+
+/// Reads a whole upload with the default [`Limits`].
+///
+/// The header is the first non-blank row; later blank rows (every cell empty after trimming)
+/// are skipped. Cells and headers are trimmed; trailing empty columns are dropped and short
+/// rows padded, so every row has `headers.len()` cells.
+///
+/// The whole file is in memory: callers must cap the upload size (the HTTP body limit) before
+/// calling this. A compressed xlsx can expand a lot; the row and column limits are checked
+/// after calamine has read the sheet.
+pub fn read_table(bytes: &[u8], format: Format) -> Result<Table, TabularError> {
+    read_table_with_limits(bytes, format, Limits::default())
+}
+
+/// [`read_table`] with other limits.
+pub fn read_table_with_limits(
+    bytes: &[u8],
+    format: Format,
+    limits: Limits,
+) -> Result<Table, TabularError> {
+    if bytes.is_empty() {
+        return Err(TabularError::Empty);
+    }
+    match format {
+        Format::Xlsx => read_xlsx(bytes, limits),
+        Format::Csv => read_csv(bytes, limits),
+    }
+}
+
+/// Collects rows: the first non-blank one is the header.
+struct Builder {
+    limits: Limits,
+    headers: Option<Vec<String>>,
+    rows: Vec<TableRow>,
+    width: usize,
+}
+
+impl Builder {
+    fn new(limits: Limits) -> Self {
+        Builder {
+            limits,
+            headers: None,
+            rows: Vec::new(),
+            width: 0,
+        }
+    }
+
+    /// `cells` are already trimmed and at most one past the last non-empty cell long.
+    fn push(&mut self, number: usize, mut cells: Vec<String>) -> Result<(), TabularError> {
+        let Some(last) = cells.iter().rposition(|c| !c.is_empty()) else {
+            return Ok(()); // blank row
+        };
+        if last >= self.limits.max_columns {
+            return Err(TabularError::TooManyColumns {
+                row: number,
+                column: last + 1,
+                limit: self.limits.max_columns,
+            });
+        }
+        cells.truncate(last + 1);
+        self.width = self.width.max(cells.len());
+        if self.headers.is_none() {
+            self.headers = Some(cells);
+        } else {
+            if self.rows.len() >= self.limits.max_rows {
+                return Err(TabularError::TooManyRows {
+                    limit: self.limits.max_rows,
+                });
+            }
+            self.rows.push(TableRow { number, cells });
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Table, TabularError> {
+        let mut headers = self.headers.ok_or(TabularError::Empty)?;
+        let width = self.width;
+        headers.resize(width, String::new());
+        let mut rows = self.rows;
+        for row in &mut rows {
+            row.cells.resize(width, String::new());
+        }
+        Ok(Table { headers, rows })
+    }
+}
+
+fn read_xlsx(bytes: &[u8], limits: Limits) -> Result<Table, TabularError> {
+    if bytes.starts_with(OLE_MAGIC) {
+        return Err(TabularError::Unreadable(
+            "this is a legacy .xls (Excel 97-2003) file; open it in Excel or WPS and save it as \
+             .xlsx"
+                .into(),
+        ));
+    }
+    let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
+        .map_err(|e| TabularError::Unreadable(format!("not a valid .xlsx file ({e})")))?;
+    let sheets = workbook.sheets_metadata().to_vec();
+    let name = sheets
+        .iter()
+        .find(|s| s.typ == SheetType::WorkSheet && s.visible == SheetVisible::Visible)
+        .or_else(|| sheets.iter().find(|s| s.typ == SheetType::WorkSheet))
+        .map(|s| s.name.clone())
+        .ok_or(TabularError::Empty)?;
+    let range = workbook
+        .worksheet_range(&name)
+        .map_err(|e| TabularError::Unreadable(format!("cannot read the worksheet ({e})")))?;
+    let mut builder = Builder::new(limits);
+    let first_row = range.start().map(|(r, _)| r as usize).unwrap_or(0);
+    for (i, row) in range.rows().enumerate() {
+        // Render only up to the last non-empty cell; the builder checks the column limit.
+        let end = row
+            .iter()
+            .rposition(|d| !cell_text(d).is_empty())
+            .map(|p| p + 1)
+            .unwrap_or(0);
+        let cells = row[..end].iter().map(cell_text).collect();
+        builder.push(first_row + i + 1, cells)?;
+    }
+    builder.finish()
+}
+
+/// A cell as the text a user would type: strings as-is, whole numbers without `.0`, other
+/// numbers in their shortest exact form, booleans `true`/`false`, dates `YYYY-MM-DD`,
+/// date-times `YYYY-MM-DD HH:MM:SS`, times `HH:MM:SS`, errors as Excel shows them (`#N/A`).
+fn cell_text(d: &Data) -> String {
+    match d {
+        Data::Empty => String::new(),
+        Data::String(s) => s.trim().to_string(),
+        Data::Int(i) => i.to_string(),
+        Data::Float(f) => float_text(*f),
+        Data::Bool(b) => b.to_string(),
+        Data::DateTime(dt) if dt.is_duration() => {
+            let secs = (dt.as_f64() * 86_400.0).round() as i64;
+            let sign = if secs < 0 { "-" } else { "" };
+            let secs = secs.abs();
+            format!(
+                "{sign}{}:{:02}:{:02}",
+                secs / 3600,
+                secs / 60 % 60,
+                secs % 60
+            )
+        }
+        Data::DateTime(dt) => {
+            let (y, mo, day, h, mi, s, _ms) = dt.to_ymd_hms_milli();
+            let serial = dt.as_f64();
+            if (0.0..1.0).contains(&serial) {
+                format!("{h:02}:{mi:02}:{s:02}")
+            } else if (h, mi, s) == (0, 0, 0) {
+                format!("{y:04}-{mo:02}-{day:02}")
+            } else {
+                format!("{y:04}-{mo:02}-{day:02} {h:02}:{mi:02}:{s:02}")
+            }
+        }
+        Data::DateTimeIso(s) => iso_datetime_text(s.trim()),
+        Data::DurationIso(s) => s.trim().to_string(),
+        Data::Error(e) => e.to_string(),
+    }
+}
+
+/// Rust's `Display` for `f64` is the shortest text that reads back to the same number, without
+/// an exponent; whole numbers have no `.0`.
+fn float_text(f: f64) -> String {
+    if f == 0.0 {
+        "0".into() // not "-0"
+    } else {
+        f.to_string()
+    }
+}
+
+/// `2019-12-31T00:00:00` → `2019-12-31`; `2019-12-31T08:30:00.250` → `2019-12-31 08:30:00`.
+fn iso_datetime_text(s: &str) -> String {
+    let s = s.replacen('T', " ", 1);
+    let s = match s.find('.') {
+        Some(dot) if s[..dot].contains(':') => s[..dot].to_string(),
+        _ => s,
+    };
+    match s.strip_suffix(" 00:00:00") {
+        Some(date) => date.to_string(),
+        None => s,
+    }
+}
+
+/// UTF-8 (with or without a BOM) when the bytes are valid UTF-8, otherwise GB18030 (a superset
+/// of GBK and GB2312, what Excel on a Chinese Windows writes for "CSV").
+fn decode_csv(bytes: &[u8]) -> Result<Cow<'_, str>, TabularError> {
+    let body = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
+    // Neither UTF-8 nor GB18030 text has NUL bytes; binaries and UTF-16 do.
+    if body.contains(&0) {
+        return Err(TabularError::Unreadable(
+            "it contains binary data, not CSV text (UTF-16 \"Unicode text\" files are not \
+             accepted either: save as CSV UTF-8 or .xlsx)"
+                .into(),
+        ));
+    }
+    let text = match std::str::from_utf8(body) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => encoding_rs::GB18030
+            .decode_without_bom_handling_and_without_replacement(body)
+            .ok_or(TabularError::BadEncoding)?,
+    };
+    Ok(text)
+}
+
+fn read_csv(bytes: &[u8], limits: Limits) -> Result<Table, TabularError> {
+    let text = decode_csv(bytes)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut builder = Builder::new(limits);
+    let mut record = csv::StringRecord::new();
+    let bytes = text.as_bytes();
+    // Row numbers as Excel shows them: line breaks before the record's first character, minus
+    // those inside quoted values of earlier records (Excel shows such a record as one row).
+    // The csv crate's own line numbers do not count the empty lines it skips.
+    let mut counted_to = 0usize;
+    let mut line_breaks = 0usize;
+    let mut embedded_newlines = 0usize;
+    loop {
+        let more = reader
+            .read_record(&mut record)
+            .map_err(|e| TabularError::Unreadable(format!("invalid CSV ({e})")))?;
+        if !more {
+            break;
+        }
+        let mut start = record
+            .position()
+            .map(|p| p.byte() as usize)
+            .unwrap_or(counted_to)
+            .clamp(counted_to, bytes.len());
+        while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        line_breaks += bytes[counted_to..start]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        counted_to = start;
+        let number = (line_breaks + 1).saturating_sub(embedded_newlines).max(1);
+        embedded_newlines += record
+            .iter()
+            .map(|f| f.matches('\n').count())
+            .sum::<usize>();
+        let fields: Vec<&str> = record.iter().map(str::trim).collect();
+        let end = fields
+            .iter()
+            .rposition(|f| !f.is_empty())
+            .map(|p| p + 1)
+            .unwrap_or(0);
+        let cells = fields[..end].iter().map(|f| f.to_string()).collect();
+        builder.push(number, cells)?;
+    }
+    builder.finish()
+}
+
+/// Finds a column by any of its accepted header names, tried in order (put the Chinese header
+/// of the template first, e.g. `&["主体代码", "统一社会信用代码/身份证号", "subject_code"]`).
+///
+/// Comparison ignores whitespace, a required-column marker `*` (or `＊`) at either end,
+/// full-width versus half-width parentheses (`（）` / `()`), and ASCII case.
+pub fn column_index(headers: &[String], names: &[&str]) -> Option<usize> {
+    let normalised: Vec<String> = headers.iter().map(|h| normalise_header(h)).collect();
+    names
+        .iter()
+        .map(|n| normalise_header(n))
+        .filter(|n| !n.is_empty())
+        .find_map(|n| normalised.iter().position(|h| *h == n))
+}
+
+fn normalise_header(h: &str) -> String {
+    let squeezed: String = h
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| match c {
+            '（' => '(',
+            '）' => ')',
+            '＊' => '*',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect();
+    squeezed.trim_matches('*').to_string()
+}
+
+/// An `.xlsx` workbook with one worksheet: a bold, frozen header row and every cell a text cell
+/// (columns are formatted as text too, so values typed in later stay text). Column widths fit
+/// the content, counting CJK characters double, between 8 and 60 characters.
+///
+/// `sheet_name` is made acceptable to Excel (characters `[]:*?/\` removed, at most 31
+/// characters; empty → `Sheet1`). Rows may be shorter or longer than `headers`.
+pub fn write_xlsx(
+    sheet_name: &str,
+    headers: &[&str],
+    rows: &[Vec<String>],
+) -> Result<Vec<u8>, TabularError> {
+    use rust_xlsxwriter::{Format as CellFormat, Workbook};
+    let err = |e: rust_xlsxwriter::XlsxError| TabularError::Write(e.to_string());
+    let col_num = |c: usize| {
+        u16::try_from(c).map_err(|_| TabularError::Write(format!("too many columns ({c})")))
+    };
+    let row_num = |r: usize| {
+        u32::try_from(r).map_err(|_| TabularError::Write(format!("too many rows ({r})")))
+    };
+
+    let mut workbook = Workbook::new();
+    let sheet = workbook.add_worksheet();
+    sheet.set_name(excel_sheet_name(sheet_name)).map_err(err)?;
+    let text = CellFormat::new().set_num_format("@");
+    let bold = CellFormat::new().set_bold().set_num_format("@");
+
+    let columns = rows
+        .iter()
+        .map(Vec::len)
+        .chain([headers.len()])
+        .max()
+        .unwrap_or(0);
+    let mut widths = vec![0usize; columns];
+    for (c, h) in headers.iter().enumerate() {
+        sheet
+            .write_string_with_format(0, col_num(c)?, *h, &bold)
+            .map_err(err)?;
+        widths[c] = display_width(h);
+    }
+    for (r, row) in rows.iter().enumerate() {
+        for (c, value) in row.iter().enumerate() {
+            if value.is_empty() {
+                continue;
+            }
+            sheet
+                .write_string_with_format(row_num(r + 1)?, col_num(c)?, value, &text)
+                .map_err(err)?;
+            widths[c] = widths[c].max(display_width(value));
+        }
+    }
+    for (c, w) in widths.iter().enumerate() {
+        let c = col_num(c)?;
+        sheet.set_column_format(c, &text).map_err(err)?;
+        sheet
+            .set_column_width(c, ((*w).clamp(6, 58) + 2) as f64)
+            .map_err(err)?;
+    }
+    sheet.set_freeze_panes(1, 0).map_err(err)?;
+    workbook.save_to_buffer().map_err(err)
+}
+
+fn excel_sheet_name(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .filter(|c| !matches!(c, '[' | ']' | ':' | '*' | '?' | '/' | '\\') && !c.is_control())
+        .take(31)
+        .collect();
+    let cleaned = cleaned.trim().trim_matches('\'').trim().to_string();
+    if cleaned.is_empty() {
+        "Sheet1".into()
+    } else {
+        cleaned
+    }
+}
+
+/// Width in Excel "characters" of the longest line: East Asian wide characters count 2.
+fn display_width(s: &str) -> usize {
+    s.lines()
+        .map(|line| {
+            line.chars()
+                .map(|c| if is_wide(c) { 2 } else { 1 })
+                .sum::<usize>()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+fn is_wide(c: char) -> bool {
+    matches!(c as u32,
+        0x1100..=0x115F
+        | 0x2E80..=0x303E
+        | 0x3041..=0x33FF
+        | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF
+        | 0xA000..=0xA4CF
+        | 0xAC00..=0xD7A3
+        | 0xF900..=0xFAFF
+        | 0xFE30..=0xFE4F
+        | 0xFF00..=0xFF60
+        | 0xFFE0..=0xFFE6
+        | 0x20000..=0x3FFFD)
+}
+
+/// CSV for download: UTF-8 with a byte-order mark (so Excel opens Chinese text correctly),
+/// comma-separated, CRLF line ends, fields quoted when needed (RFC 4180).
+///
+/// To stop spreadsheet formula injection, a value starting with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return gets a leading `'` (OWASP "CSV injection"); the xlsx writer needs no such
+/// guard since it writes text cells. Excel re-interprets long digit strings in CSV files as
+/// numbers (an 18-digit code loses its last digits): offer [`write_xlsx`] to people, CSV to
+/// programs.
+pub fn write_csv(headers: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
+    let mut out = UTF8_BOM.to_vec();
+    {
+        let mut writer = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .flexible(true)
+            .from_writer(&mut out);
+        // Writing to a Vec cannot fail.
+        writer
+            .write_record(
+                headers
+                    .iter()
+                    .map(|h| neutralise_formula(h).as_bytes().to_vec()),
+            )
+            .expect("write to memory");
+        for row in rows {
+            writer
+                .write_record(
+                    row.iter()
+                        .map(|v| neutralise_formula(v).as_bytes().to_vec()),
+                )
+                .expect("write to memory");
+        }
+        writer.flush().expect("write to memory");
+    }
+    out
+}
+
+fn neutralise_formula(value: &str) -> Cow<'_, str> {
+    match value.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{value}")),
+        _ => Cow::Borrowed(value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn csv(text: &str) -> Result<Table, TabularError> {
+        read_table(text.as_bytes(), Format::Csv)
+    }
+
+    #[test]
+    fn xlsx_round_trip_keeps_chinese_text_and_codes_as_text() {
+        let headers = ["主体名称", "主体代码*", "认定文书号（编号）", "备注"];
+        let rows = vec![
+            strings(&[
+                "通化市某某医药有限公司",
+                "91350100M000100Y43",
+                "通市监罚〔2019〕12号",
+                "",
+            ]),
+            strings(&["张三", "11010519491231002X", "", "第一行\n第二行"]),
+            strings(&["李四", "110105194912310020", "007", "1.50"]),
+        ];
+        let bytes = write_xlsx("红名单", &headers, &rows).unwrap();
+        assert!(bytes.starts_with(ZIP_MAGIC));
+        assert_eq!(Format::detect(None, None, &bytes), Format::Xlsx);
+        let table = read_table(&bytes, Format::Xlsx).unwrap();
+        assert_eq!(table.headers, headers);
+        assert_eq!(table.rows.len(), 3);
+        assert_eq!(table.rows[0].number, 2);
+        assert_eq!(table.rows[2].number, 4);
+        for (got, want) in table.rows.iter().zip(&rows) {
+            assert_eq!(&got.cells, want);
+        }
+        assert_eq!(table.rows[1].cell(1), "11010519491231002X");
+        assert_eq!(table.rows[2].cell(1), "110105194912310020");
+        assert_eq!(table.rows[2].cell(2), "007");
+        assert_eq!(table.rows[2].cell(99), "");
+    }
+
+    #[test]
+    fn xlsx_cells_of_other_types_read_as_text() {
+        use rust_xlsxwriter::{ExcelDateTime, Format as CellFormat, Workbook};
+        let mut wb = Workbook::new();
+        let hidden = wb.add_worksheet();
+        hidden.set_name("lists").unwrap();
+        hidden.write_string(0, 0, "hidden sheet").unwrap();
+        hidden.set_hidden(true);
+        let ws = wb.add_worksheet();
+        ws.set_active(true);
+        let date = CellFormat::new().set_num_format("yyyy-mm-dd");
+        let datetime = CellFormat::new().set_num_format("yyyy-mm-dd hh:mm:ss");
+        for (c, h) in ["认定日期", "时间", "整数", "小数", "布尔", "空"]
+            .iter()
+            .enumerate()
+        {
+            ws.write_string(2, c as u16, *h).unwrap(); // header in row 3
+        }
+        ws.write_datetime_with_format(3, 0, ExcelDateTime::from_ymd(2019, 12, 31).unwrap(), &date)
+            .unwrap();
+        let dt = ExcelDateTime::from_ymd(2020, 2, 29)
+            .unwrap()
+            .and_hms(8, 30, 5)
+            .unwrap();
+        ws.write_datetime_with_format(3, 1, dt, &datetime).unwrap();
+        ws.write_number(3, 2, 42.0).unwrap();
+        ws.write_number(3, 3, 3.25).unwrap();
+        ws.write_boolean(3, 4, true).unwrap();
+        ws.write_number(4, 2, 0.1).unwrap();
+        ws.write_number(4, 3, -7.0).unwrap();
+        let bytes = wb.save_to_buffer().unwrap();
+        // The hidden first sheet is skipped.
+        let table = read_table(&bytes, Format::Xlsx).unwrap();
+        assert_eq!(table.headers[0], "认定日期");
+        assert_eq!(table.headers.len(), 6);
+        assert_eq!(table.rows[0].number, 4);
+        assert_eq!(
+            table.rows[0].cells,
+            strings(&[
+                "2019-12-31",
+                "2020-02-29 08:30:05",
+                "42",
+                "3.25",
+                "true",
+                ""
+            ])
+        );
+        assert_eq!(table.rows[1].number, 5);
+        assert_eq!(table.rows[1].cells, strings(&["", "", "0.1", "-7", "", ""]));
+    }
+
+    #[test]
+    fn float_and_iso_rendering() {
+        assert_eq!(float_text(42.0), "42");
+        assert_eq!(float_text(-0.0), "0");
+        assert_eq!(float_text(0.1 + 0.2), "0.30000000000000004");
+        assert_eq!(float_text(1e16), "10000000000000000");
+        assert_eq!(iso_datetime_text("2019-12-31T00:00:00"), "2019-12-31");
+        assert_eq!(iso_datetime_text("2019-12-31"), "2019-12-31");
+        assert_eq!(
+            iso_datetime_text("2019-12-31T08:30:00.250"),
+            "2019-12-31 08:30:00"
+        );
+        assert_eq!(iso_datetime_text("08:30:00"), "08:30:00");
+    }
+
+    #[test]
+    fn csv_utf8_with_bom() {
+        let bytes = write_csv(
+            &["主体名称", "主体代码"],
+            &[strings(&["通化市某某公司", "91350100M000100Y43"])],
+        );
+        assert!(bytes.starts_with(UTF8_BOM));
+        assert_eq!(
+            std::str::from_utf8(&bytes[3..]).unwrap(),
+            "主体名称,主体代码\r\n通化市某某公司,91350100M000100Y43\r\n"
+        );
+        let table = read_table(&bytes, Format::Csv).unwrap();
+        assert_eq!(table.headers, ["主体名称", "主体代码"]);
+        assert_eq!(table.rows[0].cells[0], "通化市某某公司");
+        assert_eq!(table.rows[0].number, 2);
+    }
+
+    #[test]
+    fn csv_in_gb18030_is_decoded() {
+        let text = "主体名称,主体代码\n通化市二道江区某某商店,11010519491231002X\n";
+        let (encoded, _, unmappable) = encoding_rs::GB18030.encode(text);
+        assert!(!unmappable);
+        assert!(
+            std::str::from_utf8(&encoded).is_err(),
+            "test needs non-UTF-8"
+        );
+        let table = read_table(&encoded, Format::Csv).unwrap();
+        assert_eq!(table.headers, ["主体名称", "主体代码"]);
+        assert_eq!(
+            table.rows[0].cells,
+            ["通化市二道江区某某商店", "11010519491231002X"]
+        );
+    }
+
+    #[test]
+    fn csv_that_is_neither_utf8_nor_gb18030_is_a_bad_encoding() {
+        // 0x80 alone and 0xFF are not valid in GB18030.
+        let err = read_table(b"a,b\n\x80\xff,1\n", Format::Csv).unwrap_err();
+        assert_eq!(err, TabularError::BadEncoding);
+        assert_eq!(err.code(), "bad_encoding");
+    }
+
+    #[test]
+    fn csv_quoted_fields_with_commas_quotes_and_newlines() {
+        let rows = vec![
+            strings(&["a, b", "say \"hi\"", "line 1\nline 2"]),
+            strings(&["plain", "", "x"]),
+        ];
+        let bytes = write_csv(&["h1", "h2", "h3"], &rows);
+        let text = std::str::from_utf8(&bytes[3..]).unwrap();
+        assert!(
+            text.contains("\"a, b\",\"say \"\"hi\"\"\",\"line 1\nline 2\""),
+            "{text}"
+        );
+        let table = read_table(&bytes, Format::Csv).unwrap();
+        assert_eq!(table.rows[0].cells, rows[0]);
+        assert_eq!(table.rows[1].cells, rows[1]);
+        // The multi-line value is one spreadsheet row: the next row is row 3.
+        assert_eq!(table.rows[0].number, 2);
+        assert_eq!(table.rows[1].number, 3);
+    }
+
+    #[test]
+    fn blank_rows_are_skipped_but_keep_their_numbers() {
+        let t = csv("\n名称,代码\nA,1\n\n , \nB,2\n\"x\ny\",3\nC,4\n").unwrap();
+        assert_eq!(t.headers, ["名称", "代码"]);
+        let got: Vec<(usize, &str)> = t.rows.iter().map(|r| (r.number, r.cell(0))).collect();
+        assert_eq!(got, vec![(3, "A"), (6, "B"), (7, "x\ny"), (8, "C")]);
+
+        // A blank row 3 in a workbook: the next row is row 4.
+        let bytes = write_xlsx(
+            "s",
+            &["名称", "代码"],
+            &[
+                strings(&["A", "1"]),
+                strings(&["", ""]),
+                strings(&["B", "2"]),
+            ],
+        )
+        .unwrap();
+        let t = read_table(&bytes, Format::Xlsx).unwrap();
+        let got: Vec<(usize, &str)> = t.rows.iter().map(|r| (r.number, r.cell(0))).collect();
+        assert_eq!(got, vec![(2, "A"), (4, "B")]);
+    }
+
+    #[test]
+    fn cells_are_trimmed_and_ragged_rows_padded() {
+        let t = csv(" 名称 ,代码 ,备注\n  A ,1\nB,2,x,,,\n,,,\n").unwrap();
+        assert_eq!(t.headers, ["名称", "代码", "备注"]);
+        assert_eq!(t.rows[0].cells, ["A", "1", ""]);
+        assert_eq!(t.rows[1].cells, ["B", "2", "x"]);
+        assert_eq!(t.rows.len(), 2);
+        // A value beyond the last header gets an empty header.
+        let t = csv("a,b\n1,2,3\n").unwrap();
+        assert_eq!(t.headers, ["a", "b", ""]);
+        assert_eq!(t.rows[0].cells, ["1", "2", "3"]);
+        // Only a header: a table without rows.
+        let t = csv("a,b\r\n").unwrap();
+        assert!(t.rows.is_empty());
+    }
+
+    #[test]
+    fn empty_files() {
+        for bytes in [&b""[..], b"\xEF\xBB\xBF", b"\n\n", b" , ,\n,\n"] {
+            let err = read_table(bytes, Format::Csv).unwrap_err();
+            assert_eq!(err.code(), "empty_file", "{bytes:?}");
+        }
+        let bytes = write_xlsx("s", &[], &[]).unwrap();
+        assert_eq!(
+            read_table(&bytes, Format::Xlsx).unwrap_err().code(),
+            "empty_file"
+        );
+    }
+
+    #[test]
+    fn row_limit() {
+        let mut text = String::from("code\n");
+        for i in 0..MAX_ROWS {
+            text.push_str(&format!("{i}\n"));
+        }
+        let t = csv(&text).unwrap();
+        assert_eq!(t.rows.len(), MAX_ROWS);
+        assert_eq!(t.rows.last().unwrap().number, MAX_ROWS + 1);
+        text.push_str("one too many\n");
+        let err = csv(&text).unwrap_err();
+        assert_eq!(err, TabularError::TooManyRows { limit: MAX_ROWS });
+        assert_eq!(err.code(), "too_many_rows");
+        // Blank rows do not count.
+        let small = Limits {
+            max_rows: 2,
+            max_columns: 5,
+        };
+        let ok = read_table_with_limits(b"h\n1\n\n\n2\n", Format::Csv, small).unwrap();
+        assert_eq!(ok.rows.len(), 2);
+        let err = read_table_with_limits(b"h\n1\n2\n3\n", Format::Csv, small).unwrap_err();
+        assert_eq!(err.code(), "too_many_rows");
+    }
+
+    #[test]
+    fn column_limit() {
+        let header: Vec<String> = (1..=MAX_COLUMNS).map(|i| format!("c{i}")).collect();
+        let ok = format!("{}\n1\n", header.join(","));
+        assert_eq!(csv(&ok).unwrap().headers.len(), MAX_COLUMNS);
+        // Trailing empty columns do not count.
+        let trailing = format!("{},,,,\n1,,,,,,,,\n", header.join(","));
+        assert_eq!(csv(&trailing).unwrap().headers.len(), MAX_COLUMNS);
+        let wide = format!("{},extra\n", header.join(","));
+        let err = csv(&wide).unwrap_err();
+        assert_eq!(
+            err,
+            TabularError::TooManyColumns {
+                row: 1,
+                column: MAX_COLUMNS + 1,
+                limit: MAX_COLUMNS
+            }
+        );
+        assert_eq!(err.code(), "too_many_columns");
+        // In a data row, and in a workbook.
+        let mut row = vec![String::new(); MAX_COLUMNS];
+        row.push("x".into());
+        let hdr: Vec<&str> = header.iter().map(String::as_str).collect();
+        let bytes = write_xlsx("s", &hdr, &[strings(&["a"]), row]).unwrap();
+        let err = read_table(&bytes, Format::Xlsx).unwrap_err();
+        assert!(
+            matches!(err, TabularError::TooManyColumns { row: 3, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn garbage_is_unreadable() {
+        let garbage: Vec<u8> = (0..2000u32).map(|i| (i * 7919 % 251) as u8).collect();
+        for format in [Format::Xlsx, Format::Csv] {
+            let err = read_table(&garbage, format).unwrap_err();
+            assert_eq!(err.code(), "unreadable_file", "{format:?}: {err}");
+        }
+        // A zip that is not a workbook, and a truncated workbook.
+        let mut fake_zip = ZIP_MAGIC.to_vec();
+        fake_zip.extend_from_slice(&[0u8; 100]);
+        assert_eq!(Format::detect(Some("a.csv"), None, &fake_zip), Format::Xlsx);
+        let err = read_table(&fake_zip, Format::Xlsx).unwrap_err();
+        assert_eq!(err.code(), "unreadable_file");
+        let good = write_xlsx("s", &["a"], &[strings(&["1"])]).unwrap();
+        let err = read_table(&good[..good.len() / 2], Format::Xlsx).unwrap_err();
+        assert_eq!(err.code(), "unreadable_file");
+        // An xlsx read as CSV.
+        assert_eq!(
+            read_table(&good, Format::Csv).unwrap_err().code(),
+            "unreadable_file"
+        );
+        // Legacy .xls gets a message saying what to do.
+        let mut xls = OLE_MAGIC.to_vec();
+        xls.extend_from_slice(&[0u8; 504]);
+        assert_eq!(Format::detect(Some("x.xls"), None, &xls), Format::Xlsx);
+        let err = read_table(&xls, Format::Xlsx).unwrap_err();
+        assert!(err.to_string().contains("save it as .xlsx"), "{err}");
+        assert_eq!(err.code(), "unreadable_file");
+    }
+
+    #[test]
+    fn format_detection() {
+        let xlsx_ct = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+        assert_eq!(
+            Format::detect(Some("名单.XLSX"), None, b"a,b"),
+            Format::Xlsx
+        );
+        assert_eq!(
+            Format::detect(Some("名单.csv"), Some(xlsx_ct), b"a,b"),
+            Format::Csv
+        );
+        assert_eq!(Format::detect(None, Some(xlsx_ct), b"a,b"), Format::Xlsx);
+        assert_eq!(Format::detect(None, Some("text/csv"), b"a,b"), Format::Csv);
+        assert_eq!(Format::detect(None, None, b"a,b"), Format::Csv);
+        assert_eq!(
+            Format::detect(Some("upload"), None, b"PK\x03\x04rest"),
+            Format::Xlsx
+        );
+    }
+
+    #[test]
+    fn columns_are_found_by_any_accepted_header() {
+        let headers = strings(&[
+            " 主体名称 ",
+            "主体代码*",
+            "认定文书号（编号）",
+            "* 有效期至",
+            "Subject Code",
+        ]);
+        let names = ["主体代码", "统一社会信用代码/身份证号", "subject_code"];
+        assert_eq!(column_index(&headers, &names), Some(1));
+        assert_eq!(column_index(&headers, &["主体名称"]), Some(0));
+        assert_eq!(column_index(&headers, &["认定文书号(编号)"]), Some(2));
+        assert_eq!(column_index(&headers, &["认定文书号（编号）*"]), Some(2));
+        assert_eq!(column_index(&headers, &["有效期至"]), Some(3));
+        assert_eq!(column_index(&headers, &["subjectcode"]), Some(4));
+        // Names are tried in order: the first accepted name that is present wins.
+        assert_eq!(
+            column_index(&headers, &["subject code", "主体代码"]),
+            Some(4)
+        );
+        assert_eq!(column_index(&headers, &["不存在", "主体名称"]), Some(0));
+        assert_eq!(column_index(&headers, &["不存在"]), None);
+        assert_eq!(column_index(&strings(&["", "a"]), &["", "*"]), None);
+    }
+
+    #[test]
+    fn csv_output_neutralises_formulas() {
+        let bytes = write_csv(
+            &["h"],
+            &[
+                strings(&["=HYPERLINK(\"http://x\")"]),
+                strings(&["+1"]),
+                strings(&["@SUM(A1)"]),
+                strings(&["-2"]),
+                strings(&["a=b"]),
+            ],
+        );
+        let t = read_table(&bytes, Format::Csv).unwrap();
+        let cells: Vec<&str> = t.rows.iter().map(|r| r.cell(0)).collect();
+        assert_eq!(
+            cells,
+            vec![
+                "'=HYPERLINK(\"http://x\")",
+                "'+1",
+                "'@SUM(A1)",
+                "'-2",
+                "a=b"
+            ]
+        );
+    }
+
+    #[test]
+    fn xlsx_sheet_names_and_widths() {
+        assert_eq!(excel_sheet_name("红名单[2019]/通化"), "红名单2019通化");
+        assert_eq!(excel_sheet_name("  "), "Sheet1");
+        assert_eq!(excel_sheet_name(&"长".repeat(40)).chars().count(), 31);
+        assert_eq!(display_width("通化ab"), 6);
+        assert_eq!(display_width("短\n更长的一行"), 10);
+        // A sheet name Excel would refuse still gives a workbook.
+        assert!(write_xlsx("a/b?", &["h"], &[]).is_ok());
+        // A cell longer than Excel allows is an error, not a panic.
+        let err = write_xlsx("s", &["h"], &[vec!["x".repeat(40_000)]]).unwrap_err();
+        assert_eq!(err.code(), "write_failed");
+    }
+}
