@@ -5,6 +5,7 @@
 //! entry as in force, whether or not any job ran.
 
 pub mod handlers;
+pub mod import;
 pub mod objections;
 pub mod profiles;
 pub mod public;
@@ -24,7 +25,7 @@ use crate::schema::{
 };
 
 /// `red` (红名单, integrity exemplars) or `black` (黑名单, seriously dishonest subjects).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ListType {
     Red,

@@ -9,6 +9,7 @@ mod entries;
 mod errors;
 mod four_lists;
 mod helpers;
+mod import;
 mod openapi;
 mod operations;
 mod organisation;

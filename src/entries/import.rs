@@ -1,0 +1,806 @@
+//! Spreadsheet import and export of list entries (departments live in Excel).
+//!
+//! Import: `.xlsx` or `.csv` (UTF-8 or GB18030) with Chinese headers. Every row is validated with
+//! the same rules as `POST /list-entries`; the whole file is applied in one transaction, so one
+//! bad row means nothing is written and every bad row is reported. An entry is identified by
+//! department + document number + subject code + list type: rows already recorded are reported
+//! as unchanged, so importing the same file twice changes nothing.
+
+use actix_web::http::header;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::handlers::{
+    audit_entry, check_filter, create_entry, filtered_entries, managed_departments, publish_entry,
+    EntryFilter, NewEntry, STAFF,
+};
+use super::*;
+use crate::auth::AuthUser;
+use crate::db;
+use crate::error::{ApiError, FieldError, Problem, PROBLEM_JSON};
+use crate::startup::AppState;
+use crate::tabular::{self, column_index, Format, Table};
+
+/// Largest accepted upload.
+pub const MAX_IMPORT_BYTES: usize = 32 * 1024 * 1024;
+
+/// The columns, in template order: (header, alternative names, API field it fills).
+const COLUMNS: &[(&str, &[&str], &str)] = &[
+    ("名单类型*", &["名单类型", "list_type"], "list_type"),
+    (
+        "主体代码*",
+        &[
+            "主体代码",
+            "统一社会信用代码/身份证号",
+            "统一社会信用代码",
+            "subject_code",
+        ],
+        "subject_code",
+    ),
+    ("主体类型", &["主体类型", "subject_kind"], "subject_kind"),
+    ("主体名称*", &["主体名称", "subject_name"], "subject_name"),
+    (
+        "法定代表人",
+        &["法定代表人", "legal_representative"],
+        "legal_representative",
+    ),
+    (
+        "法定代表人身份证号",
+        &["法定代表人身份证号", "legal_representative_id"],
+        "legal_representative_id",
+    ),
+    (
+        "所属区域代码",
+        &["所属区域代码", "区域代码", "region_code"],
+        "region_code",
+    ),
+    (
+        "认定部门编号",
+        &["认定部门编号", "部门编号", "department_id"],
+        "department_id",
+    ),
+    (
+        "清单事项编码*",
+        &["清单事项编码", "scope_item_code"],
+        "scope_item_code",
+    ),
+    (
+        "认定文书号*",
+        &["认定文书号", "document_number"],
+        "document_number",
+    ),
+    (
+        "认定日期*",
+        &["认定日期", "determination_date"],
+        "determination_date",
+    ),
+    ("有效期起", &["有效期起", "valid_from"], "valid_from"),
+    ("有效期止", &["有效期止", "valid_until"], "valid_until"),
+    ("事实*", &["事实", "失信事实", "守信事实", "facts"], "facts"),
+    ("来源", &["来源", "source"], "source"),
+];
+
+/// Read-only columns added by the export (ignored by the import).
+const EXPORT_EXTRA: &[&str] = &["编号", "状态", "移出原因", "移出日期"];
+
+/// One rejected cell or row.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RowError {
+    /// Spreadsheet row number (the header is row 1).
+    pub row: usize,
+    /// Column header, when one column is at fault.
+    pub column: Option<String>,
+    pub value: Option<String>,
+    /// Stable code (the same codes as the API).
+    pub code: String,
+    /// 中文说明.
+    pub message: String,
+}
+
+/// What an import did (or, in a dry run, would do).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportReport {
+    pub dry_run: bool,
+    pub rows: usize,
+    /// Entries created.
+    pub created: usize,
+    /// Rows whose entry was already recorded (same department, document number, subject, list).
+    pub unchanged: usize,
+    /// Created entries that were also published.
+    pub published: usize,
+    pub errors: Vec<RowError>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    /// Validate and report only; nothing is written.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Publish the created entries at once (default: they stay drafts).
+    #[serde(default)]
+    pub publish: bool,
+    /// The file name, to help tell CSV from xlsx when the content type is missing.
+    pub filename: Option<String>,
+}
+
+fn zh_message(code: &str, english: &str) -> String {
+    let zh = match code {
+        "required" => "必填项为空",
+        "too_long" => "内容过长",
+        "checksum_mismatch" => "代码校验位错误",
+        "invalid_format" => "代码格式错误",
+        "invalid_birth_date" => "身份证号中的出生日期无效",
+        "invalid_date" => "日期格式应为 YYYY-MM-DD",
+        "invalid_value" => "取值无效",
+        "in_future" => "日期不能晚于今天",
+        "unknown_item" => "清单事项不存在",
+        "wrong_kind" => "清单事项类型与名单类型不符",
+        "scope_not_published" => "清单事项未发布或已废止",
+        "other_department" => "清单事项不属于该部门",
+        "kind_mismatch" => "主体类型与代码不符",
+        "kind_not_covered" => "该清单事项不适用于此类主体",
+        "before_valid_from" => "有效期止早于有效期起",
+        "before_determination" => "有效期起早于认定日期",
+        "beyond_publication_period" => "有效期超过该失信等级的最长公示期",
+        "below_publication_period" => "有效期短于该失信等级的最短公示期",
+        "unknown_region" => "区域代码不存在",
+        "unknown_department" => "部门不存在",
+        "inactive_department" => "部门已停用",
+        "duplicate_in_file" => "与文件中前面的行重复",
+        "forbidden" => "无权为该部门或区域认定",
+        "missing_column" => "缺少必需的列",
+        _ => "数据无效",
+    };
+    format!("{zh}（{english}）")
+}
+
+fn parse_date(errors: &mut Vec<(usize, String)>, col: usize, raw: &str) -> Option<NaiveDate> {
+    if raw.is_empty() {
+        return None;
+    }
+    let t = raw.replace(['/', '.'], "-");
+    let t = t.split(' ').next().unwrap_or("");
+    match NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        Ok(d) => Some(d),
+        Err(_) => {
+            errors.push((col, "invalid_date".into()));
+            None
+        }
+    }
+}
+
+/// A row parsed into the API's input, or the cells at fault.
+struct ParsedRow {
+    input: Option<NewEntry>,
+    scope_code: String,
+    errors: Vec<(usize, String)>,
+}
+
+fn parse_row(cells: &dyn Fn(usize) -> String, user: &AuthUser) -> ParsedRow {
+    let mut errors = Vec::new();
+    let list_type = match cells(0).as_str() {
+        "红名单" | "红" | "red" => Some(ListType::Red),
+        "黑名单" | "黑" | "black" => Some(ListType::Black),
+        "" => {
+            errors.push((0, "required".into()));
+            None
+        }
+        _ => {
+            errors.push((0, "invalid_value".into()));
+            None
+        }
+    };
+    let subject_kind = match cells(2).as_str() {
+        "" => None,
+        "企业" | "enterprise" => Some(SubjectType::Enterprise),
+        "自然人" | "个人" | "individual" => Some(SubjectType::Individual),
+        "其他组织" | "other_organisation" => Some(SubjectType::OtherOrganisation),
+        _ => {
+            errors.push((2, "invalid_value".into()));
+            None
+        }
+    };
+    let department_id = match cells(7).as_str() {
+        "" => user.department_id,
+        raw => match raw.trim_end_matches(".0").parse::<i32>() {
+            Ok(d) => Some(d),
+            Err(_) => {
+                errors.push((7, "invalid_value".into()));
+                None
+            }
+        },
+    };
+    let scope_code = cells(8);
+    if scope_code.is_empty() {
+        errors.push((8, "required".into()));
+    }
+    let determination = parse_date(&mut errors, 10, &cells(10));
+    if cells(10).is_empty() {
+        errors.push((10, "required".into()));
+    }
+    let valid_from = parse_date(&mut errors, 11, &cells(11));
+    let valid_until = parse_date(&mut errors, 12, &cells(12));
+    let source = match cells(14).as_str() {
+        "" | "本地" | "本地认定" | "local" => Source::Local,
+        "国家" | "国家层面认定" | "national" => Source::National,
+        _ => {
+            errors.push((14, "invalid_value".into()));
+            Source::Local
+        }
+    };
+    let opt = |i: usize| Some(cells(i)).filter(|s| !s.is_empty());
+    let input = match (list_type, determination) {
+        (Some(list_type), Some(determination_date)) if errors.is_empty() => Some(NewEntry {
+            list_type,
+            subject_code: cells(1),
+            subject_kind,
+            subject_name: cells(3),
+            legal_representative: opt(4),
+            legal_representative_id: opt(5),
+            region_code: opt(6),
+            department_id,
+            scope_item_id: 0,
+            document_number: cells(9),
+            determination_date,
+            valid_from,
+            valid_until,
+            facts: cells(13),
+            internal_note: None,
+            source,
+            acknowledge_invalid_checksum: false,
+        }),
+        _ => None,
+    };
+    ParsedRow {
+        input,
+        scope_code,
+        errors,
+    }
+}
+
+fn column_for_field(field: &str) -> Option<usize> {
+    COLUMNS.iter().position(|c| c.2 == field).or(match field {
+        "scope_item_id" => Some(8),
+        _ => None,
+    })
+}
+
+/// Collects the body up to [`MAX_IMPORT_BYTES`].
+async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, ApiError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest {
+            code: "malformed_body",
+            detail: format!("the upload could not be read: {e}"),
+            errors: vec![],
+        })?;
+        if body.len() + chunk.len() > MAX_IMPORT_BYTES {
+            return Err(ApiError::PayloadTooLarge {
+                limit: MAX_IMPORT_BYTES,
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn rejected(report: &ImportReport) -> HttpResponse {
+    let mut body = serde_json::to_value(crate::error::problem_body(
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+        "import_rejected",
+        format!(
+            "{} row(s) are invalid; nothing was written",
+            report.errors.len()
+        ),
+        vec![],
+    ))
+    .unwrap_or_default();
+    body["rows"] = serde_json::to_value(&report.errors).unwrap_or_default();
+    body["report"] = serde_json::to_value(report).unwrap_or_default();
+    HttpResponse::UnprocessableEntity()
+        .content_type(PROBLEM_JSON)
+        .body(body.to_string())
+}
+
+/// Import entries from `.xlsx` or `.csv` (send the file as the request body). All or nothing.
+#[utoipa::path(
+    tag = "list-entries",
+    security(("bearer" = [])),
+    params(ImportQuery),
+    request_body(content = Vec<u8>, description = "The spreadsheet (.xlsx, or .csv in UTF-8 or GB18030)",
+                 content_type = "application/octet-stream"),
+    responses(
+        (status = 200, description = "Dry run: what would happen", body = ImportReport),
+        (status = 201, description = "Applied", body = ImportReport),
+        (status = 400, description = "Unreadable file", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Staff only", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "File too large", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid rows (all reported in `rows`); nothing written", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/list-entries/import")]
+pub async fn import(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    query: web::Query<ImportQuery>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    user.require(STAFF)?;
+    let q = query.into_inner();
+    let body = read_body(payload).await?;
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let format = Format::detect(q.filename.as_deref(), content_type.as_deref(), &body);
+    let table = web::block(move || tabular::read_table(&body, format))
+        .await
+        .map_err(|_| ApiError::internal("reading the file failed"))?
+        .map_err(|e| ApiError::BadRequest {
+            code: e.code(),
+            detail: e.to_string(),
+            errors: vec![FieldError::new("body", e.code(), e.to_string())],
+        })?;
+    let st = state.clone();
+    let dry_run = q.dry_run;
+    let publish = q.publish;
+    let report = db::run(&state.pool, move |conn| {
+        let outcome = db::write_tx(conn, |conn| {
+            let report = apply(conn, &st, &user, &table, dry_run, publish)?;
+            if dry_run || !report.errors.is_empty() {
+                // Roll back: a dry run or a rejected file writes nothing.
+                return Err(ImportAbort::Report(report));
+            }
+            Ok(report)
+        });
+        match outcome {
+            Ok(r) => Ok(r),
+            Err(ImportAbort::Report(r)) => Ok(r),
+            Err(ImportAbort::Api(e)) => Err(e),
+        }
+    })
+    .await?;
+    if !report.errors.is_empty() {
+        return Ok(rejected(&report));
+    }
+    Ok(if report.dry_run {
+        HttpResponse::Ok().json(report)
+    } else {
+        HttpResponse::Created().json(report)
+    })
+}
+
+enum ImportAbort {
+    Report(ImportReport),
+    Api(ApiError),
+}
+
+impl From<diesel::result::Error> for ImportAbort {
+    fn from(e: diesel::result::Error) -> Self {
+        ImportAbort::Api(e.into())
+    }
+}
+
+impl From<ApiError> for ImportAbort {
+    fn from(e: ApiError) -> Self {
+        ImportAbort::Api(e)
+    }
+}
+
+fn apply(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user: &AuthUser,
+    table: &Table,
+    dry_run: bool,
+    publish: bool,
+) -> Result<ImportReport, ApiError> {
+    let mut report = ImportReport {
+        dry_run,
+        rows: table.rows.len(),
+        created: 0,
+        unchanged: 0,
+        published: 0,
+        errors: Vec::new(),
+    };
+    let index: Vec<Option<usize>> = COLUMNS
+        .iter()
+        .map(|(_, names, _)| column_index(&table.headers, names))
+        .collect();
+    for (i, (header, _, _)) in COLUMNS.iter().enumerate() {
+        if header.ends_with('*') && index[i].is_none() {
+            report.errors.push(RowError {
+                row: 1,
+                column: Some(header.trim_end_matches('*').to_string()),
+                value: None,
+                code: "missing_column".into(),
+                message: zh_message("missing_column", "a required column is missing"),
+            });
+        }
+    }
+    if !report.errors.is_empty() {
+        return Ok(report);
+    }
+    let header_name = |i: usize| COLUMNS[i].0.trim_end_matches('*').to_string();
+    let mut seen = std::collections::HashMap::new();
+    for row in &table.rows {
+        let cells = |i: usize| {
+            index[i]
+                .map(|c| row.cell(c).trim().to_string())
+                .unwrap_or_default()
+        };
+        let parsed = parse_row(&cells, user);
+        for (col, code) in &parsed.errors {
+            report.errors.push(RowError {
+                row: row.number,
+                column: Some(header_name(*col)),
+                value: Some(cells(*col)),
+                code: code.clone(),
+                message: zh_message(code, code),
+            });
+        }
+        let Some(mut input) = parsed.input else {
+            continue;
+        };
+        // Identity inside the file.
+        let key = (
+            input.department_id,
+            input.document_number.clone(),
+            input.subject_code.to_uppercase(),
+            input.list_type,
+        );
+        if let Some(first) = seen.insert(key, row.number) {
+            report.errors.push(RowError {
+                row: row.number,
+                column: None,
+                value: None,
+                code: "duplicate_in_file".into(),
+                message: zh_message("duplicate_in_file", &format!("same entry as row {first}")),
+            });
+            continue;
+        }
+        // The scope item by its code within the department.
+        let dept = input.department_id.unwrap_or_default();
+        let scope: Option<i32> = crate::schema::four_list_items::table
+            .filter(crate::schema::four_list_items::department_id.eq(dept))
+            .filter(crate::schema::four_list_items::code.eq(&parsed.scope_code))
+            .select(crate::schema::four_list_items::id)
+            .first(conn)
+            .optional()?;
+        let Some(scope) = scope else {
+            report.errors.push(RowError {
+                row: row.number,
+                column: Some(header_name(8)),
+                value: Some(parsed.scope_code.clone()),
+                code: "unknown_item".into(),
+                message: zh_message(
+                    "unknown_item",
+                    "no such item in the department's four lists",
+                ),
+            });
+            continue;
+        };
+        input.scope_item_id = scope;
+        // Already recorded → unchanged.
+        if let Ok((code, _)) = parse_subject_code("subject_code", &input.subject_code, false) {
+            if let Some(subject) = find_subject_by_code(conn, &code, &state.pii)? {
+                let exists: i64 = crate::schema::list_entries::table
+                    .filter(crate::schema::list_entries::department_id.eq(dept))
+                    .filter(
+                        crate::schema::list_entries::document_number
+                            .eq(input.document_number.trim()),
+                    )
+                    .filter(crate::schema::list_entries::subject_id.eq(subject.id))
+                    .filter(crate::schema::list_entries::list_type.eq(input.list_type.as_str()))
+                    .count()
+                    .get_result(conn)?;
+                if exists > 0 {
+                    report.unchanged += 1;
+                    continue;
+                }
+            }
+        }
+        // A savepoint per row keeps the transaction usable after a failed row (PostgreSQL).
+        let created = conn.transaction(|conn| -> Result<EntryRow, ApiError> {
+            let row_entry = create_entry(conn, state, user, input)?;
+            audit_entry(conn, state, user, "list_entry.import", None, &row_entry)?;
+            if publish {
+                return publish_entry(conn, state, user, row_entry);
+            }
+            Ok(row_entry)
+        });
+        match created {
+            Ok(_) => {
+                report.created += 1;
+                if publish {
+                    report.published += 1;
+                }
+            }
+            Err(ApiError::Invalid {
+                errors,
+                code,
+                detail,
+            }) => {
+                if errors.is_empty() {
+                    report.errors.push(RowError {
+                        row: row.number,
+                        column: None,
+                        value: None,
+                        code: code.into(),
+                        message: zh_message(code, &detail),
+                    });
+                }
+                for e in errors {
+                    let col = column_for_field(&e.field);
+                    report.errors.push(RowError {
+                        row: row.number,
+                        column: col.map(header_name),
+                        value: col.map(&cells),
+                        code: e.code.clone(),
+                        message: zh_message(&e.code, &e.message),
+                    });
+                }
+            }
+            Err(ApiError::Forbidden(msg)) | Err(ApiError::Conflict { detail: msg, .. }) => {
+                report.errors.push(RowError {
+                    row: row.number,
+                    column: None,
+                    value: None,
+                    code: "forbidden".into(),
+                    message: zh_message("forbidden", &msg),
+                });
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(report)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct FormatQuery {
+    /// `xlsx` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+/// `attachment; filename="ascii.xlsx"; filename*=UTF-8''…` (RFC 6266 / 5987): an ASCII name for
+/// old clients, the Chinese one for the rest.
+fn disposition(ascii: &str, name: &str, ext: &str) -> String {
+    let encoded: String = format!("{name}.{ext}")
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("attachment; filename=\"{ascii}.{ext}\"; filename*=UTF-8''{encoded}")
+}
+
+fn file_response(
+    format: &str,
+    ascii: &str,
+    name: &str,
+    headers: &[&str],
+    rows: &[Vec<String>],
+) -> Result<HttpResponse, ApiError> {
+    let (bytes, ct, ext) = match format {
+        "csv" => (
+            tabular::write_csv(headers, rows),
+            "text/csv; charset=utf-8",
+            "csv",
+        ),
+        _ => (
+            tabular::write_xlsx("红黑名单", headers, rows)
+                .map_err(|e| ApiError::internal(e.to_string()))?,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx",
+        ),
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(ct)
+        .insert_header((header::CONTENT_DISPOSITION, disposition(ascii, name, ext)))
+        .body(bytes))
+}
+
+fn check_format(f: &Option<String>) -> Result<&'static str, ApiError> {
+    match f.as_deref() {
+        None | Some("xlsx") => Ok("xlsx"),
+        Some("csv") => Ok("csv"),
+        Some(_) => Err(ApiError::BadRequest {
+            code: "invalid_query",
+            detail: "format must be xlsx or csv".into(),
+            errors: vec![FieldError::new(
+                "query.format",
+                "invalid_value",
+                "format must be xlsx or csv",
+            )],
+        }),
+    }
+}
+
+/// The import template: the headers (required ones marked `*`) and one example row.
+#[utoipa::path(
+    tag = "list-entries",
+    security(("bearer" = [])),
+    params(FormatQuery),
+    responses(
+        (status = 200, description = "The template file", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 400, description = "Bad format", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Staff only", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/list-entries/import-template")]
+pub async fn template(
+    user: AuthUser,
+    query: web::Query<FormatQuery>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(STAFF)?;
+    let format = check_format(&query.format)?;
+    let headers: Vec<&str> = COLUMNS.iter().map(|c| c.0).collect();
+    let example = vec![vec![
+        "黑名单".to_string(),
+        "91220502MA0000001Q".to_string(),
+        "企业".to_string(),
+        "通化市某某商贸有限公司".to_string(),
+        "张三".to_string(),
+        String::new(),
+        "220502".to_string(),
+        user.department_id
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        "SW-HEI-01".to_string(),
+        "通税稽罚〔2026〕12号".to_string(),
+        "2026-03-01".to_string(),
+        String::new(),
+        String::new(),
+        "虚开增值税专用发票".to_string(),
+        "本地".to_string(),
+    ]];
+    file_response(
+        format,
+        "list-entries-template",
+        "红黑名单导入模板",
+        &headers,
+        &example,
+    )
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    /// `xlsx` (default) or `csv`.
+    pub format: Option<String>,
+    pub list_type: Option<ListType>,
+    pub department_id: Option<i32>,
+    pub region_code: Option<String>,
+    pub status: Option<String>,
+    pub source: Option<Source>,
+    pub subject: Option<String>,
+    #[param(value_type = Option<String>, format = Date)]
+    pub determined_from: Option<NaiveDate>,
+    #[param(value_type = Option<String>, format = Date)]
+    pub determined_to: Option<NaiveDate>,
+    pub q: Option<String>,
+}
+
+/// Export entries with the list's filters (at most 200,000 rows), in the import's columns plus
+/// read-only ones, so an export can be imported again without changes.
+#[utoipa::path(
+    tag = "list-entries",
+    security(("bearer" = [])),
+    params(ExportQuery),
+    responses(
+        (status = 200, description = "The file", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Staff only", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/list-entries/export")]
+pub async fn export(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<ExportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(STAFF)?;
+    let q = query.into_inner();
+    let format = check_format(&q.format)?;
+    let f = EntryFilter {
+        list_type: q.list_type,
+        department_id: q.department_id,
+        region_code: q.region_code,
+        status: q.status,
+        source: q.source,
+        subject: q.subject,
+        determined_from: q.determined_from,
+        determined_to: q.determined_to,
+        q: q.q,
+        sort: None,
+        page: None,
+        per_page: None,
+    };
+    let subject_key = check_filter(&f, &state)?;
+    let st = state.clone();
+    let rows = db::run(&state.pool, move |conn| {
+        let today = today();
+        let managed = managed_departments(conn, &user)?;
+        let entries: Vec<EntryRow> = filtered_entries(&f, &managed, &subject_key, today)
+            .order(crate::schema::list_entries::id.asc())
+            .limit(tabular::MAX_ROWS as i64)
+            .select(EntryRow::as_select())
+            .load(conn)?;
+        let mut rows = Vec::with_capacity(entries.len());
+        for e in &entries {
+            let v = entry_view(conn, &st.pii, e, Disclosure::Full, today)?;
+            rows.push(vec![
+                if e.list_type == "red" {
+                    "红名单"
+                } else {
+                    "黑名单"
+                }
+                .to_string(),
+                v.subject.code.clone(),
+                match v.subject.kind {
+                    SubjectType::Enterprise => "企业",
+                    SubjectType::Individual => "自然人",
+                    SubjectType::OtherOrganisation => "其他组织",
+                }
+                .to_string(),
+                v.subject_name.clone(),
+                v.legal_representative.clone().unwrap_or_default(),
+                e.legal_representative_id_enc
+                    .as_deref()
+                    .and_then(|enc| st.pii.decrypt(enc).ok())
+                    .unwrap_or_default(),
+                v.region_code.clone(),
+                v.department_id.to_string(),
+                v.scope_item_code.clone(),
+                v.document_number.clone(),
+                v.determination_date.to_string(),
+                v.valid_from.to_string(),
+                v.valid_until.to_string(),
+                v.facts.clone(),
+                if e.source == "national" {
+                    "国家层面认定"
+                } else {
+                    "本地"
+                }
+                .to_string(),
+                v.id.to_string(),
+                match v.effective_status.as_str() {
+                    "draft" => "草稿",
+                    "pending" => "未生效",
+                    "in_force" => "有效",
+                    "expired" => "已到期",
+                    _ => "已移出",
+                }
+                .to_string(),
+                v.removal_reason.clone().unwrap_or_default(),
+                v.removal_date.map(|d| d.to_string()).unwrap_or_default(),
+            ]);
+        }
+        Ok(rows)
+    })
+    .await?;
+    let headers: Vec<&str> = COLUMNS
+        .iter()
+        .map(|c| c.0)
+        .chain(EXPORT_EXTRA.iter().copied())
+        .collect();
+    file_response(format, "list-entries", "红黑名单", &headers, &rows)
+}

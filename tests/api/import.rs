@@ -1,0 +1,315 @@
+use credit_lists::auth::Role;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::entries::{fixture, id_number, uscc};
+use crate::helpers::*;
+
+const HEADER: &str = "名单类型*,主体代码*,主体类型,主体名称*,法定代表人,法定代表人身份证号,所属区域代码,认定部门编号,清单事项编码*,认定文书号*,认定日期*,有效期起,有效期止,事实*,来源";
+
+fn row(list: &str, code: &str, name: &str, scope: &str, doc: &str, date: &str) -> String {
+    format!("{list},{code},,{name},王五,,,,{scope},{doc},{date},,,虚开发票,本地")
+}
+
+async fn upload(
+    app: &TestApp,
+    token: &str,
+    query: &str,
+    body: Vec<u8>,
+    ct: &str,
+) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("/api/v1/list-entries/import{query}")))
+        .bearer_auth(token)
+        .header("content-type", ct)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn recent() -> String {
+    (crate::entries::today() - chrono::Duration::days(5)).to_string()
+}
+
+fn count_entries(app: &TestApp) -> i64 {
+    use credit_lists::schema::list_entries;
+    use diesel::prelude::*;
+    list_entries::table
+        .count()
+        .get_result(&mut *app.conn())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_file_with_bad_rows_writes_nothing_and_reports_every_bad_row() {
+    let f = fixture().await;
+    let (app, t) = (&f.app, &f.tax.token);
+    let before = app.audit_count();
+    let good = uscc(100);
+    let bad_check = format!(
+        "{}{}",
+        &good[..17],
+        if good.ends_with('0') { '1' } else { '0' }
+    );
+    let csv = [
+        HEADER.to_string(),
+        row("黑名单", &good, "甲公司", "HEI-1", "I-1", &recent()),
+        row("黑名单", &bad_check, "乙公司", "HEI-1", "I-2", &recent()),
+        row("紫名单", &uscc(101), "丙公司", "HEI-1", "I-3", &recent()),
+        row("黑名单", &uscc(102), "丁公司", "NO-SUCH", "I-4", &recent()),
+        row("黑名单", &uscc(103), "戊公司", "HEI-1", "I-5", "2026-13-45"),
+        row("黑名单", &good, "甲公司", "HEI-1", "I-1", &recent()),
+        String::new(),
+        row("红名单", &uscc(104), "己公司", "HEI-1", "I-7", &recent()),
+    ]
+    .join("\n");
+    let res = upload(app, t, "", csv.into_bytes(), "text/csv").await;
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "import_rejected").await;
+    let rows: Vec<(u64, String, String)> = p["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["row"].as_u64().unwrap(),
+                r["column"].as_str().unwrap_or("").to_string(),
+                r["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (3, "主体代码".into(), "checksum_mismatch".into()),
+            (4, "名单类型".into(), "invalid_value".into()),
+            (5, "清单事项编码".into(), "unknown_item".into()),
+            (6, "认定日期".into(), "invalid_date".into()),
+            (7, "".into(), "duplicate_in_file".into()),
+            // Row 8 is blank; row 9 cites a black scope for a red entry.
+            (9, "清单事项编码".into(), "wrong_kind".into()),
+        ],
+        "{p}"
+    );
+    let bad = &p["rows"][0];
+    assert_eq!(bad["value"], bad_check);
+    assert!(bad["message"].as_str().unwrap().contains("校验位"), "{bad}");
+    assert_eq!(count_entries(app), 0, "nothing written");
+    assert_eq!(app.audit_count(), before);
+}
+
+#[tokio::test]
+async fn a_good_file_is_applied_once_and_reimporting_changes_nothing() {
+    let f = fixture().await;
+    let (app, t) = (&f.app, &f.tax.token);
+    let csv = [
+        HEADER.to_string(),
+        row("黑名单", &uscc(110), "甲公司", "HEI-1", "G-1", &recent()),
+        row("黑名单", &id_number(110), "赵六", "HEI-1", "G-2", &recent()),
+        row("红名单", &uscc(111), "乙公司", "HONG-1", "G-3", &recent()),
+    ]
+    .join("\r\n");
+    // Dry run: a report, nothing written.
+    let res = upload(
+        app,
+        t,
+        "?dry_run=true",
+        csv.clone().into_bytes(),
+        "text/csv",
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let r: Value = res.json().await.unwrap();
+    assert_eq!(
+        (r["created"].as_u64(), r["dry_run"].as_bool()),
+        (Some(3), Some(true))
+    );
+    assert_eq!(count_entries(app), 0);
+
+    let res = upload(
+        app,
+        t,
+        "?publish=true",
+        csv.clone().into_bytes(),
+        "text/csv",
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let r: Value = res.json().await.unwrap();
+    assert_eq!(
+        (r["created"].as_u64(), r["published"].as_u64()),
+        (Some(3), Some(3))
+    );
+    let res = upload(app, t, "?publish=true", csv.into_bytes(), "text/csv").await;
+    let r: Value = res.json().await.unwrap();
+    assert_eq!(
+        (r["created"].as_u64(), r["unchanged"].as_u64()),
+        (Some(0), Some(3))
+    );
+    assert_eq!(count_entries(app), 3);
+    let admin = app.admin().await;
+    let report: Value = app
+        .get("/api/v1/audit-log/verify", &admin.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["ok"], true);
+}
+
+#[tokio::test]
+async fn gb18030_csv_from_chinese_excel_is_read() {
+    let f = fixture().await;
+    let (app, t) = (&f.app, &f.tax.token);
+    let csv = [
+        HEADER.to_string(),
+        row(
+            "黑名单",
+            &uscc(120),
+            "通化市鸭绿江商贸有限公司",
+            "HEI-1",
+            "GB-1",
+            &recent(),
+        ),
+    ]
+    .join("\r\n");
+    let (bytes, _, _) = encoding_rs::GB18030.encode(&csv);
+    assert!(std::str::from_utf8(&bytes).is_err(), "really not UTF-8");
+    let res = upload(app, t, "", bytes.into_owned(), "text/csv").await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let page: Value = app
+        .get("/api/v1/list-entries", t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["items"][0]["subject_name"], "通化市鸭绿江商贸有限公司");
+}
+
+#[tokio::test]
+async fn export_then_import_changes_nothing_in_both_formats() {
+    let f = fixture().await;
+    let (app, t) = (&f.app, &f.tax.token);
+    let csv = [
+        HEADER.to_string(),
+        row("黑名单", &uscc(130), "甲公司", "HEI-1", "E-1", &recent()),
+        format!(
+            "黑名单,{},,孙七,,,,,HEI-1,E-2,{},,,偷税,国家",
+            id_number(130),
+            recent()
+        ),
+    ]
+    .join("\n");
+    assert_eq!(
+        upload(app, t, "", csv.into_bytes(), "text/csv")
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    for format in ["xlsx", "csv"] {
+        let res = app
+            .get(&format!("/api/v1/list-entries/export?format={format}"), t)
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let disposition = res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            disposition.contains(&format!("filename=\"list-entries.{format}\"")),
+            "{disposition}"
+        );
+        assert!(
+            disposition.contains("filename*=UTF-8''%E7%BA%A2%E9%BB%91"),
+            "{disposition}"
+        );
+        let bytes = res.bytes().await.unwrap().to_vec();
+        if format == "xlsx" {
+            assert!(bytes.starts_with(b"PK"));
+        } else {
+            let text = String::from_utf8(bytes.clone()).unwrap();
+            assert!(
+                text.starts_with('\u{feff}') && text.contains(&id_number(130)),
+                "staff export has full codes"
+            );
+        }
+        let res = upload(
+            app,
+            t,
+            &format!("?filename=export.{format}"),
+            bytes,
+            "application/octet-stream",
+        )
+        .await;
+        let r: Value = res.json().await.unwrap();
+        assert_eq!(
+            (r["created"].as_u64(), r["unchanged"].as_u64()),
+            (Some(0), Some(2)),
+            "{format}: {r}"
+        );
+    }
+    assert_eq!(count_entries(app), 2);
+}
+
+#[tokio::test]
+async fn templates_unreadable_files_and_roles() {
+    let f = fixture().await;
+    let (app, t) = (&f.app, &f.tax.token);
+    let res = app.get("/api/v1/list-entries/import-template", t).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.bytes().await.unwrap().starts_with(b"PK"));
+    let text = app
+        .get("/api/v1/list-entries/import-template?format=csv", t)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("名单类型*") && text.contains("清单事项编码*"));
+    assert_problem(
+        app.get("/api/v1/list-entries/import-template?format=pdf", t)
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+    )
+    .await;
+    let res = upload(
+        app,
+        t,
+        "?filename=x.xlsx",
+        b"PK\x03\x04garbage".to_vec(),
+        "application/octet-stream",
+    )
+    .await;
+    assert_problem(res, StatusCode::BAD_REQUEST, "unreadable_file").await;
+    let res = upload(
+        app,
+        t,
+        "",
+        "只有一行,没有必需的列\n".as_bytes().to_vec(),
+        "text/csv",
+    )
+    .await;
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "import_rejected").await;
+    assert_eq!(p["rows"][0]["code"], "missing_column");
+    let machine = app
+        .account("machine", Role::ApprovalSystem, None, None)
+        .await;
+    let res = upload(app, &machine.token, "", b"x".to_vec(), "text/csv").await;
+    assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+    // Rows for another department are refused row by row.
+    let scjg = app
+        .account("scjg", Role::Department, Some(DEPT_SCJG), None)
+        .await;
+    let csv = [
+        HEADER.to_string(),
+        format!(
+            "黑名单,{},,甲公司,,,,{DEPT_TAX},HEI-1,F-1,{},,,事实,本地",
+            uscc(140),
+            recent()
+        ),
+    ]
+    .join("\n");
+    let res = upload(app, &scjg.token, "", csv.into_bytes(), "text/csv").await;
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "import_rejected").await;
+    assert_eq!(p["rows"][0]["code"], "forbidden");
+}
