@@ -15,6 +15,7 @@ pub mod entries;
 pub mod error;
 pub mod four_lists;
 pub mod http;
+pub mod imports;
 pub mod openapi;
 pub mod ops;
 pub mod org;

@@ -61,6 +61,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(four_lists::fields::list_fields)
                 .service(four_lists::fields::create_field)
                 .service(four_lists::fields::update_field)
+                .service(four_lists::import::template)
+                .service(four_lists::import::import)
                 .service(four_lists::handlers::list_items)
                 .service(four_lists::handlers::create_item)
                 .service(four_lists::handlers::get_item)

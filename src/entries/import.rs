@@ -6,13 +6,11 @@
 //! department + document number + subject code + list type: rows already recorded are reported
 //! as unchanged, so importing the same file twice changes nothing.
 
-use actix_web::http::header;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
 use diesel::prelude::*;
-use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::handlers::{
     audit_entry, check_filter, create_entry, filtered_entries, managed_departments, publish_entry,
@@ -21,12 +19,13 @@ use super::handlers::{
 use super::*;
 use crate::auth::AuthUser;
 use crate::db;
-use crate::error::{ApiError, FieldError, Problem, PROBLEM_JSON};
+use crate::error::{ApiError, Problem};
+use crate::imports::{
+    check_format, file_response, read_upload, run_import, zh_message, FormatQuery, ImportQuery,
+    ImportReport, RowError,
+};
 use crate::startup::AppState;
-use crate::tabular::{self, column_index, Format, Table};
-
-/// Largest accepted upload.
-pub const MAX_IMPORT_BYTES: usize = 32 * 1024 * 1024;
+use crate::tabular::{self, column_index, Table};
 
 /// The columns, in template order: (header, alternative names, API field it fills).
 const COLUMNS: &[(&str, &[&str], &str)] = &[
@@ -86,79 +85,6 @@ const COLUMNS: &[(&str, &[&str], &str)] = &[
 
 /// Read-only columns added by the export (ignored by the import).
 const EXPORT_EXTRA: &[&str] = &["编号", "状态", "移出原因", "移出日期"];
-
-/// One rejected cell or row.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct RowError {
-    /// Spreadsheet row number (the header is row 1).
-    pub row: usize,
-    /// Column header, when one column is at fault.
-    pub column: Option<String>,
-    pub value: Option<String>,
-    /// Stable code (the same codes as the API).
-    pub code: String,
-    /// 中文说明.
-    pub message: String,
-}
-
-/// What an import did (or, in a dry run, would do).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ImportReport {
-    pub dry_run: bool,
-    pub rows: usize,
-    /// Entries created.
-    pub created: usize,
-    /// Rows whose entry was already recorded (same department, document number, subject, list).
-    pub unchanged: usize,
-    /// Created entries that were also published.
-    pub published: usize,
-    pub errors: Vec<RowError>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct ImportQuery {
-    /// Validate and report only; nothing is written.
-    #[serde(default)]
-    pub dry_run: bool,
-    /// Publish the created entries at once (default: they stay drafts).
-    #[serde(default)]
-    pub publish: bool,
-    /// The file name, to help tell CSV from xlsx when the content type is missing.
-    pub filename: Option<String>,
-}
-
-fn zh_message(code: &str, english: &str) -> String {
-    let zh = match code {
-        "required" => "必填项为空",
-        "too_long" => "内容过长",
-        "checksum_mismatch" => "代码校验位错误",
-        "invalid_format" => "代码格式错误",
-        "invalid_birth_date" => "身份证号中的出生日期无效",
-        "invalid_date" => "日期格式应为 YYYY-MM-DD",
-        "invalid_value" => "取值无效",
-        "in_future" => "日期不能晚于今天",
-        "unknown_item" => "清单事项不存在",
-        "wrong_kind" => "清单事项类型与名单类型不符",
-        "scope_not_published" => "清单事项未发布或已废止",
-        "other_department" => "清单事项不属于该部门",
-        "kind_mismatch" => "主体类型与代码不符",
-        "kind_not_covered" => "该清单事项不适用于此类主体",
-        "before_valid_from" => "有效期止早于有效期起",
-        "before_determination" => "有效期起早于认定日期",
-        "beyond_publication_period" => "有效期超过该失信等级的最长公示期",
-        "below_publication_period" => "有效期短于该失信等级的最短公示期",
-        "unknown_region" => "区域代码不存在",
-        "unknown_department" => "部门不存在",
-        "inactive_department" => "部门已停用",
-        "duplicate_in_file" => "与文件中前面的行重复",
-        "forbidden" => "无权为该部门或区域认定",
-        "missing_column" => "缺少必需的列",
-        _ => "数据无效",
-    };
-    format!("{zh}（{english}）")
-}
 
 fn parse_date(errors: &mut Vec<(usize, String)>, col: usize, raw: &str) -> Option<NaiveDate> {
     if raw.is_empty() {
@@ -271,43 +197,6 @@ fn column_for_field(field: &str) -> Option<usize> {
     })
 }
 
-/// Collects the body up to [`MAX_IMPORT_BYTES`].
-async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, ApiError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest {
-            code: "malformed_body",
-            detail: format!("the upload could not be read: {e}"),
-            errors: vec![],
-        })?;
-        if body.len() + chunk.len() > MAX_IMPORT_BYTES {
-            return Err(ApiError::PayloadTooLarge {
-                limit: MAX_IMPORT_BYTES,
-            });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-fn rejected(report: &ImportReport) -> HttpResponse {
-    let mut body = serde_json::to_value(crate::error::problem_body(
-        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-        "import_rejected",
-        format!(
-            "{} row(s) are invalid; nothing was written",
-            report.errors.len()
-        ),
-        vec![],
-    ))
-    .unwrap_or_default();
-    body["rows"] = serde_json::to_value(&report.errors).unwrap_or_default();
-    body["report"] = serde_json::to_value(report).unwrap_or_default();
-    HttpResponse::UnprocessableEntity()
-        .content_type(PROBLEM_JSON)
-        .body(body.to_string())
-}
-
 /// Import entries from `.xlsx` or `.csv` (send the file as the request body). All or nothing.
 #[utoipa::path(
     tag = "list-entries",
@@ -335,65 +224,13 @@ pub async fn import(
 ) -> Result<HttpResponse, ApiError> {
     user.require(STAFF)?;
     let q = query.into_inner();
-    let body = read_body(payload).await?;
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let format = Format::detect(q.filename.as_deref(), content_type.as_deref(), &body);
-    let table = web::block(move || tabular::read_table(&body, format))
-        .await
-        .map_err(|_| ApiError::internal("reading the file failed"))?
-        .map_err(|e| ApiError::BadRequest {
-            code: e.code(),
-            detail: e.to_string(),
-            errors: vec![FieldError::new("body", e.code(), e.to_string())],
-        })?;
+    let table = read_upload(&req, q.filename.as_deref(), payload).await?;
     let st = state.clone();
-    let dry_run = q.dry_run;
-    let publish = q.publish;
-    let report = db::run(&state.pool, move |conn| {
-        let outcome = db::write_tx(conn, |conn| {
-            let report = apply(conn, &st, &user, &table, dry_run, publish)?;
-            if dry_run || !report.errors.is_empty() {
-                // Roll back: a dry run or a rejected file writes nothing.
-                return Err(ImportAbort::Report(report));
-            }
-            Ok(report)
-        });
-        match outcome {
-            Ok(r) => Ok(r),
-            Err(ImportAbort::Report(r)) => Ok(r),
-            Err(ImportAbort::Api(e)) => Err(e),
-        }
+    let (dry_run, publish) = (q.dry_run, q.publish);
+    run_import(&state, dry_run, move |conn| {
+        apply(conn, &st, &user, &table, dry_run, publish)
     })
-    .await?;
-    if !report.errors.is_empty() {
-        return Ok(rejected(&report));
-    }
-    Ok(if report.dry_run {
-        HttpResponse::Ok().json(report)
-    } else {
-        HttpResponse::Created().json(report)
-    })
-}
-
-enum ImportAbort {
-    Report(ImportReport),
-    Api(ApiError),
-}
-
-impl From<diesel::result::Error> for ImportAbort {
-    fn from(e: diesel::result::Error) -> Self {
-        ImportAbort::Api(e.into())
-    }
-}
-
-impl From<ApiError> for ImportAbort {
-    fn from(e: ApiError) -> Self {
-        ImportAbort::Api(e)
-    }
+    .await
 }
 
 fn apply(
@@ -565,72 +402,6 @@ fn apply(
     Ok(report)
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct FormatQuery {
-    /// `xlsx` (default) or `csv`.
-    pub format: Option<String>,
-}
-
-/// `attachment; filename="ascii.xlsx"; filename*=UTF-8''…` (RFC 6266 / 5987): an ASCII name for
-/// old clients, the Chinese one for the rest.
-fn disposition(ascii: &str, name: &str, ext: &str) -> String {
-    let encoded: String = format!("{name}.{ext}")
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    format!("attachment; filename=\"{ascii}.{ext}\"; filename*=UTF-8''{encoded}")
-}
-
-fn file_response(
-    format: &str,
-    ascii: &str,
-    name: &str,
-    headers: &[&str],
-    rows: &[Vec<String>],
-) -> Result<HttpResponse, ApiError> {
-    let (bytes, ct, ext) = match format {
-        "csv" => (
-            tabular::write_csv(headers, rows),
-            "text/csv; charset=utf-8",
-            "csv",
-        ),
-        _ => (
-            tabular::write_xlsx("红黑名单", headers, rows)
-                .map_err(|e| ApiError::internal(e.to_string()))?,
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            "xlsx",
-        ),
-    };
-    Ok(HttpResponse::Ok()
-        .content_type(ct)
-        .insert_header((header::CONTENT_DISPOSITION, disposition(ascii, name, ext)))
-        .body(bytes))
-}
-
-fn check_format(f: &Option<String>) -> Result<&'static str, ApiError> {
-    match f.as_deref() {
-        None | Some("xlsx") => Ok("xlsx"),
-        Some("csv") => Ok("csv"),
-        Some(_) => Err(ApiError::BadRequest {
-            code: "invalid_query",
-            detail: "format must be xlsx or csv".into(),
-            errors: vec![FieldError::new(
-                "query.format",
-                "invalid_value",
-                "format must be xlsx or csv",
-            )],
-        }),
-    }
-}
-
 /// The import template: the headers (required ones marked `*`) and one example row.
 #[utoipa::path(
     tag = "list-entries",
@@ -672,6 +443,7 @@ pub async fn template(
     ]];
     file_response(
         format,
+        "红黑名单",
         "list-entries-template",
         "红黑名单导入模板",
         &headers,
@@ -802,5 +574,12 @@ pub async fn export(
         .map(|c| c.0)
         .chain(EXPORT_EXTRA.iter().copied())
         .collect();
-    file_response(format, "list-entries", "红黑名单", &headers, &rows)
+    file_response(
+        format,
+        "红黑名单",
+        "list-entries",
+        "红黑名单",
+        &headers,
+        &rows,
+    )
 }

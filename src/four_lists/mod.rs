@@ -8,6 +8,7 @@
 
 pub mod fields;
 pub mod handlers;
+pub mod import;
 pub mod public;
 
 use diesel::prelude::*;

@@ -313,3 +313,126 @@ async fn templates_unreadable_files_and_roles() {
     let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "import_rejected").await;
     assert_eq!(p["rows"][0]["code"], "forbidden");
 }
+
+const ITEM_HEADER: &str = "清单类型*,事项编码*,名称*,说明,依据文件*,依据条款,发布机关,适用主体*,适用领域,失信等级,最短公示期（月）,最长公示期（月）,可修复期（月）,有效期（月）,关联范围事项编码,部门编号";
+
+#[tokio::test]
+async fn four_list_items_import_links_measures_to_scopes_in_the_same_file() {
+    let app = spawn_app().await;
+    let tax = app
+        .account("tax", Role::Department, Some(DEPT_TAX), None)
+        .await;
+    let upload_items = |query: &'static str, csv: String| {
+        app.client
+            .post(app.url(&format!("/api/v1/four-list-items/import{query}")))
+            .bearer_auth(&tax.token)
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+    };
+    let good = [
+        ITEM_HEADER,
+        "严重失信行为及主体范围清单,HEI-01,重大税收违法失信主体,,《重大税收违法失信主体信息公布管理办法》,第六条,国家税务总局,企业、自然人,,严重,,,,,,",
+        "失信惩戒政策措施清单,CJ-01,限制参与政府采购,,《政府采购法》,第二十二条,,企业,政府采购、bidding,,,,,,HEI-01,",
+        "诚信典型范围清单,HONG-01,纳税信用A级纳税人,,《纳税信用管理办法（试行）》,,,企业,,,,,,36,,",
+    ]
+    .join("\n");
+    let res = upload_items("?publish=true", good.clone()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let r: Value = res.json().await.unwrap();
+    assert_eq!(
+        (r["created"].as_u64(), r["published"].as_u64()),
+        (Some(3), Some(3)),
+        "{r}"
+    );
+    let page: Value = app
+        .get(
+            "/api/v1/four-list-items?kind=punishment_measures",
+            &tax.token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let measure = &page["items"][0];
+    assert_eq!(
+        measure["fields"],
+        serde_json::json!(["government_procurement", "bidding"])
+    );
+    assert_eq!(
+        measure["linked_scope_item_ids"].as_array().unwrap().len(),
+        1
+    );
+    assert_eq!(measure["status"], "published");
+    let r: Value = upload_items("?publish=true", good)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (r["created"].as_u64(), r["unchanged"].as_u64()),
+        (Some(0), Some(3))
+    );
+
+    let before = app.audit_count();
+    let bad = [
+        ITEM_HEADER,
+        "金名单,X-1,名称,,依据,,,企业,,,,,,,,",
+        "失信惩戒政策措施清单,X-2,名称,,依据,,,企业,占卜,,,,,,,",
+        "严重失信行为及主体范围清单,X-3,名称,,依据,,,企业,,,,,,,,",
+        "诚信典型范围清单,X-4,名称,,依据,,,企业,,,,,,36,,",
+    ]
+    .join("\n");
+    let res = upload_items("", bad).await.unwrap();
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "import_rejected").await;
+    let rows: Vec<(u64, String, String)> = p["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["row"].as_u64().unwrap(),
+                r["column"].as_str().unwrap_or("").to_string(),
+                r["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (2, "清单类型".into(), "invalid_value".into()),
+            (3, "适用领域".into(), "unknown_field".into()),
+            (4, "失信等级".into(), "required".into()),
+        ],
+        "{p}"
+    );
+    assert_eq!(
+        app.audit_count(),
+        before,
+        "row 5 was valid but nothing is written"
+    );
+    let t = app
+        .get(
+            "/api/v1/four-list-items/import-template?format=csv",
+            &tax.token,
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(t.contains("清单类型*") && t.contains("HEI-01"));
+    let machine = app
+        .account("machine", Role::ApprovalSystem, None, None)
+        .await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/four-list-items/import"))
+        .bearer_auth(&machine.token)
+        .header("content-type", "text/csv")
+        .body(ITEM_HEADER)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+}

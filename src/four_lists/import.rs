@@ -1,0 +1,469 @@
+//! Spreadsheet import of four-list items (departments keep their lists in Excel). All or nothing,
+//! with a dry run and a per-row report; an item is identified by department + code, so rows whose
+//! item exists are reported unchanged and a second import of the same file changes nothing.
+
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use diesel::prelude::*;
+
+use super::handlers::{create_item_in, publish_item_in, NewItem};
+use super::{ItemKind, LegalBasis, Severity, SubjectType};
+use crate::auth::{AuthUser, Role};
+use crate::db::DbConnection;
+use crate::error::{ApiError, Problem};
+use crate::imports::{
+    check_format, file_response, read_upload, row_error, run_import, FormatQuery, ImportQuery,
+    ImportReport,
+};
+use crate::schema::{application_fields, four_list_items};
+use crate::startup::AppState;
+use crate::tabular::{column_index, Table};
+
+const COLUMNS: &[(&str, &[&str], &str)] = &[
+    ("清单类型*", &["清单类型", "kind"], "kind"),
+    ("事项编码*", &["事项编码", "编码", "code"], "code"),
+    ("名称*", &["名称", "事项名称", "title"], "title"),
+    ("说明", &["说明", "description"], "description"),
+    (
+        "依据文件*",
+        &["依据文件", "依据", "legal_basis"],
+        "legal_basis",
+    ),
+    ("依据条款", &["依据条款", "条款"], "legal_basis_article"),
+    ("发布机关", &["发布机关", "制定机关"], "legal_basis_issuer"),
+    ("适用主体*", &["适用主体", "subject_kinds"], "subject_kinds"),
+    ("适用领域", &["适用领域", "领域", "fields"], "fields"),
+    (
+        "失信等级",
+        &["失信等级", "严重程度", "severity"],
+        "severity",
+    ),
+    (
+        "最短公示期（月）",
+        &["最短公示期（月）", "最短公示期"],
+        "publication_months_min",
+    ),
+    (
+        "最长公示期（月）",
+        &["最长公示期（月）", "最长公示期"],
+        "publication_months_max",
+    ),
+    (
+        "可修复期（月）",
+        &["可修复期（月）", "可修复期"],
+        "repair_after_months",
+    ),
+    (
+        "有效期（月）",
+        &["有效期（月）", "有效期"],
+        "validity_months",
+    ),
+    (
+        "关联范围事项编码",
+        &["关联范围事项编码", "关联事项"],
+        "linked_scope_item_ids",
+    ),
+    ("部门编号", &["部门编号", "department_id"], "department_id"),
+];
+
+fn split_list(raw: &str) -> Vec<String> {
+    raw.split(['、', ',', '，', ';', '；', '\n'])
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn kind_of(raw: &str) -> Option<ItemKind> {
+    Some(match raw {
+        "red_scope" | "诚信典型范围清单" | "诚信典型范围" | "红名单范围" => {
+            ItemKind::RedScope
+        }
+        "black_scope" | "严重失信行为及主体范围清单" | "严重失信范围" | "黑名单范围" => {
+            ItemKind::BlackScope
+        }
+        "incentive_measures" | "守信激励政策措施清单" | "守信激励措施" => {
+            ItemKind::IncentiveMeasures
+        }
+        "punishment_measures" | "失信惩戒政策措施清单" | "失信惩戒措施" => {
+            ItemKind::PunishmentMeasures
+        }
+        _ => return None,
+    })
+}
+
+fn column_for_field(field: &str) -> Option<usize> {
+    let base = field.split(['[', '.']).next().unwrap_or(field);
+    COLUMNS.iter().position(|c| c.2 == base)
+}
+
+fn apply(
+    conn: &mut DbConnection,
+    user: &AuthUser,
+    table: &Table,
+    dry_run: bool,
+    publish: bool,
+) -> Result<ImportReport, ApiError> {
+    let mut report = ImportReport {
+        dry_run,
+        rows: table.rows.len(),
+        created: 0,
+        unchanged: 0,
+        published: 0,
+        errors: Vec::new(),
+    };
+    let index: Vec<Option<usize>> = COLUMNS
+        .iter()
+        .map(|(_, names, _)| column_index(&table.headers, names))
+        .collect();
+    let header_name = |i: usize| COLUMNS[i].0.trim_end_matches('*').to_string();
+    for (i, (h, _, _)) in COLUMNS.iter().enumerate() {
+        if h.ends_with('*') && index[i].is_none() {
+            report.errors.push(row_error(
+                1,
+                Some(header_name(i)),
+                None,
+                "missing_column",
+                "a required column is missing",
+            ));
+        }
+    }
+    if !report.errors.is_empty() {
+        return Ok(report);
+    }
+    let fields: Vec<(String, String)> = application_fields::table
+        .select((application_fields::code, application_fields::name))
+        .load(conn)?;
+    for row in &table.rows {
+        let cells = |i: usize| {
+            index[i]
+                .map(|c| row.cell(c).trim().to_string())
+                .unwrap_or_default()
+        };
+        let bad = |col: usize, code: &str, english: &str, report: &mut ImportReport| {
+            report.errors.push(row_error(
+                row.number,
+                Some(header_name(col)),
+                Some(cells(col)),
+                code,
+                english,
+            ));
+        };
+        let before = report.errors.len();
+        let kind = kind_of(&cells(0));
+        if kind.is_none() {
+            bad(0, "invalid_value", "unknown list kind", &mut report);
+        }
+        let department_id = match cells(15).as_str() {
+            "" => user.department_id,
+            raw => raw.trim_end_matches(".0").parse::<i32>().ok().or_else(|| {
+                bad(15, "invalid_value", "not a department number", &mut report);
+                None
+            }),
+        };
+        let mut subject_kinds = Vec::new();
+        for s in split_list(&cells(7)) {
+            match s.as_str() {
+                "企业" | "enterprise" => subject_kinds.push(SubjectType::Enterprise),
+                "自然人" | "个人" | "individual" => {
+                    subject_kinds.push(SubjectType::Individual)
+                }
+                "其他组织" | "other_organisation" => {
+                    subject_kinds.push(SubjectType::OtherOrganisation)
+                }
+                _ => bad(
+                    7,
+                    "invalid_value",
+                    "subject kinds are 企业, 自然人, 其他组织",
+                    &mut report,
+                ),
+            }
+        }
+        let mut field_codes = Vec::new();
+        for f in split_list(&cells(8)) {
+            match fields.iter().find(|(code, name)| *code == f || *name == f) {
+                Some((code, _)) => field_codes.push(code.clone()),
+                None => bad(8, "unknown_field", "no such field", &mut report),
+            }
+        }
+        let severity = match cells(9).as_str() {
+            "" => None,
+            "轻微" | "minor" => Some(Severity::Minor),
+            "一般" | "general" => Some(Severity::General),
+            "严重" | "serious" => Some(Severity::Serious),
+            "特定严重" | "specific_serious" => Some(Severity::SpecificSerious),
+            _ => {
+                bad(
+                    9,
+                    "invalid_value",
+                    "severity is 轻微, 一般, 严重 or 特定严重",
+                    &mut report,
+                );
+                None
+            }
+        };
+        let months = |col: usize, report: &mut ImportReport| -> Option<i32> {
+            let raw = cells(col);
+            if raw.is_empty() {
+                return None;
+            }
+            match raw.trim_end_matches(".0").parse::<i32>() {
+                Ok(v) => Some(v),
+                Err(_) => {
+                    report.errors.push(row_error(
+                        row.number,
+                        Some(header_name(col)),
+                        Some(raw),
+                        "invalid_value",
+                        "not a whole number of months",
+                    ));
+                    None
+                }
+            }
+        };
+        let (min, max, repair, validity) = (
+            months(10, &mut report),
+            months(11, &mut report),
+            months(12, &mut report),
+            months(13, &mut report),
+        );
+        if report.errors.len() > before {
+            continue;
+        }
+        let (Some(kind), Some(department_id)) = (kind, department_id) else {
+            report.errors.push(row_error(
+                row.number,
+                Some(header_name(15)),
+                None,
+                "required",
+                "name the department",
+            ));
+            continue;
+        };
+        let code = cells(1);
+        let exists: i64 = four_list_items::table
+            .filter(four_list_items::department_id.eq(department_id))
+            .filter(four_list_items::code.eq(&code))
+            .count()
+            .get_result(conn)?;
+        if exists > 0 {
+            report.unchanged += 1;
+            continue;
+        }
+        let mut linked = Vec::new();
+        for c in split_list(&cells(14)) {
+            let id: Option<i32> = four_list_items::table
+                .filter(four_list_items::department_id.eq(department_id))
+                .filter(four_list_items::code.eq(&c))
+                .select(four_list_items::id)
+                .first(conn)
+                .optional()?;
+            match id {
+                Some(id) => linked.push(id),
+                None => report.errors.push(row_error(
+                    row.number,
+                    Some(header_name(14)),
+                    Some(c),
+                    "unknown_item",
+                    "no such scope item in the department",
+                )),
+            }
+        }
+        if report.errors.len() > before {
+            continue;
+        }
+        let opt = |i: usize| Some(cells(i)).filter(|s| !s.is_empty());
+        let input = NewItem {
+            department_id: Some(department_id),
+            kind,
+            code,
+            title: cells(2),
+            description: cells(3),
+            legal_basis: if cells(4).is_empty() {
+                vec![]
+            } else {
+                vec![LegalBasis {
+                    document: cells(4),
+                    article: opt(5),
+                    issuer: opt(6),
+                }]
+            },
+            subject_kinds,
+            fields: field_codes,
+            implementing_department_ids: vec![],
+            linked_scope_item_ids: linked,
+            severity,
+            publication_months_min: min,
+            publication_months_max: max,
+            repair_after_months: repair,
+            repairable: None,
+            validity_months: validity,
+        };
+        let created = conn.transaction(|conn| -> Result<(), ApiError> {
+            let v = create_item_in(conn, user, input)?;
+            if publish {
+                publish_item_in(conn, user, v.id)?;
+            }
+            Ok(())
+        });
+        match created {
+            Ok(()) => {
+                report.created += 1;
+                if publish {
+                    report.published += 1;
+                }
+            }
+            Err(ApiError::Invalid {
+                errors,
+                code,
+                detail,
+            }) => {
+                if errors.is_empty() {
+                    report
+                        .errors
+                        .push(row_error(row.number, None, None, code, &detail));
+                }
+                for e in errors {
+                    let col = column_for_field(&e.field);
+                    report.errors.push(row_error(
+                        row.number,
+                        col.map(header_name),
+                        col.map(&cells),
+                        &e.code,
+                        &e.message,
+                    ));
+                }
+            }
+            Err(ApiError::Forbidden(msg)) | Err(ApiError::Conflict { detail: msg, .. }) => {
+                report
+                    .errors
+                    .push(row_error(row.number, None, None, "forbidden", &msg));
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(report)
+}
+
+/// Import four-list items from `.xlsx` or `.csv` (the file is the request body). All or nothing.
+#[utoipa::path(
+    tag = "four-lists",
+    security(("bearer" = [])),
+    params(ImportQuery),
+    request_body(content = Vec<u8>, description = "The spreadsheet (.xlsx, or .csv in UTF-8 or GB18030)",
+                 content_type = "application/octet-stream"),
+    responses(
+        (status = 200, description = "Dry run: what would happen", body = ImportReport),
+        (status = 201, description = "Applied", body = ImportReport),
+        (status = 400, description = "Unreadable file", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Department officers and admins only", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "File too large", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid rows (all reported in `rows`); nothing written", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/four-list-items/import")]
+pub async fn import(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    query: web::Query<ImportQuery>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Admin, Role::Department])?;
+    let q = query.into_inner();
+    let table = read_upload(&req, q.filename.as_deref(), payload).await?;
+    let (dry_run, publish) = (q.dry_run, q.publish);
+    run_import(&state, dry_run, move |conn| {
+        apply(conn, &user, &table, dry_run, publish)
+    })
+    .await
+}
+
+/// The import template for four-list items, with one example row per kind.
+#[utoipa::path(
+    tag = "four-lists",
+    security(("bearer" = [])),
+    params(FormatQuery),
+    responses(
+        (status = 200, description = "The template file", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 400, description = "Bad format", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/four-list-items/import-template")]
+pub async fn template(
+    user: AuthUser,
+    query: web::Query<FormatQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let format = check_format(&query.format)?;
+    let headers: Vec<&str> = COLUMNS.iter().map(|c| c.0).collect();
+    let dept = user
+        .department_id
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    let row = |cells: [&str; 15]| -> Vec<String> {
+        let mut v: Vec<String> = cells.iter().map(|s| s.to_string()).collect();
+        v.push(dept.clone());
+        v
+    };
+    let examples = vec![
+        row([
+            "严重失信行为及主体范围清单",
+            "HEI-01",
+            "重大税收违法失信主体",
+            "",
+            "《重大税收违法失信主体信息公布管理办法》",
+            "第六条",
+            "国家税务总局",
+            "企业、自然人",
+            "",
+            "严重",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ]),
+        row([
+            "失信惩戒政策措施清单",
+            "CJ-01",
+            "限制参与政府采购",
+            "",
+            "《政府采购法》",
+            "第二十二条",
+            "全国人民代表大会常务委员会",
+            "企业",
+            "政府采购、招标投标",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "HEI-01",
+        ]),
+        row([
+            "诚信典型范围清单",
+            "HONG-01",
+            "纳税信用A级纳税人",
+            "",
+            "《纳税信用管理办法（试行）》",
+            "",
+            "国家税务总局",
+            "企业",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "36",
+            "",
+        ]),
+    ];
+    file_response(
+        format,
+        "四张清单",
+        "four-list-items-template",
+        "四张清单导入模板",
+        &headers,
+        &examples,
+    )
+}

@@ -1,0 +1,291 @@
+//! Shared pieces of the spreadsheet imports and exports: the upload, the all-or-nothing run with
+//! dry runs, the per-row report with Chinese messages, and file responses.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::db::{self, DbConnection};
+use crate::error::{ApiError, FieldError, PROBLEM_JSON};
+use crate::startup::AppState;
+use crate::tabular::{self, Format, Table};
+
+/// Largest accepted upload.
+pub const MAX_IMPORT_BYTES: usize = 32 * 1024 * 1024;
+
+/// One rejected cell or row.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RowError {
+    /// Spreadsheet row number (the header is row 1).
+    pub row: usize,
+    /// Column header, when one column is at fault.
+    pub column: Option<String>,
+    pub value: Option<String>,
+    /// Stable code (the same codes as the API).
+    pub code: String,
+    /// 中文说明.
+    pub message: String,
+}
+
+/// What an import did (or, in a dry run, would do).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportReport {
+    pub dry_run: bool,
+    pub rows: usize,
+    /// Entries created.
+    pub created: usize,
+    /// Rows whose entry was already recorded (same department, document number, subject, list).
+    pub unchanged: usize,
+    /// Created entries that were also published.
+    pub published: usize,
+    pub errors: Vec<RowError>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    /// Validate and report only; nothing is written.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Publish the created entries at once (default: they stay drafts).
+    #[serde(default)]
+    pub publish: bool,
+    /// The file name, to help tell CSV from xlsx when the content type is missing.
+    pub filename: Option<String>,
+}
+
+pub fn zh_message(code: &str, english: &str) -> String {
+    let zh = match code {
+        "required" => "必填项为空",
+        "too_long" => "内容过长",
+        "checksum_mismatch" => "代码校验位错误",
+        "invalid_format" => "代码格式错误",
+        "invalid_birth_date" => "身份证号中的出生日期无效",
+        "invalid_date" => "日期格式应为 YYYY-MM-DD",
+        "invalid_value" => "取值无效",
+        "in_future" => "日期不能晚于今天",
+        "unknown_item" => "清单事项不存在",
+        "wrong_kind" => "清单事项类型与名单类型不符",
+        "scope_not_published" => "清单事项未发布或已废止",
+        "other_department" => "清单事项不属于该部门",
+        "kind_mismatch" => "主体类型与代码不符",
+        "kind_not_covered" => "该清单事项不适用于此类主体",
+        "before_valid_from" => "有效期止早于有效期起",
+        "before_determination" => "有效期起早于认定日期",
+        "beyond_publication_period" => "有效期超过该失信等级的最长公示期",
+        "below_publication_period" => "有效期短于该失信等级的最短公示期",
+        "unknown_region" => "区域代码不存在",
+        "unknown_department" => "部门不存在",
+        "inactive_department" => "部门已停用",
+        "duplicate_in_file" => "与文件中前面的行重复",
+        "forbidden" => "无权为该部门或区域认定",
+        "missing_column" => "缺少必需的列",
+        "code_taken" => "该部门已有相同编码的事项",
+        "invalid_code" => "编码格式错误",
+        "unknown_field" => "适用领域不存在或已停用",
+        "not_applicable" => "该项不适用于此清单类型",
+        "out_of_range" => "数值超出范围",
+        "self_link" => "事项不能关联自身",
+        "repealed" => "关联事项已废止",
+        _ => "数据无效",
+    };
+    format!("{zh}（{english}）")
+}
+
+/// Collects the body up to [`MAX_IMPORT_BYTES`].
+pub async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, ApiError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest {
+            code: "malformed_body",
+            detail: format!("the upload could not be read: {e}"),
+            errors: vec![],
+        })?;
+        if body.len() + chunk.len() > MAX_IMPORT_BYTES {
+            return Err(ApiError::PayloadTooLarge {
+                limit: MAX_IMPORT_BYTES,
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+pub fn rejected(report: &ImportReport) -> HttpResponse {
+    let mut body = serde_json::to_value(crate::error::problem_body(
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+        "import_rejected",
+        format!(
+            "{} row(s) are invalid; nothing was written",
+            report.errors.len()
+        ),
+        vec![],
+    ))
+    .unwrap_or_default();
+    body["rows"] = serde_json::to_value(&report.errors).unwrap_or_default();
+    body["report"] = serde_json::to_value(report).unwrap_or_default();
+    HttpResponse::UnprocessableEntity()
+        .content_type(PROBLEM_JSON)
+        .body(body.to_string())
+}
+
+pub enum ImportAbort {
+    Report(ImportReport),
+    Api(ApiError),
+}
+
+impl From<diesel::result::Error> for ImportAbort {
+    fn from(e: diesel::result::Error) -> Self {
+        ImportAbort::Api(e.into())
+    }
+}
+
+impl From<ApiError> for ImportAbort {
+    fn from(e: ApiError) -> Self {
+        ImportAbort::Api(e)
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct FormatQuery {
+    /// `xlsx` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+/// `attachment; filename="ascii.xlsx"; filename*=UTF-8''…` (RFC 6266 / 5987): an ASCII name for
+/// old clients, the Chinese one for the rest.
+pub fn disposition(ascii: &str, name: &str, ext: &str) -> String {
+    let encoded: String = format!("{name}.{ext}")
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("attachment; filename=\"{ascii}.{ext}\"; filename*=UTF-8''{encoded}")
+}
+
+pub fn file_response(
+    format: &str,
+    sheet: &str,
+    ascii: &str,
+    name: &str,
+    headers: &[&str],
+    rows: &[Vec<String>],
+) -> Result<HttpResponse, ApiError> {
+    let (bytes, ct, ext) = match format {
+        "csv" => (
+            tabular::write_csv(headers, rows),
+            "text/csv; charset=utf-8",
+            "csv",
+        ),
+        _ => (
+            tabular::write_xlsx(sheet, headers, rows)
+                .map_err(|e| ApiError::internal(e.to_string()))?,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx",
+        ),
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(ct)
+        .insert_header((header::CONTENT_DISPOSITION, disposition(ascii, name, ext)))
+        .body(bytes))
+}
+
+pub fn check_format(f: &Option<String>) -> Result<&'static str, ApiError> {
+    match f.as_deref() {
+        None | Some("xlsx") => Ok("xlsx"),
+        Some("csv") => Ok("csv"),
+        Some(_) => Err(ApiError::BadRequest {
+            code: "invalid_query",
+            detail: "format must be xlsx or csv".into(),
+            errors: vec![FieldError::new(
+                "query.format",
+                "invalid_value",
+                "format must be xlsx or csv",
+            )],
+        }),
+    }
+}
+
+/// Reads the uploaded file into a table (off the request thread).
+pub async fn read_upload(
+    req: &HttpRequest,
+    filename: Option<&str>,
+    payload: web::Payload,
+) -> Result<Table, ApiError> {
+    let body = read_body(payload).await?;
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let format = Format::detect(filename, content_type.as_deref(), &body);
+    web::block(move || tabular::read_table(&body, format))
+        .await
+        .map_err(|_| ApiError::internal("reading the file failed"))?
+        .map_err(|e| ApiError::BadRequest {
+            code: e.code(),
+            detail: e.to_string(),
+            errors: vec![FieldError::new("body", e.code(), e.to_string())],
+        })
+}
+
+/// Runs `apply` in one write transaction and rolls it back for a dry run or when any row was
+/// rejected; answers 200 (dry run), 201 (applied) or 422 `import_rejected` with every bad row.
+pub async fn run_import<F>(
+    state: &web::Data<AppState>,
+    dry_run: bool,
+    apply: F,
+) -> Result<HttpResponse, ApiError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<ImportReport, ApiError> + Send + 'static,
+{
+    let report = db::run(&state.pool, move |conn| {
+        let outcome = db::write_tx(conn, |conn| {
+            let report = apply(conn)?;
+            if dry_run || !report.errors.is_empty() {
+                return Err(ImportAbort::Report(report));
+            }
+            Ok(report)
+        });
+        match outcome {
+            Ok(r) | Err(ImportAbort::Report(r)) => Ok(r),
+            Err(ImportAbort::Api(e)) => Err(e),
+        }
+    })
+    .await?;
+    if !report.errors.is_empty() {
+        return Ok(rejected(&report));
+    }
+    Ok(if report.dry_run {
+        HttpResponse::Ok().json(report)
+    } else {
+        HttpResponse::Created().json(report)
+    })
+}
+
+/// Report for one row and column.
+pub fn row_error(
+    row: usize,
+    column: Option<String>,
+    value: Option<String>,
+    code: &str,
+    english: &str,
+) -> RowError {
+    RowError {
+        row,
+        column,
+        value,
+        code: code.to_string(),
+        message: zh_message(code, english),
+    }
+}
