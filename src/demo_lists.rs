@@ -16,7 +16,7 @@ use crate::entries::{ListType, Source};
 use crate::error::ApiError;
 use crate::four_lists::handlers::NewItem;
 use crate::four_lists::{ItemKind, LegalBasis, Severity, SubjectType};
-use crate::schema::{four_list_items, list_entries, users};
+use crate::schema::{four_list_items, list_entries, objections, users};
 use crate::startup::AppState;
 
 const DEPT_COURT: i32 = 15; // 市中级人民法院
@@ -458,6 +458,38 @@ fn seed_all(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
             continue; // a few drafts stay drafts
         }
         let row = publish_entry(conn, state, admin, row)?;
+        if n % 23 == 5 && row.list_type == "black" && crate::entries::in_force_on(&row, today) {
+            // An open objection (异议), received a few days ago, with its working-day deadlines.
+            let received = today - Duration::days(rng.gen_range(0..15));
+            let now = db::now();
+            diesel::insert_into(objections::table)
+                .values((
+                    objections::entry_id.eq(row.id),
+                    objections::raised_by.eq(format!("{}（委托代理人）", row.subject_name)),
+                    objections::grounds.eq("认为认定事实不清，申请复核"),
+                    objections::received_date.eq(received),
+                    objections::accept_deadline.eq(crate::calendar::deadline(conn, received, 2)?),
+                    objections::verify_deadline.eq(crate::calendar::deadline(conn, received, 10)?),
+                    objections::status.eq("open"),
+                    objections::created_by.eq(admin.id),
+                    objections::created_at.eq(now),
+                ))
+                .execute(conn)?;
+            diesel::update(list_entries::table.find(row.id))
+                .set(list_entries::objection_open.eq(true))
+                .execute(conn)?;
+            let after = crate::entries::find_entry(conn, row.id)?
+                .ok_or_else(|| ApiError::internal("entry vanished"))?;
+            audit_entry(
+                conn,
+                state,
+                admin,
+                "list_entry.objection_open",
+                Some(&row),
+                &after,
+            )?;
+            continue;
+        }
         if n % 17 == 0 && row.list_type == "black" {
             let now = db::now();
             diesel::update(list_entries::table.find(row.id))

@@ -805,6 +805,20 @@ async fn demo_lists_are_seeded_once_and_consistent() {
             .unwrap();
         assert!(page["total"].as_i64().unwrap() > 0, "some {status} entries");
     }
+    let entries: Value = app
+        .get("/api/v1/list-entries?per_page=200&status=in_force", t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        entries["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["objection_open"] == true),
+        "some open objections"
+    );
     let national: Value = app
         .get("/api/v1/list-entries?per_page=1&source=national", t)
         .await
