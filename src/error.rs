@@ -118,6 +118,16 @@ impl ApiError {
         }
     }
 
+    /// 400 `invalid_query` naming the query parameter (`query.{param}`).
+    pub fn invalid_query(param: &str, code: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        ApiError::BadRequest {
+            code: "invalid_query",
+            detail: message.clone(),
+            errors: vec![FieldError::new(format!("query.{param}"), code, message)],
+        }
+    }
+
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         ApiError::Unauthorized(detail.into())
     }

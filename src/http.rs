@@ -120,26 +120,18 @@ impl PageQuery {
         let page = self.page.unwrap_or(1);
         let per_page = self.per_page.unwrap_or(50);
         if !(1..=1_000_000).contains(&page) {
-            return Err(ApiError::BadRequest {
-                code: "invalid_query",
-                detail: "page must be between 1 and 1000000".into(),
-                errors: vec![FieldError::new(
-                    "query.page",
-                    "out_of_range",
-                    "page must be between 1 and 1000000",
-                )],
-            });
+            return Err(ApiError::invalid_query(
+                "page",
+                "out_of_range",
+                "page must be between 1 and 1000000",
+            ));
         }
         if !(1..=MAX_PER_PAGE).contains(&per_page) {
-            return Err(ApiError::BadRequest {
-                code: "invalid_query",
-                detail: format!("per_page must be between 1 and {MAX_PER_PAGE}"),
-                errors: vec![FieldError::new(
-                    "query.per_page",
-                    "out_of_range",
-                    format!("per_page must be between 1 and {MAX_PER_PAGE}"),
-                )],
-            });
+            return Err(ApiError::invalid_query(
+                "per_page",
+                "out_of_range",
+                format!("per_page must be between 1 and {MAX_PER_PAGE}"),
+            ));
         }
         Ok((per_page, (page - 1) * per_page, page, per_page))
     }

@@ -204,15 +204,11 @@ pub fn check_format(f: &Option<String>) -> Result<&'static str, ApiError> {
     match f.as_deref() {
         None | Some("xlsx") => Ok("xlsx"),
         Some("csv") => Ok("csv"),
-        Some(_) => Err(ApiError::BadRequest {
-            code: "invalid_query",
-            detail: "format must be xlsx or csv".into(),
-            errors: vec![FieldError::new(
-                "query.format",
-                "invalid_value",
-                "format must be xlsx or csv",
-            )],
-        }),
+        Some(_) => Err(ApiError::invalid_query(
+            "format",
+            "invalid_value",
+            "format must be xlsx or csv",
+        )),
     }
 }
 

@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{AuditRow, VerifyReport};
 use crate::auth::{AuthUser, Role};
 use crate::db;
-use crate::error::{ApiError, FieldError, Problem};
+use crate::error::{ApiError, Problem};
 use crate::http::{Page, PageQuery};
 use crate::schema::audit_log;
 use crate::startup::AppState;
@@ -118,15 +118,11 @@ pub async fn list_audit(
     }
     if let (Some(from), Some(to)) = (f.from, f.to) {
         if from > to {
-            return Err(ApiError::BadRequest {
-                code: "invalid_query",
-                detail: "from must not be after to".into(),
-                errors: vec![FieldError::new(
-                    "query.from",
-                    "out_of_range",
-                    "from must not be after to",
-                )],
-            });
+            return Err(ApiError::invalid_query(
+                "from",
+                "out_of_range",
+                "from must not be after to",
+            ));
         }
     }
     let (limit, offset, page, per_page) = PageQuery {

@@ -255,3 +255,26 @@ impl FromRequest for AuthUser {
         })
     }
 }
+
+/// Departments whose drafts (four-list items, list entries) the caller may see and manage:
+/// `None` = all (admins, the city bureau); a county bureau its region's departments; a department
+/// officer their own; approval systems none.
+pub fn managed_departments(
+    conn: &mut crate::db::DbConnection,
+    user: &AuthUser,
+) -> Result<Option<Vec<i32>>, ApiError> {
+    Ok(match user.role {
+        Role::Admin => None,
+        Role::Department => Some(user.department_id.into_iter().collect()),
+        Role::Bureau => match user.region_filter()? {
+            None => None,
+            Some(region) => Some(
+                departments::table
+                    .filter(departments::region_code.eq(region))
+                    .select(departments::id)
+                    .load(conn)?,
+            ),
+        },
+        Role::ApprovalSystem => Some(vec![]),
+    })
+}

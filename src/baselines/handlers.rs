@@ -57,15 +57,11 @@ pub async fn list_baselines(
     let f = query.into_inner();
     if let Some(t) = &f.list_type {
         if !LIST_TYPES.contains(&t.as_str()) {
-            return Err(ApiError::BadRequest {
-                code: "invalid_query",
-                detail: "list_type must be red or black".into(),
-                errors: vec![FieldError::new(
-                    "query.list_type",
-                    "invalid_value",
-                    "list_type must be red or black",
-                )],
-            });
+            return Err(ApiError::invalid_query(
+                "list_type",
+                "invalid_value",
+                "list_type must be red or black",
+            ));
         }
     }
     let scope = user.region_filter()?;

@@ -766,18 +766,6 @@ pub struct EntryFilter {
     pub per_page: Option<i64>,
 }
 
-fn bad_query(field: &str, msg: &str) -> ApiError {
-    ApiError::BadRequest {
-        code: "invalid_query",
-        detail: msg.to_string(),
-        errors: vec![FieldError::new(
-            format!("query.{field}"),
-            "invalid_value",
-            msg,
-        )],
-    }
-}
-
 /// Filters shared by the list and the export.
 pub fn filtered_entries<'a>(
     f: &'a EntryFilter,
@@ -846,27 +834,6 @@ pub fn filtered_entries<'a>(
     q
 }
 
-/// Departments whose drafts the caller sees: `None` = all.
-pub fn managed_departments(
-    conn: &mut DbConnection,
-    user: &AuthUser,
-) -> Result<Option<Vec<i32>>, ApiError> {
-    Ok(match user.role {
-        Role::Admin => None,
-        Role::Department => Some(user.department_id.into_iter().collect()),
-        Role::Bureau => match user.region_filter()? {
-            None => None,
-            Some(region) => Some(
-                departments::table
-                    .filter(departments::region_code.eq(region))
-                    .select(departments::id)
-                    .load(conn)?,
-            ),
-        },
-        Role::ApprovalSystem => Some(vec![]),
-    })
-}
-
 pub fn check_filter(f: &EntryFilter, state: &AppState) -> Result<Option<String>, ApiError> {
     if let Some(s) = &f.status {
         if ![
@@ -879,16 +846,18 @@ pub fn check_filter(f: &EntryFilter, state: &AppState) -> Result<Option<String>,
         ]
         .contains(&s.as_str())
         {
-            return Err(bad_query(
+            return Err(ApiError::invalid_query(
                 "status",
+                "invalid_value",
                 "status must be draft, published, removed, in_force, expired or pending",
             ));
         }
     }
     if let Some(s) = &f.sort {
         if !["determination_date", "valid_until", "id"].contains(&s.as_str()) {
-            return Err(bad_query(
+            return Err(ApiError::invalid_query(
                 "sort",
+                "invalid_value",
                 "sort must be determination_date, valid_until or id",
             ));
         }
@@ -896,8 +865,13 @@ pub fn check_filter(f: &EntryFilter, state: &AppState) -> Result<Option<String>,
     match &f.subject {
         None => Ok(None),
         Some(raw) => {
-            let code = SubjectCode::parse(raw)
-                .map_err(|e| bad_query("subject", &format!("not a valid subject code: {e}")))?;
+            let code = SubjectCode::parse(raw).map_err(|e| {
+                ApiError::invalid_query(
+                    "subject",
+                    "invalid_value",
+                    format!("not a valid subject code: {e}"),
+                )
+            })?;
             Ok(Some(lookup_key(&code, &state.pii)))
         }
     }
@@ -932,7 +906,7 @@ pub async fn list(
     let st = state.clone();
     let result = db::run(&state.pool, move |conn| {
         let today = today();
-        let managed = managed_departments(conn, &user)?;
+        let managed = crate::auth::managed_departments(conn, &user)?;
         let total: i64 = filtered_entries(&f, &managed, &subject_key, today)
             .count()
             .get_result(conn)?;

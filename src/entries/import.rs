@@ -13,8 +13,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::handlers::{
-    audit_entry, check_filter, create_entry, filtered_entries, managed_departments, publish_entry,
-    EntryFilter, NewEntry, STAFF,
+    audit_entry, check_filter, create_entry, filtered_entries, publish_entry, EntryFilter,
+    NewEntry, STAFF,
 };
 use super::*;
 use crate::auth::AuthUser;
@@ -510,7 +510,7 @@ pub async fn export(
     let st = state.clone();
     let rows = db::run(&state.pool, move |conn| {
         let today = today();
-        let managed = managed_departments(conn, &user)?;
+        let managed = crate::auth::managed_departments(conn, &user)?;
         let entries: Vec<EntryRow> = filtered_entries(&f, &managed, &subject_key, today)
             .order(crate::schema::list_entries::id.asc())
             .limit(tabular::MAX_ROWS as i64)

@@ -6,11 +6,10 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::handlers::managed_departments;
 use super::*;
 use crate::auth::{AuthUser, Role};
 use crate::db;
-use crate::error::{ApiError, FieldError, Problem};
+use crate::error::{ApiError, Problem};
 use crate::http::{Page, PageQuery};
 use crate::schema::{list_entries, subjects};
 use crate::startup::AppState;
@@ -73,7 +72,7 @@ pub async fn profile(
     let profile = db::run(&state.pool, move |conn| {
         let subject = find_subject_by_code(conn, &code, &st.pii)?
             .ok_or_else(|| ApiError::not_found("subject"))?;
-        let managed = managed_departments(conn, &user)?;
+        let managed = crate::auth::managed_departments(conn, &user)?;
         let mut q = list_entries::table
             .filter(list_entries::subject_id.eq(subject.id))
             .into_boxed();
@@ -146,15 +145,11 @@ pub async fn search(
     let f = query.into_inner();
     let text = f.q.trim().to_string();
     if text.is_empty() || text.chars().count() > 100 {
-        return Err(ApiError::BadRequest {
-            code: "invalid_query",
-            detail: "q must have 1–100 characters".into(),
-            errors: vec![FieldError::new(
-                "query.q",
-                "invalid_value",
-                "q must have 1–100 characters",
-            )],
-        });
+        return Err(ApiError::invalid_query(
+            "q",
+            "invalid_value",
+            "q must have 1–100 characters",
+        ));
     }
     let (limit, offset, page, per_page) = PageQuery {
         page: f.page,

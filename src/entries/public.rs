@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::*;
 use crate::db;
-use crate::error::{ApiError, FieldError, Problem};
+use crate::error::{ApiError, Problem};
 use crate::http::{Page, PageQuery};
 use crate::schema::list_entries;
 use crate::startup::AppState;
@@ -79,15 +79,11 @@ pub async fn public_entries(
         None | Some("in_force") => false,
         Some("removed") => true,
         Some(_) => {
-            return Err(ApiError::BadRequest {
-                code: "invalid_query",
-                detail: "status must be in_force or removed".into(),
-                errors: vec![FieldError::new(
-                    "query.status",
-                    "invalid_value",
-                    "status must be in_force or removed",
-                )],
-            })
+            return Err(ApiError::invalid_query(
+                "status",
+                "invalid_value",
+                "status must be in_force or removed",
+            ))
         }
     };
     let (limit, offset, page, per_page) = PageQuery {

@@ -15,27 +15,6 @@ use crate::org::find_department;
 use crate::schema::{departments, four_list_item_versions, four_list_items, four_list_links};
 use crate::startup::AppState;
 
-/// Departments whose drafts the caller may see and change: `None` = all.
-fn managed_departments(
-    conn: &mut DbConnection,
-    user: &AuthUser,
-) -> Result<Option<Vec<i32>>, ApiError> {
-    Ok(match user.role {
-        Role::Admin => None,
-        Role::Department => Some(user.department_id.into_iter().collect()),
-        Role::Bureau => match user.region_filter()? {
-            None => None,
-            Some(region) => Some(
-                departments::table
-                    .filter(departments::region_code.eq(region))
-                    .select(departments::id)
-                    .load(conn)?,
-            ),
-        },
-        Role::ApprovalSystem => Some(vec![]),
-    })
-}
-
 fn department_region(conn: &mut DbConnection, id: i32) -> Result<String, ApiError> {
     Ok(departments::table
         .find(id)
@@ -118,15 +97,11 @@ pub async fn list_items(
     let f = query.into_inner();
     if let Some(s) = &f.status {
         if !["draft", "published", "repealed"].contains(&s.as_str()) {
-            return Err(ApiError::BadRequest {
-                code: "invalid_query",
-                detail: "status must be draft, published or repealed".into(),
-                errors: vec![FieldError::new(
-                    "query.status",
-                    "invalid_value",
-                    "status must be draft, published or repealed",
-                )],
-            });
+            return Err(ApiError::invalid_query(
+                "status",
+                "invalid_value",
+                "status must be draft, published or repealed",
+            ));
         }
     }
     let (limit, offset, page, per_page) = PageQuery {
@@ -135,7 +110,7 @@ pub async fn list_items(
     }
     .resolve()?;
     let result = db::run(&state.pool, move |conn| {
-        let managed = managed_departments(conn, &user)?;
+        let managed = crate::auth::managed_departments(conn, &user)?;
         let filtered = || {
             let mut q = four_list_items::table
                 .inner_join(departments::table)

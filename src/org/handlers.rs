@@ -71,15 +71,11 @@ pub async fn list_departments(
     let f = query.into_inner();
     if let Some(k) = &f.kind {
         if !DEPARTMENT_KINDS.contains(&k.as_str()) {
-            return Err(ApiError::BadRequest {
-                code: "invalid_query",
-                detail: "kind must be bureau, management_committee or unit".into(),
-                errors: vec![FieldError::new(
-                    "query.kind",
-                    "invalid_value",
-                    "kind must be bureau, management_committee or unit",
-                )],
-            });
+            return Err(ApiError::invalid_query(
+                "kind",
+                "invalid_value",
+                "kind must be bureau, management_committee or unit",
+            ));
         }
     }
     let rows = db::run(&state.pool, move |conn| {
