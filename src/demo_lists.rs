@@ -386,6 +386,7 @@ fn seed_all(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
         let id = crate::four_lists::handlers::create_and_publish(conn, admin, item)?;
         ids.insert(spec.code, id);
     }
+    let mut lookups = crate::entries::Lookups::default();
     let scopes: Vec<(i32, ListType, i32, &[SubjectType])> = ITEMS
         .iter()
         .filter(|s| matches!(s.kind, ItemKind::RedScope | ItemKind::BlackScope))
@@ -452,7 +453,7 @@ fn seed_all(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
             },
             acknowledge_invalid_checksum: false,
         };
-        let row = create_entry(conn, state, admin, input)?;
+        let row = create_entry(conn, state, admin, input, &mut lookups)?;
         audit_entry(conn, state, admin, "list_entry.create", None, &row)?;
         if n % 10 == 9 {
             continue; // a few drafts stay drafts

@@ -13,8 +13,7 @@ use crate::db;
 use crate::domain::SubjectCode;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::{required_text, ApiJson, Page, PageQuery};
-use crate::org::{find_department, find_region};
-use crate::schema::{audit_log, departments, list_entries, regions, subjects};
+use crate::schema::{audit_log, departments, list_entries, subjects};
 use crate::startup::AppState;
 
 pub const STAFF: &[Role] = &[Role::Admin, Role::Bureau, Role::Department];
@@ -75,6 +74,7 @@ pub fn create_entry(
     state: &AppState,
     user: &AuthUser,
     input: NewEntry,
+    lookups: &mut Lookups,
 ) -> Result<EntryRow, ApiError> {
     let mut errors = Vec::new();
     if input.acknowledge_invalid_checksum && !matches!(user.role, Role::Admin | Role::Bureau) {
@@ -163,7 +163,7 @@ pub fn create_entry(
             ))
         }
     };
-    let dept = find_department(conn, department_id)?.ok_or_else(|| {
+    let dept = lookups.department(conn, department_id)?.ok_or_else(|| {
         ApiError::invalid_field(
             "department_id",
             "unknown_department",
@@ -184,7 +184,8 @@ pub fn create_entry(
     }
     // The scope item: published, of the right kind, of that department (bureaus: of a
     // department in their region).
-    let scope = crate::four_lists::find_item(conn, input.scope_item_id)?
+    let scope = lookups
+        .item(conn, input.scope_item_id)?
         .ok_or_else(|| scope_error("there is no such scope item", "unknown_item"))?;
     if scope.kind != input.list_type.scope_kind() {
         return Err(scope_error(
@@ -204,10 +205,10 @@ pub fn create_entry(
         ));
     }
     if scope.department_id != dept.id {
-        let scope_region: String = departments::table
-            .find(scope.department_id)
-            .select(departments::region_code)
-            .first(conn)?;
+        let scope_region = lookups
+            .department(conn, scope.department_id)?
+            .map(|d| d.region_code)
+            .unwrap_or_default();
         let allowed = user.role != Role::Department && user.covers_region(&scope_region);
         if !allowed {
             return Err(scope_error(
@@ -219,7 +220,8 @@ pub fn create_entry(
     let version_no = scope
         .published_version
         .ok_or_else(|| scope_error("no published version", "scope_not_published"))?;
-    let version = crate::four_lists::find_version(conn, scope.id, version_no)?
+    let version = lookups
+        .version(conn, scope.id, version_no)?
         .ok_or_else(|| ApiError::internal("missing scope version"))?;
     let content = version.content();
     if !content.subject_kinds.contains(&kind) {
@@ -280,7 +282,7 @@ pub fn create_entry(
     }
     let region_code = match input.region_code {
         Some(r) => {
-            if find_region(conn, &r)?.is_none() {
+            if !lookups.region_exists(conn, &r)? {
                 return Err(ApiError::invalid_field(
                     "region_code",
                     "unknown_region",
@@ -291,14 +293,10 @@ pub fn create_entry(
         }
         None => {
             let from_code = code.division_code().to_string();
-            match regions::table
-                .find(&from_code)
-                .select(regions::code)
-                .first::<String>(conn)
-                .optional()?
-            {
-                Some(r) => r,
-                None => dept.region_code.clone(),
+            if lookups.region_exists(conn, &from_code)? {
+                from_code
+            } else {
+                dept.region_code.clone()
             }
         }
     };
@@ -375,14 +373,42 @@ pub fn audit_entry(
     before: Option<&EntryRow>,
     after: &EntryRow,
 ) -> Result<(), ApiError> {
+    audit_entry_with(
+        conn,
+        state,
+        user,
+        action,
+        before,
+        after,
+        &mut Lookups::default(),
+    )
+}
+
+/// [`audit_entry`] reusing reference data already read (imports).
+pub fn audit_entry_with(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user: &AuthUser,
+    action: &str,
+    before: Option<&EntryRow>,
+    after: &EntryRow,
+    lookups: &mut Lookups,
+) -> Result<(), ApiError> {
     let today = today();
-    let after_view = entry_view(conn, &state.pii, after, Disclosure::Masked, today)?;
+    let after_view = entry_view_with(conn, &state.pii, after, Disclosure::Masked, today, lookups)?;
     let mut entry = Entry::new(action, "list_entry", after.id)
         .region(Some(after.region_code.clone()))
         .department(Some(after.department_id))
         .after(&after_view);
     if let Some(b) = before {
-        entry = entry.before(&entry_view(conn, &state.pii, b, Disclosure::Masked, today)?);
+        entry = entry.before(&entry_view_with(
+            conn,
+            &state.pii,
+            b,
+            Disclosure::Masked,
+            today,
+            lookups,
+        )?);
     }
     audit::append(conn, &user.actor(), entry)?;
     Ok(())
@@ -413,7 +439,7 @@ pub async fn create(
     let st = state.clone();
     let view = db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
-            let row = create_entry(conn, &st, &user, input)?;
+            let row = create_entry(conn, &st, &user, input, &mut Lookups::default())?;
             audit_entry(conn, &st, &user, "list_entry.create", None, &row)?;
             entry_view(conn, &st.pii, &row, Disclosure::Full, today())
         })

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::handlers::{
-    audit_entry, check_filter, create_entry, filtered_entries, publish_entry, EntryFilter,
+    audit_entry_with, check_filter, create_entry, filtered_entries, publish_entry, EntryFilter,
     NewEntry, STAFF,
 };
 use super::*;
@@ -269,6 +269,7 @@ fn apply(
     }
     let header_name = |i: usize| COLUMNS[i].0.trim_end_matches('*').to_string();
     let mut seen = std::collections::HashMap::new();
+    let mut lookups = Lookups::default();
     for row in &table.rows {
         let cells = |i: usize| {
             index[i]
@@ -348,8 +349,16 @@ fn apply(
         }
         // A savepoint per row keeps the transaction usable after a failed row (PostgreSQL).
         let created = conn.transaction(|conn| -> Result<EntryRow, ApiError> {
-            let row_entry = create_entry(conn, state, user, input)?;
-            audit_entry(conn, state, user, "list_entry.import", None, &row_entry)?;
+            let row_entry = create_entry(conn, state, user, input, &mut lookups)?;
+            audit_entry_with(
+                conn,
+                state,
+                user,
+                "list_entry.import",
+                None,
+                &row_entry,
+                &mut lookups,
+            )?;
             if publish {
                 return publish_entry(conn, state, user, row_entry);
             }

@@ -20,9 +20,11 @@ use crate::domain::{SubjectCode, Uscc};
 use crate::error::{ApiError, FieldError};
 use crate::four_lists::SubjectType;
 use crate::pii::PiiCipher;
-use crate::schema::{
-    departments, four_list_item_versions, four_list_items, list_entries, subjects,
-};
+use std::collections::HashMap;
+
+use crate::four_lists::{ItemRow, VersionRow};
+use crate::org::Department;
+use crate::schema::{list_entries, subjects};
 
 /// `red` (红名单, integrity exemplars) or `black` (黑名单, seriously dishonest subjects).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -408,6 +410,63 @@ pub fn subject_ref(s: &SubjectRow, pii: &PiiCipher, d: Disclosure) -> Result<Sub
     })
 }
 
+/// Reference data that repeats across the rows of one import (departments, scope items and their
+/// versions, regions), read once. Valid within one transaction, where that data does not change.
+#[derive(Default)]
+pub struct Lookups {
+    departments: HashMap<i32, Option<Department>>,
+    items: HashMap<i32, Option<ItemRow>>,
+    versions: HashMap<(i32, i32), Option<VersionRow>>,
+    regions: HashMap<String, bool>,
+}
+
+impl Lookups {
+    pub fn department(
+        &mut self,
+        conn: &mut DbConnection,
+        id: i32,
+    ) -> Result<Option<Department>, ApiError> {
+        if let Some(d) = self.departments.get(&id) {
+            return Ok(d.clone());
+        }
+        let d = crate::org::find_department(conn, id)?;
+        self.departments.insert(id, d.clone());
+        Ok(d)
+    }
+
+    pub fn item(&mut self, conn: &mut DbConnection, id: i32) -> Result<Option<ItemRow>, ApiError> {
+        if let Some(i) = self.items.get(&id) {
+            return Ok(i.clone());
+        }
+        let i = crate::four_lists::find_item(conn, id)?;
+        self.items.insert(id, i.clone());
+        Ok(i)
+    }
+
+    pub fn version(
+        &mut self,
+        conn: &mut DbConnection,
+        id: i32,
+        version: i32,
+    ) -> Result<Option<VersionRow>, ApiError> {
+        if let Some(v) = self.versions.get(&(id, version)) {
+            return Ok(v.clone());
+        }
+        let v = crate::four_lists::find_version(conn, id, version)?;
+        self.versions.insert((id, version), v.clone());
+        Ok(v)
+    }
+
+    pub fn region_exists(&mut self, conn: &mut DbConnection, code: &str) -> Result<bool, ApiError> {
+        if let Some(b) = self.regions.get(code) {
+            return Ok(*b);
+        }
+        let b = crate::org::find_region(conn, code)?.is_some();
+        self.regions.insert(code.to_string(), b);
+        Ok(b)
+    }
+}
+
 pub fn entry_view(
     conn: &mut DbConnection,
     pii: &PiiCipher,
@@ -415,22 +474,34 @@ pub fn entry_view(
     d: Disclosure,
     today: NaiveDate,
 ) -> Result<EntryView, ApiError> {
+    entry_view_with(conn, pii, e, d, today, &mut Lookups::default())
+}
+
+pub fn entry_view_with(
+    conn: &mut DbConnection,
+    pii: &PiiCipher,
+    e: &EntryRow,
+    d: Disclosure,
+    today: NaiveDate,
+    lookups: &mut Lookups,
+) -> Result<EntryView, ApiError> {
     let subject: SubjectRow = subjects::table
         .find(e.subject_id)
         .select(SubjectRow::as_select())
         .first(conn)?;
-    let department_name: String = departments::table
-        .find(e.department_id)
-        .select(departments::name)
-        .first(conn)?;
-    let scope_code: String = four_list_items::table
-        .find(e.scope_item_id)
-        .select(four_list_items::code)
-        .first(conn)?;
-    let scope_title: String = four_list_item_versions::table
-        .find((e.scope_item_id, e.scope_item_version))
-        .select(four_list_item_versions::title)
-        .first(conn)?;
+    let missing = || ApiError::internal("entry refers to a missing record");
+    let department_name = lookups
+        .department(conn, e.department_id)?
+        .ok_or_else(missing)?
+        .name;
+    let scope_code = lookups
+        .item(conn, e.scope_item_id)?
+        .ok_or_else(missing)?
+        .code;
+    let scope_title = lookups
+        .version(conn, e.scope_item_id, e.scope_item_version)?
+        .ok_or_else(missing)?
+        .title;
     let status = effective_status(e, today);
     let removal_reason = e
         .removal_reason

@@ -616,7 +616,10 @@ async fn public_endpoints_reject_bad_parameters_and_need_no_token() {
     for (path, code) in [
         ("/api/v1/public/list-entries?status=secret", "invalid_query"),
         ("/api/v1/public/list-entries?per_page=1000", "invalid_query"),
-        ("/api/v1/public/list-entries?list_type=grey", "invalid_query"),
+        (
+            "/api/v1/public/list-entries?list_type=grey",
+            "invalid_query",
+        ),
         ("/api/v1/public/four-list-items?kind=gold", "invalid_query"),
         ("/api/v1/public/four-list-items?page=0", "invalid_query"),
         ("/api/v1/public/four-list-items?unknown=1", "invalid_query"),
@@ -624,7 +627,10 @@ async fn public_endpoints_reject_bad_parameters_and_need_no_token() {
         let res = app.client.get(app.url(path)).send().await.unwrap();
         assert_problem(res, StatusCode::BAD_REQUEST, code).await;
     }
-    for path in ["/api/v1/public/list-entries", "/api/v1/public/four-list-items"] {
+    for path in [
+        "/api/v1/public/list-entries",
+        "/api/v1/public/four-list-items",
+    ] {
         let res = app.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{path}");
         assert!(res.headers().contains_key("etag"));
@@ -635,15 +641,49 @@ async fn public_endpoints_reject_bad_parameters_and_need_no_token() {
 #[tokio::test]
 async fn versions_and_items_of_unknown_ids_are_404_and_bad_ids_400() {
     let app = spawn_app().await;
-    let tax = app.account("tax", Role::Department, Some(DEPT_TAX), None).await;
-    for path in ["/api/v1/four-list-items/999", "/api/v1/four-list-items/999/versions"] {
-        assert_problem(app.get(path, &tax.token).await, StatusCode::NOT_FOUND, "not_found").await;
+    let tax = app
+        .account("tax", Role::Department, Some(DEPT_TAX), None)
+        .await;
+    for path in [
+        "/api/v1/four-list-items/999",
+        "/api/v1/four-list-items/999/versions",
+    ] {
+        assert_problem(
+            app.get(path, &tax.token).await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
     }
-    assert_problem(app.get("/api/v1/four-list-items/abc", &tax.token).await, StatusCode::BAD_REQUEST, "invalid_path_parameter").await;
-    let res = app.request(Method::POST, "/api/v1/four-list-items/999/publish", Some(&tax.token), None).await;
+    assert_problem(
+        app.get("/api/v1/four-list-items/abc", &tax.token).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_path_parameter",
+    )
+    .await;
+    let res = app
+        .request(
+            Method::POST,
+            "/api/v1/four-list-items/999/publish",
+            Some(&tax.token),
+            None,
+        )
+        .await;
     assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
-    let res = app.patch("/api/v1/four-list-items/999", &tax.token, json!({"title": "x"})).await;
+    let res = app
+        .patch(
+            "/api/v1/four-list-items/999",
+            &tax.token,
+            json!({"title": "x"}),
+        )
+        .await;
     assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
-    let res = app.patch("/api/v1/four-list-items/1", &tax.token, json!({"colour": "x"})).await;
+    let res = app
+        .patch(
+            "/api/v1/four-list-items/1",
+            &tax.token,
+            json!({"colour": "x"}),
+        )
+        .await;
     assert_problem(res, StatusCode::BAD_REQUEST, "invalid_body").await;
 }
