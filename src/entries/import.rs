@@ -347,8 +347,11 @@ fn apply(
                 }
             }
         }
-        // A savepoint per row keeps the transaction usable after a failed row (PostgreSQL).
-        let created = conn.transaction(|conn| -> Result<EntryRow, ApiError> {
+        // No savepoint per row: row failures are validation errors raised before any statement
+        // fails, so the transaction stays usable; and a file with any bad row is rolled back
+        // whole anyway. (Tens of thousands of savepoints overflow PostgreSQL's subtransaction
+        // cache and make every later lookup slow.)
+        let created = (|| -> Result<EntryRow, ApiError> {
             let row_entry = create_entry(conn, state, user, input, &mut lookups)?;
             audit_entry_with(
                 conn,
@@ -363,7 +366,7 @@ fn apply(
                 return publish_entry(conn, state, user, row_entry);
             }
             Ok(row_entry)
-        });
+        })();
         match created {
             Ok(_) => {
                 report.created += 1;

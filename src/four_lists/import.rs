@@ -297,13 +297,14 @@ fn apply(
             repairable: None,
             validity_months: validity,
         };
-        let created = conn.transaction(|conn| -> Result<(), ApiError> {
+        // No savepoint per row (see the list-entry import): failures are validation errors.
+        let created = (|| -> Result<(), ApiError> {
             let v = create_item_in(conn, user, input)?;
             if publish {
                 publish_item_in(conn, user, v.id)?;
             }
             Ok(())
-        });
+        })();
         match created {
             Ok(()) => {
                 report.created += 1;
