@@ -265,9 +265,17 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
+    if crate::audit::in_write_tx() {
+        // Already inside a write transaction on this thread: join it rather than nest (the audit
+        // chain tip of the outer transaction stays the one source of truth).
+        return f(conn);
+    }
     conn.transaction(|c| {
         diesel::sql_query("UPDATE audit_head SET seq = seq WHERE id = 1").execute(c)?;
-        f(c)
+        let batch = crate::audit::Batch::start();
+        let out = f(c)?;
+        batch.flush(c)?;
+        Ok(out)
     })
 }
 

@@ -96,6 +96,27 @@ async fn a_file_with_bad_rows_writes_nothing_and_reports_every_bad_row() {
     assert!(bad["message"].as_str().unwrap().contains("校验位"), "{bad}");
     assert_eq!(count_entries(app), 0, "nothing written");
     assert_eq!(app.audit_count(), before);
+    // The rolled-back records left no trace in the chain: the next write links to the last
+    // committed record.
+    let ok = [
+        HEADER.to_string(),
+        row("黑名单", &good, "甲公司", "HEI-1", "I-1", &recent()),
+    ]
+    .join("\n");
+    assert_eq!(
+        upload(app, t, "", ok.into_bytes(), "text/csv")
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let admin = app.admin().await;
+    let report: Value = app
+        .get("/api/v1/audit-log/verify", &admin.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["ok"], true, "{report}");
 }
 
 #[tokio::test]
