@@ -151,6 +151,14 @@ impl ManageConnection for ConnectionManager {
                             e.to_string().trim()
                         ))
                     })?;
+                let mut conn = conn;
+                // diesel prepares and caches statements; PostgreSQL then switches to a generic
+                // plan chosen while tables were small (a sequential scan) and keeps it as they grow,
+                // which made long imports quadratic. Plan every execution with its parameters.
+                conn.batch_execute("SET plan_cache_mode = force_custom_plan")
+                    .map_err(|e| {
+                        DbError::Connection(format!("cannot configure PostgreSQL: {e}"))
+                    })?;
                 Ok(DbConnection::Postgresql(conn))
             }
             DatabaseUrl::Sqlite(path) => {
