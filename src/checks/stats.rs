@@ -15,6 +15,9 @@ use crate::error::{ApiError, FieldError, Problem};
 use crate::schema::{check_feedback, credit_checks, departments};
 use crate::startup::AppState;
 
+/// field, caller department, advice, region, feedback's applied measures.
+type StatRow = (String, Option<i32>, String, String, Option<String>);
+
 /// The plan's target: credit records applied in at least this many fields per county.
 pub const FIELD_TARGET: usize = 10;
 
@@ -120,7 +123,7 @@ pub async fn stats(
         if let Some(r) = &region_c {
             q = q.filter(credit_checks::region_code.eq(r.clone()));
         }
-        let rows: Vec<(String, Option<i32>, String, String, Option<String>)> = q
+        let rows: Vec<StatRow> = q
             .select((
                 credit_checks::field,
                 credit_checks::caller_department_id,

@@ -7,7 +7,9 @@ use diesel::prelude::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::entries::{create_entry, entry, fixture, id_number, publish_entry, today, uscc, Fixture};
+use crate::entries::{
+    create_entry, entry, fixture, id_number, publish_entry, today, uscc, Fixture,
+};
 use crate::four_lists::{create, publish, punishment};
 use crate::helpers::*;
 
@@ -24,7 +26,9 @@ async fn setup() -> Setup {
     let f = fixture().await;
     let mut p = punishment("CJ-1", &[f.black]);
     p["implementing_department_ids"] = json!([DEPT_TAX]);
-    let punish = create(&f.app, &f.tax.token, p).await["id"].as_i64().unwrap();
+    let punish = create(&f.app, &f.tax.token, p).await["id"]
+        .as_i64()
+        .unwrap();
     let i = json!({
         "kind": "incentive_measures",
         "code": "JL-1",
@@ -35,7 +39,9 @@ async fn setup() -> Setup {
         "implementing_department_ids": [DEPT_TAX],
         "linked_scope_item_ids": [f.red]
     });
-    let incentive = create(&f.app, &f.tax.token, i).await["id"].as_i64().unwrap();
+    let incentive = create(&f.app, &f.tax.token, i).await["id"]
+        .as_i64()
+        .unwrap();
     publish(&f.app, &f.tax.token, punish).await;
     publish(&f.app, &f.tax.token, incentive).await;
     let approver = f
@@ -223,7 +229,12 @@ async fn unknown_codes_are_clean_answers_and_invalid_codes_record_nothing() {
             json!({"subject_code": "91350211M00013FA1N", "field": "bidding"}),
         )
         .await;
-    let body = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_subject_code").await;
+    let body = assert_problem(
+        res,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_subject_code",
+    )
+    .await;
     assert_eq!(problem_fields(&body), vec!["subject_code"]);
     let res = app
         .post(
@@ -255,7 +266,12 @@ async fn receipts_are_unchanged_after_the_lists_change() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(check(&s, &a, "bidding").await["advice"], "normal");
     let path = format!("/api/v1/credit-checks/{}", given["check_id"]);
-    let stored: Value = app.get(&path, &s.approver.token).await.json().await.unwrap();
+    let stored: Value = app
+        .get(&path, &s.approver.token)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(stored, given);
     // Another approval system does not see it; the city bureau does.
     let other = app
@@ -428,7 +444,10 @@ async fn stats_count_checks_feedback_and_fields() {
     let admin = app.admin().await;
     let year = today().format("%Y").to_string();
     let st: Value = app
-        .get(&format!("/api/v1/credit-checks/stats?year={year}"), &admin.token)
+        .get(
+            &format!("/api/v1/credit-checks/stats?year={year}"),
+            &admin.token,
+        )
         .await
         .json()
         .await
@@ -443,7 +462,12 @@ async fn stats_count_checks_feedback_and_fields() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["key"].as_str().unwrap().into(), c["checks"].as_i64().unwrap()))
+        .map(|c| {
+            (
+                c["key"].as_str().unwrap().into(),
+                c["checks"].as_i64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         by_advice,
@@ -453,7 +477,7 @@ async fn stats_count_checks_feedback_and_fields() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|c| c["key"] == DEPT_TAX.to_string() && c["checks"] == 1));
+        .any(|c| c["key"].as_str() == Some(&*DEPT_TAX.to_string()) && c["checks"] == 1));
     let r: Vec<&Value> = st["regions"]
         .as_array()
         .unwrap()
@@ -462,9 +486,7 @@ async fn stats_count_checks_feedback_and_fields() {
         .collect();
     assert_eq!(r[0]["fields_applied"], json!(["government_procurement"]));
     assert_eq!(r[0]["target_met"], false);
-    let res = app
-        .get("/api/v1/credit-checks/stats", &s.f.tax.token)
-        .await;
+    let res = app.get("/api/v1/credit-checks/stats", &s.f.tax.token).await;
     assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
     let county = app
         .account("county", Role::Bureau, None, Some("220521"))
@@ -521,7 +543,12 @@ async fn watchers_get_each_notification_once_per_cursor_walk() {
             json!({"subject_codes": ["91350211M00013FA1N"]}),
         )
         .await;
-    let body = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_subject_code").await;
+    let body = assert_problem(
+        res,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_subject_code",
+    )
+    .await;
     assert_eq!(problem_fields(&body), vec!["subject_codes[0]"]);
 
     let first = feed(app, &s.approver.token, &Value::Null).await;
@@ -536,7 +563,10 @@ async fn watchers_get_each_notification_once_per_cursor_walk() {
     );
     assert_eq!(v["items"][1]["subject_code"], b);
     let cursor = v["next_cursor"].clone();
-    assert_eq!(feed(app, &s.approver.token, &cursor).await["items"], json!([]));
+    assert_eq!(
+        feed(app, &s.approver.token, &cursor).await["items"],
+        json!([])
+    );
     // Removal and expiry.
     let res = app
         .post(
@@ -565,7 +595,10 @@ async fn watchers_get_each_notification_once_per_cursor_walk() {
         vec![("removed".into(), ea), ("expired".into(), eb)]
     );
     let cursor2 = v["next_cursor"].clone();
-    assert_eq!(feed(app, &s.approver.token, &cursor2).await["items"], json!([]));
+    assert_eq!(
+        feed(app, &s.approver.token, &cursor2).await["items"],
+        json!([])
+    );
     // A full walk from the start sees each exactly once.
     let all = feed(app, &s.approver.token, &Value::Null).await;
     assert_eq!(all["items"].as_array().unwrap().len(), 4);
