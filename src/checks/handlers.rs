@@ -126,59 +126,67 @@ async fn run_checks(
     purpose: Option<String>,
 ) -> Result<Vec<CheckAnswer>, ApiError> {
     let st = state.clone();
-    let evals = db::run(&state.pool, move |conn| {
-        require_field(conn, &field)?;
-        evaluate(
-            conn,
-            &st.pii,
-            &codes,
-            &field,
-            reference.as_deref(),
-            purpose.as_deref(),
-            db::now(),
-            today(),
-        )
-    })
-    .await?;
-    let mut rows = Vec::with_capacity(evals.len());
-    let mut answers = Vec::with_capacity(evals.len());
-    for ev in evals {
-        let a = ev.answer;
-        let mut stored = serde_json::to_value(&a).map_err(|e| ApiError::internal(e.to_string()))?;
-        if let Value::Object(m) = &mut stored {
-            m.remove("check_id");
+    let user = user.clone();
+    // One blocking task: evaluate with a pooled connection, give the connection back, then wait
+    // for the receipts' group commit.
+    web::block(move || {
+        let evals = {
+            let mut conn = st.pool.get().map_err(|e| {
+                tracing::warn!(error = %e, "database pool exhausted or unreachable");
+                ApiError::unavailable("the database is not reachable right now")
+            })?;
+            require_field(&mut conn, &field)?;
+            evaluate(
+                &mut conn,
+                &st.pii,
+                &codes,
+                &field,
+                reference.as_deref(),
+                purpose.as_deref(),
+                db::now(),
+                today(),
+            )?
+        };
+        let mut rows = Vec::with_capacity(evals.len());
+        let mut answers = Vec::with_capacity(evals.len());
+        for ev in evals {
+            let a = ev.answer;
+            let mut stored =
+                serde_json::to_value(&a).map_err(|e| ApiError::internal(e.to_string()))?;
+            if let Value::Object(m) = &mut stored {
+                m.remove("check_id");
+            }
+            let measure_ids: Vec<i32> = a.measures.iter().map(|m| m.measure_item_id).collect();
+            rows.push(NewReceipt {
+                checked_at: a.checked_at,
+                caller_user_id: user.id,
+                caller_department_id: user.department_id,
+                field: a.field.clone(),
+                reference: a.reference.clone(),
+                purpose: a.purpose.clone(),
+                advice: a.advice.as_str().to_string(),
+                subject_key: ev.subject_key,
+                subject_id: ev.subject_id,
+                region_code: receipt_region(
+                    &user,
+                    a.subject.as_ref().and_then(|s| s.region_code.as_deref()),
+                ),
+                measure_ids: serde_json::to_string(&measure_ids).unwrap_or_else(|_| "[]".into()),
+                answer: stored.to_string(),
+            });
+            answers.push(a);
         }
-        let measure_ids: Vec<i32> = a.measures.iter().map(|m| m.measure_item_id).collect();
-        rows.push(NewReceipt {
-            checked_at: a.checked_at,
-            caller_user_id: user.id,
-            caller_department_id: user.department_id,
-            field: a.field.clone(),
-            reference: a.reference.clone(),
-            purpose: a.purpose.clone(),
-            advice: a.advice.as_str().to_string(),
-            subject_key: ev.subject_key,
-            subject_id: ev.subject_id,
-            region_code: receipt_region(
-                user,
-                a.subject.as_ref().and_then(|s| s.region_code.as_deref()),
-            ),
-            measure_ids: serde_json::to_string(&measure_ids).unwrap_or_else(|_| "[]".into()),
-            answer: stored.to_string(),
-        });
-        answers.push(a);
-    }
-    if rows.is_empty() {
-        return Ok(answers);
-    }
-    let st = state.clone();
-    let ids = web::block(move || st.receipts.write(rows))
-        .await
-        .map_err(|_| ApiError::internal("blocking task failed"))??;
-    for (a, id) in answers.iter_mut().zip(ids) {
-        a.check_id = id;
-    }
-    Ok(answers)
+        if rows.is_empty() {
+            return Ok(answers);
+        }
+        let ids = st.receipts.write(rows)?;
+        for (a, id) in answers.iter_mut().zip(ids) {
+            a.check_id = id;
+        }
+        Ok(answers)
+    })
+    .await
+    .map_err(|_| ApiError::internal("blocking task failed"))?
 }
 
 /// Check a subject's credit before a decision (信用核查). The answer is stored as a receipt before
