@@ -60,6 +60,21 @@ pub enum Command {
     },
     /// Print the OpenAPI document (JSON).
     Openapi,
+    /// Fill a benchmark database: demo accounts and four lists, then many subjects and list
+    /// entries written in bulk (not audited). Never on a production database.
+    BenchData {
+        /// Subjects to generate (85% enterprises, 15% individuals, valid codes).
+        #[arg(long, default_value_t = 1_000_000)]
+        subjects: u32,
+        /// List entries (70% black, 30% red; 80% in force, 10% expired, 10% removed).
+        #[arg(long, default_value_t = 300_000)]
+        entries: u32,
+        /// Write 20,000 codes for the load script here (listed, unlisted and unknown mixed).
+        #[arg(long)]
+        codes_out: Option<PathBuf>,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -291,6 +306,30 @@ fn execute(cli: Cli) -> Result<(), String> {
             let mut conn = open_existing(&settings, false)?;
             backup(&mut conn, to)?;
             println!("backup written to {}", to.display());
+            Ok(())
+        }
+        Command::BenchData {
+            subjects,
+            entries,
+            codes_out,
+            seed,
+        } => {
+            let mut settings = load_settings(&cli, Layer::default(), false)?;
+            settings.bind = "127.0.0.1:0".into();
+            let app = Application::build(settings).map_err(|e| e.to_string())?;
+            let mut conn = app.pool.get().map_err(|e| e.to_string())?;
+            let s = crate::checks::bench::generate(
+                &mut conn,
+                &app.state,
+                *subjects,
+                *entries,
+                codes_out.as_deref(),
+                *seed,
+            )?;
+            println!(
+                "{} subjects, {} entries generated; {} codes written",
+                s.subjects, s.entries, s.codes_written
+            );
             Ok(())
         }
         Command::Openapi => {

@@ -30,6 +30,8 @@ the four lists (信用\"四张清单\"), red and black lists (红黑名单), cre
         (name = "public", description = "Anonymous, read-only disclosure (对外公开)"),
         (name = "calendar", description = "Working-day calendar (工作日历): public holidays, make-up working days (调休) and working-day deadlines"),
         (name = "baselines", description = "Declared counts of national-level identifications (国家层面认定), the year-end target denominator"),
+        (name = "credit-checks", description = "Credit checks (信用核查) for approval systems: verdict with applicable measures, receipts (核查记录), batch, feedback (反馈), usage statistics"),
+        (name = "watches", description = "Watched subjects and their notification feed (事中事后监管)"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

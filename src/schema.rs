@@ -132,6 +132,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     objections,
     calendar_days,
     national_baselines,
+    credit_checks,
+    check_feedback,
+    watches,
+    watch_notifications,
 );
 
 diesel::table! {
@@ -262,3 +266,61 @@ diesel::joinable!(list_entries -> subjects (subject_id));
 diesel::joinable!(list_entries -> departments (department_id));
 diesel::joinable!(list_entries -> four_list_items (scope_item_id));
 diesel::joinable!(objections -> list_entries (entry_id));
+
+diesel::table! {
+    credit_checks (id) {
+        id -> Integer,
+        checked_at -> Timestamp,
+        caller_user_id -> Integer,
+        caller_department_id -> Nullable<Integer>,
+        field -> Text,
+        reference -> Nullable<Text>,
+        purpose -> Nullable<Text>,
+        advice -> Text,
+        subject_key -> Text,
+        subject_id -> Nullable<Integer>,
+        region_code -> Text,
+        measure_ids -> Text,
+        answer -> Text,
+    }
+}
+
+diesel::table! {
+    check_feedback (check_id) {
+        check_id -> Integer,
+        decision -> Text,
+        measures_applied -> Text,
+        note -> Text,
+        decided_at -> Timestamp,
+        idempotency_key -> Nullable<Text>,
+        recorded_by -> Integer,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    watches (id) {
+        id -> Integer,
+        user_id -> Integer,
+        subject_key -> Text,
+        subject_code -> Text,
+        code_encrypted -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    watch_notifications (id) {
+        id -> Integer,
+        watch_id -> Integer,
+        user_id -> Integer,
+        entry_id -> Integer,
+        event -> Text,
+        list_type -> Text,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(check_feedback -> credit_checks (check_id));
+diesel::joinable!(watch_notifications -> watches (watch_id));
+diesel::joinable!(watch_notifications -> list_entries (entry_id));

@@ -21,7 +21,7 @@ use crate::db::{self, Pool};
 use crate::error::{self, ApiError};
 use crate::ops::{self, Metrics, Timer};
 use crate::pii::PiiCipher;
-use crate::{audit, auth, baselines, calendar, entries, four_lists, org, users};
+use crate::{audit, auth, baselines, calendar, checks, entries, four_lists, org, users};
 
 /// Shared by every worker.
 pub struct AppState {
@@ -32,6 +32,8 @@ pub struct AppState {
     pub pii: PiiCipher,
     pub settings: Settings,
     pub metrics: Arc<Metrics>,
+    /// Group-commits check receipts (核查记录); see [`crate::checks::receipts`].
+    pub receipts: checks::receipts::ReceiptWriter,
 }
 
 /// Every documented route. One list, used by the server and by the OpenAPI generator.
@@ -92,7 +94,18 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(calendar::handlers::get_calendar)
                 .service(calendar::handlers::put_calendar)
                 .service(baselines::handlers::list_baselines)
-                .service(baselines::handlers::put_baseline),
+                .service(baselines::handlers::put_baseline)
+                // `stats` and `batch` before `/credit-checks/{id}`.
+                .service(checks::stats::stats)
+                .service(checks::handlers::batch)
+                .service(checks::handlers::check)
+                .service(checks::handlers::list_receipts)
+                .service(checks::handlers::get_receipt)
+                .service(checks::feedback::create)
+                .service(checks::watches::notifications)
+                .service(checks::watches::create)
+                .service(checks::watches::list)
+                .service(checks::watches::remove),
         );
 }
 
@@ -144,6 +157,7 @@ impl Application {
                 Duration::from_secs(settings.login_lockout_secs),
             ),
             metrics: Arc::new(Metrics::default()),
+            receipts: checks::receipts::ReceiptWriter::start(pool.clone()),
             settings: settings.clone(),
         });
         let app_state = state.clone();

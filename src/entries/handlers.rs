@@ -581,6 +581,7 @@ pub fn publish_entry(
         Some(&before),
         &after,
     )?;
+    crate::checks::watches::notify(conn, &after, crate::checks::watches::WatchEvent::Published)?;
     if after.list_type == "black" && in_force_on(&after, today) {
         // 发改财金规〔2017〕1798号 §十九: black-listed during the red validity → off the red list.
         let reds: Vec<EntryRow> = list_entries::table
@@ -610,6 +611,11 @@ pub fn publish_entry(
                 "list_entry.remove",
                 Some(&red),
                 &red_after,
+            )?;
+            crate::checks::watches::notify(
+                conn,
+                &red_after,
+                crate::checks::watches::WatchEvent::Removed,
             )?;
         }
     }
@@ -711,6 +717,11 @@ pub async fn remove(
             let after =
                 find_entry(conn, id)?.ok_or_else(|| ApiError::internal("entry vanished"))?;
             audit_entry(conn, &st, &user, "list_entry.remove", Some(&before), &after)?;
+            crate::checks::watches::notify(
+                conn,
+                &after,
+                crate::checks::watches::WatchEvent::Removed,
+            )?;
             entry_view(conn, &st.pii, &after, Disclosure::Full, today)
         })
     })

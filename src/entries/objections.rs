@@ -351,6 +351,13 @@ pub async fn resolve(
                 "list_entry.objection_dismissed"
             };
             audit_entry(conn, &st, &user, action, Some(&entry), &after_entry)?;
+            if resolution == Resolution::Upheld && entry.status == "published" {
+                crate::checks::watches::notify(
+                    conn,
+                    &after_entry,
+                    crate::checks::watches::WatchEvent::Removed,
+                )?;
+            }
             let after: ObjectionRow = objections::table
                 .find(oid)
                 .select(ObjectionRow::as_select())

@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod baselines;
 mod calendar;
+mod checks;
 mod entries;
 mod errors;
 mod four_lists;

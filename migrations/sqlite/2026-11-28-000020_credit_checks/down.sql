@@ -1,0 +1,4 @@
+DROP TABLE watch_notifications;
+DROP TABLE watches;
+DROP TABLE check_feedback;
+DROP TABLE credit_checks;

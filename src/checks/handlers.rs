@@ -1,0 +1,551 @@
+//! `/api/v1/credit-checks`: single and batch checks, receipts.
+
+use actix_web::{get, post, web, HttpResponse};
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use super::receipts::NewReceipt;
+use super::{evaluate, field_is_active, Advice, CheckAnswer};
+use crate::auth::{AuthUser, Role, CITY_REGION};
+use crate::db::{self, DbConnection};
+use crate::domain::SubjectCode;
+use crate::entries::{lookup_key, parse_subject_code, today};
+use crate::error::{ApiError, FieldError, Problem};
+use crate::http::{ApiJson, Page};
+use crate::schema::credit_checks;
+use crate::startup::AppState;
+
+/// Who may run checks: approval systems and staff.
+pub const CHECKERS: &[Role] = &[
+    Role::ApprovalSystem,
+    Role::Admin,
+    Role::Bureau,
+    Role::Department,
+];
+
+pub const MAX_BATCH: usize = 1_000;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRequest {
+    /// Unified social credit code or resident ID number.
+    #[schema(example = "91350100M000100Y43")]
+    pub subject_code: String,
+    /// An active field (领域) code, e.g. `administrative_licensing`, `government_procurement`,
+    /// `bidding`.
+    #[schema(example = "administrative_licensing")]
+    pub field: String,
+    /// The caller's own application or project number.
+    pub reference: Option<String>,
+    /// Free text.
+    pub purpose: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// Up to 1,000 codes; the results come in the same order.
+    pub subject_codes: Vec<String>,
+    pub field: String,
+    pub reference: Option<String>,
+    pub purpose: Option<String>,
+}
+
+/// One result of a batch: either the check (a receipt was stored) or an error for that code.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchItem {
+    /// Position in `subject_codes`.
+    pub index: usize,
+    /// 201 for a check, 422 for an invalid code.
+    pub status: u16,
+    pub check: Option<CheckAnswer>,
+    pub error: Option<FieldError>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResponse {
+    pub field: String,
+    pub reference: Option<String>,
+    pub results: Vec<BatchItem>,
+}
+
+fn optional_text(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    v: Option<&str>,
+    max: usize,
+) -> Option<String> {
+    let v = v.map(str::trim).filter(|s| !s.is_empty())?;
+    if v.chars().count() > max {
+        errors.push(FieldError::new(
+            field,
+            "too_long",
+            format!("{field} must have at most {max} characters"),
+        ));
+    }
+    Some(v.to_string())
+}
+
+/// The region a receipt is counted under: the caller's (an approval system's county, a
+/// department's region), else the subject's, else the city.
+fn receipt_region(user: &AuthUser, subject_region: Option<&str>) -> String {
+    user.region_code
+        .clone()
+        .or_else(|| subject_region.map(str::to_string))
+        .unwrap_or_else(|| CITY_REGION.to_string())
+}
+
+fn require_field(conn: &mut DbConnection, field: &str) -> Result<(), ApiError> {
+    if field.is_empty() {
+        return Err(ApiError::invalid_field(
+            "field",
+            "required",
+            "field must not be empty",
+        ));
+    }
+    if !field_is_active(conn, field)? {
+        return Err(ApiError::invalid_field(
+            "field",
+            "unknown_field",
+            format!("{field} is not an active application field (see GET /api/v1/fields)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Evaluates and stores checks; returns the answers with their ids, in order.
+async fn run_checks(
+    state: &web::Data<AppState>,
+    user: &AuthUser,
+    codes: Vec<SubjectCode>,
+    field: String,
+    reference: Option<String>,
+    purpose: Option<String>,
+) -> Result<Vec<CheckAnswer>, ApiError> {
+    let st = state.clone();
+    let user = user.clone();
+    // One blocking task: evaluate with a pooled connection, give the connection back, then wait
+    // for the receipts' group commit.
+    web::block(move || {
+        let evals = {
+            let mut conn = st.pool.get().map_err(|e| {
+                tracing::warn!(error = %e, "database pool exhausted or unreachable");
+                ApiError::unavailable("the database is not reachable right now")
+            })?;
+            require_field(&mut conn, &field)?;
+            evaluate(
+                &mut conn,
+                &st.pii,
+                &codes,
+                &field,
+                reference.as_deref(),
+                purpose.as_deref(),
+                db::now(),
+                today(),
+            )?
+        };
+        let mut rows = Vec::with_capacity(evals.len());
+        let mut answers = Vec::with_capacity(evals.len());
+        for ev in evals {
+            let a = ev.answer;
+            let mut stored =
+                serde_json::to_value(&a).map_err(|e| ApiError::internal(e.to_string()))?;
+            if let Value::Object(m) = &mut stored {
+                m.remove("check_id");
+            }
+            let measure_ids: Vec<i32> = a.measures.iter().map(|m| m.measure_item_id).collect();
+            rows.push(NewReceipt {
+                checked_at: a.checked_at,
+                caller_user_id: user.id,
+                caller_department_id: user.department_id,
+                field: a.field.clone(),
+                reference: a.reference.clone(),
+                purpose: a.purpose.clone(),
+                advice: a.advice.as_str().to_string(),
+                subject_key: ev.subject_key,
+                subject_id: ev.subject_id,
+                region_code: receipt_region(
+                    &user,
+                    a.subject.as_ref().and_then(|s| s.region_code.as_deref()),
+                ),
+                measure_ids: serde_json::to_string(&measure_ids).unwrap_or_else(|_| "[]".into()),
+                answer: stored.to_string(),
+            });
+            answers.push(a);
+        }
+        if rows.is_empty() {
+            return Ok(answers);
+        }
+        let ids = st.receipts.write(rows)?;
+        for (a, id) in answers.iter_mut().zip(ids) {
+            a.check_id = id;
+        }
+        Ok(answers)
+    })
+    .await
+    .map_err(|_| ApiError::internal("blocking task failed"))?
+}
+
+/// Check a subject's credit before a decision (信用核查). The answer is stored as a receipt before
+/// it is sent.
+#[utoipa::path(
+    tag = "credit-checks",
+    security(("bearer" = [])),
+    request_body = CheckRequest,
+    responses(
+        (status = 201, description = "The answer, stored as a receipt", body = CheckAnswer),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role may not check", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid subject code (`invalid_subject_code`) or unknown field; nothing recorded", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/credit-checks")]
+pub async fn check(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ApiJson<CheckRequest>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(CHECKERS)?;
+    let req = body.0;
+    let (code, _) = parse_subject_code("subject_code", &req.subject_code, false)?;
+    let mut errors = Vec::new();
+    let reference = optional_text(&mut errors, "reference", req.reference.as_deref(), 200);
+    let purpose = optional_text(&mut errors, "purpose", req.purpose.as_deref(), 1000);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let field = req.field.trim().to_string();
+    let mut answers = run_checks(&state, &user, vec![code], field, reference, purpose).await?;
+    let a = answers
+        .pop()
+        .ok_or_else(|| ApiError::internal("no answer"))?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("/api/v1/credit-checks/{}", a.check_id),
+        ))
+        .json(a))
+}
+
+/// Check up to 1,000 subjects at once (a bid evaluation with all its bidders). Each valid code
+/// gets its own receipt; an invalid code gets an error in its place and does not fail the batch.
+#[utoipa::path(
+    tag = "credit-checks",
+    security(("bearer" = [])),
+    request_body = BatchRequest,
+    responses(
+        (status = 200, description = "One result per code, in order", body = BatchResponse),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role may not check", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Empty or too many codes, unknown field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/credit-checks/batch")]
+pub async fn batch(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ApiJson<BatchRequest>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(CHECKERS)?;
+    let req = body.0;
+    let mut errors = Vec::new();
+    if req.subject_codes.is_empty() || req.subject_codes.len() > MAX_BATCH {
+        errors.push(FieldError::new(
+            "subject_codes",
+            "out_of_range",
+            format!("subject_codes must hold between 1 and {MAX_BATCH} codes"),
+        ));
+    }
+    let reference = optional_text(&mut errors, "reference", req.reference.as_deref(), 200);
+    let purpose = optional_text(&mut errors, "purpose", req.purpose.as_deref(), 1000);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let mut results: Vec<BatchItem> = Vec::with_capacity(req.subject_codes.len());
+    let mut valid = Vec::new();
+    for (i, raw) in req.subject_codes.iter().enumerate() {
+        let field = format!("subject_codes[{i}]");
+        match parse_subject_code(&field, raw, false) {
+            Ok((code, _)) => {
+                valid.push(code);
+                results.push(BatchItem {
+                    index: i,
+                    status: 201,
+                    check: None,
+                    error: None,
+                });
+            }
+            Err(ApiError::Invalid { errors, .. }) => results.push(BatchItem {
+                index: i,
+                status: 422,
+                check: None,
+                error: errors.into_iter().next(),
+            }),
+            Err(e) => return Err(e),
+        }
+    }
+    let field = req.field.trim().to_string();
+    let answers = run_checks(
+        &state,
+        &user,
+        valid,
+        field.clone(),
+        reference.clone(),
+        purpose,
+    )
+    .await?;
+    let mut answers = answers.into_iter();
+    for item in results.iter_mut().filter(|r| r.status == 201) {
+        item.check = answers.next();
+    }
+    Ok(HttpResponse::Ok().json(BatchResponse {
+        field,
+        reference,
+        results,
+    }))
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = credit_checks)]
+pub struct ReceiptRow {
+    pub id: i32,
+    pub checked_at: chrono::NaiveDateTime,
+    pub caller_user_id: i32,
+    pub caller_department_id: Option<i32>,
+    pub field: String,
+    pub reference: Option<String>,
+    pub purpose: Option<String>,
+    pub advice: String,
+    pub subject_key: String,
+    pub subject_id: Option<i32>,
+    pub region_code: String,
+    pub measure_ids: String,
+    pub answer: String,
+}
+
+impl ReceiptRow {
+    /// The answer exactly as it was given.
+    pub fn answer_value(&self) -> Value {
+        let mut v: Value = serde_json::from_str(&self.answer).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut v {
+            m.insert("check_id".into(), Value::from(self.id));
+        }
+        v
+    }
+}
+
+/// Whether `user` may read a receipt: its caller; admins; bureaus whose region covers it;
+/// department officers for checks made by their department.
+pub fn may_read(user: &AuthUser, r: &ReceiptRow) -> bool {
+    r.caller_user_id == user.id
+        || user.covers_region(&r.region_code)
+        || (user.role == Role::Department
+            && user.department_id.is_some()
+            && user.department_id == r.caller_department_id)
+}
+
+pub fn load_receipt(
+    conn: &mut DbConnection,
+    user: &AuthUser,
+    id: i32,
+) -> Result<ReceiptRow, ApiError> {
+    let r: ReceiptRow = credit_checks::table
+        .find(id)
+        .select(ReceiptRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("credit check"))?;
+    if !may_read(user, &r) {
+        // Someone else's check: indistinguishable from a missing one.
+        return Err(ApiError::not_found("credit check"));
+    }
+    Ok(r)
+}
+
+/// A receipt (核查记录): the answer exactly as it was given, even if the lists changed since.
+#[utoipa::path(
+    tag = "credit-checks",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Check id")),
+    responses(
+        (status = 200, description = "The answer as given", body = CheckAnswer),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such check, or not yours to see", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/credit-checks/{id}")]
+pub async fn get_receipt(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(CHECKERS)?;
+    let id = path.into_inner();
+    let r = db::run(&state.pool, move |conn| load_receipt(conn, &user, id)).await?;
+    Ok(HttpResponse::Ok().json(r.answer_value()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptFilter {
+    /// Caller's user id.
+    pub caller: Option<i32>,
+    pub field: Option<String>,
+    pub region_code: Option<String>,
+    /// A subject code (exact).
+    pub subject: Option<String>,
+    /// Checks on or after this day (UTC+8).
+    #[param(value_type = Option<String>, format = Date)]
+    pub from: Option<NaiveDate>,
+    /// Checks on or before this day (UTC+8).
+    #[param(value_type = Option<String>, format = Date)]
+    pub to: Option<NaiveDate>,
+    pub advice: Option<Advice>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+/// A receipt in a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReceiptSummary {
+    pub check_id: i32,
+    #[schema(value_type = String, format = DateTime)]
+    pub checked_at: chrono::NaiveDateTime,
+    pub caller_user_id: i32,
+    pub caller_department_id: Option<i32>,
+    pub field: String,
+    pub reference: Option<String>,
+    pub purpose: Option<String>,
+    pub advice: String,
+    pub region_code: String,
+    pub known: bool,
+    /// The subject's code as the caller gave it (staff see full codes).
+    pub subject_code: String,
+    pub subject_name: Option<String>,
+}
+
+/// Start of a UTC+8 day, in the UTC stored in `checked_at`.
+pub fn day_start_utc(d: NaiveDate) -> chrono::NaiveDateTime {
+    d.and_hms_opt(0, 0, 0).unwrap_or_default() - chrono::Duration::hours(8)
+}
+
+/// Receipts for staff: bureaus see their region, admins and the city bureau all, department
+/// officers the checks made by their department.
+#[utoipa::path(
+    tag = "credit-checks",
+    security(("bearer" = [])),
+    params(ReceiptFilter),
+    responses(
+        (status = 200, description = "One page of receipts, newest first", body = Page<ReceiptSummary>),
+        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/credit-checks")]
+pub async fn list_receipts(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<ReceiptFilter>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(crate::entries::handlers::STAFF)?;
+    let f = query.into_inner();
+    let (limit, offset, page, per_page) = crate::http::PageQuery {
+        page: f.page,
+        per_page: f.per_page,
+    }
+    .resolve()?;
+    let (scope_region, scope_dept) = if user.role == Role::Department {
+        (None, user.department_id.or(Some(-1)))
+    } else {
+        (user.region_filter()?, None)
+    };
+    let subject_key = match &f.subject {
+        Some(s) => Some(
+            SubjectCode::parse(s)
+                .map(|c| lookup_key(&c, &state.pii))
+                .map_err(|e| ApiError::BadRequest {
+                    code: "invalid_query",
+                    detail: format!("subject: {e}"),
+                    errors: vec![FieldError::new("query.subject", e.code(), e.to_string())],
+                })?,
+        ),
+        None => None,
+    };
+    let page_v = db::run(&state.pool, move |conn| {
+        let build = || {
+            let mut q = credit_checks::table.into_boxed();
+            if let Some(r) = &scope_region {
+                q = q.filter(credit_checks::region_code.eq(r.clone()));
+            }
+            if let Some(d) = scope_dept {
+                q = q.filter(credit_checks::caller_department_id.eq(d));
+            }
+            if let Some(c) = f.caller {
+                q = q.filter(credit_checks::caller_user_id.eq(c));
+            }
+            if let Some(v) = &f.field {
+                q = q.filter(credit_checks::field.eq(v.clone()));
+            }
+            if let Some(v) = &f.region_code {
+                q = q.filter(credit_checks::region_code.eq(v.clone()));
+            }
+            if let Some(k) = &subject_key {
+                q = q.filter(credit_checks::subject_key.eq(k.clone()));
+            }
+            if let Some(d) = f.from {
+                q = q.filter(credit_checks::checked_at.ge(day_start_utc(d)));
+            }
+            if let Some(d) = f.to {
+                q = q.filter(
+                    credit_checks::checked_at.lt(day_start_utc(d + chrono::Duration::days(1))),
+                );
+            }
+            if let Some(a) = f.advice {
+                q = q.filter(credit_checks::advice.eq(a.as_str()));
+            }
+            q
+        };
+        let total: i64 = build().count().get_result(conn)?;
+        let rows: Vec<ReceiptRow> = build()
+            .order(credit_checks::id.desc())
+            .limit(limit)
+            .offset(offset)
+            .select(ReceiptRow::as_select())
+            .load(conn)?;
+        let items = rows
+            .into_iter()
+            .map(|r| {
+                let v = r.answer_value();
+                ReceiptSummary {
+                    check_id: r.id,
+                    checked_at: r.checked_at,
+                    caller_user_id: r.caller_user_id,
+                    caller_department_id: r.caller_department_id,
+                    field: r.field,
+                    reference: r.reference,
+                    purpose: r.purpose,
+                    advice: r.advice,
+                    region_code: r.region_code,
+                    known: v["known"].as_bool().unwrap_or(false),
+                    subject_code: v["subject_code"].as_str().unwrap_or_default().to_string(),
+                    subject_name: v["subject"]["name"].as_str().map(str::to_string),
+                }
+            })
+            .collect();
+        Ok(Page {
+            items,
+            page,
+            per_page,
+            total,
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(page_v))
+}

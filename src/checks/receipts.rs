@@ -1,0 +1,144 @@
+//! Receipts (核查记录): the durable record of every check, written by one writer thread per
+//! instance that groups concurrent checks into a single transaction (group commit).
+//!
+//! A check's response is sent only after the transaction holding its receipt committed (on SQLite
+//! with `synchronous = FULL`, so it is on disk). Grouping turns N fsyncs into one when N checks
+//! arrive together, and takes SQLite's single write lock once per group instead of once per check.
+//! Receipts do not pass through the audit chain's head row (see `docs/credit-checks.md`): the
+//! receipt table is itself the record of the check, and does not serialise with audited writes
+//! beyond SQLite's own write lock.
+
+use std::sync::mpsc;
+use std::sync::Mutex;
+
+use diesel::prelude::*;
+
+use crate::db::{DbConnection, Pool};
+use crate::error::ApiError;
+use crate::schema::credit_checks;
+
+/// One receipt to store. `answer` is the JSON answer without `check_id`.
+#[derive(Debug, Clone)]
+pub struct NewReceipt {
+    pub checked_at: chrono::NaiveDateTime,
+    pub caller_user_id: i32,
+    pub caller_department_id: Option<i32>,
+    pub field: String,
+    pub reference: Option<String>,
+    pub purpose: Option<String>,
+    pub advice: String,
+    pub subject_key: String,
+    pub subject_id: Option<i32>,
+    pub region_code: String,
+    pub measure_ids: String,
+    pub answer: String,
+}
+
+type Reply = mpsc::SyncSender<Result<Vec<i32>, String>>;
+
+struct Job {
+    rows: Vec<NewReceipt>,
+    reply: Reply,
+}
+
+/// Most receipts one group commit writes.
+const MAX_GROUP: usize = 4_000;
+
+pub struct ReceiptWriter {
+    tx: Mutex<mpsc::Sender<Job>>,
+}
+
+impl ReceiptWriter {
+    /// Starts the writer thread; it ends when the writer is dropped.
+    pub fn start(pool: Pool) -> Self {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("receipt-writer".into())
+            .spawn(move || writer_loop(pool, rx))
+            .expect("the receipt writer thread starts");
+        ReceiptWriter { tx: Mutex::new(tx) }
+    }
+
+    /// Stores `rows` durably and returns their ids in order. Blocks: call from a blocking thread.
+    pub fn write(&self, rows: Vec<NewReceipt>) -> Result<Vec<i32>, ApiError> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.tx
+            .lock()
+            .map_err(|_| ApiError::internal("receipt writer lock poisoned"))?
+            .send(Job { rows, reply })
+            .map_err(|_| ApiError::unavailable("the receipt writer has stopped"))?;
+        match answer.recv() {
+            Ok(Ok(ids)) => Ok(ids),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "writing check receipts failed");
+                Err(ApiError::unavailable(
+                    "the check could not be recorded; nothing was answered, retry",
+                ))
+            }
+            Err(_) => Err(ApiError::unavailable("the receipt writer has stopped")),
+        }
+    }
+}
+
+fn writer_loop(pool: Pool, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        let mut n = jobs[0].rows.len();
+        while n < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(j) => {
+                    n += j.rows.len();
+                    jobs.push(j);
+                }
+                Err(_) => break,
+            }
+        }
+        let result = pool
+            .get()
+            .map_err(|e| e.to_string())
+            .and_then(|mut conn| insert_all(&mut conn, &jobs).map_err(|e| e.to_string()));
+        match result {
+            Ok(mut ids) => {
+                for job in jobs.into_iter().rev() {
+                    let mine = ids.split_off(ids.len() - job.rows.len());
+                    let _ = job.reply.send(Ok(mine));
+                }
+            }
+            Err(e) => {
+                for job in jobs {
+                    let _ = job.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+fn insert_all(conn: &mut DbConnection, jobs: &[Job]) -> QueryResult<Vec<i32>> {
+    conn.transaction(|c| {
+        let mut ids = Vec::new();
+        for r in jobs.iter().flat_map(|j| j.rows.iter()) {
+            ids.push(insert_one(c, r)?);
+        }
+        Ok(ids)
+    })
+}
+
+fn insert_one(conn: &mut DbConnection, r: &NewReceipt) -> QueryResult<i32> {
+    diesel::insert_into(credit_checks::table)
+        .values((
+            credit_checks::checked_at.eq(r.checked_at),
+            credit_checks::caller_user_id.eq(r.caller_user_id),
+            credit_checks::caller_department_id.eq(r.caller_department_id),
+            credit_checks::field.eq(&r.field),
+            credit_checks::reference.eq(&r.reference),
+            credit_checks::purpose.eq(&r.purpose),
+            credit_checks::advice.eq(&r.advice),
+            credit_checks::subject_key.eq(&r.subject_key),
+            credit_checks::subject_id.eq(r.subject_id),
+            credit_checks::region_code.eq(&r.region_code),
+            credit_checks::measure_ids.eq(&r.measure_ids),
+            credit_checks::answer.eq(&r.answer),
+        ))
+        .returning(credit_checks::id)
+        .get_result(conn)
+}

@@ -1,0 +1,211 @@
+//! Usage statistics of credit checks (section 七: credit records used in approvals).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use actix_web::{get, web, HttpResponse};
+use chrono::{Datelike, NaiveDate};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::handlers::day_start_utc;
+use crate::auth::{AuthUser, Role};
+use crate::db;
+use crate::error::{ApiError, FieldError, Problem};
+use crate::schema::{check_feedback, credit_checks, departments};
+use crate::startup::AppState;
+
+/// field, caller department, advice, region, feedback's applied measures.
+type StatRow = (String, Option<i32>, String, String, Option<String>);
+
+/// The plan's target: credit records applied in at least this many fields per county.
+pub const FIELD_TARGET: usize = 10;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct StatsQuery {
+    /// Default: this year (UTC+8).
+    pub year: Option<i32>,
+    /// A region code; default: every region in the caller's scope.
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Count {
+    pub key: String,
+    /// Human-readable name where there is one (departments).
+    pub name: Option<String>,
+    pub checks: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegionFields {
+    pub region_code: String,
+    pub checks: i64,
+    /// Distinct fields with at least one check (credit records consulted).
+    pub fields_checked: Vec<String>,
+    /// Distinct fields where feedback reports an applied measure (credit records applied).
+    pub fields_applied: Vec<String>,
+    /// `fields_applied.len()`, against the target of 10 per county.
+    pub fields_applied_count: usize,
+    pub target: usize,
+    pub target_met: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckStats {
+    pub year: i32,
+    pub region: Option<String>,
+    pub checks: i64,
+    pub by_field: Vec<Count>,
+    /// By the caller's department (`none` for accounts without one, e.g. approval systems).
+    pub by_department: Vec<Count>,
+    pub by_advice: Vec<Count>,
+    pub with_feedback: i64,
+    /// `with_feedback / checks`; null when there were no checks.
+    pub feedback_rate: Option<f64>,
+    pub with_measures_applied: i64,
+    pub regions: Vec<RegionFields>,
+}
+
+/// Checks by field, caller department and advice; feedback rate; distinct fields in which credit
+/// records were applied per region. Bureau (its region) and admin.
+#[utoipa::path(
+    tag = "credit-checks",
+    security(("bearer" = [])),
+    params(StatsQuery),
+    responses(
+        (status = 200, description = "Statistics", body = CheckStats),
+        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not bureau or admin, or region outside scope", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/credit-checks/stats")]
+pub async fn stats(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<StatsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Admin, Role::Bureau])?;
+    let q = query.into_inner();
+    let year = q.year.unwrap_or_else(|| crate::entries::today().year());
+    if !(2000..=2100).contains(&year) {
+        return Err(ApiError::BadRequest {
+            code: "invalid_query",
+            detail: "year must be between 2000 and 2100".into(),
+            errors: vec![FieldError::new(
+                "query.year",
+                "out_of_range",
+                "year must be between 2000 and 2100",
+            )],
+        });
+    }
+    let scope = user.region_filter()?;
+    let region = match (q.region, scope) {
+        (Some(r), Some(s)) if r != s => {
+            return Err(ApiError::forbidden("that region is outside your scope"))
+        }
+        (Some(r), _) => Some(r),
+        (None, s) => s,
+    };
+    let from = day_start_utc(NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or_default());
+    let to = day_start_utc(NaiveDate::from_ymd_opt(year + 1, 1, 1).unwrap_or_default());
+    let region_c = region.clone();
+    let v = db::run(&state.pool, move |conn| {
+        // One pass over the year's receipts (small columns only).
+        let mut q = credit_checks::table
+            .left_join(check_feedback::table)
+            .filter(credit_checks::checked_at.ge(from))
+            .filter(credit_checks::checked_at.lt(to))
+            .into_boxed();
+        if let Some(r) = &region_c {
+            q = q.filter(credit_checks::region_code.eq(r.clone()));
+        }
+        let rows: Vec<StatRow> = q
+            .select((
+                credit_checks::field,
+                credit_checks::caller_department_id,
+                credit_checks::advice,
+                credit_checks::region_code,
+                check_feedback::measures_applied.nullable(),
+            ))
+            .load(conn)?;
+        let mut by_field: BTreeMap<String, i64> = BTreeMap::new();
+        let mut by_dept: BTreeMap<Option<i32>, i64> = BTreeMap::new();
+        let mut by_advice: BTreeMap<String, i64> = BTreeMap::new();
+        let mut regions: BTreeMap<String, (i64, BTreeSet<String>, BTreeSet<String>)> =
+            BTreeMap::new();
+        let (mut with_feedback, mut applied) = (0i64, 0i64);
+        for (field, dept, advice, reg, fb) in &rows {
+            *by_field.entry(field.clone()).or_default() += 1;
+            *by_dept.entry(*dept).or_default() += 1;
+            *by_advice.entry(advice.clone()).or_default() += 1;
+            let r = regions.entry(reg.clone()).or_default();
+            r.0 += 1;
+            r.1.insert(field.clone());
+            if let Some(m) = fb {
+                with_feedback += 1;
+                if m != "[]" {
+                    applied += 1;
+                    r.2.insert(field.clone());
+                }
+            }
+        }
+        let ids: Vec<i32> = by_dept.keys().flatten().copied().collect();
+        let names: BTreeMap<i32, String> = departments::table
+            .filter(departments::id.eq_any(&ids))
+            .select((departments::id, departments::name))
+            .load::<(i32, String)>(conn)?
+            .into_iter()
+            .collect();
+        let checks = rows.len() as i64;
+        Ok(CheckStats {
+            year,
+            region: region_c,
+            checks,
+            by_field: by_field
+                .into_iter()
+                .map(|(k, n)| Count {
+                    key: k,
+                    name: None,
+                    checks: n,
+                })
+                .collect(),
+            by_department: by_dept
+                .into_iter()
+                .map(|(k, n)| Count {
+                    key: k.map(|d| d.to_string()).unwrap_or_else(|| "none".into()),
+                    name: k.and_then(|d| names.get(&d).cloned()),
+                    checks: n,
+                })
+                .collect(),
+            by_advice: by_advice
+                .into_iter()
+                .map(|(k, n)| Count {
+                    key: k,
+                    name: None,
+                    checks: n,
+                })
+                .collect(),
+            with_feedback,
+            feedback_rate: (checks > 0).then(|| with_feedback as f64 / checks as f64),
+            with_measures_applied: applied,
+            regions: regions
+                .into_iter()
+                .map(|(code, (n, checked, applied))| RegionFields {
+                    region_code: code,
+                    checks: n,
+                    fields_applied_count: applied.len(),
+                    target: FIELD_TARGET,
+                    target_met: applied.len() >= FIELD_TARGET,
+                    fields_checked: checked.into_iter().collect(),
+                    fields_applied: applied.into_iter().collect(),
+                })
+                .collect(),
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(v))
+}

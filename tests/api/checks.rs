@@ -1,0 +1,627 @@
+//! Credit checks (信用核查): advice and measures, receipts, batch, feedback, stats, watches, and
+//! two instances on one database.
+
+use chrono::Duration;
+use credit_lists::auth::Role;
+use diesel::prelude::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::entries::{
+    create_entry, entry, fixture, id_number, publish_entry, today, uscc, Fixture,
+};
+use crate::four_lists::{create, publish, punishment};
+use crate::helpers::*;
+
+struct Setup {
+    f: Fixture,
+    approver: Account,
+    punish: i64,
+    incentive: i64,
+}
+
+/// Punishment measure linked to the black scope (procurement, bidding; enterprises), incentive
+/// measure linked to the red scope (licensing, procurement; enterprises).
+async fn setup() -> Setup {
+    let f = fixture().await;
+    let mut p = punishment("CJ-1", &[f.black]);
+    p["implementing_department_ids"] = json!([DEPT_TAX]);
+    let punish = create(&f.app, &f.tax.token, p).await["id"]
+        .as_i64()
+        .unwrap();
+    let i = json!({
+        "kind": "incentive_measures",
+        "code": "JL-1",
+        "title": "绿色通道、容缺受理",
+        "legal_basis": [{"document": "《关于建立完善守信联合激励和失信联合惩戒制度的指导意见》", "article": "（七）"}],
+        "subject_kinds": ["enterprise"],
+        "fields": ["administrative_licensing", "government_procurement"],
+        "implementing_department_ids": [DEPT_TAX],
+        "linked_scope_item_ids": [f.red]
+    });
+    let incentive = create(&f.app, &f.tax.token, i).await["id"]
+        .as_i64()
+        .unwrap();
+    publish(&f.app, &f.tax.token, punish).await;
+    publish(&f.app, &f.tax.token, incentive).await;
+    let approver = f
+        .app
+        .account("approver", Role::ApprovalSystem, None, None)
+        .await;
+    Setup {
+        f,
+        approver,
+        punish,
+        incentive,
+    }
+}
+
+async fn listed(s: &Setup, list: &str, code: &str, doc: &str) -> i64 {
+    let scope = if list == "red" { s.f.red } else { s.f.black };
+    let id = create_entry(&s.f.app, &s.f.tax.token, entry(list, scope, code, doc)).await["id"]
+        .as_i64()
+        .unwrap();
+    publish_entry(&s.f.app, &s.f.tax.token, id).await;
+    id
+}
+
+async fn check_on(app: &TestApp, token: &str, code: &str, field: &str) -> Value {
+    let res = app
+        .post(
+            "/api/v1/credit-checks",
+            token,
+            json!({"subject_code": code, "field": field, "reference": "XK-2026-001", "purpose": "开办许可"}),
+        )
+        .await;
+    let status = res.status();
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    v
+}
+
+async fn check(s: &Setup, code: &str, field: &str) -> Value {
+    check_on(&s.f.app, &s.approver.token, code, field).await
+}
+
+fn measure_ids(v: &Value) -> Vec<i64> {
+    v["measures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["measure_item_id"].as_i64().unwrap())
+        .collect()
+}
+
+fn receipts(app: &TestApp) -> i64 {
+    use credit_lists::schema::credit_checks;
+    credit_checks::table
+        .count()
+        .get_result(&mut *app.conn())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn advice_and_measures_follow_the_lists_field_and_subject_kind() {
+    let s = setup().await;
+    let app = &s.f.app;
+    let a = uscc(101);
+    listed(&s, "black", &a, "HEI-A").await;
+    let v = check(&s, &a, "government_procurement").await;
+    assert_eq!(v["known"], true);
+    assert_eq!(v["advice"], "restrict", "{v}");
+    assert_eq!(measure_ids(&v), vec![s.punish]);
+    let m = &v["measures"][0];
+    assert_eq!(m["kind"], "punishment_measures");
+    assert_eq!(m["legal_basis"][0]["document"], "《政府采购法》");
+    assert_eq!(m["implementing_departments"][0]["id"], DEPT_TAX);
+    assert!(m["implementing_departments"][0]["name"].as_str().unwrap() != "");
+    assert_eq!(v["black"].as_array().unwrap().len(), 1);
+    assert_eq!(v["black"][0]["document_number"], "HEI-A");
+    assert_eq!(v["black"][0]["objection_open"], false);
+    assert_eq!(v["red"], json!([]));
+    assert_eq!(v["commitments"], json!([]));
+    assert!(v["check_id"].as_i64().unwrap() > 0);
+    assert!(!v["reasons"].as_array().unwrap().is_empty());
+    // Same subject, a field the punishment does not cover.
+    let v = check(&s, &a, "administrative_licensing").await;
+    assert_eq!(v["advice"], "normal");
+    assert_eq!(v["measures"], json!([]));
+    assert_eq!(v["black"].as_array().unwrap().len(), 1);
+
+    // Red: incentive in its fields only.
+    let b = uscc(102);
+    listed(&s, "red", &b, "HONG-B").await;
+    let v = check(&s, &b, "administrative_licensing").await;
+    assert_eq!(v["advice"], "green_channel", "{v}");
+    assert_eq!(measure_ids(&v), vec![s.incentive]);
+    assert_eq!(v["red"].as_array().unwrap().len(), 1);
+    let v = check(&s, &b, "bidding").await;
+    assert_eq!(v["advice"], "normal");
+
+    // An individual on the black list: the punishment applies to enterprises only.
+    let c = id_number(103);
+    listed(&s, "black", &c, "HEI-C").await;
+    let v = check(&s, &c, "government_procurement").await;
+    assert_eq!(v["subject"]["kind"], "individual");
+    assert_eq!(v["subject_code"], c);
+    assert_eq!(v["black"].as_array().unwrap().len(), 1);
+    assert_eq!(v["measures"], json!([]));
+    assert_eq!(v["advice"], "normal");
+
+    // Red plus black (the red entry restored after the black-while-red removal): punishment wins,
+    // the incentive is listed but no green channel.
+    let d = uscc(104);
+    let red = listed(&s, "red", &d, "HONG-D").await;
+    listed(&s, "black", &d, "HEI-D").await;
+    {
+        use credit_lists::schema::list_entries;
+        diesel::update(list_entries::table.find(red as i32))
+            .set((
+                list_entries::status.eq("published"),
+                list_entries::removal_reason.eq(None::<String>),
+                list_entries::removal_date.eq(None::<chrono::NaiveDate>),
+            ))
+            .execute(&mut *app.conn())
+            .unwrap();
+    }
+    let v = check(&s, &d, "government_procurement").await;
+    assert_eq!(v["advice"], "restrict");
+    let mut ids = measure_ids(&v);
+    ids.sort();
+    assert_eq!(ids, vec![s.punish, s.incentive]);
+    let v = check(&s, &d, "administrative_licensing").await;
+    assert_eq!(v["advice"], "normal", "incentive withheld while black: {v}");
+    assert_eq!(measure_ids(&v), vec![s.incentive]);
+
+    // Expired entries are not in force.
+    let e = uscc(105);
+    let eid = listed(&s, "black", &e, "HEI-E").await;
+    {
+        use credit_lists::schema::list_entries;
+        diesel::update(list_entries::table.find(eid as i32))
+            .set(list_entries::valid_until.eq(today() - Duration::days(1)))
+            .execute(&mut *app.conn())
+            .unwrap();
+    }
+    let v = check(&s, &e, "government_procurement").await;
+    assert_eq!(v["known"], true);
+    assert_eq!(v["black"], json!([]));
+    assert_eq!(v["advice"], "normal");
+
+    // Under objection: flagged, still in force.
+    let res = app
+        .post(
+            &format!("/api/v1/list-entries/{}/objections", v_entry(&s, &a).await),
+            &s.f.tax.token,
+            json!({"raised_by": "企业", "grounds": "认定事实有误"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let v = check(&s, &a, "government_procurement").await;
+    assert_eq!(v["black"][0]["objection_open"], true);
+    assert_eq!(v["advice"], "restrict");
+    assert!(v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r.as_str().unwrap().contains("objection")));
+}
+
+async fn v_entry(s: &Setup, code: &str) -> i64 {
+    check(s, code, "bidding").await["black"][0]["entry_id"]
+        .as_i64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn unknown_codes_are_clean_answers_and_invalid_codes_record_nothing() {
+    let s = setup().await;
+    let app = &s.f.app;
+    let v = check(&s, &uscc(999), "bidding").await;
+    assert_eq!(v["known"], false);
+    assert_eq!(v["subject"], Value::Null);
+    assert_eq!(v["advice"], "normal");
+    let before = receipts(app);
+    let res = app
+        .post(
+            "/api/v1/credit-checks",
+            &s.approver.token,
+            json!({"subject_code": "91350211M00013FA1N", "field": "bidding"}),
+        )
+        .await;
+    let body = assert_problem(
+        res,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_subject_code",
+    )
+    .await;
+    assert_eq!(problem_fields(&body), vec!["subject_code"]);
+    let res = app
+        .post(
+            "/api/v1/credit-checks",
+            &s.approver.token,
+            json!({"subject_code": uscc(1), "field": "no_such_field"}),
+        )
+        .await;
+    let body = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "unknown_field").await;
+    assert_eq!(problem_fields(&body), vec!["field"]);
+    assert_eq!(receipts(app), before);
+}
+
+#[tokio::test]
+async fn receipts_are_unchanged_after_the_lists_change() {
+    let s = setup().await;
+    let app = &s.f.app;
+    let a = uscc(201);
+    let eid = listed(&s, "black", &a, "HEI-R").await;
+    let given = check(&s, &a, "bidding").await;
+    assert_eq!(given["advice"], "restrict");
+    let res = app
+        .post(
+            &format!("/api/v1/list-entries/{eid}/remove"),
+            &s.f.tax.token,
+            json!({"reason": "revoked", "note": "撤销认定"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(check(&s, &a, "bidding").await["advice"], "normal");
+    let path = format!("/api/v1/credit-checks/{}", given["check_id"]);
+    let stored: Value = app
+        .get(&path, &s.approver.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored, given);
+    // Another approval system does not see it; the city bureau does.
+    let other = app
+        .account("other-system", Role::ApprovalSystem, None, None)
+        .await;
+    assert_problem(
+        app.get(&path, &other.token).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    let bureau = app
+        .account("bureau", Role::Bureau, None, Some("220500"))
+        .await;
+    assert_eq!(app.get(&path, &bureau.token).await.status(), StatusCode::OK);
+    let list: Value = app
+        .get(
+            &format!("/api/v1/credit-checks?advice=restrict&subject={a}&field=bidding"),
+            &bureau.token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 1, "{list}");
+    assert_eq!(list["items"][0]["check_id"], given["check_id"]);
+    assert_eq!(list["items"][0]["reference"], "XK-2026-001");
+    let res = app.get("/api/v1/credit-checks", &s.approver.token).await;
+    assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+}
+
+#[tokio::test]
+async fn a_batch_answers_each_code_in_order() {
+    let s = setup().await;
+    let app = &s.f.app;
+    let a = uscc(301);
+    listed(&s, "black", &a, "HEI-B1").await;
+    let before = receipts(app);
+    let res = app
+        .post(
+            "/api/v1/credit-checks/batch",
+            &s.approver.token,
+            json!({"subject_codes": [a, "91350211M00013FA1N", uscc(302), id_number(303)], "field": "bidding", "reference": "ZB-2026-7"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let v: Value = res.json().await.unwrap();
+    let r = v["results"].as_array().unwrap();
+    assert_eq!(r.len(), 4);
+    assert_eq!(r[0]["status"], 201);
+    assert_eq!(r[0]["check"]["advice"], "restrict");
+    assert_eq!(r[1]["status"], 422);
+    assert_eq!(r[1]["error"]["field"], "subject_codes[1]");
+    assert_eq!(r[1]["check"], Value::Null);
+    assert_eq!(r[2]["check"]["known"], false);
+    assert_eq!(r[3]["check"]["subject_code"], id_number(303));
+    assert_eq!(receipts(app), before + 3);
+    // Each has its own receipt.
+    let id = &r[2]["check"]["check_id"];
+    let stored: Value = app
+        .get(&format!("/api/v1/credit-checks/{id}"), &s.approver.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored, r[2]["check"]);
+    let too_many: Vec<String> = (0..1001).map(|i| uscc(400 + i)).collect();
+    let res = app
+        .post(
+            "/api/v1/credit-checks/batch",
+            &s.approver.token,
+            json!({"subject_codes": too_many, "field": "bidding"}),
+        )
+        .await;
+    let body = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(problem_fields(&body), vec!["subject_codes"]);
+}
+
+#[tokio::test]
+async fn feedback_is_idempotent_and_validated() {
+    let s = setup().await;
+    let app = &s.f.app;
+    let a = uscc(501);
+    listed(&s, "black", &a, "HEI-F").await;
+    let v = check(&s, &a, "government_procurement").await;
+    let path = format!("/api/v1/credit-checks/{}/feedback", v["check_id"]);
+    let body = json!({"decision": "denied", "measures_applied": [s.punish], "note": "不予采购", "decided_at": "2026-11-28T08:00:00"});
+    let audit_before = app.audit_count();
+    let send = |b: Value, key: &'static str| {
+        app.client
+            .post(app.url(&path))
+            .bearer_auth(&s.approver.token)
+            .header("Idempotency-Key", key)
+            .json(&b)
+            .send()
+    };
+    let res = send(body.clone(), "k-1").await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(app.audit_count(), audit_before + 1);
+    let res = send(body.clone(), "k-1").await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let fb: Value = res.json().await.unwrap();
+    assert_eq!(fb["measures_applied"], json!([s.punish]));
+    let mut other = body.clone();
+    other["decision"] = json!("approved");
+    let res = send(other, "k-2").await.unwrap();
+    assert_problem(res, StatusCode::CONFLICT, "feedback_exists").await;
+    assert_eq!(app.audit_count(), audit_before + 1);
+    // A measure that was not in the answer.
+    let v = check(&s, &a, "government_procurement").await;
+    let res = app
+        .post(
+            &format!("/api/v1/credit-checks/{}/feedback", v["check_id"]),
+            &s.approver.token,
+            json!({"decision": "denied", "measures_applied": [s.punish, s.incentive], "note": "", "decided_at": "2026-11-28T08:00:00"}),
+        )
+        .await;
+    let body = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(problem_fields(&body), vec!["measures_applied[1]"]);
+}
+
+#[tokio::test]
+async fn roles_anonymous_department_and_disabled_machine_accounts() {
+    let s = setup().await;
+    let app = &s.f.app;
+    let res = app
+        .request(
+            Method::POST,
+            "/api/v1/credit-checks",
+            None,
+            Some(json!({"subject_code": uscc(1), "field": "bidding"})),
+        )
+        .await;
+    assert_problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    check_on(app, &s.f.tax.token, &uscc(1), "bidding").await;
+    {
+        use credit_lists::schema::users;
+        diesel::update(users::table.find(s.approver.id))
+            .set(users::active.eq(false))
+            .execute(&mut *app.conn())
+            .unwrap();
+    }
+    let res = app
+        .post(
+            "/api/v1/credit-checks",
+            &s.approver.token,
+            json!({"subject_code": uscc(1), "field": "bidding"}),
+        )
+        .await;
+    assert_problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}
+
+#[tokio::test]
+async fn stats_count_checks_feedback_and_fields() {
+    let s = setup().await;
+    let app = &s.f.app;
+    let a = uscc(601);
+    listed(&s, "black", &a, "HEI-S").await;
+    let v = check(&s, &a, "government_procurement").await;
+    check(&s, &uscc(602), "bidding").await;
+    check_on(app, &s.f.tax.token, &uscc(603), "administrative_licensing").await;
+    let res = app
+        .post(
+            &format!("/api/v1/credit-checks/{}/feedback", v["check_id"]),
+            &s.approver.token,
+            json!({"decision": "denied", "measures_applied": [s.punish], "note": "", "decided_at": "2026-11-28T08:00:00"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let admin = app.admin().await;
+    let year = today().format("%Y").to_string();
+    let st: Value = app
+        .get(
+            &format!("/api/v1/credit-checks/stats?year={year}"),
+            &admin.token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(st["checks"], 3, "{st}");
+    assert_eq!(st["with_feedback"], 1);
+    assert_eq!(st["with_measures_applied"], 1);
+    assert!((st["feedback_rate"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-9);
+    let by_field = st["by_field"].as_array().unwrap();
+    assert_eq!(by_field.len(), 3);
+    let by_advice: Vec<(String, i64)> = st["by_advice"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["key"].as_str().unwrap().into(),
+                c["checks"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_advice,
+        vec![("normal".to_string(), 2), ("restrict".to_string(), 1)]
+    );
+    assert!(st["by_department"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["key"].as_str() == Some(&*DEPT_TAX.to_string()) && c["checks"] == 1));
+    let r: Vec<&Value> = st["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["region_code"] == "220502")
+        .collect();
+    assert_eq!(r[0]["fields_applied"], json!(["government_procurement"]));
+    assert_eq!(r[0]["target_met"], false);
+    let res = app.get("/api/v1/credit-checks/stats", &s.f.tax.token).await;
+    assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let county = app
+        .account("county", Role::Bureau, None, Some("220521"))
+        .await;
+    let res = app
+        .get("/api/v1/credit-checks/stats?region=220502", &county.token)
+        .await;
+    assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+}
+
+async fn feed(app: &TestApp, token: &str, after: &Value) -> Value {
+    let path = match after.as_i64() {
+        Some(a) => format!("/api/v1/watches/notifications?after={a}"),
+        None => "/api/v1/watches/notifications".to_string(),
+    };
+    let res = app.get(&path, token).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
+fn events(v: &Value) -> Vec<(String, i64)> {
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["event"].as_str().unwrap().to_string(),
+                n["entry_id"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn watchers_get_each_notification_once_per_cursor_walk() {
+    let s = setup().await;
+    let app = &s.f.app;
+    let (a, b, other) = (uscc(701), id_number(702), uscc(703));
+    let res = app
+        .post(
+            "/api/v1/watches",
+            &s.approver.token,
+            json!({"subject_codes": [a, b]}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let w: Value = res.json().await.unwrap();
+    assert_eq!(w["items"][1]["subject_code"], b);
+    let res = app
+        .post(
+            "/api/v1/watches",
+            &s.approver.token,
+            json!({"subject_codes": ["91350211M00013FA1N"]}),
+        )
+        .await;
+    let body = assert_problem(
+        res,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_subject_code",
+    )
+    .await;
+    assert_eq!(problem_fields(&body), vec!["subject_codes[0]"]);
+
+    let first = feed(app, &s.approver.token, &Value::Null).await;
+    assert_eq!(first["items"], json!([]));
+    let ea = listed(&s, "black", &a, "HEI-W1").await;
+    let eb = listed(&s, "black", &b, "HEI-W2").await;
+    listed(&s, "black", &other, "HEI-W3").await;
+    let v = feed(app, &s.approver.token, &first["next_cursor"]).await;
+    assert_eq!(
+        events(&v),
+        vec![("published".into(), ea), ("published".into(), eb)]
+    );
+    assert_eq!(v["items"][1]["subject_code"], b);
+    let cursor = v["next_cursor"].clone();
+    assert_eq!(
+        feed(app, &s.approver.token, &cursor).await["items"],
+        json!([])
+    );
+    // Removal and expiry.
+    let res = app
+        .post(
+            &format!("/api/v1/list-entries/{ea}/remove"),
+            &s.f.tax.token,
+            json!({"reason": "revoked", "note": "撤销"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    {
+        use credit_lists::schema::list_entries;
+        diesel::update(list_entries::table.find(eb as i32))
+            .set(list_entries::valid_until.eq(today() - Duration::days(1)))
+            .execute(&mut *app.conn())
+            .unwrap();
+        // Expiries count from when the subject is watched: pretend the watch is older.
+        use credit_lists::schema::watches;
+        diesel::update(watches::table)
+            .set(watches::created_at.eq(chrono::Utc::now().naive_utc() - Duration::days(3)))
+            .execute(&mut *app.conn())
+            .unwrap();
+    }
+    let v = feed(app, &s.approver.token, &cursor).await;
+    assert_eq!(
+        events(&v),
+        vec![("removed".into(), ea), ("expired".into(), eb)]
+    );
+    let cursor2 = v["next_cursor"].clone();
+    assert_eq!(
+        feed(app, &s.approver.token, &cursor2).await["items"],
+        json!([])
+    );
+    // A full walk from the start sees each exactly once.
+    let all = feed(app, &s.approver.token, &Value::Null).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 4);
+    // Other watchers see nothing of this.
+    let other_sys = app
+        .account("other-system", Role::ApprovalSystem, None, None)
+        .await;
+    assert_eq!(
+        feed(app, &other_sys.token, &Value::Null).await["items"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn a_black_listing_through_one_instance_restricts_the_other_at_once() {
+    let s = setup().await;
+    let app = &s.f.app;
+    let second = spawn_on(&app.db_url, |_| {}).await;
+    let a = uscc(801);
+    let v = check_on(&second, &s.approver.token, &a, "bidding").await;
+    assert_eq!(v["advice"], "normal");
+    listed(&s, "black", &a, "HEI-2I").await;
+    // The stated bound is zero: no list data is cached, so the very next check sees it.
+    let v = check_on(&second, &s.approver.token, &a, "bidding").await;
+    assert_eq!(v["advice"], "restrict", "{v}");
+}
