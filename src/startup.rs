@@ -157,7 +157,7 @@ impl Application {
                 Duration::from_secs(settings.login_lockout_secs),
             ),
             metrics: Arc::new(Metrics::default()),
-            receipts: checks::receipts::ReceiptWriter::start(pool.clone()),
+            receipts: checks::receipts::ReceiptWriter::start(settings.database_url.clone()),
             settings: settings.clone(),
         });
         let app_state = state.clone();

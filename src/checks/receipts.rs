@@ -13,7 +13,9 @@ use std::sync::Mutex;
 
 use diesel::prelude::*;
 
-use crate::db::{DbConnection, Pool};
+use diesel::r2d2::ManageConnection;
+
+use crate::db::{ConnectionManager, DatabaseUrl, DbConnection};
 use crate::error::ApiError;
 use crate::schema::credit_checks;
 
@@ -49,12 +51,13 @@ pub struct ReceiptWriter {
 }
 
 impl ReceiptWriter {
-    /// Starts the writer thread; it ends when the writer is dropped.
-    pub fn start(pool: Pool) -> Self {
+    /// Starts the writer thread with its own connection (never waiting behind checks for a pooled
+    /// one); it ends when the writer is dropped.
+    pub fn start(url: DatabaseUrl) -> Self {
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("receipt-writer".into())
-            .spawn(move || writer_loop(pool, rx))
+            .spawn(move || writer_loop(ConnectionManager::new(url), rx))
             .expect("the receipt writer thread starts");
         ReceiptWriter { tx: Mutex::new(tx) }
     }
@@ -80,7 +83,8 @@ impl ReceiptWriter {
     }
 }
 
-fn writer_loop(pool: Pool, rx: mpsc::Receiver<Job>) {
+fn writer_loop(manager: ConnectionManager, rx: mpsc::Receiver<Job>) {
+    let mut conn: Option<DbConnection> = None;
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         let mut n = jobs[0].rows.len();
@@ -93,10 +97,20 @@ fn writer_loop(pool: Pool, rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let result = pool
-            .get()
-            .map_err(|e| e.to_string())
-            .and_then(|mut conn| insert_all(&mut conn, &jobs).map_err(|e| e.to_string()));
+        if conn.is_none() {
+            conn = manager
+                .connect()
+                .map_err(|e| tracing::error!(error = %e, "receipt writer cannot connect"))
+                .ok();
+        }
+        let result = match conn.as_mut() {
+            Some(c) => insert_all(c, &jobs).map_err(|e| e.to_string()),
+            None => Err("no database connection".to_string()),
+        };
+        if result.is_err() {
+            // Reconnect for the next group (the connection may be broken).
+            conn = None;
+        }
         match result {
             Ok(mut ids) => {
                 for job in jobs.into_iter().rev() {
