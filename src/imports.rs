@@ -285,3 +285,47 @@ pub fn row_error(
         message: zh_message(code, english),
     }
 }
+
+/// Records the outcome of one imported row: counts a creation, or turns a validation, scope or
+/// conflict error into report rows (`cell` maps an API field to its column header and value);
+/// any other error aborts the import.
+pub fn record_outcome<T>(
+    report: &mut ImportReport,
+    row: usize,
+    outcome: Result<T, ApiError>,
+    published: bool,
+    cell: impl Fn(&str) -> Option<(String, String)>,
+) -> Result<(), ApiError> {
+    match outcome {
+        Ok(_) => {
+            report.created += 1;
+            if published {
+                report.published += 1;
+            }
+        }
+        Err(ApiError::Invalid {
+            errors,
+            code,
+            detail,
+        }) => {
+            if errors.is_empty() {
+                report
+                    .errors
+                    .push(row_error(row, None, None, code, &detail));
+            }
+            for e in errors {
+                let (column, value) = cell(&e.field).unzip();
+                report
+                    .errors
+                    .push(row_error(row, column, value, &e.code, &e.message));
+            }
+        }
+        Err(ApiError::Forbidden(msg)) | Err(ApiError::Conflict { detail: msg, .. }) => {
+            report
+                .errors
+                .push(row_error(row, None, None, "forbidden", &msg));
+        }
+        Err(other) => return Err(other),
+    }
+    Ok(())
+}

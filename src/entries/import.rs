@@ -21,8 +21,8 @@ use crate::auth::AuthUser;
 use crate::db;
 use crate::error::{ApiError, Problem};
 use crate::imports::{
-    check_format, file_response, read_upload, run_import, zh_message, FormatQuery, ImportQuery,
-    ImportReport, RowError,
+    check_format, file_response, read_upload, record_outcome, run_import, zh_message, FormatQuery,
+    ImportQuery, ImportReport, RowError,
 };
 use crate::startup::AppState;
 use crate::tabular::{self, column_index, Table};
@@ -367,49 +367,9 @@ fn apply(
             }
             Ok(row_entry)
         })();
-        match created {
-            Ok(_) => {
-                report.created += 1;
-                if publish {
-                    report.published += 1;
-                }
-            }
-            Err(ApiError::Invalid {
-                errors,
-                code,
-                detail,
-            }) => {
-                if errors.is_empty() {
-                    report.errors.push(RowError {
-                        row: row.number,
-                        column: None,
-                        value: None,
-                        code: code.into(),
-                        message: zh_message(code, &detail),
-                    });
-                }
-                for e in errors {
-                    let col = column_for_field(&e.field);
-                    report.errors.push(RowError {
-                        row: row.number,
-                        column: col.map(header_name),
-                        value: col.map(&cells),
-                        code: e.code.clone(),
-                        message: zh_message(&e.code, &e.message),
-                    });
-                }
-            }
-            Err(ApiError::Forbidden(msg)) | Err(ApiError::Conflict { detail: msg, .. }) => {
-                report.errors.push(RowError {
-                    row: row.number,
-                    column: None,
-                    value: None,
-                    code: "forbidden".into(),
-                    message: zh_message("forbidden", &msg),
-                });
-            }
-            Err(other) => return Err(other),
-        }
+        record_outcome(&mut report, row.number, created, publish, |field| {
+            column_for_field(field).map(|c| (header_name(c), cells(c)))
+        })?;
     }
     Ok(report)
 }

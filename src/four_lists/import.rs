@@ -11,8 +11,8 @@ use crate::auth::{AuthUser, Role};
 use crate::db::DbConnection;
 use crate::error::{ApiError, Problem};
 use crate::imports::{
-    check_format, file_response, read_upload, row_error, run_import, FormatQuery, ImportQuery,
-    ImportReport,
+    check_format, file_response, read_upload, record_outcome, row_error, run_import, FormatQuery,
+    ImportQuery, ImportReport,
 };
 use crate::schema::{application_fields, four_list_items};
 use crate::startup::AppState;
@@ -305,41 +305,9 @@ fn apply(
             }
             Ok(())
         })();
-        match created {
-            Ok(()) => {
-                report.created += 1;
-                if publish {
-                    report.published += 1;
-                }
-            }
-            Err(ApiError::Invalid {
-                errors,
-                code,
-                detail,
-            }) => {
-                if errors.is_empty() {
-                    report
-                        .errors
-                        .push(row_error(row.number, None, None, code, &detail));
-                }
-                for e in errors {
-                    let col = column_for_field(&e.field);
-                    report.errors.push(row_error(
-                        row.number,
-                        col.map(header_name),
-                        col.map(&cells),
-                        &e.code,
-                        &e.message,
-                    ));
-                }
-            }
-            Err(ApiError::Forbidden(msg)) | Err(ApiError::Conflict { detail: msg, .. }) => {
-                report
-                    .errors
-                    .push(row_error(row.number, None, None, "forbidden", &msg));
-            }
-            Err(other) => return Err(other),
-        }
+        record_outcome(&mut report, row.number, created, publish, |field| {
+            column_for_field(field).map(|c| (header_name(c), cells(c)))
+        })?;
     }
     Ok(report)
 }
