@@ -14,6 +14,7 @@ pub mod demo_lists;
 pub mod domain;
 pub mod entries;
 pub mod error;
+pub mod feed;
 pub mod four_lists;
 pub mod http;
 pub mod imports;

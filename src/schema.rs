@@ -108,6 +108,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    feed_events (id) {
+        id -> BigInt,
+        event_type -> Text,
+        entity_type -> Text,
+        entity_id -> Text,
+        region_code -> Nullable<Text>,
+        department_id -> Nullable<Integer>,
+        payload -> Text,
+        occurred_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(departments -> regions (region_code));
 diesel::joinable!(users -> departments (department_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -136,6 +149,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     check_feedback,
     watches,
     watch_notifications,
+    feed_events,
 );
 
 diesel::table! {
