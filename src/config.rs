@@ -29,6 +29,8 @@ pub struct Settings {
     pub login_max_failures_per_ip: u32,
     pub login_lockout_secs: u64,
     pub max_body_bytes: usize,
+    /// Answer credit checks from the in-memory index (`src/checks/index.rs`); default on.
+    pub check_index: bool,
     pub demo: bool,
 }
 
@@ -79,6 +81,7 @@ pub struct Layer {
     pub login_max_failures_per_ip: Option<u32>,
     pub login_lockout_secs: Option<u64>,
     pub max_body_bytes: Option<usize>,
+    pub check_index: Option<bool>,
 }
 
 impl std::fmt::Debug for Layer {
@@ -110,6 +113,7 @@ impl std::fmt::Debug for Layer {
             .field("login_max_failures_per_ip", &self.login_max_failures_per_ip)
             .field("login_lockout_secs", &self.login_lockout_secs)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("check_index", &self.check_index)
             .finish()
     }
 }
@@ -209,6 +213,7 @@ impl Layer {
             login_max_failures_per_ip: parse(&get, "CREDIT_LISTS_LOGIN_MAX_FAILURES_PER_IP")?,
             login_lockout_secs: parse(&get, "CREDIT_LISTS_LOGIN_LOCKOUT_SECS")?,
             max_body_bytes: parse(&get, "CREDIT_LISTS_MAX_BODY_BYTES")?,
+            check_index: parse(&get, "CREDIT_LISTS_CHECK_INDEX")?,
         })
     }
 
@@ -234,6 +239,7 @@ impl Layer {
                 .or(self.login_max_failures_per_ip),
             login_lockout_secs: other.login_lockout_secs.or(self.login_lockout_secs),
             max_body_bytes: other.max_body_bytes.or(self.max_body_bytes),
+            check_index: other.check_index.or(self.check_index),
         }
     }
 }
@@ -297,6 +303,7 @@ impl Settings {
             login_max_failures_per_ip: layer.login_max_failures_per_ip.unwrap_or(30).max(1),
             login_lockout_secs: layer.login_lockout_secs.unwrap_or(15 * 60).max(1),
             max_body_bytes: layer.max_body_bytes.unwrap_or(1 << 20),
+            check_index: layer.check_index.unwrap_or(true),
             demo,
         })
     }

@@ -90,6 +90,16 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         "credit_lists_db_pool_max_connections {}\n",
         state.pool.max_size()
     ));
+    if let Some(ix) = &state.check_index {
+        use std::sync::atomic::Ordering::Relaxed;
+        out.push_str("# HELP credit_lists_check_codes_total Codes checked, by where the answer came from (the in-memory index, or the database when the index was not fresh).\n");
+        out.push_str("# TYPE credit_lists_check_codes_total counter\n");
+        out.push_str(&format!(
+            "credit_lists_check_codes_total{{source=\"index\"}} {}\ncredit_lists_check_codes_total{{source=\"database\"}} {}\n",
+            ix.answered.load(Relaxed),
+            ix.declined.load(Relaxed)
+        ));
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(out)

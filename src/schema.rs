@@ -121,6 +121,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    check_changes (id) {
+        id -> BigInt,
+        tbl -> Text,
+        row_id -> BigInt,
+    }
+}
+
 diesel::joinable!(departments -> regions (region_code));
 diesel::joinable!(users -> departments (department_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -150,6 +158,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     watches,
     watch_notifications,
     feed_events,
+    check_changes,
 );
 
 diesel::table! {

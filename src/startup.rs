@@ -34,6 +34,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Group-commits check receipts (核查记录); see [`crate::checks::receipts`].
     pub receipts: checks::receipts::ReceiptWriter,
+    /// The in-memory index credit checks answer from; `None` when disabled by configuration.
+    pub check_index: Option<Arc<checks::index::CheckIndex>>,
+    /// Recently read sessions; see [`crate::auth::SessionCache`].
+    pub sessions: crate::auth::SessionCache,
 }
 
 /// Every documented route. One list, used by the server and by the OpenAPI generator.
@@ -158,6 +162,10 @@ impl Application {
             ),
             metrics: Arc::new(Metrics::default()),
             receipts: checks::receipts::ReceiptWriter::start(settings.database_url.clone()),
+            sessions: Default::default(),
+            check_index: settings
+                .check_index
+                .then(|| checks::index::CheckIndex::start(settings.database_url.clone())),
             settings: settings.clone(),
         });
         let app_state = state.clone();

@@ -87,8 +87,9 @@ impl FromRequest for RequestMeta {
     }
 }
 
-/// The authenticated caller, loaded fresh from the database on every request: a disabled
-/// account, a changed role or a revoked session takes effect at once.
+/// The authenticated caller, loaded from the database (through [`SessionCache`]): a disabled
+/// account, a changed role or a revoked session takes effect at once on the instance that made the
+/// change, and within [`SESSION_CACHE_TTL`] on the others.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     pub id: i32,
@@ -208,30 +209,46 @@ impl FromRequest for AuthUser {
                 .parse()
                 .map_err(|_| ApiError::unauthorized("the access token is invalid"))?;
             let sid = claims.sid.clone();
-            let row: Option<SessionRow> = db::run(&state.pool, move |conn| {
-                let now = db::now();
-                Ok(sessions::table
-                    .inner_join(users::table)
-                    .left_join(
-                        departments::table.on(departments::id.nullable().eq(users::department_id)),
-                    )
-                    .filter(sessions::id.eq(&sid))
-                    .filter(sessions::user_id.eq(user_id))
-                    .filter(sessions::revoked_at.is_null())
-                    .filter(sessions::expires_at.gt(now))
-                    .select((
-                        users::id,
-                        users::username,
-                        users::role,
-                        users::department_id,
-                        users::region_code,
-                        users::active,
-                        departments::region_code.nullable(),
-                    ))
-                    .first(conn)
-                    .optional()?)
-            })
-            .await?;
+            let row = match state.sessions.get(&sid, user_id) {
+                Some(row) => Some(row),
+                None => {
+                    let epoch = db::local_commits();
+                    let fetched = db::run(&state.pool, move |conn| {
+                        let now = db::now();
+                        Ok(sessions::table
+                            .inner_join(users::table)
+                            .left_join(
+                                departments::table
+                                    .on(departments::id.nullable().eq(users::department_id)),
+                            )
+                            .filter(sessions::id.eq(&sid))
+                            .filter(sessions::user_id.eq(user_id))
+                            .filter(sessions::revoked_at.is_null())
+                            .filter(sessions::expires_at.gt(now))
+                            .select((
+                                (
+                                    users::id,
+                                    users::username,
+                                    users::role,
+                                    users::department_id,
+                                    users::region_code,
+                                    users::active,
+                                    departments::region_code.nullable(),
+                                ),
+                                sessions::expires_at,
+                            ))
+                            .first::<(SessionRow, chrono::NaiveDateTime)>(conn)
+                            .optional()?)
+                    })
+                    .await?;
+                    fetched.map(|(row, expires_at)| {
+                        state
+                            .sessions
+                            .put(&claims.sid, user_id, row.clone(), expires_at, epoch);
+                        row
+                    })
+                }
+            };
             let (id, username, role, department_id, region_code, active, dept_region) =
                 row.ok_or_else(|| ApiError::unauthorized("the session has ended; log in again"))?;
             if !active {
@@ -253,6 +270,68 @@ impl FromRequest for AuthUser {
                 meta,
             })
         })
+    }
+}
+
+/// How long a session row read from the database may be reused by other requests of the same
+/// session (see [`SessionCache`]).
+pub const SESSION_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+struct CachedSession {
+    row: SessionRow,
+    expires_at: chrono::NaiveDateTime,
+    fetched: std::time::Instant,
+    epoch: u64,
+}
+
+/// Recently read sessions (joined with their user), so that a burst of requests on one session
+/// (an approval system's credit checks) costs one query per [`SESSION_CACHE_TTL`], not one each.
+/// An entry is used only while younger than the TTL, before the session's expiry, and while this
+/// process has committed no write since it was read (`db::local_commits`): a logout, disabled
+/// account, role change or password change made through this instance applies to the very next
+/// request; one made through another instance within the TTL.
+#[derive(Default)]
+pub struct SessionCache {
+    map: std::sync::Mutex<std::collections::HashMap<(String, i32), CachedSession>>,
+}
+
+impl SessionCache {
+    const MAX_ENTRIES: usize = 10_000;
+
+    fn get(&self, sid: &str, user_id: i32) -> Option<SessionRow> {
+        let map = self.map.lock().ok()?;
+        let c = map.get(&(sid.to_string(), user_id))?;
+        (c.fetched.elapsed() < SESSION_CACHE_TTL
+            && c.epoch == db::local_commits()
+            && c.expires_at > db::now())
+        .then(|| c.row.clone())
+    }
+
+    /// `epoch` is `db::local_commits()` read *before* the row was: a write committed in between
+    /// makes the entry stale at once, never fresh.
+    fn put(
+        &self,
+        sid: &str,
+        user_id: i32,
+        row: SessionRow,
+        expires_at: chrono::NaiveDateTime,
+        epoch: u64,
+    ) {
+        let Ok(mut map) = self.map.lock() else {
+            return;
+        };
+        if map.len() >= Self::MAX_ENTRIES {
+            map.retain(|_, c| c.fetched.elapsed() < SESSION_CACHE_TTL);
+        }
+        map.insert(
+            (sid.to_string(), user_id),
+            CachedSession {
+                row,
+                expires_at,
+                fetched: std::time::Instant::now(),
+                epoch,
+            },
+        );
     }
 }
 

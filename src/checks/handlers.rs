@@ -8,7 +8,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::receipts::NewReceipt;
-use super::{evaluate, field_is_active, Advice, CheckAnswer};
+use super::{evaluate, field_is_active, Advice, Ask, CheckAnswer, Evaluation};
 use crate::auth::{AuthUser, Role, CITY_REGION};
 use crate::db::{self, DbConnection};
 use crate::domain::SubjectCode;
@@ -98,25 +98,58 @@ fn receipt_region(user: &AuthUser, subject_region: Option<&str>) -> String {
         .unwrap_or_else(|| CITY_REGION.to_string())
 }
 
+/// The refusal for a field that is not an active application field.
+pub fn unknown_field(field: &str) -> ApiError {
+    ApiError::invalid_field(
+        "field",
+        "unknown_field",
+        format!("{field} is not an active application field (see GET /api/v1/fields)"),
+    )
+}
+
 fn require_field(conn: &mut DbConnection, field: &str) -> Result<(), ApiError> {
-    if field.is_empty() {
-        return Err(ApiError::invalid_field(
-            "field",
-            "required",
-            "field must not be empty",
-        ));
-    }
     if !field_is_active(conn, field)? {
-        return Err(ApiError::invalid_field(
-            "field",
-            "unknown_field",
-            format!("{field} is not an active application field (see GET /api/v1/fields)"),
-        ));
+        return Err(unknown_field(field));
     }
     Ok(())
 }
 
-/// Evaluates and stores checks; returns the answers with their ids, in order.
+/// Turns evaluations into receipts to store and answers to send.
+fn receipts_for(user: &AuthUser, evals: Vec<Evaluation>) -> (Vec<NewReceipt>, Vec<CheckAnswer>) {
+    let mut rows = Vec::with_capacity(evals.len());
+    let mut answers = Vec::with_capacity(evals.len());
+    for ev in evals {
+        let a = ev.answer;
+        let mut stored = serde_json::to_value(&a).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut stored {
+            m.remove("check_id");
+        }
+        let measure_ids: Vec<i32> = a.measures.iter().map(|m| m.measure_item_id).collect();
+        rows.push(NewReceipt {
+            checked_at: a.checked_at,
+            caller_user_id: user.id,
+            caller_department_id: user.department_id,
+            field: a.field.clone(),
+            reference: a.reference.clone(),
+            purpose: a.purpose.clone(),
+            advice: a.advice.as_str().to_string(),
+            subject_key: ev.subject_key,
+            subject_id: ev.subject_id,
+            region_code: receipt_region(
+                user,
+                a.subject.as_ref().and_then(|s| s.region_code.as_deref()),
+            ),
+            measure_ids: serde_json::to_string(&measure_ids).unwrap_or_else(|_| "[]".into()),
+            answer: stored.to_string(),
+        });
+        answers.push(a);
+    }
+    (rows, answers)
+}
+
+/// Evaluates and stores checks; returns the answers with their ids, in order. Answers come from
+/// the in-memory index when it is fresh (no query, no blocking thread), otherwise from the
+/// database; either way the response waits for the receipts' group commit.
 async fn run_checks(
     state: &web::Data<AppState>,
     user: &AuthUser,
@@ -125,68 +158,58 @@ async fn run_checks(
     reference: Option<String>,
     purpose: Option<String>,
 ) -> Result<Vec<CheckAnswer>, ApiError> {
-    let st = state.clone();
-    let user = user.clone();
-    // One blocking task: evaluate with a pooled connection, give the connection back, then wait
-    // for the receipts' group commit.
-    web::block(move || {
-        let evals = {
-            let mut conn = st.pool.get().map_err(|e| {
-                tracing::warn!(error = %e, "database pool exhausted or unreachable");
-                ApiError::unavailable("the database is not reachable right now")
-            })?;
-            require_field(&mut conn, &field)?;
-            evaluate(
-                &mut conn,
-                &st.pii,
-                &codes,
-                &field,
-                reference.as_deref(),
-                purpose.as_deref(),
-                db::now(),
-                today(),
-            )?
-        };
-        let mut rows = Vec::with_capacity(evals.len());
-        let mut answers = Vec::with_capacity(evals.len());
-        for ev in evals {
-            let a = ev.answer;
-            let mut stored =
-                serde_json::to_value(&a).map_err(|e| ApiError::internal(e.to_string()))?;
-            if let Value::Object(m) = &mut stored {
-                m.remove("check_id");
-            }
-            let measure_ids: Vec<i32> = a.measures.iter().map(|m| m.measure_item_id).collect();
-            rows.push(NewReceipt {
-                checked_at: a.checked_at,
-                caller_user_id: user.id,
-                caller_department_id: user.department_id,
-                field: a.field.clone(),
-                reference: a.reference.clone(),
-                purpose: a.purpose.clone(),
-                advice: a.advice.as_str().to_string(),
-                subject_key: ev.subject_key,
-                subject_id: ev.subject_id,
-                region_code: receipt_region(
-                    &user,
-                    a.subject.as_ref().and_then(|s| s.region_code.as_deref()),
-                ),
-                measure_ids: serde_json::to_string(&measure_ids).unwrap_or_else(|_| "[]".into()),
-                answer: stored.to_string(),
-            });
-            answers.push(a);
+    if field.is_empty() {
+        return Err(ApiError::invalid_field(
+            "field",
+            "required",
+            "field must not be empty",
+        ));
+    }
+    let ask = Ask {
+        field: &field,
+        reference: reference.as_deref(),
+        purpose: purpose.as_deref(),
+        now: db::now(),
+        today: today(),
+    };
+    let cached = state
+        .check_index
+        .as_ref()
+        .and_then(|ix| ix.evaluate(&state.pii, &codes, &ask));
+    let evals = match cached {
+        Some(evals) => evals?,
+        None => {
+            let st = state.clone();
+            let (field, reference, purpose) = (field.clone(), reference.clone(), purpose.clone());
+            let (now, day) = (ask.now, ask.today);
+            web::block(move || {
+                let mut conn = st.pool.get().map_err(|e| {
+                    tracing::warn!(error = %e, "database pool exhausted or unreachable");
+                    ApiError::unavailable("the database is not reachable right now")
+                })?;
+                require_field(&mut conn, &field)?;
+                let ask = Ask {
+                    field: &field,
+                    reference: reference.as_deref(),
+                    purpose: purpose.as_deref(),
+                    now,
+                    today: day,
+                };
+                evaluate(&mut conn, &st.pii, &codes, &ask)
+            })
+            .await
+            .map_err(|_| ApiError::internal("blocking task failed"))??
         }
-        if rows.is_empty() {
-            return Ok(answers);
-        }
-        let ids = st.receipts.write(rows)?;
-        for (a, id) in answers.iter_mut().zip(ids) {
-            a.check_id = id;
-        }
-        Ok(answers)
-    })
-    .await
-    .map_err(|_| ApiError::internal("blocking task failed"))?
+    };
+    let (rows, mut answers) = receipts_for(user, evals);
+    if rows.is_empty() {
+        return Ok(answers);
+    }
+    let ids = state.receipts.write(rows).await?;
+    for (a, id) in answers.iter_mut().zip(ids) {
+        a.check_id = id;
+    }
+    Ok(answers)
 }
 
 /// Check a subject's credit before a decision (信用核查). The answer is stored as a receipt before

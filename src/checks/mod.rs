@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod feedback;
 pub mod handlers;
+pub mod index;
 pub mod receipts;
 pub mod stats;
 pub mod watches;
@@ -22,7 +23,7 @@ use utoipa::ToSchema;
 
 use crate::db::DbConnection;
 use crate::domain::SubjectCode;
-use crate::entries::{in_force_on, in_force_sql, lookup_key, EntryRow, Source, SubjectRow};
+use crate::entries::{in_force, in_force_sql, lookup_key, Source};
 use crate::error::ApiError;
 use crate::four_lists::{LegalBasis, SubjectType, VersionRow};
 use crate::pii::PiiCipher;
@@ -157,6 +158,74 @@ pub struct Evaluation {
     pub subject_id: Option<i32>,
 }
 
+/// The columns of a subject a check reads.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = subjects)]
+pub struct SubjectLite {
+    pub id: i32,
+    pub kind: String,
+    pub lookup_key: String,
+    pub name: String,
+    pub region_code: Option<String>,
+    pub code_flagged: bool,
+}
+
+/// The columns of a list entry a check reads.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = list_entries)]
+pub struct EntryLite {
+    pub id: i32,
+    pub subject_id: i32,
+    pub list_type: String,
+    pub status: String,
+    pub department_id: i32,
+    pub scope_item_id: i32,
+    pub scope_item_version: i32,
+    pub document_number: String,
+    pub determination_date: NaiveDate,
+    pub valid_from: NaiveDate,
+    pub valid_until: NaiveDate,
+    pub source: String,
+    pub objection_open: bool,
+    pub removal_date: Option<NaiveDate>,
+}
+
+/// What an answer needs to know about a recorded subject.
+#[derive(Debug, Clone, Copy)]
+pub struct SubjectFacts<'a> {
+    pub id: i32,
+    pub kind: SubjectType,
+    pub name: &'a str,
+    pub region_code: Option<&'a str>,
+    pub code_flagged: bool,
+}
+
+impl SubjectLite {
+    pub fn facts(&self) -> Result<SubjectFacts<'_>, ApiError> {
+        Ok(SubjectFacts {
+            id: self.id,
+            kind: SubjectType::parse(&self.kind)
+                .ok_or_else(|| ApiError::internal("unknown subject kind"))?,
+            name: &self.name,
+            region_code: self.region_code.as_deref(),
+            code_flagged: self.code_flagged,
+        })
+    }
+}
+
+impl EntryLite {
+    /// [`crate::entries::in_force_on`] for these columns.
+    pub fn in_force_on(&self, day: NaiveDate) -> bool {
+        in_force(
+            &self.status,
+            self.valid_from,
+            self.valid_until,
+            self.removal_date,
+            day,
+        )
+    }
+}
+
 /// True when `field` is an active application field.
 pub fn field_is_active(conn: &mut DbConnection, field: &str) -> Result<bool, ApiError> {
     let n: i64 = application_fields::table
@@ -171,33 +240,83 @@ fn json_list<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
     serde_json::from_str(s).unwrap_or_default()
 }
 
-#[allow(clippy::too_many_arguments)]
-/// Evaluates checks for `codes` as of `now` (one set of queries for all of them). Answers carry
-/// `check_id` 0 until the receipt is written.
+/// The request a set of answers is for.
+pub struct Ask<'a> {
+    pub field: &'a str,
+    pub reference: Option<&'a str>,
+    pub purpose: Option<&'a str>,
+    pub now: chrono::NaiveDateTime,
+    pub today: NaiveDate,
+}
+
+/// Builds the answer for one code from the subject (if recorded), its entries in force and the
+/// catalogue. Shared by the database path ([`evaluate`]) and the in-memory index.
+pub fn answer_for(
+    code: &SubjectCode,
+    key: String,
+    subject: Option<SubjectFacts<'_>>,
+    entries: &[&EntryLite],
+    catalogue: &Catalogue,
+    ask: &Ask<'_>,
+) -> Result<Evaluation, ApiError> {
+    let mut answer = CheckAnswer {
+        check_id: 0,
+        checked_at: ask.now,
+        subject_code: code.as_str().to_string(),
+        field: ask.field.to_string(),
+        reference: ask.reference.map(str::to_string),
+        purpose: ask.purpose.map(str::to_string),
+        known: subject.is_some(),
+        subject: None,
+        red: vec![],
+        black: vec![],
+        measures: vec![],
+        commitments: vec![],
+        advice: Advice::Normal,
+        reasons: vec![],
+    };
+    if let Some(s) = subject {
+        answer.subject = Some(CheckSubject {
+            code: code.as_str().to_string(),
+            kind: s.kind,
+            name: s.name.to_string(),
+            region_code: s.region_code.map(str::to_string),
+            code_flagged: s.code_flagged,
+        });
+        catalogue.fill(&mut answer, s.kind, entries);
+    }
+    advise(&mut answer);
+    Ok(Evaluation {
+        answer,
+        subject_key: key,
+        subject_id: subject.map(|s| s.id),
+    })
+}
+
+/// Evaluates checks for `codes` from the database (one set of queries for all of them). Answers
+/// carry `check_id` 0 until the receipt is written. The in-memory index
+/// ([`index::CheckIndex`]) gives the same answers without queries when it is fresh.
 pub fn evaluate(
     conn: &mut DbConnection,
     pii: &PiiCipher,
     codes: &[SubjectCode],
-    field: &str,
-    reference: Option<&str>,
-    purpose: Option<&str>,
-    now: chrono::NaiveDateTime,
-    today: NaiveDate,
+    ask: &Ask<'_>,
 ) -> Result<Vec<Evaluation>, ApiError> {
+    let today = ask.today;
     let keys: Vec<String> = codes.iter().map(|c| lookup_key(c, pii)).collect();
-    let mut subject_rows: HashMap<String, SubjectRow> = HashMap::new();
+    let mut subject_rows: HashMap<String, SubjectLite> = HashMap::new();
     for chunk in keys.chunks(500) {
-        // One code (the hot path): a plain `=` keeps the prepared statement cached; `IN (…)` with
-        // a varying number of binds is prepared anew each time.
-        let rows: Vec<SubjectRow> = if let [one] = chunk {
+        // One code: a plain `=` keeps the prepared statement cached; `IN (…)` with a varying
+        // number of binds is prepared anew each time.
+        let rows: Vec<SubjectLite> = if let [one] = chunk {
             subjects::table
                 .filter(subjects::lookup_key.eq(one))
-                .select(SubjectRow::as_select())
+                .select(SubjectLite::as_select())
                 .load(conn)?
         } else {
             subjects::table
                 .filter(subjects::lookup_key.eq_any(chunk))
-                .select(SubjectRow::as_select())
+                .select(SubjectLite::as_select())
                 .load(conn)?
         };
         for r in rows {
@@ -205,70 +324,41 @@ pub fn evaluate(
         }
     }
     let subject_ids: Vec<i32> = subject_rows.values().map(|s| s.id).collect();
-    let mut entries: Vec<EntryRow> = Vec::new();
+    let mut entries: Vec<EntryLite> = Vec::new();
     for chunk in subject_ids.chunks(500) {
-        let rows: Vec<EntryRow> = if let [one] = chunk {
+        let rows: Vec<EntryLite> = if let [one] = chunk {
             // Not boxed, so the statement is cached; `in_force_on` below is the full rule.
             list_entries::table
                 .filter(list_entries::subject_id.eq(one))
                 .filter(list_entries::status.ne("draft"))
                 .filter(list_entries::valid_until.ge(today))
                 .order(list_entries::id)
-                .select(EntryRow::as_select())
+                .select(EntryLite::as_select())
                 .load(conn)?
         } else {
             list_entries::table
                 .filter(list_entries::subject_id.eq_any(chunk))
                 .filter(in_force_sql(today))
                 .order(list_entries::id)
-                .select(EntryRow::as_select())
+                .select(EntryLite::as_select())
                 .load(conn)?
         };
-        entries.extend(rows.into_iter().filter(|e| in_force_on(e, today)));
+        entries.extend(rows.into_iter().filter(|e| e.in_force_on(today)));
     }
-    let catalogue = Catalogue::load(conn, &entries)?;
-    let mut by_subject: HashMap<i32, Vec<&EntryRow>> = HashMap::new();
+    let catalogue = Catalogue::load_for(conn, &entries)?;
+    let mut by_subject: HashMap<i32, Vec<&EntryLite>> = HashMap::new();
     for e in &entries {
         by_subject.entry(e.subject_id).or_default().push(e);
     }
     let mut out = Vec::with_capacity(codes.len());
     for (code, key) in codes.iter().zip(keys) {
         let subject = subject_rows.get(&key);
-        let mut answer = CheckAnswer {
-            check_id: 0,
-            checked_at: now,
-            subject_code: code.as_str().to_string(),
-            field: field.to_string(),
-            reference: reference.map(str::to_string),
-            purpose: purpose.map(str::to_string),
-            known: subject.is_some(),
-            subject: None,
-            red: vec![],
-            black: vec![],
-            measures: vec![],
-            commitments: vec![],
-            advice: Advice::Normal,
-            reasons: vec![],
-        };
-        if let Some(s) = subject {
-            let kind = SubjectType::parse(&s.kind)
-                .ok_or_else(|| ApiError::internal("unknown subject kind"))?;
-            answer.subject = Some(CheckSubject {
-                code: code.as_str().to_string(),
-                kind,
-                name: s.name.clone(),
-                region_code: s.region_code.clone(),
-                code_flagged: s.code_flagged,
-            });
-            let list = by_subject.get(&s.id).cloned().unwrap_or_default();
-            catalogue.fill(&mut answer, kind, &list);
-        }
-        advise(&mut answer);
-        out.push(Evaluation {
-            answer,
-            subject_key: key,
-            subject_id: subject.map(|s| s.id),
-        });
+        let list = subject
+            .and_then(|s| by_subject.get(&s.id))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let facts = subject.map(SubjectLite::facts).transpose()?;
+        out.push(answer_for(code, key, facts, list, &catalogue, ask)?);
     }
     Ok(out)
 }
@@ -344,31 +434,42 @@ fn advise(a: &mut CheckAnswer) {
     a.reasons = reasons;
 }
 
+/// A published measure with its JSON columns parsed once.
+#[derive(Debug, Clone)]
 struct MeasureInfo {
     item_id: i32,
     kind: String,
     code: String,
     department_id: i32,
-    version: VersionRow,
+    version: i32,
+    title: String,
+    description: String,
+    legal_basis: Vec<LegalBasis>,
+    fields: Vec<String>,
+    subject_kinds: Vec<SubjectType>,
+    implementing_departments: Vec<i32>,
 }
 
-/// Departments, scope items and linked measures needed for a set of entries.
-struct Catalogue {
+/// Departments, scope item versions and published measures linked to scope items: what turns
+/// entries into a check's answer. [`Catalogue::load_for`] loads what some entries need;
+/// [`Catalogue::load_all`] everything (the in-memory index).
+#[derive(Debug, Clone, Default)]
+pub struct Catalogue {
     departments: HashMap<i32, String>,
     scopes: HashMap<(i32, i32), (String, String)>,
     /// scope item id → measures linked to it (published only).
     links: HashMap<i32, Vec<i32>>,
     measures: HashMap<i32, MeasureInfo>,
+    /// Active application fields (领域).
+    fields: BTreeSet<String>,
 }
 
+type MeasureRow = (i32, String, String, i32, VersionRow);
+
 impl Catalogue {
-    fn load(conn: &mut DbConnection, entries: &[EntryRow]) -> Result<Self, ApiError> {
-        let mut c = Catalogue {
-            departments: HashMap::new(),
-            scopes: HashMap::new(),
-            links: HashMap::new(),
-            measures: HashMap::new(),
-        };
+    /// What the answers for `entries` need.
+    pub fn load_for(conn: &mut DbConnection, entries: &[EntryLite]) -> Result<Self, ApiError> {
+        let mut c = Catalogue::default();
         if entries.is_empty() {
             return Ok(c);
         }
@@ -384,9 +485,6 @@ impl Catalogue {
                 four_list_item_versions::title,
             ))
             .load(conn)?;
-        for (id, v, code, title) in scope_rows {
-            c.scopes.insert((id, v), (code, title));
-        }
         let links: Vec<(i32, i32)> = four_list_links::table
             .filter(four_list_links::scope_item_id.eq_any(&scope_ids))
             .select((
@@ -395,43 +493,12 @@ impl Catalogue {
             ))
             .load(conn)?;
         let measure_ids: BTreeSet<i32> = links.iter().map(|l| l.1).collect();
-        for (s, m) in links {
-            c.links.entry(s).or_default().push(m);
-        }
         let measure_ids: Vec<i32> = measure_ids.into_iter().collect();
-        let rows: Vec<(i32, String, String, i32, VersionRow)> = four_list_items::table
-            .inner_join(
-                four_list_item_versions::table.on(four_list_item_versions::item_id
-                    .eq(four_list_items::id)
-                    .and(
-                        four_list_item_versions::version
-                            .nullable()
-                            .eq(four_list_items::published_version),
-                    )),
-            )
-            .filter(four_list_items::id.eq_any(&measure_ids))
-            .filter(four_list_items::status.eq("published"))
-            .select((
-                four_list_items::id,
-                four_list_items::kind,
-                four_list_items::code,
-                four_list_items::department_id,
-                VersionRow::as_select(),
-            ))
-            .load(conn)?;
+        let rows = Self::published_measures(conn, Some(&measure_ids))?;
         let mut dept_ids: BTreeSet<i32> = entries.iter().map(|e| e.department_id).collect();
-        for (item_id, kind, code, department_id, version) in rows {
-            dept_ids.extend(json_list::<Vec<i32>>(&version.implementing_departments));
-            c.measures.insert(
-                item_id,
-                MeasureInfo {
-                    item_id,
-                    kind,
-                    code,
-                    department_id,
-                    version,
-                },
-            );
+        c.add(scope_rows, links, rows);
+        for m in c.measures.values() {
+            dept_ids.extend(m.implementing_departments.iter().copied());
         }
         let dept_ids: Vec<i32> = dept_ids.into_iter().collect();
         let depts: Vec<(i32, String)> = departments::table
@@ -442,7 +509,109 @@ impl Catalogue {
         Ok(c)
     }
 
-    fn fill(&self, a: &mut CheckAnswer, kind: SubjectType, list: &[&EntryRow]) {
+    /// Everything: every version of every scope item, every link, every published measure,
+    /// every department, the active fields.
+    pub fn load_all(conn: &mut DbConnection) -> Result<Self, ApiError> {
+        let mut c = Catalogue::default();
+        let scope_rows: Vec<(i32, i32, String, String)> = four_list_item_versions::table
+            .inner_join(four_list_items::table)
+            .filter(four_list_items::kind.eq_any(["red_scope", "black_scope"]))
+            .select((
+                four_list_item_versions::item_id,
+                four_list_item_versions::version,
+                four_list_items::code,
+                four_list_item_versions::title,
+            ))
+            .load(conn)?;
+        let links: Vec<(i32, i32)> = four_list_links::table
+            .select((
+                four_list_links::scope_item_id,
+                four_list_links::measure_item_id,
+            ))
+            .load(conn)?;
+        let rows = Self::published_measures(conn, None)?;
+        c.add(scope_rows, links, rows);
+        c.departments = departments::table
+            .select((departments::id, departments::name))
+            .load::<(i32, String)>(conn)?
+            .into_iter()
+            .collect();
+        c.fields = application_fields::table
+            .filter(application_fields::active.eq(true))
+            .select(application_fields::code)
+            .load::<String>(conn)?
+            .into_iter()
+            .collect();
+        Ok(c)
+    }
+
+    pub fn field_is_active(&self, field: &str) -> bool {
+        self.fields.contains(field)
+    }
+
+    /// Published measures with their published version (all, or those in `ids`).
+    fn published_measures(
+        conn: &mut DbConnection,
+        ids: Option<&[i32]>,
+    ) -> Result<Vec<MeasureRow>, ApiError> {
+        let mut q = four_list_items::table
+            .inner_join(
+                four_list_item_versions::table.on(four_list_item_versions::item_id
+                    .eq(four_list_items::id)
+                    .and(
+                        four_list_item_versions::version
+                            .nullable()
+                            .eq(four_list_items::published_version),
+                    )),
+            )
+            .filter(four_list_items::status.eq("published"))
+            .select((
+                four_list_items::id,
+                four_list_items::kind,
+                four_list_items::code,
+                four_list_items::department_id,
+                VersionRow::as_select(),
+            ))
+            .into_boxed();
+        if let Some(ids) = ids {
+            q = q.filter(four_list_items::id.eq_any(ids));
+        }
+        Ok(q.load(conn)?)
+    }
+
+    fn add(
+        &mut self,
+        scope_rows: Vec<(i32, i32, String, String)>,
+        links: Vec<(i32, i32)>,
+        measures: Vec<MeasureRow>,
+    ) {
+        for (id, v, code, title) in scope_rows {
+            self.scopes.insert((id, v), (code, title));
+        }
+        for (s, m) in links {
+            self.links.entry(s).or_default().push(m);
+        }
+        for (item_id, kind, code, department_id, v) in measures {
+            self.measures.insert(
+                item_id,
+                MeasureInfo {
+                    item_id,
+                    kind,
+                    code,
+                    department_id,
+                    version: v.version,
+                    legal_basis: json_list(&v.legal_basis),
+                    fields: json_list(&v.fields),
+                    subject_kinds: json_list(&v.subject_kinds),
+                    implementing_departments: json_list(&v.implementing_departments),
+                    title: v.title,
+                    description: v.description,
+                },
+            );
+        }
+    }
+
+    fn fill(&self, a: &mut CheckAnswer, kind: SubjectType, list: &[&EntryLite]) {
         let mut measures: BTreeMap<i32, CheckMeasure> = BTreeMap::new();
         for e in list {
             let (scope_code, scope_title) = self
@@ -484,31 +653,28 @@ impl Catalogue {
                 let Some(m) = self.measures.get(mid) else {
                     continue;
                 };
-                if m.kind != wanted {
-                    continue;
-                }
-                let fields: Vec<String> = json_list(&m.version.fields);
-                let kinds: Vec<SubjectType> = json_list(&m.version.subject_kinds);
-                if !fields.iter().any(|f| f == &a.field) || !kinds.contains(&kind) {
+                if m.kind != wanted
+                    || !m.fields.iter().any(|f| f == &a.field)
+                    || !m.subject_kinds.contains(&kind)
+                {
                     continue;
                 }
                 let entry = measures.entry(m.item_id).or_insert_with(|| CheckMeasure {
                     measure_item_id: m.item_id,
                     kind: m.kind.clone(),
                     code: m.code.clone(),
-                    version: m.version.version,
-                    title: m.version.title.clone(),
-                    description: m.version.description.clone(),
-                    legal_basis: json_list(&m.version.legal_basis),
-                    implementing_departments: json_list::<Vec<i32>>(
-                        &m.version.implementing_departments,
-                    )
-                    .into_iter()
-                    .map(|id| DepartmentRef {
-                        id,
-                        name: self.departments.get(&id).cloned().unwrap_or_default(),
-                    })
-                    .collect(),
+                    version: m.version,
+                    title: m.title.clone(),
+                    description: m.description.clone(),
+                    legal_basis: m.legal_basis.clone(),
+                    implementing_departments: m
+                        .implementing_departments
+                        .iter()
+                        .map(|&id| DepartmentRef {
+                            id,
+                            name: self.departments.get(&id).cloned().unwrap_or_default(),
+                        })
+                        .collect(),
                     department_id: m.department_id,
                     entry_ids: vec![],
                 });

@@ -36,7 +36,7 @@ pub struct NewReceipt {
     pub answer: String,
 }
 
-type Reply = mpsc::SyncSender<Result<Vec<i32>, String>>;
+type Reply = tokio::sync::oneshot::Sender<Result<Vec<i32>, String>>;
 
 struct Job {
     rows: Vec<NewReceipt>,
@@ -62,15 +62,16 @@ impl ReceiptWriter {
         ReceiptWriter { tx: Mutex::new(tx) }
     }
 
-    /// Stores `rows` durably and returns their ids in order. Blocks: call from a blocking thread.
-    pub fn write(&self, rows: Vec<NewReceipt>) -> Result<Vec<i32>, ApiError> {
-        let (reply, answer) = mpsc::sync_channel(1);
+    /// Stores `rows` durably and returns their ids in order, once their group has committed.
+    /// Awaits without occupying a thread.
+    pub async fn write(&self, rows: Vec<NewReceipt>) -> Result<Vec<i32>, ApiError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
         self.tx
             .lock()
             .map_err(|_| ApiError::internal("receipt writer lock poisoned"))?
             .send(Job { rows, reply })
             .map_err(|_| ApiError::unavailable("the receipt writer has stopped"))?;
-        match answer.recv() {
+        match answer.await {
             Ok(Ok(ids)) => Ok(ids),
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "writing check receipts failed");

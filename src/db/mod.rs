@@ -278,13 +278,25 @@ where
         // chain tip of the outer transaction stays the one source of truth).
         return f(conn);
     }
-    conn.transaction(|c| {
+    let out = conn.transaction::<T, E, _>(|c| {
         diesel::sql_query("UPDATE audit_head SET seq = seq WHERE id = 1").execute(c)?;
         let batch = crate::audit::Batch::start();
         let out = f(c)?;
         batch.flush(c)?;
         Ok(out)
-    })
+    })?;
+    LOCAL_COMMITS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    Ok(out)
+}
+
+/// Write transactions committed by this process (see [`local_commits`]).
+static LOCAL_COMMITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many write transactions this process has committed. Caches compare it with the value they
+/// saw when they last caught up: a different value means this process changed something since,
+/// and the cache must not answer before catching up (read-your-writes on one instance).
+pub fn local_commits() -> u64 {
+    LOCAL_COMMITS.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// Truncated to microseconds so that what is stored, hashed and read back is identical on

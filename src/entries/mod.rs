@@ -188,10 +188,21 @@ pub fn effective_status(e: &EntryRow, day: NaiveDate) -> &'static str {
 /// True when the entry was in force on `day`: published (or later removed), within its validity
 /// period (both ends inclusive), and not removed on or before that day.
 pub fn in_force_on(e: &EntryRow, day: NaiveDate) -> bool {
-    e.status != "draft"
-        && e.valid_from <= day
-        && day <= e.valid_until
-        && e.removal_date.is_none_or(|d| d > day)
+    in_force(&e.status, e.valid_from, e.valid_until, e.removal_date, day)
+}
+
+/// [`in_force_on`] over the columns it reads (for callers with a narrower row type).
+pub fn in_force(
+    status: &str,
+    valid_from: NaiveDate,
+    valid_until: NaiveDate,
+    removal_date: Option<NaiveDate>,
+    day: NaiveDate,
+) -> bool {
+    status != "draft"
+        && valid_from <= day
+        && day <= valid_until
+        && removal_date.is_none_or(|d| d > day)
 }
 
 /// The SQL form of [`in_force_on`], for filters.

@@ -324,20 +324,26 @@ fn demo_seed_runs_twice_without_duplicates() {
 
 /// Starts `serve` and returns the child with the address it printed.
 fn start_server(db: &str, dir: &std::path::Path) -> (std::process::Child, String) {
+    start_server_with(db, dir, true)
+}
+
+/// The real binary serving `db` (with the demo accounts when `demo`), and its address.
+pub fn start_server_with(
+    db: &str,
+    dir: &std::path::Path,
+    demo: bool,
+) -> (std::process::Child, String) {
+    let mut args = vec!["--database-url", db, "serve", "--bind", "127.0.0.1:0"];
+    if demo {
+        args.push("--demo");
+    }
     let mut child = Command::new(BIN)
         .current_dir(dir)
         .env("CREDIT_LISTS_JWT_SECRET", SECRET)
         .env("CREDIT_LISTS_PII_KEY", PII_KEY)
         .env("CREDIT_LISTS_LOG_LEVEL", "warn")
         .env_remove("CREDIT_LISTS_CONFIG")
-        .args([
-            "--database-url",
-            db,
-            "serve",
-            "--demo",
-            "--bind",
-            "127.0.0.1:0",
-        ])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -1,0 +1,15 @@
+DROP TRIGGER list_entries_check_change ON list_entries;
+DROP FUNCTION list_entries_check_change();
+DROP TRIGGER subjects_check_change ON subjects;
+DROP FUNCTION subjects_check_change();
+DROP TRIGGER four_list_items_check_change ON four_list_items;
+DROP FUNCTION four_list_items_check_change();
+DROP TRIGGER four_list_item_versions_check_change ON four_list_item_versions;
+DROP FUNCTION four_list_item_versions_check_change();
+DROP TRIGGER four_list_links_check_change ON four_list_links;
+DROP FUNCTION four_list_links_check_change();
+DROP TRIGGER departments_check_change ON departments;
+DROP FUNCTION departments_check_change();
+DROP TRIGGER application_fields_check_change ON application_fields;
+DROP FUNCTION application_fields_check_change();
+DROP TABLE check_changes;

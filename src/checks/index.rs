@@ -1,0 +1,432 @@
+//! The in-memory index credit checks answer from (信用核查的内存索引).
+//!
+//! It holds what a check reads — every subject's identity (by lookup key), the list entries that can
+//! still be in force, and the catalogue (scope item versions, scope → measure links, published
+//! measures, departments, active fields) — so that a check needs no query at all; only its receipt
+//! is written.
+//!
+//! **Keeping it current.** Database triggers append a row to `check_changes` for every insert,
+//! update and delete of those tables, whatever code path made it (migration
+//! `000026_check_changes`). A refresher thread per instance reads the rows after its cursor every
+//! [`POLL_EVERY`] and reloads exactly the changed rows (the whole catalogue when a catalogue table
+//! changed). Writes that touch these tables are serialised by the audit chain's head
+//! (`db::write_tx`), so ids are assigned in commit order and a cursor never skips a change.
+//!
+//! **Staleness bound.** The index answers only while its last complete poll *started* less than
+//! [`MAX_STALENESS`] ago, so an answer never misses a change committed more than that long before
+//! (on any instance). A change committed through *this* instance is seen at once: `db::write_tx`
+//! counts local commits, and a check finding a count newer than the index's falls back to the
+//! database and wakes the refresher. Whenever the index cannot answer (not loaded yet, refresher
+//! behind or disconnected), checks are evaluated from the database as before: same answers, slower.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use diesel::r2d2::ManageConnection;
+
+use super::{answer_for, Ask, Catalogue, EntryLite, Evaluation, SubjectFacts, SubjectLite};
+use crate::db::{self, ConnectionManager, DatabaseUrl, DbConnection};
+use crate::domain::SubjectCode;
+use crate::entries::lookup_key;
+use crate::error::ApiError;
+use crate::four_lists::SubjectType;
+use crate::pii::PiiCipher;
+use crate::schema::{check_changes, list_entries, subjects};
+
+/// The index answers only if its last complete poll started less than this long ago.
+pub const MAX_STALENESS: Duration = Duration::from_secs(1);
+/// How often the refresher polls `check_changes` when nothing wakes it.
+pub const POLL_EVERY: Duration = Duration::from_millis(200);
+/// Change rows read per query.
+const CHANGE_PAGE: i64 = 50_000;
+/// Change rows kept for instances that lag (older ones are pruned; a lagging instance reloads).
+const PRUNE_KEEP: i64 = 1_000_000;
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// Tables whose changes reload the whole catalogue.
+const CATALOGUE_TABLES: [&str; 5] = [
+    "four_list_items",
+    "four_list_item_versions",
+    "four_list_links",
+    "departments",
+    "application_fields",
+];
+
+/// A subject as the index keeps it (about 100 bytes; regions are shared).
+struct CachedSubject {
+    id: i32,
+    kind: SubjectType,
+    name: Box<str>,
+    region_code: Option<Arc<str>>,
+    code_flagged: bool,
+}
+
+struct Index {
+    cursor: i64,
+    subjects: HashMap<Box<str>, CachedSubject>,
+    /// Subject id → its entries that can still be in force, ordered by id.
+    entries: HashMap<i32, Vec<EntryLite>>,
+    entry_subject: HashMap<i32, i32>,
+    catalogue: Catalogue,
+    regions: HashMap<String, Arc<str>>,
+    /// Entries whose validity ended before this day are not kept.
+    kept_from: NaiveDate,
+    /// When the last complete poll started, and the local commit count it had seen.
+    polled_at: Instant,
+    epoch: u64,
+}
+
+impl Index {
+    fn cache_subject(&mut self, s: SubjectLite) {
+        let Some(kind) = SubjectType::parse(&s.kind) else {
+            return;
+        };
+        let region_code = s.region_code.map(|r| {
+            self.regions
+                .entry(r.clone())
+                .or_insert_with(|| Arc::from(r.as_str()))
+                .clone()
+        });
+        self.subjects.insert(
+            s.lookup_key.into_boxed_str(),
+            CachedSubject {
+                id: s.id,
+                kind,
+                name: s.name.into_boxed_str(),
+                region_code,
+                code_flagged: s.code_flagged,
+            },
+        );
+    }
+
+    fn keeps(&self, e: &EntryLite) -> bool {
+        e.status != "draft"
+            && e.valid_until >= self.kept_from
+            && e.removal_date.is_none_or(|d| d >= self.kept_from)
+    }
+
+    fn forget_entry(&mut self, entry_id: i32) {
+        if let Some(sid) = self.entry_subject.remove(&entry_id) {
+            if let Some(list) = self.entries.get_mut(&sid) {
+                list.retain(|e| e.id != entry_id);
+                if list.is_empty() {
+                    self.entries.remove(&sid);
+                }
+            }
+        }
+    }
+
+    fn keep_entry(&mut self, e: EntryLite) {
+        if !self.keeps(&e) {
+            return;
+        }
+        self.entry_subject.insert(e.id, e.subject_id);
+        let list = self.entries.entry(e.subject_id).or_default();
+        let at = list.partition_point(|x| x.id < e.id);
+        list.insert(at, e);
+    }
+}
+
+/// The index of one instance; see the module documentation.
+pub struct CheckIndex {
+    index: RwLock<Option<Index>>,
+    /// Codes answered from memory, and codes the index declined (answered from the database).
+    pub answered: AtomicU64,
+    pub declined: AtomicU64,
+    wake: Mutex<bool>,
+    woken: Condvar,
+}
+
+impl CheckIndex {
+    /// Starts the refresher thread (its first poll loads everything). The thread ends when the
+    /// index is dropped.
+    pub fn start(url: DatabaseUrl) -> Arc<CheckIndex> {
+        let index = Arc::new(CheckIndex {
+            index: RwLock::new(None),
+            answered: AtomicU64::new(0),
+            declined: AtomicU64::new(0),
+            wake: Mutex::new(false),
+            woken: Condvar::new(),
+        });
+        let weak = Arc::downgrade(&index);
+        std::thread::Builder::new()
+            .name("check-index".into())
+            .spawn(move || refresher(weak, ConnectionManager::new(url)))
+            .expect("the check index thread starts");
+        index
+    }
+
+    /// Answers from memory, or `None` when the index may not answer now (then evaluate from the
+    /// database). `Some(Err)` is an unknown field.
+    pub fn evaluate(
+        &self,
+        pii: &PiiCipher,
+        codes: &[SubjectCode],
+        ask: &Ask<'_>,
+    ) -> Option<Result<Vec<Evaluation>, ApiError>> {
+        let n = codes.len() as u64;
+        let guard = self.index.read().ok()?;
+        let fresh = guard.as_ref().is_some_and(|ix| {
+            ix.epoch == db::local_commits() && ix.polled_at.elapsed() <= MAX_STALENESS
+        });
+        let Some(ix) = guard.as_ref().filter(|_| fresh) else {
+            drop(guard);
+            self.declined.fetch_add(n, Ordering::Relaxed);
+            self.wake();
+            return None;
+        };
+        self.answered.fetch_add(n, Ordering::Relaxed);
+        if !ix.catalogue.field_is_active(ask.field) {
+            return Some(Err(super::handlers::unknown_field(ask.field)));
+        }
+        let mut out = Vec::with_capacity(codes.len());
+        for code in codes {
+            let key = lookup_key(code, pii);
+            let subject = ix.subjects.get(key.as_str());
+            let facts = subject.map(|s| SubjectFacts {
+                id: s.id,
+                kind: s.kind,
+                name: &s.name,
+                region_code: s.region_code.as_deref(),
+                code_flagged: s.code_flagged,
+            });
+            let list: Vec<&EntryLite> = subject
+                .and_then(|s| ix.entries.get(&s.id))
+                .into_iter()
+                .flatten()
+                .filter(|e| e.in_force_on(ask.today))
+                .collect();
+            match answer_for(code, key, facts, &list, &ix.catalogue, ask) {
+                Ok(ev) => out.push(ev),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        Some(Ok(out))
+    }
+
+    /// True once loaded and fresh (for tests and `/ready`-style probes).
+    pub fn is_fresh(&self) -> bool {
+        self.index.read().ok().is_some_and(|g| {
+            g.as_ref().is_some_and(|ix| {
+                ix.epoch == db::local_commits() && ix.polled_at.elapsed() <= MAX_STALENESS
+            })
+        })
+    }
+
+    fn wake(&self) {
+        if let Ok(mut w) = self.wake.lock() {
+            *w = true;
+            self.woken.notify_one();
+        }
+    }
+
+    fn sleep(&self, d: Duration) {
+        if let Ok(w) = self.wake.lock() {
+            if let Ok((mut w, _)) = self.woken.wait_timeout_while(w, d, |w| !*w) {
+                *w = false;
+            }
+        }
+    }
+
+    /// Catches up with every committed change (or loads everything the first time).
+    fn poll(&self, conn: &mut DbConnection) -> Result<(), ApiError> {
+        loop {
+            let started = Instant::now();
+            let epoch = db::local_commits();
+            let cursor = self
+                .index
+                .read()
+                .map_err(|_| ApiError::internal("check index lock poisoned"))?
+                .as_ref()
+                .map(|ix| ix.cursor);
+            let Some(cursor) = cursor else {
+                return self.reload(conn, started, epoch);
+            };
+            let changes: Vec<(i64, String, i64)> = check_changes::table
+                .filter(check_changes::id.gt(cursor))
+                .order(check_changes::id)
+                .limit(CHANGE_PAGE)
+                .select((check_changes::id, check_changes::tbl, check_changes::row_id))
+                .load(conn)?;
+            if let Some(first) = changes.first() {
+                if cursor > 0 && first.0 != cursor + 1 {
+                    // A hole is normal (rolled-back ids); a pruned cursor row means we lagged.
+                    let kept: i64 = check_changes::table
+                        .filter(check_changes::id.eq(cursor))
+                        .count()
+                        .get_result(conn)?;
+                    if kept == 0 {
+                        return self.reload(conn, started, epoch);
+                    }
+                }
+            }
+            let complete = (changes.len() as i64) < CHANGE_PAGE;
+            let last = changes.last().map(|c| c.0);
+            let mut entry_ids = BTreeSet::new();
+            let mut subject_ids = BTreeSet::new();
+            let mut catalogue_dirty = false;
+            for (_, tbl, row) in &changes {
+                match tbl.as_str() {
+                    "list_entries" => {
+                        entry_ids.insert(*row as i32);
+                    }
+                    "subjects" => {
+                        subject_ids.insert(*row as i32);
+                    }
+                    t if CATALOGUE_TABLES.contains(&t) => catalogue_dirty = true,
+                    _ => {}
+                }
+            }
+            let entry_ids: Vec<i32> = entry_ids.into_iter().collect();
+            let subject_ids: Vec<i32> = subject_ids.into_iter().collect();
+            let mut entries = Vec::new();
+            for chunk in entry_ids.chunks(500) {
+                entries.extend(
+                    list_entries::table
+                        .filter(list_entries::id.eq_any(chunk))
+                        .select(EntryLite::as_select())
+                        .load::<EntryLite>(conn)?,
+                );
+            }
+            let mut subjects_changed = Vec::new();
+            for chunk in subject_ids.chunks(500) {
+                subjects_changed.extend(
+                    subjects::table
+                        .filter(subjects::id.eq_any(chunk))
+                        .select(SubjectLite::as_select())
+                        .load::<SubjectLite>(conn)?,
+                );
+            }
+            let catalogue = if catalogue_dirty {
+                Some(Catalogue::load_all(conn)?)
+            } else {
+                None
+            };
+            let mut guard = self
+                .index
+                .write()
+                .map_err(|_| ApiError::internal("check index lock poisoned"))?;
+            let Some(ix) = guard.as_mut() else {
+                continue;
+            };
+            for id in &entry_ids {
+                ix.forget_entry(*id);
+            }
+            for e in entries {
+                ix.keep_entry(e);
+            }
+            for s in subjects_changed {
+                ix.cache_subject(s);
+            }
+            if let Some(c) = catalogue {
+                ix.catalogue = c;
+            }
+            if let Some(last) = last {
+                ix.cursor = last;
+            }
+            if complete {
+                ix.polled_at = started;
+                ix.epoch = epoch;
+                return Ok(());
+            }
+        }
+    }
+
+    /// Loads everything. The cursor is read first: a change committed while loading is applied
+    /// again by the next poll (reloading a row is idempotent).
+    fn reload(
+        &self,
+        conn: &mut DbConnection,
+        started: Instant,
+        epoch: u64,
+    ) -> Result<(), ApiError> {
+        let cursor: Option<i64> = check_changes::table
+            .select(diesel::dsl::max(check_changes::id))
+            .first(conn)?;
+        let kept_from = crate::entries::today().pred_opt().unwrap_or(NaiveDate::MIN);
+        let mut ix = Index {
+            cursor: cursor.unwrap_or(0),
+            subjects: HashMap::new(),
+            entries: HashMap::new(),
+            entry_subject: HashMap::new(),
+            catalogue: Catalogue::load_all(conn)?,
+            regions: HashMap::new(),
+            kept_from,
+            polled_at: started,
+            epoch,
+        };
+        let all: Vec<SubjectLite> = subjects::table
+            .select(SubjectLite::as_select())
+            .load(conn)?;
+        ix.subjects.reserve(all.len());
+        for s in all {
+            ix.cache_subject(s);
+        }
+        let entries: Vec<EntryLite> = list_entries::table
+            .filter(list_entries::status.ne("draft"))
+            .filter(list_entries::valid_until.ge(kept_from))
+            .order(list_entries::id)
+            .select(EntryLite::as_select())
+            .load(conn)?;
+        for e in entries {
+            ix.keep_entry(e);
+        }
+        tracing::info!(
+            subjects = ix.subjects.len(),
+            entries = ix.entry_subject.len(),
+            millis = started.elapsed().as_millis() as u64,
+            "credit-check index loaded"
+        );
+        *self
+            .index
+            .write()
+            .map_err(|_| ApiError::internal("check index lock poisoned"))? = Some(ix);
+        Ok(())
+    }
+}
+
+fn prune(conn: &mut DbConnection) -> Result<(), ApiError> {
+    let max: Option<i64> = check_changes::table
+        .select(diesel::dsl::max(check_changes::id))
+        .first(conn)?;
+    if let Some(max) = max.filter(|m| *m > PRUNE_KEEP) {
+        diesel::delete(check_changes::table.filter(check_changes::id.le(max - PRUNE_KEEP)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+fn refresher(index: Weak<CheckIndex>, manager: ConnectionManager) {
+    let mut conn: Option<DbConnection> = None;
+    let mut pruned = Instant::now();
+    loop {
+        let Some(ix) = index.upgrade() else {
+            return;
+        };
+        if conn.is_none() {
+            conn = manager
+                .connect()
+                .map_err(|e| tracing::warn!(error = %e, "check index cannot connect"))
+                .ok();
+        }
+        if let Some(c) = conn.as_mut() {
+            match ix.poll(c) {
+                Err(e) => {
+                    tracing::warn!(error = %e, "check index refresh failed; checks use the database");
+                    conn = None;
+                }
+                Ok(()) if pruned.elapsed() >= PRUNE_EVERY => {
+                    pruned = Instant::now();
+                    if let Err(e) = prune(c) {
+                        tracing::warn!(error = %e, "pruning check_changes failed");
+                    }
+                }
+                Ok(()) => {}
+            }
+        }
+        ix.sleep(POLL_EVERY);
+    }
+}
