@@ -4,6 +4,7 @@ use actix_web::{get, post, web, HttpResponse};
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
@@ -61,7 +62,8 @@ pub struct BatchItem {
     pub index: usize,
     /// 201 for a check, 422 for an invalid code.
     pub status: u16,
-    pub check: Option<CheckAnswer>,
+    #[schema(value_type = Option<CheckAnswer>)]
+    pub check: Option<Box<RawValue>>,
     pub error: Option<FieldError>,
 }
 
@@ -114,40 +116,58 @@ fn require_field(conn: &mut DbConnection, field: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Turns evaluations into receipts to store and answers to send.
-fn receipts_for(user: &AuthUser, evals: Vec<Evaluation>) -> (Vec<NewReceipt>, Vec<CheckAnswer>) {
+/// A stored check: its receipt id and the answer as sent (JSON, `check_id` first).
+pub struct Checked {
+    pub check_id: i32,
+    pub json: Box<RawValue>,
+}
+
+/// The JSON of `a` without `check_id`: what the receipt stores. `check_id` is the struct's first
+/// field, so the answer is serialised once and the id spliced in front for the response.
+fn stored_json(a: &CheckAnswer) -> Result<String, ApiError> {
+    const PREFIX: &str = "{\"check_id\":0,";
+    let mut s = serde_json::to_string(a).map_err(|e| ApiError::internal(e.to_string()))?;
+    if !s.starts_with(PREFIX) {
+        return Err(ApiError::internal("unexpected answer serialisation"));
+    }
+    s.replace_range(..PREFIX.len(), "{");
+    Ok(s)
+}
+
+fn with_check_id(stored: &str, id: i32) -> Result<Box<RawValue>, ApiError> {
+    let body = format!("{{\"check_id\":{id},{}", &stored[1..]);
+    RawValue::from_string(body).map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// Turns evaluations into receipts to store.
+fn receipts_for(user: &AuthUser, evals: Vec<Evaluation>) -> Result<Vec<NewReceipt>, ApiError> {
     let mut rows = Vec::with_capacity(evals.len());
-    let mut answers = Vec::with_capacity(evals.len());
     for ev in evals {
         let a = ev.answer;
-        let mut stored = serde_json::to_value(&a).unwrap_or(Value::Null);
-        if let Value::Object(m) = &mut stored {
-            m.remove("check_id");
-        }
         let measure_ids: Vec<i32> = a.measures.iter().map(|m| m.measure_item_id).collect();
+        let answer = stored_json(&a)?;
         rows.push(NewReceipt {
             checked_at: a.checked_at,
             caller_user_id: user.id,
             caller_department_id: user.department_id,
-            field: a.field.clone(),
-            reference: a.reference.clone(),
-            purpose: a.purpose.clone(),
-            advice: a.advice.as_str().to_string(),
-            subject_key: ev.subject_key,
-            subject_id: ev.subject_id,
             region_code: receipt_region(
                 user,
                 a.subject.as_ref().and_then(|s| s.region_code.as_deref()),
             ),
+            field: a.field,
+            reference: a.reference,
+            purpose: a.purpose,
+            advice: a.advice.as_str().to_string(),
+            subject_key: ev.subject_key,
+            subject_id: ev.subject_id,
             measure_ids: serde_json::to_string(&measure_ids).unwrap_or_else(|_| "[]".into()),
-            answer: stored.to_string(),
+            answer,
         });
-        answers.push(a);
     }
-    (rows, answers)
+    Ok(rows)
 }
 
-/// Evaluates and stores checks; returns the answers with their ids, in order. Answers come from
+/// Evaluates and stores checks; returns the answers as sent, with their ids, in order. Answers come from
 /// the in-memory index when it is fresh (no query, no blocking thread), otherwise from the
 /// database; either way the response waits for the receipts' group commit.
 async fn run_checks(
@@ -157,7 +177,7 @@ async fn run_checks(
     field: String,
     reference: Option<String>,
     purpose: Option<String>,
-) -> Result<Vec<CheckAnswer>, ApiError> {
+) -> Result<Vec<Checked>, ApiError> {
     if field.is_empty() {
         return Err(ApiError::invalid_field(
             "field",
@@ -201,15 +221,22 @@ async fn run_checks(
             .map_err(|_| ApiError::internal("blocking task failed"))??
         }
     };
-    let (rows, mut answers) = receipts_for(user, evals);
+    let rows = receipts_for(user, evals)?;
     if rows.is_empty() {
-        return Ok(answers);
+        return Ok(vec![]);
     }
+    let stored: Vec<String> = rows.iter().map(|r| r.answer.clone()).collect();
     let ids = state.receipts.write(rows).await?;
-    for (a, id) in answers.iter_mut().zip(ids) {
-        a.check_id = id;
-    }
-    Ok(answers)
+    stored
+        .iter()
+        .zip(ids)
+        .map(|(json, check_id)| {
+            Ok(Checked {
+                check_id,
+                json: with_check_id(json, check_id)?,
+            })
+        })
+        .collect()
 }
 
 /// Check a subject's credit before a decision (信用核查). The answer is stored as a receipt before
@@ -251,7 +278,8 @@ pub async fn check(
             actix_web::http::header::LOCATION,
             format!("/api/v1/credit-checks/{}", a.check_id),
         ))
-        .json(a))
+        .content_type("application/json")
+        .body(a.json.get().to_string()))
 }
 
 /// Check up to 1,000 subjects at once (a bid evaluation with all its bidders). Each valid code
@@ -324,7 +352,7 @@ pub async fn batch(
     .await?;
     let mut answers = answers.into_iter();
     for item in results.iter_mut().filter(|r| r.status == 201) {
-        item.check = answers.next();
+        item.check = answers.next().map(|c| c.json);
     }
     Ok(HttpResponse::Ok().json(BatchResponse {
         field,

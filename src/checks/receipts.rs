@@ -17,7 +17,6 @@ use diesel::r2d2::ManageConnection;
 
 use crate::db::{ConnectionManager, DatabaseUrl, DbConnection};
 use crate::error::ApiError;
-use crate::schema::credit_checks;
 
 /// One receipt to store. `answer` is the JSON answer without `check_id`.
 #[derive(Debug, Clone)]
@@ -128,32 +127,64 @@ fn writer_loop(manager: ConnectionManager, rx: mpsc::Receiver<Job>) {
     }
 }
 
+/// Rows per multi-row `INSERT` (12 parameters each, well under SQLite's 32,766 and PostgreSQL's
+/// 65,535).
+const ROWS_PER_INSERT: usize = 500;
+
+#[derive(QueryableByName)]
+struct NewId {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    id: i32,
+}
+
+/// One multi-row `INSERT … RETURNING id` per 500 receipts (diesel's batch insert is not available
+/// through the multi-backend connection). `$n` placeholders are understood by both backends.
 fn insert_all(conn: &mut DbConnection, jobs: &[Job]) -> QueryResult<Vec<i32>> {
+    use diesel::sql_types::{Integer, Nullable, Text, Timestamp};
+    let rows: Vec<&NewReceipt> = jobs.iter().flat_map(|j| j.rows.iter()).collect();
     conn.transaction(|c| {
-        let mut ids = Vec::new();
-        for r in jobs.iter().flat_map(|j| j.rows.iter()) {
-            ids.push(insert_one(c, r)?);
+        let mut ids = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let mut sql = String::from(
+                "INSERT INTO credit_checks (checked_at, caller_user_id, caller_department_id, \
+                 field, reference, purpose, advice, subject_key, subject_id, region_code, \
+                 measure_ids, answer) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push('(');
+                for j in 1..=12 {
+                    if j > 1 {
+                        sql.push(',');
+                    }
+                    sql.push_str(&format!("${}", i * 12 + j));
+                }
+                sql.push(')');
+            }
+            sql.push_str(" RETURNING id");
+            let mut q = diesel::sql_query(sql).into_boxed::<crate::db::MultiBackend>();
+            for r in chunk {
+                q = q
+                    .bind::<Timestamp, _>(r.checked_at)
+                    .bind::<Integer, _>(r.caller_user_id)
+                    .bind::<Nullable<Integer>, _>(r.caller_department_id)
+                    .bind::<Text, _>(&r.field)
+                    .bind::<Nullable<Text>, _>(&r.reference)
+                    .bind::<Nullable<Text>, _>(&r.purpose)
+                    .bind::<Text, _>(&r.advice)
+                    .bind::<Text, _>(&r.subject_key)
+                    .bind::<Nullable<Integer>, _>(r.subject_id)
+                    .bind::<Text, _>(&r.region_code)
+                    .bind::<Text, _>(&r.measure_ids)
+                    .bind::<Text, _>(&r.answer);
+            }
+            let mut got: Vec<i32> = q.load::<NewId>(c)?.into_iter().map(|n| n.id).collect();
+            // RETURNING promises no order; the one writer's ids rise in row order.
+            got.sort_unstable();
+            ids.extend(got);
         }
         Ok(ids)
     })
-}
-
-fn insert_one(conn: &mut DbConnection, r: &NewReceipt) -> QueryResult<i32> {
-    diesel::insert_into(credit_checks::table)
-        .values((
-            credit_checks::checked_at.eq(r.checked_at),
-            credit_checks::caller_user_id.eq(r.caller_user_id),
-            credit_checks::caller_department_id.eq(r.caller_department_id),
-            credit_checks::field.eq(&r.field),
-            credit_checks::reference.eq(&r.reference),
-            credit_checks::purpose.eq(&r.purpose),
-            credit_checks::advice.eq(&r.advice),
-            credit_checks::subject_key.eq(&r.subject_key),
-            credit_checks::subject_id.eq(r.subject_id),
-            credit_checks::region_code.eq(&r.region_code),
-            credit_checks::measure_ids.eq(&r.measure_ids),
-            credit_checks::answer.eq(&r.answer),
-        ))
-        .returning(credit_checks::id)
-        .get_result(conn)
 }
