@@ -102,6 +102,14 @@ fn writer_loop(manager: ConnectionManager, rx: mpsc::Receiver<Job>) {
                 .connect()
                 .map_err(|e| tracing::error!(error = %e, "receipt writer cannot connect"))
                 .ok();
+            if let Some(DbConnection::Sqlite(c)) = conn.as_mut() {
+                // The receipt indexes are written at random places (subject, region): a larger
+                // page cache than SQLite's 2 MB default keeps their inner pages in memory.
+                use diesel::connection::SimpleConnection;
+                if let Err(e) = c.batch_execute("PRAGMA cache_size = -65536;") {
+                    tracing::warn!(error = %e, "receipt writer keeps the default page cache");
+                }
+            }
         }
         let result = match conn.as_mut() {
             Some(c) => insert_all(c, &jobs).map_err(|e| e.to_string()),
@@ -138,10 +146,12 @@ struct NewId {
 }
 
 /// One multi-row `INSERT … RETURNING id` per 500 receipts (diesel's batch insert is not available
-/// through the multi-backend connection). `$n` placeholders are understood by both backends.
+/// through the multi-backend connection). Placeholders are `?` on SQLite (its `$name` parameters
+/// are looked up by a linear scan, quadratic over thousands of them) and `$n` on PostgreSQL.
 fn insert_all(conn: &mut DbConnection, jobs: &[Job]) -> QueryResult<Vec<i32>> {
     use diesel::sql_types::{Integer, Nullable, Text, Timestamp};
     let rows: Vec<&NewReceipt> = jobs.iter().flat_map(|j| j.rows.iter()).collect();
+    let numbered = conn.backend() == crate::db::Backend::Postgres;
     conn.transaction(|c| {
         let mut ids = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(ROWS_PER_INSERT) {
@@ -159,7 +169,11 @@ fn insert_all(conn: &mut DbConnection, jobs: &[Job]) -> QueryResult<Vec<i32>> {
                     if j > 1 {
                         sql.push(',');
                     }
-                    sql.push_str(&format!("${}", i * 12 + j));
+                    if numbered {
+                        sql.push_str(&format!("${}", i * 12 + j));
+                    } else {
+                        sql.push('?');
+                    }
                 }
                 sql.push(')');
             }

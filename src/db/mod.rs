@@ -166,10 +166,12 @@ impl ManageConnection for ConnectionManager {
                 let mut conn = diesel::SqliteConnection::establish(&path_str).map_err(|e| {
                     DbError::Connection(format!("cannot open SQLite file {path_str}: {e}"))
                 })?;
-                // Per connection: wait for the write lock, enforce foreign keys, and sync the WAL
-                // on every commit so an acknowledged write survives a crash of the process or host.
+                // Per connection: wait for the write lock, enforce foreign keys, sync the WAL on
+                // every commit so an acknowledged write survives a crash of the process or host,
+                // and read through a memory map (pages shared with the OS cache instead of a
+                // `pread` per page miss; nothing is written through it).
                 conn.batch_execute(&format!(
-                    "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;"
+                    "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA mmap_size = {SQLITE_MMAP_BYTES};"
                 ))
                 .map_err(|e| DbError::Connection(format!("cannot configure SQLite: {e}")))?;
                 Ok(DbConnection::Sqlite(conn))
@@ -192,6 +194,9 @@ pub type PooledConn = PooledConnection<ConnectionManager>;
 /// Opens one connection directly, so the real error surfaces at once. SQLite: with `create`
 /// the file (and its directory) is made if missing; without, a missing file is an error rather
 /// than a new empty database. WAL mode is set here, once per file.
+/// How much of an SQLite file each connection maps into memory for reading.
+const SQLITE_MMAP_BYTES: u64 = 1 << 30;
+
 pub fn open_direct(url: &DatabaseUrl, create: bool) -> Result<DbConnection, DbError> {
     if let DatabaseUrl::Sqlite(path) = url {
         if !create && !path.exists() {
