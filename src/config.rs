@@ -31,6 +31,14 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Answer credit checks from the in-memory index (`src/checks/index.rs`); default on.
     pub check_index: bool,
+    /// Largest proof document accepted (bytes).
+    pub attachment_max_bytes: usize,
+    /// Working days to accept (受理) a repair application.
+    pub repair_accept_days: u32,
+    /// Working days from acceptance to the department's decision.
+    pub repair_decide_days: u32,
+    /// Working days to file an approved repair, and for the bureau to review a filing.
+    pub repair_review_days: u32,
     pub demo: bool,
 }
 
@@ -82,6 +90,10 @@ pub struct Layer {
     pub login_lockout_secs: Option<u64>,
     pub max_body_bytes: Option<usize>,
     pub check_index: Option<bool>,
+    pub attachment_max_bytes: Option<usize>,
+    pub repair_accept_days: Option<u32>,
+    pub repair_decide_days: Option<u32>,
+    pub repair_review_days: Option<u32>,
 }
 
 impl std::fmt::Debug for Layer {
@@ -114,6 +126,10 @@ impl std::fmt::Debug for Layer {
             .field("login_lockout_secs", &self.login_lockout_secs)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("check_index", &self.check_index)
+            .field("attachment_max_bytes", &self.attachment_max_bytes)
+            .field("repair_accept_days", &self.repair_accept_days)
+            .field("repair_decide_days", &self.repair_decide_days)
+            .field("repair_review_days", &self.repair_review_days)
             .finish()
     }
 }
@@ -214,6 +230,10 @@ impl Layer {
             login_lockout_secs: parse(&get, "CREDIT_LISTS_LOGIN_LOCKOUT_SECS")?,
             max_body_bytes: parse(&get, "CREDIT_LISTS_MAX_BODY_BYTES")?,
             check_index: parse(&get, "CREDIT_LISTS_CHECK_INDEX")?,
+            attachment_max_bytes: parse(&get, "CREDIT_LISTS_ATTACHMENT_MAX_BYTES")?,
+            repair_accept_days: parse(&get, "CREDIT_LISTS_REPAIR_ACCEPT_DAYS")?,
+            repair_decide_days: parse(&get, "CREDIT_LISTS_REPAIR_DECIDE_DAYS")?,
+            repair_review_days: parse(&get, "CREDIT_LISTS_REPAIR_REVIEW_DAYS")?,
         })
     }
 
@@ -240,6 +260,10 @@ impl Layer {
             login_lockout_secs: other.login_lockout_secs.or(self.login_lockout_secs),
             max_body_bytes: other.max_body_bytes.or(self.max_body_bytes),
             check_index: other.check_index.or(self.check_index),
+            attachment_max_bytes: other.attachment_max_bytes.or(self.attachment_max_bytes),
+            repair_accept_days: other.repair_accept_days.or(self.repair_accept_days),
+            repair_decide_days: other.repair_decide_days.or(self.repair_decide_days),
+            repair_review_days: other.repair_review_days.or(self.repair_review_days),
         }
     }
 }
@@ -304,6 +328,10 @@ impl Settings {
             login_lockout_secs: layer.login_lockout_secs.unwrap_or(15 * 60).max(1),
             max_body_bytes: layer.max_body_bytes.unwrap_or(1 << 20),
             check_index: layer.check_index.unwrap_or(true),
+            attachment_max_bytes: layer.attachment_max_bytes.unwrap_or(10 << 20),
+            repair_accept_days: layer.repair_accept_days.unwrap_or(2),
+            repair_decide_days: layer.repair_decide_days.unwrap_or(10),
+            repair_review_days: layer.repair_review_days.unwrap_or(3),
             demo,
         })
     }

@@ -22,6 +22,7 @@ pub mod openapi;
 pub mod ops;
 pub mod org;
 pub mod pii;
+pub mod repair;
 pub mod schema;
 pub mod startup;
 pub mod tabular;

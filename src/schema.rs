@@ -129,6 +129,180 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    attachments (id) {
+        id -> Integer,
+        filename -> Text,
+        content_type -> Text,
+        size_bytes -> BigInt,
+        sha256 -> Text,
+        content -> Binary,
+        department_id -> Nullable<Integer>,
+        region_code -> Nullable<Text>,
+        uploaded_by -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    commitment_templates (id) {
+        id -> Integer,
+        department_id -> Integer,
+        purpose -> Text,
+        status -> Text,
+        latest_version -> Integer,
+        published_version -> Nullable<Integer>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        published_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    commitment_template_versions (template_id, version) {
+        template_id -> Integer,
+        version -> Integer,
+        title -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+        created_by -> Nullable<Integer>,
+        published_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    commitments (id) {
+        id -> Integer,
+        subject_id -> Integer,
+        template_id -> Integer,
+        template_version -> Integer,
+        purpose -> Text,
+        department_id -> Integer,
+        region_code -> Text,
+        signatory -> Text,
+        signed_at -> Timestamp,
+        text_snapshot -> Text,
+        text_sha256 -> Text,
+        attachment_id -> Nullable<Integer>,
+        valid_until -> Nullable<Date>,
+        recorded_by -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    commitment_breaches (id) {
+        id -> Integer,
+        commitment_id -> Integer,
+        department_id -> Integer,
+        breach_date -> Date,
+        facts -> Text,
+        recorded_by -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    training_sessions (id) {
+        id -> Integer,
+        department_id -> Integer,
+        region_code -> Text,
+        session_date -> Date,
+        form -> Text,
+        topic -> Text,
+        hours -> Double,
+        created_by -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    training_attendance (id) {
+        id -> Integer,
+        session_id -> Integer,
+        subject_id -> Integer,
+        attendee_name -> Text,
+        completed -> Bool,
+        certificate_number -> Nullable<Text>,
+        recorded_by -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    service_records (id) {
+        id -> Integer,
+        subject_id -> Integer,
+        kind -> Text,
+        organisation -> Text,
+        hours -> Double,
+        service_date -> Date,
+        proof_reference -> Text,
+        department_id -> Integer,
+        region_code -> Text,
+        recorded_by -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    repairs (id) {
+        id -> Integer,
+        subject_id -> Integer,
+        entry_id -> Integer,
+        department_id -> Integer,
+        region_code -> Text,
+        status -> Text,
+        grounds -> Text,
+        commitment_id -> Integer,
+        attendance_id -> Nullable<Integer>,
+        version -> Integer,
+        deadline -> Nullable<Date>,
+        submitted_at -> Timestamp,
+        updated_at -> Timestamp,
+        completed_at -> Nullable<Timestamp>,
+        created_by -> Integer,
+    }
+}
+
+diesel::table! {
+    repair_documents (repair_id, attachment_id) {
+        repair_id -> Integer,
+        attachment_id -> Integer,
+        purpose -> Text,
+    }
+}
+
+diesel::table! {
+    repair_service_records (repair_id, service_record_id) {
+        repair_id -> Integer,
+        service_record_id -> Integer,
+    }
+}
+
+diesel::table! {
+    repair_steps (id) {
+        id -> Integer,
+        repair_id -> Integer,
+        action -> Text,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        comment -> Nullable<Text>,
+        actor_user_id -> Integer,
+        at -> Timestamp,
+    }
+}
+
+diesel::joinable!(commitment_template_versions -> commitment_templates (template_id));
+diesel::joinable!(commitment_breaches -> commitments (commitment_id));
+diesel::joinable!(training_attendance -> training_sessions (session_id));
+diesel::joinable!(repair_steps -> repairs (repair_id));
+diesel::joinable!(repair_documents -> repairs (repair_id));
+diesel::joinable!(commitment_templates -> departments (department_id));
+diesel::joinable!(commitments -> departments (department_id));
+diesel::joinable!(repair_documents -> attachments (attachment_id));
+diesel::joinable!(repair_service_records -> service_records (service_record_id));
 diesel::joinable!(departments -> regions (region_code));
 diesel::joinable!(users -> departments (department_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -159,6 +333,18 @@ diesel::allow_tables_to_appear_in_same_query!(
     watch_notifications,
     feed_events,
     check_changes,
+    attachments,
+    commitment_templates,
+    commitment_template_versions,
+    commitments,
+    commitment_breaches,
+    training_sessions,
+    training_attendance,
+    service_records,
+    repairs,
+    repair_documents,
+    repair_service_records,
+    repair_steps,
 );
 
 diesel::table! {

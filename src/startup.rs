@@ -21,7 +21,7 @@ use crate::db::{self, Pool};
 use crate::error::{self, ApiError};
 use crate::ops::{self, Metrics, Timer};
 use crate::pii::PiiCipher;
-use crate::{audit, auth, baselines, calendar, checks, entries, four_lists, org, users};
+use crate::{audit, auth, baselines, calendar, checks, entries, four_lists, org, repair, users};
 
 /// Shared by every worker.
 pub struct AppState {
@@ -103,6 +103,41 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(checks::stats::stats)
                 .service(checks::handlers::batch)
                 .service(checks::handlers::check)
+                .service(repair::attachments::upload)
+                .service(repair::attachments::get_meta)
+                .service(repair::attachments::content)
+                .service(repair::templates::create)
+                .service(repair::templates::list)
+                .service(repair::templates::get_one)
+                .service(repair::templates::update)
+                .service(repair::templates::publish)
+                .service(repair::templates::withdraw)
+                .service(repair::templates::public_list)
+                .service(repair::commitments::create)
+                .service(repair::commitments::list)
+                .service(repair::commitments::get_one)
+                .service(repair::commitments::breach)
+                .service(repair::training::create_session)
+                .service(repair::training::list_sessions)
+                .service(repair::training::get_session)
+                .service(repair::training::add_attendance_bulk)
+                .service(repair::training::add_attendance)
+                .service(repair::training::list_attendance)
+                .service(repair::training::update_attendance)
+                .service(repair::training::create_service)
+                .service(repair::training::list_services)
+                .service(repair::applications::submit)
+                .service(repair::applications::list)
+                .service(repair::applications::get_one)
+                .service(repair::applications::accept)
+                .service(repair::applications::return_incomplete)
+                .service(repair::applications::approve)
+                .service(repair::applications::refuse)
+                .service(repair::applications::file)
+                .service(repair::applications::confirm)
+                .service(repair::applications::send_back)
+                .service(repair::applications::withdraw)
+                .service(repair::applications::resubmit)
                 .service(checks::handlers::list_receipts)
                 .service(checks::handlers::get_receipt)
                 .service(checks::feedback::create)

@@ -1,0 +1,15 @@
+DROP TRIGGER commitment_breaches_insert_changes;
+DROP TRIGGER commitments_update_changes;
+DROP TRIGGER commitments_insert_changes;
+DROP TABLE repair_steps;
+DROP TABLE repair_service_records;
+DROP TABLE repair_documents;
+DROP TABLE repairs;
+DROP TABLE service_records;
+DROP TABLE training_attendance;
+DROP TABLE training_sessions;
+DROP TABLE commitment_breaches;
+DROP TABLE commitments;
+DROP TABLE commitment_template_versions;
+DROP TABLE commitment_templates;
+DROP TABLE attachments;

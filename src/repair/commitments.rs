@@ -1,0 +1,595 @@
+//! Signed commitment letters (信用承诺书) and their breaches (违诺).
+
+use std::collections::HashMap;
+
+use actix_web::{get, post, web, HttpResponse};
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::templates::{self, Purpose};
+use crate::audit::{self, Entry};
+use crate::auth::{AuthUser, Role};
+use crate::db::{self, DbConnection};
+use crate::entries::handlers::STAFF;
+use crate::entries::{subject_ref, today, Disclosure, SubjectRef, SubjectRow};
+use crate::error::{ApiError, Problem};
+use crate::http::{required_text, ApiJson, Page, PageQuery};
+use crate::schema::{commitment_breaches, commitments, departments, subjects};
+use crate::startup::AppState;
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = commitments)]
+pub struct CommitmentRow {
+    pub id: i32,
+    pub subject_id: i32,
+    pub template_id: i32,
+    pub template_version: i32,
+    pub purpose: String,
+    pub department_id: i32,
+    pub region_code: String,
+    pub signatory: String,
+    pub signed_at: chrono::NaiveDateTime,
+    pub text_snapshot: String,
+    pub text_sha256: String,
+    pub attachment_id: Option<i32>,
+    pub valid_until: Option<NaiveDate>,
+    pub recorded_by: i32,
+    pub created_at: chrono::NaiveDateTime,
+}
+
+impl CommitmentRow {
+    /// In force on `day`: signed by then and not past its validity.
+    pub fn in_force_on(&self, day: NaiveDate) -> bool {
+        self.signed_at.date() <= day && self.valid_until.is_none_or(|u| u >= day)
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, Deserialize, ToSchema)]
+#[diesel(table_name = commitment_breaches)]
+pub struct BreachView {
+    pub id: i32,
+    pub commitment_id: i32,
+    /// The department that found the breach.
+    pub department_id: i32,
+    #[schema(value_type = String, format = Date)]
+    pub breach_date: NaiveDate,
+    pub facts: String,
+    pub recorded_by: i32,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: chrono::NaiveDateTime,
+}
+
+/// A signed letter as staff see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommitmentView {
+    pub id: i32,
+    pub subject: SubjectRef,
+    pub template_id: i32,
+    pub template_version: i32,
+    pub purpose: Purpose,
+    pub department_id: i32,
+    pub region_code: String,
+    /// Who signed (the legal representative, or the individual).
+    pub signatory: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub signed_at: chrono::NaiveDateTime,
+    /// The text exactly as signed.
+    pub text: String,
+    /// Hex SHA-256 of `text` (UTF-8).
+    pub text_sha256: String,
+    pub attachment_id: Option<i32>,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub valid_until: Option<NaiveDate>,
+    /// Signed and not past `valid_until` today.
+    pub in_force: bool,
+    /// Recorded breaches (违诺), oldest first.
+    pub breaches: Vec<BreachView>,
+    pub recorded_by: i32,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: chrono::NaiveDateTime,
+}
+
+/// What a credit check and the subject profile show of a commitment.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CommitmentSummary {
+    pub commitment_id: i32,
+    pub purpose: Purpose,
+    pub department_id: i32,
+    pub department_name: String,
+    pub template_id: i32,
+    pub template_version: i32,
+    #[schema(value_type = String, format = DateTime)]
+    pub signed_at: chrono::NaiveDateTime,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub valid_until: Option<NaiveDate>,
+    pub breaches: Vec<BreachView>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCommitment {
+    /// Unified social credit code or resident ID number of the subject that signs.
+    pub subject_code: String,
+    /// Needed only when the subject is not recorded yet.
+    pub subject_name: Option<String>,
+    pub template_id: i32,
+    /// A published version of the template; defaults to the one in force.
+    pub template_version: Option<i32>,
+    /// The signatory (法定代表人 for organisations).
+    pub signatory: String,
+    /// Defaults to now.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub signed_at: Option<chrono::NaiveDateTime>,
+    /// The scanned signed letter (an attachment id).
+    pub attachment_id: Option<i32>,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub valid_until: Option<NaiveDate>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewBreach {
+    pub facts: String,
+    #[schema(value_type = String, format = Date)]
+    pub breach_date: NaiveDate,
+    /// The department that found it; defaults to the caller's.
+    pub department_id: Option<i32>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct CommitmentFilter {
+    pub subject_code: Option<String>,
+    pub purpose: Option<Purpose>,
+    pub department_id: Option<i32>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+pub fn find(conn: &mut DbConnection, id: i32) -> Result<Option<CommitmentRow>, ApiError> {
+    Ok(commitments::table
+        .find(id)
+        .select(CommitmentRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+fn breaches_of(conn: &mut DbConnection, ids: &[i32]) -> Result<Vec<BreachView>, ApiError> {
+    Ok(commitment_breaches::table
+        .filter(commitment_breaches::commitment_id.eq_any(ids))
+        .order(commitment_breaches::id)
+        .select(BreachView::as_select())
+        .load(conn)?)
+}
+
+pub fn view(
+    conn: &mut DbConnection,
+    state: &AppState,
+    c: CommitmentRow,
+    disclosure: Disclosure,
+) -> Result<CommitmentView, ApiError> {
+    let s: SubjectRow = subjects::table
+        .find(c.subject_id)
+        .select(SubjectRow::as_select())
+        .first(conn)?;
+    let breaches = breaches_of(conn, &[c.id])?;
+    Ok(CommitmentView {
+        subject: subject_ref(&s, &state.pii, disclosure)?,
+        in_force: c.in_force_on(today()),
+        purpose: Purpose::parse(&c.purpose).ok_or_else(|| ApiError::internal("purpose"))?,
+        id: c.id,
+        template_id: c.template_id,
+        template_version: c.template_version,
+        department_id: c.department_id,
+        region_code: c.region_code,
+        signatory: c.signatory,
+        signed_at: c.signed_at,
+        text: c.text_snapshot,
+        text_sha256: c.text_sha256,
+        attachment_id: c.attachment_id,
+        valid_until: c.valid_until,
+        breaches,
+        recorded_by: c.recorded_by,
+        created_at: c.created_at,
+    })
+}
+
+/// Every commitment of these subjects with its breaches, for credit checks and profiles (one
+/// query each for letters, breaches and department names).
+pub fn summaries(
+    conn: &mut DbConnection,
+    subject_ids: &[i32],
+) -> Result<HashMap<i32, Vec<CommitmentSummary>>, ApiError> {
+    let mut out: HashMap<i32, Vec<CommitmentSummary>> = HashMap::new();
+    if subject_ids.is_empty() {
+        return Ok(out);
+    }
+    let rows: Vec<(CommitmentRow, String)> = commitments::table
+        .inner_join(departments::table)
+        .filter(commitments::subject_id.eq_any(subject_ids))
+        .order(commitments::id)
+        .select((CommitmentRow::as_select(), departments::name))
+        .load(conn)?;
+    let ids: Vec<i32> = rows.iter().map(|(c, _)| c.id).collect();
+    let mut breaches: HashMap<i32, Vec<BreachView>> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        for b in breaches_of(conn, chunk)? {
+            breaches.entry(b.commitment_id).or_default().push(b);
+        }
+    }
+    for (c, department_name) in rows {
+        let Some(purpose) = Purpose::parse(&c.purpose) else {
+            continue;
+        };
+        out.entry(c.subject_id).or_default().push(CommitmentSummary {
+            commitment_id: c.id,
+            purpose,
+            department_id: c.department_id,
+            department_name,
+            template_id: c.template_id,
+            template_version: c.template_version,
+            signed_at: c.signed_at,
+            valid_until: c.valid_until,
+            breaches: breaches.remove(&c.id).unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
+
+/// What a check shows on `day`: letters in force, and every letter with a recorded breach.
+pub fn shown_on(all: &[CommitmentSummary], day: NaiveDate) -> Vec<CommitmentSummary> {
+    all.iter()
+        .filter(|c| {
+            !c.breaches.is_empty()
+                || (c.signed_at.date() <= day && c.valid_until.is_none_or(|u| u >= day))
+        })
+        .cloned()
+        .collect()
+}
+
+fn load_visible(
+    conn: &mut DbConnection,
+    user: &AuthUser,
+    id: i32,
+) -> Result<CommitmentRow, ApiError> {
+    let c = find(conn, id)?.ok_or_else(|| ApiError::not_found("commitment"))?;
+    if !super::may_see(user, c.department_id, &c.region_code) {
+        return Err(ApiError::forbidden(
+            "this commitment was recorded by a department outside your scope",
+        ));
+    }
+    Ok(c)
+}
+
+/// Record a signed commitment letter on a published template version. The letter's text is
+/// copied from that version and hashed. Audited (ID numbers masked).
+#[utoipa::path(
+    tag = "repair",
+    security(("bearer" = [])),
+    request_body = NewCommitment,
+    responses(
+        (status = 201, description = "Recorded", body = CommitmentView),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The template's department is outside your scope", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid code, unknown or unpublished template version, unknown attachment", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/commitments")]
+pub async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ApiJson<NewCommitment>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(STAFF)?;
+    let input = body.0;
+    let mut errors = Vec::new();
+    let signatory = required_text(&mut errors, "signatory", &input.signatory, 100);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let now = db::now();
+    let signed_at = input.signed_at.unwrap_or(now);
+    if signed_at > now + chrono::Duration::minutes(5) {
+        return Err(ApiError::invalid_field(
+            "signed_at",
+            "in_future",
+            "a letter cannot be signed in the future",
+        ));
+    }
+    if input.valid_until.is_some_and(|u| u < signed_at.date()) {
+        return Err(ApiError::invalid_field(
+            "valid_until",
+            "before_signed",
+            "valid_until precedes the signature",
+        ));
+    }
+    let st = state.clone();
+    let v = db::run(&state.pool, move |conn| {
+        db::write_tx(conn, |conn| {
+            let t = templates::find(conn, input.template_id)?.ok_or_else(|| {
+                ApiError::invalid_field(
+                    "template_id",
+                    "unknown_template",
+                    "there is no such template",
+                )
+            })?;
+            let (dept_region,): (String,) = departments::table
+                .find(t.department_id)
+                .select((departments::region_code,))
+                .first(conn)?;
+            if !user.may_manage_department(t.department_id, &dept_region) {
+                return Err(ApiError::forbidden(
+                    "letters are recorded by the template's department (or its bureau)",
+                ));
+            }
+            if t.status != "published" {
+                return Err(ApiError::invalid_field(
+                    "template_id",
+                    "template_not_published",
+                    "this template is not published (or withdrawn)",
+                ));
+            }
+            let wanted = input.template_version.or(t.published_version).unwrap_or(0);
+            let version = templates::version(conn, t.id, wanted)?
+                .filter(|v| v.published_at.is_some())
+                .ok_or_else(|| {
+                    ApiError::invalid_field(
+                        "template_version",
+                        "version_not_published",
+                        "sign a published version of the template",
+                    )
+                })?;
+            if let Some(a) = input.attachment_id {
+                let meta = super::attachments::find_meta(conn, a)?;
+                let readable = match &meta {
+                    Some(m) => super::attachments::may_read(conn, &user, m)?,
+                    None => false,
+                };
+                if !readable {
+                    return Err(ApiError::invalid_field(
+                        "attachment_id",
+                        "unknown_attachment",
+                        "there is no such attachment you may use",
+                    ));
+                }
+            }
+            let subject = super::resolve_subject(
+                conn,
+                &st.pii,
+                "subject_code",
+                &input.subject_code,
+                input.subject_name.as_deref(),
+                &dept_region,
+            )?;
+            let id: i32 = diesel::insert_into(commitments::table)
+                .values((
+                    commitments::subject_id.eq(subject.id),
+                    commitments::template_id.eq(t.id),
+                    commitments::template_version.eq(version.version),
+                    commitments::purpose.eq(&t.purpose),
+                    commitments::department_id.eq(t.department_id),
+                    commitments::region_code.eq(&dept_region),
+                    commitments::signatory.eq(&signatory),
+                    commitments::signed_at.eq(signed_at),
+                    commitments::text_sha256.eq(super::sha256_hex(version.body.as_bytes())),
+                    commitments::text_snapshot.eq(&version.body),
+                    commitments::attachment_id.eq(input.attachment_id),
+                    commitments::valid_until.eq(input.valid_until),
+                    commitments::recorded_by.eq(user.id),
+                    commitments::created_at.eq(db::now()),
+                ))
+                .returning(commitments::id)
+                .get_result(conn)?;
+            let row = find(conn, id)?.ok_or_else(|| ApiError::internal("vanished"))?;
+            let masked = view(conn, &st, row.clone(), Disclosure::Masked)?;
+            audit::append(
+                conn,
+                &user.actor(),
+                Entry::new("commitment.create", "commitment", id)
+                    .region(Some(dept_region.clone()))
+                    .department(Some(t.department_id))
+                    .after(&masked),
+            )?;
+            view(conn, &st, row, Disclosure::Full)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(v))
+}
+
+/// Signed letters the caller may see, newest first.
+#[utoipa::path(
+    tag = "repair",
+    security(("bearer" = [])),
+    params(CommitmentFilter),
+    responses(
+        (status = 200, description = "A page of letters", body = Page<CommitmentView>),
+        (status = 400, description = "Bad filter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Staff only", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/commitments")]
+pub async fn list(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<CommitmentFilter>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(STAFF)?;
+    let f = query.into_inner();
+    let (limit, offset, page, per_page) = PageQuery {
+        page: f.page,
+        per_page: f.per_page,
+    }
+    .resolve()?;
+    let code = match f.subject_code.as_deref() {
+        Some(raw) => Some(
+            crate::entries::parse_subject_code("query.subject_code", raw, true)
+                .map_err(|_| {
+                    ApiError::invalid_query("subject_code", "invalid_subject_code", "not a valid code")
+                })?
+                .0,
+        ),
+        None => None,
+    };
+    let st = state.clone();
+    let out = db::run(&state.pool, move |conn| {
+        let filter = |conn: &mut DbConnection| -> Result<_, ApiError> {
+            let mut q = commitments::table.into_boxed();
+            match user.role {
+                Role::Admin => {}
+                Role::Department => {
+                    q = q.filter(commitments::department_id.eq(user.department_id.unwrap_or(-1)))
+                }
+                _ => {
+                    if let Some(r) = user.region_filter()? {
+                        q = q.filter(commitments::region_code.eq(r));
+                    }
+                }
+            }
+            if let Some(code) = &code {
+                let sid = crate::entries::find_subject_by_code(conn, code, &st.pii)?
+                    .map(|s| s.id)
+                    .unwrap_or(-1);
+                q = q.filter(commitments::subject_id.eq(sid));
+            }
+            if let Some(p) = f.purpose {
+                q = q.filter(commitments::purpose.eq(p.as_str()));
+            }
+            if let Some(d) = f.department_id {
+                q = q.filter(commitments::department_id.eq(d));
+            }
+            Ok(q)
+        };
+        let total: i64 = filter(conn)?.count().get_result(conn)?;
+        let rows: Vec<CommitmentRow> = filter(conn)?
+            .order(commitments::id.desc())
+            .limit(limit)
+            .offset(offset)
+            .select(CommitmentRow::as_select())
+            .load(conn)?;
+        let items = rows
+            .into_iter()
+            .map(|c| view(conn, &st, c, Disclosure::Full))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page {
+            items,
+            page,
+            per_page,
+            total,
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// One signed letter with its breaches.
+#[utoipa::path(
+    tag = "repair",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Commitment id")),
+    responses(
+        (status = 200, description = "The letter", body = CommitmentView),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Outside your scope", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such letter", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/commitments/{id}")]
+pub async fn get_one(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(STAFF)?;
+    let id = path.into_inner();
+    let st = state.clone();
+    let v = db::run(&state.pool, move |conn| {
+        let c = load_visible(conn, &user, id)?;
+        view(conn, &st, c, Disclosure::Full)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(v))
+}
+
+/// Record a breach of a commitment (违诺) with its facts and date; it shows in the subject profile
+/// and in credit checks. Audited.
+#[utoipa::path(
+    tag = "repair",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Commitment id")),
+    request_body = NewBreach,
+    responses(
+        (status = 201, description = "The letter with the breach", body = CommitmentView),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Outside your scope", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such letter", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing facts, date in the future or before the signature", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/commitments/{id}/breaches")]
+pub async fn breach(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i32>,
+    body: ApiJson<NewBreach>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(STAFF)?;
+    let id = path.into_inner();
+    let input = body.0;
+    let mut errors = Vec::new();
+    let facts = required_text(&mut errors, "facts", &input.facts, 5000);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    if input.breach_date > today() {
+        return Err(ApiError::invalid_field(
+            "breach_date",
+            "in_future",
+            "the breach date cannot be in the future",
+        ));
+    }
+    let st = state.clone();
+    let v = db::run(&state.pool, move |conn| {
+        db::write_tx(conn, |conn| {
+            let c = load_visible(conn, &user, id)?;
+            if input.breach_date < c.signed_at.date() {
+                return Err(ApiError::invalid_field(
+                    "breach_date",
+                    "before_signed",
+                    "a letter cannot be breached before it was signed",
+                ));
+            }
+            let (dept, _) = super::acting_department(conn, &user, input.department_id)?;
+            let before = view(conn, &st, c.clone(), Disclosure::Masked)?;
+            diesel::insert_into(commitment_breaches::table)
+                .values((
+                    commitment_breaches::commitment_id.eq(id),
+                    commitment_breaches::department_id.eq(dept),
+                    commitment_breaches::breach_date.eq(input.breach_date),
+                    commitment_breaches::facts.eq(&facts),
+                    commitment_breaches::recorded_by.eq(user.id),
+                    commitment_breaches::created_at.eq(db::now()),
+                ))
+                .execute(conn)?;
+            let after = view(conn, &st, c.clone(), Disclosure::Masked)?;
+            audit::append(
+                conn,
+                &user.actor(),
+                Entry::new("commitment.breach", "commitment", id)
+                    .region(Some(c.region_code.clone()))
+                    .department(Some(dept))
+                    .before(&before)
+                    .after(&after),
+            )?;
+            view(conn, &st, c, Disclosure::Full)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(v))
+}

@@ -1,0 +1,146 @@
+//! Credit repair (信用修复): commitment letters (信用承诺书) and their templates, repair training
+//! (信用修复培训), public-service records of individuals (志愿服务 / 社会公益服务 / 扶贫帮困), proof
+//! documents, and the repair application with its two-level review (department decision, then
+//! filing with and confirmation by the bureau). See `docs/repair.md`.
+
+pub mod applications;
+pub mod attachments;
+pub mod commitments;
+pub mod templates;
+pub mod training;
+
+use diesel::prelude::*;
+
+use crate::auth::{AuthUser, Role};
+use crate::db::DbConnection;
+use crate::domain::SubjectCode;
+use crate::entries::{find_subject_by_code, parse_subject_code, upsert_subject, SubjectRow};
+use crate::error::ApiError;
+use crate::four_lists::SubjectType;
+use crate::pii::PiiCipher;
+use crate::schema::{departments, regions};
+
+/// The department a staff write is recorded for: a department officer's own (naming another is
+/// 403); bureaus and admins must name one they cover. Returns (id, region).
+pub fn acting_department(
+    conn: &mut DbConnection,
+    user: &AuthUser,
+    requested: Option<i32>,
+) -> Result<(i32, String), ApiError> {
+    let id = match (user.role, requested) {
+        (Role::Department, Some(d)) if Some(d) != user.department_id => {
+            return Err(ApiError::forbidden(
+                "a department officer records only for their own department",
+            ))
+        }
+        (_, Some(d)) => d,
+        (Role::Department, None) => user
+            .department_id
+            .ok_or_else(|| ApiError::forbidden("no department"))?,
+        (_, None) => {
+            return Err(ApiError::invalid_field(
+                "department_id",
+                "required",
+                "name the department",
+            ))
+        }
+    };
+    let dept: Option<(String, bool)> = departments::table
+        .find(id)
+        .select((departments::region_code, departments::active))
+        .first(conn)
+        .optional()?;
+    let (region, active) = dept.ok_or_else(|| {
+        ApiError::invalid_field(
+            "department_id",
+            "unknown_department",
+            "there is no such department",
+        )
+    })?;
+    if !user.may_manage_department(id, &region) {
+        return Err(ApiError::forbidden("this department is outside your scope"));
+    }
+    if !active {
+        return Err(ApiError::invalid_field(
+            "department_id",
+            "inactive_department",
+            "this department is deactivated",
+        ));
+    }
+    Ok((id, region))
+}
+
+/// Whether the caller may see records of `department_id` in `region`: admins; bureaus covering the
+/// region; a department officer for their own department.
+pub fn may_see(user: &AuthUser, department_id: i32, region: &str) -> bool {
+    match user.role {
+        Role::Admin => true,
+        Role::Bureau => user.covers_region(region),
+        Role::Department => user.department_id == Some(department_id),
+        Role::ApprovalSystem => false,
+    }
+}
+
+/// The subject a record is about: found by its code, or created from `name` (kind from the code,
+/// region from the code's division when it is one of ours, else `fallback_region`). `field` names
+/// the code in errors.
+pub fn resolve_subject(
+    conn: &mut DbConnection,
+    pii: &PiiCipher,
+    field: &str,
+    raw_code: &str,
+    name: Option<&str>,
+    fallback_region: &str,
+) -> Result<SubjectRow, ApiError> {
+    let (code, _) = parse_subject_code(field, raw_code, false)?;
+    if let Some(s) = find_subject_by_code(conn, &code, pii)? {
+        return Ok(s);
+    }
+    let name = name.map(str::trim).filter(|n| !n.is_empty()).ok_or_else(|| {
+        ApiError::invalid_field(
+            "subject_name",
+            "required",
+            "this subject is not recorded yet: give subject_name",
+        )
+    })?;
+    let kind = match &code {
+        SubjectCode::IdNumber(_) => SubjectType::Individual,
+        SubjectCode::Uscc(u) if u.as_str().starts_with('9') => SubjectType::Enterprise,
+        SubjectCode::Uscc(_) => SubjectType::OtherOrganisation,
+    };
+    let division = code.division_code().to_string();
+    let known: i64 = regions::table
+        .filter(regions::code.eq(&division))
+        .count()
+        .get_result(conn)?;
+    let region = if known > 0 {
+        division
+    } else {
+        fallback_region.to_string()
+    };
+    upsert_subject(conn, pii, &code, kind, name, &region, false)
+}
+
+/// Trims an optional text; empty becomes `None`; longer than `max` characters is a field error.
+pub fn optional_text(
+    errors: &mut Vec<crate::error::FieldError>,
+    field: &str,
+    v: Option<&str>,
+    max: usize,
+) -> Option<String> {
+    let v = v.map(str::trim).filter(|s| !s.is_empty())?;
+    if v.chars().count() > max {
+        errors.push(crate::error::FieldError::new(
+            field,
+            "too_long",
+            format!("{field} must have at most {max} characters"),
+        ));
+    }
+    Some(v.to_string())
+}
+
+/// Hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}

@@ -1,0 +1,876 @@
+//! Repair training (信用修复培训) sessions and attendance, and public-service records of
+//! individuals (志愿服务 / 社会公益服务 / 扶贫帮困).
+
+use actix_web::{get, patch, post, web, HttpResponse};
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::audit::{self, Entry};
+use crate::auth::{AuthUser, Role};
+use crate::db::{self, DbConnection};
+use crate::domain::SubjectCode;
+use crate::entries::handlers::STAFF;
+use crate::entries::{subject_ref, today, Disclosure, SubjectRef, SubjectRow};
+use crate::error::{ApiError, FieldError, Problem};
+use crate::http::{required_text, ApiJson};
+use crate::schema::{service_records, subjects, training_attendance, training_sessions};
+use crate::startup::AppState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Form {
+    Online,
+    Offline,
+}
+
+impl Form {
+    fn as_str(self) -> &'static str {
+        match self {
+            Form::Online => "online",
+            Form::Offline => "offline",
+        }
+    }
+}
+
+/// Kinds of public service an individual may show (2019 plan, section 六).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceKind {
+    /// 志愿服务
+    Volunteer,
+    /// 社会公益服务
+    PublicWelfare,
+    /// 扶贫帮困
+    PovertyRelief,
+}
+
+impl ServiceKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            ServiceKind::Volunteer => "volunteer",
+            ServiceKind::PublicWelfare => "public_welfare",
+            ServiceKind::PovertyRelief => "poverty_relief",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
+#[diesel(table_name = training_sessions)]
+pub struct SessionRow {
+    pub id: i32,
+    /// 组织部门
+    pub department_id: i32,
+    pub region_code: String,
+    #[schema(value_type = String, format = Date)]
+    pub session_date: NaiveDate,
+    /// `online` or `offline`.
+    pub form: String,
+    pub topic: String,
+    pub hours: f64,
+    pub created_by: i32,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: chrono::NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = training_attendance)]
+pub struct AttendanceRow {
+    pub id: i32,
+    pub session_id: i32,
+    pub subject_id: i32,
+    pub attendee_name: String,
+    pub completed: bool,
+    pub certificate_number: Option<String>,
+    pub recorded_by: i32,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttendanceView {
+    pub id: i32,
+    pub session_id: i32,
+    pub subject: SubjectRef,
+    /// Who attended (the legal representative for organisations).
+    pub attendee_name: String,
+    pub completed: bool,
+    pub certificate_number: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = service_records)]
+pub struct ServiceRow {
+    pub id: i32,
+    pub subject_id: i32,
+    pub kind: String,
+    pub organisation: String,
+    pub hours: f64,
+    pub service_date: NaiveDate,
+    pub proof_reference: String,
+    pub department_id: i32,
+    pub region_code: String,
+    pub recorded_by: i32,
+    pub created_at: chrono::NaiveDateTime,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceView {
+    pub id: i32,
+    pub subject: SubjectRef,
+    /// `volunteer` (志愿服务), `public_welfare` (社会公益服务) or `poverty_relief` (扶贫帮困).
+    pub kind: String,
+    pub organisation: String,
+    pub hours: f64,
+    #[schema(value_type = String, format = Date)]
+    pub service_date: NaiveDate,
+    pub proof_reference: String,
+    pub department_id: i32,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: chrono::NaiveDateTime,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSession {
+    /// The organising department; defaults to the caller's.
+    pub department_id: Option<i32>,
+    #[schema(value_type = String, format = Date)]
+    pub session_date: NaiveDate,
+    pub form: Form,
+    pub topic: String,
+    /// Length in hours (more than 0, at most 100).
+    pub hours: f64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAttendance {
+    pub subject_code: String,
+    /// Needed only when the subject is not recorded yet.
+    pub subject_name: Option<String>,
+    pub attendee_name: String,
+    pub completed: bool,
+    pub certificate_number: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkAttendance {
+    /// All or nothing: one invalid item rejects the whole request, naming `items[i].…`.
+    pub items: Vec<NewAttendance>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAttendance {
+    pub attendee_name: Option<String>,
+    pub completed: Option<bool>,
+    pub certificate_number: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewServiceRecord {
+    /// A resident ID number: public service is how individuals repair.
+    pub subject_code: String,
+    pub subject_name: Option<String>,
+    pub kind: ServiceKind,
+    pub organisation: String,
+    pub hours: f64,
+    #[schema(value_type = String, format = Date)]
+    pub service_date: NaiveDate,
+    /// The certificate or record number of the proof.
+    pub proof_reference: String,
+    /// The recording department; defaults to the caller's.
+    pub department_id: Option<i32>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectFilter {
+    pub subject_code: Option<String>,
+}
+
+fn subject_row(conn: &mut DbConnection, id: i32) -> Result<SubjectRow, ApiError> {
+    Ok(subjects::table
+        .find(id)
+        .select(SubjectRow::as_select())
+        .first(conn)?)
+}
+
+fn attendance_view(
+    conn: &mut DbConnection,
+    state: &AppState,
+    a: AttendanceRow,
+    d: Disclosure,
+) -> Result<AttendanceView, ApiError> {
+    let s = subject_row(conn, a.subject_id)?;
+    Ok(AttendanceView {
+        id: a.id,
+        session_id: a.session_id,
+        subject: subject_ref(&s, &state.pii, d)?,
+        attendee_name: a.attendee_name,
+        completed: a.completed,
+        certificate_number: a.certificate_number,
+        updated_at: a.updated_at,
+    })
+}
+
+fn service_view(
+    conn: &mut DbConnection,
+    state: &AppState,
+    r: ServiceRow,
+    d: Disclosure,
+) -> Result<ServiceView, ApiError> {
+    let s = subject_row(conn, r.subject_id)?;
+    Ok(ServiceView {
+        id: r.id,
+        subject: subject_ref(&s, &state.pii, d)?,
+        kind: r.kind,
+        organisation: r.organisation,
+        hours: r.hours,
+        service_date: r.service_date,
+        proof_reference: r.proof_reference,
+        department_id: r.department_id,
+        created_at: r.created_at,
+    })
+}
+
+pub fn find_attendance(
+    conn: &mut DbConnection,
+    id: i32,
+) -> Result<Option<AttendanceRow>, ApiError> {
+    Ok(training_attendance::table
+        .find(id)
+        .select(AttendanceRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find_service(conn: &mut DbConnection, id: i32) -> Result<Option<ServiceRow>, ApiError> {
+    Ok(service_records::table
+        .find(id)
+        .select(ServiceRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find_session(conn: &mut DbConnection, id: i32) -> Result<Option<SessionRow>, ApiError> {
+    Ok(training_sessions::table
+        .find(id)
+        .select(SessionRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+fn load_session(
+    conn: &mut DbConnection,
+    user: &AuthUser,
+    id: i32,
+    write: bool,
+) -> Result<SessionRow, ApiError> {
+    let s = find_session(conn, id)?.ok_or_else(|| ApiError::not_found("training session"))?;
+    let allowed = if write {
+        user.may_manage_department(s.department_id, &s.region_code)
+    } else {
+        super::may_see(user, s.department_id, &s.region_code)
+    };
+    if !allowed {
+        return Err(ApiError::forbidden(
+            "this session was organised by a department outside your scope",
+        ));
+    }
+    Ok(s)
+}
+
+fn check_hours(errors: &mut Vec<FieldError>, field: &str, hours: f64) {
+    if !(hours > 0.0 && hours <= 100.0) {
+        errors.push(FieldError::new(
+            field,
+            "out_of_range",
+            format!("{field} must be more than 0 and at most 100"),
+        ));
+    }
+}
+
+/// Record a repair-training session (信用修复培训). Audited.
+#[utoipa::path(
+    tag = "repair",
+    security(("bearer" = [])),
+    request_body = NewSession,
+    responses(
+        (status = 201, description = "Recorded", body = SessionRow),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Outside your scope", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/training-sessions")]
+pub async fn create_session(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ApiJson<NewSession>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(STAFF)?;
+    let input = body.0;
+    let mut errors = Vec::new();
+    let topic = required_text(&mut errors, "topic", &input.topic, 200);
+    check_hours(&mut errors, "hours", input.hours);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let s = db::run(&state.pool, move |conn| {
+        db::write_tx(conn, |conn| {
+            let (dept, region) = super::acting_department(conn, &user, input.department_id)?;
+            let id: i32 = diesel::insert_into(training_sessions::table)
+                .values((
+                    training_sessions::department_id.eq(dept),
+                    training_sessions::region_code.eq(&region),
+                    training_sessions::session_date.eq(input.session_date),
+                    training_sessions::form.eq(input.form.as_str()),
+                    training_sessions::topic.eq(&topic),
+                    training_sessions::hours.eq(input.hours),
+                    training_sessions::created_by.eq(user.id),
+                    training_sessions::created_at.eq(db::now()),
+                ))
+                .returning(training_sessions::id)
+                .get_result(conn)?;
+            let s = find_session(conn, id)?.ok_or_else(|| ApiError::internal("vanished"))?;
+            audit::append(
+                conn,
+                &user.actor(),
+                Entry::new("training_session.create", "training_session", id)
+                    .region(Some(region))
+                    .department(Some(dept))
+                    .after(&s),
+            )?;
+            Ok(s)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(s))
+}
+
+/// Training sessions the caller may see, newest first.
+#[utoipa::path(
+    tag = "repair",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Sessions", body = Vec<SessionRow>),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Staff only", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/training-sessions")]
+pub async fn list_sessions(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    user.require(STAFF)?;
+    let out = db::run(&state.pool, move |conn| {
+        let mut q = training_sessions::table
+            .select(SessionRow::as_select())
+            .order((
+                training_sessions::session_date.desc(),
+                training_sessions::id.desc(),
+            ))
+            .limit(1000)
+            .into_boxed();
+        match user.role {
+            Role::Department => {
+                q = q.filter(training_sessions::department_id.eq(user.department_id.unwrap_or(-1)))
+            }
+            _ => {
+                if let Some(r) = user.region_filter()? {
+                    q = q.filter(training_sessions::region_code.eq(r));
+                }
+            }
+        }
+        Ok(q.load::<SessionRow>(conn)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// One session.
+#[utoipa::path(
+    tag = "repair",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Session id")),
+    responses(
+        (status = 200, description = "The session", body = SessionRow),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Outside your scope", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such session", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/training-sessions/{id}")]
+pub async fn get_session(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(STAFF)?;
+    let id = path.into_inner();
+    let s = db::run(&state.pool, move |conn| load_session(conn, &user, id, false)).await?;
+    Ok(HttpResponse::Ok().json(s))
+}
+
+/// Validates and inserts one attendance; `prefix` names fields (`` or `items[3].`).
+fn insert_attendance(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user: &AuthUser,
+    session: &SessionRow,
+    a: &NewAttendance,
+    prefix: &str,
+) -> Result<AttendanceRow, ApiError> {
+    let mut errors = Vec::new();
+    let attendee = required_text(
+        &mut errors,
+        &format!("{prefix}attendee_name"),
+        &a.attendee_name,
+        100,
+    );
+    let certificate = super::optional_text(
+        &mut errors,
+        &format!("{prefix}certificate_number"),
+        a.certificate_number.as_deref(),
+        100,
+    );
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let subject = super::resolve_subject(
+        conn,
+        &state.pii,
+        &format!("{prefix}subject_code"),
+        &a.subject_code,
+        a.subject_name.as_deref(),
+        &session.region_code,
+    )
+    .map_err(|e| match e {
+        ApiError::Invalid { code, detail, mut errors } => {
+            for f in errors.iter_mut() {
+                if f.field == "subject_name" {
+                    f.field = format!("{prefix}subject_name");
+                }
+            }
+            ApiError::Invalid { code, detail, errors }
+        }
+        other => other,
+    })?;
+    let exists: i64 = training_attendance::table
+        .filter(training_attendance::session_id.eq(session.id))
+        .filter(training_attendance::subject_id.eq(subject.id))
+        .count()
+        .get_result(conn)?;
+    if exists > 0 {
+        return Err(ApiError::conflict(
+            "already_recorded",
+            format!("{prefix}subject_code already has an attendance in this session; correct it with PATCH"),
+        ));
+    }
+    let now = db::now();
+    let id: i32 = diesel::insert_into(training_attendance::table)
+        .values((
+            training_attendance::session_id.eq(session.id),
+            training_attendance::subject_id.eq(subject.id),
+            training_attendance::attendee_name.eq(&attendee),
+            training_attendance::completed.eq(a.completed),
+            training_attendance::certificate_number.eq(&certificate),
+            training_attendance::recorded_by.eq(user.id),
+            training_attendance::created_at.eq(now),
+            training_attendance::updated_at.eq(now),
+        ))
+        .returning(training_attendance::id)
+        .get_result(conn)?;
+    let row = find_attendance(conn, id)?.ok_or_else(|| ApiError::internal("vanished"))?;
+    let masked = attendance_view(conn, state, row.clone(), Disclosure::Masked)?;
+    audit::append(
+        conn,
+        &user.actor(),
+        Entry::new("training_attendance.create", "training_attendance", id)
+            .region(Some(session.region_code.clone()))
+            .department(Some(session.department_id))
+            .after(&masked),
+    )?;
+    Ok(row)
+}
+
+/// Record one subject's attendance (the legal representative for organisations). Audited.
+#[utoipa::path(
+    tag = "repair",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Session id")),
+    request_body = NewAttendance,
+    responses(
+        (status = 201, description = "Recorded", body = AttendanceView),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Outside your scope", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already recorded for this session", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/training-sessions/{id}/attendance")]
+pub async fn add_attendance(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i32>,
+    body: ApiJson<NewAttendance>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(STAFF)?;
+    let id = path.into_inner();
+    let input = body.0;
+    let st = state.clone();
+    let v = db::run(&state.pool, move |conn| {
+        db::write_tx(conn, |conn| {
+            let session = load_session(conn, &user, id, true)?;
+            let row = insert_attendance(conn, &st, &user, &session, &input, "")?;
+            attendance_view(conn, &st, row, Disclosure::Full)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(v))
+}
+
+/// Record many attendances at once, all or nothing. Audited per attendance.
+#[utoipa::path(
+    tag = "repair",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Session id")),
+    request_body = BulkAttendance,
+    responses(
+        (status = 201, description = "All recorded", body = Vec<AttendanceView>),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Outside your scope", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An item is already recorded; nothing was", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An item is invalid (`items[i].…`); nothing was recorded", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/training-sessions/{id}/attendance/bulk")]
+pub async fn add_attendance_bulk(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i32>,
+    body: ApiJson<BulkAttendance>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(STAFF)?;
+    let id = path.into_inner();
+    let input = body.0;
+    if input.items.is_empty() || input.items.len() > 1000 {
+        return Err(ApiError::invalid_field(
+            "items",
+            "out_of_range",
+            "items must hold between 1 and 1000 attendances",
+        ));
+    }
+    let st = state.clone();
+    let v = db::run(&state.pool, move |conn| {
+        db::write_tx(conn, |conn| {
+            let session = load_session(conn, &user, id, true)?;
+            let mut out = Vec::with_capacity(input.items.len());
+            for (i, a) in input.items.iter().enumerate() {
+                let row = insert_attendance(conn, &st, &user, &session, a, &format!("items[{i}]."))?;
+                out.push(attendance_view(conn, &st, row, Disclosure::Full)?);
+            }
+            Ok(out)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(v))
+}
+
+/// The attendance of a session.
+#[utoipa::path(
+    tag = "repair",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Session id")),
+    responses(
+        (status = 200, description = "Attendance", body = Vec<AttendanceView>),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Outside your scope", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such session", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/training-sessions/{id}/attendance")]
+pub async fn list_attendance(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(STAFF)?;
+    let id = path.into_inner();
+    let st = state.clone();
+    let v = db::run(&state.pool, move |conn| {
+        load_session(conn, &user, id, false)?;
+        let rows: Vec<AttendanceRow> = training_attendance::table
+            .filter(training_attendance::session_id.eq(id))
+            .order(training_attendance::id)
+            .select(AttendanceRow::as_select())
+            .load(conn)?;
+        rows.into_iter()
+            .map(|a| attendance_view(conn, &st, a, Disclosure::Full))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(v))
+}
+
+/// Correct an attendance (e.g. mark it completed with its certificate). Audited.
+#[utoipa::path(
+    tag = "repair",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Attendance id")),
+    request_body = UpdateAttendance,
+    responses(
+        (status = 200, description = "Updated", body = AttendanceView),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Outside your scope", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such attendance", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/training-attendance/{id}")]
+pub async fn update_attendance(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i32>,
+    body: ApiJson<UpdateAttendance>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(STAFF)?;
+    let id = path.into_inner();
+    let input = body.0;
+    let mut errors = Vec::new();
+    let attendee = input
+        .attendee_name
+        .as_deref()
+        .map(|n| required_text(&mut errors, "attendee_name", n, 100));
+    let certificate = super::optional_text(
+        &mut errors,
+        "certificate_number",
+        input.certificate_number.as_deref(),
+        100,
+    );
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let st = state.clone();
+    let v = db::run(&state.pool, move |conn| {
+        db::write_tx(conn, |conn| {
+            let before =
+                find_attendance(conn, id)?.ok_or_else(|| ApiError::not_found("attendance"))?;
+            let session = load_session(conn, &user, before.session_id, true)?;
+            let before_view = attendance_view(conn, &st, before.clone(), Disclosure::Masked)?;
+            diesel::update(training_attendance::table.find(id))
+                .set((
+                    training_attendance::attendee_name
+                        .eq(attendee.unwrap_or(before.attendee_name.clone())),
+                    training_attendance::completed.eq(input.completed.unwrap_or(before.completed)),
+                    training_attendance::certificate_number
+                        .eq(certificate.or(before.certificate_number.clone())),
+                    training_attendance::updated_at.eq(db::now()),
+                ))
+                .execute(conn)?;
+            let after = find_attendance(conn, id)?.ok_or_else(|| ApiError::internal("vanished"))?;
+            let after_view = attendance_view(conn, &st, after.clone(), Disclosure::Masked)?;
+            audit::append(
+                conn,
+                &user.actor(),
+                Entry::new("training_attendance.update", "training_attendance", id)
+                    .region(Some(session.region_code.clone()))
+                    .department(Some(session.department_id))
+                    .before(&before_view)
+                    .after(&after_view),
+            )?;
+            attendance_view(conn, &st, after, Disclosure::Full)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(v))
+}
+
+/// Record an individual's public service (志愿服务 / 社会公益服务 / 扶贫帮困), which an individual
+/// may show instead of training when applying for repair. Audited (ID numbers masked).
+#[utoipa::path(
+    tag = "repair",
+    security(("bearer" = [])),
+    request_body = NewServiceRecord,
+    responses(
+        (status = 201, description = "Recorded", body = ServiceView),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Outside your scope", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or not an individual's ID number", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/service-records")]
+pub async fn create_service(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ApiJson<NewServiceRecord>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(STAFF)?;
+    let input = body.0;
+    let (code, _) = crate::entries::parse_subject_code("subject_code", &input.subject_code, false)?;
+    if !matches!(code, SubjectCode::IdNumber(_)) {
+        return Err(ApiError::invalid_field(
+            "subject_code",
+            "not_an_individual",
+            "public-service records are for individuals (a resident ID number)",
+        ));
+    }
+    let mut errors = Vec::new();
+    let organisation = required_text(&mut errors, "organisation", &input.organisation, 200);
+    let proof = required_text(&mut errors, "proof_reference", &input.proof_reference, 200);
+    check_hours(&mut errors, "hours", input.hours);
+    if input.service_date > today() {
+        errors.push(FieldError::new(
+            "service_date",
+            "in_future",
+            "the service date cannot be in the future",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let st = state.clone();
+    let v = db::run(&state.pool, move |conn| {
+        db::write_tx(conn, |conn| {
+            let (dept, region) = super::acting_department(conn, &user, input.department_id)?;
+            let subject = super::resolve_subject(
+                conn,
+                &st.pii,
+                "subject_code",
+                &input.subject_code,
+                input.subject_name.as_deref(),
+                &region,
+            )?;
+            let id: i32 = diesel::insert_into(service_records::table)
+                .values((
+                    service_records::subject_id.eq(subject.id),
+                    service_records::kind.eq(input.kind.as_str()),
+                    service_records::organisation.eq(&organisation),
+                    service_records::hours.eq(input.hours),
+                    service_records::service_date.eq(input.service_date),
+                    service_records::proof_reference.eq(&proof),
+                    service_records::department_id.eq(dept),
+                    service_records::region_code.eq(&region),
+                    service_records::recorded_by.eq(user.id),
+                    service_records::created_at.eq(db::now()),
+                ))
+                .returning(service_records::id)
+                .get_result(conn)?;
+            let row = find_service(conn, id)?.ok_or_else(|| ApiError::internal("vanished"))?;
+            let masked = service_view(conn, &st, row.clone(), Disclosure::Masked)?;
+            audit::append(
+                conn,
+                &user.actor(),
+                Entry::new("service_record.create", "service_record", id)
+                    .region(Some(region))
+                    .department(Some(dept))
+                    .after(&masked),
+            )?;
+            service_view(conn, &st, row, Disclosure::Full)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(v))
+}
+
+/// Public-service records the caller may see (filter by subject).
+#[utoipa::path(
+    tag = "repair",
+    security(("bearer" = [])),
+    params(SubjectFilter),
+    responses(
+        (status = 200, description = "Records", body = Vec<ServiceView>),
+        (status = 400, description = "Bad filter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Staff only", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/service-records")]
+pub async fn list_services(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<SubjectFilter>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(STAFF)?;
+    let code = match query.subject_code.as_deref() {
+        Some(raw) => Some(
+            crate::entries::parse_subject_code("query.subject_code", raw, true)
+                .map_err(|_| {
+                    ApiError::invalid_query("subject_code", "invalid_subject_code", "not a valid code")
+                })?
+                .0,
+        ),
+        None => None,
+    };
+    let st = state.clone();
+    let v = db::run(&state.pool, move |conn| {
+        let mut q = service_records::table
+            .select(ServiceRow::as_select())
+            .order(service_records::id.desc())
+            .limit(1000)
+            .into_boxed();
+        match user.role {
+            Role::Department => {
+                q = q.filter(service_records::department_id.eq(user.department_id.unwrap_or(-1)))
+            }
+            _ => {
+                if let Some(r) = user.region_filter()? {
+                    q = q.filter(service_records::region_code.eq(r));
+                }
+            }
+        }
+        if let Some(code) = &code {
+            let sid = crate::entries::find_subject_by_code(conn, code, &st.pii)?
+                .map(|s| s.id)
+                .unwrap_or(-1);
+            q = q.filter(service_records::subject_id.eq(sid));
+        }
+        let rows: Vec<ServiceRow> = q.load(conn)?;
+        rows.into_iter()
+            .map(|r| service_view(conn, &st, r, Disclosure::Full))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(v))
+}
+
+pub fn attendance_for(
+    conn: &mut DbConnection,
+    state: &AppState,
+    id: i32,
+) -> Result<Option<AttendanceView>, ApiError> {
+    find_attendance(conn, id)?
+        .map(|a| attendance_view(conn, state, a, Disclosure::Full))
+        .transpose()
+}
+
+pub fn services_for(
+    conn: &mut DbConnection,
+    state: &AppState,
+    ids: &[i32],
+) -> Result<Vec<ServiceView>, ApiError> {
+    let rows: Vec<ServiceRow> = service_records::table
+        .filter(service_records::id.eq_any(ids))
+        .order(service_records::id)
+        .select(ServiceRow::as_select())
+        .load(conn)?;
+    rows.into_iter()
+        .map(|r| service_view(conn, state, r, Disclosure::Full))
+        .collect()
+}
