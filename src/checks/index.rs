@@ -35,7 +35,8 @@ use crate::entries::lookup_key;
 use crate::error::ApiError;
 use crate::four_lists::SubjectType;
 use crate::pii::PiiCipher;
-use crate::schema::{check_changes, list_entries, subjects};
+use crate::repair::commitments::{shown_on, CommitmentSummary};
+use crate::schema::{check_changes, commitments, list_entries, subjects};
 
 /// The index answers only if its last complete poll started less than this long ago.
 pub const MAX_STALENESS: Duration = Duration::from_secs(1);
@@ -70,6 +71,8 @@ struct Index {
     /// Subject id → its entries that can still be in force, ordered by id.
     entries: HashMap<i32, Vec<EntryLite>>,
     entry_subject: HashMap<i32, i32>,
+    /// Subject id → its commitment letters with breaches (only subjects that have any).
+    commitments: HashMap<i32, Vec<CommitmentSummary>>,
     catalogue: Catalogue,
     regions: HashMap<String, Arc<str>>,
     /// Entries whose validity ended before this day are not kept.
@@ -199,7 +202,11 @@ impl CheckIndex {
                 .flatten()
                 .filter(|e| e.in_force_on(ask.today))
                 .collect();
-            match answer_for(code, key, facts, &list, &ix.catalogue, ask) {
+            let shown = subject
+                .and_then(|s| ix.commitments.get(&s.id))
+                .map(|c| shown_on(c, ask.today))
+                .unwrap_or_default();
+            match answer_for(code, key, facts, &list, shown, &ix.catalogue, ask) {
                 Ok(ev) => out.push(ev),
                 Err(e) => return Some(Err(e)),
             }
@@ -267,6 +274,7 @@ impl CheckIndex {
             let last = changes.last().map(|c| c.0);
             let mut entry_ids = BTreeSet::new();
             let mut subject_ids = BTreeSet::new();
+            let mut commitment_ids = BTreeSet::new();
             let mut catalogue_dirty = false;
             for (_, tbl, row) in &changes {
                 match tbl.as_str() {
@@ -275,6 +283,9 @@ impl CheckIndex {
                     }
                     "subjects" => {
                         subject_ids.insert(*row as i32);
+                    }
+                    "commitments" => {
+                        commitment_ids.insert(*row as i32);
                     }
                     t if CATALOGUE_TABLES.contains(&t) => catalogue_dirty = true,
                     _ => {}
@@ -300,6 +311,21 @@ impl CheckIndex {
                         .load::<SubjectLite>(conn)?,
                 );
             }
+            let commitment_ids: Vec<i32> = commitment_ids.into_iter().collect();
+            let mut committed: BTreeSet<i32> = BTreeSet::new();
+            for chunk in commitment_ids.chunks(500) {
+                committed.extend(
+                    commitments::table
+                        .filter(commitments::id.eq_any(chunk))
+                        .select(commitments::subject_id)
+                        .load::<i32>(conn)?,
+                );
+            }
+            let committed: Vec<i32> = committed.into_iter().collect();
+            let mut letters = HashMap::new();
+            for chunk in committed.chunks(500) {
+                letters.extend(crate::repair::commitments::summaries(conn, chunk)?);
+            }
             let catalogue = if catalogue_dirty {
                 Some(Catalogue::load_all(conn)?)
             } else {
@@ -320,6 +346,12 @@ impl CheckIndex {
             }
             for s in subjects_changed {
                 ix.cache_subject(s);
+            }
+            for sid in &committed {
+                match letters.remove(sid) {
+                    Some(l) => ix.commitments.insert(*sid, l),
+                    None => ix.commitments.remove(sid),
+                };
             }
             if let Some(c) = catalogue {
                 ix.catalogue = c;
@@ -352,6 +384,7 @@ impl CheckIndex {
             subjects: HashMap::new(),
             entries: HashMap::new(),
             entry_subject: HashMap::new(),
+            commitments: HashMap::new(),
             catalogue: Catalogue::load_all(conn)?,
             regions: HashMap::new(),
             kept_from,
@@ -373,6 +406,14 @@ impl CheckIndex {
             .load(conn)?;
         for e in entries {
             ix.keep_entry(e);
+        }
+        let committed: Vec<i32> = commitments::table
+            .select(commitments::subject_id)
+            .distinct()
+            .load(conn)?;
+        for chunk in committed.chunks(500) {
+            ix.commitments
+                .extend(crate::repair::commitments::summaries(conn, chunk)?);
         }
         tracing::info!(
             subjects = ix.subjects.len(),

@@ -27,6 +27,7 @@ use crate::entries::{in_force, in_force_sql, lookup_key, Source};
 use crate::error::ApiError;
 use crate::four_lists::{LegalBasis, SubjectType, VersionRow};
 use crate::pii::PiiCipher;
+use crate::repair::commitments::{shown_on, CommitmentSummary};
 use crate::schema::{
     application_fields, departments, four_list_item_versions, four_list_items, four_list_links,
     list_entries, subjects,
@@ -142,10 +143,9 @@ pub struct CheckAnswer {
     /// Black-list entries in force.
     pub black: Vec<CheckEntry>,
     pub measures: Vec<CheckMeasure>,
-    /// Signed commitment letters in force and recorded breaches (empty until the repair
-    /// capability lands).
-    #[schema(value_type = Vec<Object>)]
-    pub commitments: Vec<serde_json::Value>,
+    /// The subject's signed commitment letters (信用承诺书) in force, and every letter with a
+    /// recorded breach (违诺).
+    pub commitments: Vec<CommitmentSummary>,
     pub advice: Advice,
     /// Why this advice, in words.
     pub reasons: Vec<String>,
@@ -256,6 +256,7 @@ pub fn answer_for(
     key: String,
     subject: Option<SubjectFacts<'_>>,
     entries: &[&EntryLite],
+    commitments: Vec<CommitmentSummary>,
     catalogue: &Catalogue,
     ask: &Ask<'_>,
 ) -> Result<Evaluation, ApiError> {
@@ -271,7 +272,7 @@ pub fn answer_for(
         red: vec![],
         black: vec![],
         measures: vec![],
-        commitments: vec![],
+        commitments,
         advice: Advice::Normal,
         reasons: vec![],
     };
@@ -346,6 +347,7 @@ pub fn evaluate(
         entries.extend(rows.into_iter().filter(|e| e.in_force_on(today)));
     }
     let catalogue = Catalogue::load_for(conn, &entries)?;
+    let commitments = crate::repair::commitments::summaries(conn, &subject_ids)?;
     let mut by_subject: HashMap<i32, Vec<&EntryLite>> = HashMap::new();
     for e in &entries {
         by_subject.entry(e.subject_id).or_default().push(e);
@@ -358,7 +360,11 @@ pub fn evaluate(
             .map(Vec::as_slice)
             .unwrap_or(&[]);
         let facts = subject.map(SubjectLite::facts).transpose()?;
-        out.push(answer_for(code, key, facts, list, &catalogue, ask)?);
+        let shown = subject
+            .and_then(|s| commitments.get(&s.id))
+            .map(|c| shown_on(c, today))
+            .unwrap_or_default();
+        out.push(answer_for(code, key, facts, list, shown, &catalogue, ask)?);
     }
     Ok(out)
 }
@@ -388,6 +394,14 @@ fn advise(a: &mut CheckAnswer) {
         reasons.push(format!(
             "red-list entry {} ({}) is under objection (异议处理中)",
             e.entry_id, e.document_number
+        ));
+    }
+    for c in a.commitments.iter().filter(|c| !c.breaches.is_empty()) {
+        reasons.push(format!(
+            "commitment letter {} ({}) has {} recorded breach(es) (违诺)",
+            c.commitment_id,
+            c.purpose.as_str(),
+            c.breaches.len()
         ));
     }
     let advice = if !punish.is_empty() {

@@ -576,7 +576,10 @@ fn store_materials(conn: &mut DbConnection, id: i32, m: &Materials) -> Result<()
         .execute(conn)?;
     diesel::delete(repair_service_records::table.filter(repair_service_records::repair_id.eq(id)))
         .execute(conn)?;
-    for (purpose, ids) in [("correction", &m.corrections), ("obligations", &m.obligations)] {
+    for (purpose, ids) in [
+        ("correction", &m.corrections),
+        ("obligations", &m.obligations),
+    ] {
         for a in ids {
             let exists: i64 = repair_documents::table
                 .filter(repair_documents::repair_id.eq(id))
@@ -691,8 +694,8 @@ pub async fn submit(
     let st = state.clone();
     let v = db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
-            let subject = crate::entries::find_subject_by_code(conn, &code, &st.pii)?
-                .ok_or_else(|| {
+            let subject =
+                crate::entries::find_subject_by_code(conn, &code, &st.pii)?.ok_or_else(|| {
                     ApiError::invalid_field(
                         "subject_code",
                         "unknown_subject",
@@ -825,11 +828,7 @@ pub async fn list(
         };
         let total: i64 = build().count().get_result(conn)?;
         let rows: Vec<RepairRow> = build()
-            .order((
-                repairs::deadline.is_null(),
-                repairs::deadline,
-                repairs::id,
-            ))
+            .order((repairs::deadline.is_null(), repairs::deadline, repairs::id))
             .limit(limit)
             .offset(offset)
             .select(RepairRow::as_select())
@@ -873,13 +872,18 @@ pub async fn get_one(
     let v = db::run(&state.pool, move |conn| {
         let r = find(conn, id)?.ok_or_else(|| ApiError::not_found("repair application"))?;
         if !may_view(conn, &user, &r)? {
-            return Err(ApiError::forbidden("this application is outside your scope"));
+            return Err(ApiError::forbidden(
+                "this application is outside your scope",
+            ));
         }
         full_view(conn, &st, &user, r)
     })
     .await?;
     Ok(HttpResponse::Ok()
-        .insert_header((actix_web::http::header::ETAG, format!("\"{}\"", v.summary.version)))
+        .insert_header((
+            actix_web::http::header::ETAG,
+            format!("\"{}\"", v.summary.version),
+        ))
         .json(v))
 }
 
@@ -1009,7 +1013,9 @@ async fn transition(
     amend: Option<Resubmission>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(STAFF)?;
-    let comment = comment.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
+    let comment = comment
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty());
     if step.comment_required && comment.is_none() {
         return Err(ApiError::invalid_field(
             "comment",
@@ -1173,7 +1179,10 @@ async fn transition(
     })
     .await?;
     Ok(HttpResponse::Ok()
-        .insert_header((actix_web::http::header::ETAG, format!("\"{}\"", v.summary.version)))
+        .insert_header((
+            actix_web::http::header::ETAG,
+            format!("\"{}\"", v.summary.version),
+        ))
         .json(v))
 }
 
@@ -1205,7 +1214,14 @@ fn complete(
         ))
         .execute(conn)?;
     let after = find_entry(conn, r.entry_id)?.ok_or_else(|| ApiError::internal("entry"))?;
-    audit_entry(conn, state, user, "list_entry.remove", Some(&before), &after)?;
+    audit_entry(
+        conn,
+        state,
+        user,
+        "list_entry.remove",
+        Some(&before),
+        &after,
+    )?;
     crate::checks::watches::notify(conn, &after, crate::checks::watches::WatchEvent::Removed)?;
     let view = entry_view(conn, &state.pii, &after, Disclosure::Full, day)?;
     crate::feed::enqueue(

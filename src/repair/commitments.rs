@@ -224,17 +224,19 @@ pub fn summaries(
         let Some(purpose) = Purpose::parse(&c.purpose) else {
             continue;
         };
-        out.entry(c.subject_id).or_default().push(CommitmentSummary {
-            commitment_id: c.id,
-            purpose,
-            department_id: c.department_id,
-            department_name,
-            template_id: c.template_id,
-            template_version: c.template_version,
-            signed_at: c.signed_at,
-            valid_until: c.valid_until,
-            breaches: breaches.remove(&c.id).unwrap_or_default(),
-        });
+        out.entry(c.subject_id)
+            .or_default()
+            .push(CommitmentSummary {
+                commitment_id: c.id,
+                purpose,
+                department_id: c.department_id,
+                department_name,
+                template_id: c.template_id,
+                template_version: c.template_version,
+                signed_at: c.signed_at,
+                valid_until: c.valid_until,
+                breaches: breaches.remove(&c.id).unwrap_or_default(),
+            });
     }
     Ok(out)
 }
@@ -430,7 +432,11 @@ pub async fn list(
         Some(raw) => Some(
             crate::entries::parse_subject_code("query.subject_code", raw, true)
                 .map_err(|_| {
-                    ApiError::invalid_query("subject_code", "invalid_subject_code", "not a valid code")
+                    ApiError::invalid_query(
+                        "subject_code",
+                        "invalid_subject_code",
+                        "not a valid code",
+                    )
                 })?
                 .0,
         ),

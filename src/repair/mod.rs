@@ -96,13 +96,16 @@ pub fn resolve_subject(
     if let Some(s) = find_subject_by_code(conn, &code, pii)? {
         return Ok(s);
     }
-    let name = name.map(str::trim).filter(|n| !n.is_empty()).ok_or_else(|| {
-        ApiError::invalid_field(
-            "subject_name",
-            "required",
-            "this subject is not recorded yet: give subject_name",
-        )
-    })?;
+    let name = name
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "subject_name",
+                "required",
+                "this subject is not recorded yet: give subject_name",
+            )
+        })?;
     let kind = match &code {
         SubjectCode::IdNumber(_) => SubjectType::Individual,
         SubjectCode::Uscc(u) if u.as_str().starts_with('9') => SubjectType::Enterprise,

@@ -461,7 +461,10 @@ pub async fn publish(
         db::write_tx(conn, |conn| {
             let t = load_managed(conn, &user, id)?;
             if t.status == "withdrawn" {
-                return Err(ApiError::conflict("withdrawn", "this template is withdrawn"));
+                return Err(ApiError::conflict(
+                    "withdrawn",
+                    "this template is withdrawn",
+                ));
             }
             if t.published_version == Some(t.latest_version) {
                 return Err(ApiError::conflict(
@@ -572,13 +575,11 @@ pub async fn public_list(
         let mut q = commitment_templates::table
             .inner_join(departments::table)
             .inner_join(
-                versions::table.on(versions::template_id
-                    .eq(commitment_templates::id)
-                    .and(
-                        versions::version
-                            .nullable()
-                            .eq(commitment_templates::published_version),
-                    )),
+                versions::table.on(versions::template_id.eq(commitment_templates::id).and(
+                    versions::version
+                        .nullable()
+                        .eq(commitment_templates::published_version),
+                )),
             )
             .filter(commitment_templates::status.eq("published"))
             .select((

@@ -418,7 +418,10 @@ pub async fn get_session(
 ) -> Result<HttpResponse, ApiError> {
     user.require(STAFF)?;
     let id = path.into_inner();
-    let s = db::run(&state.pool, move |conn| load_session(conn, &user, id, false)).await?;
+    let s = db::run(&state.pool, move |conn| {
+        load_session(conn, &user, id, false)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(s))
 }
 
@@ -456,13 +459,21 @@ fn insert_attendance(
         &session.region_code,
     )
     .map_err(|e| match e {
-        ApiError::Invalid { code, detail, mut errors } => {
+        ApiError::Invalid {
+            code,
+            detail,
+            mut errors,
+        } => {
             for f in errors.iter_mut() {
                 if f.field == "subject_name" {
                     f.field = format!("{prefix}subject_name");
                 }
             }
-            ApiError::Invalid { code, detail, errors }
+            ApiError::Invalid {
+                code,
+                detail,
+                errors,
+            }
         }
         other => other,
     })?;
@@ -581,7 +592,8 @@ pub async fn add_attendance_bulk(
             let session = load_session(conn, &user, id, true)?;
             let mut out = Vec::with_capacity(input.items.len());
             for (i, a) in input.items.iter().enumerate() {
-                let row = insert_attendance(conn, &st, &user, &session, a, &format!("items[{i}]."))?;
+                let row =
+                    insert_attendance(conn, &st, &user, &session, a, &format!("items[{i}]."))?;
                 out.push(attendance_view(conn, &st, row, Disclosure::Full)?);
             }
             Ok(out)
@@ -812,7 +824,11 @@ pub async fn list_services(
         Some(raw) => Some(
             crate::entries::parse_subject_code("query.subject_code", raw, true)
                 .map_err(|_| {
-                    ApiError::invalid_query("subject_code", "invalid_subject_code", "not a valid code")
+                    ApiError::invalid_query(
+                        "subject_code",
+                        "invalid_subject_code",
+                        "not a valid code",
+                    )
                 })?
                 .0,
         ),

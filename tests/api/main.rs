@@ -15,4 +15,5 @@ mod openapi;
 mod operations;
 mod organisation;
 mod process;
+mod repairs;
 mod users;
