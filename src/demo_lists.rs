@@ -342,10 +342,12 @@ pub fn seed(conn: &mut DbConnection, state: &AppState) -> Result<bool, ApiError>
         .filter(four_list_items::code.eq("SW-HONG-01"))
         .count()
         .get_result(conn)?;
+    let admin = demo_admin(conn)?;
     if exists > 0 {
+        // Lists seeded by an earlier version: add what came later (idempotent).
+        db::write_tx(conn, |conn| crate::repair::demo::seed(conn, state, &admin))?;
         return Ok(false);
     }
-    let admin = demo_admin(conn)?;
     db::write_tx(conn, |conn| seed_all(conn, state, &admin))?;
     Ok(true)
 }
@@ -509,5 +511,5 @@ fn seed_all(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
             audit_entry(conn, state, admin, "list_entry.remove", Some(&row), &after)?;
         }
     }
-    Ok(())
+    crate::repair::demo::seed(conn, state, admin)
 }

@@ -28,6 +28,8 @@ pub struct SubjectProfile {
     /// Every entry (drafts only for those who manage them), newest determination first, with its
     /// status as of `as_of`.
     pub entries: Vec<EntryView>,
+    /// Every commitment letter (信用承诺书) the subject signed, with recorded breaches (违诺).
+    pub commitments: Vec<crate::repair::commitments::CommitmentSummary>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -101,12 +103,16 @@ pub async fn profile(
             .iter()
             .map(|e| entry_view(conn, &st.pii, e, Disclosure::Full, as_of))
             .collect::<Result<Vec<_>, _>>()?;
+        let commitments = crate::repair::commitments::summaries(conn, &[subject.id])?
+            .remove(&subject.id)
+            .unwrap_or_default();
         Ok(SubjectProfile {
             subject: subject_ref(&subject, &st.pii, Disclosure::Full)?,
             as_of,
             red_in_force,
             black_in_force,
             entries,
+            commitments,
         })
     })
     .await?;

@@ -6,6 +6,7 @@
 pub mod applications;
 pub mod attachments;
 pub mod commitments;
+pub mod demo;
 pub mod templates;
 pub mod training;
 
