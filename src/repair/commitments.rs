@@ -428,20 +428,7 @@ pub async fn list(
         per_page: f.per_page,
     }
     .resolve()?;
-    let code = match f.subject_code.as_deref() {
-        Some(raw) => Some(
-            crate::entries::parse_subject_code("query.subject_code", raw, true)
-                .map_err(|_| {
-                    ApiError::invalid_query(
-                        "subject_code",
-                        "invalid_subject_code",
-                        "not a valid code",
-                    )
-                })?
-                .0,
-        ),
-        None => None,
-    };
+    let code = super::code_query(f.subject_code.as_deref())?;
     let st = state.clone();
     let out = db::run(&state.pool, move |conn| {
         let filter = |conn: &mut DbConnection| -> Result<_, ApiError> {
@@ -458,9 +445,7 @@ pub async fn list(
                 }
             }
             if let Some(code) = &code {
-                let sid = crate::entries::find_subject_by_code(conn, code, &st.pii)?
-                    .map(|s| s.id)
-                    .unwrap_or(-1);
+                let sid = super::subject_id_or_none(conn, &st.pii, code)?;
                 q = q.filter(commitments::subject_id.eq(sid));
             }
             if let Some(p) = f.purpose {

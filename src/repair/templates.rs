@@ -209,6 +209,20 @@ fn audit_template(
     Ok(())
 }
 
+/// Reloads the template after a change, audits before → after, and returns the new view.
+fn finish(
+    conn: &mut DbConnection,
+    user: &AuthUser,
+    id: i32,
+    action: &str,
+    before: &TemplateView,
+) -> Result<TemplateView, ApiError> {
+    let t = find(conn, id)?.ok_or_else(|| ApiError::internal("vanished"))?;
+    let after = view(conn, t)?;
+    audit_template(conn, user, action, Some(before), &after)?;
+    Ok(after)
+}
+
 /// Create a template (a draft, version 1). Audited.
 #[utoipa::path(
     tag = "repair",
@@ -420,16 +434,7 @@ pub async fn update(
             diesel::update(commitment_templates::table.find(id))
                 .set(commitment_templates::updated_at.eq(now))
                 .execute(conn)?;
-            let t = find(conn, id)?.ok_or_else(|| ApiError::internal("vanished"))?;
-            let after = view(conn, t)?;
-            audit_template(
-                conn,
-                &user,
-                "commitment_template.update",
-                Some(&before),
-                &after,
-            )?;
-            Ok(after)
+            finish(conn, &user, id, "commitment_template.update", &before)
         })
     })
     .await?;
@@ -485,16 +490,7 @@ pub async fn publish(
                     commitment_templates::updated_at.eq(now),
                 ))
                 .execute(conn)?;
-            let t = find(conn, id)?.ok_or_else(|| ApiError::internal("vanished"))?;
-            let after = view(conn, t)?;
-            audit_template(
-                conn,
-                &user,
-                "commitment_template.publish",
-                Some(&before),
-                &after,
-            )?;
-            Ok(after)
+            finish(conn, &user, id, "commitment_template.publish", &before)
         })
     })
     .await?;
@@ -539,16 +535,7 @@ pub async fn withdraw(
                     commitment_templates::updated_at.eq(db::now()),
                 ))
                 .execute(conn)?;
-            let t = find(conn, id)?.ok_or_else(|| ApiError::internal("vanished"))?;
-            let after = view(conn, t)?;
-            audit_template(
-                conn,
-                &user,
-                "commitment_template.withdraw",
-                Some(&before),
-                &after,
-            )?;
-            Ok(after)
+            finish(conn, &user, id, "commitment_template.withdraw", &before)
         })
     })
     .await?;

@@ -820,20 +820,7 @@ pub async fn list_services(
     query: web::Query<SubjectFilter>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(STAFF)?;
-    let code = match query.subject_code.as_deref() {
-        Some(raw) => Some(
-            crate::entries::parse_subject_code("query.subject_code", raw, true)
-                .map_err(|_| {
-                    ApiError::invalid_query(
-                        "subject_code",
-                        "invalid_subject_code",
-                        "not a valid code",
-                    )
-                })?
-                .0,
-        ),
-        None => None,
-    };
+    let code = super::code_query(query.subject_code.as_deref())?;
     let st = state.clone();
     let v = db::run(&state.pool, move |conn| {
         let mut q = service_records::table
@@ -852,9 +839,7 @@ pub async fn list_services(
             }
         }
         if let Some(code) = &code {
-            let sid = crate::entries::find_subject_by_code(conn, code, &st.pii)?
-                .map(|s| s.id)
-                .unwrap_or(-1);
+            let sid = super::subject_id_or_none(conn, &st.pii, code)?;
             q = q.filter(service_records::subject_id.eq(sid));
         }
         let rows: Vec<ServiceRow> = q.load(conn)?;
