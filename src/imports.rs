@@ -90,6 +90,9 @@ pub fn zh_message(code: &str, english: &str) -> String {
         "out_of_range" => "数值超出范围",
         "self_link" => "事项不能关联自身",
         "repealed" => "关联事项已废止",
+        "already_recorded" => "该主体已登记本期培训",
+        "unknown_subject_name" => "主体尚未登记，须填写主体名称",
+        "invalid_subject_code" => "主体代码无效",
         _ => "数据无效",
     };
     format!("{zh}（{english}）")
@@ -320,10 +323,15 @@ pub fn record_outcome<T>(
                     .push(row_error(row, column, value, &e.code, &e.message));
             }
         }
-        Err(ApiError::Forbidden(msg)) | Err(ApiError::Conflict { detail: msg, .. }) => {
+        Err(ApiError::Forbidden(msg)) => {
             report
                 .errors
                 .push(row_error(row, None, None, "forbidden", &msg));
+        }
+        Err(ApiError::Conflict { code, detail }) => {
+            report
+                .errors
+                .push(row_error(row, None, None, code, &detail));
         }
         Err(other) => return Err(other),
     }

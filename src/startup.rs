@@ -119,8 +119,11 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(repair::commitments::breach)
                 .service(repair::training::create_session)
                 .service(repair::training::list_sessions)
+                // Before `/training-sessions/{id}`.
+                .service(repair::training::attendance_template)
                 .service(repair::training::get_session)
                 .service(repair::training::add_attendance_bulk)
+                .service(repair::training::import_attendance)
                 .service(repair::training::add_attendance)
                 .service(repair::training::list_attendance)
                 .service(repair::training::update_attendance)

@@ -875,3 +875,184 @@ pub fn services_for(
         .map(|r| service_view(conn, state, r, Disclosure::Full))
         .collect()
 }
+
+/// Attendance columns of the spreadsheet import, in template order: (header, alternative names,
+/// API field).
+const ATTENDANCE_COLUMNS: &[(&str, &[&str], &str)] = &[
+    (
+        "主体代码*",
+        &[
+            "主体代码",
+            "统一社会信用代码/身份证号",
+            "统一社会信用代码",
+            "subject_code",
+        ],
+        "subject_code",
+    ),
+    ("主体名称", &["主体名称", "subject_name"], "subject_name"),
+    (
+        "参训人员*",
+        &["参训人员", "参训人", "attendee_name"],
+        "attendee_name",
+    ),
+    (
+        "是否结业*",
+        &["是否结业", "是否完成", "completed"],
+        "completed",
+    ),
+    (
+        "结业证书编号",
+        &["结业证书编号", "证书编号", "certificate_number"],
+        "certificate_number",
+    ),
+];
+
+fn parse_completed(v: &str) -> Option<bool> {
+    match v.trim() {
+        "是" | "已结业" | "完成" | "true" | "TRUE" | "1" | "Y" | "y" => Some(true),
+        "否" | "未结业" | "未完成" | "false" | "FALSE" | "0" | "N" | "n" => Some(false),
+        _ => None,
+    }
+}
+
+/// Import a session's attendance from `.xlsx` or `.csv` (the file is the body; columns as in the
+/// template). All or nothing, with a dry run; every bad row is reported in Chinese.
+#[utoipa::path(
+    tag = "repair",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Session id"), crate::imports::ImportQuery),
+    request_body(content = Vec<u8>, description = "The spreadsheet (.xlsx, or .csv in UTF-8 or GB18030)",
+                 content_type = "application/octet-stream"),
+    responses(
+        (status = 200, description = "Dry run: what would happen", body = crate::imports::ImportReport),
+        (status = 201, description = "Applied", body = crate::imports::ImportReport),
+        (status = 400, description = "Unreadable file", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Outside your scope", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such session", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "File too large", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid rows (all reported in `rows`); nothing written", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/training-sessions/{id}/attendance/import")]
+pub async fn import_attendance(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: actix_web::HttpRequest,
+    path: web::Path<i32>,
+    query: web::Query<crate::imports::ImportQuery>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    use crate::imports::{record_outcome, row_error, ImportReport};
+    user.require(STAFF)?;
+    let id = path.into_inner();
+    let q = query.into_inner();
+    // Scope first, so an outsider learns nothing from the file's report.
+    {
+        let user = user.clone();
+        db::run(&state.pool, move |conn| load_session(conn, &user, id, true)).await?;
+    }
+    let table = crate::imports::read_upload(&req, q.filename.as_deref(), payload).await?;
+    let st = state.clone();
+    let dry_run = q.dry_run;
+    crate::imports::run_import(&state, dry_run, move |conn| {
+        let session = load_session(conn, &user, id, true)?;
+        let mut report = ImportReport {
+            dry_run,
+            rows: table.rows.len(),
+            created: 0,
+            unchanged: 0,
+            published: 0,
+            errors: Vec::new(),
+        };
+        let index: Vec<Option<usize>> = ATTENDANCE_COLUMNS
+            .iter()
+            .map(|(_, names, _)| crate::tabular::column_index(&table.headers, names))
+            .collect();
+        let header = |i: usize| ATTENDANCE_COLUMNS[i].0.trim_end_matches('*').to_string();
+        for (i, (h, _, _)) in ATTENDANCE_COLUMNS.iter().enumerate() {
+            if h.ends_with('*') && index[i].is_none() {
+                report.errors.push(row_error(
+                    1,
+                    Some(header(i)),
+                    None,
+                    "missing_column",
+                    "a required column is missing",
+                ));
+            }
+        }
+        if !report.errors.is_empty() {
+            return Ok(report);
+        }
+        for row in &table.rows {
+            let cell = |i: usize| {
+                index[i]
+                    .map(|c| row.cell(c).trim().to_string())
+                    .unwrap_or_default()
+            };
+            let Some(completed) = parse_completed(&cell(3)) else {
+                report.errors.push(row_error(
+                    row.number,
+                    Some(header(3)),
+                    Some(cell(3)),
+                    "invalid_value",
+                    "write 是 or 否",
+                ));
+                continue;
+            };
+            let input = NewAttendance {
+                subject_code: cell(0),
+                subject_name: Some(cell(1)).filter(|n| !n.is_empty()),
+                attendee_name: cell(2),
+                completed,
+                certificate_number: Some(cell(4)).filter(|n| !n.is_empty()),
+            };
+            let outcome = insert_attendance(conn, &st, &user, &session, &input, "");
+            record_outcome(&mut report, row.number, outcome, false, |field| {
+                ATTENDANCE_COLUMNS
+                    .iter()
+                    .position(|c| c.2 == field)
+                    .map(|i| (header(i), cell(i)))
+            })?;
+        }
+        Ok(report)
+    })
+    .await
+}
+
+/// The attendance import template (Chinese headers and one example row).
+#[utoipa::path(
+    tag = "repair",
+    security(("bearer" = [])),
+    params(crate::imports::FormatQuery),
+    responses(
+        (status = 200, description = "The template", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 400, description = "Bad format", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Staff only", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/training-sessions/attendance-template")]
+pub async fn attendance_template(
+    user: AuthUser,
+    query: web::Query<crate::imports::FormatQuery>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(STAFF)?;
+    let format = crate::imports::check_format(&query.format)?;
+    let headers: Vec<&str> = ATTENDANCE_COLUMNS.iter().map(|c| c.0).collect();
+    let example = vec![vec![
+        "91220502MA0000001Q".to_string(),
+        "通化市某某商贸有限公司".to_string(),
+        "张三".to_string(),
+        "是".to_string(),
+        "XYPX-2026-0001".to_string(),
+    ]];
+    crate::imports::file_response(
+        format,
+        "培训签到",
+        "training-attendance-template",
+        "信用修复培训签到导入模板",
+        &headers,
+        &example,
+    )
+}

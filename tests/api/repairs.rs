@@ -1330,3 +1330,130 @@ async fn bulk_attendance_is_all_or_nothing() {
         .await;
     assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
 }
+
+async fn import_csv(w: &World, session: i64, csv: &str, dry_run: bool) -> reqwest::Response {
+    w.app
+        .client
+        .post(w.app.url(&format!(
+            "/api/v1/training-sessions/{session}/attendance/import?filename=a.csv&dry_run={dry_run}"
+        )))
+        .bearer_auth(&w.tax.token)
+        .header("content-type", "text/csv")
+        .body(csv.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn attendance_is_imported_from_a_spreadsheet_all_or_nothing() {
+    let w = world().await;
+    let s = session(&w).await;
+    let template = w
+        .app
+        .get(
+            "/api/v1/training-sessions/attendance-template?format=csv",
+            &w.tax.token,
+        )
+        .await;
+    assert_eq!(template.status(), StatusCode::OK);
+    assert!(template.text().await.unwrap().contains("是否结业"));
+    let bad = format!(
+        "主体代码,主体名称,参训人员,是否结业,结业证书编号\n{},甲公司,甲,是,XY-1\n{},乙公司,乙,也许,\n91350211M00013FA1N,丙公司,丙,否,\n",
+        uscc(91),
+        uscc(92)
+    );
+    let p = assert_problem(
+        import_csv(&w, s, &bad, false).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "import_rejected",
+    )
+    .await;
+    let rows: Vec<(u64, String)> = p["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["row"].as_u64().unwrap(),
+                r["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (3, "invalid_value".to_string()),
+            (4, "checksum_mismatch".to_string())
+        ],
+        "{p}"
+    );
+    assert!(p["rows"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("取值无效"));
+    let list = ok(
+        w.app
+            .get(
+                &format!("/api/v1/training-sessions/{s}/attendance"),
+                &w.tax.token,
+            )
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(list, json!([]), "nothing written");
+    let good = format!(
+        "主体代码,主体名称,参训人员,是否结业,结业证书编号\n{},甲公司,甲,是,XY-1\n{},乙公司,乙,否,\n",
+        uscc(91),
+        uscc(92)
+    );
+    let dry = ok(import_csv(&w, s, &good, true).await, StatusCode::OK).await;
+    assert_eq!(dry["created"], 2);
+    let list = ok(
+        w.app
+            .get(
+                &format!("/api/v1/training-sessions/{s}/attendance"),
+                &w.tax.token,
+            )
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(list, json!([]), "a dry run writes nothing");
+    let done = ok(import_csv(&w, s, &good, false).await, StatusCode::CREATED).await;
+    assert_eq!(done["created"], 2);
+    let list = ok(
+        w.app
+            .get(
+                &format!("/api/v1/training-sessions/{s}/attendance"),
+                &w.tax.token,
+            )
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list[1]["completed"], false);
+    // The same file again: each row is already recorded.
+    let p = assert_problem(
+        import_csv(&w, s, &good, false).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "import_rejected",
+    )
+    .await;
+    assert_eq!(p["rows"][0]["code"], "already_recorded");
+    // Another department's officer cannot import into this session.
+    let res = w
+        .app
+        .client
+        .post(w.app.url(&format!(
+            "/api/v1/training-sessions/{s}/attendance/import?filename=a.csv"
+        )))
+        .bearer_auth(&w.scjg.token)
+        .body(good.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+}
