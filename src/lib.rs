@@ -26,5 +26,6 @@ pub mod repair;
 pub mod schema;
 pub mod startup;
 pub mod tabular;
+pub mod targets;
 pub mod telemetry;
 pub mod users;

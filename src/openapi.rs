@@ -33,6 +33,7 @@ the four lists (信用\"四张清单\"), red and black lists (红黑名单), cre
         (name = "credit-checks", description = "Credit checks (信用核查) for approval systems: verdict with applicable measures, receipts (核查记录), batch, feedback (反馈), usage statistics"),
         (name = "watches", description = "Watched subjects and their notification feed (事中事后监管)"),
         (name = "repair", description = "Credit repair (信用修复): commitment letters (信用承诺书) and templates, repair training (信用修复培训), public-service records, proof documents, and the repair application with its two-level review"),
+        (name = "targets", description = "Year-end targets (年度目标, section 六): list coverage, repair training and commitment rates, with numerators, denominators and shortfalls"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

@@ -21,7 +21,9 @@ use crate::db::{self, Pool};
 use crate::error::{self, ApiError};
 use crate::ops::{self, Metrics, Timer};
 use crate::pii::PiiCipher;
-use crate::{audit, auth, baselines, calendar, checks, entries, four_lists, org, repair, users};
+use crate::{
+    audit, auth, baselines, calendar, checks, entries, four_lists, org, repair, targets, users,
+};
 
 /// Shared by every worker.
 pub struct AppState {
@@ -141,6 +143,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(repair::applications::send_back)
                 .service(repair::applications::withdraw)
                 .service(repair::applications::resubmit)
+                .service(targets::targets)
                 .service(checks::handlers::list_receipts)
                 .service(checks::handlers::get_receipt)
                 .service(checks::feedback::create)

@@ -16,4 +16,5 @@ mod operations;
 mod organisation;
 mod process;
 mod repairs;
+mod targets;
 mod users;

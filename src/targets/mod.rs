@@ -1,0 +1,442 @@
+//! Year-end targets (section 六 工作要求): list coverage, repair-training rate and repair-commitment
+//! ratio per region, counted in the database and judged by [`formulas`]. See `docs/targets.md`.
+
+pub mod formulas;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use actix_web::{get, web, HttpResponse};
+use chrono::{Datelike, NaiveDate};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use self::formulas::{figure, Baseline, Figure};
+use crate::auth::{AuthUser, Role, CITY_REGION};
+use crate::db::{self, DbConnection};
+use crate::entries::today;
+use crate::error::{ApiError, Problem};
+use crate::schema::{
+    commitments, departments, list_entries, national_baselines, regions, subjects,
+    training_attendance, training_sessions,
+};
+use crate::startup::AppState;
+
+pub const COVERAGE_GOAL: f64 = 0.5;
+pub const CASE_GOAL: f64 = 0.1;
+pub const TRAINING_GOAL: f64 = 1.0;
+pub const COMMITMENT_GOAL: f64 = 0.3;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct TargetsQuery {
+    /// The plan year, e.g. 2019.
+    pub year: i32,
+    /// A county/district/zone code, or `220500` (default) for the whole city with a breakdown.
+    pub region: Option<String>,
+    /// The day counted (default today, or 31 December once the year has passed).
+    #[param(value_type = Option<String>, format = Date)]
+    pub as_of: Option<NaiveDate>,
+}
+
+/// The figures of one region.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegionTargets {
+    pub region_code: String,
+    pub region_name: String,
+    /// Local red entries in force on `as_of`.
+    pub local_red_in_force: i64,
+    /// Local black entries in force on `as_of`.
+    pub local_black_in_force: i64,
+    /// Itemised national-level entries in force on `as_of`.
+    pub national_in_force: i64,
+    /// Declared national counts for the year (sum over list types), if any were declared.
+    pub national_declared: Option<i64>,
+    /// 红黑名单数量: local red + black in force ÷ national identifications (goal 50%).
+    pub list_coverage: Figure,
+    /// 联合奖惩案例: not computed until cases are recorded by the service (`None`).
+    pub case_ratio: Option<Figure>,
+    /// 信用修复培训率: black-listed enterprises with a completed repair training ÷ enterprises
+    /// black-listed during the year (goal 100%).
+    pub training_rate: Figure,
+    /// 信用承诺比例: the same enterprises with a signed repair commitment ÷ those enterprises
+    /// (goal 30%).
+    pub commitment_ratio: Figure,
+}
+
+/// A department's share (industry breakdown).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DepartmentTargets {
+    pub department_id: i32,
+    pub department_name: String,
+    pub region_code: String,
+    pub local_in_force: i64,
+    pub national_in_force: i64,
+    /// The department's local entries ÷ the national entries it holds (itemised only).
+    pub list_coverage: Figure,
+    pub training_rate: Figure,
+    pub commitment_ratio: Figure,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TargetsReport {
+    pub year: i32,
+    #[schema(value_type = String, format = Date)]
+    pub as_of: NaiveDate,
+    /// The region reported on (`220500`: the whole city).
+    pub region_code: String,
+    pub total: RegionTargets,
+    /// Per county/district/zone (the whole city only).
+    pub regions: Vec<RegionTargets>,
+    /// Per department with entries in scope.
+    pub departments: Vec<DepartmentTargets>,
+    /// Why a figure is missing, in words.
+    pub notes: Vec<String>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Counts {
+    local_red: i64,
+    local_black: i64,
+    national: i64,
+}
+
+#[derive(Default)]
+struct Population {
+    enterprises: HashSet<i32>,
+}
+
+impl Population {
+    fn figures(&self, trained: &HashSet<i32>, committed: &HashSet<i32>) -> (Figure, Figure) {
+        let n = self.enterprises.len() as i64;
+        let t = self
+            .enterprises
+            .iter()
+            .filter(|s| trained.contains(s))
+            .count() as i64;
+        let c = self
+            .enterprises
+            .iter()
+            .filter(|s| committed.contains(s))
+            .count() as i64;
+        (
+            figure(t, Some(n), TRAINING_GOAL, Baseline::Population),
+            figure(c, Some(n), COMMITMENT_GOAL, Baseline::Population),
+        )
+    }
+}
+
+/// Counts everything for `year` as of `as_of` and judges it.
+pub fn compute(
+    conn: &mut DbConnection,
+    year: i32,
+    as_of: NaiveDate,
+    region: &str,
+) -> Result<TargetsReport, ApiError> {
+    let year_start =
+        NaiveDate::from_ymd_opt(year, 1, 1).ok_or_else(|| ApiError::internal("year"))?;
+    let whole_city = region == CITY_REGION;
+    let names: BTreeMap<String, String> = regions::table
+        .select((regions::code, regions::name))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
+    // Entries in force on the day, by region, department, source and list type.
+    let in_force: Vec<(String, i32, String, String, i64)> = list_entries::table
+        .filter(crate::entries::in_force_sql(as_of))
+        .group_by((
+            list_entries::region_code,
+            list_entries::department_id,
+            list_entries::source,
+            list_entries::list_type,
+        ))
+        .select((
+            list_entries::region_code,
+            list_entries::department_id,
+            list_entries::source,
+            list_entries::list_type,
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)?;
+    let mut by_region: HashMap<String, Counts> = HashMap::new();
+    let mut by_dept: HashMap<i32, (String, Counts)> = HashMap::new();
+    for (r, d, source, list, n) in in_force {
+        for c in [
+            by_region.entry(r.clone()).or_default(),
+            &mut by_dept
+                .entry(d)
+                .or_insert_with(|| (r.clone(), Counts::default()))
+                .1,
+        ] {
+            match (source.as_str(), list.as_str()) {
+                ("national", _) => c.national += n,
+                (_, "red") => c.local_red += n,
+                _ => c.local_black += n,
+            }
+        }
+    }
+    let declared: Vec<(String, i32)> = national_baselines::table
+        .filter(national_baselines::year.eq(year))
+        .select((national_baselines::region_code, national_baselines::count))
+        .load(conn)?;
+    let mut declared_by_region: HashMap<String, i64> = HashMap::new();
+    for (r, n) in declared {
+        *declared_by_region.entry(r).or_default() += i64::from(n);
+    }
+    // Enterprises black-listed at some day of the year up to `as_of` (removed or repaired since
+    // included), with their region and department.
+    let population: Vec<(i32, String, i32)> = list_entries::table
+        .inner_join(subjects::table)
+        .filter(subjects::kind.eq("enterprise"))
+        .filter(list_entries::list_type.eq("black"))
+        .filter(list_entries::status.ne("draft"))
+        .filter(list_entries::valid_from.le(as_of))
+        .filter(list_entries::valid_until.ge(year_start))
+        .filter(
+            list_entries::removal_date
+                .is_null()
+                .or(list_entries::removal_date
+                    .gt(year_start)
+                    .and(list_entries::removal_date.gt(list_entries::valid_from.nullable()))
+                    .assume_not_null()),
+        )
+        .select((
+            list_entries::subject_id,
+            list_entries::region_code,
+            list_entries::department_id,
+        ))
+        .distinct()
+        .load(conn)?;
+    let trained: HashSet<i32> = training_attendance::table
+        .inner_join(training_sessions::table)
+        .filter(training_attendance::completed.eq(true))
+        .filter(training_sessions::session_date.le(as_of))
+        .select(training_attendance::subject_id)
+        .distinct()
+        .load::<i32>(conn)?
+        .into_iter()
+        .collect();
+    let day_after = as_of
+        .succ_opt()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .ok_or_else(|| ApiError::internal("date"))?;
+    // Signed before the end of the as-of day in UTC+8.
+    let signed_before = day_after - chrono::Duration::hours(8);
+    let committed: HashSet<i32> = commitments::table
+        .filter(commitments::purpose.eq("repair"))
+        .filter(commitments::signed_at.lt(signed_before))
+        .select(commitments::subject_id)
+        .distinct()
+        .load::<i32>(conn)?
+        .into_iter()
+        .collect();
+    let mut pop_region: HashMap<String, Population> = HashMap::new();
+    let mut pop_dept: HashMap<i32, Population> = HashMap::new();
+    let mut pop_all = Population::default();
+    for (s, r, d) in population {
+        if whole_city || r == region {
+            pop_all.enterprises.insert(s);
+        }
+        pop_region.entry(r).or_default().enterprises.insert(s);
+        pop_dept.entry(d).or_default().enterprises.insert(s);
+    }
+
+    let region_figures = |code: &str, pop: &Population| -> (RegionTargets, Baseline) {
+        let c = by_region.get(code).copied().unwrap_or_default();
+        let declared = declared_by_region.get(code).copied();
+        let (den, baseline) = if c.national > 0 {
+            (Some(c.national), Baseline::Itemised)
+        } else if let Some(d) = declared {
+            (Some(d), Baseline::Declared)
+        } else {
+            (None, Baseline::None)
+        };
+        let (training_rate, commitment_ratio) = pop.figures(&trained, &committed);
+        (
+            RegionTargets {
+                region_code: code.to_string(),
+                region_name: names.get(code).cloned().unwrap_or_default(),
+                local_red_in_force: c.local_red,
+                local_black_in_force: c.local_black,
+                national_in_force: c.national,
+                national_declared: declared,
+                list_coverage: figure(c.local_red + c.local_black, den, COVERAGE_GOAL, baseline),
+                case_ratio: None,
+                training_rate,
+                commitment_ratio,
+            },
+            baseline,
+        )
+    };
+
+    let mut regions_out = Vec::new();
+    let total = if whole_city {
+        let mut sum = Counts::default();
+        let mut den: Option<i64> = None;
+        let mut kinds = HashSet::new();
+        let empty = Population::default();
+        for code in names.keys() {
+            let (r, baseline) = region_figures(code, pop_region.get(code).unwrap_or(&empty));
+            sum.local_red += r.local_red_in_force;
+            sum.local_black += r.local_black_in_force;
+            sum.national += r.national_in_force;
+            if let Some(d) = r.list_coverage.denominator {
+                den = Some(den.unwrap_or(0) + d);
+                kinds.insert(baseline);
+            }
+            if code != CITY_REGION {
+                regions_out.push(r);
+            } else {
+                // The city's own (city-level) identifications are part of the whole.
+                regions_out.insert(0, r);
+            }
+        }
+        let baseline = match (
+            kinds.contains(&Baseline::Itemised),
+            kinds.contains(&Baseline::Declared),
+        ) {
+            (true, true) => Baseline::Mixed,
+            (true, false) => Baseline::Itemised,
+            (false, true) => Baseline::Declared,
+            (false, false) => Baseline::None,
+        };
+        let (training_rate, commitment_ratio) = pop_all.figures(&trained, &committed);
+        RegionTargets {
+            region_code: CITY_REGION.to_string(),
+            region_name: names.get(CITY_REGION).cloned().unwrap_or_default(),
+            local_red_in_force: sum.local_red,
+            local_black_in_force: sum.local_black,
+            national_in_force: sum.national,
+            national_declared: {
+                let d: i64 = declared_by_region.values().sum();
+                (!declared_by_region.is_empty()).then_some(d)
+            },
+            list_coverage: figure(
+                sum.local_red + sum.local_black,
+                den,
+                COVERAGE_GOAL,
+                baseline,
+            ),
+            case_ratio: None,
+            training_rate,
+            commitment_ratio,
+        }
+    } else {
+        region_figures(region, &pop_all).0
+    };
+
+    let dept_names: HashMap<i32, String> = departments::table
+        .select((departments::id, departments::name))
+        .load::<(i32, String)>(conn)?
+        .into_iter()
+        .collect();
+    let mut dept_ids: Vec<i32> = by_dept
+        .iter()
+        .filter(|(_, (r, _))| whole_city || r == region)
+        .map(|(d, _)| *d)
+        .collect();
+    for (d, _) in pop_dept.iter() {
+        if !dept_ids.contains(d) {
+            dept_ids.push(*d);
+        }
+    }
+    dept_ids.sort_unstable();
+    let empty = Population::default();
+    let mut departments_out = Vec::new();
+    for d in dept_ids {
+        let (r, c) = by_dept
+            .get(&d)
+            .cloned()
+            .unwrap_or_else(|| (String::new(), Counts::default()));
+        if !whole_city && !r.is_empty() && r != region {
+            continue;
+        }
+        let (training_rate, commitment_ratio) = pop_dept
+            .get(&d)
+            .unwrap_or(&empty)
+            .figures(&trained, &committed);
+        departments_out.push(DepartmentTargets {
+            department_id: d,
+            department_name: dept_names.get(&d).cloned().unwrap_or_default(),
+            region_code: r,
+            local_in_force: c.local_red + c.local_black,
+            national_in_force: c.national,
+            list_coverage: figure(
+                c.local_red + c.local_black,
+                Some(c.national),
+                COVERAGE_GOAL,
+                Baseline::Itemised,
+            ),
+            training_rate,
+            commitment_ratio,
+        });
+    }
+    Ok(TargetsReport {
+        year,
+        as_of,
+        region_code: region.to_string(),
+        total,
+        regions: regions_out,
+        departments: departments_out,
+        notes: vec![
+            "case_ratio (联合奖惩案例 ≥ 10%) is not computed: reward-and-punishment cases are not recorded by this service yet".into(),
+            "special-rectification rates (section 九) are not computed yet".into(),
+        ],
+    })
+}
+
+/// Year-end targets (年度目标) of a region: numerators, denominators, ratios, goals, shortfalls, and
+/// where the national denominator came from; the whole city with a breakdown per
+/// county/district/zone and per department.
+#[utoipa::path(
+    tag = "targets",
+    security(("bearer" = [])),
+    params(TargetsQuery),
+    responses(
+        (status = 200, description = "The report", body = TargetsReport),
+        (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Bureaus and admins only; a county bureau only its region", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown region, or as_of outside the year or in the future", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/targets")]
+pub async fn targets(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<TargetsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Admin, Role::Bureau])?;
+    let q = query.into_inner();
+    if !(2000..=2100).contains(&q.year) {
+        return Err(ApiError::invalid_field(
+            "year",
+            "out_of_range",
+            "year must be between 2000 and 2100",
+        ));
+    }
+    let as_of = formulas::as_of(q.year, q.as_of, today())
+        .map_err(|m| ApiError::invalid_field("as_of", "out_of_range", m))?;
+    let region = q.region.unwrap_or_else(|| CITY_REGION.to_string());
+    if !user.covers_region(&region) {
+        return Err(ApiError::forbidden("this region is outside your scope"));
+    }
+    let report = db::run(&state.pool, move |conn| {
+        let known: i64 = regions::table
+            .filter(regions::code.eq(&region))
+            .count()
+            .get_result(conn)?;
+        if known == 0 {
+            return Err(ApiError::invalid_field(
+                "region",
+                "unknown_region",
+                format!("there is no region {region}"),
+            ));
+        }
+        compute(conn, q.year, as_of, &region)
+    })
+    .await?;
+    debug_assert_eq!(report.as_of.year(), report.year);
+    Ok(HttpResponse::Ok().json(report))
+}

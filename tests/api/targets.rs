@@ -1,0 +1,255 @@
+//! Year-end targets through the API: coverage against itemised and declared baselines, no
+//! baseline, the repair-training and commitment rates of the year's black-listed enterprises.
+
+use credit_lists::auth::Role;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::entries::{create_entry, entry, fixture, publish_entry, today, uscc};
+use crate::helpers::*;
+
+async fn listed(f: &crate::entries::Fixture, list: &str, n: u32, national: bool) -> i64 {
+    let scope = if list == "red" { f.red } else { f.black };
+    let mut e = entry(list, scope, &uscc(n), &format!("通税〔2026〕{n}号"));
+    if national {
+        e["source"] = json!("national");
+    }
+    let id = create_entry(&f.app, &f.tax.token, e).await["id"]
+        .as_i64()
+        .unwrap();
+    publish_entry(&f.app, &f.tax.token, id).await;
+    id
+}
+
+fn region<'a>(report: &'a Value, code: &str) -> &'a Value {
+    report["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["region_code"] == code)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn targets_count_entries_baselines_training_and_commitments() {
+    let f = fixture().await;
+    let app = &f.app;
+    let city = app
+        .account("city-bureau", Role::Bureau, None, Some("220500"))
+        .await;
+    // 东昌区 (220502): four local entries (one later revoked), four national identifications.
+    for n in [101, 102, 103] {
+        listed(&f, "black", n, false).await;
+    }
+    listed(&f, "red", 104, false).await;
+    for n in [105, 106, 107, 108] {
+        listed(&f, "black", n, true).await;
+    }
+    let revoked = app
+        .client
+        .get(app.url(&format!("/api/v1/subjects/{}", uscc(103))))
+        .bearer_auth(&f.tax.token)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["entries"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let res = app
+        .post(
+            &format!("/api/v1/list-entries/{revoked}/remove"),
+            &f.tax.token,
+            json!({"reason": "revoked", "note": "行政复议撤销"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // 通化县 (220521): only a declared count; 辉南县 (220523): nothing at all.
+    let year = today().format("%Y").to_string().parse::<i32>().unwrap();
+    let res = app
+        .request(
+            reqwest::Method::PUT,
+            "/api/v1/national-baselines",
+            Some(&city.token),
+            Some(json!({"region_code": "220521", "year": year, "list_type": "black", "count": 10, "provenance": "信用中国（吉林）导出"})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // One enterprise trained, two signed repair commitments.
+    let t = app
+        .post(
+            "/api/v1/commitment-templates",
+            &f.tax.token,
+            json!({"purpose": "repair", "title": "信用修复承诺书", "body": "承诺内容"}),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    app.post(
+        &format!("/api/v1/commitment-templates/{t}/publish"),
+        &f.tax.token,
+        json!({}),
+    )
+    .await;
+    for n in [101, 102] {
+        let res = app
+            .post(
+                "/api/v1/commitments",
+                &f.tax.token,
+                json!({"subject_code": uscc(n), "template_id": t, "signatory": "张三"}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    let s = app
+        .post("/api/v1/training-sessions", &f.tax.token, json!({"session_date": today().to_string(), "form": "online", "topic": "信用修复培训", "hours": 2.0}))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    app.post(
+        &format!("/api/v1/training-sessions/{s}/attendance"),
+        &f.tax.token,
+        json!({"subject_code": uscc(101), "attendee_name": "张三", "completed": true}),
+    )
+    .await;
+    app.post(
+        &format!("/api/v1/training-sessions/{s}/attendance"),
+        &f.tax.token,
+        json!({"subject_code": uscc(102), "attendee_name": "李四", "completed": false}),
+    )
+    .await;
+
+    let res = app
+        .get(&format!("/api/v1/targets?year={year}"), &city.token)
+        .await;
+    let status = res.status();
+    let r: Value = res.json().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(r["as_of"], today().to_string());
+    let dc = region(&r, "220502");
+    assert_eq!(
+        dc["local_black_in_force"], 2,
+        "the revoked entry is not in force"
+    );
+    assert_eq!(dc["local_red_in_force"], 1);
+    assert_eq!(dc["list_coverage"]["numerator"], 3);
+    assert_eq!(dc["list_coverage"]["denominator"], 4);
+    assert_eq!(dc["list_coverage"]["baseline"], "itemised");
+    assert_eq!(dc["list_coverage"]["met"], true);
+    // Seven enterprises black-listed this year (the revoked one included), one trained.
+    assert_eq!(dc["training_rate"]["denominator"], 7);
+    assert_eq!(dc["training_rate"]["numerator"], 1);
+    assert_eq!(dc["training_rate"]["shortfall"], 6);
+    // Two of seven committed: 28.6% < 30%, one more needed.
+    assert_eq!(dc["commitment_ratio"]["numerator"], 2);
+    assert_eq!(dc["commitment_ratio"]["met"], false);
+    assert_eq!(dc["commitment_ratio"]["shortfall"], 1);
+    let thx = region(&r, "220521");
+    assert_eq!(thx["list_coverage"]["baseline"], "declared");
+    assert_eq!(thx["list_coverage"]["denominator"], 10);
+    assert_eq!(thx["list_coverage"]["ratio"], 0.0);
+    assert_eq!(thx["list_coverage"]["shortfall"], 5);
+    let hn = region(&r, "220523");
+    assert_eq!(hn["list_coverage"]["baseline"], "none");
+    assert_eq!(hn["list_coverage"]["ratio"], Value::Null);
+    assert_eq!(hn["list_coverage"]["met"], Value::Null);
+    assert_eq!(
+        hn["training_rate"]["ratio"],
+        Value::Null,
+        "no black-listed enterprise: no rate"
+    );
+    // The whole city: itemised plus declared denominators.
+    assert_eq!(r["total"]["list_coverage"]["denominator"], 14);
+    assert_eq!(r["total"]["list_coverage"]["baseline"], "mixed");
+    assert_eq!(r["total"]["list_coverage"]["shortfall"], 4);
+    assert_eq!(r["total"]["case_ratio"], Value::Null);
+    assert!(r["notes"].to_string().contains("case_ratio"));
+    let tax = r["departments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["department_id"] == DEPT_TAX)
+        .unwrap();
+    assert_eq!(tax["local_in_force"], 3);
+
+    // One county.
+    let one = app
+        .get("/api/v1/targets?year=".to_string().as_str(), &city.token)
+        .await;
+    assert_eq!(one.status(), StatusCode::BAD_REQUEST);
+    let res = app
+        .get(
+            &format!("/api/v1/targets?year={year}&region=220521"),
+            &city.token,
+        )
+        .await;
+    let one: Value = res.json().await.unwrap();
+    assert_eq!(one["total"]["list_coverage"]["denominator"], 10);
+    assert_eq!(one["regions"], json!([]));
+}
+
+#[tokio::test]
+async fn targets_are_for_bureaus_in_scope_and_a_day_of_the_year() {
+    let f = fixture().await;
+    let app = &f.app;
+    let county = app
+        .account("thx-bureau", Role::Bureau, None, Some("220521"))
+        .await;
+    let year = today().format("%Y").to_string();
+    let res = app
+        .get(
+            &format!("/api/v1/targets?year={year}&region=220502"),
+            &county.token,
+        )
+        .await;
+    assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let res = app
+        .get(&format!("/api/v1/targets?year={year}"), &county.token)
+        .await;
+    assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let res = app
+        .get(
+            &format!("/api/v1/targets?year={year}&region=220521"),
+            &county.token,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app
+        .get(&format!("/api/v1/targets?year={year}"), &f.tax.token)
+        .await;
+    assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let admin = app.admin().await;
+    let res = app
+        .get(
+            &format!("/api/v1/targets?year={year}&as_of=2019-06-30"),
+            &admin.token,
+        )
+        .await;
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "out_of_range").await;
+    assert_eq!(p["errors"][0]["field"], "as_of");
+    let res = app
+        .get("/api/v1/targets?year=2019&as_of=2019-06-30", &admin.token)
+        .await;
+    let r: Value = res.json().await.unwrap();
+    assert_eq!(r["as_of"], "2019-06-30");
+    let res = app
+        .get(
+            &format!("/api/v1/targets?year={year}&region=999999"),
+            &admin.token,
+        )
+        .await;
+    assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "unknown_region").await;
+    let res = app.get("/api/v1/targets?year=2019", &admin.token).await;
+    let r: Value = res.json().await.unwrap();
+    assert_eq!(
+        r["as_of"], "2019-12-31",
+        "a past year is counted on its last day"
+    );
+}
