@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod baselines;
 pub mod calendar;
+pub mod cases;
 pub mod checks;
 pub mod cli;
 pub mod config;

@@ -32,6 +32,9 @@ the four lists (信用\"四张清单\"), red and black lists (红黑名单), cre
         (name = "baselines", description = "Declared counts of national-level identifications (国家层面认定), the year-end target denominator"),
         (name = "credit-checks", description = "Credit checks (信用核查) for approval systems: verdict with applicable measures, receipts (核查记录), batch, feedback (反馈), usage statistics"),
         (name = "watches", description = "Watched subjects and their notification feed (事中事后监管)"),
+        (name = "cases", description = "Reward-and-punishment cases (联合奖惩案例): filing, submission, sharing with the province, corrections, media reports (媒体报道), export"),
+        (name = "statistics", description = "Monthly statistics (按月统计) and month close"),
+        (name = "feed", description = "Event feed to the provincial platform (共享至省平台): cursor reads and push delivery status"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

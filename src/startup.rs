@@ -21,7 +21,7 @@ use crate::db::{self, Pool};
 use crate::error::{self, ApiError};
 use crate::ops::{self, Metrics, Timer};
 use crate::pii::PiiCipher;
-use crate::{audit, auth, baselines, calendar, checks, entries, four_lists, org, users};
+use crate::{audit, auth, baselines, calendar, cases, checks, entries, four_lists, org, users};
 
 /// Shared by every worker.
 pub struct AppState {
@@ -105,7 +105,19 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(checks::watches::notifications)
                 .service(checks::watches::create)
                 .service(checks::watches::list)
-                .service(checks::watches::remove),
+                .service(checks::watches::remove)
+                // `export` and `from-feedback` before `/cases/{id}`.
+                .service(cases::handlers::export)
+                .service(cases::handlers::from_feedback)
+                .service(cases::handlers::list)
+                .service(cases::handlers::create)
+                .service(cases::handlers::get_one)
+                .service(cases::handlers::update)
+                .service(cases::handlers::submit)
+                .service(cases::handlers::share)
+                .service(cases::handlers::correct)
+                .service(cases::media::list)
+                .service(cases::media::create),
         );
 }
 
