@@ -30,6 +30,18 @@ pub struct Settings {
     pub login_lockout_secs: u64,
     pub max_body_bytes: usize,
     pub demo: bool,
+    /// Push target of the provincial feed (共享至省平台); no push without it. See `docs/feed.md`.
+    pub feed_push_url: Option<String>,
+    /// Events per pushed batch (1–1000, default 100).
+    pub feed_push_batch: usize,
+    /// First retry delay after a failed push, doubled per failure (default 1000 ms).
+    pub feed_push_backoff_ms: u64,
+    /// Longest retry delay (default 300 s).
+    pub feed_push_max_backoff_secs: u64,
+    /// How long a pushing instance's lease lasts without renewal (default 30 s).
+    pub feed_lease_secs: u64,
+    /// Pause between polls when there is nothing to push (default 1000 ms).
+    pub feed_poll_ms: u64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -79,6 +91,12 @@ pub struct Layer {
     pub login_max_failures_per_ip: Option<u32>,
     pub login_lockout_secs: Option<u64>,
     pub max_body_bytes: Option<usize>,
+    pub feed_push_url: Option<String>,
+    pub feed_push_batch: Option<usize>,
+    pub feed_push_backoff_ms: Option<u64>,
+    pub feed_push_max_backoff_secs: Option<u64>,
+    pub feed_lease_secs: Option<u64>,
+    pub feed_poll_ms: Option<u64>,
 }
 
 impl std::fmt::Debug for Layer {
@@ -110,6 +128,12 @@ impl std::fmt::Debug for Layer {
             .field("login_max_failures_per_ip", &self.login_max_failures_per_ip)
             .field("login_lockout_secs", &self.login_lockout_secs)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("feed_push_url", &self.feed_push_url)
+            .field("feed_push_batch", &self.feed_push_batch)
+            .field("feed_push_backoff_ms", &self.feed_push_backoff_ms)
+            .field("feed_push_max_backoff_secs", &self.feed_push_max_backoff_secs)
+            .field("feed_lease_secs", &self.feed_lease_secs)
+            .field("feed_poll_ms", &self.feed_poll_ms)
             .finish()
     }
 }
@@ -209,6 +233,12 @@ impl Layer {
             login_max_failures_per_ip: parse(&get, "CREDIT_LISTS_LOGIN_MAX_FAILURES_PER_IP")?,
             login_lockout_secs: parse(&get, "CREDIT_LISTS_LOGIN_LOCKOUT_SECS")?,
             max_body_bytes: parse(&get, "CREDIT_LISTS_MAX_BODY_BYTES")?,
+            feed_push_url: get("CREDIT_LISTS_FEED_PUSH_URL"),
+            feed_push_batch: parse(&get, "CREDIT_LISTS_FEED_PUSH_BATCH")?,
+            feed_push_backoff_ms: parse(&get, "CREDIT_LISTS_FEED_PUSH_BACKOFF_MS")?,
+            feed_push_max_backoff_secs: parse(&get, "CREDIT_LISTS_FEED_PUSH_MAX_BACKOFF_SECS")?,
+            feed_lease_secs: parse(&get, "CREDIT_LISTS_FEED_LEASE_SECS")?,
+            feed_poll_ms: parse(&get, "CREDIT_LISTS_FEED_POLL_MS")?,
         })
     }
 
@@ -234,6 +264,14 @@ impl Layer {
                 .or(self.login_max_failures_per_ip),
             login_lockout_secs: other.login_lockout_secs.or(self.login_lockout_secs),
             max_body_bytes: other.max_body_bytes.or(self.max_body_bytes),
+            feed_push_url: other.feed_push_url.or(self.feed_push_url),
+            feed_push_batch: other.feed_push_batch.or(self.feed_push_batch),
+            feed_push_backoff_ms: other.feed_push_backoff_ms.or(self.feed_push_backoff_ms),
+            feed_push_max_backoff_secs: other
+                .feed_push_max_backoff_secs
+                .or(self.feed_push_max_backoff_secs),
+            feed_lease_secs: other.feed_lease_secs.or(self.feed_lease_secs),
+            feed_poll_ms: other.feed_poll_ms.or(self.feed_poll_ms),
         }
     }
 }
@@ -298,6 +336,22 @@ impl Settings {
             login_lockout_secs: layer.login_lockout_secs.unwrap_or(15 * 60).max(1),
             max_body_bytes: layer.max_body_bytes.unwrap_or(1 << 20),
             demo,
+            feed_push_url: match layer.feed_push_url.map(|u| u.trim().to_string()) {
+                None => None,
+                Some(u) if u.is_empty() => None,
+                Some(u) if u.starts_with("http://") && u.len() > "http://".len() => Some(u),
+                Some(u) => {
+                    return Err(ConfigError::Invalid(format!(
+                        "feed_push_url {u:?} must be an http:// URL (this build has no TLS \
+                         client: reach an https endpoint through a TLS-terminating proxy)"
+                    )))
+                }
+            },
+            feed_push_batch: layer.feed_push_batch.unwrap_or(100).clamp(1, 1000),
+            feed_push_backoff_ms: layer.feed_push_backoff_ms.unwrap_or(1000).max(1),
+            feed_push_max_backoff_secs: layer.feed_push_max_backoff_secs.unwrap_or(300).max(1),
+            feed_lease_secs: layer.feed_lease_secs.unwrap_or(30).max(1),
+            feed_poll_ms: layer.feed_poll_ms.unwrap_or(1000).max(1),
         })
     }
 

@@ -94,3 +94,6 @@ CREATE TABLE feed_delivery (
     lease_holder TEXT,
     lease_expires_at TIMESTAMP
 );
+
+-- The one push target; the worker only ever updates this row.
+INSERT INTO feed_delivery (target) VALUES ('province');
