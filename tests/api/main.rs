@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod baselines;
 mod calendar;
+mod cases;
 mod checks;
 mod entries;
 mod errors;
