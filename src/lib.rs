@@ -25,6 +25,7 @@ pub mod org;
 pub mod pii;
 pub mod schema;
 pub mod startup;
+pub mod stats;
 pub mod tabular;
 pub mod telemetry;
 pub mod users;

@@ -118,6 +118,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(cases::handlers::correct)
                 .service(cases::media::list)
                 .service(cases::media::create)
+                .service(crate::stats::export)
+                .service(crate::stats::monthly)
+                .service(crate::stats::close)
                 .service(crate::feed::handlers::status)
                 .service(crate::feed::handlers::list),
         );
