@@ -16,4 +16,5 @@ mod openapi;
 mod operations;
 mod organisation;
 mod process;
+mod stats;
 mod users;
