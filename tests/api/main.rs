@@ -9,6 +9,7 @@ mod cases;
 mod checks;
 mod entries;
 mod errors;
+mod feed;
 mod four_lists;
 mod helpers;
 mod import;
