@@ -131,7 +131,10 @@ impl std::fmt::Debug for Layer {
             .field("feed_push_url", &self.feed_push_url)
             .field("feed_push_batch", &self.feed_push_batch)
             .field("feed_push_backoff_ms", &self.feed_push_backoff_ms)
-            .field("feed_push_max_backoff_secs", &self.feed_push_max_backoff_secs)
+            .field(
+                "feed_push_max_backoff_secs",
+                &self.feed_push_max_backoff_secs,
+            )
             .field("feed_lease_secs", &self.feed_lease_secs)
             .field("feed_poll_ms", &self.feed_poll_ms)
             .finish()

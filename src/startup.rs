@@ -267,7 +267,10 @@ impl Application {
         if let Some(w) = worker {
             w.0.abort();
             let me = self.instance.clone();
-            let _ = db::run(&self.pool, move |conn| crate::feed::push::release(conn, &me)).await;
+            let _ = db::run(&self.pool, move |conn| {
+                crate::feed::push::release(conn, &me)
+            })
+            .await;
         }
         result
     }

@@ -13,9 +13,7 @@ use crate::auth::{AuthUser, Role};
 use crate::checks::handlers::load_receipt;
 use crate::db;
 use crate::domain::SubjectCode;
-use crate::entries::{
-    self, lookup_key, parse_subject_code, upsert_subject, Disclosure, EntryRow,
-};
+use crate::entries::{self, lookup_key, parse_subject_code, upsert_subject, Disclosure, EntryRow};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::feed::{self, EventType};
 use crate::four_lists::SubjectType;
@@ -146,22 +144,27 @@ fn write_case(
         let field = format!("subjects[{i}].code");
         let name = required_text(&mut errors, &format!("subjects[{i}].name"), &s.name, 200);
         match parse_subject_code(&field, &s.code, false) {
-            Ok((code, flagged)) => match subject_kind(&format!("subjects[{i}].kind"), &code, s.kind)
-            {
-                Ok(kind) => subjects.push(ValidSubject {
-                    code,
-                    kind,
-                    name,
-                    flagged,
-                }),
-                Err(e) => errors.push(e),
-            },
+            Ok((code, flagged)) => {
+                match subject_kind(&format!("subjects[{i}].kind"), &code, s.kind) {
+                    Ok(kind) => subjects.push(ValidSubject {
+                        code,
+                        kind,
+                        name,
+                        flagged,
+                    }),
+                    Err(e) => errors.push(e),
+                }
+            }
             Err(ApiError::Invalid { errors: e, .. }) => errors.extend(e),
             Err(e) => return Err(e),
         }
     }
     if input.subjects.len() > 100 {
-        errors.push(FieldError::new("subjects", "too_many", "at most 100 subjects"));
+        errors.push(FieldError::new(
+            "subjects",
+            "too_many",
+            "at most 100 subjects",
+        ));
     }
     if input.entry_ids.len() > 200 || input.measure_item_ids.len() > 200 {
         errors.push(FieldError::new(
@@ -391,7 +394,10 @@ fn write_case(
     };
     for s in &subject_ids {
         diesel::insert_into(case_subjects::table)
-            .values((case_subjects::case_id.eq(id), case_subjects::subject_id.eq(s)))
+            .values((
+                case_subjects::case_id.eq(id),
+                case_subjects::subject_id.eq(s),
+            ))
             .execute(conn)?;
     }
     for e in dedup(&entry_rows.iter().map(|(_, e)| e.id).collect::<Vec<_>>()) {
@@ -533,7 +539,10 @@ pub async fn create(
                 (None, key.as_deref(), Some(&hash)),
             )?;
             let row = find_case(conn, id)?.ok_or_else(|| ApiError::internal("case vanished"))?;
-            Ok((201u16, audit_case(conn, &st, &user, "case.create", None, &row)?))
+            Ok((
+                201u16,
+                audit_case(conn, &st, &user, "case.create", None, &row)?,
+            ))
         })
     })
     .await?;
@@ -899,7 +908,8 @@ pub async fn share(
     let v = db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
             let c = load_visible(conn, &user, id)?;
-            if !matches!(user.role, Role::Admin | Role::Bureau) || !user.covers_region(&c.region_code)
+            if !matches!(user.role, Role::Admin | Role::Bureau)
+                || !user.covers_region(&c.region_code)
             {
                 return Err(ApiError::forbidden(
                     "only the bureau of the case's region or the city bureau shares cases",
@@ -1215,8 +1225,12 @@ pub async fn export(
                 .count()
                 .get_result(conn)?;
             let ts = |t: Option<chrono::NaiveDateTime>| {
-                t.map(|t| (t + chrono::Duration::hours(8)).format("%Y-%m-%d %H:%M").to_string())
-                    .unwrap_or_default()
+                t.map(|t| {
+                    (t + chrono::Duration::hours(8))
+                        .format("%Y-%m-%d %H:%M")
+                        .to_string()
+                })
+                .unwrap_or_default()
             };
             rows.push(vec![
                 c.id.to_string(),
@@ -1247,11 +1261,20 @@ pub async fn export(
                 media.to_string(),
                 ts(c.submitted_at),
                 ts(c.shared_at),
-                c.corrects_case_id.map(|i| i.to_string()).unwrap_or_default(),
+                c.corrects_case_id
+                    .map(|i| i.to_string())
+                    .unwrap_or_default(),
             ]);
         }
         Ok(rows)
     })
     .await?;
-    file_response(format, "联合奖惩案例", "cases", "联合奖惩案例", EXPORT_HEADERS, &rows)
+    file_response(
+        format,
+        "联合奖惩案例",
+        "cases",
+        "联合奖惩案例",
+        EXPORT_HEADERS,
+        &rows,
+    )
 }

@@ -344,5 +344,8 @@ pub fn case_view(
 /// Dedups while keeping the first occurrence order.
 pub fn dedup<T: Ord + Clone>(v: &[T]) -> Vec<T> {
     let mut seen = BTreeSet::new();
-    v.iter().filter(|x| seen.insert((*x).clone())).cloned().collect()
+    v.iter()
+        .filter(|x| seen.insert((*x).clone()))
+        .cloned()
+        .collect()
 }

@@ -68,12 +68,14 @@ fn acquire(
 ) -> Result<Option<i64>, ApiError> {
     let now = db::now();
     let n = diesel::update(
-        feed_delivery::table.filter(feed_delivery::target.eq(TARGET)).filter(
-            feed_delivery::lease_holder
-                .is_null()
-                .or(feed_delivery::lease_holder.eq(me))
-                .or(feed_delivery::lease_expires_at.lt(now)),
-        ),
+        feed_delivery::table
+            .filter(feed_delivery::target.eq(TARGET))
+            .filter(
+                feed_delivery::lease_holder
+                    .is_null()
+                    .or(feed_delivery::lease_holder.eq(me))
+                    .or(feed_delivery::lease_expires_at.lt(now)),
+            ),
     )
     .set((
         feed_delivery::lease_holder.eq(me),
@@ -141,11 +143,7 @@ pub fn release(conn: &mut db::DbConnection, me: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn post(
-    client: &reqwest::Client,
-    url: &str,
-    events: &[FeedEvent],
-) -> Result<(), String> {
+async fn post(client: &reqwest::Client, url: &str, events: &[FeedEvent]) -> Result<(), String> {
     let res = client
         .post(url)
         .json(&Batch {

@@ -80,14 +80,20 @@ pub struct Scope {
 }
 
 /// [start, end) of a month in UTC+8 days, and the same instants as UTC timestamps.
-pub fn month_bounds(year: i32, month: u32) -> Option<(NaiveDate, NaiveDate, NaiveDateTime, NaiveDateTime)> {
+pub fn month_bounds(
+    year: i32,
+    month: u32,
+) -> Option<(NaiveDate, NaiveDate, NaiveDateTime, NaiveDateTime)> {
     let start = NaiveDate::from_ymd_opt(year, month, 1)?;
     let end = if month == 12 {
         NaiveDate::from_ymd_opt(year + 1, 1, 1)?
     } else {
         NaiveDate::from_ymd_opt(year, month + 1, 1)?
     };
-    let utc = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t - chrono::Duration::hours(8));
+    let utc = |d: NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .map(|t| t - chrono::Duration::hours(8))
+    };
     Some((start, end, utc(start)?, utc(end)?))
 }
 
@@ -567,8 +573,8 @@ pub async fn close(
                 department: None,
             };
             let figures = compute(conn, &scope, year, month)?;
-            let json = serde_json::to_string(&figures)
-                .map_err(|e| ApiError::internal(e.to_string()))?;
+            let json =
+                serde_json::to_string(&figures).map_err(|e| ApiError::internal(e.to_string()))?;
             let now = db::now();
             diesel::insert_into(monthly_snapshots::table)
                 .values((
@@ -685,7 +691,10 @@ pub async fn export(
                 label.to_string(),
                 at(&live, path),
                 snap.as_ref().map(|v| at(v, path)).unwrap_or_default(),
-                s.difference.as_ref().map(|v| at(v, path)).unwrap_or_default(),
+                s.difference
+                    .as_ref()
+                    .map(|v| at(v, path))
+                    .unwrap_or_default(),
             ]
         })
         .collect();

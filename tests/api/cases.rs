@@ -5,7 +5,9 @@ use credit_lists::auth::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::entries::{create_entry, entry, fixture, id_number, publish_entry, today, uscc, Fixture};
+use crate::entries::{
+    create_entry, entry, fixture, id_number, publish_entry, today, uscc, Fixture,
+};
 use crate::four_lists::{create, publish, punishment};
 use crate::helpers::*;
 
@@ -83,7 +85,11 @@ async fn json_of(res: reqwest::Response, status: StatusCode) -> Value {
 }
 
 pub async fn post_case(app: &TestApp, token: &str, body: Value) -> Value {
-    json_of(app.post("/api/v1/cases", token, body).await, StatusCode::CREATED).await
+    json_of(
+        app.post("/api/v1/cases", token, body).await,
+        StatusCode::CREATED,
+    )
+    .await
 }
 
 pub async fn action(app: &TestApp, token: &str, id: i64, what: &str) -> reqwest::Response {
@@ -119,7 +125,9 @@ async fn a_retried_post_with_the_same_idempotency_key_files_one_case() {
     };
     let audit_before = app.audit_count();
     let first = json_of(
-        send(body.clone(), "case-1", s.f.tax.token.clone()).await.unwrap(),
+        send(body.clone(), "case-1", s.f.tax.token.clone())
+            .await
+            .unwrap(),
         StatusCode::CREATED,
     )
     .await;
@@ -129,7 +137,9 @@ async fn a_retried_post_with_the_same_idempotency_key_files_one_case() {
     assert_eq!(first["measures"][0]["measure_version"], 1);
     assert_eq!(first["subjects"][0]["code"], code);
     let again = json_of(
-        send(body.clone(), "case-1", s.f.tax.token.clone()).await.unwrap(),
+        send(body.clone(), "case-1", s.f.tax.token.clone())
+            .await
+            .unwrap(),
         StatusCode::OK,
     )
     .await;
@@ -140,7 +150,12 @@ async fn a_retried_post_with_the_same_idempotency_key_files_one_case() {
     let mut other = body.clone();
     other["title"] = json!("另一个案例");
     let res = send(other, "case-1", s.f.tax.token.clone()).await.unwrap();
-    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused").await;
+    let p = assert_problem(
+        res,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_key_reused",
+    )
+    .await;
     assert_eq!(problem_fields(&p), vec!["Idempotency-Key"]);
     assert_eq!(case_count(app), 1);
     // Concurrent retries with a new key still file exactly one case.
@@ -168,7 +183,9 @@ async fn a_retried_post_with_the_same_idempotency_key_files_one_case() {
         .account("tax2", Role::Department, Some(DEPT_TAX), None)
         .await;
     let v = json_of(
-        send(body.clone(), "case-1", tax2.token.clone()).await.unwrap(),
+        send(body.clone(), "case-1", tax2.token.clone())
+            .await
+            .unwrap(),
         StatusCode::CREATED,
     )
     .await;
@@ -192,7 +209,8 @@ async fn case_content_is_validated() {
     let mut b = punishment_case(&s, &black_code, red);
     b["measure_item_ids"] = json!([s.incentive]);
     b["field"] = json!("no_such_field");
-    b["subjects"] = json!([{"code": black_code, "name": "甲"}, {"code": "91220502MA0000000X", "name": "乙"}]);
+    b["subjects"] =
+        json!([{"code": black_code, "name": "甲"}, {"code": "91220502MA0000000X", "name": "乙"}]);
     let res = app.post("/api/v1/cases", t, b).await;
     let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     let fields = problem_fields(&p);
@@ -253,7 +271,11 @@ async fn case_content_is_validated() {
         .account("approver", Role::ApprovalSystem, None, None)
         .await;
     let res = app
-        .post("/api/v1/cases", &approver.token, punishment_case(&s, &black_code, black))
+        .post(
+            "/api/v1/cases",
+            &approver.token,
+            punishment_case(&s, &black_code, black),
+        )
         .await;
     assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
 
@@ -307,8 +329,12 @@ async fn lifecycle_share_immutability_and_corrections() {
     assert_eq!(problem_fields(&p), vec!["measure_item_ids"]);
     // A draft is edited in place.
     let v = json_of(
-        app.patch(&path, t, json!({"measure_item_ids": [s.punish], "title": "修改后的标题"}))
-            .await,
+        app.patch(
+            &path,
+            t,
+            json!({"measure_item_ids": [s.punish], "title": "修改后的标题"}),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
@@ -333,7 +359,11 @@ async fn lifecycle_share_immutability_and_corrections() {
     let res = action(app, &other_county.token, id, "share").await;
     assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
     let feed_before = feed_count(app, "case.shared");
-    let v = json_of(action(app, &s.city.token, id, "share").await, StatusCode::OK).await;
+    let v = json_of(
+        action(app, &s.city.token, id, "share").await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(v["status"], "shared");
     assert!(v["shared_at"].is_string());
     assert_eq!(feed_count(app, "case.shared"), feed_before + 1);
@@ -424,24 +454,48 @@ async fn scope_filters_and_export() {
     let county = app
         .account("county", Role::Bureau, None, Some("220521"))
         .await;
-    let page = json_of(app.get("/api/v1/cases", &county.token).await, StatusCode::OK).await;
+    let page = json_of(
+        app.get("/api/v1/cases", &county.token).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(page["total"], 0);
-    let page = json_of(app.get("/api/v1/cases", &s.city.token).await, StatusCode::OK).await;
+    let page = json_of(
+        app.get("/api/v1/cases", &s.city.token).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(page["total"], 2);
 
     // Filters.
     let q = |p: &str| format!("/api/v1/cases?{p}");
     let total = |v: &Value| v["total"].as_i64().unwrap();
-    let v = json_of(app.get(&q(&format!("department_id={DEPT_SCJG}")), t).await, StatusCode::OK).await;
+    let v = json_of(
+        app.get(&q(&format!("department_id={DEPT_SCJG}")), t).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(total(&v), 1);
     let from = (today() - chrono::Duration::days(10)).to_string();
-    let v = json_of(app.get(&q(&format!("from={from}")), t).await, StatusCode::OK).await;
+    let v = json_of(
+        app.get(&q(&format!("from={from}")), t).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(total(&v), 1);
     let v = json_of(app.get(&q("kind=reward"), t).await, StatusCode::OK).await;
     assert_eq!(total(&v), 0);
-    let v = json_of(app.get(&q(&format!("subject={code}")), t).await, StatusCode::OK).await;
+    let v = json_of(
+        app.get(&q(&format!("subject={code}")), t).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(total(&v), 2);
-    let v = json_of(app.get(&q("status=draft&region_code=220500"), t).await, StatusCode::OK).await;
+    let v = json_of(
+        app.get(&q("status=draft&region_code=220500"), t).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(total(&v), 2, "the tax bureau is a city department");
     let res = app.get(&q("status=closed"), t).await;
     assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query").await;
@@ -451,7 +505,10 @@ async fn scope_filters_and_export() {
     // Export (csv and xlsx) with Chinese headers.
     let res = app.get("/api/v1/cases/export?format=csv", t).await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
     let text = res.text().await.unwrap();
     let text = text.trim_start_matches('\u{feff}');
     assert!(text.starts_with("编号,案例标题,类型,状态"), "{text}");
@@ -477,8 +534,16 @@ async fn media_reports_are_validated_and_allowed_after_sharing() {
     let path = format!("/api/v1/cases/{id}/media-reports");
     let report = json!({"outlet": "通化日报", "level": "city", "report_date": today().to_string(), "link": "https://www.thrb.com.cn/a/1.html"});
     for (bad, field, code) in [
-        (json!({"link": "javascript:alert(1)"}), "link", "invalid_url"),
-        (json!({"link": "https://localhost/x"}), "link", "invalid_url"),
+        (
+            json!({"link": "javascript:alert(1)"}),
+            "link",
+            "invalid_url",
+        ),
+        (
+            json!({"link": "https://localhost/x"}),
+            "link",
+            "invalid_url",
+        ),
         (json!({"outlet": " "}), "outlet", "required"),
         (
             json!({"report_date": (today() + chrono::Duration::days(1)).to_string()}),
@@ -505,13 +570,25 @@ async fn media_reports_are_validated_and_allowed_after_sharing() {
     assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "before_case_date").await;
 
     json_of(action(app, t, id, "submit").await, StatusCode::OK).await;
-    json_of(action(app, &s.city.token, id, "share").await, StatusCode::OK).await;
-    let r = json_of(app.post(&path, t, report.clone()).await, StatusCode::CREATED).await;
+    json_of(
+        action(app, &s.city.token, id, "share").await,
+        StatusCode::OK,
+    )
+    .await;
+    let r = json_of(
+        app.post(&path, t, report.clone()).await,
+        StatusCode::CREATED,
+    )
+    .await;
     assert_eq!(r["level"], "city");
     let mut national = report.clone();
     national["level"] = json!("national");
     national["outlet"] = json!("人民网");
-    json_of(app.post(&path, &s.city.token, national).await, StatusCode::CREATED).await;
+    json_of(
+        app.post(&path, &s.city.token, national).await,
+        StatusCode::CREATED,
+    )
+    .await;
     let list = json_of(app.get(&path, t).await, StatusCode::OK).await;
     assert_eq!(list.as_array().unwrap().len(), 2);
     // Someone who only sees the case may not add reports; strangers get 404.
@@ -566,11 +643,17 @@ async fn a_draft_comes_from_check_feedback_only_when_a_measure_was_applied() {
     }
     let t = &s.f.tax.token;
     let from = |id: i64| format!("/api/v1/cases/from-feedback/{id}");
-    let res = app.request(Method::POST, &from(without), Some(t), None).await;
+    let res = app
+        .request(Method::POST, &from(without), Some(t), None)
+        .await;
     assert_problem(res, StatusCode::CONFLICT, "no_measure_applied").await;
-    let res = app.request(Method::POST, &from(no_feedback), Some(t), None).await;
+    let res = app
+        .request(Method::POST, &from(no_feedback), Some(t), None)
+        .await;
     assert_problem(res, StatusCode::CONFLICT, "no_feedback").await;
-    let res = app.request(Method::POST, &from(999_999), Some(t), None).await;
+    let res = app
+        .request(Method::POST, &from(999_999), Some(t), None)
+        .await;
     assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
     let scjg = app
         .account("scjg", Role::Department, Some(DEPT_SCJG), None)
@@ -581,7 +664,8 @@ async fn a_draft_comes_from_check_feedback_only_when_a_measure_was_applied() {
     assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
 
     let v = json_of(
-        app.request(Method::POST, &from(with_measure), Some(t), None).await,
+        app.request(Method::POST, &from(with_measure), Some(t), None)
+            .await,
         StatusCode::CREATED,
     )
     .await;

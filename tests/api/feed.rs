@@ -102,7 +102,10 @@ async fn every_status_change_is_an_event_read_by_cursor() {
     assert_eq!(events[0]["entity_id"], red.to_string());
     assert_eq!(events[1]["entity_id"], black.to_string());
     assert_eq!(events[2]["entity_id"], red.to_string());
-    assert_eq!(events[2]["payload"]["removal_reason"], "black_listed_while_red");
+    assert_eq!(
+        events[2]["payload"]["removal_reason"],
+        "black_listed_while_red"
+    );
     assert_eq!(events[3]["payload"]["removal_reason"], "revoked");
     assert_eq!(events[0]["payload"]["subject"]["code"], code, "full codes");
     assert_eq!(events[0]["payload"]["status"], "published");
@@ -295,8 +298,12 @@ async fn wait_delivered(app: &TestApp, token: &str, upto: i64) -> Value {
 
 async fn some_events(app: &TestApp, token: &str, scope: i64, from: u32, n: u32) {
     for i in from..from + n {
-        let id = create_entry(app, token, entry("black", scope, &uscc(i), &format!("HEI-P-{i}")))
-            .await["id"]
+        let id = create_entry(
+            app,
+            token,
+            entry("black", scope, &uscc(i), &format!("HEI-P-{i}")),
+        )
+        .await["id"]
             .as_i64()
             .unwrap();
         crate::entries::publish_entry(app, token, id).await;
@@ -322,7 +329,10 @@ async fn push_retries_with_backoff_and_delivers_each_event_once_in_order() {
     assert_eq!(st["attempts"], 0, "reset after success");
     assert!(st["last_error"].is_null());
     assert!(st["last_success_at"].is_string());
-    assert!(rx.requests.load(Ordering::SeqCst) >= 3 + 3, "three failures, then batches of 4");
+    assert!(
+        rx.requests.load(Ordering::SeqCst) >= 3 + 3,
+        "three failures, then batches of 4"
+    );
     let got = rx.accepted.lock().unwrap().clone();
     assert_eq!(got, all_ids(&app), "each event once, in order");
     assert_eq!(got.len(), 10);
@@ -355,7 +365,11 @@ async fn push_resumes_after_a_restart_and_one_of_two_instances_pushes() {
         .to_string();
     some_events(&quiet, &tax2, scope, 410, 3).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(rx.accepted.lock().unwrap().len(), 4, "nobody pushes meanwhile");
+    assert_eq!(
+        rx.accepted.lock().unwrap().len(),
+        4,
+        "nobody pushes meanwhile"
+    );
     // Two pushing instances start on the same database: the backlog and what follows is
     // delivered once, in order, by whichever holds the lease.
     let a = spawn_on(&db_url, push_to(rx.url.clone())).await;
@@ -368,7 +382,11 @@ async fn push_resumes_after_a_restart_and_one_of_two_instances_pushes() {
     some_events(&b, &tax2, scope, 430, 4).await;
     let st = wait_delivered(&b, &admin_b, latest_id(&b)).await;
     let got = rx.accepted.lock().unwrap().clone();
-    assert_eq!(got, all_ids(&b), "once each, in order, across restart and two instances");
+    assert_eq!(
+        got,
+        all_ids(&b),
+        "once each, in order, across restart and two instances"
+    );
     assert_eq!(got.iter().collect::<BTreeSet<_>>().len(), got.len());
     assert!(st["lease_holder"].is_string());
     rx.handle.stop(false).await;

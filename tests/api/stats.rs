@@ -40,7 +40,8 @@ async fn monthly_figures_close_and_later_differences() {
         old.push(id);
     }
     let red = listed(&s, "red", &uscc(73), "HONG-1").await;
-    let q = |y: i32, m: u32, extra: &str| format!("/api/v1/stats/monthly?year={y}&month={m}{extra}");
+    let q =
+        |y: i32, m: u32, extra: &str| format!("/api/v1/stats/monthly?year={y}&month={m}{extra}");
     let v = ok(app.get(&q(cy, cm, ""), &s.city.token).await).await;
     assert_eq!(v["live"]["red_published"], 1);
     assert_eq!(v["live"]["black_published"], 2);
@@ -57,13 +58,18 @@ async fn monthly_figures_close_and_later_differences() {
         .await
     };
     assert_eq!(
-        remove(old[0], prev_start + Duration::days(5)).await.status(),
+        remove(old[0], prev_start + Duration::days(5))
+            .await
+            .status(),
         StatusCode::OK
     );
     let v = ok(app.get(&q(py, pm, ""), &s.city.token).await).await;
     assert_eq!(v["live"]["removals"]["revoked"], 1);
     assert_eq!(v["live"]["removals"]["total"], 1);
-    assert_eq!(v["live"]["black_published"], 0, "published this month, not last");
+    assert_eq!(
+        v["live"]["black_published"], 0,
+        "published this month, not last"
+    );
     assert_eq!(v["live"]["repairs_completed"], 0);
 
     // Closing: bureaus only, a month that is over, once per region.
@@ -94,12 +100,18 @@ async fn monthly_figures_close_and_later_differences() {
         .account("dongchang", Role::Bureau, None, Some("220502"))
         .await;
     let res = close(py, pm, county.token.clone()).await;
-    assert_eq!(res.status(), StatusCode::CREATED, "each region closes its own");
+    assert_eq!(
+        res.status(),
+        StatusCode::CREATED,
+        "each region closes its own"
+    );
     assert_eq!(feed_count(app, "monthly_snapshot.closed"), feed_before + 2);
 
     // A later back-dated removal changes the live figures, not the snapshot.
     assert_eq!(
-        remove(old[1], prev_start + Duration::days(6)).await.status(),
+        remove(old[1], prev_start + Duration::days(6))
+            .await
+            .status(),
         StatusCode::OK
     );
     let v = ok(app.get(&q(py, pm, ""), &s.city.token).await).await;
@@ -142,7 +154,10 @@ async fn monthly_figures_close_and_later_differences() {
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let v = ok(app.get(&q(cy, cm, ""), &s.city.token).await).await;
-    assert_eq!(v["live"]["cases_filed"], json!({"reward": 0, "punishment": 1, "total": 1}));
+    assert_eq!(
+        v["live"]["cases_filed"],
+        json!({"reward": 0, "punishment": 1, "total": 1})
+    );
     assert_eq!(v["live"]["cases_shared"]["total"], 1);
     assert_eq!(v["live"]["cases_media_reported"]["punishment"], 1);
     assert_eq!(v["live"]["media_reports"], 1);
@@ -155,15 +170,30 @@ async fn monthly_figures_close_and_later_differences() {
     assert_eq!(v["department_id"], DEPT_SCJG);
     assert_eq!(v["live"]["black_published"], 0);
     assert_eq!(v["live"]["cases_filed"]["total"], 1);
-    let res = app.get(&q(cy, cm, &format!("&department={DEPT_TAX}")), &scjg.token).await;
+    let res = app
+        .get(&q(cy, cm, &format!("&department={DEPT_TAX}")), &scjg.token)
+        .await;
     assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
-    let v = ok(app.get(&q(cy, cm, &format!("&department={DEPT_SCJG}")), &s.city.token).await).await;
+    let v = ok(app
+        .get(
+            &q(cy, cm, &format!("&department={DEPT_SCJG}")),
+            &s.city.token,
+        )
+        .await)
+    .await;
     assert_eq!(v["live"]["cases_filed"]["total"], 1);
     assert_eq!(v["live"]["black_published"], 0);
 
     // Bad parameters.
-    for bad in ["year=1999&month=1", "year=2026&month=0", "year=2026&month=1&region=999999", "year=2026"] {
-        let res = app.get(&format!("/api/v1/stats/monthly?{bad}"), &s.city.token).await;
+    for bad in [
+        "year=1999&month=1",
+        "year=2026&month=0",
+        "year=2026&month=1&region=999999",
+        "year=2026",
+    ] {
+        let res = app
+            .get(&format!("/api/v1/stats/monthly?{bad}"), &s.city.token)
+            .await;
         assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query").await;
     }
 
@@ -180,7 +210,10 @@ async fn monthly_figures_close_and_later_differences() {
     assert!(text.starts_with("指标,实时数,关账快照数"), "{text}");
     assert!(text.contains("移出：撤销认定,2,1,1"), "{text}");
     let res = app
-        .get(&format!("/api/v1/stats/monthly/export?year={py}&month={pm}"), &s.city.token)
+        .get(
+            &format!("/api/v1/stats/monthly/export?year={py}&month={pm}"),
+            &s.city.token,
+        )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(&res.bytes().await.unwrap()[..2], b"PK");
