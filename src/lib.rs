@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod demo_cases;
 pub mod demo_lists;
 pub mod domain;
 pub mod entries;

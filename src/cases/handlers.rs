@@ -120,7 +120,7 @@ fn subject_kind(
 
 /// Validates a case's content and writes it (new row or replacing a draft's content) with its
 /// links. Returns the case id. Runs inside the caller's write transaction.
-fn write_case(
+pub fn write_case(
     conn: &mut DbConnection,
     state: &AppState,
     user: &AuthUser,
@@ -864,21 +864,64 @@ pub async fn submit(
             if !errors.is_empty() {
                 return Err(ApiError::validation(errors));
             }
-            let before = case_view(conn, &st.pii, &c, Disclosure::Masked)?;
-            let now = db::now();
-            diesel::update(cases::table.find(id))
-                .set((
-                    cases::status.eq("submitted"),
-                    cases::submitted_at.eq(now),
-                    cases::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-            let row = find_case(conn, id)?.ok_or_else(|| ApiError::internal("case vanished"))?;
-            audit_case(conn, &st, &user, "case.submit", Some(&before), &row)
+            mark_submitted(conn, &st, &user, &c)
         })
     })
     .await?;
     Ok(HttpResponse::Ok().json(v))
+}
+
+/// Marks a (validated, complete) draft as submitted; audited.
+pub fn mark_submitted(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user: &AuthUser,
+    c: &CaseRow,
+) -> Result<CaseView, ApiError> {
+    let before = case_view(conn, &state.pii, c, Disclosure::Masked)?;
+    let now = db::now();
+    diesel::update(cases::table.find(c.id))
+        .set((
+            cases::status.eq("submitted"),
+            cases::submitted_at.eq(now),
+            cases::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    let row = find_case(conn, c.id)?.ok_or_else(|| ApiError::internal("case vanished"))?;
+    audit_case(conn, state, user, "case.submit", Some(&before), &row)
+}
+
+/// Marks a submitted case as shared, audited, with its `case.shared` feed event (full codes).
+pub fn mark_shared(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user: &AuthUser,
+    c: &CaseRow,
+) -> Result<CaseView, ApiError> {
+    let before = case_view(conn, &state.pii, c, Disclosure::Masked)?;
+    let now = db::now();
+    diesel::update(cases::table.find(c.id))
+        .set((
+            cases::status.eq("shared"),
+            cases::shared_at.eq(now),
+            cases::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    let row = find_case(conn, c.id)?.ok_or_else(|| ApiError::internal("case vanished"))?;
+    let view = audit_case(conn, state, user, "case.share", Some(&before), &row)?;
+    let full = case_view(conn, &state.pii, &row, Disclosure::Full)?;
+    feed::enqueue(
+        conn,
+        feed::Event {
+            event_type: EventType::CaseShared,
+            entity_type: "case",
+            entity_id: row.id.to_string(),
+            region_code: Some(&row.region_code),
+            department_id: Some(row.department_id),
+            payload: &full,
+        },
+    )?;
+    Ok(view)
 }
 
 /// Share a submitted case with the provincial platform (共享): the bureau of the case's region or
@@ -925,30 +968,7 @@ pub async fn share(
                 }
                 _ => {}
             }
-            let before = case_view(conn, &st.pii, &c, Disclosure::Masked)?;
-            let now = db::now();
-            diesel::update(cases::table.find(id))
-                .set((
-                    cases::status.eq("shared"),
-                    cases::shared_at.eq(now),
-                    cases::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-            let row = find_case(conn, id)?.ok_or_else(|| ApiError::internal("case vanished"))?;
-            let view = audit_case(conn, &st, &user, "case.share", Some(&before), &row)?;
-            let full = case_view(conn, &st.pii, &row, Disclosure::Full)?;
-            feed::enqueue(
-                conn,
-                feed::Event {
-                    event_type: EventType::CaseShared,
-                    entity_type: "case",
-                    entity_id: id.to_string(),
-                    region_code: Some(&row.region_code),
-                    department_id: Some(row.department_id),
-                    payload: &full,
-                },
-            )?;
-            Ok(view)
+            mark_shared(conn, &st, &user, &c)
         })
     })
     .await?;

@@ -561,69 +561,79 @@ pub async fn close(
         ));
     }
     let s = db::run(&state.pool, move |conn| {
-        db::write_tx(conn, |conn| {
-            if load_snapshot(conn, &region, year, month)?.is_some() {
-                return Err(ApiError::conflict(
-                    "month_closed",
-                    "this month is already closed for this region",
-                ));
-            }
-            let scope = Scope {
-                region: Some(region.clone()).filter(|r| r != CITY_REGION),
-                department: None,
-            };
-            let figures = compute(conn, &scope, year, month)?;
-            let json =
-                serde_json::to_string(&figures).map_err(|e| ApiError::internal(e.to_string()))?;
-            let now = db::now();
-            diesel::insert_into(monthly_snapshots::table)
-                .values((
-                    monthly_snapshots::region_code.eq(&region),
-                    monthly_snapshots::year.eq(year),
-                    monthly_snapshots::month.eq(month as i32),
-                    monthly_snapshots::figures.eq(&json),
-                    monthly_snapshots::closed_at.eq(now),
-                    monthly_snapshots::closed_by.eq(user.id),
-                ))
-                .execute(conn)?;
-            let snapshot = load_snapshot(conn, &region, year, month)?
-                .ok_or_else(|| ApiError::internal("snapshot vanished"))?;
-            audit::append(
-                conn,
-                &user.actor(),
-                Entry::new(
-                    "monthly_snapshot.close",
-                    "monthly_snapshot",
-                    format!("{region}/{year}-{month:02}"),
-                )
-                .region(Some(region.clone()))
-                .after(&snapshot),
-            )?;
-            feed::enqueue(
-                conn,
-                feed::Event {
-                    event_type: EventType::MonthlySnapshotClosed,
-                    entity_type: "monthly_snapshot",
-                    entity_id: format!("{region}/{year}-{month:02}"),
-                    region_code: Some(&region),
-                    department_id: None,
-                    payload: &snapshot,
-                },
-            )?;
-            Ok(MonthlyStats {
-                year,
-                month,
-                region_code: scope.region,
-                department_id: None,
-                live: figures,
-                closed: true,
-                difference: Some(difference(&snapshot.figures, &snapshot.figures)),
-                snapshot: Some(snapshot),
-            })
-        })
+        db::write_tx(conn, |conn| close_month(conn, &user, &region, year, month))
     })
     .await?;
     Ok(HttpResponse::Created().json(s))
+}
+
+/// Freezes a month's figures for `region` (the city code: the whole city), audited, with its feed
+/// event. Runs inside the caller's write transaction.
+pub fn close_month(
+    conn: &mut DbConnection,
+    user: &AuthUser,
+    region: &str,
+    year: i32,
+    month: u32,
+) -> Result<MonthlyStats, ApiError> {
+    let region = region.to_string();
+    if load_snapshot(conn, &region, year, month)?.is_some() {
+        return Err(ApiError::conflict(
+            "month_closed",
+            "this month is already closed for this region",
+        ));
+    }
+    let scope = Scope {
+        region: Some(region.clone()).filter(|r| r != CITY_REGION),
+        department: None,
+    };
+    let figures = compute(conn, &scope, year, month)?;
+    let json = serde_json::to_string(&figures).map_err(|e| ApiError::internal(e.to_string()))?;
+    let now = db::now();
+    diesel::insert_into(monthly_snapshots::table)
+        .values((
+            monthly_snapshots::region_code.eq(&region),
+            monthly_snapshots::year.eq(year),
+            monthly_snapshots::month.eq(month as i32),
+            monthly_snapshots::figures.eq(&json),
+            monthly_snapshots::closed_at.eq(now),
+            monthly_snapshots::closed_by.eq(user.id),
+        ))
+        .execute(conn)?;
+    let snapshot = load_snapshot(conn, &region, year, month)?
+        .ok_or_else(|| ApiError::internal("snapshot vanished"))?;
+    audit::append(
+        conn,
+        &user.actor(),
+        Entry::new(
+            "monthly_snapshot.close",
+            "monthly_snapshot",
+            format!("{region}/{year}-{month:02}"),
+        )
+        .region(Some(region.clone()))
+        .after(&snapshot),
+    )?;
+    feed::enqueue(
+        conn,
+        feed::Event {
+            event_type: EventType::MonthlySnapshotClosed,
+            entity_type: "monthly_snapshot",
+            entity_id: format!("{region}/{year}-{month:02}"),
+            region_code: Some(&region),
+            department_id: None,
+            payload: &snapshot,
+        },
+    )?;
+    Ok(MonthlyStats {
+        year,
+        month,
+        region_code: scope.region,
+        department_id: None,
+        live: figures,
+        closed: true,
+        difference: Some(difference(&snapshot.figures, &snapshot.figures)),
+        snapshot: Some(snapshot),
+    })
 }
 
 /// (Chinese label, JSON path) of every exported figure.
