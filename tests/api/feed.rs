@@ -391,3 +391,50 @@ async fn push_resumes_after_a_restart_and_one_of_two_instances_pushes() {
     assert!(st["lease_holder"].is_string());
     rx.handle.stop(false).await;
 }
+
+#[tokio::test]
+async fn an_upheld_objection_is_a_removal_event_and_a_dismissed_one_is_none() {
+    let s = setup().await;
+    let app = &s.f.app;
+    let t = &s.f.tax.token;
+    let id = listed(&s, "black", &uscc(91), "HEI-OBJ").await;
+    let path = format!("/api/v1/list-entries/{id}/objections");
+    let before = crate::cases::feed_count(app, "list_entry.removed");
+    let published = crate::cases::feed_count(app, "list_entry.published");
+    for (resolution, reason) in [("dismissed", "事实清楚"), ("upheld", "新证据成立")] {
+        let o: Value = app
+            .post(
+                &path,
+                t,
+                json!({"raised_by": "企业", "grounds": "认定有误"}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let res = app
+            .post(
+                &format!("{path}/{}/resolve", o["id"]),
+                t,
+                json!({"resolution": resolution, "reason": reason}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let expected = if resolution == "upheld" { 1 } else { 0 };
+        assert_eq!(
+            crate::cases::feed_count(app, "list_entry.removed"),
+            before + expected,
+            "{resolution}"
+        );
+    }
+    assert_eq!(
+        crate::cases::feed_count(app, "list_entry.published"),
+        published,
+        "opening and dismissing objections change no list status"
+    );
+    let admin = app.admin().await;
+    let (events, _) = read_all(app, &admin.token, 0, 1000).await;
+    let last = events.last().unwrap();
+    assert_eq!(last["entity_id"], id.to_string());
+    assert_eq!(last["payload"]["removal_reason"], "objection_upheld");
+}
