@@ -503,6 +503,35 @@ mod tests {
     }
 
     #[test]
+    fn feed_push_settings() {
+        let layer = Layer::from_env(env(&[
+            ("CREDIT_LISTS_FEED_PUSH_URL", " http://127.0.0.1:9000/feed "),
+            ("CREDIT_LISTS_FEED_PUSH_BATCH", "5000"),
+            ("CREDIT_LISTS_FEED_LEASE_SECS", "10"),
+        ]))
+        .unwrap();
+        let s = Settings::resolve(layer, false).unwrap();
+        assert_eq!(
+            s.feed_push_url.as_deref(),
+            Some("http://127.0.0.1:9000/feed")
+        );
+        assert_eq!(s.feed_push_batch, 1000, "clamped");
+        assert_eq!(s.feed_lease_secs, 10);
+        assert_eq!(s.feed_push_backoff_ms, 1000);
+        let none = Settings::resolve(Layer::default(), false).unwrap();
+        assert!(none.feed_push_url.is_none());
+        for bad in ["https://province.example.cn/feed", "ftp://x", "http://"] {
+            let layer = Layer {
+                feed_push_url: Some(bad.into()),
+                ..Layer::default()
+            };
+            assert!(Settings::resolve(layer, false).is_err(), "{bad}");
+        }
+        let bad = Layer::from_env(env(&[("CREDIT_LISTS_FEED_PUSH_BATCH", "many")]));
+        assert!(bad.is_err());
+    }
+
+    #[test]
     fn layers_override_in_order() {
         let file: Layer = toml::from_str("bind = \"0.0.0.0:9000\"\npool_size = 4\n").unwrap();
         let envl = Layer::from_env(env(&[("CREDIT_LISTS_POOL_SIZE", "12")])).unwrap();
