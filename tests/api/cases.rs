@@ -685,3 +685,56 @@ async fn a_draft_comes_from_check_feedback_only_when_a_measure_was_applied() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn demo_cases_cover_every_state_and_a_closed_month() {
+    use credit_lists::schema::{case_media_reports, cases, feed_events, monthly_snapshots};
+    use diesel::prelude::*;
+    let (db_url, _dir) = fresh_database();
+    let app = credit_lists::startup::Application::build(test_settings(&db_url)).unwrap();
+    let mut conn = app.pool.get().unwrap();
+    credit_lists::demo::seed(&mut conn).unwrap();
+    assert!(credit_lists::demo_lists::seed(&mut conn, &app.state).unwrap());
+    assert!(credit_lists::demo_cases::seed(&mut conn, &app.state).unwrap());
+    assert!(
+        !credit_lists::demo_cases::seed(&mut conn, &app.state).unwrap(),
+        "seeded once"
+    );
+    let by_state: Vec<(String, String, i64)> = cases::table
+        .group_by((cases::status, cases::kind))
+        .select((cases::status, cases::kind, diesel::dsl::count_star()))
+        .order((cases::status, cases::kind))
+        .load(&mut conn)
+        .unwrap();
+    let states: std::collections::BTreeSet<&str> =
+        by_state.iter().map(|(s, _, _)| s.as_str()).collect();
+    assert_eq!(
+        states.into_iter().collect::<Vec<_>>(),
+        vec!["draft", "shared", "submitted"],
+        "{by_state:?}"
+    );
+    assert!(by_state.iter().any(|(_, k, _)| k == "reward"));
+    assert!(by_state.iter().any(|(_, k, _)| k == "punishment"));
+    let media: i64 = case_media_reports::table
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert!(media > 0);
+    let closed: i64 = monthly_snapshots::table
+        .filter(monthly_snapshots::region_code.eq("220500"))
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(closed, 1);
+    let shared_events: i64 = feed_events::table
+        .filter(feed_events::event_type.eq("case.shared"))
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    let shared: i64 = cases::table
+        .filter(cases::status.eq("shared"))
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(shared_events, shared);
+}
