@@ -421,7 +421,10 @@ pub fn audit_entry_with(
         _ => None,
     };
     if let Some(event_type) = event {
-        let payload = entry_view_with(conn, &state.pii, after, Disclosure::Full, today, lookups)?;
+        let mut payload =
+            entry_view_with(conn, &state.pii, after, Disclosure::Full, today, lookups)?;
+        // The staff-only note stays in the city.
+        payload.internal_note = None;
         crate::feed::enqueue(
             conn,
             crate::feed::Event {

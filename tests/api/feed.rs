@@ -61,7 +61,10 @@ async fn every_status_change_is_an_event_read_by_cursor() {
 
     // Red entry published, then a black entry for the same subject removes it (black-while-red).
     let code = uscc(81);
-    let red = listed(&s, "red", &code, "HONG-F").await;
+    let mut red_body = entry("red", s.f.red, &code, "HONG-F");
+    red_body["internal_note"] = json!("内部备注");
+    let red = create_entry(app, t, red_body).await["id"].as_i64().unwrap();
+    crate::entries::publish_entry(app, t, red).await;
     let black = listed(&s, "black", &code, "HEI-F").await;
     // A draft is not an event; its removal-free discard neither.
     create_entry(app, t, entry("black", s.f.black, &uscc(82), "HEI-DRAFT")).await;
@@ -109,6 +112,10 @@ async fn every_status_change_is_an_event_read_by_cursor() {
     assert_eq!(events[3]["payload"]["removal_reason"], "revoked");
     assert_eq!(events[0]["payload"]["subject"]["code"], code, "full codes");
     assert_eq!(events[0]["payload"]["status"], "published");
+    assert!(
+        events[0]["payload"]["internal_note"].is_null(),
+        "staff notes stay in the city"
+    );
     assert_eq!(events[5]["payload"]["status"], "repealed");
     // Reading on from the end gives nothing; the cursor is stable.
     let (none, same) = read_all(app, &admin.token, cursor, 100).await;
