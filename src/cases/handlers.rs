@@ -549,6 +549,15 @@ pub async fn create(
     Ok(respond(status, view))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct FromFeedbackQuery {
+    /// The filing department, when the check was made by an account without one (an approval
+    /// system); otherwise the checking department files the case.
+    pub department_id: Option<i32>,
+}
+
 /// Start a draft case from a credit check (信用核查) and its feedback (反馈): the subject, the
 /// measures the feedback says were applied (their kind gives the case's kind), the subject's
 /// published entries on the matching list, the field and the decision date. Only when the feedback
@@ -556,14 +565,18 @@ pub async fn create(
 #[utoipa::path(
     tag = "cases",
     security(("bearer" = [])),
-    params(("check_id" = i32, Path, description = "Credit check id")),
+    params(
+        ("check_id" = i32, Path, description = "Credit check id"),
+        FromFeedbackQuery,
+    ),
     responses(
         (status = 201, description = "Draft filed", body = CaseView),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not the checking department's case", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such check", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No feedback, or the feedback applied no measure (`no_feedback`, `no_measure_applied`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Mixed measure kinds or no subject on record", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Mixed measure kinds, no subject on record, or no filing department", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/cases/from-feedback/{check_id}")]
@@ -571,21 +584,25 @@ pub async fn from_feedback(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i32>,
+    query: web::Query<FromFeedbackQuery>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(STAFF)?;
     let check_id = path.into_inner();
+    let given_department = query.department_id;
     let st = state.clone();
     let view = db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
             let receipt = load_receipt(conn, &user, check_id)?;
-            let department_id = match (receipt.caller_department_id, user.role) {
-                (Some(d), _) => d,
-                (None, Role::Department) => user.department_id.unwrap_or_default(),
-                (None, _) => {
+            let department_id = match (receipt.caller_department_id, given_department, user.role)
+            {
+                (Some(d), _, _) => d,
+                (None, Some(d), _) => d,
+                (None, None, Role::Department) => user.department_id.unwrap_or_default(),
+                (None, None, _) => {
                     return Err(ApiError::invalid_field(
-                        "check_id",
-                        "no_department",
-                        "the check was made by an account without a department",
+                        "department_id",
+                        "required",
+                        "the check was made by an account without a department: name the filing department",
                     ))
                 }
             };

@@ -678,6 +678,46 @@ async fn a_draft_comes_from_check_feedback_only_when_a_measure_was_applied() {
     assert_eq!(v["subjects"][0]["code"], code);
     assert_eq!(v["case_date"], "2026-11-20");
     assert_eq!(v["department_id"], DEPT_TAX);
+    // A check by an approval system (no department): the city bureau names the filing department.
+    let machine = app
+        .account("machine", Role::ApprovalSystem, None, None)
+        .await;
+    let res = app
+        .post(
+            "/api/v1/credit-checks",
+            &machine.token,
+            json!({"subject_code": code, "field": "government_procurement"}),
+        )
+        .await;
+    let mcheck = json_of(res, StatusCode::CREATED).await["check_id"]
+        .as_i64()
+        .unwrap();
+    let res = app
+        .post(
+            &format!("/api/v1/credit-checks/{mcheck}/feedback"),
+            &machine.token,
+            json!({"decision": "denied", "measures_applied": [s.punish], "note": "", "decided_at": "2026-11-21T02:00:00"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = app
+        .request(Method::POST, &from(mcheck), Some(&s.city.token), None)
+        .await;
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "required").await;
+    assert_eq!(problem_fields(&p), vec!["department_id"]);
+    let v2 = json_of(
+        app.request(
+            Method::POST,
+            &format!("{}?department_id={DEPT_TAX}", from(mcheck)),
+            Some(&s.city.token),
+            None,
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(v2["department_id"], DEPT_TAX);
+    assert_eq!(v2["source_check_id"], mcheck);
     // It can be submitted as it is.
     json_of(
         action(app, t, v["id"].as_i64().unwrap(), "submit").await,
