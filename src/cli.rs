@@ -203,6 +203,9 @@ fn execute(cli: Cli) -> Result<(), String> {
                 if crate::demo_lists::seed(&mut conn, &app.state).map_err(|e| e.to_string())? {
                     println!("Demo four lists and red/black list entries created.");
                 }
+                if crate::demo_cases::seed(&mut conn, &app.state).map_err(|e| e.to_string())? {
+                    println!("Demo cases (some drafts, submitted, shared with media reports) and a closed month created.");
+                }
                 crate::demo::print_accounts(&accounts);
             }
             tracing::info!(

@@ -40,6 +40,18 @@ pub struct Settings {
     /// Working days to file an approved repair, and for the bureau to review a filing.
     pub repair_review_days: u32,
     pub demo: bool,
+    /// Push target of the provincial feed (共享至省平台); no push without it. See `docs/feed.md`.
+    pub feed_push_url: Option<String>,
+    /// Events per pushed batch (1–1000, default 100).
+    pub feed_push_batch: usize,
+    /// First retry delay after a failed push, doubled per failure (default 1000 ms).
+    pub feed_push_backoff_ms: u64,
+    /// Longest retry delay (default 300 s).
+    pub feed_push_max_backoff_secs: u64,
+    /// How long a pushing instance's lease lasts without renewal (default 30 s).
+    pub feed_lease_secs: u64,
+    /// Pause between polls when there is nothing to push (default 1000 ms).
+    pub feed_poll_ms: u64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -94,6 +106,12 @@ pub struct Layer {
     pub repair_accept_days: Option<u32>,
     pub repair_decide_days: Option<u32>,
     pub repair_review_days: Option<u32>,
+    pub feed_push_url: Option<String>,
+    pub feed_push_batch: Option<usize>,
+    pub feed_push_backoff_ms: Option<u64>,
+    pub feed_push_max_backoff_secs: Option<u64>,
+    pub feed_lease_secs: Option<u64>,
+    pub feed_poll_ms: Option<u64>,
 }
 
 impl std::fmt::Debug for Layer {
@@ -130,6 +148,15 @@ impl std::fmt::Debug for Layer {
             .field("repair_accept_days", &self.repair_accept_days)
             .field("repair_decide_days", &self.repair_decide_days)
             .field("repair_review_days", &self.repair_review_days)
+            .field("feed_push_url", &self.feed_push_url)
+            .field("feed_push_batch", &self.feed_push_batch)
+            .field("feed_push_backoff_ms", &self.feed_push_backoff_ms)
+            .field(
+                "feed_push_max_backoff_secs",
+                &self.feed_push_max_backoff_secs,
+            )
+            .field("feed_lease_secs", &self.feed_lease_secs)
+            .field("feed_poll_ms", &self.feed_poll_ms)
             .finish()
     }
 }
@@ -234,6 +261,12 @@ impl Layer {
             repair_accept_days: parse(&get, "CREDIT_LISTS_REPAIR_ACCEPT_DAYS")?,
             repair_decide_days: parse(&get, "CREDIT_LISTS_REPAIR_DECIDE_DAYS")?,
             repair_review_days: parse(&get, "CREDIT_LISTS_REPAIR_REVIEW_DAYS")?,
+            feed_push_url: get("CREDIT_LISTS_FEED_PUSH_URL"),
+            feed_push_batch: parse(&get, "CREDIT_LISTS_FEED_PUSH_BATCH")?,
+            feed_push_backoff_ms: parse(&get, "CREDIT_LISTS_FEED_PUSH_BACKOFF_MS")?,
+            feed_push_max_backoff_secs: parse(&get, "CREDIT_LISTS_FEED_PUSH_MAX_BACKOFF_SECS")?,
+            feed_lease_secs: parse(&get, "CREDIT_LISTS_FEED_LEASE_SECS")?,
+            feed_poll_ms: parse(&get, "CREDIT_LISTS_FEED_POLL_MS")?,
         })
     }
 
@@ -264,6 +297,14 @@ impl Layer {
             repair_accept_days: other.repair_accept_days.or(self.repair_accept_days),
             repair_decide_days: other.repair_decide_days.or(self.repair_decide_days),
             repair_review_days: other.repair_review_days.or(self.repair_review_days),
+            feed_push_url: other.feed_push_url.or(self.feed_push_url),
+            feed_push_batch: other.feed_push_batch.or(self.feed_push_batch),
+            feed_push_backoff_ms: other.feed_push_backoff_ms.or(self.feed_push_backoff_ms),
+            feed_push_max_backoff_secs: other
+                .feed_push_max_backoff_secs
+                .or(self.feed_push_max_backoff_secs),
+            feed_lease_secs: other.feed_lease_secs.or(self.feed_lease_secs),
+            feed_poll_ms: other.feed_poll_ms.or(self.feed_poll_ms),
         }
     }
 }
@@ -333,6 +374,22 @@ impl Settings {
             repair_decide_days: layer.repair_decide_days.unwrap_or(10),
             repair_review_days: layer.repair_review_days.unwrap_or(3),
             demo,
+            feed_push_url: match layer.feed_push_url.map(|u| u.trim().to_string()) {
+                None => None,
+                Some(u) if u.is_empty() => None,
+                Some(u) if u.starts_with("http://") && u.len() > "http://".len() => Some(u),
+                Some(u) => {
+                    return Err(ConfigError::Invalid(format!(
+                        "feed_push_url {u:?} must be an http:// URL (this build has no TLS \
+                         client: reach an https endpoint through a TLS-terminating proxy)"
+                    )))
+                }
+            },
+            feed_push_batch: layer.feed_push_batch.unwrap_or(100).clamp(1, 1000),
+            feed_push_backoff_ms: layer.feed_push_backoff_ms.unwrap_or(1000).max(1),
+            feed_push_max_backoff_secs: layer.feed_push_max_backoff_secs.unwrap_or(300).max(1),
+            feed_lease_secs: layer.feed_lease_secs.unwrap_or(30).max(1),
+            feed_poll_ms: layer.feed_poll_ms.unwrap_or(1000).max(1),
         })
     }
 
@@ -478,6 +535,35 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn feed_push_settings() {
+        let layer = Layer::from_env(env(&[
+            ("CREDIT_LISTS_FEED_PUSH_URL", " http://127.0.0.1:9000/feed "),
+            ("CREDIT_LISTS_FEED_PUSH_BATCH", "5000"),
+            ("CREDIT_LISTS_FEED_LEASE_SECS", "10"),
+        ]))
+        .unwrap();
+        let s = Settings::resolve(layer, false).unwrap();
+        assert_eq!(
+            s.feed_push_url.as_deref(),
+            Some("http://127.0.0.1:9000/feed")
+        );
+        assert_eq!(s.feed_push_batch, 1000, "clamped");
+        assert_eq!(s.feed_lease_secs, 10);
+        assert_eq!(s.feed_push_backoff_ms, 1000);
+        let none = Settings::resolve(Layer::default(), false).unwrap();
+        assert!(none.feed_push_url.is_none());
+        for bad in ["https://province.example.cn/feed", "ftp://x", "http://"] {
+            let layer = Layer {
+                feed_push_url: Some(bad.into()),
+                ..Layer::default()
+            };
+            assert!(Settings::resolve(layer, false).is_err(), "{bad}");
+        }
+        let bad = Layer::from_env(env(&[("CREDIT_LISTS_FEED_PUSH_BATCH", "many")]));
+        assert!(bad.is_err());
     }
 
     #[test]

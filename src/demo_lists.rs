@@ -281,7 +281,7 @@ const GIVEN: &[&str] = &[
     "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳",
 ];
 
-fn demo_admin(conn: &mut DbConnection) -> Result<AuthUser, ApiError> {
+pub fn demo_admin(conn: &mut DbConnection) -> Result<AuthUser, ApiError> {
     let id: i32 = users::table
         .filter(users::username.eq("demo-admin"))
         .select(users::id)

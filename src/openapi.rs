@@ -34,6 +34,9 @@ the four lists (信用\"四张清单\"), red and black lists (红黑名单), cre
         (name = "watches", description = "Watched subjects and their notification feed (事中事后监管)"),
         (name = "repair", description = "Credit repair (信用修复): commitment letters (信用承诺书) and templates, repair training (信用修复培训), public-service records, proof documents, and the repair application with its two-level review"),
         (name = "targets", description = "Year-end targets (年度目标, section 六): list coverage, repair training and commitment rates, with numerators, denominators and shortfalls"),
+        (name = "cases", description = "Reward-and-punishment cases (联合奖惩案例): filing, submission, sharing with the province, corrections, media reports (媒体报道), export"),
+        (name = "statistics", description = "Monthly statistics (按月统计) and month close"),
+        (name = "feed", description = "Event feed to the provincial platform (共享至省平台): cursor reads and push delivery status"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

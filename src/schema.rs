@@ -345,6 +345,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     repair_documents,
     repair_service_records,
     repair_steps,
+    cases,
+    case_subjects,
+    case_entries,
+    case_measures,
+    case_departments,
+    case_media_reports,
+    monthly_snapshots,
+    feed_delivery,
 );
 
 diesel::table! {
@@ -533,3 +541,102 @@ diesel::table! {
 diesel::joinable!(check_feedback -> credit_checks (check_id));
 diesel::joinable!(watch_notifications -> watches (watch_id));
 diesel::joinable!(watch_notifications -> list_entries (entry_id));
+
+diesel::table! {
+    cases (id) {
+        id -> Integer,
+        title -> Text,
+        kind -> Text,
+        status -> Text,
+        department_id -> Integer,
+        region_code -> Text,
+        field -> Text,
+        case_date -> Date,
+        summary -> Text,
+        submitted_at -> Nullable<Timestamp>,
+        shared_at -> Nullable<Timestamp>,
+        corrects_case_id -> Nullable<Integer>,
+        source_check_id -> Nullable<Integer>,
+        idempotency_key -> Nullable<Text>,
+        request_hash -> Nullable<Text>,
+        created_by -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    case_subjects (case_id, subject_id) {
+        case_id -> Integer,
+        subject_id -> Integer,
+    }
+}
+
+diesel::table! {
+    case_entries (case_id, entry_id) {
+        case_id -> Integer,
+        entry_id -> Integer,
+    }
+}
+
+diesel::table! {
+    case_measures (case_id, measure_item_id) {
+        case_id -> Integer,
+        measure_item_id -> Integer,
+        measure_version -> Integer,
+    }
+}
+
+diesel::table! {
+    case_departments (case_id, department_id) {
+        case_id -> Integer,
+        department_id -> Integer,
+    }
+}
+
+diesel::table! {
+    case_media_reports (id) {
+        id -> Integer,
+        case_id -> Integer,
+        outlet -> Text,
+        level -> Text,
+        report_date -> Date,
+        link -> Text,
+        created_by -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    monthly_snapshots (id) {
+        id -> Integer,
+        region_code -> Text,
+        year -> Integer,
+        month -> Integer,
+        figures -> Text,
+        closed_at -> Timestamp,
+        closed_by -> Integer,
+    }
+}
+
+diesel::table! {
+    feed_delivery (target) {
+        target -> Text,
+        last_delivered_id -> BigInt,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        last_attempt_at -> Nullable<Timestamp>,
+        last_success_at -> Nullable<Timestamp>,
+        lease_holder -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(case_subjects -> cases (case_id));
+diesel::joinable!(case_subjects -> subjects (subject_id));
+diesel::joinable!(case_entries -> cases (case_id));
+diesel::joinable!(case_entries -> list_entries (entry_id));
+diesel::joinable!(case_measures -> cases (case_id));
+diesel::joinable!(case_measures -> four_list_items (measure_item_id));
+diesel::joinable!(case_departments -> cases (case_id));
+diesel::joinable!(case_media_reports -> cases (case_id));

@@ -22,7 +22,8 @@ use crate::error::{self, ApiError};
 use crate::ops::{self, Metrics, Timer};
 use crate::pii::PiiCipher;
 use crate::{
-    audit, auth, baselines, calendar, checks, entries, four_lists, org, repair, targets, users,
+    audit, auth, baselines, calendar, cases, checks, entries, four_lists, org, repair, targets,
+    users,
 };
 
 /// Shared by every worker.
@@ -150,7 +151,24 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(checks::watches::notifications)
                 .service(checks::watches::create)
                 .service(checks::watches::list)
-                .service(checks::watches::remove),
+                .service(checks::watches::remove)
+                // `export` and `from-feedback` before `/cases/{id}`.
+                .service(cases::handlers::export)
+                .service(cases::handlers::from_feedback)
+                .service(cases::handlers::list)
+                .service(cases::handlers::create)
+                .service(cases::handlers::get_one)
+                .service(cases::handlers::update)
+                .service(cases::handlers::submit)
+                .service(cases::handlers::share)
+                .service(cases::handlers::correct)
+                .service(cases::media::list)
+                .service(cases::media::create)
+                .service(crate::stats::export)
+                .service(crate::stats::monthly)
+                .service(crate::stats::close)
+                .service(crate::feed::handlers::status)
+                .service(crate::feed::handlers::list),
         );
 }
 
@@ -172,6 +190,10 @@ pub enum StartError {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The feed push worker's settings, when `feed_push_url` is set.
+    feed_push: Option<crate::feed::push::PushConfig>,
+    /// This instance's name as a lease holder.
+    pub instance: String,
     pub pool: Pool,
     pub state: web::Data<AppState>,
 }
@@ -268,6 +290,8 @@ impl Application {
         }
         Ok(Application {
             port,
+            feed_push: crate::feed::push::PushConfig::from_settings(&settings),
+            instance: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             server: server.run(),
             pool,
             state: app_state,
@@ -280,7 +304,39 @@ impl Application {
 
     /// Serves until stopped. On SIGTERM in-flight requests finish (up to 30 s); SIGINT (Ctrl-C)
     /// stops at once.
+    /// The feed push worker (see [`crate::feed::push`]) runs alongside and stops with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let worker = self.feed_push.map(|cfg| {
+            AbortOnDrop(tokio::spawn(crate::feed::push::run(
+                self.pool.clone(),
+                cfg,
+                self.instance.clone(),
+            )))
+        });
+        let result = self.server.await;
+        if let Some(w) = worker {
+            w.0.abort();
+            let me = self.instance.clone();
+            let _ = db::run(&self.pool, move |conn| {
+                crate::feed::push::release(conn, &me)
+            })
+            .await;
+        }
+        result
+    }
+
+    /// Stops the server (and with it the feed push worker).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+}
+
+/// Aborts the task when dropped, so the worker also ends when the runtime drops the server
+/// future without it completing.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

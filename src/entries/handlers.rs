@@ -411,6 +411,32 @@ pub fn audit_entry_with(
         )?);
     }
     audit::append(conn, &user.actor(), entry)?;
+    // Every change of an entry's stored status passes here (publish, remove, black-while-red,
+    // objection upheld, imports, credit repair): the province hears of each one, in the same
+    // transaction (共享至省平台).
+    let event = match (before.map(|b| b.status.as_str()), after.status.as_str()) {
+        (Some("published"), "published") | (Some("removed"), "removed") => None,
+        (_, "published") => Some(crate::feed::EventType::EntryPublished),
+        (_, "removed") => Some(crate::feed::EventType::EntryRemoved),
+        _ => None,
+    };
+    if let Some(event_type) = event {
+        let mut payload =
+            entry_view_with(conn, &state.pii, after, Disclosure::Full, today, lookups)?;
+        // The staff-only note stays in the city.
+        payload.internal_note = None;
+        crate::feed::enqueue(
+            conn,
+            crate::feed::Event {
+                event_type,
+                entity_type: "list_entry",
+                entity_id: after.id.to_string(),
+                region_code: Some(&after.region_code),
+                department_id: Some(after.department_id),
+                payload: &payload,
+            },
+        )?;
+    }
     Ok(())
 }
 

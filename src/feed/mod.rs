@@ -88,3 +88,76 @@ pub fn enqueue<P: Serialize>(conn: &mut DbConnection, ev: Event<'_, P>) -> Resul
         .get_result(conn)?;
     Ok(id)
 }
+
+pub mod handlers;
+pub mod push;
+
+/// The one push target's row in `feed_delivery`.
+pub const TARGET: &str = "province";
+
+/// One event as read from the feed and as pushed.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FeedEvent {
+    /// Unique, increasing in commit order: the cursor, and the receiver's de-duplication key.
+    pub id: i64,
+    #[schema(example = "list_entry.published")]
+    pub event_type: String,
+    #[schema(example = "list_entry")]
+    pub entity_type: String,
+    pub entity_id: String,
+    pub region_code: Option<String>,
+    pub department_id: Option<i32>,
+    /// The state after the change (full subject codes: the feed is for admins, the city bureau
+    /// and the provincial platform only).
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    #[schema(value_type = String, format = DateTime)]
+    pub occurred_at: chrono::NaiveDateTime,
+}
+
+type EventRow = (
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<i32>,
+    String,
+    chrono::NaiveDateTime,
+);
+
+/// Events with id > `after`, ascending, at most `limit`.
+pub fn load_events(
+    conn: &mut DbConnection,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<FeedEvent>, ApiError> {
+    let rows: Vec<EventRow> = feed_events::table
+        .filter(feed_events::id.gt(after))
+        .order(feed_events::id.asc())
+        .limit(limit)
+        .select((
+            feed_events::id,
+            feed_events::event_type,
+            feed_events::entity_type,
+            feed_events::entity_id,
+            feed_events::region_code,
+            feed_events::department_id,
+            feed_events::payload,
+            feed_events::occurred_at,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| FeedEvent {
+            id: r.0,
+            event_type: r.1,
+            entity_type: r.2,
+            entity_id: r.3,
+            region_code: r.4,
+            department_id: r.5,
+            payload: serde_json::from_str(&r.6).unwrap_or(serde_json::Value::Null),
+            occurred_at: r.7,
+        })
+        .collect())
+}

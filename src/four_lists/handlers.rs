@@ -451,6 +451,17 @@ pub fn publish_item_in(
             .before(&before)
             .after(&after),
     )?;
+    crate::feed::enqueue(
+        conn,
+        crate::feed::Event {
+            event_type: crate::feed::EventType::FourListItemPublished,
+            entity_type: "four_list_item",
+            entity_id: id.to_string(),
+            region_code: Some(&after.region_code),
+            department_id: Some(item.department_id),
+            payload: &after,
+        },
+    )?;
     Ok(after)
 }
 
@@ -820,6 +831,17 @@ pub async fn repeal_item(
                     .department(Some(item.department_id))
                     .before(&before)
                     .after(&after),
+            )?;
+            crate::feed::enqueue(
+                conn,
+                crate::feed::Event {
+                    event_type: crate::feed::EventType::FourListItemRepealed,
+                    entity_type: "four_list_item",
+                    entity_id: id.to_string(),
+                    region_code: Some(&after.region_code),
+                    department_id: Some(item.department_id),
+                    payload: &after,
+                },
             )?;
             Ok(after)
         })

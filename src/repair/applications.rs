@@ -1187,7 +1187,8 @@ async fn transition(
 }
 
 /// The bureau confirmed: the entry leaves the list (reason `repaired`), watchers are told, and the
-/// province is fed — all in the confirming transaction.
+/// province is fed (`list_entry.removed` through `audit_entry`, then `repair.completed`) — all in
+/// the confirming transaction.
 fn complete(
     conn: &mut DbConnection,
     state: &AppState,
@@ -1223,18 +1224,8 @@ fn complete(
         &after,
     )?;
     crate::checks::watches::notify(conn, &after, crate::checks::watches::WatchEvent::Removed)?;
+    // `audit_entry` above queued the `list_entry.removed` feed event.
     let view = entry_view(conn, &state.pii, &after, Disclosure::Full, day)?;
-    crate::feed::enqueue(
-        conn,
-        crate::feed::Event {
-            event_type: crate::feed::EventType::EntryRemoved,
-            entity_type: "list_entry",
-            entity_id: after.id.to_string(),
-            region_code: Some(&after.region_code),
-            department_id: Some(after.department_id),
-            payload: &view,
-        },
-    )?;
     crate::feed::enqueue(
         conn,
         crate::feed::Event {

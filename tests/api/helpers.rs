@@ -267,3 +267,29 @@ pub fn problem_fields(body: &Value) -> Vec<String> {
         .map(|e| e["field"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// [`spawn_on`], also returning the server's handle so a test can stop it (and its feed push
+/// worker) as a shutdown would.
+pub async fn spawn_on_stoppable(
+    db_url: &str,
+    tweak: impl FnOnce(&mut Settings),
+) -> (TestApp, actix_web::dev::ServerHandle) {
+    init_logs();
+    let mut settings = test_settings(db_url);
+    tweak(&mut settings);
+    let app = Application::build(settings).expect("application starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let pool = app.pool.clone();
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    (
+        TestApp {
+            address,
+            db_url: db_url.to_string(),
+            pool,
+            client: reqwest::Client::new(),
+            _dir: None,
+        },
+        handle,
+    )
+}

@@ -1,0 +1,447 @@
+//! The feed to the provincial platform (共享至省平台): events for every change, cursor reads under
+//! concurrent writers, push with retries against a local receiver, resumption after a restart,
+//! two pushing instances on one database.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+use credit_lists::auth::Role;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::cases::{listed, setup};
+use crate::entries::{create_entry, entry, uscc};
+use crate::four_lists::{black_scope, create, publish};
+use crate::helpers::*;
+
+async fn read_all(app: &TestApp, token: &str, after: i64, limit: i64) -> (Vec<Value>, i64) {
+    let mut cursor = after;
+    let mut out = Vec::new();
+    loop {
+        let res = app
+            .get(&format!("/api/v1/feed?after={cursor}&limit={limit}"), token)
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let page: Value = res.json().await.unwrap();
+        let events = page["events"].as_array().unwrap().clone();
+        cursor = page["next_cursor"].as_i64().unwrap();
+        let more = page["has_more"].as_bool().unwrap();
+        out.extend(events);
+        if !more {
+            return (out, cursor);
+        }
+    }
+}
+
+fn types(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_status_change_is_an_event_read_by_cursor() {
+    let s = setup().await;
+    let app = &s.f.app;
+    let t = &s.f.tax.token;
+    let admin = app.admin().await;
+    let (start, cursor0) = read_all(app, &admin.token, 0, 2).await;
+    // The fixture published three scope items and two measures.
+    assert_eq!(
+        types(&start),
+        vec!["four_list_item.published"; 5],
+        "four-list publications are events"
+    );
+    let ids: Vec<i64> = start.iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ascending ids");
+
+    // Red entry published, then a black entry for the same subject removes it (black-while-red).
+    let code = uscc(81);
+    let mut red_body = entry("red", s.f.red, &code, "HONG-F");
+    red_body["internal_note"] = json!("内部备注");
+    let red = create_entry(app, t, red_body).await["id"].as_i64().unwrap();
+    crate::entries::publish_entry(app, t, red).await;
+    let black = listed(&s, "black", &code, "HEI-F").await;
+    // A draft is not an event; its removal-free discard neither.
+    create_entry(app, t, entry("black", s.f.black, &uscc(82), "HEI-DRAFT")).await;
+    let res = app
+        .post(
+            &format!("/api/v1/list-entries/{black}/remove"),
+            t,
+            json!({"reason": "revoked", "note": "撤销"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let repealable = create(app, t, black_scope("HEI-REPEAL")).await["id"]
+        .as_i64()
+        .unwrap();
+    publish(app, t, repealable).await;
+    let res = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/four-list-items/{repealable}/repeal"),
+            Some(t),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let (events, cursor) = read_all(app, &admin.token, cursor0, 2).await;
+    assert_eq!(
+        types(&events),
+        vec![
+            "list_entry.published",
+            "list_entry.published",
+            "list_entry.removed",
+            "list_entry.removed",
+            "four_list_item.published",
+            "four_list_item.repealed",
+        ]
+    );
+    assert_eq!(events[0]["entity_id"], red.to_string());
+    assert_eq!(events[1]["entity_id"], black.to_string());
+    assert_eq!(events[2]["entity_id"], red.to_string());
+    assert_eq!(
+        events[2]["payload"]["removal_reason"],
+        "black_listed_while_red"
+    );
+    assert_eq!(events[3]["payload"]["removal_reason"], "revoked");
+    assert_eq!(events[0]["payload"]["subject"]["code"], code, "full codes");
+    assert_eq!(events[0]["payload"]["status"], "published");
+    assert!(
+        events[0]["payload"]["internal_note"].is_null(),
+        "staff notes stay in the city"
+    );
+    assert_eq!(events[5]["payload"]["status"], "repealed");
+    // Reading on from the end gives nothing; the cursor is stable.
+    let (none, same) = read_all(app, &admin.token, cursor, 100).await;
+    assert!(none.is_empty());
+    assert_eq!(same, cursor);
+
+    // Only admins and the city bureau read the feed.
+    let res = app.get("/api/v1/feed", &s.city.token).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let county = app
+        .account("county", Role::Bureau, None, Some("220502"))
+        .await;
+    for token in [&county.token, t] {
+        let res = app.get("/api/v1/feed", token).await;
+        assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+        let res = app.get("/api/v1/feed/status", token).await;
+        assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+    }
+    for bad in ["limit=0", "limit=1001", "after=-1", "after=x"] {
+        let res = app.get(&format!("/api/v1/feed?{bad}"), &admin.token).await;
+        assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+    }
+    let st: Value = app
+        .get("/api/v1/feed/status", &admin.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(st["push_configured"], false);
+    assert_eq!(st["last_delivered_id"], 0);
+    assert_eq!(st["latest_event_id"], cursor);
+    assert_eq!(st["pending"], 11);
+}
+
+#[tokio::test]
+async fn a_reader_polling_during_concurrent_writes_misses_nothing() {
+    let s = setup().await;
+    let app = &s.f.app;
+    let admin = app.admin().await;
+    let (_, start) = read_all(app, &admin.token, 0, 1000).await;
+    let mut drafts = Vec::new();
+    for n in 0..24 {
+        let v = create_entry(
+            app,
+            &s.f.tax.token,
+            entry("black", s.f.black, &uscc(900 + n), &format!("HEI-C-{n}")),
+        )
+        .await;
+        drafts.push(v["id"].as_i64().unwrap());
+    }
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers = {
+        let client = app.client.clone();
+        let base = app.address.clone();
+        let token = s.f.tax.token.clone();
+        let done = done.clone();
+        tokio::spawn(async move {
+            let futs = drafts.iter().map(|id| {
+                client
+                    .post(format!("{base}/api/v1/list-entries/{id}/publish"))
+                    .bearer_auth(&token)
+                    .send()
+            });
+            for r in futures_util::future::join_all(futs).await {
+                assert_eq!(r.unwrap().status(), StatusCode::OK);
+            }
+            done.store(true, Ordering::SeqCst);
+        })
+    };
+    let mut seen = Vec::new();
+    let mut cursor = start;
+    loop {
+        let finished = done.load(Ordering::SeqCst);
+        let (events, next) = read_all(app, &admin.token, cursor, 3).await;
+        seen.extend(events.iter().map(|e| e["id"].as_i64().unwrap()));
+        cursor = next;
+        if finished {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    writers.await.unwrap();
+    let (rest, _) = read_all(app, &admin.token, cursor, 1000).await;
+    assert!(rest.is_empty(), "nothing appeared behind the cursor");
+    assert_eq!(seen.len(), 24);
+    assert!(seen.windows(2).all(|w| w[0] < w[1]));
+    let (all, _) = read_all(app, &admin.token, start, 1000).await;
+    let all: Vec<i64> = all.iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    assert_eq!(seen, all);
+}
+
+/// A receiver of pushes that answers 503 to the first `fail_first` requests.
+struct Receiver {
+    url: String,
+    accepted: Arc<Mutex<Vec<i64>>>,
+    requests: Arc<AtomicUsize>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+async fn receiver(fail_first: usize) -> Receiver {
+    let accepted = Arc::new(Mutex::new(Vec::new()));
+    let requests = Arc::new(AtomicUsize::new(0));
+    let (a, r) = (accepted.clone(), requests.clone());
+    let server = HttpServer::new(move || {
+        let a = a.clone();
+        let r = r.clone();
+        App::new().route(
+            "/push",
+            web::post().to(move |body: web::Json<Value>| {
+                let a = a.clone();
+                let r = r.clone();
+                async move {
+                    let n = r.fetch_add(1, Ordering::SeqCst);
+                    if n < fail_first {
+                        return HttpResponse::ServiceUnavailable().finish();
+                    }
+                    let mut got = a.lock().unwrap();
+                    for e in body["events"].as_array().unwrap() {
+                        got.push(e["id"].as_i64().unwrap());
+                    }
+                    HttpResponse::Ok().finish()
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let port = server.addrs()[0].port();
+    let server = server.run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    Receiver {
+        url: format!("http://127.0.0.1:{port}/push"),
+        accepted,
+        requests,
+        handle,
+    }
+}
+
+fn push_to(url: String) -> impl FnOnce(&mut credit_lists::config::Settings) {
+    move |s| {
+        s.feed_push_url = Some(url);
+        s.feed_push_batch = 4;
+        s.feed_push_backoff_ms = 20;
+        s.feed_push_max_backoff_secs = 1;
+        s.feed_poll_ms = 30;
+        s.feed_lease_secs = 5;
+    }
+}
+
+fn latest_id(app: &TestApp) -> i64 {
+    use credit_lists::schema::feed_events;
+    use diesel::prelude::*;
+    feed_events::table
+        .select(diesel::dsl::max(feed_events::id))
+        .first::<Option<i64>>(&mut *app.conn())
+        .unwrap()
+        .unwrap_or(0)
+}
+
+fn all_ids(app: &TestApp) -> Vec<i64> {
+    use credit_lists::schema::feed_events;
+    use diesel::prelude::*;
+    feed_events::table
+        .order(feed_events::id.asc())
+        .select(feed_events::id)
+        .load(&mut *app.conn())
+        .unwrap()
+}
+
+async fn wait_delivered(app: &TestApp, token: &str, upto: i64) -> Value {
+    for _ in 0..400 {
+        let st: Value = app
+            .get("/api/v1/feed/status", token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        if st["last_delivered_id"].as_i64().unwrap() >= upto {
+            return st;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("events up to {upto} were not delivered in time");
+}
+
+async fn some_events(app: &TestApp, token: &str, scope: i64, from: u32, n: u32) {
+    for i in from..from + n {
+        let id = create_entry(
+            app,
+            token,
+            entry("black", scope, &uscc(i), &format!("HEI-P-{i}")),
+        )
+        .await["id"]
+            .as_i64()
+            .unwrap();
+        crate::entries::publish_entry(app, token, id).await;
+    }
+}
+
+#[tokio::test]
+async fn push_retries_with_backoff_and_delivers_each_event_once_in_order() {
+    let rx = receiver(3).await;
+    let app = spawn_app_with(push_to(rx.url.clone())).await;
+    let admin = app.admin().await;
+    let tax = app
+        .account("tax", Role::Department, Some(DEPT_TAX), None)
+        .await;
+    let scope = create(&app, &tax.token, black_scope("HEI-PUSH")).await["id"]
+        .as_i64()
+        .unwrap();
+    publish(&app, &tax.token, scope).await;
+    some_events(&app, &tax.token, scope, 300, 9).await;
+    let st = wait_delivered(&app, &admin.token, latest_id(&app)).await;
+    assert_eq!(st["push_configured"], true);
+    assert_eq!(st["pending"], 0);
+    assert_eq!(st["attempts"], 0, "reset after success");
+    assert!(st["last_error"].is_null());
+    assert!(st["last_success_at"].is_string());
+    assert!(
+        rx.requests.load(Ordering::SeqCst) >= 3 + 3,
+        "three failures, then batches of 4"
+    );
+    let got = rx.accepted.lock().unwrap().clone();
+    assert_eq!(got, all_ids(&app), "each event once, in order");
+    assert_eq!(got.len(), 10);
+    rx.handle.stop(false).await;
+}
+
+#[tokio::test]
+async fn push_resumes_after_a_restart_and_one_of_two_instances_pushes() {
+    let rx = receiver(0).await;
+    let (db_url, _dir) = fresh_database();
+    let (app, handle) = spawn_on_stoppable(&db_url, push_to(rx.url.clone())).await;
+    let admin = app.admin().await;
+    let tax = app
+        .account("tax", Role::Department, Some(DEPT_TAX), None)
+        .await;
+    let scope = create(&app, &tax.token, black_scope("HEI-RESUME")).await["id"]
+        .as_i64()
+        .unwrap();
+    publish(&app, &tax.token, scope).await;
+    some_events(&app, &tax.token, scope, 400, 3).await;
+    wait_delivered(&app, &admin.token, latest_id(&app)).await;
+    let first = rx.accepted.lock().unwrap().clone();
+    assert_eq!(first.len(), 4);
+    // Shut the pushing instance down; changes go on through an instance without push.
+    handle.stop(true).await;
+    let quiet = spawn_on(&db_url, |_| {}).await;
+    let tax2 = quiet.login_ok("tax").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    some_events(&quiet, &tax2, scope, 410, 3).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        rx.accepted.lock().unwrap().len(),
+        4,
+        "nobody pushes meanwhile"
+    );
+    // Two pushing instances start on the same database: the backlog and what follows is
+    // delivered once, in order, by whichever holds the lease.
+    let a = spawn_on(&db_url, push_to(rx.url.clone())).await;
+    let b = spawn_on(&db_url, push_to(rx.url.clone())).await;
+    let admin_b = b.login_ok("admin").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    some_events(&a, &tax2, scope, 420, 4).await;
+    some_events(&b, &tax2, scope, 430, 4).await;
+    let st = wait_delivered(&b, &admin_b, latest_id(&b)).await;
+    let got = rx.accepted.lock().unwrap().clone();
+    assert_eq!(
+        got,
+        all_ids(&b),
+        "once each, in order, across restart and two instances"
+    );
+    assert_eq!(got.iter().collect::<BTreeSet<_>>().len(), got.len());
+    assert!(st["lease_holder"].is_string());
+    rx.handle.stop(false).await;
+}
+
+#[tokio::test]
+async fn an_upheld_objection_is_a_removal_event_and_a_dismissed_one_is_none() {
+    let s = setup().await;
+    let app = &s.f.app;
+    let t = &s.f.tax.token;
+    let id = listed(&s, "black", &uscc(91), "HEI-OBJ").await;
+    let path = format!("/api/v1/list-entries/{id}/objections");
+    let before = crate::cases::feed_count(app, "list_entry.removed");
+    let published = crate::cases::feed_count(app, "list_entry.published");
+    for (resolution, reason) in [("dismissed", "事实清楚"), ("upheld", "新证据成立")] {
+        let o: Value = app
+            .post(
+                &path,
+                t,
+                json!({"raised_by": "企业", "grounds": "认定有误"}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let res = app
+            .post(
+                &format!("{path}/{}/resolve", o["id"]),
+                t,
+                json!({"resolution": resolution, "reason": reason}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let expected = if resolution == "upheld" { 1 } else { 0 };
+        assert_eq!(
+            crate::cases::feed_count(app, "list_entry.removed"),
+            before + expected,
+            "{resolution}"
+        );
+    }
+    assert_eq!(
+        crate::cases::feed_count(app, "list_entry.published"),
+        published,
+        "opening and dismissing objections change no list status"
+    );
+    let admin = app.admin().await;
+    let (events, _) = read_all(app, &admin.token, 0, 1000).await;
+    let last = events.last().unwrap();
+    assert_eq!(last["entity_id"], id.to_string());
+    assert_eq!(last["payload"]["removal_reason"], "objection_upheld");
+}
