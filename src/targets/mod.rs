@@ -1,5 +1,5 @@
-//! Year-end targets (section 六 工作要求): list coverage, repair-training rate and repair-commitment
-//! ratio per region, counted in the database and judged by [`formulas`]. See `docs/targets.md`.
+//! Year-end targets (section 六 工作要求): list coverage, case ratio, repair-training rate and
+//! repair-commitment ratio per region, counted in the database and judged by [`formulas`]. See `docs/targets.md`.
 
 pub mod formulas;
 
@@ -17,7 +17,7 @@ use crate::db::{self, DbConnection};
 use crate::entries::today;
 use crate::error::{ApiError, Problem};
 use crate::schema::{
-    commitments, departments, list_entries, national_baselines, regions, subjects,
+    cases, commitments, departments, list_entries, national_baselines, regions, subjects,
     training_attendance, training_sessions,
 };
 use crate::startup::AppState;
@@ -55,8 +55,10 @@ pub struct RegionTargets {
     pub national_declared: Option<i64>,
     /// 红黑名单数量: local red + black in force ÷ national identifications (goal 50%).
     pub list_coverage: Figure,
-    /// 联合奖惩案例: not computed until cases are recorded by the service (`None`).
-    pub case_ratio: Option<Figure>,
+    /// Cases of the region shared with the provincial platform, dated in the year up to `as_of`.
+    pub cases_shared: i64,
+    /// 联合奖惩案例: shared cases ÷ the same national denominator (goal 10%).
+    pub case_ratio: Figure,
     /// 信用修复培训率: black-listed enterprises with a completed repair training ÷ enterprises
     /// black-listed during the year (goal 100%).
     pub training_rate: Figure,
@@ -100,6 +102,7 @@ struct Counts {
     local_red: i64,
     local_black: i64,
     national: i64,
+    cases: i64,
 }
 
 #[derive(Default)]
@@ -176,6 +179,23 @@ pub fn compute(
             }
         }
     }
+    // Shared cases dated in the year up to the day, shared by the end of that day (UTC+8).
+    let end_of_day = as_of
+        .succ_opt()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .ok_or_else(|| ApiError::internal("date"))?
+        - chrono::Duration::hours(8);
+    let shared: Vec<(String, i64)> = cases::table
+        .filter(cases::status.eq("shared"))
+        .filter(cases::case_date.ge(year_start))
+        .filter(cases::case_date.le(as_of))
+        .filter(cases::shared_at.lt(end_of_day))
+        .group_by(cases::region_code)
+        .select((cases::region_code, diesel::dsl::count_star()))
+        .load(conn)?;
+    for (r, n) in shared {
+        by_region.entry(r).or_default().cases += n;
+    }
     let declared: Vec<(String, i32)> = national_baselines::table
         .filter(national_baselines::year.eq(year))
         .select((national_baselines::region_code, national_baselines::count))
@@ -217,12 +237,8 @@ pub fn compute(
         .load::<i32>(conn)?
         .into_iter()
         .collect();
-    let day_after = as_of
-        .succ_opt()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .ok_or_else(|| ApiError::internal("date"))?;
     // Signed before the end of the as-of day in UTC+8.
-    let signed_before = day_after - chrono::Duration::hours(8);
+    let signed_before = end_of_day;
     let committed: HashSet<i32> = commitments::table
         .filter(commitments::purpose.eq("repair"))
         .filter(commitments::signed_at.lt(signed_before))
@@ -262,7 +278,8 @@ pub fn compute(
                 national_in_force: c.national,
                 national_declared: declared,
                 list_coverage: figure(c.local_red + c.local_black, den, COVERAGE_GOAL, baseline),
-                case_ratio: None,
+                cases_shared: c.cases,
+                case_ratio: figure(c.cases, den, CASE_GOAL, baseline),
                 training_rate,
                 commitment_ratio,
             },
@@ -281,6 +298,7 @@ pub fn compute(
             sum.local_red += r.local_red_in_force;
             sum.local_black += r.local_black_in_force;
             sum.national += r.national_in_force;
+            sum.cases += r.cases_shared;
             if let Some(d) = r.list_coverage.denominator {
                 den = Some(den.unwrap_or(0) + d);
                 kinds.insert(baseline);
@@ -318,7 +336,8 @@ pub fn compute(
                 COVERAGE_GOAL,
                 baseline,
             ),
-            case_ratio: None,
+            cases_shared: sum.cases,
+            case_ratio: figure(sum.cases, den, CASE_GOAL, baseline),
             training_rate,
             commitment_ratio,
         }
@@ -380,8 +399,7 @@ pub fn compute(
         regions: regions_out,
         departments: departments_out,
         notes: vec![
-            "case_ratio (联合奖惩案例 ≥ 10%) is not computed: reward-and-punishment cases are not recorded by this service yet".into(),
-            "special-rectification rates (section 九) are not computed yet".into(),
+            "special-rectification rates (section 九) are not computed yet: entries are not yet classified as special-rectification subjects".into(),
         ],
     })
 }

@@ -126,6 +126,50 @@ async fn targets_count_entries_baselines_training_and_commitments() {
     )
     .await;
 
+    // One punishment case on an entry of 东昌区, filed, submitted and shared with the province.
+    let punish = crate::four_lists::create(
+        app,
+        &f.tax.token,
+        crate::four_lists::punishment("CJ-T", &[f.black]),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    crate::four_lists::publish(app, &f.tax.token, punish).await;
+    let entry_101 = app
+        .get(&format!("/api/v1/subjects/{}", uscc(101)), &f.tax.token)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["entries"][0]["id"]
+        .clone();
+    let res = app
+        .post(
+            "/api/v1/cases",
+            &f.tax.token,
+            json!({
+                "title": "某公司偷税被限制参与政府采购", "kind": "punishment",
+                "subjects": [{"code": uscc(101), "name": "通化市某某商贸有限公司"}],
+                "entry_ids": [entry_101], "measure_item_ids": [punish],
+                "department_ids": [DEPT_TAX], "field": "government_procurement",
+                "case_date": today().to_string(), "summary": "依法限制其参与政府采购活动。"
+            }),
+        )
+        .await;
+    let case: Value = res.json().await.unwrap();
+    let case_id = case["id"].as_i64().expect("case created");
+    let case_region = case["region_code"].as_str().unwrap().to_string();
+    for (token, what) in [(&f.tax.token, "submit"), (&city.token, "share")] {
+        let res = app
+            .request(
+                reqwest::Method::POST,
+                &format!("/api/v1/cases/{case_id}/{what}"),
+                Some(token),
+                None,
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "{what}");
+    }
     let res = app
         .get(&format!("/api/v1/targets?year={year}"), &city.token)
         .await;
@@ -169,8 +213,13 @@ async fn targets_count_entries_baselines_training_and_commitments() {
     assert_eq!(r["total"]["list_coverage"]["denominator"], 14);
     assert_eq!(r["total"]["list_coverage"]["baseline"], "mixed");
     assert_eq!(r["total"]["list_coverage"]["shortfall"], 4);
-    assert_eq!(r["total"]["case_ratio"], Value::Null);
-    assert!(r["notes"].to_string().contains("case_ratio"));
+    // One shared case against 14 national identifications: 7.1%, one more needed for 10%.
+    assert_eq!(r["total"]["cases_shared"], 1);
+    assert_eq!(r["total"]["case_ratio"]["numerator"], 1);
+    assert_eq!(r["total"]["case_ratio"]["denominator"], 14);
+    assert_eq!(r["total"]["case_ratio"]["met"], false);
+    assert_eq!(r["total"]["case_ratio"]["shortfall"], 1);
+    assert_eq!(region(&r, &case_region)["cases_shared"], 1);
     let tax = r["departments"]
         .as_array()
         .unwrap()
