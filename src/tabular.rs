@@ -442,6 +442,15 @@ pub fn write_xlsx(
     headers: &[&str],
     rows: &[Vec<String>],
 ) -> Result<Vec<u8>, TabularError> {
+    write_xlsx_sheets(&[(sheet_name, headers, rows)])
+}
+
+/// One sheet of a workbook: name, headers, rows.
+pub type SheetData<'a> = (&'a str, &'a [&'a str], &'a [Vec<String>]);
+
+/// A workbook with several sheets, each written like [`write_xlsx`] (text cells, bold frozen
+/// header row, widths fitted to Chinese text).
+pub fn write_xlsx_sheets(sheets: &[SheetData<'_>]) -> Result<Vec<u8>, TabularError> {
     use rust_xlsxwriter::{Format as CellFormat, Workbook};
     let err = |e: rust_xlsxwriter::XlsxError| TabularError::Write(e.to_string());
     let col_num = |c: usize| {
@@ -452,43 +461,45 @@ pub fn write_xlsx(
     };
 
     let mut workbook = Workbook::new();
-    let sheet = workbook.add_worksheet();
-    sheet.set_name(excel_sheet_name(sheet_name)).map_err(err)?;
     let text = CellFormat::new().set_num_format("@");
     let bold = CellFormat::new().set_bold().set_num_format("@");
+    for (sheet_name, headers, rows) in sheets {
+        let sheet = workbook.add_worksheet();
+        sheet.set_name(excel_sheet_name(sheet_name)).map_err(err)?;
 
-    let columns = rows
-        .iter()
-        .map(Vec::len)
-        .chain([headers.len()])
-        .max()
-        .unwrap_or(0);
-    let mut widths = vec![0usize; columns];
-    for (c, h) in headers.iter().enumerate() {
-        sheet
-            .write_string_with_format(0, col_num(c)?, *h, &bold)
-            .map_err(err)?;
-        widths[c] = display_width(h);
-    }
-    for (r, row) in rows.iter().enumerate() {
-        for (c, value) in row.iter().enumerate() {
-            if value.is_empty() {
-                continue;
-            }
+        let columns = rows
+            .iter()
+            .map(Vec::len)
+            .chain([headers.len()])
+            .max()
+            .unwrap_or(0);
+        let mut widths = vec![0usize; columns];
+        for (c, h) in headers.iter().enumerate() {
             sheet
-                .write_string_with_format(row_num(r + 1)?, col_num(c)?, value, &text)
+                .write_string_with_format(0, col_num(c)?, *h, &bold)
                 .map_err(err)?;
-            widths[c] = widths[c].max(display_width(value));
+            widths[c] = display_width(h);
         }
+        for (r, row) in rows.iter().enumerate() {
+            for (c, value) in row.iter().enumerate() {
+                if value.is_empty() {
+                    continue;
+                }
+                sheet
+                    .write_string_with_format(row_num(r + 1)?, col_num(c)?, value, &text)
+                    .map_err(err)?;
+                widths[c] = widths[c].max(display_width(value));
+            }
+        }
+        for (c, w) in widths.iter().enumerate() {
+            let c = col_num(c)?;
+            sheet.set_column_format(c, &text).map_err(err)?;
+            sheet
+                .set_column_width(c, ((*w).clamp(6, 58) + 2) as f64)
+                .map_err(err)?;
+        }
+        sheet.set_freeze_panes(1, 0).map_err(err)?;
     }
-    for (c, w) in widths.iter().enumerate() {
-        let c = col_num(c)?;
-        sheet.set_column_format(c, &text).map_err(err)?;
-        sheet
-            .set_column_width(c, ((*w).clamp(6, 58) + 2) as f64)
-            .map_err(err)?;
-    }
-    sheet.set_freeze_panes(1, 0).map_err(err)?;
     workbook.save_to_buffer().map_err(err)
 }
 

@@ -404,6 +404,45 @@ pub fn compute(
     })
 }
 
+/// Checks the caller, the year, the day and the region, then computes the report.
+async fn report_for(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    year: i32,
+    region: Option<String>,
+    as_of: Option<NaiveDate>,
+) -> Result<TargetsReport, ApiError> {
+    user.require(&[Role::Admin, Role::Bureau])?;
+    if !(2000..=2100).contains(&year) {
+        return Err(ApiError::invalid_field(
+            "year",
+            "out_of_range",
+            "year must be between 2000 and 2100",
+        ));
+    }
+    let as_of = formulas::as_of(year, as_of, today())
+        .map_err(|m| ApiError::invalid_field("as_of", "out_of_range", m))?;
+    let region = region.unwrap_or_else(|| CITY_REGION.to_string());
+    if !user.covers_region(&region) {
+        return Err(ApiError::forbidden("this region is outside your scope"));
+    }
+    db::run(&state.pool, move |conn| {
+        let known: i64 = regions::table
+            .filter(regions::code.eq(&region))
+            .count()
+            .get_result(conn)?;
+        if known == 0 {
+            return Err(ApiError::invalid_field(
+                "region",
+                "unknown_region",
+                format!("there is no region {region}"),
+            ));
+        }
+        compute(conn, year, as_of, &region)
+    })
+    .await
+}
+
 /// Year-end targets (年度目标) of a region: numerators, denominators, ratios, goals, shortfalls, and
 /// where the national denominator came from; the whole city with a breakdown per
 /// county/district/zone and per department.
@@ -425,36 +464,154 @@ pub async fn targets(
     user: AuthUser,
     query: web::Query<TargetsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(&[Role::Admin, Role::Bureau])?;
     let q = query.into_inner();
-    if !(2000..=2100).contains(&q.year) {
-        return Err(ApiError::invalid_field(
-            "year",
-            "out_of_range",
-            "year must be between 2000 and 2100",
-        ));
-    }
-    let as_of = formulas::as_of(q.year, q.as_of, today())
-        .map_err(|m| ApiError::invalid_field("as_of", "out_of_range", m))?;
-    let region = q.region.unwrap_or_else(|| CITY_REGION.to_string());
-    if !user.covers_region(&region) {
-        return Err(ApiError::forbidden("this region is outside your scope"));
-    }
-    let report = db::run(&state.pool, move |conn| {
-        let known: i64 = regions::table
-            .filter(regions::code.eq(&region))
-            .count()
-            .get_result(conn)?;
-        if known == 0 {
-            return Err(ApiError::invalid_field(
-                "region",
-                "unknown_region",
-                format!("there is no region {region}"),
-            ));
-        }
-        compute(conn, q.year, as_of, &region)
-    })
-    .await?;
+    let report = report_for(&state, user, q.year, q.region, q.as_of).await?;
     debug_assert_eq!(report.as_of.year(), report.year);
     Ok(HttpResponse::Ok().json(report))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct TargetsExportQuery {
+    pub year: i32,
+    pub region: Option<String>,
+    #[param(value_type = Option<String>, format = Date)]
+    pub as_of: Option<NaiveDate>,
+}
+
+fn baseline_zh(b: Baseline) -> &'static str {
+    match b {
+        Baseline::Itemised => "国家层面认定（逐条导入）",
+        Baseline::Declared => "申报数",
+        Baseline::None => "无国家基数",
+        Baseline::Mixed => "逐条导入与申报数合计",
+        Baseline::Population => "本年度失信企业",
+    }
+}
+
+fn figure_row(name: &str, f: &Figure) -> Vec<String> {
+    let opt = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_else(|| "—".into());
+    vec![
+        name.to_string(),
+        f.numerator.to_string(),
+        opt(f.denominator),
+        f.ratio
+            .map(|r| format!("{:.1}%", r * 100.0))
+            .unwrap_or_else(|| "无国家基数".into()),
+        format!("{:.0}%", f.goal * 100.0),
+        match f.met {
+            Some(true) => "达标".into(),
+            Some(false) => "未达标".into(),
+            None => "—".into(),
+        },
+        opt(f.shortfall),
+        baseline_zh(f.baseline).to_string(),
+    ]
+}
+
+const SHEET_HEADERS: [&str; 8] = [
+    "指标",
+    "分子",
+    "分母",
+    "比例",
+    "目标",
+    "是否达标",
+    "差额",
+    "分母来源",
+];
+
+fn region_rows(r: &RegionTargets) -> Vec<Vec<String>> {
+    vec![
+        figure_row("红黑名单数量（覆盖率）", &r.list_coverage),
+        figure_row("联合奖惩案例", &r.case_ratio),
+        figure_row("信用修复培训率", &r.training_rate),
+        figure_row("信用承诺比例", &r.commitment_ratio),
+    ]
+}
+
+/// The year-end report as a workbook for the bureau (Chinese): one sheet for the region asked
+/// (the whole city by default), one per county/district/zone, and one per-department sheet.
+#[utoipa::path(
+    tag = "targets",
+    security(("bearer" = [])),
+    params(TargetsExportQuery),
+    responses(
+        (status = 200, description = "The workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Bureaus and admins only; a county bureau only its region", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown region, or as_of outside the year or in the future", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/targets/export")]
+pub async fn export(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<TargetsExportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let report = report_for(&state, user, q.year, q.region, q.as_of).await?;
+    let mut sheets: Vec<(String, Vec<Vec<String>>)> = Vec::new();
+    let title = if report.region_code == CITY_REGION {
+        "全市合计".to_string()
+    } else {
+        report.total.region_name.clone()
+    };
+    sheets.push((title, region_rows(&report.total)));
+    for r in &report.regions {
+        let name = if r.region_code == CITY_REGION {
+            "市本级".to_string()
+        } else {
+            r.region_name.clone()
+        };
+        sheets.push((name, region_rows(r)));
+    }
+    let dept_headers = [
+        "部门",
+        "所属区域",
+        "本地在册红黑名单",
+        "国家层面认定在册",
+        "覆盖率",
+        "培训率",
+        "承诺比例",
+    ];
+    let pct = |f: &Figure| {
+        f.ratio
+            .map(|r| format!("{:.1}%", r * 100.0))
+            .unwrap_or_else(|| "—".into())
+    };
+    let dept_rows: Vec<Vec<String>> = report
+        .departments
+        .iter()
+        .map(|d| {
+            vec![
+                d.department_name.clone(),
+                d.region_code.clone(),
+                d.local_in_force.to_string(),
+                d.national_in_force.to_string(),
+                pct(&d.list_coverage),
+                pct(&d.training_rate),
+                pct(&d.commitment_ratio),
+            ]
+        })
+        .collect();
+    let mut data: Vec<crate::tabular::SheetData<'_>> = sheets
+        .iter()
+        .map(|(n, rows)| (n.as_str(), &SHEET_HEADERS[..], rows.as_slice()))
+        .collect();
+    data.push(("各部门", &dept_headers[..], dept_rows.as_slice()));
+    let bytes =
+        crate::tabular::write_xlsx_sheets(&data).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            crate::imports::disposition(
+                &format!("targets-{}-{}", report.year, report.as_of),
+                &format!("{}年度信用目标（截至{}）", report.year, report.as_of),
+                "xlsx",
+            ),
+        ))
+        .body(bytes))
 }

@@ -302,3 +302,40 @@ async fn targets_are_for_bureaus_in_scope_and_a_day_of_the_year() {
         "a past year is counted on its last day"
     );
 }
+
+#[tokio::test]
+async fn the_year_end_report_exports_one_sheet_per_region() {
+    use calamine::Reader;
+    let f = fixture().await;
+    let app = &f.app;
+    let admin = app.admin().await;
+    let res = app.get("/api/v1/targets/export?year=2019", &admin.token).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("targets-2019-2019-12-31.xlsx"));
+    let bytes = res.bytes().await.unwrap().to_vec();
+    let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+    let names = book.sheet_names();
+    let regions: i64 = {
+        use credit_lists::schema::regions;
+        use diesel::prelude::*;
+        regions::table.count().get_result(&mut *app.conn()).unwrap()
+    };
+    assert_eq!(names.len() as i64, regions + 2, "{names:?}");
+    assert_eq!(names[0], "全市合计");
+    assert!(names.contains(&"通化县".to_string()) && names.contains(&"各部门".to_string()));
+    let sheet = book.worksheet_range("通化县").unwrap();
+    let rows: Vec<Vec<String>> = sheet
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    assert_eq!(rows[0][0], "指标");
+    assert_eq!(rows[1][0], "红黑名单数量（覆盖率）");
+    assert_eq!(rows[1][3], "无国家基数", "no baseline is said, not 0%");
+    // The same scope rules as the report.
+    let county = app.account("thx-bureau", Role::Bureau, None, Some("220521")).await;
+    let res = app.get("/api/v1/targets/export?year=2019", &county.token).await;
+    assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+}
