@@ -26,6 +26,7 @@ pub mod org;
 pub mod pii;
 pub mod repair;
 pub mod schema;
+pub mod scorecards;
 pub mod startup;
 pub mod stats;
 pub mod tabular;

@@ -144,6 +144,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(repair::applications::send_back)
                 .service(repair::applications::withdraw)
                 .service(repair::applications::resubmit)
+                .service(crate::scorecards::scorecards)
                 .service(targets::export)
                 .service(targets::targets)
                 .service(checks::handlers::list_receipts)

@@ -309,7 +309,9 @@ async fn the_year_end_report_exports_one_sheet_per_region() {
     let f = fixture().await;
     let app = &f.app;
     let admin = app.admin().await;
-    let res = app.get("/api/v1/targets/export?year=2019", &admin.token).await;
+    let res = app
+        .get("/api/v1/targets/export?year=2019", &admin.token)
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers()["content-disposition"]
         .to_str()
@@ -335,7 +337,137 @@ async fn the_year_end_report_exports_one_sheet_per_region() {
     assert_eq!(rows[1][0], "红黑名单数量（覆盖率）");
     assert_eq!(rows[1][3], "无国家基数", "no baseline is said, not 0%");
     // The same scope rules as the report.
-    let county = app.account("thx-bureau", Role::Bureau, None, Some("220521")).await;
-    let res = app.get("/api/v1/targets/export?year=2019", &county.token).await;
+    let county = app
+        .account("thx-bureau", Role::Bureau, None, Some("220521"))
+        .await;
+    let res = app
+        .get("/api/v1/targets/export?year=2019", &county.token)
+        .await;
     assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+}
+
+#[tokio::test]
+async fn scorecards_give_points_with_evidence_and_say_what_is_missing() {
+    let f = fixture().await;
+    let app = &f.app;
+    let entry = listed(&f, "black", 201, false).await;
+    let t = app
+        .post(
+            "/api/v1/commitment-templates",
+            &f.tax.token,
+            json!({"purpose": "pre_licensing", "title": "告知承诺书", "body": "承诺内容"}),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    app.post(
+        &format!("/api/v1/commitment-templates/{t}/publish"),
+        &f.tax.token,
+        json!({}),
+    )
+    .await;
+    let check = app
+        .post(
+            "/api/v1/credit-checks",
+            &f.tax.token,
+            json!({"subject_code": uscc(201), "field": "bidding"}),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["check_id"]
+        .as_i64()
+        .unwrap();
+    let year = today().format("%Y").to_string();
+    let quarter = (today().format("%m").to_string().parse::<u32>().unwrap() - 1) / 3 + 1;
+    let admin = app.admin().await;
+    let res = app
+        .get(
+            &format!("/api/v1/scorecards?year={year}&quarter={quarter}"),
+            &admin.token,
+        )
+        .await;
+    let r: Value = res.json().await.unwrap();
+    let card = |id: i32| {
+        r["departments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["department_id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let tax = card(DEPT_TAX);
+    let items: std::collections::HashMap<String, Value> = tax["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["key"].as_str().unwrap().to_string(), i.clone()))
+        .collect();
+    assert_eq!(items["lists_built"]["points"], 4.0);
+    assert_eq!(items["lists_built"]["evidence"], json!([entry]));
+    assert_eq!(items["lists_published"]["points"], 2.0);
+    assert_eq!(items["lists_shared"]["points"], 4.0);
+    assert_eq!(items["commitment_template"]["evidence"], json!([t]));
+    assert_eq!(
+        items["credit_records_in_approvals"]["evidence"],
+        json!([check])
+    );
+    assert_eq!(items["cases"]["points"], 0.0);
+    assert!(items["cases"]["missing"]
+        .as_str()
+        .unwrap()
+        .contains("4 more"));
+    assert_eq!(items["repairs_with_commitments"]["points"], 0.0);
+    assert_eq!(items["data_quality"]["status"], "not_measured");
+    assert_eq!(items["data_quality"]["points"], Value::Null);
+    assert_eq!(tax["points"], 15.0);
+    assert_eq!(tax["max_measured"], 23.0);
+    let scjg = card(DEPT_SCJG);
+    assert_eq!(scjg["points"], 0.0);
+    // A department officer sees only their own card; a county bureau only its region's.
+    let mine: Value = app
+        .get(
+            &format!("/api/v1/scorecards?year={year}&quarter={quarter}"),
+            &f.tax.token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["departments"].as_array().unwrap().len(), 1);
+    let county = app
+        .account("thx-bureau", Role::Bureau, None, Some("220521"))
+        .await;
+    let res = app
+        .get(
+            &format!("/api/v1/scorecards?year={year}&quarter={quarter}&region=220502"),
+            &county.token,
+        )
+        .await;
+    assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let theirs: Value = app
+        .get(
+            &format!("/api/v1/scorecards?year={year}&quarter={quarter}"),
+            &county.token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(theirs["departments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["region_code"] == "220521"));
+    let res = app
+        .get(
+            &format!("/api/v1/scorecards?year={year}&quarter=5"),
+            &admin.token,
+        )
+        .await;
+    assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "out_of_range").await;
 }
