@@ -320,6 +320,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     application_fields,
     four_list_items,
+    special_rectification_items,
     four_list_item_versions,
     four_list_links,
     subjects,
@@ -640,3 +641,14 @@ diesel::joinable!(case_measures -> cases (case_id));
 diesel::joinable!(case_measures -> four_list_items (measure_item_id));
 diesel::joinable!(case_departments -> cases (case_id));
 diesel::joinable!(case_media_reports -> cases (case_id));
+
+diesel::table! {
+    special_rectification_items (item_id) {
+        item_id -> Integer,
+        category -> Text,
+        set_by -> Integer,
+        set_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(special_rectification_items -> four_list_items (item_id));

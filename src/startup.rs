@@ -146,6 +146,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(repair::applications::resubmit)
                 .service(crate::scorecards::scorecards)
                 .service(targets::export)
+                .service(targets::special::put_special_category)
+                .service(targets::special::list_special)
                 .service(targets::targets)
                 .service(checks::handlers::list_receipts)
                 .service(checks::handlers::get_receipt)

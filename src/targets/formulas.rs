@@ -2,6 +2,8 @@
 //! no database. The database layer (`targets::compute`) counts with the same predicates in SQL;
 //! the unit tests here pin the definitions on hand-computed fixtures.
 
+use std::collections::{BTreeSet, HashSet};
+
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -131,6 +133,28 @@ impl Listing {
     }
 }
 
+/// Section 九 (失信问题专项治理): of the special-rectification objects (`objects`: subjects listed
+/// during the year under a scope item marked with a special category), the rectified-and-exited
+/// ones (`still_listed` does not hold them: no entry under a marked item in force on the as-of day)
+/// and those with a signed commitment letter (`committed`), each against a goal of 100%. No object
+/// at all is "no population", not 100%.
+pub fn special_rates(
+    objects: &BTreeSet<i32>,
+    still_listed: &HashSet<i32>,
+    committed: &HashSet<i32>,
+) -> (Figure, Figure) {
+    let n = objects.len() as i64;
+    let exited = objects.iter().filter(|s| !still_listed.contains(s)).count() as i64;
+    let signed = objects.iter().filter(|s| committed.contains(s)).count() as i64;
+    (
+        figure(exited, Some(n), SPECIAL_GOAL, Baseline::Population),
+        figure(signed, Some(n), SPECIAL_GOAL, Baseline::Population),
+    )
+}
+
+/// Both section 九 rates must reach 100% by the year end.
+pub const SPECIAL_GOAL: f64 = 1.0;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,5 +274,41 @@ mod tests {
         assert!(as_of(2019, Some(d("2020-01-01")), today).is_err());
         assert!(as_of(2026, Some(d("2026-12-01")), today).is_err());
         assert!(as_of(2027, None, today).is_err());
+    }
+
+    #[test]
+    fn special_rectification_counts_exits_and_commitments_of_the_years_objects() {
+        let start = d("2019-01-01");
+        let as_of = d("2019-12-31");
+        // Subject 1: judgment defaulter removed in June (exited). Subject 2: still listed.
+        // Subject 3: listing expires exactly on the as-of day (still listed that day).
+        // Subject 4: expired in 2018 (not an object of the year).
+        let listings = [
+            (1, listing("2019-02-01", "2022-02-01", Some("2019-06-10"))),
+            (2, listing("2019-03-01", "2022-03-01", None)),
+            (3, listing("2017-01-01", "2019-12-31", None)),
+            (4, listing("2016-01-01", "2018-12-31", None)),
+        ];
+        let objects: BTreeSet<i32> = listings
+            .iter()
+            .filter(|(_, l)| l.listed_during(start, as_of))
+            .map(|(s, _)| *s)
+            .collect();
+        let still: HashSet<i32> = listings
+            .iter()
+            .filter(|(_, l)| l.in_force_on(as_of))
+            .map(|(s, _)| *s)
+            .collect();
+        assert_eq!(objects, BTreeSet::from([1, 2, 3]));
+        let committed = HashSet::from([1, 2, 4]);
+        let (exit, commit) = special_rates(&objects, &still, &committed);
+        assert_eq!((exit.numerator, exit.denominator), (1, Some(3)));
+        assert_eq!((exit.met, exit.shortfall), (Some(false), Some(2)));
+        // Subject 4 signed but is not an object of the year: 2 of 3.
+        assert_eq!((commit.numerator, commit.shortfall), (2, Some(1)));
+        // No object at all: no ratio and no verdict, never 100%.
+        let (exit, commit) = special_rates(&BTreeSet::new(), &still, &committed);
+        assert_eq!((exit.ratio, exit.met), (None, None));
+        assert_eq!((commit.ratio, commit.met), (None, None));
     }
 }

@@ -2,8 +2,9 @@
 //! repair-commitment ratio per region, counted in the database and judged by [`formulas`]. See `docs/targets.md`.
 
 pub mod formulas;
+pub mod special;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use actix_web::{get, web, HttpResponse};
 use chrono::{Datelike, NaiveDate};
@@ -11,14 +12,14 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use self::formulas::{figure, Baseline, Figure};
+use self::formulas::{figure, special_rates, Baseline, Figure, Listing};
 use crate::auth::{AuthUser, Role, CITY_REGION};
 use crate::db::{self, DbConnection};
 use crate::entries::today;
 use crate::error::{ApiError, Problem};
 use crate::schema::{
-    cases, commitments, departments, list_entries, national_baselines, regions, subjects,
-    training_attendance, training_sessions,
+    cases, commitments, departments, list_entries, national_baselines, regions,
+    special_rectification_items, subjects, training_attendance, training_sessions,
 };
 use crate::startup::AppState;
 
@@ -65,6 +66,13 @@ pub struct RegionTargets {
     /// 信用承诺比例: the same enterprises with a signed repair commitment ÷ those enterprises
     /// (goal 30%).
     pub commitment_ratio: Figure,
+    /// Section 九 整改和退出率: special-rectification objects (subjects listed during the year under
+    /// a scope item marked with a special category) no longer listed under such an item on
+    /// `as_of` ÷ those objects (goal 100%).
+    pub special_exit_rate: Figure,
+    /// Section 九 信用承诺率: the same objects with a signed repair commitment letter ÷ those
+    /// objects (goal 100%).
+    pub special_commitment_rate: Figure,
 }
 
 /// A department's share (industry breakdown).
@@ -79,6 +87,8 @@ pub struct DepartmentTargets {
     pub list_coverage: Figure,
     pub training_rate: Figure,
     pub commitment_ratio: Figure,
+    pub special_exit_rate: Figure,
+    pub special_commitment_rate: Figure,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -108,9 +118,22 @@ struct Counts {
 #[derive(Default)]
 struct Population {
     enterprises: HashSet<i32>,
+    /// Special-rectification objects (section 九).
+    special: BTreeSet<i32>,
+}
+
+/// What the rates of a population are judged against.
+struct Evidence {
+    trained: HashSet<i32>,
+    committed: HashSet<i32>,
+    still_listed: HashSet<i32>,
 }
 
 impl Population {
+    fn special_figures(&self, ev: &Evidence) -> (Figure, Figure) {
+        special_rates(&self.special, &ev.still_listed, &ev.committed)
+    }
+
     fn figures(&self, trained: &HashSet<i32>, committed: &HashSet<i32>) -> (Figure, Figure) {
         let n = self.enterprises.len() as i64;
         let t = self
@@ -129,6 +152,8 @@ impl Population {
         )
     }
 }
+
+type SpecialRow = (i32, String, i32, NaiveDate, NaiveDate, Option<NaiveDate>);
 
 /// Counts everything for `year` as of `as_of` and judges it.
 pub fn compute(
@@ -247,6 +272,34 @@ pub fn compute(
         .load::<i32>(conn)?
         .into_iter()
         .collect();
+    // Section 九: entries under scope items marked as special-rectification categories.
+    let marked: Vec<i32> = special_rectification_items::table
+        .select(special_rectification_items::item_id)
+        .load(conn)?;
+    let special_rows: Vec<SpecialRow> = if marked.is_empty() {
+        Vec::new()
+    } else {
+        list_entries::table
+            .filter(list_entries::scope_item_id.eq_any(&marked))
+            .filter(list_entries::list_type.eq("black"))
+            .filter(list_entries::status.ne("draft"))
+            .filter(list_entries::valid_from.le(as_of))
+            .filter(list_entries::valid_until.ge(year_start))
+            .select((
+                list_entries::subject_id,
+                list_entries::region_code,
+                list_entries::department_id,
+                list_entries::valid_from,
+                list_entries::valid_until,
+                list_entries::removal_date,
+            ))
+            .load(conn)?
+    };
+    let mut ev = Evidence {
+        trained,
+        committed,
+        still_listed: HashSet::new(),
+    };
     let mut pop_region: HashMap<String, Population> = HashMap::new();
     let mut pop_dept: HashMap<i32, Population> = HashMap::new();
     let mut pop_all = Population::default();
@@ -257,6 +310,29 @@ pub fn compute(
         pop_region.entry(r).or_default().enterprises.insert(s);
         pop_dept.entry(d).or_default().enterprises.insert(s);
     }
+    for (s, r, d, valid_from, valid_until, removal_date) in special_rows {
+        let l = Listing {
+            black: true,
+            national: false,
+            enterprise: false,
+            draft: false,
+            valid_from,
+            valid_until,
+            removal_date,
+        };
+        if l.in_force_on(as_of) {
+            ev.still_listed.insert(s);
+        }
+        if !l.listed_during(year_start, as_of) {
+            continue;
+        }
+        if whole_city || r == region {
+            pop_all.special.insert(s);
+        }
+        pop_region.entry(r).or_default().special.insert(s);
+        pop_dept.entry(d).or_default().special.insert(s);
+    }
+    let (trained, committed) = (&ev.trained, &ev.committed);
 
     let region_figures = |code: &str, pop: &Population| -> (RegionTargets, Baseline) {
         let c = by_region.get(code).copied().unwrap_or_default();
@@ -268,7 +344,8 @@ pub fn compute(
         } else {
             (None, Baseline::None)
         };
-        let (training_rate, commitment_ratio) = pop.figures(&trained, &committed);
+        let (training_rate, commitment_ratio) = pop.figures(trained, committed);
+        let (special_exit_rate, special_commitment_rate) = pop.special_figures(&ev);
         (
             RegionTargets {
                 region_code: code.to_string(),
@@ -282,6 +359,8 @@ pub fn compute(
                 case_ratio: figure(c.cases, den, CASE_GOAL, baseline),
                 training_rate,
                 commitment_ratio,
+                special_exit_rate,
+                special_commitment_rate,
             },
             baseline,
         )
@@ -319,7 +398,8 @@ pub fn compute(
             (false, true) => Baseline::Declared,
             (false, false) => Baseline::None,
         };
-        let (training_rate, commitment_ratio) = pop_all.figures(&trained, &committed);
+        let (training_rate, commitment_ratio) = pop_all.figures(trained, committed);
+        let (special_exit_rate, special_commitment_rate) = pop_all.special_figures(&ev);
         RegionTargets {
             region_code: CITY_REGION.to_string(),
             region_name: names.get(CITY_REGION).cloned().unwrap_or_default(),
@@ -340,6 +420,8 @@ pub fn compute(
             case_ratio: figure(sum.cases, den, CASE_GOAL, baseline),
             training_rate,
             commitment_ratio,
+            special_exit_rate,
+            special_commitment_rate,
         }
     } else {
         region_figures(region, &pop_all).0
@@ -371,10 +453,9 @@ pub fn compute(
         if !whole_city && !r.is_empty() && r != region {
             continue;
         }
-        let (training_rate, commitment_ratio) = pop_dept
-            .get(&d)
-            .unwrap_or(&empty)
-            .figures(&trained, &committed);
+        let pop = pop_dept.get(&d).unwrap_or(&empty);
+        let (training_rate, commitment_ratio) = pop.figures(trained, committed);
+        let (special_exit_rate, special_commitment_rate) = pop.special_figures(&ev);
         departments_out.push(DepartmentTargets {
             department_id: d,
             department_name: dept_names.get(&d).cloned().unwrap_or_default(),
@@ -389,7 +470,17 @@ pub fn compute(
             ),
             training_rate,
             commitment_ratio,
+            special_exit_rate,
+            special_commitment_rate,
         });
+    }
+    let mut notes = Vec::new();
+    if marked.is_empty() {
+        notes.push(
+            "no black-list scope item is marked as a special-rectification category (section 九): \
+             the special-rectification rates have no population"
+                .to_string(),
+        );
     }
     Ok(TargetsReport {
         year,
@@ -398,9 +489,7 @@ pub fn compute(
         total,
         regions: regions_out,
         departments: departments_out,
-        notes: vec![
-            "special-rectification rates (section 九) are not computed yet: entries are not yet classified as special-rectification subjects".into(),
-        ],
+        notes,
     })
 }
 
@@ -486,7 +575,7 @@ fn baseline_zh(b: Baseline) -> &'static str {
         Baseline::Declared => "申报数",
         Baseline::None => "无国家基数",
         Baseline::Mixed => "逐条导入与申报数合计",
-        Baseline::Population => "本年度失信企业",
+        Baseline::Population => "本年度名单主体",
     }
 }
 
@@ -527,6 +616,8 @@ fn region_rows(r: &RegionTargets) -> Vec<Vec<String>> {
         figure_row("联合奖惩案例", &r.case_ratio),
         figure_row("信用修复培训率", &r.training_rate),
         figure_row("信用承诺比例", &r.commitment_ratio),
+        figure_row("专项治理对象整改退出率", &r.special_exit_rate),
+        figure_row("专项治理对象信用承诺率", &r.special_commitment_rate),
     ]
 }
 
@@ -575,6 +666,8 @@ pub async fn export(
         "覆盖率",
         "培训率",
         "承诺比例",
+        "专项治理整改退出率",
+        "专项治理信用承诺率",
     ];
     let pct = |f: &Figure| {
         f.ratio
@@ -593,6 +686,8 @@ pub async fn export(
                 pct(&d.list_coverage),
                 pct(&d.training_rate),
                 pct(&d.commitment_ratio),
+                pct(&d.special_exit_rate),
+                pct(&d.special_commitment_rate),
             ]
         })
         .collect();

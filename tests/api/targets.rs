@@ -170,6 +170,26 @@ async fn targets_count_entries_baselines_training_and_commitments() {
             .await;
         assert_eq!(res.status(), StatusCode::OK, "{what}");
     }
+    // Nothing marked yet: the section 九 rates have no population, and the report says so.
+    let before: Value = app
+        .get(&format!("/api/v1/targets?year={year}"), &city.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(before["total"]["special_exit_rate"]["ratio"], Value::Null);
+    assert_eq!(before["total"]["special_exit_rate"]["met"], Value::Null);
+    assert_eq!(before["notes"].as_array().unwrap().len(), 1, "{before}");
+    // The black-list scope item is the judgment-defaulter category (失信被执行人).
+    let res = app
+        .request(
+            reqwest::Method::PUT,
+            &format!("/api/v1/four-list-items/{}/special-category", f.black),
+            Some(&city.token),
+            Some(json!({"category": "judgment_defaulter"})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
     let res = app
         .get(&format!("/api/v1/targets?year={year}"), &city.token)
         .await;
@@ -195,6 +215,16 @@ async fn targets_count_entries_baselines_training_and_commitments() {
     assert_eq!(dc["commitment_ratio"]["numerator"], 2);
     assert_eq!(dc["commitment_ratio"]["met"], false);
     assert_eq!(dc["commitment_ratio"]["shortfall"], 1);
+    // Section 九: the same seven are special-rectification objects; the revoked one has exited,
+    // two signed a commitment.
+    assert_eq!(dc["special_exit_rate"]["denominator"], 7);
+    assert_eq!(dc["special_exit_rate"]["numerator"], 1);
+    assert_eq!(dc["special_exit_rate"]["shortfall"], 6);
+    assert_eq!(dc["special_commitment_rate"]["numerator"], 2);
+    assert_eq!(dc["special_commitment_rate"]["shortfall"], 5);
+    assert_eq!(dc["special_commitment_rate"]["goal"], 1.0);
+    assert_eq!(r["total"]["special_exit_rate"]["denominator"], 7);
+    assert_eq!(r["notes"], json!([]));
     let thx = region(&r, "220521");
     assert_eq!(thx["list_coverage"]["baseline"], "declared");
     assert_eq!(thx["list_coverage"]["denominator"], 10);
@@ -470,4 +500,103 @@ async fn scorecards_give_points_with_evidence_and_say_what_is_missing() {
         )
         .await;
     assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "out_of_range").await;
+}
+
+#[tokio::test]
+async fn special_rectification_marks_are_for_bureaus_on_black_scope_items_and_audited() {
+    let f = fixture().await;
+    let app = &f.app;
+    let city = app
+        .account("city-bureau", Role::Bureau, None, Some("220500"))
+        .await;
+    let county = app
+        .account("county-bureau", Role::Bureau, None, Some("220521"))
+        .await;
+    let path = format!("/api/v1/four-list-items/{}/special-category", f.black);
+    let put = |token: String, path: String, body: Value| async move {
+        app.request(reqwest::Method::PUT, &path, Some(&token), Some(body))
+            .await
+    };
+    let body = json!({"category": "major_tax_violation"});
+    // A department officer, and a county bureau for a city department: refused.
+    let res = put(f.tax.token.clone(), path.clone(), body.clone()).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = put(county.token.clone(), path.clone(), body.clone()).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = app
+        .request(reqwest::Method::PUT, &path, None, Some(body.clone()))
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // A red scope item cannot be one; an unknown item is 404; an unknown category is refused.
+    let res = put(
+        city.token.clone(),
+        format!("/api/v1/four-list-items/{}/special-category", f.red),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let p: Value = res.json().await.unwrap();
+    assert_eq!(p["errors"][0]["code"], "not_black_scope", "{p}");
+    let res = put(
+        city.token.clone(),
+        "/api/v1/four-list-items/999999/special-category".into(),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = put(
+        city.token.clone(),
+        path.clone(),
+        json!({"category": "littering"}),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    // Nothing was stored by the refusals.
+    let list: Value = app
+        .get("/api/v1/special-rectification-items", &city.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list, json!([]));
+    // Set, change, clear: each audited with before and after.
+    let res = put(city.token.clone(), path.clone(), body.clone()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let stored: Value = res.json().await.unwrap();
+    assert_eq!(stored["category"], "major_tax_violation");
+    assert_eq!(stored["item_id"], f.black);
+    let res = put(
+        city.token.clone(),
+        path.clone(),
+        json!({"category": "judgment_defaulter"}),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let list: Value = app
+        .get("/api/v1/special-rectification-items", &f.tax.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["category"], "judgment_defaulter");
+    let res = put(city.token.clone(), path.clone(), json!({"category": null})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap(), Value::Null);
+    let audit: Value = app
+        .get(
+            "/api/v1/audit-log?action=four_list_item.special_category",
+            &app.admin().await.token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = audit["items"].as_array().expect("audit page");
+    assert_eq!(items.len(), 3, "{audit}");
+    let cleared = items
+        .iter()
+        .find(|i| i["after"].is_null())
+        .expect("the clearing is audited");
+    assert_eq!(cleared["before"]["category"], "judgment_defaulter");
 }
