@@ -140,6 +140,7 @@ fn seed_all(
             made += 1;
         }
     }
+    made += county_cases(conn, state, admin)?;
     // The previous month is closed for the whole city.
     let first = today.with_day(1).unwrap_or(today);
     let prev = first - Duration::days(1);
@@ -152,4 +153,78 @@ fn seed_all(
     )?;
     tracing::info!(cases = made, "demo cases created");
     Ok(())
+}
+
+/// Counties whose own credit office (the county 政务服务和数字化局) filed and shared joint
+/// punishment cases, with the share of the case goal (10% of the county's national
+/// identifications) they reach: two meet it, one is half-way, the others have none.
+const COUNTY_CASES: &[(&str, i32, i64)] =
+    &[("220502", 2, 100), ("220524", 6, 120), ("220581", 7, 50)];
+
+fn county_cases(
+    conn: &mut DbConnection,
+    state: &AppState,
+    admin: &crate::auth::AuthUser,
+) -> Result<usize, ApiError> {
+    let today = crate::entries::today();
+    let year_start = today.with_ordinal(1).unwrap_or(today);
+    let mut made = 0;
+    for &(region, bureau, pct_of_goal) in COUNTY_CASES {
+        let national: i64 = list_entries::table
+            .filter(crate::entries::in_force_sql(today))
+            .filter(list_entries::region_code.eq(region))
+            .filter(list_entries::source.eq("national"))
+            .count()
+            .get_result(conn)?;
+        let goal = crate::targets::formulas::required(national, crate::targets::CASE_GOAL);
+        let wanted = (goal * pct_of_goal + 99) / 100;
+        let entries: Vec<EntryRow> = list_entries::table
+            .filter(crate::entries::in_force_sql(today))
+            .filter(list_entries::region_code.eq(region))
+            .filter(list_entries::list_type.eq("black"))
+            .order(list_entries::id.asc())
+            .select(EntryRow::as_select())
+            .load(conn)?;
+        let mut shared = 0;
+        for (i, e) in entries.iter().enumerate() {
+            if shared >= wanted {
+                break;
+            }
+            let Some(measure) = measure_for(conn, e, CaseKind::Punishment)? else {
+                continue;
+            };
+            let subject: SubjectRow = subjects::table
+                .find(e.subject_id)
+                .select(SubjectRow::as_select())
+                .first(conn)?;
+            let input = NewCase {
+                title: format!("{}被多部门联合惩戒", subject.name),
+                kind: CaseKind::Punishment,
+                department_id: Some(bureau),
+                subjects: vec![CaseSubjectInput {
+                    code: subject.full_code(&state.pii)?,
+                    name: subject.name.clone(),
+                    kind: SubjectType::parse(&subject.kind),
+                }],
+                entry_ids: vec![e.id],
+                measure_item_ids: vec![measure],
+                department_ids: vec![e.department_id],
+                field: "government_procurement".into(),
+                case_date: (today - Duration::days(2 + (i % 20) as i64))
+                    .max(e.valid_from)
+                    .max(year_start),
+                summary: "县信用办组织相关部门核查，依法对其实施联合惩戒措施。".into(),
+                source_check_id: None,
+            };
+            let id = write_case(conn, state, admin, None, &input, (None, None, None))?;
+            let row = find_case(conn, id)?.ok_or_else(|| ApiError::internal("case vanished"))?;
+            crate::cases::handlers::audit_case(conn, state, admin, "case.create", None, &row)?;
+            mark_submitted(conn, state, admin, &row)?;
+            let row = find_case(conn, id)?.ok_or_else(|| ApiError::internal("case vanished"))?;
+            mark_shared(conn, state, admin, &row)?;
+            shared += 1;
+            made += 1;
+        }
+    }
+    Ok(made)
 }

@@ -16,7 +16,10 @@ use crate::entries::{ListType, Source};
 use crate::error::ApiError;
 use crate::four_lists::handlers::NewItem;
 use crate::four_lists::{ItemKind, LegalBasis, Severity, SubjectType};
-use crate::schema::{four_list_items, list_entries, objections, users};
+use crate::schema::{
+    four_list_items, list_entries, national_baselines, objections, special_rectification_items,
+    users,
+};
 use crate::startup::AppState;
 
 const DEPT_COURT: i32 = 15; // 市中级人民法院
@@ -336,6 +339,147 @@ fn person(rng: &mut StdRng) -> String {
 }
 
 /// Creates the demo lists once. Returns whether anything was created.
+/// One generated entry of the demo (valid codes of `division`, a name, a document number).
+fn demo_entry(
+    rng: &mut StdRng,
+    n: u32,
+    (scope, list_type, department, kind): (i32, ListType, i32, SubjectType),
+    division: &str,
+    determination: NaiveDate,
+) -> NewEntry {
+    let (code, name, rep) = match kind {
+        I => {
+            let name = person(rng);
+            (id_number(rng, division), name, None)
+        }
+        _ => {
+            let name = format!(
+                "{}{}{}",
+                NAME_HEADS[rng.gen_range(0..NAME_HEADS.len())],
+                NAME_MIDS[rng.gen_range(0..NAME_MIDS.len())],
+                if kind == O { "协会" } else { "有限公司" }
+            );
+            (uscc(rng, division), name, Some(person(rng)))
+        }
+    };
+    let national = department == DEPT_COURT;
+    NewEntry {
+        list_type,
+        subject_code: code,
+        subject_kind: Some(kind),
+        subject_name: name,
+        legal_representative: rep,
+        legal_representative_id: None,
+        region_code: None,
+        department_id: Some(department),
+        scope_item_id: scope,
+        document_number: format!(
+            "通{}〔{}〕{}号",
+            if national { "法执" } else { "信认" },
+            determination.format("%Y"),
+            n + 1
+        ),
+        determination_date: determination,
+        valid_from: None,
+        valid_until: None,
+        facts: if list_type == ListType::Red {
+            "连续三年无违法违规记录，依法诚信经营".into()
+        } else {
+            "经查实存在严重失信行为，依法认定".into()
+        },
+        internal_note: None,
+        source: if national {
+            Source::National
+        } else {
+            Source::Local
+        },
+        acknowledge_invalid_checksum: false,
+    }
+}
+
+/// The list coverage (local entries in force ÷ national identifications, in per cent) the demo
+/// aims at per county, so that the year-end targets read like a real year: some counties meet the
+/// 50% goal and some do not. `true`: the county's national figure is a declared count
+/// (国家层面认定申报数) rather than itemised national entries.
+const DEMO_COVERAGE: &[(&str, i64, bool)] = &[
+    ("220502", 70, false),
+    ("220503", 38, false),
+    ("220521", 55, true),
+    ("220523", 44, false),
+    ("220524", 80, false),
+    ("220581", 52, false),
+    ("220582", 30, false),
+];
+
+fn declared_division(division: &str) -> bool {
+    DEMO_COVERAGE
+        .iter()
+        .any(|(d, _, declared)| *d == division && *declared)
+}
+
+/// Adds national-level identifications (the court's 失信被执行人, itemised) or a declared national
+/// count per county until each county's coverage is the one [`DEMO_COVERAGE`] aims at.
+fn balance_national(
+    conn: &mut DbConnection,
+    state: &AppState,
+    admin: &AuthUser,
+    rng: &mut StdRng,
+    court_scope: i32,
+    lookups: &mut crate::entries::Lookups,
+) -> Result<(), ApiError> {
+    let today = crate::entries::today();
+    let counts: Vec<(String, String, i64)> = list_entries::table
+        .filter(crate::entries::in_force_sql(today))
+        .group_by((list_entries::region_code, list_entries::source))
+        .select((
+            list_entries::region_code,
+            list_entries::source,
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)?;
+    let count = |region: &str, source: &str| {
+        counts
+            .iter()
+            .find(|(r, s, _)| r == region && s == source)
+            .map_or(0, |c| c.2)
+    };
+    let mut n = 10_000u32;
+    for &(region, pct, declared) in DEMO_COVERAGE {
+        let local = count(region, "local");
+        let wanted = (local * 100 + pct - 1) / pct;
+        if declared {
+            diesel::insert_into(national_baselines::table)
+                .values((
+                    national_baselines::region_code.eq(region),
+                    national_baselines::year.eq(chrono::Datelike::year(&today)),
+                    national_baselines::list_type.eq("black"),
+                    national_baselines::count.eq(wanted as i32),
+                    national_baselines::provenance.eq("演示数据：信用中国（吉林）国家层面认定数"),
+                    national_baselines::updated_at.eq(db::now()),
+                    national_baselines::updated_by.eq(Some(admin.id)),
+                ))
+                .execute(conn)?;
+            continue;
+        }
+        for _ in count(region, "national")..wanted {
+            n += 1;
+            let kind = if n.is_multiple_of(4) { I } else { E };
+            let determination = today - Duration::days(rng.gen_range(20..400));
+            let input = demo_entry(
+                rng,
+                n,
+                (court_scope, ListType::Black, DEPT_COURT, kind),
+                region,
+                determination,
+            );
+            let row = create_entry(conn, state, admin, input, lookups)?;
+            audit_entry(conn, state, admin, "list_entry.create", None, &row)?;
+            publish_entry(conn, state, admin, row)?;
+        }
+    }
+    Ok(())
+}
+
 pub fn seed(conn: &mut DbConnection, state: &AppState) -> Result<bool, ApiError> {
     let exists: i64 = four_list_items::table
         .filter(four_list_items::department_id.eq(DEPT_TAX))
@@ -405,56 +549,22 @@ fn seed_all(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
         let (scope, list_type, department, kinds) = scopes[rng.gen_range(0..scopes.len())];
         let kind = kinds[rng.gen_range(0..kinds.len())];
         let division = DIVISIONS[rng.gen_range(0..DIVISIONS.len())];
-        let (code, name, rep) = match kind {
-            I => {
-                let name = person(&mut rng);
-                (id_number(&mut rng, division), name, None)
-            }
-            _ => {
-                let name = format!(
-                    "{}{}{}",
-                    NAME_HEADS[rng.gen_range(0..NAME_HEADS.len())],
-                    NAME_MIDS[rng.gen_range(0..NAME_MIDS.len())],
-                    if kind == O { "协会" } else { "有限公司" }
-                );
-                (uscc(&mut rng, division), name, Some(person(&mut rng)))
-            }
+        let national = department == DEPT_COURT;
+        // The county with a declared national count has no itemised national entries.
+        let division = if national && declared_division(division) {
+            DIVISIONS[0]
+        } else {
+            division
         };
         let days_ago = rng.gen_range(1..720);
         let determination = today - Duration::days(days_ago);
-        let national = department == DEPT_COURT;
-        let input = NewEntry {
-            list_type,
-            subject_code: code,
-            subject_kind: Some(kind),
-            subject_name: name,
-            legal_representative: rep,
-            legal_representative_id: None,
-            region_code: None,
-            department_id: Some(department),
-            scope_item_id: scope,
-            document_number: format!(
-                "通{}〔{}〕{}号",
-                if national { "法执" } else { "信认" },
-                determination.format("%Y"),
-                n + 1
-            ),
-            determination_date: determination,
-            valid_from: None,
-            valid_until: None,
-            facts: if list_type == ListType::Red {
-                "连续三年无违法违规记录，依法诚信经营".into()
-            } else {
-                "经查实存在严重失信行为，依法认定".into()
-            },
-            internal_note: None,
-            source: if national {
-                Source::National
-            } else {
-                Source::Local
-            },
-            acknowledge_invalid_checksum: false,
-        };
+        let input = demo_entry(
+            &mut rng,
+            n,
+            (scope, list_type, department, kind),
+            division,
+            determination,
+        );
         let row = create_entry(conn, state, admin, input, &mut lookups)?;
         audit_entry(conn, state, admin, "list_entry.create", None, &row)?;
         if n % 10 == 9 {
@@ -511,5 +621,15 @@ fn seed_all(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
             audit_entry(conn, state, admin, "list_entry.remove", Some(&row), &after)?;
         }
     }
+    balance_national(conn, state, admin, &mut rng, ids["FY-HEI-01"], &mut lookups)?;
+    // The court's 失信被执行人 are special-rectification objects of section 九.
+    diesel::insert_into(special_rectification_items::table)
+        .values((
+            special_rectification_items::item_id.eq(ids["FY-HEI-01"]),
+            special_rectification_items::category.eq("judgment_defaulter"),
+            special_rectification_items::set_by.eq(admin.id),
+            special_rectification_items::set_at.eq(db::now()),
+        ))
+        .execute(conn)?;
     crate::repair::demo::seed(conn, state, admin)
 }

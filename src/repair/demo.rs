@@ -109,30 +109,7 @@ pub fn seed(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
             ("repair", "信用修复承诺书", "本单位（本人）郑重承诺：已纠正失信行为、消除不良影响，履行相关法定义务；自觉接受监督，今后依法诚信经营。如违反承诺，愿意承担相应法律责任并接受联合惩戒。"),
             ("pre_licensing", "告知承诺书", "申请人承诺：所填报信息及提交材料真实、准确、完整，符合许可条件；如有虚假承诺，愿意承担相应法律责任，同意将失信信息记入信用记录。"),
         ] {
-            let id: i32 = diesel::insert_into(commitment_templates::table)
-                .values((
-                    commitment_templates::department_id.eq(d),
-                    commitment_templates::purpose.eq(purpose),
-                    commitment_templates::status.eq("published"),
-                    commitment_templates::latest_version.eq(1),
-                    commitment_templates::published_version.eq(1),
-                    commitment_templates::created_at.eq(now),
-                    commitment_templates::updated_at.eq(now),
-                    commitment_templates::published_at.eq(now),
-                ))
-                .returning(commitment_templates::id)
-                .get_result(conn)?;
-            diesel::insert_into(versions::table)
-                .values((
-                    versions::template_id.eq(id),
-                    versions::version.eq(1),
-                    versions::title.eq(title),
-                    versions::body.eq(body),
-                    versions::created_at.eq(now),
-                    versions::created_by.eq(admin.id),
-                    versions::published_at.eq(now),
-                ))
-                .execute(conn)?;
+            let id = published_template(conn, admin, d, (purpose, title, body))?;
             if purpose == "repair" {
                 templates.insert(d, (id, body));
             }
@@ -348,5 +325,146 @@ pub fn seed(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
                 .after(&serde_json::json!({"status": status, "entry_id": e.id})),
         )?;
     }
+    county_repair_work(conn, admin)
+}
+
+/// Counties whose credit office (the county 政务服务和数字化局) ran repair training and collected
+/// repair commitment letters (信用修复承诺书) from the year's black-listed enterprises, with the share
+/// of those enterprises reached (trained %, committed %): one meets both goals (100% / 30%), one
+/// meets the commitment goal only, one neither; the others did no such work.
+const COUNTY_REPAIR_WORK: &[(&str, i32, i64, i64)] = &[
+    ("220524", 6, 100, 45),
+    ("220502", 2, 60, 35),
+    ("220581", 7, 80, 20),
+];
+
+const COUNTY_COMMITMENT: &str = "本企业郑重承诺：已参加信用修复专题培训，已纠正失信行为并履行相关法定义务；今后依法诚信经营，自觉接受社会监督。如违反承诺，愿意承担相应法律责任。";
+
+fn county_repair_work(conn: &mut DbConnection, admin: &AuthUser) -> Result<(), ApiError> {
+    use chrono::Datelike;
+    let now = db::now();
+    let day = today();
+    let year_start = day.with_ordinal(1).unwrap_or(day);
+    for &(region, bureau, trained_pct, committed_pct) in COUNTY_REPAIR_WORK {
+        // The year's black-listed enterprises of the county (the targets' population).
+        let population: Vec<(i32, Option<String>)> = list_entries::table
+            .inner_join(subjects::table)
+            .filter(subjects::kind.eq("enterprise"))
+            .filter(list_entries::region_code.eq(region))
+            .filter(list_entries::list_type.eq("black"))
+            .filter(list_entries::status.ne("draft"))
+            .filter(list_entries::valid_from.le(day))
+            .filter(list_entries::valid_until.ge(year_start))
+            .order(list_entries::subject_id.asc())
+            .select((list_entries::subject_id, list_entries::legal_representative))
+            .load(conn)?;
+        let mut seen = std::collections::BTreeMap::new();
+        for (s, rep) in population {
+            seen.entry(s).or_insert(rep);
+        }
+        let n = seen.len() as i64;
+        let trained = (n * trained_pct + 99) / 100;
+        let committed = (n * committed_pct + 99) / 100;
+        let session: i32 = diesel::insert_into(training_sessions::table)
+            .values((
+                training_sessions::department_id.eq(bureau),
+                training_sessions::region_code.eq(region),
+                training_sessions::session_date.eq(day - chrono::Duration::days(7)),
+                training_sessions::form.eq("offline"),
+                training_sessions::topic.eq("失信企业信用修复集中培训"),
+                training_sessions::hours.eq(4.0),
+                training_sessions::created_by.eq(admin.id),
+                training_sessions::created_at.eq(now),
+            ))
+            .returning(training_sessions::id)
+            .get_result(conn)?;
+        let template = published_template(
+            conn,
+            admin,
+            bureau,
+            ("repair", "信用修复承诺书", COUNTY_COMMITMENT),
+        )?;
+        for (i, (subject, rep)) in seen.iter().enumerate() {
+            let i = i as i64;
+            let signatory = rep.as_deref().unwrap_or("法定代表人");
+            if i < trained {
+                diesel::insert_into(training_attendance::table)
+                    .values((
+                        training_attendance::session_id.eq(session),
+                        training_attendance::subject_id.eq(subject),
+                        training_attendance::attendee_name.eq(signatory),
+                        training_attendance::completed.eq(true),
+                        training_attendance::certificate_number
+                            .eq(format!("XYPX-{region}-{:04}", i + 1)),
+                        training_attendance::recorded_by.eq(admin.id),
+                        training_attendance::created_at.eq(now),
+                        training_attendance::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+            }
+            if i < committed {
+                diesel::insert_into(commitments::table)
+                    .values((
+                        commitments::subject_id.eq(subject),
+                        commitments::template_id.eq(template),
+                        commitments::template_version.eq(1),
+                        commitments::purpose.eq("repair"),
+                        commitments::department_id.eq(bureau),
+                        commitments::region_code.eq(region),
+                        commitments::signatory.eq(signatory),
+                        commitments::signed_at.eq(now),
+                        commitments::text_snapshot.eq(COUNTY_COMMITMENT),
+                        commitments::text_sha256
+                            .eq(super::sha256_hex(COUNTY_COMMITMENT.as_bytes())),
+                        commitments::recorded_by.eq(admin.id),
+                        commitments::created_at.eq(now),
+                    ))
+                    .execute(conn)?;
+            }
+        }
+        audit::append(
+            conn,
+            &admin.actor(),
+            Entry::new("repair.demo_county_work", "region", region)
+                .region(Some(region.to_string()))
+                .department(Some(bureau))
+                .after(&serde_json::json!({"session_id": session, "template_id": template, "trained": trained, "committed": committed})),
+        )?;
+    }
     Ok(())
+}
+
+/// A commitment-letter template of `department`, published at version 1; returns its id.
+fn published_template(
+    conn: &mut DbConnection,
+    admin: &AuthUser,
+    department: i32,
+    (purpose, title, body): (&str, &str, &str),
+) -> Result<i32, ApiError> {
+    let now = db::now();
+    let id: i32 = diesel::insert_into(commitment_templates::table)
+        .values((
+            commitment_templates::department_id.eq(department),
+            commitment_templates::purpose.eq(purpose),
+            commitment_templates::status.eq("published"),
+            commitment_templates::latest_version.eq(1),
+            commitment_templates::published_version.eq(1),
+            commitment_templates::created_at.eq(now),
+            commitment_templates::updated_at.eq(now),
+            commitment_templates::published_at.eq(now),
+        ))
+        .returning(commitment_templates::id)
+        .get_result(conn)?;
+    diesel::insert_into(versions::table)
+        .values((
+            versions::template_id.eq(id),
+            versions::version.eq(1),
+            versions::title.eq(title),
+            versions::body.eq(body),
+            versions::created_at.eq(now),
+            versions::created_by.eq(admin.id),
+            versions::published_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(id)
 }
