@@ -216,6 +216,11 @@ struct Receiver {
 }
 
 async fn receiver(fail_first: usize) -> Receiver {
+    receiver_with(fail_first, Duration::ZERO).await
+}
+
+/// A receiver that answers 503 to the first `fail_first` requests and takes `delay` over each.
+async fn receiver_with(fail_first: usize, delay: Duration) -> Receiver {
     let accepted = Arc::new(Mutex::new(Vec::new()));
     let requests = Arc::new(AtomicUsize::new(0));
     let (a, r) = (accepted.clone(), requests.clone());
@@ -228,6 +233,7 @@ async fn receiver(fail_first: usize) -> Receiver {
                 let a = a.clone();
                 let r = r.clone();
                 async move {
+                    tokio::time::sleep(delay).await;
                     let n = r.fetch_add(1, Ordering::SeqCst);
                     if n < fail_first {
                         return HttpResponse::ServiceUnavailable().finish();
@@ -444,4 +450,75 @@ async fn an_upheld_objection_is_a_removal_event_and_a_dismissed_one_is_none() {
     let last = events.last().unwrap();
     assert_eq!(last["entity_id"], id.to_string());
     assert_eq!(last["payload"]["removal_reason"], "objection_upheld");
+}
+
+/// The real binary pushing the demo's events to a slow receiver is killed with SIGKILL in the
+/// middle of the push and started again: every event arrives, in commit order; at most the batch
+/// in flight at the kill arrives twice (the receiver drops it by id).
+#[tokio::test]
+async fn a_push_killed_midway_resumes_without_loss_or_reordering() {
+    let rx = receiver_with(0, Duration::from_millis(15)).await;
+    let (db, _d) = fresh_database();
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("CREDIT_LISTS_FEED_PUSH_URL", rx.url.as_str()),
+        ("CREDIT_LISTS_FEED_PUSH_BATCH", "4"),
+        ("CREDIT_LISTS_FEED_POLL_MS", "30"),
+        ("CREDIT_LISTS_FEED_PUSH_BACKOFF_MS", "20"),
+        ("CREDIT_LISTS_FEED_LEASE_SECS", "2"),
+    ];
+    let (mut child, _) = crate::process::start_server_env(&db, dir.path(), true, &env);
+    let mut waited = 0;
+    while rx.accepted.lock().unwrap().len() < 40 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        waited += 1;
+        assert!(waited < 3000, "the push did not start");
+    }
+    child.kill().unwrap(); // SIGKILL, mid-push
+    child.wait().unwrap();
+    let at_kill = rx.accepted.lock().unwrap().len();
+    let mut conn = open_db(&db);
+    let all: Vec<i64> = {
+        use credit_lists::schema::feed_events;
+        use diesel::prelude::*;
+        feed_events::table
+            .order(feed_events::id.asc())
+            .select(feed_events::id)
+            .load(&mut *conn)
+            .unwrap()
+    };
+    assert!(
+        at_kill < all.len(),
+        "the kill came before the push finished ({at_kill} of {})",
+        all.len()
+    );
+    // After the lease of the killed process expires, the restarted one resumes.
+    let (mut child, _) = crate::process::start_server_env(&db, dir.path(), true, &env);
+    let last = *all.last().unwrap();
+    let mut waited = 0;
+    while !rx.accepted.lock().unwrap().contains(&last) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        waited += 1;
+        assert!(
+            waited < 1500,
+            "the restarted process did not finish the push"
+        );
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let got = rx.accepted.lock().unwrap().clone();
+    let mut first_seen = Vec::new();
+    let mut seen = BTreeSet::new();
+    for id in &got {
+        if seen.insert(*id) {
+            first_seen.push(*id);
+        }
+    }
+    assert_eq!(first_seen, all, "every event, in commit order");
+    assert!(
+        got.len() - all.len() <= 4,
+        "only the batch in flight may come twice ({} duplicates)",
+        got.len() - all.len()
+    );
+    rx.handle.stop(false).await;
 }

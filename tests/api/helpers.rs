@@ -293,3 +293,12 @@ pub async fn spawn_on_stoppable(
         handle,
     )
 }
+
+/// One connection to an existing test database, without migrating it (what a second process
+/// sees: used after the real binary was killed).
+pub fn open_db(db: &str) -> credit_lists::db::PooledConn {
+    credit_lists::db::connect(&credit_lists::db::DatabaseUrl::parse(db).unwrap(), 1, false)
+        .unwrap()
+        .get()
+        .unwrap()
+}

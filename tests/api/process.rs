@@ -204,14 +204,7 @@ fn user_create_reads_the_password_from_stdin_or_the_environment() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("region_code"));
 
-    let mut conn = credit_lists::db::connect(
-        &credit_lists::db::DatabaseUrl::parse(&db).unwrap(),
-        1,
-        false,
-    )
-    .unwrap()
-    .get()
-    .unwrap();
+    let mut conn = open_db(&db);
     let names: Vec<String> = users::table
         .order(users::id)
         .select(users::username)
@@ -241,14 +234,7 @@ fn audit_verify_command_reports_the_first_broken_link() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 record(s) verified"));
 
-    let mut conn = credit_lists::db::connect(
-        &credit_lists::db::DatabaseUrl::parse(&db).unwrap(),
-        1,
-        false,
-    )
-    .unwrap()
-    .get()
-    .unwrap();
+    let mut conn = open_db(&db);
     diesel::sql_query("UPDATE audit_log SET actor_username = 'someone-else' WHERE id = 1")
         .execute(&mut *conn)
         .unwrap();
@@ -333,6 +319,16 @@ pub fn start_server_with(
     dir: &std::path::Path,
     demo: bool,
 ) -> (std::process::Child, String) {
+    start_server_env(db, dir, demo, &[])
+}
+
+/// As [`start_server_with`], with extra environment variables (settings).
+pub fn start_server_env(
+    db: &str,
+    dir: &std::path::Path,
+    demo: bool,
+    env: &[(&str, &str)],
+) -> (std::process::Child, String) {
     let mut args = vec!["--database-url", db, "serve", "--bind", "127.0.0.1:0"];
     if demo {
         args.push("--demo");
@@ -343,6 +339,7 @@ pub fn start_server_with(
         .env("CREDIT_LISTS_PII_KEY", PII_KEY)
         .env("CREDIT_LISTS_LOG_LEVEL", "warn")
         .env_remove("CREDIT_LISTS_CONFIG")
+        .envs(env.iter().copied())
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -389,14 +386,7 @@ async fn acknowledged_writes_survive_kill_9() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 
-    let mut conn = credit_lists::db::connect(
-        &credit_lists::db::DatabaseUrl::parse(&db).unwrap(),
-        1,
-        false,
-    )
-    .unwrap()
-    .get()
-    .unwrap();
+    let mut conn = open_db(&db);
     let found: Vec<i32> = departments::table
         .filter(departments::region_code.eq("220524"))
         .filter(departments::id.ge(1000))
