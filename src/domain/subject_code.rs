@@ -252,8 +252,9 @@ impl SubjectCode {
     /// unified social credit codes. The error names the check that failed.
     pub fn parse(raw: &str) -> Result<Self, SubjectCodeError> {
         let t = raw.trim().to_ascii_uppercase();
+        // Bytes, not a string slice: an 18-byte input may hold multi-byte characters.
         let looks_like_id = t.len() == 18
-            && t[..17].bytes().all(|b| b.is_ascii_digit())
+            && t.as_bytes()[..17].iter().all(|b| b.is_ascii_digit())
             && (t.as_bytes()[17].is_ascii_digit() || t.as_bytes()[17] == b'X');
         if looks_like_id {
             // An all-digit USCC is possible in principle; accept it when it is not a valid ID.

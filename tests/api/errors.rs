@@ -193,3 +193,26 @@ async fn login_body_errors_are_problems_too() {
         .unwrap();
     assert_problem(res, StatusCode::BAD_REQUEST, "invalid_body").await;
 }
+
+/// Found by the property test of the code parsers: an 18-byte code made of multi-byte characters
+/// once panicked the parser. Through HTTP it is a clean 422 naming the field.
+#[tokio::test]
+async fn a_multibyte_code_of_eighteen_bytes_is_a_problem_not_a_panic() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let code = "ῶA00\u{1e000} ® 𝼀";
+    assert_eq!(code.len(), 18);
+    let res = app
+        .post(
+            "/api/v1/credit-checks",
+            &admin.token,
+            serde_json::json!({"subject_code": code, "field": "administrative_licensing"}),
+        )
+        .await;
+    assert_eq!(res.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+    let p: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(p["errors"][0]["field"], "subject_code", "{p}");
+    // The server is still there.
+    let res = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+}
