@@ -139,13 +139,24 @@ fn with_check_id(stored: &str, id: i32) -> Result<Box<RawValue>, ApiError> {
     RawValue::from_string(body).map_err(|e| ApiError::internal(e.to_string()))
 }
 
-/// Turns evaluations into receipts to store.
-fn receipts_for(user: &AuthUser, evals: Vec<Evaluation>) -> Result<Vec<NewReceipt>, ApiError> {
+/// Turns evaluations into receipts to store, and the answers to send. The two differ in one way:
+/// a receipt keeps an individual's ID number masked (`110105********002X`) so that no personal ID
+/// number is stored in clear; the caller, who sent the number, gets it back as sent.
+fn receipts_for(
+    user: &AuthUser,
+    evals: Vec<Evaluation>,
+) -> Result<(Vec<NewReceipt>, Vec<String>), ApiError> {
     let mut rows = Vec::with_capacity(evals.len());
+    let mut sent = Vec::with_capacity(evals.len());
     for ev in evals {
         let a = ev.answer;
         let measure_ids: Vec<i32> = a.measures.iter().map(|m| m.measure_item_id).collect();
-        let answer = stored_json(&a)?;
+        let as_sent = stored_json(&a)?;
+        let answer = match crate::domain::IdNumber::parse(&a.subject_code) {
+            Ok(id) => as_sent.replace(id.as_str(), &id.masked()),
+            Err(_) => as_sent.clone(),
+        };
+        sent.push(as_sent);
         rows.push(NewReceipt {
             checked_at: a.checked_at,
             caller_user_id: user.id,
@@ -164,7 +175,7 @@ fn receipts_for(user: &AuthUser, evals: Vec<Evaluation>) -> Result<Vec<NewReceip
             answer,
         });
     }
-    Ok(rows)
+    Ok((rows, sent))
 }
 
 /// Evaluates and stores checks; returns the answers as sent, with their ids, in order. Answers come from
@@ -221,14 +232,12 @@ async fn run_checks(
             .map_err(|_| ApiError::internal("blocking task failed"))??
         }
     };
-    let rows = receipts_for(user, evals)?;
+    let (rows, sent) = receipts_for(user, evals)?;
     if rows.is_empty() {
         return Ok(vec![]);
     }
-    let stored: Vec<String> = rows.iter().map(|r| r.answer.clone()).collect();
     let ids = state.receipts.write(rows).await?;
-    stored
-        .iter()
+    sent.iter()
         .zip(ids)
         .map(|(json, check_id)| {
             Ok(Checked {

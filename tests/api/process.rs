@@ -411,3 +411,220 @@ async fn acknowledged_writes_survive_kill_9() {
     let n: i64 = users::table.count().get_result(&mut *conn).unwrap();
     assert_eq!(n, 6);
 }
+
+/// The real binary as [`start_server_env`] does, with its log (debug level) written to `log`.
+fn start_server_logged(
+    db: &str,
+    dir: &std::path::Path,
+    log: &std::path::Path,
+) -> (std::process::Child, String) {
+    let out = std::fs::File::create(log).unwrap();
+    let mut child = Command::new(BIN)
+        .current_dir(dir)
+        .env("CREDIT_LISTS_JWT_SECRET", SECRET)
+        .env("CREDIT_LISTS_PII_KEY", PII_KEY)
+        .env("CREDIT_LISTS_LOG_LEVEL", "debug")
+        .env_remove("RUST_LOG")
+        .env_remove("CREDIT_LISTS_CONFIG")
+        .args([
+            "--database-url",
+            db,
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--demo",
+        ])
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    for _ in 0..600 {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(line) = text
+            .lines()
+            .find_map(|l| l.strip_prefix("credit-lists listening on "))
+        {
+            return (child, line.split_whitespace().next().unwrap().to_string());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().ok();
+    child.wait().ok();
+    panic!("the server did not start");
+}
+
+/// Everything a database holds, as bytes: the SQLite file with its WAL, or `pg_dump` output.
+fn dump(db: &str) -> Vec<u8> {
+    if db.starts_with("postgres") {
+        let pg_dump = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()
+            .and_then(|dirs| {
+                let mut v: Vec<_> = dirs
+                    .flatten()
+                    .map(|d| d.path().join("bin/pg_dump"))
+                    .collect();
+                v.sort();
+                v.pop()
+            })
+            .filter(|p| p.exists())
+            .unwrap_or_else(|| "pg_dump".into());
+        let out = Command::new(pg_dump)
+            .arg(db)
+            .output()
+            .expect("pg_dump runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    } else {
+        let path = db
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:");
+        let mut bytes = std::fs::read(path).unwrap();
+        for suffix in ["-wal", "-journal"] {
+            if let Ok(more) = std::fs::read(format!("{path}{suffix}")) {
+                bytes.extend(more);
+            }
+        }
+        bytes
+    }
+}
+
+/// Personal ID numbers sent in every way the API takes them — entries of individuals, a legal
+/// representative's number, credit checks single and batch, a subject read by number, a search —
+/// appear in clear neither in the database (file or `pg_dump`) nor in the service's debug log.
+#[tokio::test]
+async fn personal_id_numbers_are_in_clear_in_neither_the_database_nor_the_log() {
+    let (db, _d) = fresh_database();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("service.log");
+    let (mut child, address) = start_server_logged(&db, dir.path(), &log);
+    let client = reqwest::Client::new();
+    let login = |user: &'static str| {
+        let client = client.clone();
+        let address = address.clone();
+        async move {
+            let v: Value = client
+                .post(format!("{address}/api/v1/auth/login"))
+                .json(&json!({"username": user, "password": format!("{user}-pass")}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["access_token"].as_str().unwrap().to_string()
+        }
+    };
+    let admin = login("demo-admin").await;
+    let approval = login("demo-approval").await;
+    let items: Value = client
+        .get(format!(
+            "{address}/api/v1/four-list-items?kind=black_scope&per_page=100"
+        ))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let scope = items["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == "FY-HEI-01")
+        .expect("the demo court scope")["id"]
+        .clone();
+    let ids: Vec<String> = (901..905).map(crate::entries::id_number).collect();
+    for (i, id) in ids.iter().enumerate().take(3) {
+        let mut body = crate::entries::entry("black", 0, id, &format!("通法执〔2026〕9{i}号"));
+        body["scope_item_id"] = scope.clone();
+        body["department_id"] = json!(15);
+        body["subject_name"] = json!("王某某");
+        body.as_object_mut().unwrap().remove("legal_representative");
+        let res = client
+            .post(format!("{address}/api/v1/list-entries"))
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::CREATED,
+            "{}",
+            res.text().await.unwrap()
+        );
+    }
+    // An enterprise whose legal representative's number is recorded.
+    let mut body =
+        crate::entries::entry("black", 0, &crate::entries::uscc(990), "通法执〔2026〕99号");
+    body["scope_item_id"] = scope.clone();
+    body["department_id"] = json!(15);
+    body["legal_representative_id"] = json!(ids[3]);
+    let res = client
+        .post(format!("{address}/api/v1/list-entries"))
+        .bearer_auth(&admin)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::CREATED,
+        "{}",
+        res.text().await.unwrap()
+    );
+    for id in &ids {
+        let res = client
+            .post(format!("{address}/api/v1/credit-checks"))
+            .bearer_auth(&approval)
+            .json(&json!({"subject_code": id, "field": "administrative_licensing", "reference": "XK-1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let res = client
+            .get(format!("{address}/api/v1/subjects/{id}"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success() || res.status() == StatusCode::NOT_FOUND);
+        client
+            .get(format!("{address}/api/v1/subjects?q={id}"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+    }
+    let res = client
+        .post(format!("{address}/api/v1/credit-checks/batch"))
+        .bearer_auth(&approval)
+        .json(&json!({"subject_codes": ids, "field": "administrative_licensing"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("DEBUG") || text.contains("INFO"),
+        "a log was written"
+    );
+    let data = dump(&db);
+    assert!(data.len() > 10_000, "a real dump");
+    for id in &ids {
+        assert!(!text.contains(id.as_str()), "{id} in the log");
+        let needle = id.as_bytes();
+        assert!(
+            !data.windows(needle.len()).any(|w| w == needle),
+            "{id} in clear in the database"
+        );
+    }
+}
