@@ -223,3 +223,28 @@ impl Timer {
         self.0.elapsed().as_secs_f64()
     }
 }
+
+/// Content-Security-Policy of the API docs pages (Swagger UI: its own scripts and styles only).
+pub const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+/// Content-Security-Policy of everything else (JSON, spreadsheets, documents): nothing may run.
+pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The security headers every response carries (`docs/security.md`): no MIME sniffing, no
+/// referrer, no framing, and a Content-Security-Policy. `route` is the matched route pattern.
+/// No CORS header is ever added: cross-origin browser calls are refused by the browser.
+pub fn security_headers(route: &str, headers: &mut actix_web::http::header::HeaderMap) {
+    use actix_web::http::header::{self, HeaderValue};
+    let csp = if route.starts_with("/docs/") {
+        DOCS_CSP
+    } else {
+        API_CSP
+    };
+    for (name, value) in [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::CONTENT_SECURITY_POLICY, csp),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+}

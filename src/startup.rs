@@ -278,12 +278,17 @@ impl Application {
                         if let Ok(v) = HeaderValue::from_str(&request_id) {
                             res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
                         }
+                        ops::security_headers(&route, res.headers_mut());
                         Ok(res)
                     }
                     .instrument(span)
                 })
         })
         .shutdown_timeout(30)
+        // A client has this long to send its request head, and to go on after a disconnect.
+        .client_request_timeout(Duration::from_secs(10))
+        .client_disconnect_timeout(Duration::from_secs(5))
+        .keep_alive(Duration::from_secs(75))
         .listen(listener)
         .map_err(|source| StartError::Bind {
             addr: settings.bind.clone(),

@@ -90,3 +90,69 @@ async fn a_clients_request_id_is_echoed_and_a_hostile_one_replaced() {
         .unwrap();
     assert_ne!(res.headers()["x-request-id"], long.as_str());
 }
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers_and_no_cors() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let origin = "https://evil.example";
+    let mut responses = vec![
+        (
+            "health",
+            app.client
+                .get(app.url("/health"))
+                .header("origin", origin)
+                .send()
+                .await
+                .unwrap(),
+        ),
+        (
+            "problem",
+            app.client
+                .get(app.url("/api/v1/no-such-thing"))
+                .send()
+                .await
+                .unwrap(),
+        ),
+        (
+            "unauthorised",
+            app.client
+                .get(app.url("/api/v1/users"))
+                .send()
+                .await
+                .unwrap(),
+        ),
+        ("json", app.get("/api/v1/users", &admin.token).await),
+        (
+            "preflight",
+            app.client
+                .request(reqwest::Method::OPTIONS, app.url("/api/v1/credit-checks"))
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .send()
+                .await
+                .unwrap(),
+        ),
+    ];
+    let docs = app.client.get(app.url("/docs/")).send().await.unwrap();
+    for (what, res) in responses.drain(..).chain([("docs", docs)]) {
+        let h = res.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{what}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{what}");
+        assert_eq!(h["x-frame-options"], "DENY", "{what}");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+        if what == "docs" {
+            assert!(csp.starts_with("default-src 'self'"), "{csp}");
+            let page = res.text().await.unwrap();
+            // The docs page runs no inline script, so the policy does not break it.
+            assert!(!page.contains("<script>"), "{page}");
+        } else {
+            assert!(csp.starts_with("default-src 'none'"), "{what}: {csp}");
+            assert!(
+                h.get("access-control-allow-origin").is_none(),
+                "{what}: CORS is off"
+            );
+        }
+    }
+}
