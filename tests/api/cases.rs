@@ -778,3 +778,38 @@ async fn demo_cases_cover_every_state_and_a_closed_month() {
         .unwrap();
     assert_eq!(shared_events, shared);
 }
+
+/// Eight clients send the same filing with the same `Idempotency-Key` at once: one case is filed,
+/// every client gets it (201 once, 200 for the others), nobody gets a 5xx.
+#[tokio::test]
+async fn concurrent_retries_with_one_idempotency_key_file_exactly_one_case() {
+    let s = setup().await;
+    let app = &s.f.app;
+    let code = uscc(12);
+    let e = listed(&s, "black", &code, "HEI-RACE").await;
+    let body = punishment_case(&s, &code, e);
+    let sends = (0..8).map(|_| {
+        app.client
+            .post(app.url("/api/v1/cases"))
+            .bearer_auth(&s.f.tax.token)
+            .header("Idempotency-Key", "race-1")
+            .json(&body)
+            .send()
+    });
+    let mut created = 0;
+    let mut ids = std::collections::BTreeSet::new();
+    for res in futures_util::future::join_all(sends).await {
+        let res = res.unwrap();
+        let status = res.status();
+        let v: Value = res.json().await.unwrap();
+        match status {
+            StatusCode::CREATED => created += 1,
+            StatusCode::OK => {}
+            other => panic!("{other}: {v}"),
+        }
+        ids.insert(v["id"].as_i64().unwrap());
+    }
+    assert_eq!(created, 1, "one client filed it");
+    assert_eq!(ids.len(), 1, "everyone got the same case");
+    assert_eq!(case_count(app), 1);
+}
