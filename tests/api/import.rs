@@ -5,9 +5,9 @@ use serde_json::Value;
 use crate::entries::{fixture, id_number, uscc};
 use crate::helpers::*;
 
-const HEADER: &str = "名单类型*,主体代码*,主体类型,主体名称*,法定代表人,法定代表人身份证号,所属区域代码,认定部门编号,清单事项编码*,认定文书号*,认定日期*,有效期起,有效期止,事实*,来源";
+pub const HEADER: &str = "名单类型*,主体代码*,主体类型,主体名称*,法定代表人,法定代表人身份证号,所属区域代码,认定部门编号,清单事项编码*,认定文书号*,认定日期*,有效期起,有效期止,事实*,来源";
 
-fn row(list: &str, code: &str, name: &str, scope: &str, doc: &str, date: &str) -> String {
+pub fn row(list: &str, code: &str, name: &str, scope: &str, doc: &str, date: &str) -> String {
     format!("{list},{code},,{name},王五,,,,{scope},{doc},{date},,,虚开发票,本地")
 }
 

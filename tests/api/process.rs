@@ -628,3 +628,179 @@ async fn personal_id_numbers_are_in_clear_in_neither_the_database_nor_the_log() 
         );
     }
 }
+
+async fn login_to(client: &reqwest::Client, address: &str, user: &str) -> String {
+    let v: Value = client
+        .post(format!("{address}/api/v1/auth/login"))
+        .json(&json!({"username": user, "password": format!("{user}-pass")}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["access_token"].as_str().unwrap().to_string()
+}
+
+/// The real binary is killed with SIGKILL while a 3,000-row import, a stream of credit checks and
+/// a repair confirmation are in flight. After a restart: the import is all or nothing (and all if it
+/// was acknowledged), every acknowledged check has its receipt, the repair is completed exactly when
+/// its entry is removed and its feed event exists, and the audit chain verifies.
+#[tokio::test]
+async fn sigkill_during_an_import_a_check_stream_and_a_repair_confirmation_leaves_no_half_write() {
+    use credit_lists::schema::{credit_checks, feed_events, list_entries, repairs};
+    let (db, _d) = fresh_database();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, address) = start_server(&db, dir.path());
+    let client = reqwest::Client::new();
+    let tax = login_to(&client, &address, "demo-tax").await;
+    let approval = login_to(&client, &address, "demo-approval").await;
+    let city = login_to(&client, &address, "demo-city-bureau").await;
+
+    // A repair filed by the department, waiting for the bureau's confirmation.
+    let filed: Value = client
+        .get(format!("{address}/api/v1/repairs?status=filed"))
+        .bearer_auth(&city)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let repair = filed["items"][0].clone();
+    let (repair_id, entry_id) = (
+        repair["id"].as_i64().expect("a filed demo repair") as i32,
+        repair["entry_id"].as_i64().unwrap() as i32,
+    );
+
+    let day = (crate::entries::today() - chrono::Duration::days(3)).to_string();
+    let mut csv = vec![crate::import::HEADER.to_string()];
+    for n in 0..3000u32 {
+        csv.push(crate::import::row(
+            "黑名单",
+            &crate::entries::uscc(70_000 + n),
+            "某某商贸有限公司",
+            "SW-HEI-01",
+            &format!("通税〔2026〕K{n}号"),
+            &day,
+        ));
+    }
+    let import = {
+        let (client, address, tax) = (client.clone(), address.clone(), tax.clone());
+        let body = csv.join("\n").into_bytes();
+        tokio::spawn(async move {
+            client
+                .post(format!("{address}/api/v1/list-entries/import?publish=true"))
+                .bearer_auth(&tax)
+                .header("content-type", "text/csv")
+                .body(body)
+                .send()
+                .await
+                .map(|r| r.status())
+        })
+    };
+    let checks = {
+        let (client, address) = (client.clone(), address.clone());
+        tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            for n in 0..100_000u32 {
+                let res = client
+                    .post(format!("{address}/api/v1/credit-checks"))
+                    .bearer_auth(&approval)
+                    .json(&json!({"subject_code": crate::entries::uscc(n % 500), "field": "administrative_licensing"}))
+                    .send()
+                    .await;
+                let Ok(res) = res else { break };
+                if res.status() != StatusCode::CREATED {
+                    break;
+                }
+                let Ok(v) = res.json::<Value>().await else {
+                    break;
+                };
+                acknowledged.push(v["check_id"].as_i64().unwrap() as i32);
+            }
+            acknowledged
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let confirm = {
+        let (client, address) = (client.clone(), address.clone());
+        let version = repair["version"].clone();
+        tokio::spawn(async move {
+            client
+                .post(format!("{address}/api/v1/repairs/{repair_id}/confirm"))
+                .bearer_auth(&city)
+                .json(&json!({"version": version}))
+                .send()
+                .await
+                .map(|r| r.status())
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let imported = import.await.unwrap();
+    let acknowledged = checks.await.unwrap();
+    let confirmed = confirm.await.unwrap();
+
+    let mut conn = open_db(&db);
+    let rows: i64 = list_entries::table
+        .filter(list_entries::document_number.like("通税〔2026〕K%"))
+        .count()
+        .get_result(&mut *conn)
+        .unwrap();
+    eprintln!(
+        "at the kill: import {imported:?} ({rows} rows), {} checks acknowledged, confirmation {confirmed:?}",
+        acknowledged.len()
+    );
+    assert!(rows == 0 || rows == 3000, "half an import: {rows} rows");
+    if matches!(imported, Ok(s) if s.is_success()) {
+        assert_eq!(rows, 3000, "an acknowledged import is all there");
+    }
+    let stored: i64 = credit_checks::table
+        .filter(credit_checks::id.eq_any(&acknowledged))
+        .count()
+        .get_result(&mut *conn)
+        .unwrap();
+    assert_eq!(
+        stored,
+        acknowledged.len() as i64,
+        "every acknowledged check is stored"
+    );
+    assert!(!acknowledged.is_empty(), "checks were running");
+    let status: String = repairs::table
+        .find(repair_id)
+        .select(repairs::status)
+        .first(&mut *conn)
+        .unwrap();
+    let entry_status: String = list_entries::table
+        .find(entry_id)
+        .select(list_entries::status)
+        .first(&mut *conn)
+        .unwrap();
+    let events: i64 = feed_events::table
+        .filter(feed_events::entity_type.eq("repair"))
+        .filter(feed_events::entity_id.eq(repair_id.to_string()))
+        .count()
+        .get_result(&mut *conn)
+        .unwrap();
+    let completed = status == "completed";
+    assert_eq!(
+        completed,
+        entry_status == "removed",
+        "{status} / {entry_status}"
+    );
+    assert_eq!(completed, events == 1, "{status} / {events} feed events");
+    if matches!(confirmed, Ok(s) if s.is_success()) {
+        assert!(completed, "an acknowledged confirmation is kept");
+    }
+    assert!(credit_lists::audit::verify(&mut conn).unwrap().ok);
+    drop(conn);
+
+    // It starts again on the same data and answers.
+    let (mut child, address) = start_server(&db, dir.path());
+    let res = client.get(format!("{address}/ready")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
