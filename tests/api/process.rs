@@ -804,3 +804,233 @@ async fn sigkill_during_an_import_a_check_stream_and_a_repair_confirmation_leave
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A bounded soak of the real binary: several clients mix credit checks, feedback, case filing and
+/// list reads for `CREDIT_LISTS_SOAK_SECS` seconds (default 15; CI runs longer). At the end every
+/// request was answered with success, the database holds exactly what was acknowledged, and the
+/// resident memory did not grow beyond a small bound after warm-up. `docs/performance.md` has the
+/// figures of a longer run.
+#[tokio::test]
+async fn soak_mixed_load_loses_nothing_and_memory_stays_flat() {
+    use credit_lists::schema::{cases, check_feedback, credit_checks};
+    let secs: u64 = std::env::var("CREDIT_LISTS_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(15);
+    let (db, _d) = fresh_database();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, address) = start_server(&db, dir.path());
+    let pid = child.id();
+    let client = reqwest::Client::new();
+    let tax = login_to(&client, &address, "demo-tax").await;
+    let approval = login_to(&client, &address, "demo-approval").await;
+    let get = |path: String, token: String| {
+        let (client, address) = (client.clone(), address.clone());
+        async move {
+            client
+                .get(format!("{address}{path}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    // A valid case: one of the department's black entries in force and its punishment measure.
+    let entries = get(
+        "/api/v1/list-entries?department_id=52&list_type=black&status=in_force&per_page=1".into(),
+        tax.clone(),
+    )
+    .await;
+    let entry = entries["items"][0].clone();
+    let items = get(
+        "/api/v1/four-list-items?kind=punishment_measures&per_page=100".into(),
+        tax.clone(),
+    )
+    .await;
+    let measure = items["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == "SW-CJ-01")
+        .expect("the demo measure")["id"]
+        .clone();
+    let case_body = json!({
+        "title": "浸泡测试案例", "kind": "punishment",
+        "subjects": [{"code": entry["subject"]["code"], "name": entry["subject"]["name"]}],
+        "entry_ids": [entry["id"]], "measure_item_ids": [measure], "department_ids": [],
+        "field": "government_procurement",
+        "case_date": crate::entries::today().to_string(), "summary": "依法限制其参与政府采购活动。"
+    });
+    let count = |db: &str| -> (i64, i64, i64) {
+        let mut conn = open_db(db);
+        (
+            credit_checks::table.count().get_result(&mut *conn).unwrap(),
+            check_feedback::table
+                .count()
+                .get_result(&mut *conn)
+                .unwrap(),
+            cases::table.count().get_result(&mut *conn).unwrap(),
+        )
+    };
+    let before = count(&db);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let warm_at = std::time::Instant::now() + std::time::Duration::from_secs(secs / 4);
+    let warm_rss = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    // Two checking clients; every fifth check gets feedback.
+    for c in 0..2u32 {
+        let (client, address, token) = (client.clone(), address.clone(), approval.clone());
+        let warm_rss = warm_rss.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut checks, mut feedback, mut errors, mut n) = (0u64, 0u64, Vec::new(), c);
+            while std::time::Instant::now() < deadline {
+                if std::time::Instant::now() >= warm_at && c == 0 && warm_rss.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                    warm_rss.store(rss_kib(pid), std::sync::atomic::Ordering::SeqCst);
+                }
+                n += 2;
+                let res = client
+                    .post(format!("{address}/api/v1/credit-checks"))
+                    .bearer_auth(&token)
+                    .json(&json!({"subject_code": crate::entries::uscc(n % 3000), "field": "government_procurement"}))
+                    .send()
+                    .await
+                    .unwrap();
+                if res.status() != StatusCode::CREATED {
+                    errors.push(format!("check {}", res.status()));
+                    continue;
+                }
+                checks += 1;
+                let id = res.json::<Value>().await.unwrap()["check_id"].clone();
+                if n % 5 == 0 {
+                    let res = client
+                        .post(format!("{address}/api/v1/credit-checks/{id}/feedback"))
+                        .bearer_auth(&token)
+                        .json(&json!({"decision": "approved", "measures_applied": [], "decided_at": "2026-11-01T08:00:00"}))
+                        .send()
+                        .await
+                        .unwrap();
+                    if res.status() == StatusCode::CREATED {
+                        feedback += 1;
+                    } else {
+                        errors.push(format!("feedback {}", res.status()));
+                    }
+                }
+            }
+            (checks, feedback, 0u64, errors)
+        }));
+    }
+    // One client filing cases (each with its own idempotency key), one reading lists.
+    {
+        let (client, address, token, body) = (
+            client.clone(),
+            address.clone(),
+            tax.clone(),
+            case_body.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let (mut filed, mut errors, mut n) = (0u64, Vec::new(), 0u32);
+            while std::time::Instant::now() < deadline {
+                n += 1;
+                let res = client
+                    .post(format!("{address}/api/v1/cases"))
+                    .bearer_auth(&token)
+                    .header("Idempotency-Key", format!("soak-{n}"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                if res.status() == StatusCode::CREATED {
+                    filed += 1;
+                } else {
+                    errors.push(format!(
+                        "case {}: {}",
+                        res.status(),
+                        res.text().await.unwrap()
+                    ));
+                }
+            }
+            (0, 0, filed, errors)
+        }));
+    }
+    {
+        let (client, address, token) = (client.clone(), address.clone(), tax.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut errors = Vec::new();
+            while std::time::Instant::now() < deadline {
+                for path in [
+                    "/api/v1/list-entries?per_page=50",
+                    "/api/v1/public/list-entries?per_page=50",
+                ] {
+                    let res = client
+                        .get(format!("{address}{path}"))
+                        .bearer_auth(&token)
+                        .send()
+                        .await
+                        .unwrap();
+                    if res.status() != StatusCode::OK {
+                        errors.push(format!("read {}", res.status()));
+                    }
+                }
+            }
+            (0, 0, 0, errors)
+        }));
+    }
+    let (mut checks, mut feedback, mut filed, mut errors) = (0, 0, 0, Vec::new());
+    for t in tasks {
+        let (c, f, k, e) = t.await.unwrap();
+        checks += c;
+        feedback += f;
+        filed += k;
+        errors.extend(e);
+    }
+    let end_rss = rss_kib(pid);
+    let warm = warm_rss.load(std::sync::atomic::Ordering::SeqCst);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    eprintln!(
+        "soak {secs} s: {checks} checks, {feedback} feedback, {filed} cases, RSS {warm} KiB after warm-up, {end_rss} KiB at the end"
+    );
+    assert!(
+        errors.is_empty(),
+        "{} errors, first: {:?}",
+        errors.len(),
+        &errors[..errors.len().min(5)]
+    );
+    let after = count(&db);
+    assert_eq!(
+        after.0 - before.0,
+        checks as i64,
+        "receipts = acknowledged checks"
+    );
+    assert_eq!(
+        after.1 - before.1,
+        feedback as i64,
+        "feedback = acknowledged feedback"
+    );
+    assert_eq!(
+        after.2 - before.2,
+        filed as i64,
+        "cases = acknowledged filings"
+    );
+    assert!(checks > 0 && filed > 0);
+    assert!(warm > 0 && end_rss > 0, "RSS read");
+    assert!(
+        end_rss < warm + 64 * 1024,
+        "memory grew from {warm} KiB to {end_rss} KiB"
+    );
+}
