@@ -199,3 +199,59 @@ pub fn cacheable_json<T: Serialize>(
         res.content_type("application/json").body(body)
     }
 }
+
+/// Timestamps on the wire: RFC 3339 in UTC with a `Z` (`2026-11-29T03:22:11.794908Z`), as the
+/// OpenAPI `date-time` format says. The service keeps UTC `NaiveDateTime`s inside; input accepts
+/// RFC 3339 with any offset (converted to UTC) or, for older clients, a plain UTC date-time without
+/// one. Use as `#[serde(with = "crate::http::utc")]` (or `utc::option`).
+pub mod utc {
+    use chrono::{DateTime, NaiveDateTime, SecondsFormat};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn to_string(t: &NaiveDateTime) -> String {
+        t.and_utc().to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    }
+
+    pub fn parse(s: &str) -> Option<NaiveDateTime> {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.naive_utc())
+            .ok()
+            .or_else(|| s.parse::<NaiveDateTime>().ok())
+    }
+
+    pub fn serialize<S: Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&to_string(t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDateTime, D::Error> {
+        let s = String::deserialize(d)?;
+        parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("{s:?} is not an RFC 3339 date-time")))
+    }
+
+    pub mod option {
+        use chrono::NaiveDateTime;
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(
+            t: &Option<NaiveDateTime>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => super::serialize(t, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<NaiveDateTime>, D::Error> {
+            match Option::<String>::deserialize(d)? {
+                None => Ok(None),
+                Some(s) => super::parse(&s).map(Some).ok_or_else(|| {
+                    serde::de::Error::custom(format!("{s:?} is not an RFC 3339 date-time"))
+                }),
+            }
+        }
+    }
+}

@@ -18,6 +18,7 @@ use crate::startup::AppState;
 pub struct AuditRecord {
     pub id: i64,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub at: chrono::NaiveDateTime,
     pub actor_user_id: Option<i32>,
     pub actor_username: Option<String>,

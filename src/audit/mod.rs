@@ -82,6 +82,7 @@ impl Entry {
 #[diesel(table_name = audit_log)]
 pub struct AuditRow {
     pub id: i64,
+    #[serde(with = "crate::http::utc")]
     pub at: chrono::NaiveDateTime,
     pub actor_user_id: Option<i32>,
     pub actor_username: Option<String>,

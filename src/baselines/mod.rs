@@ -35,6 +35,7 @@ pub struct NationalBaseline {
     #[schema(example = "信用中国（吉林）2019 年度导出, 2020-01-06")]
     pub provenance: String,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub updated_at: chrono::NaiveDateTime,
     /// The account that last set it.
     pub updated_by: Option<i32>,

@@ -95,7 +95,9 @@ pub struct CaseRow {
     pub field: String,
     pub case_date: NaiveDate,
     pub summary: String,
+    #[serde(default, with = "crate::http::utc::option")]
     pub submitted_at: Option<chrono::NaiveDateTime>,
+    #[serde(default, with = "crate::http::utc::option")]
     pub shared_at: Option<chrono::NaiveDateTime>,
     pub corrects_case_id: Option<i32>,
     pub source_check_id: Option<i32>,
@@ -104,7 +106,9 @@ pub struct CaseRow {
     #[serde(skip)]
     pub request_hash: Option<String>,
     pub created_by: i32,
+    #[serde(with = "crate::http::utc")]
     pub created_at: chrono::NaiveDateTime,
+    #[serde(with = "crate::http::utc")]
     pub updated_at: chrono::NaiveDateTime,
 }
 
@@ -131,6 +135,7 @@ pub struct MediaReport {
     pub link: String,
     pub created_by: i32,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub created_at: chrono::NaiveDateTime,
 }
 
@@ -158,8 +163,10 @@ pub struct CaseView {
     pub department_ids: Vec<i32>,
     pub media_reports: Vec<MediaReport>,
     #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(default, with = "crate::http::utc::option")]
     pub submitted_at: Option<chrono::NaiveDateTime>,
     #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(default, with = "crate::http::utc::option")]
     pub shared_at: Option<chrono::NaiveDateTime>,
     /// The case this one corrects.
     pub corrects_case_id: Option<i32>,
@@ -169,8 +176,10 @@ pub struct CaseView {
     pub source_check_id: Option<i32>,
     pub created_by: i32,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub created_at: chrono::NaiveDateTime,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub updated_at: chrono::NaiveDateTime,
 }
 

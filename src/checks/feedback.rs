@@ -57,11 +57,13 @@ pub struct FeedbackRow {
     pub measures_applied: String,
     pub note: String,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub decided_at: chrono::NaiveDateTime,
     #[serde(skip)]
     pub idempotency_key: Option<String>,
     pub recorded_by: i32,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub recorded_at: chrono::NaiveDateTime,
 }
 
@@ -72,9 +74,11 @@ pub struct FeedbackView {
     pub measures_applied: Vec<i32>,
     pub note: String,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub decided_at: chrono::NaiveDateTime,
     pub recorded_by: i32,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub recorded_at: chrono::NaiveDateTime,
 }
 

@@ -476,6 +476,7 @@ pub struct ReceiptFilter {
 pub struct ReceiptSummary {
     pub check_id: i32,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub checked_at: chrono::NaiveDateTime,
     pub caller_user_id: i32,
     pub caller_department_id: Option<i32>,

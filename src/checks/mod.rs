@@ -128,6 +128,7 @@ pub struct CheckMeasure {
 pub struct CheckAnswer {
     pub check_id: i32,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub checked_at: chrono::NaiveDateTime,
     /// The code as checked (normalised: trimmed, upper case).
     pub subject_code: String,

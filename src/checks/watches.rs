@@ -113,6 +113,7 @@ pub struct WatchView {
     /// Full code (the watcher gave it).
     pub subject_code: String,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub created_at: chrono::NaiveDateTime,
 }
 
@@ -351,6 +352,7 @@ pub struct Notification {
     #[schema(value_type = String, format = Date)]
     pub valid_until: chrono::NaiveDate,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub occurred_at: chrono::NaiveDateTime,
 }
 

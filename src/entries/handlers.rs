@@ -1017,6 +1017,7 @@ type HistoryRow = (
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HistoryEvent {
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub at: chrono::NaiveDateTime,
     #[schema(example = "list_entry.publish")]
     pub action: String,

@@ -163,10 +163,14 @@ pub struct EntryRow {
     pub removal_reason: Option<String>,
     pub removal_date: Option<NaiveDate>,
     pub removal_note: Option<String>,
+    #[serde(default, with = "crate::http::utc::option")]
     pub removed_at: Option<chrono::NaiveDateTime>,
+    #[serde(default, with = "crate::http::utc::option")]
     pub published_at: Option<chrono::NaiveDateTime>,
     pub created_by: Option<i32>,
+    #[serde(with = "crate::http::utc")]
     pub created_at: chrono::NaiveDateTime,
+    #[serde(with = "crate::http::utc")]
     pub updated_at: chrono::NaiveDateTime,
 }
 
@@ -392,10 +396,13 @@ pub struct EntryView {
     pub removal_date: Option<NaiveDate>,
     pub removal_note: Option<String>,
     #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(default, with = "crate::http::utc::option")]
     pub published_at: Option<chrono::NaiveDateTime>,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub created_at: chrono::NaiveDateTime,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub updated_at: chrono::NaiveDateTime,
 }
 

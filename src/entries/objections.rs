@@ -34,9 +34,11 @@ pub struct ObjectionRow {
     pub verify_deadline: NaiveDate,
     pub status: String,
     pub resolution_reason: Option<String>,
+    #[serde(default, with = "crate::http::utc::option")]
     pub resolved_at: Option<chrono::NaiveDateTime>,
     pub resolved_by: Option<i32>,
     pub created_by: Option<i32>,
+    #[serde(with = "crate::http::utc")]
     pub created_at: chrono::NaiveDateTime,
 }
 
@@ -62,8 +64,10 @@ pub struct ObjectionView {
     pub overdue: bool,
     pub resolution_reason: Option<String>,
     #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(default, with = "crate::http::utc::option")]
     pub resolved_at: Option<chrono::NaiveDateTime>,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub created_at: chrono::NaiveDateTime,
 }
 

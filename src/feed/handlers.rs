@@ -110,12 +110,15 @@ pub struct FeedStatus {
     pub attempts: i32,
     pub last_error: Option<String>,
     #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(default, with = "crate::http::utc::option")]
     pub last_attempt_at: Option<chrono::NaiveDateTime>,
     #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(default, with = "crate::http::utc::option")]
     pub last_success_at: Option<chrono::NaiveDateTime>,
     /// The instance holding the push lease, if any.
     pub lease_holder: Option<String>,
     #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(default, with = "crate::http::utc::option")]
     pub lease_expires_at: Option<chrono::NaiveDateTime>,
 }
 

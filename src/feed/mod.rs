@@ -112,6 +112,7 @@ pub struct FeedEvent {
     #[schema(value_type = Object)]
     pub payload: serde_json::Value,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub occurred_at: chrono::NaiveDateTime,
 }
 

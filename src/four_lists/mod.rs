@@ -317,12 +317,16 @@ pub struct FourListItemView {
     /// Red-list scope items: validity of a listing, in months.
     pub validity_months: Option<i32>,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub created_at: chrono::NaiveDateTime,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub updated_at: chrono::NaiveDateTime,
     #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(default, with = "crate::http::utc::option")]
     pub published_at: Option<chrono::NaiveDateTime>,
     #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(default, with = "crate::http::utc::option")]
     pub repealed_at: Option<chrono::NaiveDateTime>,
 }
 

@@ -36,6 +36,7 @@ pub struct PublicFourListItem {
     pub repair_after_months: Option<i32>,
     pub validity_months: Option<i32>,
     #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(default, with = "crate::http::utc::option")]
     pub published_at: Option<chrono::NaiveDateTime>,
 }
 

@@ -44,8 +44,10 @@ pub struct Department {
     /// Inactive departments cannot be given to new accounts or records.
     pub active: bool,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub created_at: chrono::NaiveDateTime,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub updated_at: chrono::NaiveDateTime,
 }
 

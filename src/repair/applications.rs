@@ -63,8 +63,11 @@ pub struct RepairRow {
     pub attendance_id: Option<i32>,
     pub version: i32,
     pub deadline: Option<NaiveDate>,
+    #[serde(with = "crate::http::utc")]
     pub submitted_at: chrono::NaiveDateTime,
+    #[serde(with = "crate::http::utc")]
     pub updated_at: chrono::NaiveDateTime,
+    #[serde(default, with = "crate::http::utc::option")]
     pub completed_at: Option<chrono::NaiveDateTime>,
     pub created_by: i32,
 }
@@ -83,6 +86,7 @@ pub struct StepView {
     pub comment: Option<String>,
     pub actor_user_id: i32,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub at: chrono::NaiveDateTime,
 }
 
@@ -111,6 +115,7 @@ pub struct RepairSummary {
     pub deadline: Option<NaiveDate>,
     pub overdue: bool,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub submitted_at: chrono::NaiveDateTime,
 }
 
@@ -143,6 +148,7 @@ pub struct RepairView {
     /// What the caller may do now.
     pub allowed_actions: Vec<String>,
     #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(default, with = "crate::http::utc::option")]
     pub completed_at: Option<chrono::NaiveDateTime>,
 }
 

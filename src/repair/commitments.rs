@@ -30,12 +30,14 @@ pub struct CommitmentRow {
     pub department_id: i32,
     pub region_code: String,
     pub signatory: String,
+    #[serde(with = "crate::http::utc")]
     pub signed_at: chrono::NaiveDateTime,
     pub text_snapshot: String,
     pub text_sha256: String,
     pub attachment_id: Option<i32>,
     pub valid_until: Option<NaiveDate>,
     pub recorded_by: i32,
+    #[serde(with = "crate::http::utc")]
     pub created_at: chrono::NaiveDateTime,
 }
 
@@ -58,6 +60,7 @@ pub struct BreachView {
     pub facts: String,
     pub recorded_by: i32,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub created_at: chrono::NaiveDateTime,
 }
 
@@ -74,6 +77,7 @@ pub struct CommitmentView {
     /// Who signed (the legal representative, or the individual).
     pub signatory: String,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub signed_at: chrono::NaiveDateTime,
     /// The text exactly as signed.
     pub text: String,
@@ -88,6 +92,7 @@ pub struct CommitmentView {
     pub breaches: Vec<BreachView>,
     pub recorded_by: i32,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub created_at: chrono::NaiveDateTime,
 }
 
@@ -101,6 +106,7 @@ pub struct CommitmentSummary {
     pub template_id: i32,
     pub template_version: i32,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub signed_at: chrono::NaiveDateTime,
     #[schema(value_type = Option<String>, format = Date)]
     pub valid_until: Option<NaiveDate>,

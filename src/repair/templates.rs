@@ -52,8 +52,11 @@ pub struct TemplateRow {
     pub status: String,
     pub latest_version: i32,
     pub published_version: Option<i32>,
+    #[serde(with = "crate::http::utc")]
     pub created_at: chrono::NaiveDateTime,
+    #[serde(with = "crate::http::utc")]
     pub updated_at: chrono::NaiveDateTime,
+    #[serde(default, with = "crate::http::utc::option")]
     pub published_at: Option<chrono::NaiveDateTime>,
 }
 
@@ -66,10 +69,12 @@ pub struct TemplateVersion {
     /// The letter's text (what a subject signs).
     pub body: String,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub created_at: chrono::NaiveDateTime,
     pub created_by: Option<i32>,
     /// Set once this version was published.
     #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(default, with = "crate::http::utc::option")]
     pub published_at: Option<chrono::NaiveDateTime>,
 }
 
@@ -99,6 +104,7 @@ pub struct PublicTemplate {
     pub title: String,
     pub body: String,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub published_at: chrono::NaiveDateTime,
 }
 

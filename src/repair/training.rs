@@ -71,6 +71,7 @@ pub struct SessionRow {
     pub hours: f64,
     pub created_by: i32,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub created_at: chrono::NaiveDateTime,
 }
 
@@ -84,7 +85,9 @@ pub struct AttendanceRow {
     pub completed: bool,
     pub certificate_number: Option<String>,
     pub recorded_by: i32,
+    #[serde(with = "crate::http::utc")]
     pub created_at: chrono::NaiveDateTime,
+    #[serde(with = "crate::http::utc")]
     pub updated_at: chrono::NaiveDateTime,
 }
 
@@ -98,6 +101,7 @@ pub struct AttendanceView {
     pub completed: bool,
     pub certificate_number: Option<String>,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub updated_at: chrono::NaiveDateTime,
 }
 
@@ -114,6 +118,7 @@ pub struct ServiceRow {
     pub department_id: i32,
     pub region_code: String,
     pub recorded_by: i32,
+    #[serde(with = "crate::http::utc")]
     pub created_at: chrono::NaiveDateTime,
 }
 
@@ -130,6 +135,7 @@ pub struct ServiceView {
     pub proof_reference: String,
     pub department_id: i32,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub created_at: chrono::NaiveDateTime,
 }
 

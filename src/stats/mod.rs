@@ -333,6 +333,7 @@ pub struct Snapshot {
     #[schema(value_type = Object)]
     pub figures: Value,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub closed_at: NaiveDateTime,
     pub closed_by: i32,
 }

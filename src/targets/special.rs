@@ -62,6 +62,7 @@ pub struct SpecialItem {
     pub region_code: String,
     pub set_by: i32,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub set_at: chrono::NaiveDateTime,
 }
 
