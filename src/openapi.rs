@@ -63,12 +63,78 @@ impl Modify for BearerScheme {
 /// The full document, as served at `/api-docs/openapi.json` and committed in
 /// `openapi/openapi.json`.
 pub fn spec() -> utoipa::openapi::OpenApi {
-    actix_web::App::new()
+    let mut doc = actix_web::App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(crate::startup::routes)
         .split_for_parts()
-        .1
+        .1;
+    add_extractor_problems(&mut doc);
+    doc
+}
+
+/// Documents the problems every operation can answer before its handler runs, from the shared
+/// extractors and error handlers (`error.rs`): 400 for a path or query parameter that does not
+/// parse or a body that is not the JSON asked for, 413 for a body over the limit, 415 for a JSON
+/// body sent with another content type, 401 for a secured operation without a valid token. Only
+/// added where the operation does not document the status itself.
+fn add_extractor_problems(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let problem = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for item in doc.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let params = op.parameters.iter().flatten().any(|p| match p {
+                RefOr::T(p) => matches!(p.parameter_in, ParameterIn::Path | ParameterIn::Query),
+                RefOr::Ref(_) => true,
+            });
+            let (body, json_body) = match &op.request_body {
+                Some(RefOr::T(b)) => (true, b.content.contains_key("application/json")),
+                Some(RefOr::Ref(_)) => (true, true),
+                None => (false, false),
+            };
+            let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let responses = &mut op.responses.responses;
+            let mut add = |code: &str, description: &str| {
+                responses
+                    .entry(code.to_string())
+                    .or_insert_with(|| problem(description));
+            };
+            if params || body {
+                add("400", "A parameter or the body could not be read");
+            }
+            if body {
+                add("413", "The body is over the size limit");
+            }
+            if json_body {
+                add("415", "The body is not application/json");
+            }
+            if secured {
+                add("401", "Not authenticated");
+            }
+        }
+    }
 }
 
 /// Pretty JSON with a final newline: the exact bytes of `openapi/openapi.json`.

@@ -45,6 +45,7 @@ pub struct AttachmentMeta {
     pub department_id: Option<i32>,
     pub region_code: Option<String>,
     pub uploaded_by: i32,
+    #[serde(with = "crate::http::utc")]
     pub created_at: chrono::NaiveDateTime,
 }
 
@@ -62,6 +63,7 @@ pub struct AttachmentView {
     pub region_code: Option<String>,
     pub uploaded_by: i32,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub created_at: chrono::NaiveDateTime,
 }
 
@@ -270,7 +272,11 @@ pub async fn get_meta(
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Attachment id")),
     responses(
-        (status = 200, description = "The file", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 200, description = "The file, with the type recognised from its content at upload", content(
+            (Vec<u8> = "application/pdf"),
+            (Vec<u8> = "image/jpeg"),
+            (Vec<u8> = "image/png"),
+        )),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Staff only", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such document, or not yours to see", body = Problem, content_type = "application/problem+json"),
