@@ -2,11 +2,11 @@
 //! expected outcome. A new operation without a row (or a row for an operation that is gone) fails
 //! the test, so who may do what is decided when an endpoint is added.
 //!
-//! Role level: each operation is called by anonymous, `approval_system`, a `department` officer, the
-//! city `bureau` and an `admin`, on resources of the officer's own department (so a refusal is the
-//! role's, not the scope's). Scope (own vs other department / region) is tested per capability
-//! (`entries.rs`, `repairs.rs`, `cases.rs`, `targets.rs`, …). Request bodies are the smallest ones
-//! the document's schemas allow, so the role check, not body parsing, decides.
+//! Each operation is called by anonymous, `approval_system`, the `department` officer who owns the
+//! resources in the path (市税务局, a city department), an officer of another department, the city
+//! `bureau` (own region), a county `bureau` (other region) and an `admin`. Request bodies are the
+//! smallest ones the document's schemas allow, so the role and scope checks, not body parsing,
+//! decide.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,161 +16,175 @@ use serde_json::{json, Map, Value};
 
 use crate::helpers::*;
 
-/// Who may call: `p` public (anonymous allowed), else anonymous gets 401. Then four letters for
-/// `approval_system`, `department`, `bureau`, `admin`: `y` allowed (any answer but 401/403), `n`
-/// refused with 403. `*`: the operation's own credentials decide (login, refresh, logout, own
-/// password), only "no 5xx" is checked.
+/// Who may call: `p` public (anonymous allowed), else anonymous gets 401. Then six letters for
+/// `approval_system`, the `department` that owns the resources, another `department`, the city
+/// `bureau` (whose region holds them), a county `bureau` (another region), and `admin`: `y` allowed
+/// (any answer but 401/403), `n` refused with 403, `h` refused by scope with 403 or hidden with 404.
+/// `*`: the operation's own credentials decide (login, refresh, logout, own password), only "no
+/// 5xx" is checked.
 const MATRIX: &[(&str, &str, &str)] = &[
-    ("GET", "/api/v1/application-fields", "-yyyy"),
-    ("POST", "/api/v1/application-fields", "-nnny"),
-    ("PATCH", "/api/v1/application-fields/{code}", "-nnny"),
-    ("POST", "/api/v1/attachments", "-nyyy"),
-    ("GET", "/api/v1/attachments/{id}", "-nyyy"),
-    ("GET", "/api/v1/attachments/{id}/content", "-nyyy"),
-    ("GET", "/api/v1/audit-log", "-nnyy"),
-    ("GET", "/api/v1/audit-log/verify", "-nnny"),
+    ("GET", "/api/v1/application-fields", "-yyyyyy"),
+    ("POST", "/api/v1/application-fields", "-nnnnny"),
+    ("PATCH", "/api/v1/application-fields/{code}", "-nnnnny"),
+    ("POST", "/api/v1/attachments", "-nyyyyy"),
+    ("GET", "/api/v1/attachments/{id}", "-nyhyhy"),
+    ("GET", "/api/v1/attachments/{id}/content", "-nyhyhy"),
+    ("GET", "/api/v1/audit-log", "-nnnyyy"),
+    ("GET", "/api/v1/audit-log/verify", "-nnnnny"),
     ("POST", "/api/v1/auth/login", "*"),
     ("POST", "/api/v1/auth/logout", "*"),
     ("POST", "/api/v1/auth/refresh", "*"),
-    ("GET", "/api/v1/calendar/add-working-days", "-yyyy"),
-    ("GET", "/api/v1/calendar/{year}", "-yyyy"),
-    ("PUT", "/api/v1/calendar/{year}", "-nnny"),
-    ("GET", "/api/v1/cases", "-nyyy"),
-    ("POST", "/api/v1/cases", "-nyyy"),
-    ("GET", "/api/v1/cases/export", "-nyyy"),
-    ("POST", "/api/v1/cases/from-feedback/{check_id}", "-nyyy"),
-    ("GET", "/api/v1/cases/{id}", "-nyyy"),
-    ("PATCH", "/api/v1/cases/{id}", "-nyyy"),
-    ("POST", "/api/v1/cases/{id}/corrections", "-nyyy"),
-    ("GET", "/api/v1/cases/{id}/media-reports", "-nyyy"),
-    ("POST", "/api/v1/cases/{id}/media-reports", "-nyyy"),
-    ("POST", "/api/v1/cases/{id}/share", "-nnyy"),
-    ("POST", "/api/v1/cases/{id}/submit", "-nyyy"),
-    ("GET", "/api/v1/commitment-templates", "-nyyy"),
-    ("POST", "/api/v1/commitment-templates", "-nyyy"),
-    ("GET", "/api/v1/commitment-templates/{id}", "-nyyy"),
-    ("PATCH", "/api/v1/commitment-templates/{id}", "-nyyy"),
-    ("POST", "/api/v1/commitment-templates/{id}/publish", "-nyyy"),
+    ("GET", "/api/v1/calendar/add-working-days", "-yyyyyy"),
+    ("GET", "/api/v1/calendar/{year}", "-yyyyyy"),
+    ("PUT", "/api/v1/calendar/{year}", "-nnnnny"),
+    ("GET", "/api/v1/cases", "-nyyyyy"),
+    ("POST", "/api/v1/cases", "-nyyyyy"),
+    ("GET", "/api/v1/cases/export", "-nyyyyy"),
+    ("POST", "/api/v1/cases/from-feedback/{check_id}", "-nyhyhy"),
+    ("GET", "/api/v1/cases/{id}", "-nyyyhy"),
+    ("PATCH", "/api/v1/cases/{id}", "-nyhyhy"),
+    ("POST", "/api/v1/cases/{id}/corrections", "-nyhyhy"),
+    ("GET", "/api/v1/cases/{id}/media-reports", "-nyyyhy"),
+    ("POST", "/api/v1/cases/{id}/media-reports", "-nyhyhy"),
+    ("POST", "/api/v1/cases/{id}/share", "-nnnyhy"),
+    ("POST", "/api/v1/cases/{id}/submit", "-nyhyhy"),
+    ("GET", "/api/v1/commitment-templates", "-nyyyyy"),
+    ("POST", "/api/v1/commitment-templates", "-nyyyyy"),
+    ("GET", "/api/v1/commitment-templates/{id}", "-nyhyhy"),
+    ("PATCH", "/api/v1/commitment-templates/{id}", "-nyhyhy"),
+    (
+        "POST",
+        "/api/v1/commitment-templates/{id}/publish",
+        "-nyhyhy",
+    ),
     (
         "POST",
         "/api/v1/commitment-templates/{id}/withdraw",
-        "-nyyy",
+        "-nyhyhy",
     ),
-    ("GET", "/api/v1/commitments", "-nyyy"),
-    ("POST", "/api/v1/commitments", "-nyyy"),
-    ("GET", "/api/v1/commitments/{id}", "-nyyy"),
-    ("POST", "/api/v1/commitments/{id}/breaches", "-nyyy"),
-    ("GET", "/api/v1/credit-checks", "-nyyy"),
-    ("POST", "/api/v1/credit-checks", "-yyyy"),
-    ("POST", "/api/v1/credit-checks/batch", "-yyyy"),
-    ("GET", "/api/v1/credit-checks/stats", "-nnyy"),
-    ("GET", "/api/v1/credit-checks/{id}", "-yyyy"),
-    ("POST", "/api/v1/credit-checks/{id}/feedback", "-yynn"),
-    ("GET", "/api/v1/departments", "-yyyy"),
-    ("POST", "/api/v1/departments", "-nnny"),
-    ("GET", "/api/v1/departments/{id}", "-yyyy"),
-    ("PATCH", "/api/v1/departments/{id}", "-nnny"),
-    ("GET", "/api/v1/feed", "-nnyy"),
-    ("GET", "/api/v1/feed/status", "-nnyy"),
-    ("GET", "/api/v1/four-list-items", "-yyyy"),
-    ("POST", "/api/v1/four-list-items", "-nyny"),
-    ("POST", "/api/v1/four-list-items/import", "-nyny"),
-    ("GET", "/api/v1/four-list-items/import-template", "-yyyy"),
-    ("GET", "/api/v1/four-list-items/{id}", "-yyyy"),
-    ("PATCH", "/api/v1/four-list-items/{id}", "-nyny"),
-    ("POST", "/api/v1/four-list-items/{id}/publish", "-nyyy"),
-    ("POST", "/api/v1/four-list-items/{id}/repeal", "-nyyy"),
+    ("GET", "/api/v1/commitments", "-nyyyyy"),
+    ("POST", "/api/v1/commitments", "-nyhyhy"),
+    ("GET", "/api/v1/commitments/{id}", "-nyhyhy"),
+    ("POST", "/api/v1/commitments/{id}/breaches", "-nyhyhy"),
+    ("GET", "/api/v1/credit-checks", "-nyyyyy"),
+    ("POST", "/api/v1/credit-checks", "-yyyyyy"),
+    ("POST", "/api/v1/credit-checks/batch", "-yyyyyy"),
+    ("GET", "/api/v1/credit-checks/stats", "-nnnyyy"),
+    ("GET", "/api/v1/credit-checks/{id}", "-yyhyhy"),
+    ("POST", "/api/v1/credit-checks/{id}/feedback", "-yyhnhn"),
+    ("GET", "/api/v1/departments", "-yyyyyy"),
+    ("POST", "/api/v1/departments", "-nnnnny"),
+    ("GET", "/api/v1/departments/{id}", "-yyyyyy"),
+    ("PATCH", "/api/v1/departments/{id}", "-nnnnny"),
+    ("GET", "/api/v1/feed", "-nnnyny"),
+    ("GET", "/api/v1/feed/status", "-nnnyny"),
+    ("GET", "/api/v1/four-list-items", "-yyyyyy"),
+    ("POST", "/api/v1/four-list-items", "-nyynny"),
+    ("POST", "/api/v1/four-list-items/import", "-nyynny"),
+    ("GET", "/api/v1/four-list-items/import-template", "-yyyyyy"),
+    ("GET", "/api/v1/four-list-items/{id}", "-yyyyyy"),
+    ("PATCH", "/api/v1/four-list-items/{id}", "-nyhnny"),
+    ("POST", "/api/v1/four-list-items/{id}/publish", "-nyhyhy"),
+    ("POST", "/api/v1/four-list-items/{id}/repeal", "-nyhyhy"),
     (
         "PUT",
         "/api/v1/four-list-items/{id}/special-category",
-        "-nnyy",
+        "-nnnyhy",
     ),
-    ("GET", "/api/v1/four-list-items/{id}/versions", "-yyyy"),
-    ("GET", "/api/v1/list-entries", "-nyyy"),
-    ("POST", "/api/v1/list-entries", "-nyyy"),
-    ("GET", "/api/v1/list-entries/export", "-nyyy"),
-    ("POST", "/api/v1/list-entries/import", "-nyyy"),
-    ("GET", "/api/v1/list-entries/import-template", "-nyyy"),
-    ("GET", "/api/v1/list-entries/{id}", "-nyyy"),
-    ("DELETE", "/api/v1/list-entries/{id}", "-nyyy"),
-    ("GET", "/api/v1/list-entries/{id}/history", "-nyyy"),
-    ("GET", "/api/v1/list-entries/{id}/objections", "-nyyy"),
-    ("POST", "/api/v1/list-entries/{id}/objections", "-nyyy"),
+    ("GET", "/api/v1/four-list-items/{id}/versions", "-yyyyyy"),
+    ("GET", "/api/v1/list-entries", "-nyyyyy"),
+    ("POST", "/api/v1/list-entries", "-nyyyyy"),
+    ("GET", "/api/v1/list-entries/export", "-nyyyyy"),
+    ("POST", "/api/v1/list-entries/import", "-nyyyyy"),
+    ("GET", "/api/v1/list-entries/import-template", "-nyyyyy"),
+    ("GET", "/api/v1/list-entries/{id}", "-nyyyyy"),
+    ("DELETE", "/api/v1/list-entries/{id}", "-nyhyhy"),
+    ("GET", "/api/v1/list-entries/{id}/history", "-nyyyyy"),
+    ("GET", "/api/v1/list-entries/{id}/objections", "-nyyyyy"),
+    ("POST", "/api/v1/list-entries/{id}/objections", "-nyhyhy"),
     (
         "POST",
         "/api/v1/list-entries/{id}/objections/{objection_id}/resolve",
-        "-nyyy",
+        "-nyhyhy",
     ),
-    ("POST", "/api/v1/list-entries/{id}/publish", "-nyyy"),
-    ("POST", "/api/v1/list-entries/{id}/remove", "-nyyy"),
-    ("GET", "/api/v1/me", "-yyyy"),
+    ("POST", "/api/v1/list-entries/{id}/publish", "-nyhyhy"),
+    ("POST", "/api/v1/list-entries/{id}/remove", "-nyhyhy"),
+    ("GET", "/api/v1/me", "-yyyyyy"),
     ("POST", "/api/v1/me/password", "*"),
-    ("GET", "/api/v1/national-baselines", "-nnyy"),
-    ("PUT", "/api/v1/national-baselines", "-nnyy"),
-    ("GET", "/api/v1/public/commitment-templates", "pyyyy"),
-    ("GET", "/api/v1/public/four-list-items", "pyyyy"),
-    ("GET", "/api/v1/public/list-entries", "pyyyy"),
-    ("GET", "/api/v1/regions", "-yyyy"),
-    ("GET", "/api/v1/repairs", "-nyyy"),
-    ("POST", "/api/v1/repairs", "-nyyy"),
-    ("GET", "/api/v1/repairs/{id}", "-nyyy"),
-    ("POST", "/api/v1/repairs/{id}/accept", "-nyyy"),
-    ("POST", "/api/v1/repairs/{id}/approve", "-nyyy"),
-    ("POST", "/api/v1/repairs/{id}/confirm", "-nnyy"),
-    ("POST", "/api/v1/repairs/{id}/file", "-nyyy"),
-    ("POST", "/api/v1/repairs/{id}/refuse", "-nyyy"),
-    ("POST", "/api/v1/repairs/{id}/resubmit", "-nyyy"),
-    ("POST", "/api/v1/repairs/{id}/return", "-nyyy"),
-    ("POST", "/api/v1/repairs/{id}/send-back", "-nnyy"),
-    ("POST", "/api/v1/repairs/{id}/withdraw", "-nyyy"),
-    ("GET", "/api/v1/scorecards", "-nyyy"),
-    ("GET", "/api/v1/service-records", "-nyyy"),
-    ("POST", "/api/v1/service-records", "-nyyy"),
-    ("GET", "/api/v1/special-rectification-items", "-nyyy"),
-    ("GET", "/api/v1/stats/monthly", "-nyyy"),
-    ("GET", "/api/v1/stats/monthly/export", "-nyyy"),
+    ("GET", "/api/v1/national-baselines", "-nnnyyy"),
+    ("PUT", "/api/v1/national-baselines", "-nnnyyy"),
+    ("GET", "/api/v1/public/commitment-templates", "pyyyyyy"),
+    ("GET", "/api/v1/public/four-list-items", "pyyyyyy"),
+    ("GET", "/api/v1/public/list-entries", "pyyyyyy"),
+    ("GET", "/api/v1/regions", "-yyyyyy"),
+    ("GET", "/api/v1/repairs", "-nyyyyy"),
+    ("POST", "/api/v1/repairs", "-nyyyyy"),
+    ("GET", "/api/v1/repairs/{id}", "-nyhyhy"),
+    ("POST", "/api/v1/repairs/{id}/accept", "-nyhyhy"),
+    ("POST", "/api/v1/repairs/{id}/approve", "-nyhyhy"),
+    ("POST", "/api/v1/repairs/{id}/confirm", "-nnnyhy"),
+    ("POST", "/api/v1/repairs/{id}/file", "-nyhyhy"),
+    ("POST", "/api/v1/repairs/{id}/refuse", "-nyhyhy"),
+    ("POST", "/api/v1/repairs/{id}/resubmit", "-nyhyhy"),
+    ("POST", "/api/v1/repairs/{id}/return", "-nyhyhy"),
+    ("POST", "/api/v1/repairs/{id}/send-back", "-nnnyhy"),
+    ("POST", "/api/v1/repairs/{id}/withdraw", "-nyhyhy"),
+    ("GET", "/api/v1/scorecards", "-nyyyyy"),
+    ("GET", "/api/v1/service-records", "-nyyyyy"),
+    ("POST", "/api/v1/service-records", "-nyyyyy"),
+    ("GET", "/api/v1/special-rectification-items", "-nyyyyy"),
+    ("GET", "/api/v1/stats/monthly", "-nyyyyy"),
+    ("GET", "/api/v1/stats/monthly/export", "-nyyyyy"),
     (
         "POST",
         "/api/v1/stats/monthly/{year}/{month}/close",
-        "-nnyn",
+        "-nnnyyn",
     ),
-    ("GET", "/api/v1/subjects", "-nyyy"),
-    ("GET", "/api/v1/subjects/{code}", "-nyyy"),
-    ("GET", "/api/v1/targets", "-nnyy"),
-    ("GET", "/api/v1/targets/export", "-nnyy"),
-    ("PATCH", "/api/v1/training-attendance/{id}", "-nyyy"),
-    ("GET", "/api/v1/training-sessions", "-nyyy"),
-    ("POST", "/api/v1/training-sessions", "-nyyy"),
+    ("GET", "/api/v1/subjects", "-nyyyyy"),
+    ("GET", "/api/v1/subjects/{code}", "-nyyyyy"),
+    ("GET", "/api/v1/targets", "-nnnyny"),
+    ("GET", "/api/v1/targets/export", "-nnnyny"),
+    ("PATCH", "/api/v1/training-attendance/{id}", "-nyhyhy"),
+    ("GET", "/api/v1/training-sessions", "-nyyyyy"),
+    ("POST", "/api/v1/training-sessions", "-nyyyyy"),
     (
         "GET",
         "/api/v1/training-sessions/attendance-template",
-        "-nyyy",
+        "-nyyyyy",
     ),
-    ("GET", "/api/v1/training-sessions/{id}", "-nyyy"),
-    ("GET", "/api/v1/training-sessions/{id}/attendance", "-nyyy"),
-    ("POST", "/api/v1/training-sessions/{id}/attendance", "-nyyy"),
+    ("GET", "/api/v1/training-sessions/{id}", "-nyhyhy"),
+    (
+        "GET",
+        "/api/v1/training-sessions/{id}/attendance",
+        "-nyhyhy",
+    ),
+    (
+        "POST",
+        "/api/v1/training-sessions/{id}/attendance",
+        "-nyhyhy",
+    ),
     (
         "POST",
         "/api/v1/training-sessions/{id}/attendance/bulk",
-        "-nyyy",
+        "-nyhyhy",
     ),
     (
         "POST",
         "/api/v1/training-sessions/{id}/attendance/import",
-        "-nyyy",
+        "-nyhyhy",
     ),
-    ("GET", "/api/v1/users", "-nnny"),
-    ("POST", "/api/v1/users", "-nnny"),
-    ("GET", "/api/v1/users/{id}", "-nnny"),
-    ("PATCH", "/api/v1/users/{id}", "-nnny"),
-    ("POST", "/api/v1/users/{id}/password", "-nnny"),
-    ("GET", "/api/v1/watches", "-yyyy"),
-    ("POST", "/api/v1/watches", "-yyyy"),
-    ("GET", "/api/v1/watches/notifications", "-yyyy"),
-    ("DELETE", "/api/v1/watches/{id}", "-yyyy"),
-    ("GET", "/health", "pyyyy"),
-    ("GET", "/metrics", "pyyyy"),
-    ("GET", "/ready", "pyyyy"),
+    ("GET", "/api/v1/users", "-nnnnny"),
+    ("POST", "/api/v1/users", "-nnnnny"),
+    ("GET", "/api/v1/users/{id}", "-nnnnny"),
+    ("PATCH", "/api/v1/users/{id}", "-nnnnny"),
+    ("POST", "/api/v1/users/{id}/password", "-nnnnny"),
+    ("GET", "/api/v1/watches", "-yyyyyy"),
+    ("POST", "/api/v1/watches", "-yyyyyy"),
+    ("GET", "/api/v1/watches/notifications", "-yyyyyy"),
+    ("DELETE", "/api/v1/watches/{id}", "-yyhyhy"),
+    ("GET", "/health", "pyyyyyy"),
+    ("GET", "/metrics", "pyyyyyy"),
+    ("GET", "/ready", "pyyyyyy"),
 ];
 
 /// The smallest value a schema allows (required properties only), resolving `$ref`s.
@@ -348,11 +362,19 @@ async fn every_operation_has_a_row_and_each_role_gets_what_the_row_says() {
             .replace("{month}", "1")
     };
 
-    let actors: [(&str, Option<&str>); 5] = [
+    let other_dept = app
+        .account("scjg", Role::Department, Some(DEPT_SCJG), None)
+        .await;
+    let county = app
+        .account("county", Role::Bureau, None, Some("220521"))
+        .await;
+    let actors: [(&str, Option<&str>); 7] = [
         ("anonymous", None),
         ("approval_system", Some(&approval.token)),
-        ("department", Some(&tax.token)),
-        ("bureau", Some(&s.city.token)),
+        ("department (own)", Some(&tax.token)),
+        ("department (other)", Some(&other_dept.token)),
+        ("bureau (own region)", Some(&s.city.token)),
+        ("bureau (other region)", Some(&county.token)),
         ("admin", Some(&admin.token)),
     ];
     let mut wrong = Vec::new();
@@ -365,6 +387,13 @@ async fn every_operation_has_a_row_and_each_role_gets_what_the_row_says() {
                 // Steps that require a comment get one, so the step's own rule is what answers.
                 if path.starts_with("/api/v1/repairs/{id}/") {
                     b["comment"] = json!("审核意见");
+                }
+                // Valid content, so that scope rather than validation answers.
+                if *path == "/api/v1/cases/{id}/media-reports" {
+                    b = json!({"outlet": "通化日报", "level": "city", "report_date": "2026-11-02", "link": "https://www.thrb.com.cn/a/1.html"});
+                }
+                if *path == "/api/v1/training-sessions/{id}/attendance/bulk" {
+                    b = json!({"items": [{"subject_code": code.clone(), "attendee_name": "张三", "completed": true}]});
                 }
                 b
             });
@@ -424,6 +453,7 @@ async fn every_operation_has_a_row_and_each_role_gets_what_the_row_says() {
             } else {
                 match expect.as_bytes()[i] {
                     b'y' => status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+                    b'h' => status == StatusCode::FORBIDDEN || status == StatusCode::NOT_FOUND,
                     // A resource that does not exist may be 404 before the role is looked at:
                     // that tells nothing either.
                     _ => {
