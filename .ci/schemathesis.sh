@@ -20,11 +20,17 @@ if [ ! -x "$WORK/venv/bin/st" ]; then
   "$WORK/venv/bin/pip" install --quiet 'schemathesis==4.32.5'
 fi
 
-(cd "$WORK" && CREDIT_LISTS_LOG_LEVEL=warn exec "$OLDPWD/$BIN" --database-url "$DB" serve --demo \
+# Demo mode on PostgreSQL needs a PII key; a random one is right for a throwaway database.
+PII_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+(cd "$WORK" && CREDIT_LISTS_LOG_LEVEL=warn CREDIT_LISTS_PII_KEY=$PII_KEY exec "$OLDPWD/$BIN" --database-url "$DB" serve --demo \
   --bind "127.0.0.1:$PORT" > "$WORK/server.log" 2>&1) &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# A throwaway server: SIGKILL, and wait, so that its port is free for the next run at once.
+trap 'kill -KILL $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 120); do
+  if ! kill -0 "$SERVER" 2>/dev/null; then
+    echo "the server did not start:"; cat "$WORK/server.log"; exit 1
+  fi
   curl -sf "http://127.0.0.1:$PORT/ready" >/dev/null && break
   sleep 0.5
 done
