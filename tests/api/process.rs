@@ -740,22 +740,10 @@ async fn sigkill_during_an_import_a_check_stream_and_a_repair_confirmation_leave
             &day,
         ));
     }
-    let import = {
-        let (client, address, tax) = (client.clone(), address.clone(), tax.clone());
-        let body = csv.join("\n").into_bytes();
-        tokio::spawn(async move {
-            client
-                .post(format!("{address}/api/v1/list-entries/import?publish=true"))
-                .bearer_auth(&tax)
-                .header("content-type", "text/csv")
-                .body(body)
-                .send()
-                .await
-                .map(|r| r.status())
-        })
-    };
+    // The check stream runs first, so that some checks are acknowledged before the import starts.
+    let acked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let checks = {
-        let (client, address) = (client.clone(), address.clone());
+        let (client, address, acked) = (client.clone(), address.clone(), acked.clone());
         tokio::spawn(async move {
             let mut acknowledged = Vec::new();
             for n in 0..100_000u32 {
@@ -773,8 +761,29 @@ async fn sigkill_during_an_import_a_check_stream_and_a_repair_confirmation_leave
                     break;
                 };
                 acknowledged.push(v["check_id"].as_i64().unwrap() as i32);
+                acked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
             acknowledged
+        })
+    };
+    for _ in 0..3000 {
+        if acked.load(std::sync::atomic::Ordering::SeqCst) >= 5 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let import = {
+        let (client, address, tax) = (client.clone(), address.clone(), tax.clone());
+        let body = csv.join("\n").into_bytes();
+        tokio::spawn(async move {
+            client
+                .post(format!("{address}/api/v1/list-entries/import?publish=true"))
+                .bearer_auth(&tax)
+                .header("content-type", "text/csv")
+                .body(body)
+                .send()
+                .await
+                .map(|r| r.status())
         })
     };
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
