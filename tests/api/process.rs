@@ -557,24 +557,8 @@ async fn personal_id_numbers_are_in_clear_in_neither_the_database_nor_the_log() 
     let log = dir.path().join("service.log");
     let (mut child, address) = start_server_logged(&db, dir.path(), &log);
     let client = reqwest::Client::new();
-    let login = |user: &'static str| {
-        let client = client.clone();
-        let address = address.clone();
-        async move {
-            let v: Value = client
-                .post(format!("{address}/api/v1/auth/login"))
-                .json(&json!({"username": user, "password": format!("{user}-pass")}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            v["access_token"].as_str().unwrap().to_string()
-        }
-    };
-    let admin = login("demo-admin").await;
-    let approval = login("demo-approval").await;
+    let admin = login_to(&client, &address, "demo-admin").await;
+    let approval = login_to(&client, &address, "demo-approval").await;
     let items: Value = client
         .get(format!(
             "{address}/api/v1/four-list-items?kind=black_scope&per_page=100"
@@ -593,6 +577,24 @@ async fn personal_id_numbers_are_in_clear_in_neither_the_database_nor_the_log() 
         .find(|i| i["code"] == "FY-HEI-01")
         .expect("the demo court scope")["id"]
         .clone();
+    let post_entry = |body: Value| {
+        let (client, address, admin) = (client.clone(), address.clone(), admin.clone());
+        async move {
+            let res = client
+                .post(format!("{address}/api/v1/list-entries"))
+                .bearer_auth(&admin)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                res.status(),
+                StatusCode::CREATED,
+                "{}",
+                res.text().await.unwrap()
+            );
+        }
+    };
     let ids: Vec<String> = (901..905).map(crate::entries::id_number).collect();
     for (i, id) in ids.iter().enumerate().take(3) {
         let mut body = crate::entries::entry("black", 0, id, &format!("通法执〔2026〕9{i}号"));
@@ -600,19 +602,7 @@ async fn personal_id_numbers_are_in_clear_in_neither_the_database_nor_the_log() 
         body["department_id"] = json!(15);
         body["subject_name"] = json!("王某某");
         body.as_object_mut().unwrap().remove("legal_representative");
-        let res = client
-            .post(format!("{address}/api/v1/list-entries"))
-            .bearer_auth(&admin)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            res.status(),
-            StatusCode::CREATED,
-            "{}",
-            res.text().await.unwrap()
-        );
+        post_entry(body).await;
     }
     // An enterprise whose legal representative's number is recorded.
     let mut body =
@@ -620,19 +610,7 @@ async fn personal_id_numbers_are_in_clear_in_neither_the_database_nor_the_log() 
     body["scope_item_id"] = scope.clone();
     body["department_id"] = json!(15);
     body["legal_representative_id"] = json!(ids[3]);
-    let res = client
-        .post(format!("{address}/api/v1/list-entries"))
-        .bearer_auth(&admin)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::CREATED,
-        "{}",
-        res.text().await.unwrap()
-    );
+    post_entry(body).await;
     for id in &ids {
         let res = client
             .post(format!("{address}/api/v1/credit-checks"))
