@@ -134,17 +134,17 @@ impl Population {
         special_rates(&self.special, &ev.still_listed, &ev.committed)
     }
 
-    fn figures(&self, trained: &HashSet<i32>, committed: &HashSet<i32>) -> (Figure, Figure) {
+    fn figures(&self, ev: &Evidence) -> (Figure, Figure) {
         let n = self.enterprises.len() as i64;
         let t = self
             .enterprises
             .iter()
-            .filter(|s| trained.contains(s))
+            .filter(|s| ev.trained.contains(s))
             .count() as i64;
         let c = self
             .enterprises
             .iter()
-            .filter(|s| committed.contains(s))
+            .filter(|s| ev.committed.contains(s))
             .count() as i64;
         (
             figure(t, Some(n), TRAINING_GOAL, Baseline::Population),
@@ -332,7 +332,6 @@ pub fn compute(
         pop_region.entry(r).or_default().special.insert(s);
         pop_dept.entry(d).or_default().special.insert(s);
     }
-    let (trained, committed) = (&ev.trained, &ev.committed);
 
     let region_figures = |code: &str, pop: &Population| -> (RegionTargets, Baseline) {
         let c = by_region.get(code).copied().unwrap_or_default();
@@ -344,7 +343,7 @@ pub fn compute(
         } else {
             (None, Baseline::None)
         };
-        let (training_rate, commitment_ratio) = pop.figures(trained, committed);
+        let (training_rate, commitment_ratio) = pop.figures(&ev);
         let (special_exit_rate, special_commitment_rate) = pop.special_figures(&ev);
         (
             RegionTargets {
@@ -398,7 +397,7 @@ pub fn compute(
             (false, true) => Baseline::Declared,
             (false, false) => Baseline::None,
         };
-        let (training_rate, commitment_ratio) = pop_all.figures(trained, committed);
+        let (training_rate, commitment_ratio) = pop_all.figures(&ev);
         let (special_exit_rate, special_commitment_rate) = pop_all.special_figures(&ev);
         RegionTargets {
             region_code: CITY_REGION.to_string(),
@@ -454,7 +453,7 @@ pub fn compute(
             continue;
         }
         let pop = pop_dept.get(&d).unwrap_or(&empty);
-        let (training_rate, commitment_ratio) = pop.figures(trained, committed);
+        let (training_rate, commitment_ratio) = pop.figures(&ev);
         let (special_exit_rate, special_commitment_rate) = pop.special_figures(&ev);
         departments_out.push(DepartmentTargets {
             department_id: d,
