@@ -652,3 +652,38 @@ diesel::table! {
 }
 
 diesel::joinable!(special_rectification_items -> four_list_items (item_id));
+
+// Counters kept by triggers for the year-end targets (migration `target_counters`).
+diesel::table! {
+    in_force_days (day, region_code, department_id, source, list_type) {
+        day -> Date,
+        region_code -> Text,
+        department_id -> Integer,
+        source -> Text,
+        list_type -> Text,
+        n -> Integer,
+    }
+}
+
+diesel::table! {
+    in_force_months (month, region_code, department_id, source, list_type) {
+        month -> Date,
+        region_code -> Text,
+        department_id -> Integer,
+        source -> Text,
+        list_type -> Text,
+        n -> Integer,
+    }
+}
+
+diesel::table! {
+    population_days (year, day, grouping, unit) {
+        year -> Integer,
+        day -> Date,
+        grouping -> Text,
+        unit -> Text,
+        members -> Integer,
+        trained -> Integer,
+        committed -> Integer,
+    }
+}

@@ -19,7 +19,7 @@ use crate::entries::today;
 use crate::error::{ApiError, Problem};
 use crate::schema::{
     cases, commitments, departments, list_entries, national_baselines, regions,
-    special_rectification_items, subjects, training_attendance, training_sessions,
+    special_rectification_items,
 };
 use crate::startup::AppState;
 
@@ -80,6 +80,8 @@ pub struct RegionTargets {
 pub struct DepartmentTargets {
     pub department_id: i32,
     pub department_name: String,
+    /// The department's own region (a county report counts only that county's entries under
+    /// each department).
     pub region_code: String,
     pub local_in_force: i64,
     pub national_in_force: i64,
@@ -115,45 +117,106 @@ struct Counts {
     cases: i64,
 }
 
+impl Counts {
+    fn add(&mut self, source: &str, list_type: &str, n: i64) {
+        match (source, list_type) {
+            ("national", _) => self.national += n,
+            (_, "red") => self.local_red += n,
+            _ => self.local_black += n,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.local_red == 0 && self.local_black == 0 && self.national == 0 && self.cases == 0
+    }
+}
+
+/// A counting unit's population: the year's black-listed enterprises (counted by the
+/// `population_days` counters) and the section 九 special-rectification objects.
 #[derive(Default)]
 struct Population {
-    enterprises: HashSet<i32>,
+    enterprises: i64,
+    trained: i64,
+    committed: i64,
     /// Special-rectification objects (section 九).
     special: BTreeSet<i32>,
 }
 
-/// What the rates of a population are judged against.
+/// What the section 九 rates are judged against.
 struct Evidence {
-    trained: HashSet<i32>,
     committed: HashSet<i32>,
     still_listed: HashSet<i32>,
 }
 
 impl Population {
+    fn is_empty(&self) -> bool {
+        self.enterprises == 0 && self.special.is_empty()
+    }
+
     fn special_figures(&self, ev: &Evidence) -> (Figure, Figure) {
         special_rates(&self.special, &ev.still_listed, &ev.committed)
     }
 
-    fn figures(&self, ev: &Evidence) -> (Figure, Figure) {
-        let n = self.enterprises.len() as i64;
-        let t = self
-            .enterprises
-            .iter()
-            .filter(|s| ev.trained.contains(s))
-            .count() as i64;
-        let c = self
-            .enterprises
-            .iter()
-            .filter(|s| ev.committed.contains(s))
-            .count() as i64;
+    fn figures(&self) -> (Figure, Figure) {
+        let n = self.enterprises;
         (
-            figure(t, Some(n), TRAINING_GOAL, Baseline::Population),
-            figure(c, Some(n), COMMITMENT_GOAL, Baseline::Population),
+            figure(self.trained, Some(n), TRAINING_GOAL, Baseline::Population),
+            figure(
+                self.committed,
+                Some(n),
+                COMMITMENT_GOAL,
+                Baseline::Population,
+            ),
         )
     }
 }
 
 type SpecialRow = (i32, String, i32, NaiveDate, NaiveDate, Option<NaiveDate>);
+/// Region, department, source, list type and a count.
+type InForceRow = (String, i32, String, String, i64);
+/// Grouping, unit, and the sums of members, trained and committed.
+type PopulationRow = (String, String, Option<i64>, Option<i64>, Option<i64>);
+
+/// Entries in force on `as_of` by region, department, source and list type, read from the
+/// day-delta counters: whole months before the day's month, then the days of that month.
+fn in_force_counts(conn: &mut DbConnection, as_of: NaiveDate) -> Result<Vec<InForceRow>, ApiError> {
+    use crate::schema::{in_force_days as d, in_force_months as m};
+    let month_start = as_of
+        .with_day(1)
+        .ok_or_else(|| ApiError::internal("date"))?;
+    let months: Vec<(String, i32, String, String, Option<i64>)> = m::table
+        .filter(m::month.lt(month_start))
+        .group_by((m::region_code, m::department_id, m::source, m::list_type))
+        .select((
+            m::region_code,
+            m::department_id,
+            m::source,
+            m::list_type,
+            diesel::dsl::sum(m::n),
+        ))
+        .load(conn)?;
+    let days: Vec<(String, i32, String, String, Option<i64>)> = d::table
+        .filter(d::day.ge(month_start))
+        .filter(d::day.le(as_of))
+        .group_by((d::region_code, d::department_id, d::source, d::list_type))
+        .select((
+            d::region_code,
+            d::department_id,
+            d::source,
+            d::list_type,
+            diesel::dsl::sum(d::n),
+        ))
+        .load(conn)?;
+    let mut sum: BTreeMap<(String, i32, String, String), i64> = BTreeMap::new();
+    for (r, dept, source, list, n) in months.into_iter().chain(days) {
+        *sum.entry((r, dept, source, list)).or_default() += n.unwrap_or(0);
+    }
+    Ok(sum
+        .into_iter()
+        .filter(|(_, n)| *n != 0)
+        .map(|((r, dept, source, list), n)| (r, dept, source, list, n))
+        .collect())
+}
 
 /// Counts everything for `year` as of `as_of` and judges it.
 pub fn compute(
@@ -171,38 +234,19 @@ pub fn compute(
         .into_iter()
         .collect();
     // Entries in force on the day, by region, department, source and list type.
-    let in_force: Vec<(String, i32, String, String, i64)> = list_entries::table
-        .filter(crate::entries::in_force_sql(as_of))
-        .group_by((
-            list_entries::region_code,
-            list_entries::department_id,
-            list_entries::source,
-            list_entries::list_type,
-        ))
-        .select((
-            list_entries::region_code,
-            list_entries::department_id,
-            list_entries::source,
-            list_entries::list_type,
-            diesel::dsl::count_star(),
-        ))
-        .load(conn)?;
     let mut by_region: HashMap<String, Counts> = HashMap::new();
-    let mut by_dept: HashMap<i32, (String, Counts)> = HashMap::new();
-    for (r, d, source, list, n) in in_force {
-        for c in [
-            by_region.entry(r.clone()).or_default(),
-            &mut by_dept
-                .entry(d)
-                .or_insert_with(|| (r.clone(), Counts::default()))
-                .1,
-        ] {
-            match (source.as_str(), list.as_str()) {
-                ("national", _) => c.national += n,
-                (_, "red") => c.local_red += n,
-                _ => c.local_black += n,
-            }
-        }
+    let mut by_dept: HashMap<i32, Counts> = HashMap::new();
+    let mut by_region_dept: HashMap<(String, i32), Counts> = HashMap::new();
+    for (r, d, source, list, n) in in_force_counts(conn, as_of)? {
+        by_region
+            .entry(r.clone())
+            .or_default()
+            .add(&source, &list, n);
+        by_dept.entry(d).or_default().add(&source, &list, n);
+        by_region_dept
+            .entry((r, d))
+            .or_default()
+            .add(&source, &list, n);
     }
     // Shared cases dated in the year up to the day, shared by the end of that day (UTC+8).
     let end_of_day = as_of
@@ -230,56 +274,67 @@ pub fn compute(
         *declared_by_region.entry(r).or_default() += i64::from(n);
     }
     // Enterprises black-listed at some day of the year up to `as_of` (removed or repaired since
-    // included), with their region and department.
-    let population: Vec<(i32, String, i32)> = list_entries::table
-        .inner_join(subjects::table)
-        .filter(subjects::kind.eq("enterprise"))
-        .filter(list_entries::list_type.eq("black"))
-        .filter(list_entries::status.ne("draft"))
-        .filter(list_entries::valid_from.le(as_of))
-        .filter(list_entries::valid_until.ge(year_start))
-        .filter(
-            list_entries::removal_date
-                .is_null()
-                .or(list_entries::removal_date
-                    .gt(year_start)
-                    .and(list_entries::removal_date.gt(list_entries::valid_from.nullable()))
-                    .assume_not_null()),
-        )
-        .select((
-            list_entries::subject_id,
-            list_entries::region_code,
-            list_entries::department_id,
-        ))
-        .distinct()
-        .load(conn)?;
-    let trained: HashSet<i32> = training_attendance::table
-        .inner_join(training_sessions::table)
-        .filter(training_attendance::completed.eq(true))
-        .filter(training_sessions::session_date.le(as_of))
-        .select(training_attendance::subject_id)
-        .distinct()
-        .load::<i32>(conn)?
-        .into_iter()
-        .collect();
-    // Signed before the end of the as-of day in UTC+8.
-    let signed_before = end_of_day;
-    let committed: HashSet<i32> = commitments::table
-        .filter(commitments::purpose.eq("repair"))
-        .filter(commitments::signed_at.lt(signed_before))
-        .select(commitments::subject_id)
-        .distinct()
-        .load::<i32>(conn)?
-        .into_iter()
-        .collect();
-    // Section 九: entries under scope items marked as special-rectification categories.
+    // included), and those of them trained and committed by then, per counting unit.
+    let counted: Vec<PopulationRow> = {
+        use crate::schema::population_days as p;
+        p::table
+            .filter(p::year.eq(year))
+            .filter(p::day.le(as_of))
+            .group_by((p::grouping, p::unit))
+            .select((
+                p::grouping,
+                p::unit,
+                diesel::dsl::sum(p::members),
+                diesel::dsl::sum(p::trained),
+                diesel::dsl::sum(p::committed),
+            ))
+            .load(conn)?
+    };
+    let mut pop_region: HashMap<String, Population> = HashMap::new();
+    let mut pop_dept: HashMap<i32, Population> = HashMap::new();
+    let mut pop_region_dept: HashMap<(String, i32), Population> = HashMap::new();
+    let mut pop_all = Population::default();
+    for (grouping, unit, members, trained, committed) in counted {
+        let members = members.unwrap_or(0);
+        if members == 0 {
+            continue;
+        }
+        let pop = match grouping.as_str() {
+            "city" if whole_city => &mut pop_all,
+            "city" => continue,
+            "region" => pop_region.entry(unit).or_default(),
+            "department" => match unit.parse::<i32>() {
+                Ok(d) => pop_dept.entry(d).or_default(),
+                Err(_) => continue,
+            },
+            _ => match unit
+                .split_once('/')
+                .and_then(|(r, d)| Some((r, d.parse().ok()?)))
+            {
+                Some((r, d)) => pop_region_dept.entry((r.to_string(), d)).or_default(),
+                None => continue,
+            },
+        };
+        pop.enterprises = members;
+        pop.trained = trained.unwrap_or(0);
+        pop.committed = committed.unwrap_or(0);
+    }
+    if !whole_city {
+        if let Some(p) = pop_region.get(region) {
+            pop_all.enterprises = p.enterprises;
+            pop_all.trained = p.trained;
+            pop_all.committed = p.committed;
+        }
+    }
+    // Section 九: entries under scope items marked as special-rectification categories, and
+    // the repair commitments of their subjects signed by the end of the as-of day (UTC+8).
     let marked: Vec<i32> = special_rectification_items::table
         .select(special_rectification_items::item_id)
         .load(conn)?;
-    let special_rows: Vec<SpecialRow> = if marked.is_empty() {
-        Vec::new()
+    let (special_rows, committed): (Vec<SpecialRow>, HashSet<i32>) = if marked.is_empty() {
+        (Vec::new(), HashSet::new())
     } else {
-        list_entries::table
+        let rows = list_entries::table
             .filter(list_entries::scope_item_id.eq_any(&marked))
             .filter(list_entries::list_type.eq("black"))
             .filter(list_entries::status.ne("draft"))
@@ -293,23 +348,28 @@ pub fn compute(
                 list_entries::valid_until,
                 list_entries::removal_date,
             ))
-            .load(conn)?
+            .load(conn)?;
+        let committed = commitments::table
+            .filter(commitments::purpose.eq("repair"))
+            .filter(commitments::signed_at.lt(end_of_day))
+            .filter(
+                commitments::subject_id.eq_any(
+                    list_entries::table
+                        .filter(list_entries::scope_item_id.eq_any(&marked))
+                        .select(list_entries::subject_id),
+                ),
+            )
+            .select(commitments::subject_id)
+            .distinct()
+            .load::<i32>(conn)?
+            .into_iter()
+            .collect();
+        (rows, committed)
     };
     let mut ev = Evidence {
-        trained,
         committed,
         still_listed: HashSet::new(),
     };
-    let mut pop_region: HashMap<String, Population> = HashMap::new();
-    let mut pop_dept: HashMap<i32, Population> = HashMap::new();
-    let mut pop_all = Population::default();
-    for (s, r, d) in population {
-        if whole_city || r == region {
-            pop_all.enterprises.insert(s);
-        }
-        pop_region.entry(r).or_default().enterprises.insert(s);
-        pop_dept.entry(d).or_default().enterprises.insert(s);
-    }
     for (s, r, d, valid_from, valid_until, removal_date) in special_rows {
         let l = Listing {
             black: true,
@@ -329,8 +389,9 @@ pub fn compute(
         if whole_city || r == region {
             pop_all.special.insert(s);
         }
-        pop_region.entry(r).or_default().special.insert(s);
+        pop_region.entry(r.clone()).or_default().special.insert(s);
         pop_dept.entry(d).or_default().special.insert(s);
+        pop_region_dept.entry((r, d)).or_default().special.insert(s);
     }
 
     let region_figures = |code: &str, pop: &Population| -> (RegionTargets, Baseline) {
@@ -343,7 +404,7 @@ pub fn compute(
         } else {
             (None, Baseline::None)
         };
-        let (training_rate, commitment_ratio) = pop.figures(&ev);
+        let (training_rate, commitment_ratio) = pop.figures();
         let (special_exit_rate, special_commitment_rate) = pop.special_figures(&ev);
         (
             RegionTargets {
@@ -397,7 +458,7 @@ pub fn compute(
             (false, true) => Baseline::Declared,
             (false, false) => Baseline::None,
         };
-        let (training_rate, commitment_ratio) = pop_all.figures(&ev);
+        let (training_rate, commitment_ratio) = pop_all.figures();
         let (special_exit_rate, special_commitment_rate) = pop_all.special_figures(&ev);
         RegionTargets {
             region_code: CITY_REGION.to_string(),
@@ -426,39 +487,50 @@ pub fn compute(
         region_figures(region, &pop_all).0
     };
 
-    let dept_names: HashMap<i32, String> = departments::table
-        .select((departments::id, departments::name))
-        .load::<(i32, String)>(conn)?
+    let dept_info: HashMap<i32, (String, String)> = departments::table
+        .select((departments::id, departments::name, departments::region_code))
+        .load::<(i32, String, String)>(conn)?
         .into_iter()
+        .map(|(id, name, r)| (id, (name, r)))
         .collect();
-    let mut dept_ids: Vec<i32> = by_dept
-        .iter()
-        .filter(|(_, (r, _))| whole_city || r == region)
-        .map(|(d, _)| *d)
-        .collect();
-    for (d, _) in pop_dept.iter() {
-        if !dept_ids.contains(d) {
-            dept_ids.push(*d);
-        }
-    }
-    dept_ids.sort_unstable();
+    // The whole city: each department's figures over all regions. One region: the figures of
+    // the region's entries under each department that has any there.
     let empty = Population::default();
+    let dept_figures: Vec<(i32, Counts, &Population)> = if whole_city {
+        let ids: BTreeSet<i32> = by_dept.keys().chain(pop_dept.keys()).copied().collect();
+        ids.into_iter()
+            .map(|d| {
+                let c = by_dept.get(&d).copied().unwrap_or_default();
+                (d, c, pop_dept.get(&d).unwrap_or(&empty))
+            })
+            .collect()
+    } else {
+        let ids: BTreeSet<i32> = by_region_dept
+            .keys()
+            .chain(pop_region_dept.keys())
+            .filter(|(r, _)| r == region)
+            .map(|(_, d)| *d)
+            .collect();
+        ids.into_iter()
+            .map(|d| {
+                let key = (region.to_string(), d);
+                let c = by_region_dept.get(&key).copied().unwrap_or_default();
+                (d, c, pop_region_dept.get(&key).unwrap_or(&empty))
+            })
+            .collect()
+    };
     let mut departments_out = Vec::new();
-    for d in dept_ids {
-        let (r, c) = by_dept
-            .get(&d)
-            .cloned()
-            .unwrap_or_else(|| (String::new(), Counts::default()));
-        if !whole_city && !r.is_empty() && r != region {
+    for (d, c, pop) in dept_figures {
+        if c.is_empty() && pop.is_empty() {
             continue;
         }
-        let pop = pop_dept.get(&d).unwrap_or(&empty);
-        let (training_rate, commitment_ratio) = pop.figures(&ev);
+        let (name, own_region) = dept_info.get(&d).cloned().unwrap_or_default();
+        let (training_rate, commitment_ratio) = pop.figures();
         let (special_exit_rate, special_commitment_rate) = pop.special_figures(&ev);
         departments_out.push(DepartmentTargets {
             department_id: d,
-            department_name: dept_names.get(&d).cloned().unwrap_or_default(),
-            region_code: r,
+            department_name: name,
+            region_code: own_region,
             local_in_force: c.local_red + c.local_black,
             national_in_force: c.national,
             list_coverage: figure(

@@ -600,3 +600,413 @@ async fn special_rectification_marks_are_for_bureaus_on_black_scope_items_and_au
         .expect("the clearing is audited");
     assert_eq!(cleared["before"]["category"], "judgment_defaulter");
 }
+
+/// The counters behind the report (kept by triggers) against a recount of the raw tables with
+/// the pure formulas, after every kind of change made directly in the database: dates moved
+/// across the year's edges, removals, drafts, list type, region, department, source and subject
+/// changed, entries deleted, a subject's kind, training and commitments changed.
+#[tokio::test]
+async fn the_report_counters_match_a_recount_after_every_kind_of_change() {
+    use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
+    use credit_lists::schema::{
+        commitments, list_entries, subjects, training_attendance, training_sessions,
+    };
+    use credit_lists::targets::formulas::{figure, Baseline, Listing};
+    use credit_lists::targets::{COMMITMENT_GOAL, TRAINING_GOAL};
+    use diesel::prelude::*;
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+    use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+    let f = fixture().await;
+    let app = &f.app;
+    let city = app
+        .account("city-bureau", Role::Bureau, None, Some("220500"))
+        .await;
+    let mut ids = Vec::new();
+    for n in 0..16u32 {
+        let list = if n % 4 == 3 { "red" } else { "black" };
+        ids.push(listed(&f, list, 300 + n, n % 5 == 4).await);
+    }
+    let t = app
+        .post(
+            "/api/v1/commitment-templates",
+            &f.tax.token,
+            json!({"purpose": "repair", "title": "信用修复承诺书", "body": "承诺内容"}),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    app.post(
+        &format!("/api/v1/commitment-templates/{t}/publish"),
+        &f.tax.token,
+        json!({}),
+    )
+    .await;
+    let s = app
+        .post("/api/v1/training-sessions", &f.tax.token, json!({"session_date": today().to_string(), "form": "online", "topic": "信用修复培训", "hours": 2.0}))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    for n in 300..308u32 {
+        let res = app
+            .post(
+                &format!("/api/v1/training-sessions/{s}/attendance"),
+                &f.tax.token,
+                json!({"subject_code": uscc(n), "attendee_name": "张三", "completed": n % 2 == 0}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let res = app
+            .post(
+                "/api/v1/commitments",
+                &f.tax.token,
+                json!({"subject_code": uscc(n + 4), "template_id": t, "signatory": "张三"}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+
+    let today = today();
+    let y = today.year();
+    let day = |yy: i32, m: u32, d: u32| NaiveDate::from_ymd_opt(yy, m, d).unwrap();
+    let dates = [
+        day(y - 2, 5, 1),
+        day(y - 1, 12, 31),
+        day(y, 1, 1),
+        day(y, 1, 2),
+        day(y, 3, 31),
+        day(y, 4, 1),
+        today - Duration::days(1),
+        today,
+        day(y + 1, 3, 1),
+    ];
+    let regions = ["220502", "220521", "220523"];
+    let depts = [DEPT_TAX, DEPT_SCJG];
+    let mut rng = StdRng::seed_from_u64(2019);
+    let mut conn = app.pool.get().unwrap();
+    let c = &mut *conn;
+    let mut live: Vec<i32> = ids.iter().map(|i| *i as i32).collect();
+    let subject_ids: Vec<i32> = subjects::table.select(subjects::id).load(c).unwrap();
+    for step in 0..120 {
+        let e = live[rng.gen_range(0..live.len())];
+        let target = list_entries::table.find(e);
+        let d = dates[rng.gen_range(0..dates.len())];
+        let r = match step % 12 {
+            0 => diesel::update(target)
+                .set(list_entries::valid_from.eq(d))
+                .execute(c),
+            1 => diesel::update(target)
+                .set(list_entries::valid_until.eq(d))
+                .execute(c),
+            2 => diesel::update(target)
+                .set((
+                    list_entries::status.eq("removed"),
+                    list_entries::removal_date.eq(Some(d)),
+                ))
+                .execute(c),
+            3 => diesel::update(target)
+                .set((
+                    list_entries::status.eq(["draft", "published"][rng.gen_range(0..2)]),
+                    list_entries::removal_date.eq(None::<NaiveDate>),
+                ))
+                .execute(c),
+            4 => diesel::update(target)
+                .set(list_entries::list_type.eq(["red", "black"][rng.gen_range(0..2)]))
+                .execute(c),
+            5 => diesel::update(target)
+                .set(list_entries::region_code.eq(regions[rng.gen_range(0..regions.len())]))
+                .execute(c),
+            6 => diesel::update(target)
+                .set(list_entries::department_id.eq(depts[rng.gen_range(0..depts.len())]))
+                .execute(c),
+            7 => diesel::update(target)
+                .set(list_entries::source.eq(["local", "national"][rng.gen_range(0..2)]))
+                .execute(c),
+            8 => diesel::update(target)
+                .set(list_entries::subject_id.eq(subject_ids[rng.gen_range(0..subject_ids.len())]))
+                .execute(c),
+            9 => diesel::update(
+                subjects::table.find(subject_ids[rng.gen_range(0..subject_ids.len())]),
+            )
+            .set(subjects::kind.eq(["enterprise", "individual"][rng.gen_range(0..2)]))
+            .execute(c),
+            10 => match rng.gen_range(0..4) {
+                0 => diesel::update(training_sessions::table)
+                    .set(training_sessions::session_date.eq(d))
+                    .execute(c),
+                1 => diesel::update(
+                    training_attendance::table.filter(
+                        training_attendance::subject_id
+                            .eq(subject_ids[rng.gen_range(0..subject_ids.len())]),
+                    ),
+                )
+                .set(training_attendance::completed.eq(rng.gen_bool(0.5)))
+                .execute(c),
+                2 => diesel::update(commitments::table.filter(
+                    commitments::subject_id.eq(subject_ids[rng.gen_range(0..subject_ids.len())]),
+                ))
+                .set(commitments::signed_at.eq(d.and_hms_opt(rng.gen_range(0..24), 30, 0).unwrap()))
+                .execute(c),
+                _ => diesel::delete(commitments::table.filter(
+                    commitments::subject_id.eq(subject_ids[rng.gen_range(0..subject_ids.len())]),
+                ))
+                .execute(c),
+            },
+            _ if step % 24 == 11 && live.len() > 8 => {
+                live.retain(|x| *x != e);
+                diesel::delete(target).execute(c)
+            }
+            _ => {
+                // A new entry written straight in as published, as imports and bench-data do.
+                let until = dates[rng.gen_range(0..dates.len())];
+                let now = chrono::Utc::now().naive_utc();
+                let id: i32 = diesel::insert_into(list_entries::table)
+                    .values((
+                        list_entries::subject_id
+                            .eq(subject_ids[rng.gen_range(0..subject_ids.len())]),
+                        list_entries::list_type.eq(["red", "black"][rng.gen_range(0..2)]),
+                        list_entries::status.eq("published"),
+                        list_entries::department_id.eq(depts[rng.gen_range(0..depts.len())]),
+                        list_entries::region_code.eq(regions[rng.gen_range(0..regions.len())]),
+                        list_entries::scope_item_id.eq(f.black as i32),
+                        list_entries::scope_item_version.eq(1),
+                        list_entries::subject_name.eq("通化市某某商贸有限公司"),
+                        list_entries::document_number.eq(format!("直写〔{step}〕号")),
+                        list_entries::determination_date.eq(d.min(until)),
+                        list_entries::valid_from.eq(d.min(until)),
+                        list_entries::valid_until.eq(until.max(d)),
+                        list_entries::facts.eq("直接写入"),
+                        list_entries::source.eq(["local", "national"][rng.gen_range(0..2)]),
+                        list_entries::objection_open.eq(false),
+                        list_entries::published_at.eq(Some(now)),
+                        list_entries::created_at.eq(now),
+                        list_entries::updated_at.eq(now),
+                    ))
+                    .returning(list_entries::id)
+                    .get_result(c)
+                    .unwrap();
+                live.push(id);
+                Ok(1)
+            }
+        };
+        r.unwrap_or_else(|err| panic!("step {step}: {err}"));
+    }
+
+    // The recount, straight from the tables.
+    type Row = (
+        i32,
+        String,
+        String,
+        i32,
+        String,
+        String,
+        NaiveDate,
+        NaiveDate,
+        Option<NaiveDate>,
+    );
+    let entries: Vec<Row> = list_entries::table
+        .select((
+            list_entries::subject_id,
+            list_entries::list_type,
+            list_entries::status,
+            list_entries::department_id,
+            list_entries::region_code,
+            list_entries::source,
+            list_entries::valid_from,
+            list_entries::valid_until,
+            list_entries::removal_date,
+        ))
+        .load(c)
+        .unwrap();
+    let kinds: BTreeMap<i32, String> = subjects::table
+        .select((subjects::id, subjects::kind))
+        .load(c)
+        .unwrap()
+        .into_iter()
+        .collect();
+    let trainings: Vec<(i32, bool, NaiveDate)> = training_attendance::table
+        .inner_join(training_sessions::table)
+        .select((
+            training_attendance::subject_id,
+            training_attendance::completed,
+            training_sessions::session_date,
+        ))
+        .load(c)
+        .unwrap();
+    let signed: Vec<(i32, String, NaiveDateTime)> = commitments::table
+        .select((
+            commitments::subject_id,
+            commitments::purpose,
+            commitments::signed_at,
+        ))
+        .load(c)
+        .unwrap();
+    drop(conn);
+
+    #[derive(Default, PartialEq, Debug)]
+    struct Unit {
+        local_red: i64,
+        local_black: i64,
+        national: i64,
+        population: BTreeSet<i32>,
+    }
+    let mut as_of_days: Vec<(i32, NaiveDate)> = [day(y, 1, 1), day(y, 1, 2), day(y, 3, 31), today]
+        .into_iter()
+        .filter(|d| *d <= today)
+        .map(|d| (y, d))
+        .collect();
+    as_of_days.push((y - 1, day(y - 1, 12, 31)));
+    for (year, as_of) in as_of_days {
+        let year_start = day(year, 1, 1);
+        let end_of_day =
+            (as_of + Duration::days(1)).and_hms_opt(0, 0, 0).unwrap() - Duration::hours(8);
+        let trained: HashSet<i32> = trainings
+            .iter()
+            .filter(|(_, done, d)| *done && *d <= as_of)
+            .map(|(s, _, _)| *s)
+            .collect();
+        let committed: HashSet<i32> = signed
+            .iter()
+            .filter(|(_, p, at)| p == "repair" && *at < end_of_day)
+            .map(|(s, _, _)| *s)
+            .collect();
+        // Units: "city", a region code, "dept:ID", "REGION/ID".
+        let mut units: BTreeMap<String, Unit> = BTreeMap::new();
+        for (s, list, status, dept, region, source, from, until, removed) in &entries {
+            let l = Listing {
+                black: list == "black",
+                national: source == "national",
+                enterprise: kinds[s] == "enterprise",
+                draft: status == "draft",
+                valid_from: *from,
+                valid_until: *until,
+                removal_date: *removed,
+            };
+            let keys = [
+                "city".to_string(),
+                region.clone(),
+                format!("dept:{dept}"),
+                format!("{region}/{dept}"),
+            ];
+            for k in keys {
+                let u = units.entry(k).or_default();
+                if l.in_force_on(as_of) {
+                    match (source.as_str(), list.as_str()) {
+                        ("national", _) => u.national += 1,
+                        (_, "red") => u.local_red += 1,
+                        _ => u.local_black += 1,
+                    }
+                }
+                if l.black && l.enterprise && l.listed_during(year_start, as_of) {
+                    u.population.insert(*s);
+                }
+            }
+        }
+        let rates = |u: &Unit| {
+            let n = u.population.len() as i64;
+            let t = u.population.iter().filter(|s| trained.contains(s)).count() as i64;
+            let c = u
+                .population
+                .iter()
+                .filter(|s| committed.contains(s))
+                .count() as i64;
+            (
+                serde_json::to_value(figure(t, Some(n), TRAINING_GOAL, Baseline::Population))
+                    .unwrap(),
+                serde_json::to_value(figure(c, Some(n), COMMITMENT_GOAL, Baseline::Population))
+                    .unwrap(),
+            )
+        };
+        let check_region = |got: &Value, u: &Unit, what: &str| {
+            assert_eq!(got["local_red_in_force"], u.local_red, "{what} {as_of} red");
+            assert_eq!(
+                got["local_black_in_force"], u.local_black,
+                "{what} {as_of} black"
+            );
+            assert_eq!(
+                got["national_in_force"], u.national,
+                "{what} {as_of} national"
+            );
+            let (training, commitment) = rates(u);
+            assert_eq!(got["training_rate"], training, "{what} {as_of} training");
+            assert_eq!(
+                got["commitment_ratio"], commitment,
+                "{what} {as_of} commitment"
+            );
+        };
+        let empty = Unit::default();
+        let report: Value = app
+            .get(
+                &format!("/api/v1/targets?year={year}&as_of={as_of}"),
+                &city.token,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        check_region(
+            &report["total"],
+            units.get("city").unwrap_or(&empty),
+            "city",
+        );
+        for code in regions {
+            check_region(
+                region(&report, code),
+                units.get(code).unwrap_or(&empty),
+                code,
+            );
+        }
+        let check_departments = |got: &Value, prefix: &dyn Fn(i32) -> String| {
+            let mut expected = BTreeSet::new();
+            for d in depts {
+                let u = units.get(&prefix(d)).unwrap_or(&empty);
+                if u.local_red + u.local_black + u.national > 0 || !u.population.is_empty() {
+                    expected.insert(d);
+                    let row = got
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .find(|r| r["department_id"] == d)
+                        .unwrap_or_else(|| panic!("department {d} missing on {as_of}"));
+                    assert_eq!(row["local_in_force"], u.local_red + u.local_black);
+                    assert_eq!(row["national_in_force"], u.national);
+                    let (training, commitment) = rates(u);
+                    assert_eq!(row["training_rate"], training, "department {d} {as_of}");
+                    assert_eq!(
+                        row["commitment_ratio"], commitment,
+                        "department {d} {as_of}"
+                    );
+                }
+            }
+            let listed: BTreeSet<i32> = got
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["department_id"].as_i64().unwrap() as i32)
+                .collect();
+            assert_eq!(listed, expected, "departments on {as_of}");
+        };
+        check_departments(&report["departments"], &|d| format!("dept:{d}"));
+        let county: Value = app
+            .get(
+                &format!("/api/v1/targets?year={year}&as_of={as_of}&region=220521"),
+                &city.token,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        check_region(
+            &county["total"],
+            units.get("220521").unwrap_or(&empty),
+            "220521 alone",
+        );
+        check_departments(&county["departments"], &|d| format!("220521/{d}"));
+    }
+}
