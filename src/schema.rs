@@ -677,8 +677,9 @@ diesel::table! {
 }
 
 diesel::table! {
-    population_days (year, day, grouping, unit) {
+    population_days (year, population, day, grouping, unit) {
         year -> Integer,
+        population -> Text,
         day -> Date,
         grouping -> Text,
         unit -> Text,

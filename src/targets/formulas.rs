@@ -2,8 +2,6 @@
 //! no database. The database layer (`targets::compute`) counts with the same predicates in SQL;
 //! the unit tests here pin the definitions on hand-computed fixtures.
 
-use std::collections::{BTreeSet, HashSet};
-
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -133,22 +131,20 @@ impl Listing {
     }
 }
 
-/// Section 九 (失信问题专项治理): of the special-rectification objects (`objects`: subjects listed
-/// during the year under a scope item marked with a special category), the rectified-and-exited
-/// ones (`still_listed` does not hold them: no entry under a marked item in force on the as-of day)
-/// and those with a signed commitment letter (`committed`), each against a goal of 100%. No object
-/// at all is "no population", not 100%.
-pub fn special_rates(
-    objects: &BTreeSet<i32>,
-    still_listed: &HashSet<i32>,
-    committed: &HashSet<i32>,
-) -> (Figure, Figure) {
-    let n = objects.len() as i64;
-    let exited = objects.iter().filter(|s| !still_listed.contains(s)).count() as i64;
-    let signed = objects.iter().filter(|s| committed.contains(s)).count() as i64;
+/// Section 九 (失信问题专项治理): of the `objects` (subjects listed during the year under a scope
+/// item marked with a special category), the rectified-and-exited ones (all but the
+/// `still_listed` objects, those with an entry under a marked item in force on the as-of day) and
+/// the `committed` objects (with a signed repair commitment letter), each against a goal of 100%.
+/// No object at all is "no population", not 100%.
+pub fn special_rates(objects: i64, still_listed: i64, committed: i64) -> (Figure, Figure) {
     (
-        figure(exited, Some(n), SPECIAL_GOAL, Baseline::Population),
-        figure(signed, Some(n), SPECIAL_GOAL, Baseline::Population),
+        figure(
+            objects - still_listed,
+            Some(objects),
+            SPECIAL_GOAL,
+            Baseline::Population,
+        ),
+        figure(committed, Some(objects), SPECIAL_GOAL, Baseline::Population),
     )
 }
 
@@ -158,6 +154,7 @@ pub const SPECIAL_GOAL: f64 = 1.0;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::{BTreeSet, HashSet};
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
@@ -301,13 +298,14 @@ mod tests {
             .collect();
         assert_eq!(objects, BTreeSet::from([1, 2, 3]));
         let committed = HashSet::from([1, 2, 4]);
-        let (exit, commit) = special_rates(&objects, &still, &committed);
+        let among = |set: &HashSet<i32>| objects.iter().filter(|s| set.contains(s)).count() as i64;
+        let (exit, commit) = special_rates(objects.len() as i64, among(&still), among(&committed));
         assert_eq!((exit.numerator, exit.denominator), (1, Some(3)));
         assert_eq!((exit.met, exit.shortfall), (Some(false), Some(2)));
         // Subject 4 signed but is not an object of the year: 2 of 3.
         assert_eq!((commit.numerator, commit.shortfall), (2, Some(1)));
         // No object at all: no ratio and no verdict, never 100%.
-        let (exit, commit) = special_rates(&BTreeSet::new(), &still, &committed);
+        let (exit, commit) = special_rates(0, 0, 0);
         assert_eq!((exit.ratio, exit.met), (None, None));
         assert_eq!((commit.ratio, commit.met), (None, None));
     }

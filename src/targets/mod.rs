@@ -12,14 +12,13 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use self::formulas::{figure, special_rates, Baseline, Figure, Listing};
+use self::formulas::{figure, special_rates, Baseline, Figure};
 use crate::auth::{AuthUser, Role, CITY_REGION};
 use crate::db::{self, DbConnection};
 use crate::entries::today;
 use crate::error::{ApiError, Problem};
 use crate::schema::{
-    cases, commitments, departments, list_entries, national_baselines, regions,
-    special_rectification_items,
+    cases, departments, list_entries, national_baselines, regions, special_rectification_items,
 };
 use crate::startup::AppState;
 
@@ -131,39 +130,49 @@ impl Counts {
     }
 }
 
-/// A counting unit's population: the year's black-listed enterprises (counted by the
-/// `population_days` counters) and the section 九 special-rectification objects.
-#[derive(Default)]
-struct Population {
-    enterprises: i64,
+/// Members of a population on the day, and how many of them are trained and committed.
+#[derive(Default, Clone, Copy)]
+struct Members {
+    members: i64,
     trained: i64,
     committed: i64,
-    /// Special-rectification objects (section 九).
-    special: BTreeSet<i32>,
 }
 
-/// What the section 九 rates are judged against.
-struct Evidence {
-    committed: HashSet<i32>,
-    still_listed: HashSet<i32>,
+/// A counting unit's populations, read from the `population_days` counters: the year's
+/// black-listed enterprises and the section 九 special-rectification objects, with the objects
+/// still listed under a marked item on the day.
+#[derive(Default, Clone, Copy)]
+struct Population {
+    enterprises: Members,
+    special: Members,
+    special_listed: i64,
 }
 
 impl Population {
     fn is_empty(&self) -> bool {
-        self.enterprises == 0 && self.special.is_empty()
+        self.enterprises.members == 0 && self.special.members == 0
     }
 
-    fn special_figures(&self, ev: &Evidence) -> (Figure, Figure) {
-        special_rates(&self.special, &ev.still_listed, &ev.committed)
+    fn special_figures(&self) -> (Figure, Figure) {
+        special_rates(
+            self.special.members,
+            self.special_listed,
+            self.special.committed,
+        )
     }
 
     fn figures(&self) -> (Figure, Figure) {
-        let n = self.enterprises;
+        let e = self.enterprises;
         (
-            figure(self.trained, Some(n), TRAINING_GOAL, Baseline::Population),
             figure(
-                self.committed,
-                Some(n),
+                e.trained,
+                Some(e.members),
+                TRAINING_GOAL,
+                Baseline::Population,
+            ),
+            figure(
+                e.committed,
+                Some(e.members),
                 COMMITMENT_GOAL,
                 Baseline::Population,
             ),
@@ -171,11 +180,43 @@ impl Population {
     }
 }
 
-type SpecialRow = (i32, String, i32, NaiveDate, NaiveDate, Option<NaiveDate>);
+/// The populations of every counting unit (see the `population_members` table).
+#[derive(Default)]
+struct Units {
+    city: Population,
+    region: HashMap<String, Population>,
+    department: HashMap<i32, Population>,
+    region_department: HashMap<(String, i32), Population>,
+}
+
+impl Units {
+    /// The unit named as in the counter tables: `city` / `220500`, `region` / a code,
+    /// `department` / an id, `region_department` / `code/id`.
+    fn get_mut(&mut self, grouping: &str, unit: &str) -> Option<&mut Population> {
+        match grouping {
+            "city" => Some(&mut self.city),
+            "region" => Some(self.region.entry(unit.to_string()).or_default()),
+            "department" => Some(self.department.entry(unit.parse().ok()?).or_default()),
+            _ => {
+                let (r, d) = unit.split_once('/')?;
+                let key = (r.to_string(), d.parse().ok()?);
+                Some(self.region_department.entry(key).or_default())
+            }
+        }
+    }
+}
+
 /// Region, department, source, list type and a count.
 type InForceRow = (String, i32, String, String, i64);
-/// Grouping, unit, and the sums of members, trained and committed.
-type PopulationRow = (String, String, Option<i64>, Option<i64>, Option<i64>);
+/// Population, grouping, unit, and the sums of members, trained and committed.
+type PopulationRow = (
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
 
 /// Entries in force on `as_of` by region, department, source and list type, read from the
 /// day-delta counters: whole months before the day's month, then the days of that month.
@@ -273,15 +314,16 @@ pub fn compute(
     for (r, n) in declared {
         *declared_by_region.entry(r).or_default() += i64::from(n);
     }
-    // Enterprises black-listed at some day of the year up to `as_of` (removed or repaired since
-    // included), and those of them trained and committed by then, per counting unit.
+    // The year's populations up to `as_of` (removed or repaired since included), and those of
+    // them trained and committed by then, per counting unit.
     let counted: Vec<PopulationRow> = {
         use crate::schema::population_days as p;
         p::table
             .filter(p::year.eq(year))
             .filter(p::day.le(as_of))
-            .group_by((p::grouping, p::unit))
+            .group_by((p::population, p::grouping, p::unit))
             .select((
+                p::population,
                 p::grouping,
                 p::unit,
                 diesel::dsl::sum(p::members),
@@ -290,109 +332,84 @@ pub fn compute(
             ))
             .load(conn)?
     };
-    let mut pop_region: HashMap<String, Population> = HashMap::new();
-    let mut pop_dept: HashMap<i32, Population> = HashMap::new();
-    let mut pop_region_dept: HashMap<(String, i32), Population> = HashMap::new();
-    let mut pop_all = Population::default();
-    for (grouping, unit, members, trained, committed) in counted {
-        let members = members.unwrap_or(0);
-        if members == 0 {
+    let mut units = Units::default();
+    for (population, grouping, unit, members, trained, committed) in counted {
+        let m = Members {
+            members: members.unwrap_or(0),
+            trained: trained.unwrap_or(0),
+            committed: committed.unwrap_or(0),
+        };
+        if m.members == 0 {
             continue;
         }
-        let pop = match grouping.as_str() {
-            "city" if whole_city => &mut pop_all,
-            "city" => continue,
-            "region" => pop_region.entry(unit).or_default(),
-            "department" => match unit.parse::<i32>() {
-                Ok(d) => pop_dept.entry(d).or_default(),
-                Err(_) => continue,
-            },
-            _ => match unit
-                .split_once('/')
-                .and_then(|(r, d)| Some((r, d.parse().ok()?)))
-            {
-                Some((r, d)) => pop_region_dept.entry((r.to_string(), d)).or_default(),
-                None => continue,
-            },
-        };
-        pop.enterprises = members;
-        pop.trained = trained.unwrap_or(0);
-        pop.committed = committed.unwrap_or(0);
-    }
-    if !whole_city {
-        if let Some(p) = pop_region.get(region) {
-            pop_all.enterprises = p.enterprises;
-            pop_all.trained = p.trained;
-            pop_all.committed = p.committed;
+        if let Some(pop) = units.get_mut(&grouping, &unit) {
+            if population == "special_objects" {
+                pop.special = m;
+            } else {
+                pop.enterprises = m;
+            }
         }
     }
-    // Section 九: entries under scope items marked as special-rectification categories, and
-    // the repair commitments of their subjects signed by the end of the as-of day (UTC+8).
+    // Section 九: special-rectification objects still listed under a marked scope item on the
+    // day (every one of them is an object of the year in the same unit).
     let marked: Vec<i32> = special_rectification_items::table
         .select(special_rectification_items::item_id)
         .load(conn)?;
-    let (special_rows, committed): (Vec<SpecialRow>, HashSet<i32>) = if marked.is_empty() {
-        (Vec::new(), HashSet::new())
-    } else {
-        let rows = list_entries::table
-            .filter(list_entries::scope_item_id.eq_any(&marked))
-            .filter(list_entries::list_type.eq("black"))
-            .filter(list_entries::status.ne("draft"))
-            .filter(list_entries::valid_from.le(as_of))
-            .filter(list_entries::valid_until.ge(year_start))
+    if !marked.is_empty() {
+        let listed = || {
+            list_entries::table
+                .filter(list_entries::scope_item_id.eq_any(&marked))
+                .filter(list_entries::list_type.eq("black"))
+                .filter(crate::entries::in_force_sql(as_of))
+        };
+        let count_distinct =
+            |c: list_entries::subject_id| diesel::dsl::count(c).aggregate_distinct();
+        units.city.special_listed = listed()
+            .select(count_distinct(list_entries::subject_id))
+            .get_result(conn)?;
+        for (r, n) in listed()
+            .group_by(list_entries::region_code)
             .select((
-                list_entries::subject_id,
+                list_entries::region_code,
+                count_distinct(list_entries::subject_id),
+            ))
+            .load::<(String, i64)>(conn)?
+        {
+            units.region.entry(r).or_default().special_listed = n;
+        }
+        for (d, n) in listed()
+            .group_by(list_entries::department_id)
+            .select((
+                list_entries::department_id,
+                count_distinct(list_entries::subject_id),
+            ))
+            .load::<(i32, i64)>(conn)?
+        {
+            units.department.entry(d).or_default().special_listed = n;
+        }
+        for (r, d, n) in listed()
+            .group_by((list_entries::region_code, list_entries::department_id))
+            .select((
                 list_entries::region_code,
                 list_entries::department_id,
-                list_entries::valid_from,
-                list_entries::valid_until,
-                list_entries::removal_date,
+                count_distinct(list_entries::subject_id),
             ))
-            .load(conn)?;
-        let committed = commitments::table
-            .filter(commitments::purpose.eq("repair"))
-            .filter(commitments::signed_at.lt(end_of_day))
-            .filter(
-                commitments::subject_id.eq_any(
-                    list_entries::table
-                        .filter(list_entries::scope_item_id.eq_any(&marked))
-                        .select(list_entries::subject_id),
-                ),
-            )
-            .select(commitments::subject_id)
-            .distinct()
-            .load::<i32>(conn)?
-            .into_iter()
-            .collect();
-        (rows, committed)
-    };
-    let mut ev = Evidence {
-        committed,
-        still_listed: HashSet::new(),
-    };
-    for (s, r, d, valid_from, valid_until, removal_date) in special_rows {
-        let l = Listing {
-            black: true,
-            national: false,
-            enterprise: false,
-            draft: false,
-            valid_from,
-            valid_until,
-            removal_date,
-        };
-        if l.in_force_on(as_of) {
-            ev.still_listed.insert(s);
+            .load::<(String, i32, i64)>(conn)?
+        {
+            units
+                .region_department
+                .entry((r, d))
+                .or_default()
+                .special_listed = n;
         }
-        if !l.listed_during(year_start, as_of) {
-            continue;
-        }
-        if whole_city || r == region {
-            pop_all.special.insert(s);
-        }
-        pop_region.entry(r.clone()).or_default().special.insert(s);
-        pop_dept.entry(d).or_default().special.insert(s);
-        pop_region_dept.entry((r, d)).or_default().special.insert(s);
     }
+    let pop_all = if whole_city {
+        units.city
+    } else {
+        units.region.get(region).copied().unwrap_or_default()
+    };
+    let (pop_region, pop_dept, pop_region_dept) =
+        (&units.region, &units.department, &units.region_department);
 
     let region_figures = |code: &str, pop: &Population| -> (RegionTargets, Baseline) {
         let c = by_region.get(code).copied().unwrap_or_default();
@@ -405,7 +422,7 @@ pub fn compute(
             (None, Baseline::None)
         };
         let (training_rate, commitment_ratio) = pop.figures();
-        let (special_exit_rate, special_commitment_rate) = pop.special_figures(&ev);
+        let (special_exit_rate, special_commitment_rate) = pop.special_figures();
         (
             RegionTargets {
                 region_code: code.to_string(),
@@ -459,7 +476,7 @@ pub fn compute(
             (false, false) => Baseline::None,
         };
         let (training_rate, commitment_ratio) = pop_all.figures();
-        let (special_exit_rate, special_commitment_rate) = pop_all.special_figures(&ev);
+        let (special_exit_rate, special_commitment_rate) = pop_all.special_figures();
         RegionTargets {
             region_code: CITY_REGION.to_string(),
             region_name: names.get(CITY_REGION).cloned().unwrap_or_default(),
@@ -526,7 +543,7 @@ pub fn compute(
         }
         let (name, own_region) = dept_info.get(&d).cloned().unwrap_or_default();
         let (training_rate, commitment_ratio) = pop.figures();
-        let (special_exit_rate, special_commitment_rate) = pop.special_figures(&ev);
+        let (special_exit_rate, special_commitment_rate) = pop.special_figures();
         departments_out.push(DepartmentTargets {
             department_id: d,
             department_name: name,

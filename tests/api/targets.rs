@@ -609,9 +609,10 @@ async fn special_rectification_marks_are_for_bureaus_on_black_scope_items_and_au
 async fn the_report_counters_match_a_recount_after_every_kind_of_change() {
     use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
     use credit_lists::schema::{
-        commitments, list_entries, subjects, training_attendance, training_sessions,
+        commitments, list_entries, special_rectification_items, subjects, training_attendance,
+        training_sessions,
     };
-    use credit_lists::targets::formulas::{figure, Baseline, Listing};
+    use credit_lists::targets::formulas::{figure, special_rates, Baseline, Listing};
     use credit_lists::targets::{COMMITMENT_GOAL, TRAINING_GOAL};
     use diesel::prelude::*;
     use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -689,114 +690,149 @@ async fn the_report_counters_match_a_recount_after_every_kind_of_change() {
     let regions = ["220502", "220521", "220523"];
     let depts = [DEPT_TAX, DEPT_SCJG];
     let mut rng = StdRng::seed_from_u64(2019);
-    let mut conn = app.pool.get().unwrap();
-    let c = &mut *conn;
     let mut live: Vec<i32> = ids.iter().map(|i| *i as i32).collect();
-    let subject_ids: Vec<i32> = subjects::table.select(subjects::id).load(c).unwrap();
-    for step in 0..120 {
-        let e = live[rng.gen_range(0..live.len())];
-        let target = list_entries::table.find(e);
-        let d = dates[rng.gen_range(0..dates.len())];
-        let r = match step % 12 {
-            0 => diesel::update(target)
-                .set(list_entries::valid_from.eq(d))
-                .execute(c),
-            1 => diesel::update(target)
-                .set(list_entries::valid_until.eq(d))
-                .execute(c),
-            2 => diesel::update(target)
-                .set((
-                    list_entries::status.eq("removed"),
-                    list_entries::removal_date.eq(Some(d)),
-                ))
-                .execute(c),
-            3 => diesel::update(target)
-                .set((
-                    list_entries::status.eq(["draft", "published"][rng.gen_range(0..2)]),
-                    list_entries::removal_date.eq(None::<NaiveDate>),
-                ))
-                .execute(c),
-            4 => diesel::update(target)
-                .set(list_entries::list_type.eq(["red", "black"][rng.gen_range(0..2)]))
-                .execute(c),
-            5 => diesel::update(target)
-                .set(list_entries::region_code.eq(regions[rng.gen_range(0..regions.len())]))
-                .execute(c),
-            6 => diesel::update(target)
-                .set(list_entries::department_id.eq(depts[rng.gen_range(0..depts.len())]))
-                .execute(c),
-            7 => diesel::update(target)
-                .set(list_entries::source.eq(["local", "national"][rng.gen_range(0..2)]))
-                .execute(c),
-            8 => diesel::update(target)
-                .set(list_entries::subject_id.eq(subject_ids[rng.gen_range(0..subject_ids.len())]))
-                .execute(c),
-            9 => diesel::update(
-                subjects::table.find(subject_ids[rng.gen_range(0..subject_ids.len())]),
+    let subject_ids: Vec<i32> = subjects::table
+        .select(subjects::id)
+        .load(&mut *app.pool.get().unwrap())
+        .unwrap();
+    let scopes = [f.black as i32, f.minor as i32];
+    // Three rounds of changes: with the black scope item marked as a special-rectification
+    // category (section 九), unmarked, and marked again.
+    for round in 0..3 {
+        let category = [Some("judgment_defaulter"), None, Some("serious_violation")][round];
+        let res = app
+            .request(
+                reqwest::Method::PUT,
+                &format!("/api/v1/four-list-items/{}/special-category", f.black),
+                Some(&city.token),
+                Some(json!({ "category": category })),
             )
-            .set(subjects::kind.eq(["enterprise", "individual"][rng.gen_range(0..2)]))
-            .execute(c),
-            10 => match rng.gen_range(0..4) {
-                0 => diesel::update(training_sessions::table)
-                    .set(training_sessions::session_date.eq(d))
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let mut conn = app.pool.get().unwrap();
+        let c = &mut *conn;
+        for step in round * 45..(round + 1) * 45 {
+            let e = live[rng.gen_range(0..live.len())];
+            let target = list_entries::table.find(e);
+            let d = dates[rng.gen_range(0..dates.len())];
+            let r = match step % 13 {
+                12 => diesel::update(target)
+                    .set(list_entries::scope_item_id.eq(scopes[rng.gen_range(0..scopes.len())]))
                     .execute(c),
-                1 => diesel::update(
-                    training_attendance::table.filter(
-                        training_attendance::subject_id
-                            .eq(subject_ids[rng.gen_range(0..subject_ids.len())]),
-                    ),
-                )
-                .set(training_attendance::completed.eq(rng.gen_bool(0.5)))
-                .execute(c),
-                2 => diesel::update(commitments::table.filter(
-                    commitments::subject_id.eq(subject_ids[rng.gen_range(0..subject_ids.len())]),
-                ))
-                .set(commitments::signed_at.eq(d.and_hms_opt(rng.gen_range(0..24), 30, 0).unwrap()))
-                .execute(c),
-                _ => diesel::delete(commitments::table.filter(
-                    commitments::subject_id.eq(subject_ids[rng.gen_range(0..subject_ids.len())]),
-                ))
-                .execute(c),
-            },
-            _ if step % 24 == 11 && live.len() > 8 => {
-                live.retain(|x| *x != e);
-                diesel::delete(target).execute(c)
-            }
-            _ => {
-                // A new entry written straight in as published, as imports and bench-data do.
-                let until = dates[rng.gen_range(0..dates.len())];
-                let now = chrono::Utc::now().naive_utc();
-                let id: i32 = diesel::insert_into(list_entries::table)
-                    .values((
+                0 => diesel::update(target)
+                    .set(list_entries::valid_from.eq(d))
+                    .execute(c),
+                1 => diesel::update(target)
+                    .set(list_entries::valid_until.eq(d))
+                    .execute(c),
+                2 => diesel::update(target)
+                    .set((
+                        list_entries::status.eq("removed"),
+                        list_entries::removal_date.eq(Some(d)),
+                    ))
+                    .execute(c),
+                3 => diesel::update(target)
+                    .set((
+                        list_entries::status.eq(["draft", "published"][rng.gen_range(0..2)]),
+                        list_entries::removal_date.eq(None::<NaiveDate>),
+                    ))
+                    .execute(c),
+                4 => diesel::update(target)
+                    .set(list_entries::list_type.eq(["red", "black"][rng.gen_range(0..2)]))
+                    .execute(c),
+                5 => diesel::update(target)
+                    .set(list_entries::region_code.eq(regions[rng.gen_range(0..regions.len())]))
+                    .execute(c),
+                6 => diesel::update(target)
+                    .set(list_entries::department_id.eq(depts[rng.gen_range(0..depts.len())]))
+                    .execute(c),
+                7 => diesel::update(target)
+                    .set(list_entries::source.eq(["local", "national"][rng.gen_range(0..2)]))
+                    .execute(c),
+                8 => diesel::update(target)
+                    .set(
                         list_entries::subject_id
                             .eq(subject_ids[rng.gen_range(0..subject_ids.len())]),
-                        list_entries::list_type.eq(["red", "black"][rng.gen_range(0..2)]),
-                        list_entries::status.eq("published"),
-                        list_entries::department_id.eq(depts[rng.gen_range(0..depts.len())]),
-                        list_entries::region_code.eq(regions[rng.gen_range(0..regions.len())]),
-                        list_entries::scope_item_id.eq(f.black as i32),
-                        list_entries::scope_item_version.eq(1),
-                        list_entries::subject_name.eq("通化市某某商贸有限公司"),
-                        list_entries::document_number.eq(format!("直写〔{step}〕号")),
-                        list_entries::determination_date.eq(d.min(until)),
-                        list_entries::valid_from.eq(d.min(until)),
-                        list_entries::valid_until.eq(until.max(d)),
-                        list_entries::facts.eq("直接写入"),
-                        list_entries::source.eq(["local", "national"][rng.gen_range(0..2)]),
-                        list_entries::objection_open.eq(false),
-                        list_entries::published_at.eq(Some(now)),
-                        list_entries::created_at.eq(now),
-                        list_entries::updated_at.eq(now),
-                    ))
-                    .returning(list_entries::id)
-                    .get_result(c)
-                    .unwrap();
-                live.push(id);
-                Ok(1)
-            }
-        };
-        r.unwrap_or_else(|err| panic!("step {step}: {err}"));
+                    )
+                    .execute(c),
+                9 => diesel::update(
+                    subjects::table.find(subject_ids[rng.gen_range(0..subject_ids.len())]),
+                )
+                .set(subjects::kind.eq(["enterprise", "individual"][rng.gen_range(0..2)]))
+                .execute(c),
+                10 => match rng.gen_range(0..4) {
+                    0 => diesel::update(training_sessions::table)
+                        .set(training_sessions::session_date.eq(d))
+                        .execute(c),
+                    1 => diesel::update(
+                        training_attendance::table.filter(
+                            training_attendance::subject_id
+                                .eq(subject_ids[rng.gen_range(0..subject_ids.len())]),
+                        ),
+                    )
+                    .set(training_attendance::completed.eq(rng.gen_bool(0.5)))
+                    .execute(c),
+                    2 => diesel::update(
+                        commitments::table.filter(
+                            commitments::subject_id
+                                .eq(subject_ids[rng.gen_range(0..subject_ids.len())]),
+                        ),
+                    )
+                    .set(
+                        commitments::signed_at
+                            .eq(d.and_hms_opt(rng.gen_range(0..24), 30, 0).unwrap()),
+                    )
+                    .execute(c),
+                    _ => diesel::delete(
+                        commitments::table.filter(
+                            commitments::subject_id
+                                .eq(subject_ids[rng.gen_range(0..subject_ids.len())]),
+                        ),
+                    )
+                    .execute(c),
+                },
+                _ if step % 26 == 11 && live.len() > 8 => {
+                    live.retain(|x| *x != e);
+                    diesel::delete(target).execute(c)
+                }
+                _ => {
+                    // A new entry written straight in as published, as imports and bench-data do.
+                    let until = dates[rng.gen_range(0..dates.len())];
+                    let now = chrono::Utc::now().naive_utc();
+                    let id: i32 = diesel::insert_into(list_entries::table)
+                        .values((
+                            list_entries::subject_id
+                                .eq(subject_ids[rng.gen_range(0..subject_ids.len())]),
+                            list_entries::list_type.eq(["red", "black"][rng.gen_range(0..2)]),
+                            list_entries::status.eq("published"),
+                            list_entries::department_id.eq(depts[rng.gen_range(0..depts.len())]),
+                            list_entries::region_code.eq(regions[rng.gen_range(0..regions.len())]),
+                            list_entries::scope_item_id.eq(scopes[rng.gen_range(0..scopes.len())]),
+                            list_entries::scope_item_version.eq(1),
+                            list_entries::subject_name.eq("通化市某某商贸有限公司"),
+                            list_entries::document_number.eq(format!("直写〔{step}〕号")),
+                            list_entries::determination_date.eq(d.min(until)),
+                            list_entries::valid_from.eq(d.min(until)),
+                            list_entries::valid_until.eq(until.max(d)),
+                            list_entries::facts.eq("直接写入"),
+                            list_entries::source.eq(["local", "national"][rng.gen_range(0..2)]),
+                            list_entries::objection_open.eq(false),
+                            list_entries::published_at.eq(Some(now)),
+                            list_entries::created_at.eq(now),
+                            list_entries::updated_at.eq(now),
+                        ))
+                        .returning(list_entries::id)
+                        .get_result(c)
+                        .unwrap();
+                    live.push(id);
+                    Ok(1)
+                }
+            };
+            r.unwrap_or_else(|err| panic!("step {step}: {err}"));
+        }
     }
+    let mut conn = app.pool.get().unwrap();
+    let c = &mut *conn;
 
     // The recount, straight from the tables.
     type Row = (
@@ -809,6 +845,7 @@ async fn the_report_counters_match_a_recount_after_every_kind_of_change() {
         NaiveDate,
         NaiveDate,
         Option<NaiveDate>,
+        i32,
     );
     let entries: Vec<Row> = list_entries::table
         .select((
@@ -821,9 +858,17 @@ async fn the_report_counters_match_a_recount_after_every_kind_of_change() {
             list_entries::valid_from,
             list_entries::valid_until,
             list_entries::removal_date,
+            list_entries::scope_item_id,
         ))
         .load(c)
         .unwrap();
+    let marked: HashSet<i32> = special_rectification_items::table
+        .select(special_rectification_items::item_id)
+        .load::<i32>(c)
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(marked.len(), 1);
     let kinds: BTreeMap<i32, String> = subjects::table
         .select((subjects::id, subjects::kind))
         .load(c)
@@ -855,6 +900,8 @@ async fn the_report_counters_match_a_recount_after_every_kind_of_change() {
         local_black: i64,
         national: i64,
         population: BTreeSet<i32>,
+        special: BTreeSet<i32>,
+        special_listed: BTreeSet<i32>,
     }
     let mut as_of_days: Vec<(i32, NaiveDate)> = [day(y, 1, 1), day(y, 1, 2), day(y, 3, 31), today]
         .into_iter()
@@ -878,7 +925,7 @@ async fn the_report_counters_match_a_recount_after_every_kind_of_change() {
             .collect();
         // Units: "city", a region code, "dept:ID", "REGION/ID".
         let mut units: BTreeMap<String, Unit> = BTreeMap::new();
-        for (s, list, status, dept, region, source, from, until, removed) in &entries {
+        for (s, list, status, dept, region, source, from, until, removed, scope) in &entries {
             let l = Listing {
                 black: list == "black",
                 national: source == "national",
@@ -906,6 +953,14 @@ async fn the_report_counters_match_a_recount_after_every_kind_of_change() {
                 if l.black && l.enterprise && l.listed_during(year_start, as_of) {
                     u.population.insert(*s);
                 }
+                if l.black && marked.contains(scope) {
+                    if l.listed_during(year_start, as_of) {
+                        u.special.insert(*s);
+                    }
+                    if l.in_force_on(as_of) {
+                        u.special_listed.insert(*s);
+                    }
+                }
             }
         }
         let rates = |u: &Unit| {
@@ -923,6 +978,18 @@ async fn the_report_counters_match_a_recount_after_every_kind_of_change() {
                     .unwrap(),
             )
         };
+        let special = |u: &Unit| {
+            let committed = u.special.iter().filter(|s| committed.contains(s)).count();
+            let (exit, signed) = special_rates(
+                u.special.len() as i64,
+                u.special_listed.len() as i64,
+                committed as i64,
+            );
+            (
+                serde_json::to_value(exit).unwrap(),
+                serde_json::to_value(signed).unwrap(),
+            )
+        };
         let check_region = |got: &Value, u: &Unit, what: &str| {
             assert_eq!(got["local_red_in_force"], u.local_red, "{what} {as_of} red");
             assert_eq!(
@@ -935,6 +1002,15 @@ async fn the_report_counters_match_a_recount_after_every_kind_of_change() {
             );
             let (training, commitment) = rates(u);
             assert_eq!(got["training_rate"], training, "{what} {as_of} training");
+            let (exit, signed) = special(u);
+            assert_eq!(
+                got["special_exit_rate"], exit,
+                "{what} {as_of} special exit"
+            );
+            assert_eq!(
+                got["special_commitment_rate"], signed,
+                "{what} {as_of} special commitment"
+            );
             assert_eq!(
                 got["commitment_ratio"], commitment,
                 "{what} {as_of} commitment"
@@ -966,7 +1042,10 @@ async fn the_report_counters_match_a_recount_after_every_kind_of_change() {
             let mut expected = BTreeSet::new();
             for d in depts {
                 let u = units.get(&prefix(d)).unwrap_or(&empty);
-                if u.local_red + u.local_black + u.national > 0 || !u.population.is_empty() {
+                if u.local_red + u.local_black + u.national > 0
+                    || !u.population.is_empty()
+                    || !u.special.is_empty()
+                {
                     expected.insert(d);
                     let row = got
                         .as_array()
@@ -978,6 +1057,12 @@ async fn the_report_counters_match_a_recount_after_every_kind_of_change() {
                     assert_eq!(row["national_in_force"], u.national);
                     let (training, commitment) = rates(u);
                     assert_eq!(row["training_rate"], training, "department {d} {as_of}");
+                    let (exit, signed) = special(u);
+                    assert_eq!(row["special_exit_rate"], exit, "department {d} {as_of}");
+                    assert_eq!(
+                        row["special_commitment_rate"], signed,
+                        "department {d} {as_of}"
+                    );
                     assert_eq!(
                         row["commitment_ratio"], commitment,
                         "department {d} {as_of}"

@@ -1,4 +1,6 @@
 DROP TRIGGER commitments_population_au;
+DROP TRIGGER special_items_population_ad;
+DROP TRIGGER special_items_population_ai;
 DROP TRIGGER commitments_population_ad;
 DROP TRIGGER commitments_population_ai;
 DROP TRIGGER training_sessions_population_au;
@@ -13,7 +15,7 @@ DROP VIEW in_force_entry;
 DROP VIEW population_refresh;
 DROP VIEW population_change;
 DROP TABLE population_days;
-DROP TABLE black_population;
+DROP TABLE population_members;
 DROP VIEW in_force_change;
 DROP TABLE in_force_months;
 DROP TABLE in_force_days;

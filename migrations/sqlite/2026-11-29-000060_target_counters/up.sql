@@ -3,8 +3,11 @@
 -- Triggers keep them: every write path (API, import, repair, demo, bench-data, SQL by hand)
 -- updates them in the same transaction as the change.
 
--- Section 九 reads the entries under marked scope items.
-CREATE INDEX list_entries_scope_item_idx ON list_entries (scope_item_id);
+-- Section 九 counts the subjects still listed under marked scope items on the day from this
+-- index alone.
+CREATE INDEX list_entries_scope_item_idx ON list_entries
+    (scope_item_id, list_type, status, valid_until, valid_from, removal_date, region_code,
+     department_id, subject_id);
 
 -- Years a population can be counted for.
 CREATE TABLE plan_years (
@@ -56,80 +59,96 @@ BEGIN
     DO UPDATE SET n = n + excluded.n;
 END;
 
--- The year's black-listed enterprises (the population of the training and commitment rates):
--- one row per enterprise, year and counting unit, with the first day of the year it was listed
--- and the first days it completed a repair training and signed a repair commitment (any year).
+-- The populations of the year's rates, one row per subject, year, population and counting unit,
+-- with the first day of the year the subject belonged, and the first days it completed a repair
+-- training and signed a repair commitment (any year):
+--   'black_enterprises': enterprises black-listed on some day of the year (training and
+--     commitment rates, section 六);
+--   'special_objects': subjects of any kind black-listed on some day of the year under a scope
+--     item marked as a special-rectification category (section 九).
 -- Units: the whole city ('city', unit '220500'), a region ('region', its code), a department
 -- ('department', its id) and a department within a region ('region_department', 'code/id').
-CREATE TABLE black_population (
+CREATE TABLE population_members (
     subject_id INTEGER NOT NULL,
     year INTEGER NOT NULL,
+    population TEXT NOT NULL CHECK (population IN ('black_enterprises', 'special_objects')),
     grouping TEXT NOT NULL CHECK (grouping IN ('city', 'region', 'department', 'region_department')),
     unit TEXT NOT NULL,
     first_day DATE NOT NULL,
     trained_on DATE,
     committed_on DATE,
-    PRIMARY KEY (subject_id, year, grouping, unit)
+    PRIMARY KEY (subject_id, year, population, grouping, unit)
 ) WITHOUT ROWID;
 
 -- The same as day counts: members who joined on `day`, and members who became trained or
 -- committed on `day` (the later of joining and the training or signing).
 CREATE TABLE population_days (
     year INTEGER NOT NULL,
+    population TEXT NOT NULL,
     day DATE NOT NULL,
     grouping TEXT NOT NULL,
     unit TEXT NOT NULL,
     members INTEGER NOT NULL,
     trained INTEGER NOT NULL,
     committed INTEGER NOT NULL,
-    PRIMARY KEY (year, day, grouping, unit)
+    PRIMARY KEY (year, population, day, grouping, unit)
 ) WITHOUT ROWID;
 
 CREATE VIEW population_change AS
-SELECT year, day, grouping, unit, members, trained, committed FROM population_days WHERE 0;
+SELECT year, population, day, grouping, unit, members, trained, committed
+  FROM population_days WHERE 0;
 CREATE TRIGGER population_change_apply INSTEAD OF INSERT ON population_change
 BEGIN
-    INSERT INTO population_days (year, day, grouping, unit, members, trained, committed)
-    VALUES (NEW.year, NEW.day, NEW.grouping, NEW.unit, NEW.members, NEW.trained, NEW.committed)
-    ON CONFLICT (year, day, grouping, unit) DO UPDATE SET
+    INSERT INTO population_days
+        (year, population, day, grouping, unit, members, trained, committed)
+    VALUES (NEW.year, NEW.population, NEW.day, NEW.grouping, NEW.unit, NEW.members, NEW.trained,
+            NEW.committed)
+    ON CONFLICT (year, population, day, grouping, unit) DO UPDATE SET
         members = members + excluded.members,
         trained = trained + excluded.trained,
         committed = committed + excluded.committed;
 END;
 
-CREATE TRIGGER black_population_ai AFTER INSERT ON black_population
+CREATE TRIGGER population_members_ai AFTER INSERT ON population_members
 BEGIN
-    INSERT INTO population_change (year, day, grouping, unit, members, trained, committed)
-    SELECT NEW.year, NEW.first_day, NEW.grouping, NEW.unit, 1, 0, 0
+    INSERT INTO population_change
+        (year, population, day, grouping, unit, members, trained, committed)
+    SELECT NEW.year, NEW.population, NEW.first_day, NEW.grouping, NEW.unit, 1, 0, 0
     UNION ALL
-    SELECT NEW.year, max(NEW.first_day, NEW.trained_on), NEW.grouping, NEW.unit, 0, 1, 0
-    WHERE NEW.trained_on IS NOT NULL
+    SELECT NEW.year, NEW.population, max(NEW.first_day, NEW.trained_on), NEW.grouping, NEW.unit,
+           0, 1, 0
+     WHERE NEW.trained_on IS NOT NULL
     UNION ALL
-    SELECT NEW.year, max(NEW.first_day, NEW.committed_on), NEW.grouping, NEW.unit, 0, 0, 1
-    WHERE NEW.committed_on IS NOT NULL;
+    SELECT NEW.year, NEW.population, max(NEW.first_day, NEW.committed_on), NEW.grouping,
+           NEW.unit, 0, 0, 1
+     WHERE NEW.committed_on IS NOT NULL;
 END;
 
-CREATE TRIGGER black_population_ad AFTER DELETE ON black_population
+CREATE TRIGGER population_members_ad AFTER DELETE ON population_members
 BEGIN
-    INSERT INTO population_change (year, day, grouping, unit, members, trained, committed)
-    SELECT OLD.year, OLD.first_day, OLD.grouping, OLD.unit, -1, 0, 0
+    INSERT INTO population_change
+        (year, population, day, grouping, unit, members, trained, committed)
+    SELECT OLD.year, OLD.population, OLD.first_day, OLD.grouping, OLD.unit, -1, 0, 0
     UNION ALL
-    SELECT OLD.year, max(OLD.first_day, OLD.trained_on), OLD.grouping, OLD.unit, 0, -1, 0
-    WHERE OLD.trained_on IS NOT NULL
+    SELECT OLD.year, OLD.population, max(OLD.first_day, OLD.trained_on), OLD.grouping, OLD.unit,
+           0, -1, 0
+     WHERE OLD.trained_on IS NOT NULL
     UNION ALL
-    SELECT OLD.year, max(OLD.first_day, OLD.committed_on), OLD.grouping, OLD.unit, 0, 0, -1
-    WHERE OLD.committed_on IS NOT NULL;
+    SELECT OLD.year, OLD.population, max(OLD.first_day, OLD.committed_on), OLD.grouping,
+           OLD.unit, 0, 0, -1
+     WHERE OLD.committed_on IS NOT NULL;
 END;
 
 -- Recounts one subject: inserting its id into this view rebuilds its population rows from the
--- entries, training attendance and commitments (a subject has few of each).
-CREATE VIEW population_refresh AS SELECT subject_id FROM black_population WHERE 0;
+-- entries, the special-rectification marks, training attendance and commitments (a subject has
+-- few of each).
+CREATE VIEW population_refresh AS SELECT subject_id FROM population_members WHERE 0;
 CREATE TRIGGER population_refresh_apply INSTEAD OF INSERT ON population_refresh
 BEGIN
-    DELETE FROM black_population WHERE subject_id = NEW.subject_id;
-    INSERT INTO black_population
-        (subject_id, year, grouping, unit, first_day, trained_on, committed_on)
-    SELECT e.subject_id, y.year, g.grouping,
+    DELETE FROM population_members WHERE subject_id = NEW.subject_id;
+    INSERT INTO population_members
+        (subject_id, year, population, grouping, unit, first_day, trained_on, committed_on)
+    SELECT e.subject_id, y.year, p.population, g.grouping,
            CASE g.grouping
                WHEN 'city' THEN '220500'
                WHEN 'region' THEN e.region_code
@@ -137,25 +156,31 @@ BEGIN
                ELSE e.region_code || '/' || e.department_id
            END AS unit,
            MIN(max(e.valid_from, y.first_day)),
-           (SELECT MIN(ts.session_date)
-              FROM training_attendance ta
-              JOIN training_sessions ts ON ts.id = ta.session_id
-             WHERE ta.subject_id = NEW.subject_id AND ta.completed),
+           CASE p.population WHEN 'black_enterprises' THEN
+               (SELECT MIN(ts.session_date)
+                  FROM training_attendance ta
+                  JOIN training_sessions ts ON ts.id = ta.session_id
+                 WHERE ta.subject_id = NEW.subject_id AND ta.completed)
+           END,
            (SELECT MIN(date(c.signed_at, '+8 hours'))
               FROM commitments c
              WHERE c.subject_id = NEW.subject_id AND c.purpose = 'repair')
       FROM list_entries e
       JOIN subjects s ON s.id = e.subject_id
+      LEFT JOIN special_rectification_items sp ON sp.item_id = e.scope_item_id
       JOIN plan_years y ON e.valid_from <= y.last_day AND e.valid_until >= y.first_day
+      JOIN (SELECT 'black_enterprises' AS population UNION ALL SELECT 'special_objects') p
       JOIN (SELECT 'city' AS grouping UNION ALL SELECT 'region'
             UNION ALL SELECT 'department' UNION ALL SELECT 'region_department') g
      WHERE e.subject_id = NEW.subject_id
-       AND s.kind = 'enterprise'
        AND e.list_type = 'black'
        AND e.status <> 'draft'
+       AND e.valid_from <= e.valid_until
        AND (e.removal_date IS NULL
             OR (e.removal_date > y.first_day AND e.removal_date > e.valid_from))
-     GROUP BY e.subject_id, y.year, g.grouping, unit;
+       AND ((p.population = 'black_enterprises' AND s.kind = 'enterprise')
+            OR (p.population = 'special_objects' AND sp.item_id IS NOT NULL))
+     GROUP BY e.subject_id, y.year, p.population, g.grouping, unit;
 END;
 
 -- An entry's contribution to the in-force counts (`sign` +1 to add it, -1 to take it back):
@@ -201,7 +226,7 @@ END;
 
 CREATE TRIGGER list_entries_counters_au AFTER UPDATE OF
     subject_id, list_type, status, region_code, department_id, source, valid_from, valid_until,
-    removal_date
+    removal_date, scope_item_id
 ON list_entries
 BEGIN
     INSERT INTO in_force_entry
@@ -246,6 +271,18 @@ CREATE TRIGGER training_sessions_population_au AFTER UPDATE OF session_date ON t
 BEGIN
     INSERT INTO population_refresh (subject_id)
     SELECT subject_id FROM training_attendance WHERE session_id = NEW.id;
+END;
+
+-- Marking or unmarking a scope item changes who is a special-rectification object.
+CREATE TRIGGER special_items_population_ai AFTER INSERT ON special_rectification_items
+BEGIN
+    INSERT INTO population_refresh (subject_id)
+    SELECT DISTINCT subject_id FROM list_entries WHERE scope_item_id = NEW.item_id;
+END;
+CREATE TRIGGER special_items_population_ad AFTER DELETE ON special_rectification_items
+BEGIN
+    INSERT INTO population_refresh (subject_id)
+    SELECT DISTINCT subject_id FROM list_entries WHERE scope_item_id = OLD.item_id;
 END;
 
 CREATE TRIGGER commitments_population_ai AFTER INSERT ON commitments
