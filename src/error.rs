@@ -266,7 +266,8 @@ impl From<diesel::result::Error> for ApiError {
             }
             Error::DatabaseError(_, info)
                 if info.message().contains("database is locked")
-                    || info.message().contains("database is busy") =>
+                    || info.message().contains("database is busy")
+                    || info.message().contains("deadlock detected") =>
             {
                 ApiError::unavailable("the database was busy; retry the request")
             }

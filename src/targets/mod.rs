@@ -356,51 +356,49 @@ pub fn compute(
         .select(special_rectification_items::item_id)
         .load(conn)?;
     if !marked.is_empty() {
-        let listed = || {
-            list_entries::table
-                .filter(list_entries::scope_item_id.eq_any(&marked))
-                .filter(list_entries::list_type.eq("black"))
-                .filter(crate::entries::in_force_sql(as_of))
-        };
-        let count_distinct =
-            |c: list_entries::subject_id| diesel::dsl::count(c).aggregate_distinct();
-        units.city.special_listed = listed()
-            .select(count_distinct(list_entries::subject_id))
-            .get_result(conn)?;
-        for (r, n) in listed()
-            .group_by(list_entries::region_code)
-            .select((
-                list_entries::region_code,
-                count_distinct(list_entries::subject_id),
-            ))
-            .load::<(String, i64)>(conn)?
-        {
-            units.region.entry(r).or_default().special_listed = n;
-        }
-        for (d, n) in listed()
-            .group_by(list_entries::department_id)
-            .select((
-                list_entries::department_id,
-                count_distinct(list_entries::subject_id),
-            ))
-            .load::<(i32, i64)>(conn)?
-        {
-            units.department.entry(d).or_default().special_listed = n;
-        }
-        for (r, d, n) in listed()
-            .group_by((list_entries::region_code, list_entries::department_id))
+        // One pass over the covering index; the distinct counts per unit are made here.
+        let mut listed = list_entries::table
+            .filter(list_entries::scope_item_id.eq_any(&marked))
+            .filter(list_entries::list_type.eq("black"))
+            .filter(crate::entries::in_force_sql(as_of))
             .select((
                 list_entries::region_code,
                 list_entries::department_id,
-                count_distinct(list_entries::subject_id),
+                list_entries::subject_id,
             ))
-            .load::<(String, i32, i64)>(conn)?
-        {
+            .distinct()
+            .into_boxed();
+        if !whole_city {
+            listed = listed.filter(list_entries::region_code.eq(region));
+        }
+        let listed: Vec<(String, i32, i32)> = listed.load(conn)?;
+        let mut city: HashSet<i32> = HashSet::new();
+        let mut by_region: HashMap<&str, HashSet<i32>> = HashMap::new();
+        let mut by_dept: HashMap<i32, HashSet<i32>> = HashMap::new();
+        let mut by_region_dept: HashMap<(&str, i32), HashSet<i32>> = HashMap::new();
+        for (r, d, s) in &listed {
+            city.insert(*s);
+            by_region.entry(r).or_default().insert(*s);
+            by_dept.entry(*d).or_default().insert(*s);
+            by_region_dept.entry((r, *d)).or_default().insert(*s);
+        }
+        units.city.special_listed = city.len() as i64;
+        for (r, set) in by_region {
+            units
+                .region
+                .entry(r.to_string())
+                .or_default()
+                .special_listed = set.len() as i64;
+        }
+        for (d, set) in by_dept {
+            units.department.entry(d).or_default().special_listed = set.len() as i64;
+        }
+        for ((r, d), set) in by_region_dept {
             units
                 .region_department
-                .entry((r, d))
+                .entry((r.to_string(), d))
                 .or_default()
-                .special_listed = n;
+                .special_listed = set.len() as i64;
         }
     }
     let pop_all = if whole_city {
