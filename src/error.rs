@@ -334,7 +334,14 @@ pub fn problem_fallback<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHa
         .get(header::CONTENT_TYPE)
         .map(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()))
         .unwrap_or(false);
-    if is_problem {
+    // The staff console answers its errors with its own pages (in Chinese).
+    let is_console_page = res.request().path().starts_with("/console/")
+        && res
+            .response()
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if is_problem || is_console_page {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();

@@ -9,6 +9,7 @@ pub mod cases;
 pub mod checks;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod demo;
 pub mod demo_cases;

@@ -226,6 +226,9 @@ impl Timer {
 
 /// Content-Security-Policy of the API docs pages (Swagger UI: its own scripts and styles only).
 pub const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+/// Content-Security-Policy of the staff console (`/console/`): its own stylesheet, inline SVG
+/// charts, forms posting to itself, and no script at all.
+pub const CONSOLE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 /// Content-Security-Policy of everything else (JSON, spreadsheets, documents): nothing may run.
 pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
 
@@ -236,6 +239,8 @@ pub fn security_headers(route: &str, headers: &mut actix_web::http::header::Head
     use actix_web::http::header::{self, HeaderValue};
     let csp = if route.starts_with("/docs/") {
         DOCS_CSP
+    } else if route.starts_with("/console") {
+        CONSOLE_CSP
     } else {
         API_CSP
     };

@@ -247,6 +247,7 @@ impl Application {
                 .into_utoipa_app()
                 .configure(routes)
                 .into_app()
+                .configure(crate::console::routes)
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", spec.clone()))
                 .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::not_found("resource")) }))
                 .wrap(ErrorHandlers::new().default_handler(error::problem_fallback))

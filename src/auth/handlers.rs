@@ -118,6 +118,20 @@ pub async fn login(
     body: ApiJson<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest { username, password } = body.0;
+    let tokens = login_with_password(&state, meta, &username, password).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(tokens))
+}
+
+/// Checks a username and password (throttled, audited as `auth.login` / `auth.login_failed`)
+/// and opens a session. Shared by the API login and the staff console's login form.
+pub(crate) async fn login_with_password(
+    state: &web::Data<AppState>,
+    meta: RequestMeta,
+    username: &str,
+    password: String,
+) -> Result<TokenResponse, ApiError> {
     let username = username.trim().to_lowercase();
     let ip = meta.ip.clone().unwrap_or_default();
     if let Err(secs) = state.throttle.check(&username, &ip) {
@@ -174,9 +188,7 @@ pub async fn login(
     match outcome {
         Some(tokens) => {
             state.throttle.record_success(&username);
-            Ok(HttpResponse::Ok()
-                .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-                .json(tokens))
+            Ok(tokens)
         }
         None => {
             state.throttle.record_failure(&username, &ip);
@@ -311,6 +323,15 @@ pub async fn refresh(
 )]
 #[post("/auth/logout")]
 pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    end_session(&state, &user).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Revokes the caller's session (audited as `auth.logout`): the API's logout and the console's.
+pub(crate) async fn end_session(
+    state: &web::Data<AppState>,
+    user: &AuthUser,
+) -> Result<(), ApiError> {
     let actor = user.actor();
     let sid = user.session_id.clone();
     db::run(&state.pool, move |conn| {
@@ -329,8 +350,7 @@ pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRe
             Ok(())
         })
     })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    .await
 }
 
 /// The caller's own account, role and scope.

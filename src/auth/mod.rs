@@ -203,74 +203,83 @@ impl FromRequest for AuthUser {
         let meta = RequestMeta::from_request(req);
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
-            let claims = state.keys.verify(&token?)?;
-            let user_id: i32 = claims
-                .sub
-                .parse()
-                .map_err(|_| ApiError::unauthorized("the access token is invalid"))?;
-            let sid = claims.sid.clone();
-            let row = match state.sessions.get(&sid, user_id) {
-                Some(row) => Some(row),
-                None => {
-                    let epoch = db::local_commits();
-                    let fetched = db::run(&state.pool, move |conn| {
-                        let now = db::now();
-                        Ok(sessions::table
-                            .inner_join(users::table)
-                            .left_join(
-                                departments::table
-                                    .on(departments::id.nullable().eq(users::department_id)),
-                            )
-                            .filter(sessions::id.eq(&sid))
-                            .filter(sessions::user_id.eq(user_id))
-                            .filter(sessions::revoked_at.is_null())
-                            .filter(sessions::expires_at.gt(now))
-                            .select((
-                                (
-                                    users::id,
-                                    users::username,
-                                    users::role,
-                                    users::department_id,
-                                    users::region_code,
-                                    users::active,
-                                    departments::region_code.nullable(),
-                                ),
-                                sessions::expires_at,
-                            ))
-                            .first::<(SessionRow, chrono::NaiveDateTime)>(conn)
-                            .optional()?)
-                    })
-                    .await?;
-                    fetched.map(|(row, expires_at)| {
-                        state
-                            .sessions
-                            .put(&claims.sid, user_id, row.clone(), expires_at, epoch);
-                        row
-                    })
-                }
-            };
-            let (id, username, role, department_id, region_code, active, dept_region) =
-                row.ok_or_else(|| ApiError::unauthorized("the session has ended; log in again"))?;
-            if !active {
-                return Err(ApiError::unauthorized("this account is disabled"));
-            }
-            let role =
-                Role::parse(&role).ok_or_else(|| ApiError::internal("unknown role in database"))?;
-            let region_code = match role {
-                Role::Department => dept_region,
-                _ => region_code,
-            };
-            Ok(AuthUser {
-                id,
-                username,
-                role,
-                department_id,
-                region_code,
-                session_id: claims.sid,
-                meta,
-            })
+            authenticate(&state, token, meta).await
         })
     }
+}
+
+/// Checks an access token (signature, expiry) and its session (not ended, account active), and
+/// gives the caller with their role and scope. The API takes the token from the
+/// `Authorization` header, the staff console from its session cookie.
+pub async fn authenticate(
+    state: &web::Data<AppState>,
+    token: Result<String, ApiError>,
+    meta: RequestMeta,
+) -> Result<AuthUser, ApiError> {
+    let claims = state.keys.verify(&token?)?;
+    let user_id: i32 = claims
+        .sub
+        .parse()
+        .map_err(|_| ApiError::unauthorized("the access token is invalid"))?;
+    let sid = claims.sid.clone();
+    let row = match state.sessions.get(&sid, user_id) {
+        Some(row) => Some(row),
+        None => {
+            let epoch = db::local_commits();
+            let fetched = db::run(&state.pool, move |conn| {
+                let now = db::now();
+                Ok(sessions::table
+                    .inner_join(users::table)
+                    .left_join(
+                        departments::table.on(departments::id.nullable().eq(users::department_id)),
+                    )
+                    .filter(sessions::id.eq(&sid))
+                    .filter(sessions::user_id.eq(user_id))
+                    .filter(sessions::revoked_at.is_null())
+                    .filter(sessions::expires_at.gt(now))
+                    .select((
+                        (
+                            users::id,
+                            users::username,
+                            users::role,
+                            users::department_id,
+                            users::region_code,
+                            users::active,
+                            departments::region_code.nullable(),
+                        ),
+                        sessions::expires_at,
+                    ))
+                    .first::<(SessionRow, chrono::NaiveDateTime)>(conn)
+                    .optional()?)
+            })
+            .await?;
+            fetched.map(|(row, expires_at)| {
+                state
+                    .sessions
+                    .put(&claims.sid, user_id, row.clone(), expires_at, epoch);
+                row
+            })
+        }
+    };
+    let (id, username, role, department_id, region_code, active, dept_region) =
+        row.ok_or_else(|| ApiError::unauthorized("the session has ended; log in again"))?;
+    if !active {
+        return Err(ApiError::unauthorized("this account is disabled"));
+    }
+    let role = Role::parse(&role).ok_or_else(|| ApiError::internal("unknown role in database"))?;
+    let region_code = match role {
+        Role::Department => dept_region,
+        _ => region_code,
+    };
+    Ok(AuthUser {
+        id,
+        username,
+        role,
+        department_id,
+        region_code,
+        session_id: claims.sid,
+        meta,
+    })
 }
 
 /// How long a session row read from the database may be reused by other requests of the same

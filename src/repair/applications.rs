@@ -39,7 +39,7 @@ use crate::schema::{
 use crate::startup::AppState;
 
 /// States in which an application is still open (one per entry at a time).
-const OPEN: [&str; 7] = [
+pub(crate) const OPEN: [&str; 7] = [
     "submitted",
     "returned",
     "accepted",
@@ -779,8 +779,17 @@ pub async fn list(
     user: AuthUser,
     query: web::Query<RepairFilter>,
 ) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(queue(&state, user, query.into_inner()).await?))
+}
+
+/// The review queue in the caller's scope, earliest deadline first (the API's `GET /repairs` and
+/// the console's 工作台).
+pub(crate) async fn queue(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    f: RepairFilter,
+) -> Result<Page<RepairSummary>, ApiError> {
     user.require(STAFF)?;
-    let f = query.into_inner();
     let (limit, offset, page, per_page) = PageQuery {
         page: f.page,
         per_page: f.per_page,
@@ -796,7 +805,7 @@ pub async fn list(
         }
     }
     let st = state.clone();
-    let out = db::run(&state.pool, move |conn| {
+    db::run(&state.pool, move |conn| {
         let managed = crate::auth::managed_departments(conn, &user)?;
         let own_region = match user.role {
             Role::Bureau => user.region_filter()?,
@@ -850,8 +859,7 @@ pub async fn list(
             total,
         })
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(out))
+    .await
 }
 
 /// One application with everything a reviewer needs, and the actions open to the caller.

@@ -580,7 +580,7 @@ pub fn compute(
 }
 
 /// Checks the caller, the year, the day and the region, then computes the report.
-async fn report_for(
+pub(crate) async fn report_for(
     state: &web::Data<AppState>,
     user: AuthUser,
     year: i32,

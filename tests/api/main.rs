@@ -8,6 +8,7 @@ mod baselines;
 mod calendar;
 mod cases;
 mod checks;
+mod console;
 mod entries;
 mod errors;
 mod feed;

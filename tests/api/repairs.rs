@@ -16,24 +16,24 @@ const PNG: &[u8] = &[
     0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, 73, 72, 68, 82,
 ];
 
-struct World {
-    app: TestApp,
+pub(crate) struct World {
+    pub(crate) app: TestApp,
     /// 市税务局 officer (identifying department).
-    tax: Account,
+    pub(crate) tax: Account,
     /// 市市场监督管理局 officer (another department).
-    scjg: Account,
+    pub(crate) scjg: Account,
     /// 东昌区 bureau (the entries' region), 通化县 bureau (another county), the city bureau.
-    dongchang: Account,
-    tonghua_county: Account,
-    city: Account,
+    pub(crate) dongchang: Account,
+    pub(crate) tonghua_county: Account,
+    pub(crate) city: Account,
     /// A repairable black scope item (serious: repair after 12 months) and a specific-serious one.
-    serious: i64,
-    specific: i64,
+    pub(crate) serious: i64,
+    pub(crate) specific: i64,
     /// The published repair template of the tax department.
-    template: i64,
+    pub(crate) template: i64,
 }
 
-async fn world() -> World {
+pub(crate) async fn world() -> World {
     let app = spawn_app().await;
     let tax = app
         .account("tax", Role::Department, Some(DEPT_TAX), None)
@@ -88,7 +88,7 @@ async fn world() -> World {
     }
 }
 
-async fn ok(res: reqwest::Response, status: StatusCode) -> Value {
+pub(crate) async fn ok(res: reqwest::Response, status: StatusCode) -> Value {
     let s = res.status();
     let v: Value = res.json().await.unwrap();
     assert_eq!(s, status, "{v}");
@@ -180,7 +180,7 @@ async fn attendance(w: &World, session: i64, code: &str, completed: bool) -> i64
 }
 
 /// An enterprise with an entry ready to repair and all its materials; returns the request body.
-async fn enterprise_case(w: &World, n: u32) -> (String, i64, Value) {
+pub(crate) async fn enterprise_case(w: &World, n: u32) -> (String, i64, Value) {
     let code = uscc(n);
     let entry = black_entry(w, w.serious, &code, &format!("通税罚〔2025〕{n}号"), 400).await;
     let c = commitment(w, &code).await;

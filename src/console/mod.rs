@@ -1,0 +1,495 @@
+//! The staff console (工作台): server-rendered pages in Chinese under `/console/`, for bureau staff
+//! and department officers who do not use the API directly. Templates are embedded in the binary
+//! (minijinja, HTML auto-escaped); charts are inline SVG made on the server; no script runs.
+//!
+//! Login opens an ordinary session (the same accounts, throttling and audit as
+//! `POST /api/v1/auth/login`); the browser holds a signed token for it in an `HttpOnly`,
+//! `SameSite=Strict` cookie (`Secure` behind TLS). Every form carries a CSRF token that must match
+//! the `cl_csrf` cookie (double submit). See `docs/console.md`.
+
+use std::sync::OnceLock;
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use minijinja::{context, Environment, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{RequestMeta, Role};
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+const SESSION_COOKIE: &str = "cl_console";
+const CSRF_COOKIE: &str = "cl_csrf";
+
+fn templates() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, source) in [
+            ("layout.html", include_str!("templates/layout.html")),
+            ("login.html", include_str!("templates/login.html")),
+            ("home.html", include_str!("templates/home.html")),
+            ("targets.html", include_str!("templates/targets.html")),
+            ("error.html", include_str!("templates/error.html")),
+        ] {
+            env.add_template(name, source)
+                .unwrap_or_else(|e| panic!("console template {name}: {e}"));
+        }
+        env
+    })
+}
+
+fn html(status: actix_web::http::StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
+}
+
+fn render(status: actix_web::http::StatusCode, name: &str, ctx: Value) -> HttpResponse {
+    match templates().get_template(name).and_then(|t| t.render(ctx)) {
+        Ok(body) => html(status, body),
+        Err(e) => {
+            tracing::error!(template = name, error = %e, "console template failed");
+            html(
+                actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "<!doctype html><meta charset=utf-8><title>错误</title><p>页面生成失败，请稍后重试。</p>"
+                    .into(),
+            )
+        }
+    }
+}
+
+fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish()
+}
+
+/// The CSRF token of this browser: the `cl_csrf` cookie, or a new one (returned to be set).
+fn csrf_of(req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
+    match req.cookie(CSRF_COOKIE) {
+        Some(c) if c.value().len() == 64 => (c.value().to_string(), None),
+        _ => {
+            let token = crate::auth::tokens::random_token();
+            let cookie = base_cookie(req, CSRF_COOKIE, token.clone()).finish();
+            (token, Some(cookie))
+        }
+    }
+}
+
+/// A form's `csrf` field must equal the browser's `cl_csrf` cookie.
+fn csrf_ok(req: &HttpRequest, sent: &str) -> bool {
+    req.cookie(CSRF_COOKIE).is_some_and(|c| {
+        let want = c.value().as_bytes();
+        want.len() == 64 && want.len() == sent.len() && {
+            // Compare without an early exit.
+            want.iter()
+                .zip(sent.as_bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+        }
+    })
+}
+
+fn base_cookie(
+    req: &HttpRequest,
+    name: &'static str,
+    value: String,
+) -> actix_web::cookie::CookieBuilder<'static> {
+    Cookie::build(name, value)
+        .path("/console")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(req.connection_info().scheme() == "https")
+}
+
+fn forbidden_page(user: &Shown, csrf: &str, message: &str) -> HttpResponse {
+    render(
+        actix_web::http::StatusCode::FORBIDDEN,
+        "error.html",
+        context! { user => user, csrf => csrf, title => "无权访问", message => message },
+    )
+}
+
+/// What the layout shows of the caller.
+#[derive(Serialize)]
+struct Shown {
+    username: String,
+    role_zh: &'static str,
+    scope_zh: String,
+    may_read_targets: bool,
+}
+
+fn role_zh(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "系统管理员",
+        Role::Bureau => "信用主管部门",
+        Role::Department => "部门",
+        Role::ApprovalSystem => "审批系统",
+    }
+}
+
+/// The logged-in console user, or a redirect to the login page.
+async fn console_user(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+) -> Result<(crate::auth::AuthUser, Shown), HttpResponse> {
+    let token = req
+        .cookie(SESSION_COOKIE)
+        .map(|c| c.value().to_string())
+        .ok_or_else(|| ApiError::unauthorized("no console session"));
+    let user = crate::auth::authenticate(state, token, RequestMeta::from_request(req))
+        .await
+        .map_err(|_| redirect("/console/login"))?;
+    let scope_zh = match (&user.region_code, user.department_id) {
+        (_, Some(d)) => department_name(state, d).await.unwrap_or_default(),
+        (Some(r), None) => region_name(state, r.clone()).await.unwrap_or_default(),
+        _ => String::new(),
+    };
+    let shown = Shown {
+        username: user.username.clone(),
+        role_zh: role_zh(user.role),
+        scope_zh,
+        may_read_targets: matches!(user.role, Role::Admin | Role::Bureau),
+    };
+    Ok((user, shown))
+}
+
+async fn department_name(state: &web::Data<AppState>, id: i32) -> Result<String, ApiError> {
+    use crate::schema::departments;
+    use diesel::prelude::*;
+    crate::db::run(&state.pool, move |conn| {
+        Ok(departments::table
+            .find(id)
+            .select(departments::name)
+            .first(conn)?)
+    })
+    .await
+}
+
+async fn region_name(state: &web::Data<AppState>, code: String) -> Result<String, ApiError> {
+    use crate::schema::regions;
+    use diesel::prelude::*;
+    crate::db::run(&state.pool, move |conn| {
+        Ok(regions::table
+            .find(code)
+            .select(regions::name)
+            .first(conn)?)
+    })
+    .await
+}
+
+#[get("/console/login")]
+async fn login_page(req: HttpRequest) -> HttpResponse {
+    let (csrf, new_cookie) = csrf_of(&req);
+    let mut res = render(
+        actix_web::http::StatusCode::OK,
+        "login.html",
+        context! { csrf => csrf, username => "", error => Value::from(()) },
+    );
+    if let Some(c) = new_cookie {
+        let _ = res.add_cookie(&c);
+    }
+    res
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    csrf: String,
+    username: String,
+    password: String,
+}
+
+#[post("/console/login")]
+async fn login_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<LoginForm>,
+) -> HttpResponse {
+    let form = form.into_inner();
+    let (csrf, _) = csrf_of(&req);
+    if !csrf_ok(&req, &form.csrf) {
+        return render(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "error.html",
+            context! { csrf => csrf, title => "请求已失效", message => "表单已过期或来源不明，请刷新登录页后重试。" },
+        );
+    }
+    let meta = RequestMeta::from_request(&req);
+    let failed = |status, message: &str| {
+        render(
+            status,
+            "login.html",
+            context! { csrf => &csrf, username => &form.username, error => message },
+        )
+    };
+    let tokens = match crate::auth::handlers::login_with_password(
+        &state,
+        meta,
+        &form.username,
+        form.password.clone(),
+    )
+    .await
+    {
+        Ok(t) => t,
+        Err(ApiError::TooManyRequests { .. }) => {
+            return failed(
+                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                "登录失败次数过多，请稍后再试。",
+            )
+        }
+        Err(ApiError::Unauthorized(_)) => {
+            return failed(
+                actix_web::http::StatusCode::UNAUTHORIZED,
+                "用户名或密码错误。",
+            )
+        }
+        Err(e) => return actix_web::ResponseError::error_response(&e),
+    };
+    // The console keeps the session for its whole lifetime: a token as long-lived as the session,
+    // which logout, a disabled account or a password reset still ends at once (server side).
+    let issued = state.keys.verify(&tokens.access_token).and_then(|claims| {
+        let ttl = state.settings.refresh_token_ttl_secs;
+        let user_id = claims
+            .sub
+            .parse::<i32>()
+            .map_err(|_| ApiError::internal("sub"))?;
+        state.keys.issue(user_id, &claims.sid, &claims.role, ttl)
+    });
+    match issued {
+        Ok(token) => {
+            let cookie = base_cookie(&req, SESSION_COOKIE, token)
+                .max_age(CookieDuration::seconds(
+                    state.settings.refresh_token_ttl_secs,
+                ))
+                .finish();
+            let mut res = redirect("/console/");
+            let _ = res.add_cookie(&cookie);
+            res
+        }
+        Err(e) => actix_web::ResponseError::error_response(&e),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+#[post("/console/logout")]
+async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    let (user, shown) = match console_user(&req, &state).await {
+        Ok(u) => u,
+        Err(to_login) => return to_login,
+    };
+    if !csrf_ok(&req, &form.csrf) {
+        let (csrf, _) = csrf_of(&req);
+        return forbidden_page(&shown, &csrf, "表单已过期或来源不明，请刷新页面后重试。");
+    }
+    if let Err(e) = crate::auth::handlers::end_session(&state, &user).await {
+        return actix_web::ResponseError::error_response(&e);
+    }
+    let mut res = redirect("/console/login");
+    let mut gone = base_cookie(&req, SESSION_COOKIE, String::new()).finish();
+    gone.make_removal();
+    let _ = res.add_cookie(&gone);
+    res
+}
+
+#[derive(Serialize)]
+struct QueueRow {
+    id: i32,
+    subject_name: String,
+    status_zh: &'static str,
+    deadline: String,
+    overdue: bool,
+}
+
+fn repair_status_zh(s: &str) -> &'static str {
+    match s {
+        "submitted" => "已提交，待受理",
+        "returned" => "已退回补正",
+        "accepted" => "已受理，待审核",
+        "approved" => "部门已同意，待市级确认",
+        "refused" => "部门不予修复",
+        "filed" => "已报送，待市级确认",
+        "sent_back" => "市级退回",
+        "completed" => "已完成修复",
+        "withdrawn" => "已撤回",
+        _ => "其他",
+    }
+}
+
+/// 工作台: the open credit-repair applications in the caller's scope, earliest deadline first.
+#[get("/console/")]
+async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let (user, shown) = match console_user(&req, &state).await {
+        Ok(u) => u,
+        Err(to_login) => return to_login,
+    };
+    let (csrf, new_cookie) = csrf_of(&req);
+    let mut repairs: Vec<QueueRow> = Vec::new();
+    if matches!(user.role, Role::Admin | Role::Bureau | Role::Department) {
+        for status in crate::repair::applications::OPEN {
+            let filter = crate::repair::applications::RepairFilter {
+                status: Some(status.to_string()),
+                region: None,
+                department: None,
+                overdue: None,
+                page: None,
+                per_page: Some(100),
+            };
+            match crate::repair::applications::queue(&state, user.clone(), filter).await {
+                Ok(page) => repairs.extend(page.items.into_iter().map(|r| {
+                    QueueRow {
+                        id: r.id,
+                        subject_name: r.subject.name.clone(),
+                        status_zh: repair_status_zh(&r.status),
+                        deadline: r
+                            .deadline
+                            .map(|d| d.to_string())
+                            .unwrap_or_else(|| "—".into()),
+                        overdue: r.overdue,
+                    }
+                })),
+                Err(e) => return actix_web::ResponseError::error_response(&e),
+            }
+        }
+        repairs.sort_by(|a, b| (a.deadline.as_str(), a.id).cmp(&(b.deadline.as_str(), b.id)));
+    }
+    let mut res = render(
+        actix_web::http::StatusCode::OK,
+        "home.html",
+        context! { user => shown, csrf => csrf, page => "home", repairs => repairs },
+    );
+    if let Some(c) = new_cookie {
+        let _ = res.add_cookie(&c);
+    }
+    res
+}
+
+#[derive(Deserialize)]
+struct TargetsForm {
+    year: Option<i32>,
+    as_of: Option<chrono::NaiveDate>,
+}
+
+#[derive(Serialize)]
+struct TargetRow {
+    name: String,
+    figures: Vec<(&'static str, crate::targets::formulas::Figure)>,
+}
+
+fn target_row(name: String, r: &crate::targets::RegionTargets) -> TargetRow {
+    TargetRow {
+        name,
+        figures: vec![
+            ("红黑名单数量（覆盖率）", r.list_coverage.clone()),
+            ("联合奖惩案例", r.case_ratio.clone()),
+            ("信用修复培训率", r.training_rate.clone()),
+            ("信用承诺比例", r.commitment_ratio.clone()),
+            ("专项治理对象整改退出率", r.special_exit_rate.clone()),
+            ("专项治理对象信用承诺率", r.special_commitment_rate.clone()),
+        ],
+    }
+}
+
+/// 年度目标: the four ratios of section 六 and the two of section 九 against their goals, for the
+/// caller's region and (for the whole city) each county/district/zone.
+#[get("/console/targets")]
+async fn targets(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<TargetsForm>,
+) -> HttpResponse {
+    let (user, shown) = match console_user(&req, &state).await {
+        Ok(u) => u,
+        Err(to_login) => return to_login,
+    };
+    let (csrf, _) = csrf_of(&req);
+    if !shown.may_read_targets {
+        return forbidden_page(&shown, &csrf, "年度目标仅供信用主管部门和系统管理员查看。");
+    }
+    let q = query.into_inner();
+    let year = q
+        .year
+        .unwrap_or_else(|| chrono::Datelike::year(&crate::entries::today()));
+    let region = user.region_code.clone();
+    let report = match crate::targets::report_for(&state, user, year, region, q.as_of).await {
+        Ok(r) => r,
+        Err(ApiError::Invalid { detail, .. }) => {
+            return render(
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "error.html",
+                context! { user => shown, csrf => csrf, title => "查询条件有误", message => detail },
+            )
+        }
+        Err(e) => return actix_web::ResponseError::error_response(&e),
+    };
+    let total_name = if report.region_code == crate::auth::CITY_REGION {
+        "全市合计".to_string()
+    } else {
+        report.total.region_name.clone()
+    };
+    let mut rows = vec![target_row(total_name, &report.total)];
+    for r in &report.regions {
+        let name = if r.region_code == crate::auth::CITY_REGION {
+            "市本级".to_string()
+        } else {
+            r.region_name.clone()
+        };
+        rows.push(target_row(name, r));
+    }
+    render(
+        actix_web::http::StatusCode::OK,
+        "targets.html",
+        context! { user => shown, csrf => csrf, page => "targets", report => report, rows => rows },
+    )
+}
+
+#[get("/console/static/console.css")]
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("templates/console.css"))
+}
+
+#[get("/console")]
+async fn bare() -> HttpResponse {
+    redirect("/console/")
+}
+
+/// The console's routes (HTML, not part of the OpenAPI document).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(login_page)
+        .service(login_submit)
+        .service(logout)
+        .service(home)
+        .service(targets)
+        .service(stylesheet)
+        .service(bare);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_template_compiles() {
+        let env = super::templates();
+        for name in [
+            "layout.html",
+            "login.html",
+            "home.html",
+            "targets.html",
+            "error.html",
+        ] {
+            env.get_template(name).unwrap();
+        }
+    }
+}
