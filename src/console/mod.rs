@@ -26,18 +26,31 @@ fn templates() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
+        env.add_filter("local_time", local_time);
         for (name, source) in [
             ("layout.html", include_str!("templates/layout.html")),
             ("login.html", include_str!("templates/login.html")),
             ("home.html", include_str!("templates/home.html")),
             ("targets.html", include_str!("templates/targets.html")),
             ("error.html", include_str!("templates/error.html")),
+            ("repair.html", include_str!("templates/repair.html")),
         ] {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("console template {name}: {e}"));
         }
         env
     })
+}
+
+/// An RFC 3339 timestamp as Beijing time (UTC+8) for people: `2019-06-10 14:30`.
+fn local_time(value: String) -> String {
+    chrono::DateTime::parse_from_rfc3339(&value)
+        .map(|t| {
+            (t.naive_utc() + chrono::Duration::hours(8))
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or(value)
 }
 
 fn html(status: actix_web::http::StatusCode, body: String) -> HttpResponse {
@@ -374,6 +387,212 @@ async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     res
 }
 
+fn action_zh(action: &str) -> &'static str {
+    match action {
+        "submit" => "提交申请",
+        "accept" => "受理",
+        "return" => "退回补正",
+        "approve" => "同意修复",
+        "refuse" => "不予修复",
+        "file" => "报送市级",
+        "confirm" => "确认修复",
+        "send_back" => "退回部门",
+        "resubmit" => "重新提交",
+        "withdraw" => "撤回申请",
+        _ => "其他",
+    }
+}
+
+const STATUSES: [&str; 9] = [
+    "submitted",
+    "returned",
+    "accepted",
+    "approved",
+    "refused",
+    "filed",
+    "sent_back",
+    "completed",
+    "withdrawn",
+];
+const ACTIONS: [&str; 10] = [
+    "submit",
+    "accept",
+    "return",
+    "approve",
+    "refuse",
+    "file",
+    "confirm",
+    "send_back",
+    "resubmit",
+    "withdraw",
+];
+
+#[derive(Serialize)]
+struct ActionButton {
+    action: String,
+    label: &'static str,
+    comment_required: bool,
+}
+
+#[derive(Deserialize)]
+struct RepairQuery {
+    done: Option<String>,
+}
+
+/// Renders one application with the review steps open to the caller.
+fn repair_page(
+    status: actix_web::http::StatusCode,
+    shown: &Shown,
+    csrf: &str,
+    r: &crate::repair::applications::RepairView,
+    done: Option<&str>,
+    error: Option<&str>,
+) -> HttpResponse {
+    let actions: Vec<ActionButton> = r
+        .allowed_actions
+        .iter()
+        .filter_map(|a| crate::repair::applications::review_step(a))
+        .map(|s| ActionButton {
+            action: s.action.to_string(),
+            label: action_zh(s.action),
+            comment_required: s.comment_required,
+        })
+        .collect();
+    let action_names: std::collections::BTreeMap<&str, &str> =
+        ACTIONS.iter().map(|a| (*a, action_zh(a))).collect();
+    let status_names: std::collections::BTreeMap<&str, &str> =
+        STATUSES.iter().map(|s| (*s, repair_status_zh(s))).collect();
+    render(
+        status,
+        "repair.html",
+        context! {
+            user => shown, csrf => csrf, page => "repairs", r => r,
+            status_zh => repair_status_zh(&r.summary.status),
+            actions => actions, action_zh => action_names, status_names => status_names,
+            done => done, error => error,
+        },
+    )
+}
+
+/// 信用修复审核: one application on one page, with the steps open to the caller.
+#[get("/console/repairs/{id}")]
+async fn repair(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+    query: web::Query<RepairQuery>,
+) -> HttpResponse {
+    let (user, shown) = match console_user(&req, &state).await {
+        Ok(u) => u,
+        Err(to_login) => return to_login,
+    };
+    let (csrf, _) = csrf_of(&req);
+    match crate::repair::applications::view(&state, user, path.into_inner()).await {
+        Ok(r) => {
+            let done = query
+                .done
+                .as_deref()
+                .map(action_zh)
+                .map(|a| format!("已{a}。"));
+            repair_page(
+                actix_web::http::StatusCode::OK,
+                &shown,
+                &csrf,
+                &r,
+                done.as_deref(),
+                None,
+            )
+        }
+        Err(ApiError::NotFound(_)) => render(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "error.html",
+            context! { user => shown, csrf => csrf, title => "未找到", message => "没有这份信用修复申请。" },
+        ),
+        Err(ApiError::Forbidden(_)) => {
+            forbidden_page(&shown, &csrf, "这份申请不在您的办理范围内。")
+        }
+        Err(e) => actix_web::ResponseError::error_response(&e),
+    }
+}
+
+#[derive(Deserialize)]
+struct StepForm {
+    csrf: String,
+    version: i32,
+    comment: Option<String>,
+}
+
+/// A review step from the page's form: the same rules as the API (role, scope, state, version,
+/// required reasons). A stale version says another reviewer acted first.
+#[post("/console/repairs/{id}/{action}")]
+async fn repair_step(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(i32, String)>,
+    form: web::Form<StepForm>,
+) -> HttpResponse {
+    let (user, shown) = match console_user(&req, &state).await {
+        Ok(u) => u,
+        Err(to_login) => return to_login,
+    };
+    let (csrf, _) = csrf_of(&req);
+    if !csrf_ok(&req, &form.csrf) {
+        return forbidden_page(&shown, &csrf, "表单已过期或来源不明，请刷新页面后重试。");
+    }
+    let (id, action) = path.into_inner();
+    let Some(step) = crate::repair::applications::review_step(&action) else {
+        return render(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "error.html",
+            context! { user => shown, csrf => csrf, title => "未找到", message => "没有这个办理环节。" },
+        );
+    };
+    let form = form.into_inner();
+    let result = crate::repair::applications::apply_step(
+        &state,
+        user.clone(),
+        id,
+        step,
+        Some(form.version),
+        form.comment,
+        None,
+    )
+    .await;
+    let message = match result {
+        Ok(_) => return redirect(&format!("/console/repairs/{id}?done={action}")),
+        Err(ApiError::Conflict {
+            code: "version_conflict",
+            ..
+        }) => (
+            actix_web::http::StatusCode::CONFLICT,
+            "另一位审核人已处理这份申请，以下为最新状态。",
+        ),
+        Err(ApiError::Conflict { .. }) => (
+            actix_web::http::StatusCode::CONFLICT,
+            "申请当前所处环节不能进行此操作，以下为最新状态。",
+        ),
+        Err(ApiError::Invalid { .. }) => (
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "请填写理由（不超过 2000 字）。",
+        ),
+        Err(ApiError::Forbidden(_)) => {
+            return forbidden_page(&shown, &csrf, "此环节不由您办理。");
+        }
+        Err(ApiError::NotFound(_)) => {
+            return render(
+                actix_web::http::StatusCode::NOT_FOUND,
+                "error.html",
+                context! { user => shown, csrf => csrf, title => "未找到", message => "没有这份信用修复申请。" },
+            )
+        }
+        Err(e) => return actix_web::ResponseError::error_response(&e),
+    };
+    match crate::repair::applications::view(&state, user, id).await {
+        Ok(r) => repair_page(message.0, &shown, &csrf, &r, None, Some(message.1)),
+        Err(e) => actix_web::ResponseError::error_response(&e),
+    }
+}
+
 #[derive(Deserialize)]
 struct TargetsForm {
     year: Option<i32>,
@@ -473,6 +692,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(logout)
         .service(home)
         .service(targets)
+        .service(repair)
+        .service(repair_step)
         .service(stylesheet)
         .service(bare);
 }
@@ -488,6 +709,7 @@ mod tests {
             "home.html",
             "targets.html",
             "error.html",
+            "repair.html",
         ] {
             env.get_template(name).unwrap();
         }

@@ -880,10 +880,25 @@ pub async fn get_one(
     user: AuthUser,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, ApiError> {
+    let v = view(&state, user, path.into_inner()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            actix_web::http::header::ETAG,
+            format!("\"{}\"", v.summary.version),
+        ))
+        .json(v))
+}
+
+/// One application as the caller may see it (the API's `GET /repairs/{id}` and the console's
+/// review page).
+pub(crate) async fn view(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    id: i32,
+) -> Result<RepairView, ApiError> {
     user.require(STAFF)?;
-    let id = path.into_inner();
     let st = state.clone();
-    let v = db::run(&state.pool, move |conn| {
+    db::run(&state.pool, move |conn| {
         let r = find(conn, id)?.ok_or_else(|| ApiError::not_found("repair application"))?;
         if !may_view(conn, &user, &r)? {
             return Err(ApiError::forbidden(
@@ -892,13 +907,7 @@ pub async fn get_one(
         }
         full_view(conn, &st, &user, r)
     })
-    .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((
-            actix_web::http::header::ETAG,
-            format!("\"{}\"", v.summary.version),
-        ))
-        .json(v))
+    .await
 }
 
 /// The expected version: `If-Match: "3"` or `{"version": 3}` (they must agree when both given).
@@ -935,12 +944,21 @@ enum Side {
     Bureau,
 }
 
-struct Step {
-    action: &'static str,
+pub(crate) struct Step {
+    pub(crate) action: &'static str,
     from: &'static [&'static str],
     to: &'static str,
     side: Side,
-    comment_required: bool,
+    pub(crate) comment_required: bool,
+}
+
+/// The review steps a reviewer takes (not the applicant's resubmission), by action name.
+pub(crate) fn review_step(action: &str) -> Option<&'static Step> {
+    [
+        &ACCEPT, &RETURN, &APPROVE, &REFUSE, &FILE, &CONFIRM, &SEND_BACK,
+    ]
+    .into_iter()
+    .find(|s| s.action == action)
 }
 
 const ACCEPT: Step = Step {
@@ -1017,15 +1035,15 @@ const RESUBMIT: Step = Step {
 /// Runs one transition: authorise, check state and version, update conditionally, record the step,
 /// audit, and (for confirm) complete the repair. `amend` is applied for resubmissions.
 #[allow(clippy::too_many_arguments)]
-async fn transition(
-    state: web::Data<AppState>,
+pub(crate) async fn apply_step(
+    state: &web::Data<AppState>,
     user: AuthUser,
     id: i32,
     step: &'static Step,
     version: Option<i32>,
     comment: Option<String>,
     amend: Option<Resubmission>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<RepairView, ApiError> {
     user.require(STAFF)?;
     let comment = comment
         .map(|c| c.trim().to_string())
@@ -1044,9 +1062,9 @@ async fn transition(
             "comment must have at most 2000 characters",
         ));
     }
-    let limits = Limits::of(&state);
+    let limits = Limits::of(state);
     let st = state.clone();
-    let v = db::run(&state.pool, move |conn| {
+    db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
             let before = find(conn, id)?.ok_or_else(|| ApiError::not_found("repair application"))?;
             let permitted = match step.side {
@@ -1191,7 +1209,20 @@ async fn transition(
             full_view(conn, &st, &user, after)
         })
     })
-    .await?;
+    .await
+}
+
+/// The reviewed application as the API answers a step: the view with its version as ETag.
+async fn transition(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: i32,
+    step: &'static Step,
+    version: Option<i32>,
+    comment: Option<String>,
+    amend: Option<Resubmission>,
+) -> Result<HttpResponse, ApiError> {
+    let v = apply_step(&state, user, id, step, version, comment, amend).await?;
     Ok(HttpResponse::Ok()
         .insert_header((
             actix_web::http::header::ETAG,

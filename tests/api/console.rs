@@ -5,7 +5,7 @@ use reqwest::{header, redirect::Policy, StatusCode};
 use serde_json::Value;
 
 use crate::helpers::*;
-use crate::repairs::{enterprise_case, ok, world};
+use crate::repairs::{enterprise_case, ok, public_entries_for, world};
 
 /// A browser without JavaScript: keeps the console's cookies, does not follow redirects.
 struct Browser {
@@ -252,8 +252,8 @@ async fn the_work_bench_lists_open_repair_applications_in_scope_and_the_targets_
     let home = tax.get("/console/").await;
     assert_eq!(home.status, StatusCode::OK);
     let row = format!(
-        "<td>{}</td><td>通化市某某商贸有限公司</td><td>已提交，待受理</td><td>{deadline}</td><td>未逾期</td>",
-        repair["id"]
+        "<td><a href=\"/console/repairs/{id}\">{id}</a></td><td>通化市某某商贸有限公司</td><td>已提交，待受理</td><td>{deadline}</td><td>未逾期</td>",
+        id = repair["id"]
     );
     assert!(home.body.contains(&row), "{}", home.body);
     // Another department does not.
@@ -295,4 +295,144 @@ async fn the_work_bench_lists_open_repair_applications_in_scope_and_the_targets_
         .await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.body.contains("查询条件有误"));
+}
+
+/// The value of the hidden `version` field of the page's forms.
+fn version_field(page: &Page) -> String {
+    let needle = "name=\"version\" value=\"";
+    let at = page.body.find(needle).expect("a version field") + needle.len();
+    page.body[at..].split('"').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_repair_goes_from_submitted_to_completed_through_the_pages() {
+    let w = world().await;
+    let (code, _, body) = enterprise_case(&w, 42).await;
+    let id = ok(
+        w.app.post("/api/v1/repairs", &w.tax.token, body).await,
+        StatusCode::CREATED,
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let listed = public_entries_for(&w.app, &code).await;
+    let path = format!("/console/repairs/{id}");
+
+    let mut tax = Browser::new(&w.app);
+    tax.log_in("tax", PASSWORD).await;
+    let mut city = Browser::new(&w.app);
+    city.log_in("city-bureau", PASSWORD).await;
+    let mut scjg = Browser::new(&w.app);
+    scjg.log_in("scjg", PASSWORD).await;
+
+    // Another department cannot even read it.
+    let p = scjg.get(&path).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert!(p.body.contains("这份申请不在您的办理范围内。"));
+
+    // The department's page: the materials, and only its own step.
+    let page = tax.get(&path).await;
+    assert_eq!(page.status, StatusCode::OK);
+    for text in [
+        "已提交，待受理",
+        "信用承诺书",
+        "信用修复培训",
+        "整改报告.pdf",
+        "办理记录",
+    ] {
+        assert!(page.body.contains(text), "{text}");
+    }
+    assert!(page
+        .body
+        .contains(&format!("action=\"/console/repairs/{id}/accept\"")));
+    assert!(!page.body.contains("/confirm\""));
+    let stale = version_field(&page);
+
+    // Accept, then approve: each a form post answered with the page again.
+    for (action, comment) in [("accept", ""), ("approve", "材料齐全，同意修复")] {
+        let page = tax.get(&path).await;
+        let p = tax
+            .post(
+                &format!("{path}/{action}"),
+                &[
+                    ("csrf", &page.csrf()),
+                    ("version", &version_field(&page)),
+                    ("comment", comment),
+                ],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{action}: {}", p.body);
+        assert_eq!(p.location(), format!("{path}?done={action}"));
+    }
+    let page = tax.get(&format!("{path}?done=approve")).await;
+    assert!(page.body.contains("已同意修复。"));
+    assert!(page.body.contains("材料齐全，同意修复"));
+
+    // A second reviewer acting on the page as it was: told someone else has acted.
+    let p = tax
+        .post(
+            &format!("{path}/accept"),
+            &[("csrf", &page.csrf()), ("version", &stale), ("comment", "")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::CONFLICT);
+    assert!(p.body.contains("另一位审核人已处理这份申请"), "{}", p.body);
+
+    let p = tax
+        .post(
+            &format!("{path}/file"),
+            &[
+                ("csrf", &page.csrf()),
+                ("version", &version_field(&page)),
+                ("comment", ""),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+
+    // The city bureau: sending back needs the reasons; confirming completes the repair.
+    let page = city.get(&path).await;
+    assert!(page.body.contains("退回部门意见（必填）"));
+    let p = city
+        .post(
+            &format!("{path}/send_back"),
+            &[
+                ("csrf", &page.csrf()),
+                ("version", &version_field(&page)),
+                ("comment", "  "),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("请填写理由"));
+    // A form without the browser's token does nothing.
+    let p = city
+        .post(
+            &format!("{path}/confirm"),
+            &[
+                ("csrf", &"2".repeat(64)),
+                ("version", &version_field(&page)),
+                ("comment", ""),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let p = city
+        .post(
+            &format!("{path}/confirm"),
+            &[
+                ("csrf", &page.csrf()),
+                ("version", &version_field(&page)),
+                ("comment", "同意"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let page = city.get(&path).await;
+    assert!(page.body.contains("已完成修复"));
+    assert!(page.body.contains("完成修复时间"));
+    assert!(!page.body.contains("<h2>办理</h2>"), "nothing left to do");
+
+    // The entry has left the public list, as through the API.
+    assert_eq!(public_entries_for(&w.app, &code).await, listed - 1);
 }

@@ -209,7 +209,7 @@ fn public_total(v: &Value) -> i64 {
 }
 
 /// Black entries in force on the public list.
-async fn public_entries_for(app: &TestApp, _code: &str) -> i64 {
+pub(crate) async fn public_entries_for(app: &TestApp, _code: &str) -> i64 {
     let v: Value = app
         .client
         .get(app.url("/api/v1/public/list-entries?list_type=black"))
