@@ -1,0 +1,105 @@
+// The staff console in headless Chromium (Debian's `chromium`, driven by playwright-core; no
+// browser download), against a demo server: a department officer and the city bureau take a
+// credit-repair application from submitted to completed through the pages; the entry leaves the
+// public list and the targets page changes. Run by `.ci/browser.sh`.
+//
+//   CONSOLE_URL   the server (default http://127.0.0.1:18790)
+//   CHROMIUM      the browser (default /usr/bin/chromium)
+//   SCREENSHOTS   a directory to save screenshots of the main pages in (optional)
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+
+const base = process.env.CONSOLE_URL ?? 'http://127.0.0.1:18790';
+const shots = process.env.SCREENSHOTS;
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox'],
+});
+const desktop = { viewport: { width: 1366, height: 768 }, locale: 'zh-CN' };
+
+async function shot(page, name) {
+  if (shots) await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+}
+
+async function login(user, options = desktop) {
+  const page = await (await browser.newContext(options)).newPage();
+  await page.goto(`${base}/console/login`);
+  await page.getByLabel('用户名').fill(user);
+  await page.getByLabel('密码').fill(`${user}-pass`);
+  await page.getByRole('button', { name: '登录' }).click();
+  await page.waitForURL(`${base}/console/`);
+  return page;
+}
+
+async function publicBlackEntries() {
+  const res = await fetch(`${base}/api/v1/public/list-entries?list_type=black`);
+  assert.equal(res.status, 200);
+  return (await res.json()).total;
+}
+
+/** The numerator / denominator cell of the whole city's list-coverage row. */
+async function coverage(page) {
+  await page.goto(`${base}/console/targets`);
+  const row = page.locator('tbody tr', { hasText: '红黑名单数量（覆盖率）' }).first();
+  return row.locator('td').nth(1).innerText();
+}
+
+try {
+  // A wrong password stays on the form with the reason.
+  const stranger = await (await browser.newContext(desktop)).newPage();
+  await stranger.goto(`${base}/console/login`);
+  await shot(stranger, 'login');
+  await stranger.getByLabel('用户名').fill('demo-scjg');
+  await stranger.getByLabel('密码').fill('wrong');
+  await stranger.getByRole('button', { name: '登录' }).click();
+  await stranger.getByText('用户名或密码错误。').waitFor();
+
+  const bureau = await login('demo-city-bureau');
+  const coverageBefore = await coverage(bureau);
+  await shot(bureau, 'targets');
+  const listedBefore = await publicBlackEntries();
+
+  // The department officer (市市场监督管理局): the work bench, then application 1.
+  const officer = await login('demo-scjg');
+  assert.equal(await officer.getByRole('link', { name: '年度目标' }).count(), 0);
+  await shot(officer, 'workbench');
+  await officer.getByRole('link', { name: '1', exact: true }).click();
+  await officer.waitForURL(`${base}/console/repairs/1`);
+  await officer.getByText('已提交，待受理').first().waitFor();
+  await shot(officer, 'repair-review');
+  for (const [step, comment] of [['受理', ''], ['同意修复', '材料齐全，同意修复'], ['报送市级', '']]) {
+    if (comment) await officer.getByLabel(`${step}意见`).fill(comment);
+    await officer.getByRole('button', { name: step, exact: true }).click();
+    await officer.waitForURL(/done=/);
+    await officer.getByText(`已${step}。`).waitFor();
+  }
+  assert.equal(await officer.getByRole('button', { name: '确认修复' }).count(), 0);
+
+  // The city bureau confirms; sending back without reasons is not even submitted by the browser.
+  await bureau.goto(`${base}/console/repairs/1`);
+  await bureau.getByRole('button', { name: '退回部门' }).click();
+  assert.equal(bureau.url(), `${base}/console/repairs/1`);
+  await bureau.getByRole('button', { name: '确认修复' }).click();
+  await bureau.waitForURL(/done=confirm/);
+  await bureau.getByText('已完成修复').first().waitFor();
+  await shot(bureau, 'repair-completed');
+
+  assert.equal(await publicBlackEntries(), listedBefore - 1, 'the entry left the public list');
+  const coverageAfter = await coverage(bureau);
+  assert.notEqual(coverageAfter, coverageBefore, 'the targets page changed');
+
+  // A narrow screen still shows the targets.
+  const phone = await login('demo-city-bureau', { viewport: { width: 390, height: 844 }, locale: 'zh-CN' });
+  await phone.goto(`${base}/console/targets`);
+  await phone.getByText('信用修复培训率').first().waitFor();
+  await shot(phone, 'targets-narrow');
+
+  // Logout ends the session.
+  await officer.getByRole('button', { name: '退出登录' }).click();
+  await officer.waitForURL(`${base}/console/login`);
+  await officer.goto(`${base}/console/`);
+  assert.equal(officer.url(), `${base}/console/login`);
+  console.log(`browser tests passed (coverage ${coverageBefore} → ${coverageAfter})`);
+} finally {
+  await browser.close();
+}
