@@ -34,6 +34,8 @@ fn templates() -> &'static Environment<'static> {
             ("targets.html", include_str!("templates/targets.html")),
             ("error.html", include_str!("templates/error.html")),
             ("repair.html", include_str!("templates/repair.html")),
+            ("subjects.html", include_str!("templates/subjects.html")),
+            ("subject.html", include_str!("templates/subject.html")),
         ] {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("console template {name}: {e}"));
@@ -133,6 +135,7 @@ struct Shown {
     role_zh: &'static str,
     scope_zh: String,
     may_read_targets: bool,
+    may_search_subjects: bool,
 }
 
 fn role_zh(role: Role) -> &'static str {
@@ -166,6 +169,7 @@ async fn console_user(
         role_zh: role_zh(user.role),
         scope_zh,
         may_read_targets: matches!(user.role, Role::Admin | Role::Bureau),
+        may_search_subjects: matches!(user.role, Role::Admin | Role::Bureau | Role::Department),
     };
     Ok((user, shown))
 }
@@ -593,6 +597,199 @@ async fn repair_step(
     }
 }
 
+fn kind_names() -> std::collections::BTreeMap<&'static str, &'static str> {
+    [
+        ("enterprise", "企业"),
+        ("individual", "自然人"),
+        ("other_organisation", "其他组织"),
+    ]
+    .into_iter()
+    .collect()
+}
+
+async fn region_names(
+    state: &web::Data<AppState>,
+) -> Result<std::collections::BTreeMap<String, String>, ApiError> {
+    use crate::schema::regions;
+    use diesel::prelude::*;
+    crate::db::run(&state.pool, move |conn| {
+        Ok(regions::table
+            .select((regions::code, regions::name))
+            .load::<(String, String)>(conn)?
+            .into_iter()
+            .collect())
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct SearchForm {
+    q: Option<String>,
+}
+
+/// 主体查询: search by code (exact) or part of a name.
+#[get("/console/subjects")]
+async fn subjects(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<SearchForm>,
+) -> HttpResponse {
+    let (user, shown) = match console_user(&req, &state).await {
+        Ok(u) => u,
+        Err(to_login) => return to_login,
+    };
+    let (csrf, _) = csrf_of(&req);
+    if !shown.may_search_subjects {
+        return forbidden_page(&shown, &csrf, "主体查询仅供工作人员使用。");
+    }
+    let q = query.into_inner().q.unwrap_or_default();
+    let regions = match region_names(&state).await {
+        Ok(r) => r,
+        Err(e) => return actix_web::ResponseError::error_response(&e),
+    };
+    let mut results: Option<Vec<crate::entries::SubjectRef>> = None;
+    let mut total = 0;
+    let mut error: Option<&str> = None;
+    if !q.trim().is_empty() {
+        let f = crate::entries::profiles::SubjectSearch {
+            q: q.clone(),
+            page: None,
+            per_page: Some(100),
+        };
+        match crate::entries::profiles::find_subjects(&state, user, f).await {
+            Ok(page) => {
+                total = page.total;
+                results = Some(page.items);
+            }
+            Err(ApiError::BadRequest { .. }) => error = Some("查询内容应为 1 至 100 个字符。"),
+            Err(e) => return actix_web::ResponseError::error_response(&e),
+        }
+    }
+    render(
+        actix_web::http::StatusCode::OK,
+        "subjects.html",
+        context! {
+            user => shown, csrf => csrf, page => "subjects", q => q, results => results,
+            total => total, error => error, kind_zh => kind_names(), region_names => regions,
+        },
+    )
+}
+
+fn entry_status_names() -> std::collections::BTreeMap<&'static str, &'static str> {
+    [
+        ("draft", "草稿"),
+        ("pending", "尚未生效"),
+        ("in_force", "在册"),
+        ("expired", "已到期"),
+        ("removed", "已移出"),
+    ]
+    .into_iter()
+    .collect()
+}
+
+fn removal_zh(reason: &str) -> &'static str {
+    match reason {
+        "expired" => "到期移出",
+        "repaired" => "信用修复后移出",
+        "objection_upheld" => "异议成立移出",
+        "revoked" => "撤销认定",
+        "standard_changed" => "认定标准调整移出",
+        "black_listed_while_red" => "因列入黑名单移出红名单",
+        _ => "移出",
+    }
+}
+
+#[derive(Serialize)]
+struct TimelineItem {
+    day: chrono::NaiveDate,
+    text: String,
+}
+
+/// The subject's history as dated events: each entry's determination, its end (removal or
+/// expiry), oldest first.
+fn timeline(p: &crate::entries::profiles::SubjectProfile) -> Vec<TimelineItem> {
+    let mut items = Vec::new();
+    for e in &p.entries {
+        let list = if e.list_type == crate::entries::ListType::Red {
+            "红名单"
+        } else {
+            "黑名单"
+        };
+        if e.status == "draft" {
+            continue;
+        }
+        items.push(TimelineItem {
+            day: e.valid_from,
+            text: format!(
+                "{}认定列入{}（{}，{}）",
+                e.department_name, list, e.scope_item_title, e.document_number
+            ),
+        });
+        match (e.removal_date, &e.removal_reason) {
+            (Some(d), Some(r)) => items.push(TimelineItem {
+                day: d,
+                text: format!("{}：{}（{}）", removal_zh(r), list, e.document_number),
+            }),
+            _ if e.valid_until < p.as_of => items.push(TimelineItem {
+                day: e.valid_until,
+                text: format!("{}有效期届满（{}）", list, e.document_number),
+            }),
+            _ => {}
+        }
+    }
+    items.sort_by_key(|i| i.day);
+    items
+}
+
+/// One subject: its red and black entries, a timeline and its commitments.
+#[get("/console/subjects/{code}")]
+async fn subject(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let (user, shown) = match console_user(&req, &state).await {
+        Ok(u) => u,
+        Err(to_login) => return to_login,
+    };
+    let (csrf, _) = csrf_of(&req);
+    if !shown.may_search_subjects {
+        return forbidden_page(&shown, &csrf, "主体查询仅供工作人员使用。");
+    }
+    let not_found = |shown: &Shown, csrf: &str| {
+        render(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "error.html",
+            context! { user => shown, csrf => csrf, title => "未找到", message => "没有这个主体的记录，或代码有误。" },
+        )
+    };
+    let profile = match crate::entries::profiles::load_profile(
+        &state,
+        user,
+        &path.into_inner(),
+        None,
+    )
+    .await
+    {
+        Ok(p) => p,
+        Err(ApiError::NotFound(_) | ApiError::Invalid { .. }) => return not_found(&shown, &csrf),
+        Err(e) => return actix_web::ResponseError::error_response(&e),
+    };
+    let regions = match region_names(&state).await {
+        Ok(r) => r,
+        Err(e) => return actix_web::ResponseError::error_response(&e),
+    };
+    let events = timeline(&profile);
+    render(
+        actix_web::http::StatusCode::OK,
+        "subject.html",
+        context! {
+            user => shown, csrf => csrf, page => "subjects", p => profile, timeline => events,
+            kind_zh => kind_names(), region_names => regions, entry_status_zh => entry_status_names(),
+        },
+    )
+}
+
 #[derive(Deserialize)]
 struct TargetsForm {
     year: Option<i32>,
@@ -694,6 +891,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(targets)
         .service(repair)
         .service(repair_step)
+        .service(subjects)
+        .service(subject)
         .service(stylesheet)
         .service(bare);
 }
@@ -710,6 +909,8 @@ mod tests {
             "targets.html",
             "error.html",
             "repair.html",
+            "subjects.html",
+            "subject.html",
         ] {
             env.get_template(name).unwrap();
         }

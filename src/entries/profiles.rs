@@ -62,16 +62,27 @@ pub async fn profile(
     path: web::Path<String>,
     query: web::Query<AsOf>,
 ) -> Result<HttpResponse, ApiError> {
+    let profile = load_profile(&state, user, &path.into_inner(), query.as_of).await?;
+    Ok(HttpResponse::Ok().json(profile))
+}
+
+/// One subject's profile as the caller may see it (the API's `GET /subjects/{code}` and the
+/// console's 主体查询).
+pub(crate) async fn load_profile(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    raw: &str,
+    as_of: Option<NaiveDate>,
+) -> Result<SubjectProfile, ApiError> {
     user.require(&[Role::Admin, Role::Bureau, Role::Department])?;
-    let raw = path.into_inner();
-    let (code, _) = match parse_subject_code("code", &raw, false) {
+    let (code, _) = match parse_subject_code("code", raw, false) {
         Ok(c) => c,
         // A code recorded with an acknowledged bad check character can still be looked up.
-        Err(_) => parse_subject_code("code", &raw, true)?,
+        Err(_) => parse_subject_code("code", raw, true)?,
     };
-    let as_of = query.as_of.unwrap_or_else(today);
+    let as_of = as_of.unwrap_or_else(today);
     let st = state.clone();
-    let profile = db::run(&state.pool, move |conn| {
+    db::run(&state.pool, move |conn| {
         let subject = find_subject_by_code(conn, &code, &st.pii)?
             .ok_or_else(|| ApiError::not_found("subject"))?;
         let managed = crate::auth::managed_departments(conn, &user)?;
@@ -115,8 +126,7 @@ pub async fn profile(
             commitments,
         })
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(profile))
+    .await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -147,8 +157,17 @@ pub async fn search(
     user: AuthUser,
     query: web::Query<SubjectSearch>,
 ) -> Result<HttpResponse, ApiError> {
+    let result = find_subjects(&state, user, query.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(result))
+}
+
+/// Subjects matching a code or part of a name (the API's `GET /subjects` and the console).
+pub(crate) async fn find_subjects(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    f: SubjectSearch,
+) -> Result<Page<SubjectRef>, ApiError> {
     user.require(&[Role::Admin, Role::Bureau, Role::Department])?;
-    let f = query.into_inner();
     let text = f.q.trim().to_string();
     if text.is_empty() || text.chars().count() > 100 {
         return Err(ApiError::invalid_query(
@@ -166,7 +185,7 @@ pub async fn search(
         .ok()
         .map(|c| lookup_key(&c, &state.pii));
     let st = state.clone();
-    let result = db::run(&state.pool, move |conn| {
+    db::run(&state.pool, move |conn| {
         let filtered = || {
             let q = subjects::table.into_boxed();
             match &by_code {
@@ -197,6 +216,5 @@ pub async fn search(
             total,
         })
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(result))
+    .await
 }

@@ -436,3 +436,66 @@ async fn a_repair_goes_from_submitted_to_completed_through_the_pages() {
     // The entry has left the public list, as through the API.
     assert_eq!(public_entries_for(&w.app, &code).await, listed - 1);
 }
+
+#[tokio::test]
+async fn subjects_are_found_by_name_or_code_with_their_entries_and_timeline() {
+    let f = crate::entries::fixture().await;
+    let code = crate::entries::uscc(77);
+    let e = crate::entries::entry("black", f.black, &code, "通税〔2026〕77号");
+    let id = crate::entries::create_entry(&f.app, &f.tax.token, e).await["id"]
+        .as_i64()
+        .unwrap();
+    crate::entries::publish_entry(&f.app, &f.tax.token, id).await;
+    let mut b = Browser::new(&f.app);
+    b.log_in("tax", PASSWORD).await;
+
+    let home = b.get("/console/").await;
+    assert!(home.body.contains("href=\"/console/subjects\""));
+    // By part of the name, and by the full code: the same subject, linking to its page.
+    for q in ["某某商贸", code.as_str()] {
+        let p = b
+            .get(&format!("/console/subjects?q={}", urlencode(q)))
+            .await;
+        assert_eq!(p.status, StatusCode::OK);
+        assert!(
+            p.body.contains(&format!(
+                "<a href=\"/console/subjects/{code}\">通化市某某商贸有限公司</a>"
+            )),
+            "{q}: {}",
+            p.body
+        );
+        assert!(p.body.contains("<td>企业</td>"));
+    }
+    let p = b
+        .get("/console/subjects?q=%E6%B2%A1%E6%9C%89%E8%BF%99%E4%B8%AA")
+        .await;
+    assert!(p.body.contains("没有找到符合条件的主体。"));
+    let long = "长".repeat(101);
+    let p = b
+        .get(&format!("/console/subjects?q={}", urlencode(&long)))
+        .await;
+    assert!(p.body.contains("查询内容应为 1 至 100 个字符。"));
+
+    let p = b.get(&format!("/console/subjects/{code}")).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains("在册红名单 0 条，在册黑名单 1 条"));
+    assert!(p.body.contains("<td>通税〔2026〕77号</td>"));
+    assert!(p.body.contains("认定列入黑名单"), "the timeline");
+    // A code nobody recorded, and one that is not a code at all.
+    let p = b
+        .get(&format!("/console/subjects/{}", crate::entries::uscc(78)))
+        .await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    assert!(p.body.contains("没有这个主体的记录"));
+    let p = b.get("/console/subjects/not-a-code").await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

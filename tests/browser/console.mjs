@@ -66,6 +66,7 @@ try {
   await officer.getByRole('link', { name: '1', exact: true }).click();
   await officer.waitForURL(`${base}/console/repairs/1`);
   await officer.getByText('已提交，待受理').first().waitFor();
+  const subjectCode = (await officer.locator('.facts dd').nth(2).innerText()).match(/（(\w{18})）/)[1];
   await shot(officer, 'repair-review');
   for (const [step, comment] of [['受理', ''], ['同意修复', '材料齐全，同意修复'], ['报送市级', '']]) {
     if (comment) await officer.getByLabel(`${step}意见`).fill(comment);
@@ -87,6 +88,15 @@ try {
   assert.equal(await publicBlackEntries(), listedBefore - 1, 'the entry left the public list');
   const coverageAfter = await coverage(bureau);
   assert.notEqual(coverageAfter, coverageBefore, 'the targets page changed');
+
+  // 主体查询: the repaired subject by its code, then its page with the repair in the timeline.
+  await officer.getByRole('link', { name: '主体查询' }).click();
+  await officer.getByLabel('统一社会信用代码、身份证号或名称').fill(subjectCode);
+  await officer.getByRole('button', { name: '查询' }).click();
+  await officer.getByRole('link', { name: '柳河木业有限公司' }).click();
+  await officer.waitForURL(`${base}/console/subjects/${subjectCode}`);
+  await officer.getByText('信用修复后移出').first().waitFor();
+  await shot(officer, 'subject');
 
   // A narrow screen still shows the targets.
   const phone = await login('demo-city-bureau', { viewport: { width: 390, height: 844 }, locale: 'zh-CN' });
