@@ -120,6 +120,24 @@ fn base_cookie(
         .secure(req.connection_info().scheme() == "https")
 }
 
+/// The logged-in console user with the browser's CSRF token, or a redirect to the login page.
+async fn page_user(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+) -> Result<(crate::auth::AuthUser, Shown, String), HttpResponse> {
+    let (user, shown) = console_user(req, state).await?;
+    let (csrf, _) = csrf_of(req);
+    Ok((user, shown, csrf))
+}
+
+fn not_found_page(user: &Shown, csrf: &str, message: &str) -> HttpResponse {
+    render(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "error.html",
+        context! { user => user, csrf => csrf, title => "未找到", message => message },
+    )
+}
+
 fn forbidden_page(user: &Shown, csrf: &str, message: &str) -> HttpResponse {
     render(
         actix_web::http::StatusCode::FORBIDDEN,
@@ -486,11 +504,10 @@ async fn repair(
     path: web::Path<i32>,
     query: web::Query<RepairQuery>,
 ) -> HttpResponse {
-    let (user, shown) = match console_user(&req, &state).await {
+    let (user, shown, csrf) = match page_user(&req, &state).await {
         Ok(u) => u,
         Err(to_login) => return to_login,
     };
-    let (csrf, _) = csrf_of(&req);
     match crate::repair::applications::view(&state, user, path.into_inner()).await {
         Ok(r) => {
             let done = query
@@ -507,11 +524,7 @@ async fn repair(
                 None,
             )
         }
-        Err(ApiError::NotFound(_)) => render(
-            actix_web::http::StatusCode::NOT_FOUND,
-            "error.html",
-            context! { user => shown, csrf => csrf, title => "未找到", message => "没有这份信用修复申请。" },
-        ),
+        Err(ApiError::NotFound(_)) => not_found_page(&shown, &csrf, "没有这份信用修复申请。"),
         Err(ApiError::Forbidden(_)) => {
             forbidden_page(&shown, &csrf, "这份申请不在您的办理范围内。")
         }
@@ -535,21 +548,16 @@ async fn repair_step(
     path: web::Path<(i32, String)>,
     form: web::Form<StepForm>,
 ) -> HttpResponse {
-    let (user, shown) = match console_user(&req, &state).await {
+    let (user, shown, csrf) = match page_user(&req, &state).await {
         Ok(u) => u,
         Err(to_login) => return to_login,
     };
-    let (csrf, _) = csrf_of(&req);
     if !csrf_ok(&req, &form.csrf) {
         return forbidden_page(&shown, &csrf, "表单已过期或来源不明，请刷新页面后重试。");
     }
     let (id, action) = path.into_inner();
     let Some(step) = crate::repair::applications::review_step(&action) else {
-        return render(
-            actix_web::http::StatusCode::NOT_FOUND,
-            "error.html",
-            context! { user => shown, csrf => csrf, title => "未找到", message => "没有这个办理环节。" },
-        );
+        return not_found_page(&shown, &csrf, "没有这个办理环节。");
     };
     let form = form.into_inner();
     let result = crate::repair::applications::apply_step(
@@ -583,11 +591,7 @@ async fn repair_step(
             return forbidden_page(&shown, &csrf, "此环节不由您办理。");
         }
         Err(ApiError::NotFound(_)) => {
-            return render(
-                actix_web::http::StatusCode::NOT_FOUND,
-                "error.html",
-                context! { user => shown, csrf => csrf, title => "未找到", message => "没有这份信用修复申请。" },
-            )
+            return not_found_page(&shown, &csrf, "没有这份信用修复申请。")
         }
         Err(e) => return actix_web::ResponseError::error_response(&e),
     };
@@ -634,11 +638,10 @@ async fn subjects(
     state: web::Data<AppState>,
     query: web::Query<SearchForm>,
 ) -> HttpResponse {
-    let (user, shown) = match console_user(&req, &state).await {
+    let (user, shown, csrf) = match page_user(&req, &state).await {
         Ok(u) => u,
         Err(to_login) => return to_login,
     };
-    let (csrf, _) = csrf_of(&req);
     if !shown.may_search_subjects {
         return forbidden_page(&shown, &csrf, "主体查询仅供工作人员使用。");
     }
@@ -748,21 +751,13 @@ async fn subject(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> HttpResponse {
-    let (user, shown) = match console_user(&req, &state).await {
+    let (user, shown, csrf) = match page_user(&req, &state).await {
         Ok(u) => u,
         Err(to_login) => return to_login,
     };
-    let (csrf, _) = csrf_of(&req);
     if !shown.may_search_subjects {
         return forbidden_page(&shown, &csrf, "主体查询仅供工作人员使用。");
     }
-    let not_found = |shown: &Shown, csrf: &str| {
-        render(
-            actix_web::http::StatusCode::NOT_FOUND,
-            "error.html",
-            context! { user => shown, csrf => csrf, title => "未找到", message => "没有这个主体的记录，或代码有误。" },
-        )
-    };
     let profile = match crate::entries::profiles::load_profile(
         &state,
         user,
@@ -772,7 +767,9 @@ async fn subject(
     .await
     {
         Ok(p) => p,
-        Err(ApiError::NotFound(_) | ApiError::Invalid { .. }) => return not_found(&shown, &csrf),
+        Err(ApiError::NotFound(_) | ApiError::Invalid { .. }) => {
+            return not_found_page(&shown, &csrf, "没有这个主体的记录，或代码有误。")
+        }
         Err(e) => return actix_web::ResponseError::error_response(&e),
     };
     let regions = match region_names(&state).await {
@@ -824,11 +821,10 @@ async fn targets(
     state: web::Data<AppState>,
     query: web::Query<TargetsForm>,
 ) -> HttpResponse {
-    let (user, shown) = match console_user(&req, &state).await {
+    let (user, shown, csrf) = match page_user(&req, &state).await {
         Ok(u) => u,
         Err(to_login) => return to_login,
     };
-    let (csrf, _) = csrf_of(&req);
     if !shown.may_read_targets {
         return forbidden_page(&shown, &csrf, "年度目标仅供信用主管部门和系统管理员查看。");
     }
