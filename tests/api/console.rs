@@ -288,6 +288,20 @@ async fn the_work_bench_lists_open_repair_applications_in_scope_and_the_targets_
         page.body.contains("无国家基数"),
         "no national baseline is said so"
     );
+    // The department breakdown: 市税务局 holds the application's entry.
+    assert!(page.body.contains("<h2>各部门</h2>"));
+    let tax = api["departments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["department_id"] == DEPT_TAX)
+        .unwrap();
+    let row = format!(
+        "<th scope=\"row\">{}</th>\n      <td>{}</td>",
+        tax["department_name"].as_str().unwrap(),
+        tax["local_in_force"]
+    );
+    assert!(page.body.contains(&row), "{}", page.body);
 
     // A day outside the year: the reason, in Chinese, not a crash.
     let page = city
