@@ -248,7 +248,28 @@ pub async fn run_import<F>(
 where
     F: FnOnce(&mut DbConnection) -> Result<ImportReport, ApiError> + Send + 'static,
 {
-    let report = db::run(&state.pool, move |conn| {
+    let report = import_report(state, dry_run, apply).await?;
+    if !report.errors.is_empty() {
+        return Ok(rejected(&report));
+    }
+    Ok(if report.dry_run {
+        HttpResponse::Ok().json(report)
+    } else {
+        HttpResponse::Created().json(report)
+    })
+}
+
+/// Runs `apply` in one write transaction, rolled back for a dry run or when any row was rejected;
+/// the report says which (the staff console shows it as a table).
+pub async fn import_report<F>(
+    state: &web::Data<AppState>,
+    dry_run: bool,
+    apply: F,
+) -> Result<ImportReport, ApiError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<ImportReport, ApiError> + Send + 'static,
+{
+    db::run(&state.pool, move |conn| {
         let outcome = db::write_tx(conn, |conn| {
             let report = apply(conn)?;
             if dry_run || !report.errors.is_empty() {
@@ -261,15 +282,7 @@ where
             Err(ImportAbort::Api(e)) => Err(e),
         }
     })
-    .await?;
-    if !report.errors.is_empty() {
-        return Ok(rejected(&report));
-    }
-    Ok(if report.dry_run {
-        HttpResponse::Ok().json(report)
-    } else {
-        HttpResponse::Created().json(report)
-    })
+    .await
 }
 
 /// Report for one row and column.

@@ -19,6 +19,8 @@ use crate::auth::{RequestMeta, Role};
 use crate::error::ApiError;
 use crate::startup::AppState;
 
+mod lists;
+
 const SESSION_COOKIE: &str = "cl_console";
 const CSRF_COOKIE: &str = "cl_csrf";
 
@@ -36,6 +38,9 @@ fn templates() -> &'static Environment<'static> {
             ("repair.html", include_str!("templates/repair.html")),
             ("subjects.html", include_str!("templates/subjects.html")),
             ("subject.html", include_str!("templates/subject.html")),
+            ("entries.html", include_str!("templates/entries.html")),
+            ("four_lists.html", include_str!("templates/four_lists.html")),
+            ("import.html", include_str!("templates/import.html")),
         ] {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("console template {name}: {e}"));
@@ -130,6 +135,24 @@ async fn page_user(
     Ok((user, shown, csrf))
 }
 
+/// The logged-in console user of a posted form whose CSRF token matches, or the page to answer
+/// instead (the login page, or a refusal that writes nothing).
+async fn form_user(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    sent_csrf: &str,
+) -> Result<(crate::auth::AuthUser, Shown, String), HttpResponse> {
+    let (user, shown, csrf) = page_user(req, state).await?;
+    if !csrf_ok(req, sent_csrf) {
+        return Err(forbidden_page(
+            &shown,
+            &csrf,
+            "表单已过期或来源不明，请刷新页面后重试。",
+        ));
+    }
+    Ok((user, shown, csrf))
+}
+
 fn not_found_page(user: &Shown, csrf: &str, message: &str) -> HttpResponse {
     render(
         actix_web::http::StatusCode::NOT_FOUND,
@@ -154,6 +177,8 @@ struct Shown {
     scope_zh: String,
     may_read_targets: bool,
     may_search_subjects: bool,
+    /// 红黑名单 and 四张清单 pages.
+    may_keep_lists: bool,
 }
 
 fn role_zh(role: Role) -> &'static str {
@@ -188,6 +213,7 @@ async fn console_user(
         scope_zh,
         may_read_targets: matches!(user.role, Role::Admin | Role::Bureau),
         may_search_subjects: matches!(user.role, Role::Admin | Role::Bureau | Role::Department),
+        may_keep_lists: matches!(user.role, Role::Admin | Role::Bureau | Role::Department),
     };
     Ok((user, shown))
 }
@@ -548,13 +574,10 @@ async fn repair_step(
     path: web::Path<(i32, String)>,
     form: web::Form<StepForm>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user(&req, &state).await {
+    let (user, shown, csrf) = match form_user(&req, &state, &form.csrf).await {
         Ok(u) => u,
-        Err(to_login) => return to_login,
+        Err(page) => return page,
     };
-    if !csrf_ok(&req, &form.csrf) {
-        return forbidden_page(&shown, &csrf, "表单已过期或来源不明，请刷新页面后重试。");
-    }
     let (id, action) = path.into_inner();
     let Some(step) = crate::repair::applications::review_step(&action) else {
         return not_found_page(&shown, &csrf, "没有这个办理环节。");
@@ -890,7 +913,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(subjects)
         .service(subject)
         .service(stylesheet)
-        .service(bare);
+        .service(bare)
+        .configure(lists::routes);
 }
 
 #[cfg(test)]
@@ -907,6 +931,9 @@ mod tests {
             "repair.html",
             "subjects.html",
             "subject.html",
+            "entries.html",
+            "four_lists.html",
+            "import.html",
         ] {
             env.get_template(name).unwrap();
         }

@@ -561,10 +561,19 @@ pub async fn publish(
     user: AuthUser,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, ApiError> {
+    let v = publish_draft(&state, user, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(v))
+}
+
+/// Publishes one draft entry (the API's and the console's).
+pub(crate) async fn publish_draft(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    id: i32,
+) -> Result<EntryView, ApiError> {
     user.require(STAFF)?;
-    let id = path.into_inner();
     let st = state.clone();
-    let v = db::run(&state.pool, move |conn| {
+    db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
             let before = load_visible(conn, &user, id)?;
             require_manages(conn, &user, &before)?;
@@ -578,8 +587,7 @@ pub async fn publish(
             entry_view(conn, &st.pii, &row, Disclosure::Full, today())
         })
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(v))
+    .await
 }
 
 /// Publishes a draft (checked by the caller) and applies the black-while-red rule; audited.
@@ -774,8 +782,17 @@ pub async fn discard_draft(
     user: AuthUser,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, ApiError> {
+    discard(&state, user, path.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Deletes one draft entry (the API's and the console's).
+pub(crate) async fn discard(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    id: i32,
+) -> Result<(), ApiError> {
     user.require(STAFF)?;
-    let id = path.into_inner();
     let st = state.clone();
     db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
@@ -800,8 +817,7 @@ pub async fn discard_draft(
             Ok(())
         })
     })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    .await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -958,16 +974,25 @@ pub async fn list(
     user: AuthUser,
     query: web::Query<EntryFilter>,
 ) -> Result<HttpResponse, ApiError> {
+    let result = entries_page(&state, user, query.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(result))
+}
+
+/// One page of entries under a filter (the API's and the console's).
+pub(crate) async fn entries_page(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    f: EntryFilter,
+) -> Result<Page<EntryView>, ApiError> {
     user.require(STAFF)?;
-    let f = query.into_inner();
-    let subject_key = check_filter(&f, &state)?;
+    let subject_key = check_filter(&f, state)?;
     let (limit, offset, page, per_page) = PageQuery {
         page: f.page,
         per_page: f.per_page,
     }
     .resolve()?;
     let st = state.clone();
-    let result = db::run(&state.pool, move |conn| {
+    db::run(&state.pool, move |conn| {
         let today = today();
         let managed = crate::auth::managed_departments(conn, &user)?;
         let total: i64 = filtered_entries(&f, &managed, &subject_key, today)
@@ -1000,8 +1025,7 @@ pub async fn list(
             total,
         })
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(result))
+    .await
 }
 
 /// (at, action, actor, before JSON, after JSON) from the audit trail.

@@ -21,8 +21,8 @@ use crate::auth::AuthUser;
 use crate::db;
 use crate::error::{ApiError, Problem};
 use crate::imports::{
-    check_format, file_response, read_upload, record_outcome, run_import, zh_message, FormatQuery,
-    ImportQuery, ImportReport, RowError,
+    check_format, file_response, import_report, read_upload, record_outcome, run_import,
+    zh_message, FormatQuery, ImportQuery, ImportReport, RowError,
 };
 use crate::startup::AppState;
 use crate::tabular::{self, column_index, Table};
@@ -233,6 +233,22 @@ pub async fn import(
     .await
 }
 
+/// The import for the staff console: the same rules and transaction, answered with the report.
+pub(crate) async fn import_table(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    table: Table,
+    dry_run: bool,
+    publish: bool,
+) -> Result<ImportReport, ApiError> {
+    user.require(STAFF)?;
+    let st = state.clone();
+    import_report(state, dry_run, move |conn| {
+        apply(conn, &st, &user, &table, dry_run, publish)
+    })
+    .await
+}
+
 fn apply(
     conn: &mut DbConnection,
     state: &AppState,
@@ -392,7 +408,15 @@ pub async fn template(
     query: web::Query<FormatQuery>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(STAFF)?;
-    let format = check_format(&query.format)?;
+    template_file(&user, &query.format)
+}
+
+/// The template file in the asked format (the example row names the caller's department).
+pub(crate) fn template_file(
+    user: &AuthUser,
+    format: &Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    let format = check_format(format)?;
     let headers: Vec<&str> = COLUMNS.iter().map(|c| c.0).collect();
     let example = vec![vec![
         "黑名单".to_string(),
@@ -461,8 +485,16 @@ pub async fn export(
     user: AuthUser,
     query: web::Query<ExportQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    export_file(&state, user, query.into_inner()).await
+}
+
+/// The export as a file response (the API's and the console's).
+pub(crate) async fn export_file(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    q: ExportQuery,
+) -> Result<HttpResponse, ApiError> {
     user.require(STAFF)?;
-    let q = query.into_inner();
     let format = check_format(&q.format)?;
     let f = EntryFilter {
         list_type: q.list_type,
@@ -478,7 +510,7 @@ pub async fn export(
         page: None,
         per_page: None,
     };
-    let subject_key = check_filter(&f, &state)?;
+    let subject_key = check_filter(&f, state)?;
     let st = state.clone();
     let rows = db::run(&state.pool, move |conn| {
         let today = today();

@@ -94,7 +94,16 @@ pub async fn list_items(
     user: AuthUser,
     query: web::Query<ItemFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    let f = query.into_inner();
+    let result = items_page(&state, user, query.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(result))
+}
+
+/// One page of items under a filter (the API's and the console's).
+pub(crate) async fn items_page(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    f: ItemFilter,
+) -> Result<Page<FourListItemView>, ApiError> {
     if let Some(s) = &f.status {
         if !["draft", "published", "repealed"].contains(&s.as_str()) {
             return Err(ApiError::invalid_query(
@@ -109,7 +118,7 @@ pub async fn list_items(
         per_page: f.per_page,
     }
     .resolve()?;
-    let result = db::run(&state.pool, move |conn| {
+    db::run(&state.pool, move |conn| {
         let managed = crate::auth::managed_departments(conn, &user)?;
         let filtered = || {
             let mut q = four_list_items::table
@@ -167,8 +176,7 @@ pub async fn list_items(
             total,
         })
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(result))
+    .await
 }
 
 /// A new item (draft). Department officers create items of their own department; admins name
@@ -760,13 +768,21 @@ pub async fn publish_item(
     user: AuthUser,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, ApiError> {
+    let published = publish(&state, user, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(published))
+}
+
+/// Publishes an item's draft version (the API's and the console's).
+pub(crate) async fn publish(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    id: i32,
+) -> Result<FourListItemView, ApiError> {
     user.require(&[Role::Admin, Role::Department, Role::Bureau])?;
-    let id = path.into_inner();
-    let published = db::run(&state.pool, move |conn| {
+    db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| publish_item_in(conn, &user, id))
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(published))
+    .await
 }
 
 /// Repeal a published item (废止). Entries that cite it keep citing their version; no new entry

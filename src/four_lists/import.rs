@@ -11,8 +11,8 @@ use crate::auth::{AuthUser, Role};
 use crate::db::DbConnection;
 use crate::error::{ApiError, Problem};
 use crate::imports::{
-    check_format, file_response, read_upload, record_outcome, row_error, run_import, FormatQuery,
-    ImportQuery, ImportReport,
+    check_format, file_response, import_report, read_upload, record_outcome, row_error, run_import,
+    FormatQuery, ImportQuery, ImportReport,
 };
 use crate::schema::{application_fields, four_list_items};
 use crate::startup::AppState;
@@ -347,6 +347,21 @@ pub async fn import(
     .await
 }
 
+/// The import for the staff console: the same rules and transaction, answered with the report.
+pub(crate) async fn import_table(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    table: Table,
+    dry_run: bool,
+    publish: bool,
+) -> Result<ImportReport, ApiError> {
+    user.require(&[Role::Admin, Role::Department])?;
+    import_report(state, dry_run, move |conn| {
+        apply(conn, &user, &table, dry_run, publish)
+    })
+    .await
+}
+
 /// The import template for four-list items, with one example row per kind.
 #[utoipa::path(
     tag = "four-lists",
@@ -363,7 +378,15 @@ pub async fn template(
     user: AuthUser,
     query: web::Query<FormatQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let format = check_format(&query.format)?;
+    template_file(&user, &query.format)
+}
+
+/// The template file in the asked format (the examples name the caller's department).
+pub(crate) fn template_file(
+    user: &AuthUser,
+    format: &Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    let format = check_format(format)?;
     let headers: Vec<&str> = COLUMNS.iter().map(|c| c.0).collect();
     let dept = user
         .department_id

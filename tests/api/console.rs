@@ -1,5 +1,5 @@
 //! The staff console (`/console/`) through plain HTTP: cookie session, CSRF, the pages in Chinese.
-//! (Browser tests in headless Chromium are not written yet; see `docs/console.md`.)
+//! (The browser test in headless Chromium is `tests/browser/console.mjs`.)
 
 use reqwest::{header, redirect::Policy, StatusCode};
 use serde_json::Value;
@@ -105,6 +105,42 @@ impl Browser {
             .post(format!("{}{path}", self.base))
             .header(header::COOKIE, self.cookie_header())
             .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.keep(res).await
+    }
+
+    /// A `multipart/form-data` form with one file, as a browser sends an upload.
+    async fn upload(&mut self, path: &str, fields: &[(&str, &str)], file: (&str, &[u8])) -> Page {
+        let boundary = "----credit-lists-test-boundary";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+                file.0
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(file.1);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let res = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header(header::COOKIE, self.cookie_header())
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
             .send()
             .await
             .unwrap();
@@ -512,4 +548,383 @@ fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The entries the tax officer sees through the API, as (document number, stored status).
+async fn entries_by_document(app: &TestApp, token: &str) -> Vec<(String, String)> {
+    let v: Value = app
+        .get("/api/v1/list-entries?sort=id", token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["document_number"].as_str().unwrap().to_string(),
+                e["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_import_shows_every_bad_row_in_a_table_and_a_good_file_lands_as_drafts_to_publish() {
+    use crate::import::{row, HEADER};
+    let f = crate::entries::fixture().await;
+    let (app, tax) = (&f.app, &f.tax.token);
+    let recent = (crate::entries::today() - chrono::Duration::days(5)).to_string();
+    let good = crate::entries::uscc(300);
+    let mut b = Browser::new(app);
+    assert_eq!(
+        b.log_in("tax", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    let form = b.get("/console/entries/import").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("enctype=\"multipart/form-data\""));
+    assert!(form.body.contains("<label for=\"file\">"));
+    let csrf = form.csrf();
+
+    // Bad rows: every one in the table, in file order, nothing written.
+    let bad_check = format!(
+        "{}{}",
+        &good[..17],
+        if good.ends_with('0') { '1' } else { '0' }
+    );
+    let bad = [
+        HEADER.to_string(),
+        row("黑名单", &bad_check, "乙公司", "HEI-1", "C-1", &recent),
+        row("紫名单", &good, "丙公司", "HEI-1", "C-2", &recent),
+        row("黑名单", &good, "丁公司", "NO-SUCH", "C-3", &recent),
+    ]
+    .join("\n");
+    let before = app.audit_count();
+    let p = b
+        .upload(
+            "/console/entries/import",
+            &[("csrf", &csrf)],
+            ("名单.csv", bad.as_bytes()),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+    assert!(
+        p.body.contains("文件中有 3 处错误，未写入任何数据"),
+        "{}",
+        p.body
+    );
+    let table = &p.body[p.body.find("import-errors").unwrap()..];
+    let rows: Vec<&str> = table.split("<tr><td>").skip(1).collect();
+    assert_eq!(rows.len(), 3, "{table}");
+    assert!(rows[0].starts_with("2</td><td>主体代码</td><td>") && rows[0].contains("校验位"));
+    assert!(rows[1].starts_with("3</td><td>名单类型</td><td>紫名单</td>"));
+    assert!(rows[2].starts_with("4</td><td>清单事项编码</td><td>NO-SUCH</td>"));
+    assert!(rows[2].contains("unknown_item"));
+    assert!(entries_by_document(app, tax).await.is_empty());
+    assert_eq!(app.audit_count(), before);
+
+    // A form without the page's token, an empty file, an unreadable file.
+    let good_file = [
+        HEADER.to_string(),
+        row("黑名单", &good, "甲公司", "HEI-1", "G-1", &recent),
+        row(
+            "黑名单",
+            &crate::entries::uscc(301),
+            "乙公司",
+            "HEI-1",
+            "G-2",
+            &recent,
+        ),
+    ]
+    .join("\n");
+    let p = b
+        .upload(
+            "/console/entries/import",
+            &[("csrf", &"0".repeat(64))],
+            ("名单.csv", good_file.as_bytes()),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let p = b
+        .upload(
+            "/console/entries/import",
+            &[("csrf", &csrf)],
+            ("空.csv", b""),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("请选择要导入的文件"));
+    let p = b
+        .upload(
+            "/console/entries/import",
+            &[("csrf", &csrf)],
+            ("名单.xlsx", b"PK\x03\x04 not a workbook"),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert!(p.body.contains("文件无法读取"));
+    assert!(entries_by_document(app, tax).await.is_empty());
+
+    // A dry run writes nothing; the real import makes drafts.
+    let p = b
+        .upload(
+            "/console/entries/import",
+            &[("csrf", &csrf), ("dry_run", "1")],
+            ("名单.csv", good_file.as_bytes()),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(
+        p.body.contains("校验通过（未写入）：共 2 行，将新增 2 条"),
+        "{}",
+        p.body
+    );
+    assert!(entries_by_document(app, tax).await.is_empty());
+    let p = b
+        .upload(
+            "/console/entries/import",
+            &[("csrf", &csrf)],
+            ("名单.csv", good_file.as_bytes()),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(
+        p.body.contains("导入完成：共 2 行，新增 2 条"),
+        "{}",
+        p.body
+    );
+    assert_eq!(
+        entries_by_document(app, tax).await,
+        vec![
+            ("G-1".into(), "draft".into()),
+            ("G-2".into(), "draft".into())
+        ]
+    );
+
+    // The list shows the drafts with their buttons; one is published, the other discarded.
+    let list = b.get("/console/entries?status=draft").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("共 2 条"), "{}", list.body);
+    let ids: Vec<i64> = list
+        .body
+        .split("action=\"/console/entries/")
+        .skip(1)
+        .filter(|s| s.contains("/publish\""))
+        .map(|s| s[..s.find('/').unwrap()].parse().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    let (g2, g1) = (ids[0].max(ids[1]), ids[0].min(ids[1]));
+    let p = b
+        .post(
+            &format!("/console/entries/{g1}/publish"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.location(), "/console/entries?status=draft&done=published");
+    assert!(b.get(p.location()).await.body.contains("已发布。"));
+    let p = b
+        .post(
+            &format!("/console/entries/{g2}/discard"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        entries_by_document(app, tax).await,
+        vec![("G-1".into(), "published".into())]
+    );
+    // Publishing twice, discarding a published entry, a token from elsewhere: refused, unchanged.
+    let p = b
+        .post(
+            &format!("/console/entries/{g1}/publish"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::CONFLICT);
+    assert!(p.body.contains("当前状态不能进行此操作"));
+    let p = b
+        .post(
+            &format!("/console/entries/{g1}/discard"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::CONFLICT);
+    let p = b
+        .post(&format!("/console/entries/{g1}/discard"), &[("csrf", "x")])
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        entries_by_document(app, tax).await,
+        vec![("G-1".into(), "published".into())]
+    );
+
+    // The filtered list and its export.
+    let list = b.get("/console/entries?list_type=black&q=%E7%94%B2").await;
+    assert!(list.body.contains("G-1") && list.body.contains("共 1 条"));
+    assert!(list
+        .body
+        .contains("href=\"/console/entries/export?list_type=black&amp;q=%E7%94%B2\""));
+    let file = b
+        .client
+        .get(format!(
+            "{}/console/entries/export?list_type=black&q=%E7%94%B2",
+            b.base
+        ))
+        .header(header::COOKIE, b.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.status(), StatusCode::OK);
+    assert!(file.headers()[header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    assert_eq!(&file.bytes().await.unwrap()[..2], b"PK");
+    let template = b.get("/console/entries/import-template").await;
+    assert_eq!(template.status, StatusCode::OK);
+
+    // Another department's officer: the draft of tax is not theirs.
+    let other = crate::entries::create_entry(
+        app,
+        tax,
+        crate::entries::entry("black", f.black, &crate::entries::uscc(302), "D-9"),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    app.account(
+        "scjg",
+        credit_lists::auth::Role::Department,
+        Some(DEPT_SCJG),
+        None,
+    )
+    .await;
+    let mut s = Browser::new(app);
+    s.log_in("scjg", PASSWORD).await;
+    let csrf_s = s.get("/console/entries").await.csrf();
+    let p = s
+        .post(
+            &format!("/console/entries/{other}/publish"),
+            &[("csrf", &csrf_s)],
+        )
+        .await;
+    assert!(
+        matches!(p.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN),
+        "{}",
+        p.status
+    );
+    assert!(entries_by_document(app, tax)
+        .await
+        .contains(&("D-9".into(), "draft".into())));
+
+    // Approval systems have no list pages.
+    app.account(
+        "approver",
+        credit_lists::auth::Role::ApprovalSystem,
+        None,
+        None,
+    )
+    .await;
+    let mut a = Browser::new(app);
+    a.log_in("approver", PASSWORD).await;
+    assert_eq!(
+        a.get("/console/entries").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        a.get("/console/entries/import").await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn four_list_drafts_are_published_and_imported_from_the_pages() {
+    let app = spawn_app().await;
+    let tax = app
+        .account(
+            "tax",
+            credit_lists::auth::Role::Department,
+            Some(DEPT_TAX),
+            None,
+        )
+        .await;
+    let id = crate::four_lists::create(&app, &tax.token, crate::four_lists::black_scope("HEI-7"))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let mut b = Browser::new(&app);
+    b.log_in("tax", PASSWORD).await;
+    let page = b.get("/console/four-lists?status=draft").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("HEI-7") && page.body.contains("公布第 1 版"));
+    assert!(page
+        .body
+        .contains("《重大税收违法失信主体信息公布管理办法》 第六条"));
+    let csrf = page.csrf();
+    let p = b
+        .post(
+            &format!("/console/four-lists/{id}/publish"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let item: Value = app
+        .get(&format!("/api/v1/four-list-items/{id}"), &tax.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(item["status"], "published");
+    let page = b.get("/console/four-lists?q=HEI-7").await;
+    assert!(page.body.contains("已公布") && !page.body.contains("公布第 1 版"));
+    // Nothing left to publish: a clear refusal.
+    let p = b
+        .post(
+            &format!("/console/four-lists/{id}/publish"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::CONFLICT);
+
+    // An import with a bad row: the table, nothing written.
+    let form = b.get("/console/four-lists/import").await;
+    assert_eq!(form.status, StatusCode::OK);
+    let csv = "清单类型*,事项编码*,名称*,依据文件*,适用主体*\n严重失信行为及主体范围清单,HEI-8,,《办法》,企业\n";
+    let p = b
+        .upload(
+            "/console/four-lists/import",
+            &[("csrf", &csrf)],
+            ("清单.csv", csv.as_bytes()),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+    assert!(p.body.contains("import-errors"));
+    let all: Value = app
+        .get("/api/v1/four-list-items", &tax.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["total"], 1);
+
+    // A bureau may publish for departments of its region, but imports are the departments'.
+    app.account(
+        "bureau",
+        credit_lists::auth::Role::Bureau,
+        None,
+        Some("220500"),
+    )
+    .await;
+    let mut u = Browser::new(&app);
+    u.log_in("bureau", PASSWORD).await;
+    assert_eq!(u.get("/console/four-lists").await.status, StatusCode::OK);
+    assert_eq!(
+        u.get("/console/four-lists/import").await.status,
+        StatusCode::FORBIDDEN
+    );
 }

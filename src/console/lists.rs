@@ -1,0 +1,648 @@
+//! 红黑名单 and 四张清单 in the console: browse and filter, publish or discard drafts, Excel
+//! import with the row error report as a table, templates and export. Every action calls the
+//! same function as the API, so the rules, scope and audit are the API's.
+
+use actix_multipart::Multipart;
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    csrf_ok, forbidden_page, form_user, not_found_page, page_user, redirect, render, Shown,
+};
+use crate::auth::{AuthUser, Role};
+use crate::entries::ListType;
+use crate::error::ApiError;
+use crate::four_lists::ItemKind;
+use crate::imports::{ImportReport, MAX_IMPORT_BYTES};
+use crate::startup::AppState;
+use crate::tabular::{self, Format};
+
+/// What the console sends back for an error it does not turn into its own page.
+fn api_error(e: ApiError) -> HttpResponse {
+    actix_web::ResponseError::error_response(&e)
+}
+
+fn error_page(
+    status: StatusCode,
+    shown: &Shown,
+    csrf: &str,
+    title: &str,
+    message: &str,
+) -> HttpResponse {
+    render(
+        status,
+        "error.html",
+        context! { user => shown, csrf => csrf, title => title, message => message },
+    )
+}
+
+/// An API error met by a console page, as a page in Chinese (or the API's answer when it is a
+/// fault of the service, not of the request).
+fn error_for(shown: &Shown, csrf: &str, e: ApiError) -> HttpResponse {
+    match e {
+        ApiError::NotFound(_) => not_found_page(shown, csrf, "没有找到这条记录。"),
+        ApiError::Forbidden(_) => forbidden_page(shown, csrf, "此操作不在您的办理范围内。"),
+        ApiError::Conflict { detail, .. } => error_page(
+            StatusCode::CONFLICT,
+            shown,
+            csrf,
+            "当前状态不能进行此操作",
+            &format!("记录已被他人处理或状态已变化（{detail}），请返回列表刷新后重试。"),
+        ),
+        ApiError::Invalid { detail, errors, .. } | ApiError::BadRequest { detail, errors, .. } => {
+            let fields: Vec<String> = errors
+                .iter()
+                .map(|f| format!("{}：{}", f.field, f.message))
+                .collect();
+            let message = if fields.is_empty() {
+                detail
+            } else {
+                fields.join("；")
+            };
+            error_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                shown,
+                csrf,
+                "请求内容有误",
+                &message,
+            )
+        }
+        other => api_error(other),
+    }
+}
+
+/// Staff who keep the lists (approval systems have no list pages).
+fn may_keep_lists(user: &AuthUser) -> bool {
+    matches!(user.role, Role::Admin | Role::Bureau | Role::Department)
+}
+
+async fn departments(state: &web::Data<AppState>) -> Result<Vec<(i32, String)>, ApiError> {
+    use crate::schema::departments;
+    use diesel::prelude::*;
+    crate::db::run(&state.pool, move |conn| {
+        Ok(departments::table
+            .order(departments::id.asc())
+            .select((departments::id, departments::name))
+            .load(conn)?)
+    })
+    .await
+}
+
+/// The filters of the 红黑名单 page as the browser sends them (empty means "any").
+#[derive(Debug, Default, Deserialize, Serialize)]
+struct EntriesQuery {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    list_type: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    status: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    department_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    q: String,
+    #[serde(default, skip_serializing)]
+    page: Option<i64>,
+    #[serde(default, skip_serializing)]
+    done: Option<String>,
+}
+
+impl EntriesQuery {
+    fn list_type(&self) -> Option<ListType> {
+        match self.list_type.as_str() {
+            "red" => Some(ListType::Red),
+            "black" => Some(ListType::Black),
+            _ => None,
+        }
+    }
+
+    fn department_id(&self) -> Option<i32> {
+        self.department_id.parse().ok()
+    }
+
+    fn non_empty(s: &str) -> Option<String> {
+        Some(s.trim().to_string()).filter(|s| !s.is_empty())
+    }
+}
+
+const ENTRY_STATUSES: [(&str, &str); 6] = [
+    ("draft", "草稿"),
+    ("pending", "尚未生效"),
+    ("in_force", "在册"),
+    ("expired", "已到期"),
+    ("removed", "已移出"),
+    ("published", "已发布（含到期）"),
+];
+
+fn done_zh(done: Option<&str>) -> Option<&'static str> {
+    match done? {
+        "published" => Some("已发布。"),
+        "discarded" => Some("草稿已删除。"),
+        "imported" => Some("导入完成。"),
+        _ => None,
+    }
+}
+
+/// 红黑名单: the entries the caller may see, filtered, fifty to a page.
+#[get("/console/entries")]
+async fn entries(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<EntriesQuery>,
+) -> HttpResponse {
+    let (user, shown, csrf) = match page_user(&req, &state).await {
+        Ok(u) => u,
+        Err(to_login) => return to_login,
+    };
+    if !may_keep_lists(&user) {
+        return forbidden_page(&shown, &csrf, "红黑名单仅供工作人员使用。");
+    }
+    let q = query.into_inner();
+    let page = q.page.unwrap_or(1).max(1);
+    let filter = crate::entries::handlers::EntryFilter {
+        list_type: q.list_type(),
+        department_id: q.department_id(),
+        region_code: None,
+        status: EntriesQuery::non_empty(&q.status),
+        source: None,
+        subject: None,
+        determined_from: None,
+        determined_to: None,
+        q: EntriesQuery::non_empty(&q.q),
+        sort: None,
+        page: Some(page),
+        per_page: Some(50),
+    };
+    let result = crate::entries::handlers::entries_page(&state, user, filter).await;
+    let result = match result {
+        Ok(r) => r,
+        Err(e) => return error_for(&shown, &csrf, e),
+    };
+    let departments = match departments(&state).await {
+        Ok(d) => d,
+        Err(e) => return api_error(e),
+    };
+    let pages = (result.total + 49) / 50;
+    render(
+        StatusCode::OK,
+        "entries.html",
+        context! {
+            user => shown, csrf => csrf, page => "entries", f => &q, result => result,
+            pages => pages, statuses => ENTRY_STATUSES, departments => departments,
+            status_zh => super::entry_status_names(), done => done_zh(q.done.as_deref()),
+        },
+    )
+}
+
+/// 导出: the filtered entries as a spreadsheet, through the API's export.
+#[get("/console/entries/export")]
+async fn entries_export(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<EntriesQuery>,
+) -> HttpResponse {
+    let (user, shown, csrf) = match page_user(&req, &state).await {
+        Ok(u) => u,
+        Err(to_login) => return to_login,
+    };
+    if !may_keep_lists(&user) {
+        return forbidden_page(&shown, &csrf, "红黑名单仅供工作人员使用。");
+    }
+    let q = query.into_inner();
+    let export = crate::entries::import::ExportQuery {
+        format: None,
+        list_type: q.list_type(),
+        department_id: q.department_id(),
+        region_code: None,
+        status: EntriesQuery::non_empty(&q.status),
+        source: None,
+        subject: None,
+        determined_from: None,
+        determined_to: None,
+        q: EntriesQuery::non_empty(&q.q),
+    };
+    match crate::entries::import::export_file(&state, user, export).await {
+        Ok(file) => file,
+        Err(e) => error_for(&shown, &csrf, e),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+/// 发布 or 删除 one draft entry.
+#[post("/console/entries/{id}/{action}")]
+async fn entry_action(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(i32, String)>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    let (user, shown, csrf) = match form_user(&req, &state, &form.csrf).await {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    let (id, action) = path.into_inner();
+    let outcome = match action.as_str() {
+        "publish" => crate::entries::handlers::publish_draft(&state, user, id)
+            .await
+            .map(|_| "published"),
+        "discard" => crate::entries::handlers::discard(&state, user, id)
+            .await
+            .map(|_| "discarded"),
+        _ => return not_found_page(&shown, &csrf, "没有这个操作。"),
+    };
+    match outcome {
+        Ok(done) => redirect(&format!("/console/entries?status=draft&done={done}")),
+        Err(e) => error_for(&shown, &csrf, e),
+    }
+}
+
+/// Which import a page serves.
+#[derive(Clone, Copy)]
+enum ImportKind {
+    Entries,
+    FourLists,
+}
+
+impl ImportKind {
+    fn title(self) -> &'static str {
+        match self {
+            ImportKind::Entries => "红黑名单导入",
+            ImportKind::FourLists => "四张清单导入",
+        }
+    }
+
+    fn base(self) -> &'static str {
+        match self {
+            ImportKind::Entries => "/console/entries",
+            ImportKind::FourLists => "/console/four-lists",
+        }
+    }
+
+    fn nav(self) -> &'static str {
+        match self {
+            ImportKind::Entries => "entries",
+            ImportKind::FourLists => "four_lists",
+        }
+    }
+
+    fn allowed(self, user: &AuthUser) -> bool {
+        match self {
+            ImportKind::Entries => may_keep_lists(user),
+            ImportKind::FourLists => matches!(user.role, Role::Admin | Role::Department),
+        }
+    }
+}
+
+fn import_page(
+    status: StatusCode,
+    kind: ImportKind,
+    shown: &Shown,
+    csrf: &str,
+    report: Option<&ImportReport>,
+    error: Option<&str>,
+) -> HttpResponse {
+    render(
+        status,
+        "import.html",
+        context! {
+            user => shown, csrf => csrf, page => kind.nav(), title => kind.title(),
+            base => kind.base(), report => report, error => error,
+        },
+    )
+}
+
+async fn import_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    kind: ImportKind,
+) -> HttpResponse {
+    let (user, shown, csrf) = match page_user(&req, &state).await {
+        Ok(u) => u,
+        Err(to_login) => return to_login,
+    };
+    if !kind.allowed(&user) {
+        return forbidden_page(&shown, &csrf, "您的账号不能导入此清单。");
+    }
+    import_page(StatusCode::OK, kind, &shown, &csrf, None, None)
+}
+
+/// The fields of the import form.
+#[derive(Default)]
+struct Upload {
+    csrf: String,
+    filename: Option<String>,
+    file: Vec<u8>,
+    dry_run: bool,
+    publish: bool,
+}
+
+/// Why an upload could not be read.
+enum UploadError {
+    TooLarge,
+    Malformed,
+}
+
+/// Reads the multipart form: the file up to [`MAX_IMPORT_BYTES`], small text fields.
+async fn read_form(mut form: Multipart) -> Result<Upload, UploadError> {
+    let mut upload = Upload::default();
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(|_| UploadError::Malformed)?;
+        let name = field.name().unwrap_or_default().to_string();
+        let limit = if name == "file" {
+            MAX_IMPORT_BYTES
+        } else {
+            1024
+        };
+        if name == "file" {
+            upload.filename = field
+                .content_disposition()
+                .and_then(|d| d.get_filename())
+                .map(str::to_string);
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|_| UploadError::Malformed)?;
+            if bytes.len() + chunk.len() > limit {
+                return Err(UploadError::TooLarge);
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let text = || String::from_utf8_lossy(&bytes).trim().to_string();
+        match name.as_str() {
+            "file" => upload.file = bytes,
+            "csrf" => upload.csrf = text(),
+            "dry_run" => upload.dry_run = !text().is_empty(),
+            "publish" => upload.publish = !text().is_empty(),
+            _ => {}
+        }
+    }
+    Ok(upload)
+}
+
+async fn import_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: Multipart,
+    kind: ImportKind,
+) -> HttpResponse {
+    let (user, shown, csrf) = match page_user(&req, &state).await {
+        Ok(u) => u,
+        Err(to_login) => return to_login,
+    };
+    let fail =
+        |status, message: &str| import_page(status, kind, &shown, &csrf, None, Some(message));
+    let upload = match read_form(form).await {
+        Ok(u) => u,
+        Err(UploadError::TooLarge) => {
+            return fail(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "文件超过 32 MB，请拆分后分批导入。",
+            )
+        }
+        Err(UploadError::Malformed) => {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                "上传内容无法读取，请重新选择文件后提交。",
+            )
+        }
+    };
+    if !csrf_ok(&req, &upload.csrf) {
+        return forbidden_page(&shown, &csrf, "表单已过期或来源不明，请刷新页面后重试。");
+    }
+    if !kind.allowed(&user) {
+        return forbidden_page(&shown, &csrf, "您的账号不能导入此清单。");
+    }
+    if upload.file.is_empty() {
+        return fail(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "请选择要导入的文件（.xlsx 或 .csv）。",
+        );
+    }
+    let format = Format::detect(upload.filename.as_deref(), None, &upload.file);
+    let bytes = upload.file;
+    let table = match web::block(move || tabular::read_table(&bytes, format)).await {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) => {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                "文件无法读取：{e}。请使用导入模板，另存为 .xlsx 或 UTF-8/GB18030 编码的 .csv。"
+            ),
+            )
+        }
+        Err(_) => return api_error(ApiError::internal("reading the file failed")),
+    };
+    let (dry_run, publish) = (upload.dry_run, upload.publish);
+    let report = match kind {
+        ImportKind::Entries => {
+            crate::entries::import::import_table(&state, user, table, dry_run, publish).await
+        }
+        ImportKind::FourLists => {
+            crate::four_lists::import::import_table(&state, user, table, dry_run, publish).await
+        }
+    };
+    match report {
+        Ok(r) => {
+            let status = if r.errors.is_empty() {
+                StatusCode::OK
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            import_page(status, kind, &shown, &csrf, Some(&r), None)
+        }
+        Err(e) => error_for(&shown, &csrf, e),
+    }
+}
+
+#[get("/console/entries/import")]
+async fn entries_import_form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    import_form(req, state, ImportKind::Entries).await
+}
+
+#[post("/console/entries/import")]
+async fn entries_import(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: Multipart,
+) -> HttpResponse {
+    import_submit(req, state, form, ImportKind::Entries).await
+}
+
+#[get("/console/four-lists/import")]
+async fn four_lists_import_form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    import_form(req, state, ImportKind::FourLists).await
+}
+
+#[post("/console/four-lists/import")]
+async fn four_lists_import(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: Multipart,
+) -> HttpResponse {
+    import_submit(req, state, form, ImportKind::FourLists).await
+}
+
+/// The import templates (xlsx).
+#[get("/console/{list}/import-template")]
+async fn import_template(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let (user, shown, csrf) = match page_user(&req, &state).await {
+        Ok(u) => u,
+        Err(to_login) => return to_login,
+    };
+    let file = match path.as_str() {
+        "entries" if ImportKind::Entries.allowed(&user) => {
+            crate::entries::import::template_file(&user, &None)
+        }
+        "four-lists" if ImportKind::FourLists.allowed(&user) => {
+            crate::four_lists::import::template_file(&user, &None)
+        }
+        "entries" | "four-lists" => {
+            return forbidden_page(&shown, &csrf, "您的账号不能导入此清单。")
+        }
+        _ => return not_found_page(&shown, &csrf, "没有这个模板。"),
+    };
+    file.unwrap_or_else(api_error)
+}
+
+/// The filters of the 四张清单 page.
+#[derive(Debug, Default, Deserialize, Serialize)]
+struct ItemsQuery {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    kind: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    status: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    department_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    q: String,
+    #[serde(default, skip_serializing)]
+    page: Option<i64>,
+    #[serde(default, skip_serializing)]
+    done: Option<String>,
+}
+
+const KINDS: [(&str, &str); 4] = [
+    ("red_scope", "诚信典型范围清单"),
+    ("black_scope", "严重失信行为及主体范围清单"),
+    ("incentive_measures", "守信激励政策措施清单"),
+    ("punishment_measures", "失信惩戒政策措施清单"),
+];
+
+const ITEM_STATUSES: [(&str, &str); 3] = [
+    ("draft", "草稿"),
+    ("published", "已公布"),
+    ("repealed", "已废止"),
+];
+
+#[derive(Serialize)]
+struct ItemRow {
+    item: crate::four_lists::FourListItemView,
+    /// The caller may publish this item's draft version now.
+    may_publish: bool,
+}
+
+/// 四张清单: the items the caller may see (drafts of the departments they manage), filtered.
+#[get("/console/four-lists")]
+async fn four_lists(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<ItemsQuery>,
+) -> HttpResponse {
+    let (user, shown, csrf) = match page_user(&req, &state).await {
+        Ok(u) => u,
+        Err(to_login) => return to_login,
+    };
+    if !may_keep_lists(&user) {
+        return forbidden_page(&shown, &csrf, "四张清单管理仅供工作人员使用。");
+    }
+    let q = query.into_inner();
+    let page = q.page.unwrap_or(1).max(1);
+    let filter = crate::four_lists::handlers::ItemFilter {
+        kind: ItemKind::parse(&q.kind),
+        department_id: q.department_id.parse().ok(),
+        region_code: None,
+        status: Some(q.status.clone()).filter(|s| !s.is_empty()),
+        q: Some(q.q.trim().to_string()).filter(|s| !s.is_empty()),
+        page: Some(page),
+        per_page: Some(50),
+    };
+    let result = match crate::four_lists::handlers::items_page(&state, user.clone(), filter).await {
+        Ok(r) => r,
+        Err(e) => return error_for(&shown, &csrf, e),
+    };
+    let departments = match departments(&state).await {
+        Ok(d) => d,
+        Err(e) => return api_error(e),
+    };
+    let may_publish = matches!(user.role, Role::Admin | Role::Bureau | Role::Department);
+    let rows: Vec<ItemRow> = result
+        .items
+        .into_iter()
+        .map(|item| ItemRow {
+            may_publish: may_publish
+                && item.status != "repealed"
+                && (item.status == "draft" || item.has_unpublished_changes)
+                && user.may_manage_department(item.department_id, &item.region_code),
+            item,
+        })
+        .collect();
+    let pages = (result.total + 49) / 50;
+    let done = match q.done.as_deref() {
+        Some("published") => Some("已公布。"),
+        _ => None,
+    };
+    render(
+        StatusCode::OK,
+        "four_lists.html",
+        context! {
+            user => shown, csrf => csrf, page => "four_lists", f => &q, rows => rows,
+            total => result.total, current => page, pages => pages, kinds => KINDS,
+            kind_zh => KINDS.iter().copied().collect::<std::collections::BTreeMap<_, _>>(),
+            statuses => ITEM_STATUSES,
+            status_zh => ITEM_STATUSES.iter().copied().collect::<std::collections::BTreeMap<_, _>>(),
+            departments => departments, done => done,
+            may_import => ImportKind::FourLists.allowed(&user),
+        },
+    )
+}
+
+/// 公布 an item's draft version.
+#[post("/console/four-lists/{id}/publish")]
+async fn four_list_publish(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    let (user, shown, csrf) = match form_user(&req, &state, &form.csrf).await {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    match crate::four_lists::handlers::publish(&state, user, path.into_inner()).await {
+        Ok(_) => redirect("/console/four-lists?done=published"),
+        Err(e) => error_for(&shown, &csrf, e),
+    }
+}
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    // Fixed paths before the `{id}` ones.
+    cfg.service(entries)
+        .service(entries_export)
+        .service(entries_import_form)
+        .service(entries_import)
+        .service(four_lists_import_form)
+        .service(four_lists_import)
+        .service(import_template)
+        .service(entry_action)
+        .service(four_lists)
+        .service(four_list_publish);
+}
