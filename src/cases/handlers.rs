@@ -549,6 +549,25 @@ pub async fn create(
     Ok(respond(status, view))
 }
 
+/// Files a draft case without an idempotency key (the console's form, which redirects after the
+/// post so that a reload does not file it again).
+pub(crate) async fn file_case(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    input: NewCase,
+) -> Result<CaseView, ApiError> {
+    user.require(STAFF)?;
+    let st = state.clone();
+    db::run(&state.pool, move |conn| {
+        db::write_tx(conn, |conn| {
+            let id = write_case(conn, &st, &user, None, &input, (None, None, None))?;
+            let row = find_case(conn, id)?.ok_or_else(|| ApiError::internal("case vanished"))?;
+            audit_case(conn, &st, &user, "case.create", None, &row)
+        })
+    })
+    .await
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -586,11 +605,20 @@ pub async fn from_feedback(
     path: web::Path<i32>,
     query: web::Query<FromFeedbackQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let view = draft_from_feedback(&state, user, path.into_inner(), query.department_id).await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// A draft case from a check's feedback (the API's and the console's).
+pub(crate) async fn draft_from_feedback(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    check_id: i32,
+    given_department: Option<i32>,
+) -> Result<CaseView, ApiError> {
     user.require(STAFF)?;
-    let check_id = path.into_inner();
-    let given_department = query.department_id;
     let st = state.clone();
-    let view = db::run(&state.pool, move |conn| {
+    db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
             let receipt = load_receipt(conn, &user, check_id)?;
             let department_id = match (receipt.caller_department_id, given_department, user.role)
@@ -684,8 +712,7 @@ pub async fn from_feedback(
             audit_case(conn, &st, &user, "case.create_from_feedback", None, &row)
         })
     })
-    .await?;
-    Ok(HttpResponse::Created().json(view))
+    .await
 }
 
 /// One case.
@@ -706,15 +733,23 @@ pub async fn get_one(
     user: AuthUser,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, ApiError> {
+    let v = case_by_id(&state, user, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(v))
+}
+
+/// One case in the caller's scope (the API's and the console's).
+pub(crate) async fn case_by_id(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    id: i32,
+) -> Result<CaseView, ApiError> {
     user.require(STAFF)?;
-    let id = path.into_inner();
     let st = state.clone();
-    let v = db::run(&state.pool, move |conn| {
+    db::run(&state.pool, move |conn| {
         let c = load_visible(conn, &user, id)?;
         case_view(conn, &st.pii, &c, Disclosure::Masked)
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(v))
+    .await
 }
 
 fn shared_conflict() -> ApiError {
@@ -846,10 +881,19 @@ pub async fn submit(
     user: AuthUser,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, ApiError> {
+    let v = submit_case(&state, user, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(v))
+}
+
+/// Submits a complete draft (the API's and the console's).
+pub(crate) async fn submit_case(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    id: i32,
+) -> Result<CaseView, ApiError> {
     user.require(STAFF)?;
-    let id = path.into_inner();
     let st = state.clone();
-    let v = db::run(&state.pool, move |conn| {
+    db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
             let c = load_visible(conn, &user, id)?;
             require_manage(&user, &c)?;
@@ -884,8 +928,7 @@ pub async fn submit(
             mark_submitted(conn, &st, &user, &c)
         })
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(v))
+    .await
 }
 
 /// Marks a (validated, complete) draft as submitted; audited.
@@ -962,10 +1005,19 @@ pub async fn share(
     user: AuthUser,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, ApiError> {
+    let v = share_case(&state, user, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(v))
+}
+
+/// Shares a submitted case (the API's and the console's).
+pub(crate) async fn share_case(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    id: i32,
+) -> Result<CaseView, ApiError> {
     user.require(STAFF)?;
-    let id = path.into_inner();
     let st = state.clone();
-    let v = db::run(&state.pool, move |conn| {
+    db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
             let c = load_visible(conn, &user, id)?;
             if !matches!(user.role, Role::Admin | Role::Bureau)
@@ -988,8 +1040,7 @@ pub async fn share(
             mark_shared(conn, &st, &user, &c)
         })
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(v))
+    .await
 }
 
 /// File a correction of a submitted or shared case: a new draft with the same content, linked by
@@ -1163,16 +1214,25 @@ pub async fn list(
     user: AuthUser,
     query: web::Query<CaseFilter>,
 ) -> Result<HttpResponse, ApiError> {
+    let result = cases_page(&state, user, query.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(result))
+}
+
+/// One page of cases under a filter (the API's and the console's).
+pub(crate) async fn cases_page(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    f: CaseFilter,
+) -> Result<Page<CaseView>, ApiError> {
     user.require(STAFF)?;
-    let f = query.into_inner();
-    let key = check_filter(&f, &state)?;
+    let key = check_filter(&f, state)?;
     let (limit, offset, page, per_page) = PageQuery {
         page: f.page,
         per_page: f.per_page,
     }
     .resolve()?;
     let st = state.clone();
-    let result = db::run(&state.pool, move |conn| {
+    db::run(&state.pool, move |conn| {
         let total: i64 = filtered(&f, &user, &key)?.count().get_result(conn)?;
         let rows: Vec<CaseRow> = filtered(&f, &user, &key)?
             .order((cases::case_date.desc(), cases::id.desc()))
@@ -1191,8 +1251,7 @@ pub async fn list(
             total,
         })
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(result))
+    .await
 }
 
 const EXPORT_HEADERS: &[&str] = &[
@@ -1234,10 +1293,18 @@ pub async fn export(
     user: AuthUser,
     query: web::Query<CaseFilter>,
 ) -> Result<HttpResponse, ApiError> {
+    export_file(&state, user, query.into_inner()).await
+}
+
+/// The export as a file response (the API's and the console's).
+pub(crate) async fn export_file(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    f: CaseFilter,
+) -> Result<HttpResponse, ApiError> {
     user.require(STAFF)?;
-    let f = query.into_inner();
     let format = check_format(&f.format)?;
-    let key = check_filter(&f, &state)?;
+    let key = check_filter(&f, state)?;
     let st = state.clone();
     let rows = db::run(&state.pool, move |conn| {
         let found: Vec<CaseRow> = filtered(&f, &user, &key)?

@@ -21,11 +21,11 @@ use crate::startup::AppState;
 use crate::tabular::{self, Format};
 
 /// What the console sends back for an error it does not turn into its own page.
-fn api_error(e: ApiError) -> HttpResponse {
+pub(super) fn api_error(e: ApiError) -> HttpResponse {
     actix_web::ResponseError::error_response(&e)
 }
 
-fn error_page(
+pub(super) fn error_page(
     status: StatusCode,
     shown: &Shown,
     csrf: &str,
@@ -41,7 +41,7 @@ fn error_page(
 
 /// An API error met by a console page, as a page in Chinese (or the API's answer when it is a
 /// fault of the service, not of the request).
-fn error_for(shown: &Shown, csrf: &str, e: ApiError) -> HttpResponse {
+pub(super) fn error_for(shown: &Shown, csrf: &str, e: ApiError) -> HttpResponse {
     match e {
         ApiError::NotFound(_) => not_found_page(shown, csrf, "没有找到这条记录。"),
         ApiError::Forbidden(_) => forbidden_page(shown, csrf, "此操作不在您的办理范围内。"),

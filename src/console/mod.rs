@@ -19,6 +19,7 @@ use crate::auth::{RequestMeta, Role};
 use crate::error::ApiError;
 use crate::startup::AppState;
 
+mod cases;
 mod lists;
 
 const SESSION_COOKIE: &str = "cl_console";
@@ -41,6 +42,9 @@ fn templates() -> &'static Environment<'static> {
             ("entries.html", include_str!("templates/entries.html")),
             ("four_lists.html", include_str!("templates/four_lists.html")),
             ("import.html", include_str!("templates/import.html")),
+            ("cases.html", include_str!("templates/cases.html")),
+            ("case.html", include_str!("templates/case.html")),
+            ("case_new.html", include_str!("templates/case_new.html")),
         ] {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("console template {name}: {e}"));
@@ -914,7 +918,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(subject)
         .service(stylesheet)
         .service(bare)
-        .configure(lists::routes);
+        .configure(lists::routes)
+        .configure(cases::routes);
 }
 
 #[cfg(test)]
@@ -934,6 +939,9 @@ mod tests {
             "entries.html",
             "four_lists.html",
             "import.html",
+            "cases.html",
+            "case.html",
+            "case_new.html",
         ] {
             env.get_template(name).unwrap();
         }

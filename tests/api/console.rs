@@ -928,3 +928,162 @@ async fn four_list_drafts_are_published_and_imported_from_the_pages() {
         StatusCode::FORBIDDEN
     );
 }
+
+fn case_statuses(app: &TestApp) -> Vec<String> {
+    use credit_lists::schema::cases;
+    use diesel::prelude::*;
+    cases::table
+        .order(cases::id.asc())
+        .select(cases::status)
+        .load(&mut *app.conn())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_case_is_filed_on_the_form_submitted_and_shared_through_the_pages() {
+    let s = crate::cases::setup().await;
+    let app = &s.f.app;
+    let code = crate::entries::uscc(400);
+    let entry = crate::cases::listed(&s, "black", &code, "B-1").await;
+    let mut b = Browser::new(app);
+    b.log_in("tax", PASSWORD).await;
+    let form = b.get("/console/cases/new").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("【惩戒】CJ-1") && form.body.contains("【激励】JL-1"));
+    let csrf = form.csrf();
+    let (punish, entry) = (s.punish.to_string(), entry.to_string());
+    let today = crate::entries::today().to_string();
+    let filled = |date: &'static str, code: &str| -> Vec<(String, String)> {
+        [
+            ("csrf", csrf.as_str()),
+            ("title", "某公司偷税被限制参与政府采购"),
+            ("kind", "punishment"),
+            ("subject_code", code),
+            ("subject_name", "通化市某某商贸有限公司"),
+            ("field", "government_procurement"),
+            ("case_date", if date.is_empty() { &today } else { date }),
+            ("measure", &punish),
+            ("entry_ids", &entry),
+            ("summary", "依法限制其参与政府采购活动。"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    };
+    // The form as a browser posts it (the measures field may repeat).
+    let post = |b: &Browser, fields: Vec<(String, String)>| {
+        b.client
+            .post(format!("{}/console/cases/new", b.base))
+            .header(header::COOKIE, b.cookie_header())
+            .form(&fields)
+            .send()
+    };
+
+    // A date the form cannot read, a code with a wrong check character: the form comes back
+    // with the reasons and what was typed; nothing is filed.
+    let res = post(&b, filled("2026-02-30", &code)).await.unwrap();
+    let p = b.keep(res).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        p.body.contains("案例日期：请按 YYYY-MM-DD 填写"),
+        "{}",
+        p.body
+    );
+    assert!(p.body.contains("value=\"某公司偷税被限制参与政府采购\""));
+    let bad_code = format!(
+        "{}{}",
+        &code[..17],
+        if code.ends_with('0') { '1' } else { '0' }
+    );
+    let res = post(&b, filled("", &bad_code)).await.unwrap();
+    let p = b.keep(res).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("主体代码：代码校验位错误"), "{}", p.body);
+    assert!(case_statuses(app).is_empty());
+    // Without the page's token: refused.
+    let mut stale = filled("", &code);
+    stale[0].1 = "0".repeat(64);
+    let res = post(&b, stale).await.unwrap();
+    assert_eq!(b.keep(res).await.status, StatusCode::FORBIDDEN);
+    assert!(case_statuses(app).is_empty());
+
+    // Filed as a draft, then submitted by the department.
+    let res = post(&b, filled("", &code)).await.unwrap();
+    let p = b.keep(res).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let id: i64 = p.location()["/console/cases/".len()..]
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let page = b.get(p.location()).await;
+    assert!(page.body.contains("案例已登记为草稿。") && page.body.contains(">报送</button>"));
+    assert!(page.body.contains("CJ-1") && !page.body.contains("共享至省级平台"));
+    assert_eq!(case_statuses(app), vec!["draft"]);
+    // A department does not share.
+    let p = b
+        .post(&format!("/console/cases/{id}/share"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let p = b
+        .post(&format!("/console/cases/{id}/submit"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(case_statuses(app), vec!["submitted"]);
+    let p = b
+        .post(&format!("/console/cases/{id}/share"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let p = b
+        .post(&format!("/console/cases/{id}/submit"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(p.status, StatusCode::CONFLICT);
+    assert_eq!(case_statuses(app), vec!["submitted"]);
+
+    // The city bureau shares it.
+    let mut city = Browser::new(app);
+    city.log_in("city", PASSWORD).await;
+    let page = city.get(&format!("/console/cases/{id}")).await;
+    assert!(page.body.contains("共享至省级平台"));
+    let csrf_city = page.csrf();
+    let p = city
+        .post(
+            &format!("/console/cases/{id}/share"),
+            &[("csrf", &csrf_city)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(case_statuses(app), vec!["shared"]);
+    assert!(city
+        .get(p.location())
+        .await
+        .body
+        .contains("已共享至省级平台。"));
+    let list = city
+        .get("/console/cases?kind=punishment&status=shared")
+        .await;
+    assert!(list.body.contains("共 1 件") && list.body.contains("某公司偷税被限制参与政府采购"));
+    assert!(city
+        .get("/console/cases?kind=reward")
+        .await
+        .body
+        .contains("共 0 件"));
+
+    // From a check's feedback: a number is needed, and the check must exist.
+    let p = city
+        .post(
+            "/console/cases/from-feedback",
+            &[("csrf", &csrf_city), ("check_id", "abc")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let p = city
+        .post(
+            "/console/cases/from-feedback",
+            &[("csrf", &csrf_city), ("check_id", "999")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    assert_eq!(case_statuses(app).len(), 1);
+}

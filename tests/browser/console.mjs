@@ -1,7 +1,8 @@
 // The staff console in headless Chromium (Debian's `chromium`, driven by playwright-core; no
 // browser download), against a demo server: a department officer and the city bureau take a
 // credit-repair application from submitted to completed through the pages; the entry leaves the
-// public list and the targets page changes. Run by `.ci/browser.sh`.
+// public list and the targets page changes; an import with bad rows shows them in a table, the
+// corrected file lands. Run by `.ci/browser.sh`.
 //
 //   CONSOLE_URL   the server (default http://127.0.0.1:18790)
 //   CHROMIUM      the browser (default /usr/bin/chromium)
@@ -97,6 +98,36 @@ try {
   await officer.waitForURL(`${base}/console/subjects/${subjectCode}`);
   await officer.getByText('信用修复后移出').first().waitFor();
   await shot(officer, 'subject');
+
+  // 红黑名单导入: a file with bad rows shows every one in a table and writes nothing; the corrected
+  // file, published at once, adds one entry to the public list.
+  const header = '名单类型*,主体代码*,主体类型,主体名称*,清单事项编码*,认定文书号*,认定日期*,事实*';
+  const day = new Date(Date.now() - 3 * 86400000).toISOString().slice(0, 10);
+  const good = `黑名单,91220582MA5G33YTA8,企业,集安医药有限公司,SJ-HEI-02,通市监〔2026〕900号,${day},未按期公示年度报告`;
+  const bad = [header, good.replace('91220582MA5G33YTA8', '91220582MA5G33YTA9'),
+    `紫名单,91220582MA5G33YTA8,企业,集安医药有限公司,SJ-HEI-02,通市监〔2026〕901号,${day},事实`,
+    `黑名单,91220582MA5G33YTA8,企业,集安医药有限公司,NO-SUCH,通市监〔2026〕902号,2026-13-01,事实`].join('\n');
+  const publicBefore = await publicBlackEntries();
+  await officer.getByRole('link', { name: '红黑名单' }).click();
+  await officer.getByText('导出当前筛选结果（Excel）').waitFor();
+  await shot(officer, 'entries');
+  await officer.getByRole('link', { name: '导入名单' }).click();
+  await officer.getByLabel('选择文件（.xlsx 或 .csv，不超过 32 MB）')
+    .setInputFiles({ name: '名单.csv', mimeType: 'text/csv', buffer: Buffer.from(bad) });
+  await officer.getByRole('button', { name: '上传并导入' }).click();
+  await officer.getByText('文件中有 3 处错误，未写入任何数据').waitFor();
+  const errorRows = officer.locator('table.import-errors tbody tr');
+  assert.equal(await errorRows.count(), 3);
+  assert.match(await errorRows.nth(0).innerText(), /^2\s+主体代码\s+91220582MA5G33YTA9\s+代码校验位错误/);
+  assert.match(await errorRows.nth(1).innerText(), /^3\s+名单类型\s+紫名单/);
+  await shot(officer, 'import-errors');
+  assert.equal(await publicBlackEntries(), publicBefore, 'nothing written');
+  await officer.getByLabel('选择文件（.xlsx 或 .csv，不超过 32 MB）')
+    .setInputFiles({ name: '名单.csv', mimeType: 'text/csv', buffer: Buffer.from([header, good].join('\n')) });
+  await officer.getByLabel('导入后立即发布（否则为草稿）').check();
+  await officer.getByRole('button', { name: '上传并导入' }).click();
+  await officer.getByText('导入完成：共 1 行，新增 1 条（其中已发布 1 条）').waitFor();
+  assert.equal(await publicBlackEntries(), publicBefore + 1, 'the imported entry is public');
 
   // A narrow screen still shows the targets.
   const phone = await login('demo-city-bureau', { viewport: { width: 390, height: 844 }, locale: 'zh-CN' });
