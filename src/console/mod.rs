@@ -30,6 +30,8 @@ fn templates() -> &'static Environment<'static> {
     ENV.get_or_init(|| {
         let mut env = Environment::new();
         env.add_filter("local_time", local_time);
+        env.add_filter("repair_status", |s: String| repair_status_zh(&s));
+        env.add_filter("repair_action", |s: String| action_zh(&s));
         for (name, source) in [
             ("layout.html", include_str!("templates/layout.html")),
             ("login.html", include_str!("templates/login.html")),
@@ -399,39 +401,66 @@ async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         Err(to_login) => return to_login,
     };
     let (csrf, new_cookie) = csrf_of(&req);
+    let staff = matches!(user.role, Role::Admin | Role::Bureau | Role::Department);
     let mut repairs: Vec<QueueRow> = Vec::new();
-    if matches!(user.role, Role::Admin | Role::Bureau | Role::Department) {
-        for status in crate::repair::applications::OPEN {
-            let filter = crate::repair::applications::RepairFilter {
-                status: Some(status.to_string()),
-                region: None,
-                department: None,
-                overdue: None,
-                page: None,
-                per_page: Some(100),
-            };
-            match crate::repair::applications::queue(&state, user.clone(), filter).await {
-                Ok(page) => repairs.extend(page.items.into_iter().map(|r| {
-                    QueueRow {
-                        id: r.id,
-                        subject_name: r.subject.name.clone(),
-                        status_zh: repair_status_zh(&r.status),
-                        deadline: r
-                            .deadline
-                            .map(|d| d.to_string())
-                            .unwrap_or_else(|| "—".into()),
-                        overdue: r.overdue,
-                    }
-                })),
-                Err(e) => return actix_web::ResponseError::error_response(&e),
-            }
+    let mut objections = Vec::new();
+    let mut draft_cases = Vec::new();
+    if staff {
+        let filter = crate::repair::applications::RepairFilter {
+            status: Some("open".into()),
+            region: None,
+            department: None,
+            overdue: None,
+            page: None,
+            per_page: Some(200),
+        };
+        match crate::repair::applications::queue(&state, user.clone(), filter).await {
+            Ok(page) => repairs.extend(page.items.into_iter().map(|r| {
+                QueueRow {
+                    id: r.id,
+                    subject_name: r.subject.name.clone(),
+                    status_zh: repair_status_zh(&r.status),
+                    deadline: r
+                        .deadline
+                        .map(|d| d.to_string())
+                        .unwrap_or_else(|| "—".into()),
+                    overdue: r.overdue,
+                }
+            })),
+            Err(e) => return actix_web::ResponseError::error_response(&e),
         }
-        repairs.sort_by(|a, b| (a.deadline.as_str(), a.id).cmp(&(b.deadline.as_str(), b.id)));
+        match crate::entries::objections::open_in_scope(&state, user.clone()).await {
+            Ok(o) => objections = o,
+            Err(e) => return actix_web::ResponseError::error_response(&e),
+        }
+        let filter = crate::cases::handlers::CaseFilter {
+            status: Some("draft".into()),
+            kind: None,
+            department_id: None,
+            region_code: None,
+            from: None,
+            to: None,
+            subject: None,
+            format: None,
+            page: None,
+            per_page: Some(200),
+        };
+        match crate::cases::handlers::cases_page(&state, user.clone(), filter).await {
+            // Those the caller may submit (not the ones it only takes part in).
+            Ok(p) => {
+                draft_cases = p.items;
+                draft_cases.retain(|c| user.may_manage_department(c.department_id, &c.region_code));
+            }
+            Err(e) => return actix_web::ResponseError::error_response(&e),
+        }
     }
     let mut res = render(
         actix_web::http::StatusCode::OK,
         "home.html",
-        context! { user => shown, csrf => csrf, page => "home", repairs => repairs },
+        context! {
+            user => shown, csrf => csrf, page => "home", repairs => repairs,
+            objections => objections, draft_cases => draft_cases, staff => staff,
+        },
     );
     if let Some(c) = new_cookie {
         let _ = res.add_cookie(&c);
@@ -454,30 +483,6 @@ fn action_zh(action: &str) -> &'static str {
         _ => "其他",
     }
 }
-
-const STATUSES: [&str; 9] = [
-    "submitted",
-    "returned",
-    "accepted",
-    "approved",
-    "refused",
-    "filed",
-    "sent_back",
-    "completed",
-    "withdrawn",
-];
-const ACTIONS: [&str; 10] = [
-    "submit",
-    "accept",
-    "return",
-    "approve",
-    "refuse",
-    "file",
-    "confirm",
-    "send_back",
-    "resubmit",
-    "withdraw",
-];
 
 #[derive(Serialize)]
 struct ActionButton {
@@ -510,17 +515,13 @@ fn repair_page(
             comment_required: s.comment_required,
         })
         .collect();
-    let action_names: std::collections::BTreeMap<&str, &str> =
-        ACTIONS.iter().map(|a| (*a, action_zh(a))).collect();
-    let status_names: std::collections::BTreeMap<&str, &str> =
-        STATUSES.iter().map(|s| (*s, repair_status_zh(s))).collect();
     render(
         status,
         "repair.html",
         context! {
             user => shown, csrf => csrf, page => "repairs", r => r,
             status_zh => repair_status_zh(&r.summary.status),
-            actions => actions, action_zh => action_names, status_names => status_names,
+            actions => actions,
             done => done, error => error,
         },
     )

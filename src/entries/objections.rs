@@ -88,6 +88,52 @@ fn view(o: ObjectionRow, today: NaiveDate) -> ObjectionView {
     }
 }
 
+/// An open objection with the entry it concerns (the console's work bench).
+#[derive(Debug, Serialize)]
+pub struct OpenObjection {
+    pub objection: ObjectionView,
+    pub subject_name: String,
+    pub document_number: String,
+}
+
+/// The open objections on entries of the departments the caller manages, earliest verification
+/// deadline first (at most 200).
+pub(crate) async fn open_in_scope(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+) -> Result<Vec<OpenObjection>, ApiError> {
+    user.require(STAFF)?;
+    db::run(&state.pool, move |conn| {
+        let managed = crate::auth::managed_departments(conn, &user)?;
+        let mut q = objections::table
+            .inner_join(list_entries::table)
+            .filter(objections::status.eq("open"))
+            .into_boxed();
+        if let Some(ids) = managed {
+            q = q.filter(list_entries::department_id.eq_any(ids));
+        }
+        let rows: Vec<(ObjectionRow, String, String)> = q
+            .order((objections::verify_deadline.asc(), objections::id.asc()))
+            .limit(200)
+            .select((
+                ObjectionRow::as_select(),
+                list_entries::subject_name,
+                list_entries::document_number,
+            ))
+            .load(conn)?;
+        let today = today();
+        Ok(rows
+            .into_iter()
+            .map(|(o, subject_name, document_number)| OpenObjection {
+                objection: view(o, today),
+                subject_name,
+                document_number,
+            })
+            .collect())
+    })
+    .await
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewObjection {

@@ -201,6 +201,8 @@ pub struct Transition {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RepairFilter {
+    /// One status, or `open` for every status in which the application is still open
+    /// (`submitted`, `returned`, `accepted`, `approved`, `refused`, `filed`, `sent_back`).
     pub status: Option<String>,
     pub region: Option<String>,
     pub department: Option<i32>,
@@ -796,7 +798,7 @@ pub(crate) async fn queue(
     }
     .resolve()?;
     if let Some(s) = &f.status {
-        if !OPEN.contains(&s.as_str()) && s != "completed" && s != "withdrawn" {
+        if s != "open" && !OPEN.contains(&s.as_str()) && s != "completed" && s != "withdrawn" {
             return Err(ApiError::invalid_query(
                 "status",
                 "unknown_status",
@@ -827,8 +829,10 @@ pub(crate) async fn queue(
                 (Some(ids), None) => q = q.filter(repairs::department_id.eq_any(ids.clone())),
                 (None, None) => {}
             }
-            if let Some(s) = &f.status {
-                q = q.filter(repairs::status.eq(s.clone()));
+            match f.status.as_deref() {
+                Some("open") => q = q.filter(repairs::status.eq_any(OPEN)),
+                Some(s) => q = q.filter(repairs::status.eq(s.to_string())),
+                None => {}
             }
             if let Some(r) = &f.region {
                 q = q.filter(repairs::region_code.eq(r.clone()));

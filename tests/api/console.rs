@@ -1087,3 +1087,47 @@ async fn a_case_is_filed_on_the_form_submitted_and_shared_through_the_pages() {
     assert_eq!(p.status, StatusCode::NOT_FOUND);
     assert_eq!(case_statuses(app).len(), 1);
 }
+
+#[tokio::test]
+async fn the_work_bench_shows_open_objections_and_draft_cases_of_the_callers_departments() {
+    let s = crate::cases::setup().await;
+    let app = &s.f.app;
+    let tax = &s.f.tax.token;
+    let code = crate::entries::uscc(500);
+    let entry = crate::cases::listed(&s, "black", &code, "W-1").await;
+    let res = app
+        .post(
+            &format!("/api/v1/list-entries/{entry}/objections"),
+            tax,
+            serde_json::json!({"raised_by": "异议人甲公司", "grounds": "认定事实有误"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let mut draft = crate::cases::punishment_case(&s, &code, entry);
+    draft["title"] = "待报送的惩戒案例".into();
+    crate::cases::post_case(app, tax, draft).await;
+
+    let mut b = Browser::new(app);
+    b.log_in("tax", PASSWORD).await;
+    let home = b.get("/console/").await;
+    assert_eq!(home.status, StatusCode::OK);
+    let objections = &home.body[home.body.find("处理中的异议").unwrap()..];
+    assert!(objections.contains("异议人甲公司") && objections.contains("W-1"));
+    let drafts = &home.body[home.body.find("待报送的案例草稿").unwrap()..];
+    assert!(drafts.contains("待报送的惩戒案例"), "{drafts}");
+
+    // The participating department (市场监管) neither handles the objection nor submits the case.
+    app.account(
+        "scjg",
+        credit_lists::auth::Role::Department,
+        Some(DEPT_SCJG),
+        None,
+    )
+    .await;
+    let mut other = Browser::new(app);
+    other.log_in("scjg", PASSWORD).await;
+    let home = other.get("/console/").await;
+    assert!(home.body.contains("暂无处理中的异议。"), "{}", home.body);
+    assert!(home.body.contains("暂无案例草稿。"));
+    assert!(!home.body.contains("异议人甲公司"));
+}

@@ -295,6 +295,20 @@ async fn an_enterprise_goes_the_whole_way_to_removal() {
     )
     .await;
     assert_eq!(q["total"], 1);
+    // `open` is every status still in progress: the filing is one, a closed status is not.
+    for (status, total) in [("open", 1), ("completed", 0)] {
+        let q = ok(
+            w.app
+                .get(
+                    &format!("/api/v1/repairs?status={status}"),
+                    &w.dongchang.token,
+                )
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(q["total"], total, "{status}");
+    }
     let seen = ok(
         w.app
             .get(&format!("/api/v1/repairs/{id}"), &w.dongchang.token)
