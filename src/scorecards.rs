@@ -394,8 +394,17 @@ pub async fn scorecards(
     user: AuthUser,
     query: web::Query<ScorecardQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let report = report(&state, user, query.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// The scorecards the caller may see (the API's and the console's).
+pub(crate) async fn report(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    q: ScorecardQuery,
+) -> Result<ScorecardReport, ApiError> {
     user.require(&[Role::Admin, Role::Bureau, Role::Department])?;
-    let q = query.into_inner();
     let (from, to) = period(q.year, q.quarter, today()).ok_or_else(|| {
         ApiError::invalid_field(
             "quarter",
@@ -415,11 +424,10 @@ pub async fn scorecards(
         },
         _ => (q.region, None),
     };
-    let report = db::run(&state.pool, move |conn| {
+    db::run(&state.pool, move |conn| {
         compute(conn, q.year, q.quarter, from, to, region, only)
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(report))
+    .await
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ use crate::startup::AppState;
 
 mod cases;
 mod lists;
+mod reports;
 
 const SESSION_COOKIE: &str = "cl_console";
 const CSRF_COOKIE: &str = "cl_csrf";
@@ -47,6 +48,8 @@ fn templates() -> &'static Environment<'static> {
             ("cases.html", include_str!("templates/cases.html")),
             ("case.html", include_str!("templates/case.html")),
             ("case_new.html", include_str!("templates/case_new.html")),
+            ("trend.html", include_str!("templates/trend.html")),
+            ("scorecards.html", include_str!("templates/scorecards.html")),
         ] {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("console template {name}: {e}"));
@@ -920,7 +923,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(stylesheet)
         .service(bare)
         .configure(lists::routes)
-        .configure(cases::routes);
+        .configure(cases::routes)
+        .configure(reports::routes);
 }
 
 #[cfg(test)]
@@ -943,6 +947,8 @@ mod tests {
             "cases.html",
             "case.html",
             "case_new.html",
+            "trend.html",
+            "scorecards.html",
         ] {
             env.get_template(name).unwrap();
         }

@@ -729,6 +729,12 @@ pub async fn export(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let report = report_for(&state, user, q.year, q.region, q.as_of).await?;
+    export_file(&report)
+}
+
+/// The report as a workbook: one sheet per region, one for the departments (the API's and the
+/// console's export).
+pub(crate) fn export_file(report: &TargetsReport) -> Result<HttpResponse, ApiError> {
     let mut sheets: Vec<(String, Vec<Vec<String>>)> = Vec::new();
     let title = if report.region_code == CITY_REGION {
         "全市合计".to_string()

@@ -345,6 +345,86 @@ async fn the_work_bench_lists_open_repair_applications_in_scope_and_the_targets_
         .await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.body.contains("查询条件有误"));
+
+    // The export is the API's workbook, through the console's session.
+    let file = city
+        .client
+        .get(format!("{}/console/targets/export?year={year}", city.base))
+        .header(header::COOKIE, city.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.status(), StatusCode::OK);
+    assert!(file.headers()[header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .contains("targets-"));
+    assert_eq!(&file.bytes().await.unwrap()[..2], b"PK");
+
+    // The monthly trend: one row per month so far; this month's figure is the report's.
+    let trend = city
+        .get(&format!("/console/targets/trend?year={year}"))
+        .await;
+    assert_eq!(trend.status, StatusCode::OK);
+    let month = crate::entries::today().format("%-m").to_string();
+    let rows = trend.body.matches("<tr><th scope=\"row\">").count();
+    assert_eq!(rows.to_string(), month, "{}", trend.body);
+    let this_month = format!(
+        "<tr><th scope=\"row\">{month}月</th><td>{}</td>",
+        api["as_of"].as_str().unwrap()
+    );
+    assert!(trend.body.contains(&this_month), "{}", trend.body);
+    let coverage = &api["total"]["list_coverage"];
+    if let Some(r) = coverage["ratio"].as_f64() {
+        assert!(trend.body.contains(&format!(
+            "{:.1}%（{} / {}）",
+            r * 100.0,
+            coverage["numerator"],
+            coverage["denominator"]
+        )));
+    }
+    assert!(trend.body.contains("<path d=\"M") || coverage["ratio"].is_null());
+    // Departments read neither.
+    let mut tax = Browser::new(&w.app);
+    tax.log_in("tax", PASSWORD).await;
+    assert_eq!(
+        tax.get("/console/targets/trend").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        tax.get("/console/targets/export").await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // 部门评分: a department officer sees its own card, the city bureau every department's.
+    let api: Value = w
+        .app
+        .get(
+            &format!("/api/v1/scorecards?year={year}&quarter=4"),
+            &w.tax.token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let card = &api["departments"][0];
+    let page = tax
+        .get(&format!("/console/scorecards?year={year}&quarter=4"))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.body.matches("<section id=\"dept-").count(), 1);
+    assert!(page.body.contains(&format!(
+        "{}：{:.1} 分",
+        card["department_name"].as_str().unwrap(),
+        card["points"].as_f64().unwrap()
+    )));
+    assert!(page.body.contains("未计量"));
+    let all = city
+        .get(&format!("/console/scorecards?year={year}&quarter=4"))
+        .await;
+    assert!(all.body.matches("<section id=\"dept-").count() > 1);
+    let bad = city.get("/console/scorecards?quarter=9").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 /// The value of the hidden `version` field of the page's forms.

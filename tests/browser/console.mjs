@@ -129,6 +129,18 @@ try {
   await officer.getByText('导入完成：共 1 行，新增 1 条（其中已发布 1 条）').waitFor();
   assert.equal(await publicBlackEntries(), publicBefore + 1, 'the imported entry is public');
 
+  // The monthly trend from the targets page; the scorecards; the cases.
+  await bureau.goto(`${base}/console/targets`);
+  await bureau.getByRole('link', { name: '月度趋势图' }).click();
+  await bureau.locator('figure.trend svg path').first().waitFor();
+  await shot(bureau, 'targets-trend');
+  await bureau.getByRole('link', { name: '部门评分' }).click();
+  await bureau.getByText('未计量').first().waitFor();
+  await shot(bureau, 'scorecards');
+  await officer.getByRole('link', { name: '联合奖惩案例' }).click();
+  await officer.getByRole('link', { name: '登记案例' }).waitFor();
+  await shot(officer, 'cases');
+
   // A narrow screen still shows the targets.
   const phone = await login('demo-city-bureau', { viewport: { width: 390, height: 844 }, locale: 'zh-CN' });
   await phone.goto(`${base}/console/targets`);
