@@ -8,7 +8,7 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 
 use super::lists::{api_error, error_for};
-use super::{forbidden_page, form_user, not_found_page, page_user, redirect, render, Shown};
+use super::{form_user, not_found_page, page_user, page_user_if, redirect, render, Shown};
 use crate::auth::{AuthUser, Role};
 use crate::cases::handlers::{CaseFilter, CaseSubjectInput, NewCase};
 use crate::cases::CaseKind;
@@ -17,6 +17,11 @@ use crate::startup::AppState;
 
 fn may_file(user: &AuthUser) -> bool {
     matches!(user.role, Role::Admin | Role::Bureau | Role::Department)
+}
+
+/// The console's form files for the caller's own department: accounts bound to one.
+fn may_file_new(user: &AuthUser) -> bool {
+    may_file(user) && (user.role == Role::Department || user.department_id.is_some())
 }
 
 /// The application fields (领域) in use: (code, name).
@@ -80,15 +85,20 @@ async fn cases(
     state: web::Data<AppState>,
     query: web::Query<CasesQuery>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user(&req, &state).await {
+    let (user, shown, csrf) = match page_user_if(
+        &req,
+        &state,
+        |user, _| may_file(user),
+        "联合奖惩案例仅供工作人员使用。",
+    )
+    .await
+    {
         Ok(u) => u,
-        Err(to_login) => return to_login,
+        Err(page) => return page,
     };
-    if !may_file(&user) {
-        return forbidden_page(&shown, &csrf, "联合奖惩案例仅供工作人员使用。");
-    }
     let q = query.into_inner();
     let page = q.page.unwrap_or(1).max(1);
+    let filer = may_file_new(&user);
     let result = match crate::cases::handlers::cases_page(
         &state,
         user,
@@ -105,6 +115,7 @@ async fn cases(
         "cases.html",
         context! {
             user => shown, csrf => csrf, page => "cases", f => &q, result => result, pages => pages,
+            may_file_new => filer,
             statuses => STATUSES, kind_zh => kind_zh(),
             status_zh => STATUSES.iter().copied().collect::<std::collections::BTreeMap<_, _>>(),
         },
@@ -393,13 +404,17 @@ async fn new_case_page(
 /// 登记案例: the form.
 #[get("/console/cases/new")]
 async fn new_case(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let (user, shown, csrf) = match page_user(&req, &state).await {
+    let (user, shown, csrf) = match page_user_if(
+        &req,
+        &state,
+        |user, _| may_file_new(user),
+        "案例由部门登记。",
+    )
+    .await
+    {
         Ok(u) => u,
-        Err(to_login) => return to_login,
+        Err(page) => return page,
     };
-    if !may_file(&user) || (user.role != Role::Department && user.department_id.is_none()) {
-        return forbidden_page(&shown, &csrf, "案例由部门登记。");
-    }
     let form = CaseForm {
         case_date: crate::entries::today().to_string(),
         ..Default::default()

@@ -10,7 +10,8 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    csrf_ok, forbidden_page, form_user, not_found_page, page_user, redirect, render, Shown,
+    csrf_ok, forbidden_page, form_user, not_found_page, page_user, page_user_if, redirect, render,
+    Shown,
 };
 use crate::auth::{AuthUser, Role};
 use crate::entries::ListType;
@@ -151,13 +152,17 @@ async fn entries(
     state: web::Data<AppState>,
     query: web::Query<EntriesQuery>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user(&req, &state).await {
+    let (user, shown, csrf) = match page_user_if(
+        &req,
+        &state,
+        |user, _| may_keep_lists(user),
+        "红黑名单仅供工作人员使用。",
+    )
+    .await
+    {
         Ok(u) => u,
-        Err(to_login) => return to_login,
+        Err(page) => return page,
     };
-    if !may_keep_lists(&user) {
-        return forbidden_page(&shown, &csrf, "红黑名单仅供工作人员使用。");
-    }
     let q = query.into_inner();
     let page = q.page.unwrap_or(1).max(1);
     let filter = crate::entries::handlers::EntryFilter {
@@ -202,13 +207,17 @@ async fn entries_export(
     state: web::Data<AppState>,
     query: web::Query<EntriesQuery>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user(&req, &state).await {
+    let (user, shown, csrf) = match page_user_if(
+        &req,
+        &state,
+        |user, _| may_keep_lists(user),
+        "红黑名单仅供工作人员使用。",
+    )
+    .await
+    {
         Ok(u) => u,
-        Err(to_login) => return to_login,
+        Err(page) => return page,
     };
-    if !may_keep_lists(&user) {
-        return forbidden_page(&shown, &csrf, "红黑名单仅供工作人员使用。");
-    }
     let q = query.into_inner();
     let export = crate::entries::import::ExportQuery {
         format: None,
@@ -321,13 +330,17 @@ async fn import_form(
     state: web::Data<AppState>,
     kind: ImportKind,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user(&req, &state).await {
+    let (_, shown, csrf) = match page_user_if(
+        &req,
+        &state,
+        |user, _| kind.allowed(user),
+        "您的账号不能导入此清单。",
+    )
+    .await
+    {
         Ok(u) => u,
-        Err(to_login) => return to_login,
+        Err(page) => return page,
     };
-    if !kind.allowed(&user) {
-        return forbidden_page(&shown, &csrf, "您的账号不能导入此清单。");
-    }
     import_page(StatusCode::OK, kind, &shown, &csrf, None, None)
 }
 
@@ -557,13 +570,17 @@ async fn four_lists(
     state: web::Data<AppState>,
     query: web::Query<ItemsQuery>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user(&req, &state).await {
+    let (user, shown, csrf) = match page_user_if(
+        &req,
+        &state,
+        |user, _| may_keep_lists(user),
+        "四张清单管理仅供工作人员使用。",
+    )
+    .await
+    {
         Ok(u) => u,
-        Err(to_login) => return to_login,
+        Err(page) => return page,
     };
-    if !may_keep_lists(&user) {
-        return forbidden_page(&shown, &csrf, "四张清单管理仅供工作人员使用。");
-    }
     let q = query.into_inner();
     let page = q.page.unwrap_or(1).max(1);
     let filter = crate::four_lists::handlers::ItemFilter {

@@ -162,6 +162,21 @@ async fn form_user(
     Ok((user, shown, csrf))
 }
 
+/// The logged-in console user when `allowed`, or the page to answer instead (the login page, or
+/// a refusal saying `refusal`).
+async fn page_user_if(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    allowed: impl Fn(&crate::auth::AuthUser, &Shown) -> bool,
+    refusal: &str,
+) -> Result<(crate::auth::AuthUser, Shown, String), HttpResponse> {
+    let (user, shown, csrf) = page_user(req, state).await?;
+    if !allowed(&user, &shown) {
+        return Err(forbidden_page(&shown, &csrf, refusal));
+    }
+    Ok((user, shown, csrf))
+}
+
 fn not_found_page(user: &Shown, csrf: &str, message: &str) -> HttpResponse {
     render(
         actix_web::http::StatusCode::NOT_FOUND,
@@ -669,13 +684,17 @@ async fn subjects(
     state: web::Data<AppState>,
     query: web::Query<SearchForm>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user(&req, &state).await {
+    let (user, shown, csrf) = match page_user_if(
+        &req,
+        &state,
+        |_, shown| shown.may_search_subjects,
+        "主体查询仅供工作人员使用。",
+    )
+    .await
+    {
         Ok(u) => u,
-        Err(to_login) => return to_login,
+        Err(page) => return page,
     };
-    if !shown.may_search_subjects {
-        return forbidden_page(&shown, &csrf, "主体查询仅供工作人员使用。");
-    }
     let q = query.into_inner().q.unwrap_or_default();
     let regions = match region_names(&state).await {
         Ok(r) => r,
@@ -782,13 +801,17 @@ async fn subject(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user(&req, &state).await {
+    let (user, shown, csrf) = match page_user_if(
+        &req,
+        &state,
+        |_, shown| shown.may_search_subjects,
+        "主体查询仅供工作人员使用。",
+    )
+    .await
+    {
         Ok(u) => u,
-        Err(to_login) => return to_login,
+        Err(page) => return page,
     };
-    if !shown.may_search_subjects {
-        return forbidden_page(&shown, &csrf, "主体查询仅供工作人员使用。");
-    }
     let profile = match crate::entries::profiles::load_profile(
         &state,
         user,
@@ -852,13 +875,17 @@ async fn targets(
     state: web::Data<AppState>,
     query: web::Query<TargetsForm>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user(&req, &state).await {
+    let (user, shown, csrf) = match page_user_if(
+        &req,
+        &state,
+        |_, shown| shown.may_read_targets,
+        "年度目标仅供信用主管部门和系统管理员查看。",
+    )
+    .await
+    {
         Ok(u) => u,
-        Err(to_login) => return to_login,
+        Err(page) => return page,
     };
-    if !shown.may_read_targets {
-        return forbidden_page(&shown, &csrf, "年度目标仅供信用主管部门和系统管理员查看。");
-    }
     let q = query.into_inner();
     let year = q
         .year

@@ -9,17 +9,11 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 
 use super::lists::{api_error, error_page};
-use super::{forbidden_page, page_user};
+use super::{page_user_if, TargetsForm};
 use crate::auth::Role;
 use crate::error::ApiError;
 use crate::startup::AppState;
 use crate::targets::formulas::Figure;
-
-#[derive(Deserialize)]
-struct TargetsForm {
-    year: Option<i32>,
-    as_of: Option<NaiveDate>,
-}
 
 /// 导出 Excel: the targets report the page shows, as a workbook.
 #[get("/console/targets/export")]
@@ -28,13 +22,17 @@ async fn targets_export(
     state: web::Data<AppState>,
     query: web::Query<TargetsForm>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user(&req, &state).await {
+    let (user, shown, csrf) = match page_user_if(
+        &req,
+        &state,
+        |_, shown| shown.may_read_targets,
+        "年度目标仅供信用主管部门和系统管理员查看。",
+    )
+    .await
+    {
         Ok(u) => u,
-        Err(to_login) => return to_login,
+        Err(page) => return page,
     };
-    if !shown.may_read_targets {
-        return forbidden_page(&shown, &csrf, "年度目标仅供信用主管部门和系统管理员查看。");
-    }
     let year = query.year.unwrap_or_else(|| crate::entries::today().year());
     let region = user.region_code.clone();
     match crate::targets::report_for(&state, user, year, region, query.as_of).await {
@@ -159,13 +157,17 @@ async fn trend(
     state: web::Data<AppState>,
     query: web::Query<TargetsForm>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user(&req, &state).await {
+    let (user, shown, csrf) = match page_user_if(
+        &req,
+        &state,
+        |_, shown| shown.may_read_targets,
+        "年度目标仅供信用主管部门和系统管理员查看。",
+    )
+    .await
+    {
         Ok(u) => u,
-        Err(to_login) => return to_login,
+        Err(page) => return page,
     };
-    if !shown.may_read_targets {
-        return forbidden_page(&shown, &csrf, "年度目标仅供信用主管部门和系统管理员查看。");
-    }
     let year = query.year.unwrap_or_else(|| crate::entries::today().year());
     let region = user.region_code.clone();
     // The year's report fixes the as-of day (today within the current year, 31 December before).
@@ -238,13 +240,17 @@ async fn scorecards(
     state: web::Data<AppState>,
     query: web::Query<ScoreForm>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user(&req, &state).await {
+    let (user, shown, csrf) = match page_user_if(
+        &req,
+        &state,
+        |user, _| matches!(user.role, Role::Admin | Role::Bureau | Role::Department),
+        "部门评分仅供工作人员查看。",
+    )
+    .await
+    {
         Ok(u) => u,
-        Err(to_login) => return to_login,
+        Err(page) => return page,
     };
-    if !matches!(user.role, Role::Admin | Role::Bureau | Role::Department) {
-        return forbidden_page(&shown, &csrf, "部门评分仅供工作人员查看。");
-    }
     let today = crate::entries::today();
     let year = query.year.unwrap_or(today.year());
     let quarter = query.quarter.unwrap_or(if year == today.year() {

@@ -1149,6 +1149,12 @@ async fn a_case_is_filed_on_the_form_submitted_and_shared_through_the_pages() {
         .await
         .body
         .contains("共 0 件"));
+    // The form files for the caller's own department: a bureau account bound to none has none.
+    assert!(!list.body.contains("/console/cases/new"));
+    assert_eq!(
+        city.get("/console/cases/new").await.status,
+        StatusCode::FORBIDDEN
+    );
 
     // From a check's feedback: a number is needed, and the check must exist.
     let p = city
