@@ -1,4 +1,4 @@
-//! 年度目标 export and monthly trend, and 部门评分 (scorecards), in the console. The figures are
+//! 年度目标 export and monthly trend, 部门评分 (scorecards) and repair documents, in the console. The figures are
 //! the API's (`/targets`, `/scorecards`); the trend is the year-end report computed at the end of
 //! each month, drawn as inline SVG on the server.
 
@@ -288,8 +288,26 @@ async fn scorecards(
     )
 }
 
+/// 证明材料: a repair application's document, for those who may read it.
+#[get("/console/attachments/{id}")]
+async fn attachment(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+) -> HttpResponse {
+    let (user, shown, csrf) = match super::page_user(&req, &state).await {
+        Ok(u) => u,
+        Err(to_login) => return to_login,
+    };
+    match crate::repair::attachments::download(&state, user, path.into_inner()).await {
+        Ok(file) => file,
+        Err(e) => super::lists::error_for(&shown, &csrf, e),
+    }
+}
+
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(targets_export)
+    cfg.service(attachment)
+        .service(targets_export)
         .service(trend)
         .service(scorecards);
 }

@@ -288,8 +288,16 @@ pub async fn content(
     user: AuthUser,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, ApiError> {
+    download(&state, user, path.into_inner()).await
+}
+
+/// The document as a download, when the caller may read it (the API's and the console's).
+pub(crate) async fn download(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    id: i32,
+) -> Result<HttpResponse, ApiError> {
     user.require(STAFF)?;
-    let id = path.into_inner();
     let (m, bytes) = db::run(&state.pool, move |conn| {
         let m = load_readable(conn, &user, id)?;
         let bytes: Vec<u8> = attachments::table

@@ -476,6 +476,24 @@ async fn a_repair_goes_from_submitted_to_completed_through_the_pages() {
         .body
         .contains(&format!("action=\"/console/repairs/{id}/accept\"")));
     assert!(!page.body.contains("/confirm\""));
+    // The proof documents open from the page, for those who may read them only.
+    let at = page.body.find("<a href=\"/console/attachments/").unwrap() + 9;
+    let link = page.body[at..at + page.body[at..].find('"').unwrap()].to_string();
+    let file = tax
+        .client
+        .get(format!("{}{link}", tax.base))
+        .header(header::COOKIE, tax.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.status(), StatusCode::OK);
+    assert_eq!(file.headers()[header::CONTENT_TYPE], "application/pdf");
+    assert!(file.bytes().await.unwrap().starts_with(b"%PDF"));
+    assert_eq!(scjg.get(&link).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        tax.get("/console/attachments/999999").await.status,
+        StatusCode::NOT_FOUND
+    );
     let stale = version_field(&page);
 
     // Accept, then approve: each a form post answered with the page again.
