@@ -453,19 +453,9 @@ async fn file_case(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             detail,
             code,
         }) => {
-            let mut messages: Vec<String> = errors
-                .iter()
-                .map(|e| {
-                    format!(
-                        "{}：{}",
-                        field_label(&e.field),
-                        crate::imports::zh_message(&e.code, &e.message)
-                    )
-                })
-                .collect();
-            if messages.is_empty() {
-                messages.push(crate::imports::zh_message(code, &detail));
-            }
+            let messages = super::lists::invalid_messages(&errors, code, &detail, |f| {
+                field_label(f).to_string()
+            });
             new_case_page(
                 &state,
                 StatusCode::UNPROCESSABLE_ENTITY,

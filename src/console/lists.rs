@@ -5,6 +5,7 @@
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use chrono::NaiveDate;
 use futures_util::StreamExt;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
@@ -75,6 +76,29 @@ pub(super) fn error_for(shown: &Shown, csrf: &str, e: ApiError) -> HttpResponse 
     }
 }
 
+/// The reasons of a rejected form, one line per field: "label：中文（English）".
+pub(super) fn invalid_messages(
+    errors: &[crate::error::FieldError],
+    code: &str,
+    detail: &str,
+    label: impl Fn(&str) -> String,
+) -> Vec<String> {
+    let mut messages: Vec<String> = errors
+        .iter()
+        .map(|e| {
+            format!(
+                "{}：{}",
+                label(&e.field),
+                crate::imports::zh_message(&e.code, &e.message)
+            )
+        })
+        .collect();
+    if messages.is_empty() {
+        messages.push(crate::imports::zh_message(code, detail));
+    }
+    messages
+}
+
 /// Staff who keep the lists (approval systems have no list pages).
 fn may_keep_lists(user: &AuthUser) -> bool {
     matches!(user.role, Role::Admin | Role::Bureau | Role::Department)
@@ -140,6 +164,7 @@ fn done_zh(done: Option<&str>) -> Option<&'static str> {
     match done? {
         "published" => Some("已发布。"),
         "discarded" => Some("草稿已删除。"),
+        "created" => Some("已保存为草稿，核对后请发布。"),
         "imported" => Some("导入完成。"),
         _ => None,
     }
@@ -266,6 +291,226 @@ async fn entry_action(
     };
     match outcome {
         Ok(done) => redirect(&format!("/console/entries?status=draft&done={done}")),
+        Err(e) => error_for(&shown, &csrf, e),
+    }
+}
+
+/// The new-entry form as typed (kept when the form comes back with errors).
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+struct EntryForm {
+    #[serde(skip_serializing)]
+    csrf: String,
+    scope_item_id: String,
+    subject_code: String,
+    subject_name: String,
+    legal_representative: String,
+    document_number: String,
+    determination_date: String,
+    valid_from: String,
+    valid_until: String,
+    facts: String,
+    internal_note: String,
+    source: String,
+}
+
+/// A published red- or black-list scope item the caller may cite.
+#[derive(Serialize)]
+struct ScopeOption {
+    id: i32,
+    department_id: i32,
+    red: bool,
+    label: String,
+}
+
+async fn scope_options(
+    state: &web::Data<AppState>,
+    user: &AuthUser,
+) -> Result<Vec<ScopeOption>, ApiError> {
+    let mut options = Vec::new();
+    for kind in [ItemKind::BlackScope, ItemKind::RedScope] {
+        let filter = crate::four_lists::handlers::ItemFilter {
+            kind: Some(kind),
+            department_id: user.department_id,
+            region_code: None,
+            status: Some("published".into()),
+            q: None,
+            page: Some(1),
+            per_page: Some(200),
+        };
+        let page = crate::four_lists::handlers::items_page(state, user.clone(), filter).await?;
+        options.extend(
+            page.items
+                .into_iter()
+                .filter(|i| user.may_manage_department(i.department_id, &i.region_code))
+                .map(|i| ScopeOption {
+                    id: i.id,
+                    department_id: i.department_id,
+                    red: kind == ItemKind::RedScope,
+                    label: format!("{} {}（{}）", i.code, i.title, i.department_name),
+                }),
+        );
+    }
+    Ok(options)
+}
+
+impl EntryForm {
+    /// The API's input, or what the form itself cannot read.
+    fn to_entry(
+        &self,
+        options: &[ScopeOption],
+    ) -> Result<crate::entries::handlers::NewEntry, Vec<String>> {
+        let mut errors = Vec::new();
+        let scope = options
+            .iter()
+            .find(|o| o.id.to_string() == self.scope_item_id);
+        if scope.is_none() {
+            errors.push("清单事项：请选择本部门已发布的红名单或黑名单认定范围".to_string());
+        }
+        let date = |label: &str, raw: &str, errors: &mut Vec<String>| {
+            if raw.is_empty() {
+                return None;
+            }
+            let d = NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok();
+            if d.is_none() {
+                errors.push(format!("{label}：请按 YYYY-MM-DD 填写"));
+            }
+            d
+        };
+        let determination = date("认定日期", &self.determination_date, &mut errors);
+        if self.determination_date.is_empty() {
+            errors.push("认定日期：必填".to_string());
+        }
+        let valid_from = date("有效期起", &self.valid_from, &mut errors);
+        let valid_until = date("有效期止", &self.valid_until, &mut errors);
+        let opt = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+        match (scope, determination) {
+            (Some(scope), Some(determination_date)) if errors.is_empty() => {
+                Ok(crate::entries::handlers::NewEntry {
+                    list_type: if scope.red {
+                        ListType::Red
+                    } else {
+                        ListType::Black
+                    },
+                    subject_code: self.subject_code.trim().to_string(),
+                    subject_kind: None,
+                    subject_name: self.subject_name.trim().to_string(),
+                    legal_representative: opt(&self.legal_representative),
+                    legal_representative_id: None,
+                    region_code: None,
+                    department_id: Some(scope.department_id),
+                    scope_item_id: scope.id,
+                    document_number: self.document_number.trim().to_string(),
+                    determination_date,
+                    valid_from,
+                    valid_until,
+                    facts: self.facts.trim().to_string(),
+                    internal_note: opt(&self.internal_note),
+                    source: if self.source == "national" {
+                        crate::entries::Source::National
+                    } else {
+                        crate::entries::Source::Local
+                    },
+                    acknowledge_invalid_checksum: false,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+async fn entry_form_page(
+    state: &web::Data<AppState>,
+    status: StatusCode,
+    user: &AuthUser,
+    shown: &Shown,
+    csrf: &str,
+    form: &EntryForm,
+    errors: &[String],
+) -> HttpResponse {
+    match scope_options(state, user).await {
+        Ok(options) => render(
+            status,
+            "entry_new.html",
+            context! {
+                user => shown, csrf => csrf, page => "entries", form => form, errors => errors,
+                options => options,
+            },
+        ),
+        Err(e) => api_error(e),
+    }
+}
+
+/// 新增认定: the form for one entry (saved as a draft).
+#[get("/console/entries/new")]
+async fn new_entry(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let (user, shown, csrf) = match page_user_if(
+        &req,
+        &state,
+        |user, _| may_keep_lists(user),
+        "红黑名单仅供工作人员使用。",
+    )
+    .await
+    {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    let form = EntryForm {
+        determination_date: crate::entries::today().to_string(),
+        ..Default::default()
+    };
+    entry_form_page(&state, StatusCode::OK, &user, &shown, &csrf, &form, &[]).await
+}
+
+/// 新增认定: the posted form, recorded as a draft through the API's rules.
+#[post("/console/entries/new")]
+async fn create_entry(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<EntryForm>,
+) -> HttpResponse {
+    let form = form.into_inner();
+    let (user, shown, csrf) = match form_user(&req, &state, &form.csrf).await {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    let options = match scope_options(&state, &user).await {
+        Ok(o) => o,
+        Err(e) => return error_for(&shown, &csrf, e),
+    };
+    let rejected = |errors: Vec<String>| {
+        let (state, user, shown, csrf, form) = (&state, &user, &shown, &csrf, &form);
+        async move {
+            entry_form_page(
+                state,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                user,
+                shown,
+                csrf,
+                form,
+                &errors,
+            )
+            .await
+        }
+    };
+    let input = match form.to_entry(&options) {
+        Ok(i) => i,
+        Err(errors) => return rejected(errors).await,
+    };
+    match crate::entries::handlers::create_draft(&state, user.clone(), input).await {
+        Ok(_) => redirect("/console/entries?status=draft&done=created"),
+        Err(ApiError::Invalid {
+            errors,
+            detail,
+            code,
+        }) => {
+            let messages = invalid_messages(&errors, code, &detail, |f| {
+                crate::entries::import::field_header(f)
+                    .unwrap_or(f)
+                    .to_string()
+            });
+            rejected(messages).await
+        }
         Err(e) => error_for(&shown, &csrf, e),
     }
 }
@@ -654,6 +899,8 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     // Fixed paths before the `{id}` ones.
     cfg.service(entries)
         .service(entries_export)
+        .service(new_entry)
+        .service(create_entry)
         .service(entries_import_form)
         .service(entries_import)
         .service(four_lists_import_form)

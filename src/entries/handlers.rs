@@ -460,18 +460,26 @@ pub async fn create(
     user: AuthUser,
     body: ApiJson<NewEntry>,
 ) -> Result<HttpResponse, ApiError> {
+    let view = create_draft(&state, user, body.0).await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Records one entry as a draft (the API's and the console's).
+pub(crate) async fn create_draft(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    input: NewEntry,
+) -> Result<EntryView, ApiError> {
     user.require(STAFF)?;
-    let input = body.0;
     let st = state.clone();
-    let view = db::run(&state.pool, move |conn| {
+    db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
             let row = create_entry(conn, &st, &user, input, &mut Lookups::default())?;
             audit_entry(conn, &st, &user, "list_entry.create", None, &row)?;
             entry_view(conn, &st.pii, &row, Disclosure::Full, today())
         })
     })
-    .await?;
-    Ok(HttpResponse::Created().json(view))
+    .await
 }
 
 /// 404 for drafts the caller does not manage; 403 for approval systems.

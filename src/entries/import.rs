@@ -190,6 +190,11 @@ fn parse_row(cells: &dyn Fn(usize) -> String, user: &AuthUser) -> ParsedRow {
     }
 }
 
+/// The spreadsheet header (without its `*`) of an API field, for messages shown to staff.
+pub(crate) fn field_header(field: &str) -> Option<&'static str> {
+    column_for_field(field).map(|c| COLUMNS[c].0.trim_end_matches('*'))
+}
+
 fn column_for_field(field: &str) -> Option<usize> {
     COLUMNS.iter().position(|c| c.2 == field).or(match field {
         "scope_item_id" => Some(8),

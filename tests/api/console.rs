@@ -1235,3 +1235,71 @@ async fn the_work_bench_shows_open_objections_and_draft_cases_of_the_callers_dep
     assert!(home.body.contains("暂无案例草稿。"));
     assert!(!home.body.contains("异议人甲公司"));
 }
+
+#[tokio::test]
+async fn an_entry_is_recorded_on_the_form_as_a_draft_with_the_apis_rules() {
+    let f = crate::entries::fixture().await;
+    let (app, tax) = (&f.app, &f.tax.token);
+    let mut b = Browser::new(app);
+    b.log_in("tax", PASSWORD).await;
+    let form = b.get("/console/entries/new").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("【黑名单】HEI-1") && form.body.contains("【红名单】HONG-1"));
+    let csrf = form.csrf();
+    let code = crate::entries::uscc(600);
+    let bad_code = format!(
+        "{}{}",
+        &code[..17],
+        if code.ends_with('0') { '1' } else { '0' }
+    );
+    let black = f.black.to_string();
+    let recent = (crate::entries::today() - chrono::Duration::days(3)).to_string();
+    let fill = |code: &str, date: &str, scope: &str| -> Vec<(String, String)> {
+        [
+            ("csrf", csrf.as_str()),
+            ("scope_item_id", scope),
+            ("subject_code", code),
+            ("subject_name", "通化市某某商贸有限公司"),
+            ("document_number", "F-1"),
+            ("determination_date", date),
+            ("facts", "虚开增值税专用发票"),
+            ("source", "local"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    };
+    let post = |b: &Browser, fields: Vec<(String, String)>| {
+        b.client
+            .post(format!("{}/console/entries/new", b.base))
+            .header(header::COOKIE, b.cookie_header())
+            .form(&fields)
+            .send()
+    };
+    // What the form cannot read, what the API refuses, a scope item of another department: the
+    // form again with the reasons, nothing recorded.
+    let res = post(&b, fill(&code, "2026-02-30", &black)).await.unwrap();
+    let p = b.keep(res).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("认定日期：请按 YYYY-MM-DD 填写"));
+    let res = post(&b, fill(&bad_code, &recent, &black)).await.unwrap();
+    let p = b.keep(res).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("主体代码：代码校验位错误"), "{}", p.body);
+    assert!(p.body.contains(&format!("value=\"{bad_code}\"")));
+    let res = post(&b, fill(&code, &recent, "999999")).await.unwrap();
+    let p = b.keep(res).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("清单事项：请选择"));
+    assert!(entries_by_document(app, tax).await.is_empty());
+
+    let res = post(&b, fill(&code, &recent, &black)).await.unwrap();
+    let p = b.keep(res).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.location(), "/console/entries?status=draft&done=created");
+    assert_eq!(
+        entries_by_document(app, tax).await,
+        vec![("F-1".into(), "draft".into())]
+    );
+    assert!(b.get(p.location()).await.body.contains("已保存为草稿"));
+}
