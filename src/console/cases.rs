@@ -25,7 +25,7 @@ fn may_file_new(user: &AuthUser) -> bool {
 }
 
 /// The application fields (领域) in use: (code, name).
-async fn fields(state: &web::Data<AppState>) -> Result<Vec<(String, String)>, ApiError> {
+pub(super) async fn fields(state: &web::Data<AppState>) -> Result<Vec<(String, String)>, ApiError> {
     use crate::schema::application_fields as f;
     use diesel::prelude::*;
     crate::db::run(&state.pool, move |conn| {

@@ -806,6 +806,8 @@ struct ItemRow {
     item: crate::four_lists::FourListItemView,
     /// The caller may publish this item's draft version now.
     may_publish: bool,
+    /// The caller may edit it (its own department's, not repealed).
+    may_edit: bool,
 }
 
 /// 四张清单: the items the caller may see (drafts of the departments they manage), filtered.
@@ -850,6 +852,9 @@ async fn four_lists(
         .items
         .into_iter()
         .map(|item| ItemRow {
+            may_edit: matches!(user.role, Role::Admin | Role::Department)
+                && item.status != "repealed"
+                && user.may_manage_department(item.department_id, &item.region_code),
             may_publish: may_publish
                 && item.status != "repealed"
                 && (item.status == "draft" || item.has_unpublished_changes)
@@ -895,6 +900,285 @@ async fn four_list_publish(
     }
 }
 
+/// The edit form of a four-list item as shown or typed.
+#[derive(Debug, Default, Serialize)]
+struct ItemForm {
+    title: String,
+    description: String,
+    /// (document, article, issuer), three rows on the form.
+    basis: Vec<(String, String, String)>,
+    subject_kinds: Vec<String>,
+    fields: Vec<String>,
+    severity: String,
+    validity_months: String,
+}
+
+const BASIS_ROWS: usize = 3;
+
+impl ItemForm {
+    fn of(v: &crate::four_lists::FourListItemView) -> ItemForm {
+        let mut basis: Vec<(String, String, String)> = v
+            .legal_basis
+            .iter()
+            .map(|b| {
+                (
+                    b.document.clone(),
+                    b.article.clone().unwrap_or_default(),
+                    b.issuer.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        basis.resize(basis.len().max(BASIS_ROWS), Default::default());
+        ItemForm {
+            title: v.title.clone(),
+            description: v.description.clone(),
+            basis,
+            subject_kinds: v
+                .subject_kinds
+                .iter()
+                .map(|k| k.as_str().to_string())
+                .collect(),
+            fields: v.fields.clone(),
+            severity: v
+                .severity
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            validity_months: v.validity_months.map(|m| m.to_string()).unwrap_or_default(),
+        }
+    }
+
+    fn from_pairs(pairs: &[(String, String)]) -> (String, ItemForm) {
+        let mut csrf = String::new();
+        let mut f = ItemForm::default();
+        let (mut docs, mut articles, mut issuers) = (Vec::new(), Vec::new(), Vec::new());
+        for (k, v) in pairs {
+            let v = v.trim().to_string();
+            match k.as_str() {
+                "csrf" => csrf = v,
+                "title" => f.title = v,
+                "description" => f.description = v,
+                "basis_document" => docs.push(v),
+                "basis_article" => articles.push(v),
+                "basis_issuer" => issuers.push(v),
+                "subject_kind" => f.subject_kinds.push(v),
+                "field" => f.fields.push(v),
+                "severity" => f.severity = v,
+                "validity_months" => f.validity_months = v,
+                _ => {}
+            }
+        }
+        f.basis = docs
+            .into_iter()
+            .enumerate()
+            .map(|(i, d)| {
+                (
+                    d,
+                    articles.get(i).cloned().unwrap_or_default(),
+                    issuers.get(i).cloned().unwrap_or_default(),
+                )
+            })
+            .collect();
+        (csrf, f)
+    }
+
+    /// The API's changes for an item of `kind`, or what the form itself cannot read.
+    fn to_patch(
+        &self,
+        kind: ItemKind,
+    ) -> Result<crate::four_lists::handlers::ItemPatch, Vec<String>> {
+        use crate::four_lists::{LegalBasis, Severity, SubjectType};
+        let mut errors = Vec::new();
+        let opt = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
+        let legal_basis: Vec<LegalBasis> = self
+            .basis
+            .iter()
+            .filter(|(d, a, i)| !(d.is_empty() && a.is_empty() && i.is_empty()))
+            .map(|(d, a, i)| LegalBasis {
+                document: d.clone(),
+                article: opt(a),
+                issuer: opt(i),
+            })
+            .collect();
+        let subject_kinds: Vec<SubjectType> = self
+            .subject_kinds
+            .iter()
+            .filter_map(|k| SubjectType::parse(k))
+            .collect();
+        let mut patch = crate::four_lists::handlers::ItemPatch {
+            title: Some(self.title.clone()),
+            description: Some(self.description.clone()),
+            legal_basis: Some(legal_basis),
+            subject_kinds: Some(subject_kinds),
+            ..Default::default()
+        };
+        match kind {
+            ItemKind::BlackScope => match Severity::parse(&self.severity) {
+                Some(s) => patch.severity = Some(s),
+                None => errors.push("失信等级：请选择".to_string()),
+            },
+            ItemKind::RedScope => match self.validity_months.parse::<i32>() {
+                Ok(m) => patch.validity_months = Some(m),
+                Err(_) => errors.push("有效期（月）：请填写整数".to_string()),
+            },
+            ItemKind::IncentiveMeasures | ItemKind::PunishmentMeasures => {
+                patch.fields = Some(self.fields.clone());
+            }
+        }
+        if errors.is_empty() {
+            Ok(patch)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn item_form_page(
+    state: &web::Data<AppState>,
+    status: StatusCode,
+    shown: &Shown,
+    csrf: &str,
+    item: &crate::four_lists::FourListItemView,
+    form: &ItemForm,
+    errors: &[String],
+    done: bool,
+) -> HttpResponse {
+    match super::cases::fields(state).await {
+        Ok(fields) => render(
+            status,
+            "item_edit.html",
+            context! {
+                user => shown, csrf => csrf, page => "four_lists", item => item, form => form,
+                errors => errors, fields => fields, done => done,
+                kind_zh => KINDS.iter().copied().collect::<std::collections::BTreeMap<_, _>>(),
+            },
+        ),
+        Err(e) => api_error(e),
+    }
+}
+
+/// The item the caller may edit, or the page saying why not.
+async fn editable_item(
+    state: &web::Data<AppState>,
+    user: &AuthUser,
+    shown: &Shown,
+    csrf: &str,
+    id: i32,
+) -> Result<crate::four_lists::FourListItemView, HttpResponse> {
+    let item = crate::four_lists::handlers::item_by_id(state, user.clone(), id)
+        .await
+        .map_err(|e| error_for(shown, csrf, e))?;
+    if !matches!(user.role, Role::Admin | Role::Department)
+        || !user.may_manage_department(item.department_id, &item.region_code)
+    {
+        return Err(forbidden_page(shown, csrf, "清单事项由所属部门修改。"));
+    }
+    if item.status == "repealed" {
+        return Err(error_page(
+            StatusCode::CONFLICT,
+            shown,
+            csrf,
+            "不能修改",
+            "该事项已废止，不能再修改。",
+        ));
+    }
+    Ok(item)
+}
+
+#[derive(Deserialize)]
+struct EditQuery {
+    done: Option<String>,
+}
+
+/// 修改清单事项: the form with the latest version's content.
+#[get("/console/four-lists/{id}/edit")]
+async fn edit_item(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+    query: web::Query<EditQuery>,
+) -> HttpResponse {
+    let (user, shown, csrf) = match page_user(&req, &state).await {
+        Ok(u) => u,
+        Err(to_login) => return to_login,
+    };
+    let item = match editable_item(&state, &user, &shown, &csrf, path.into_inner()).await {
+        Ok(i) => i,
+        Err(page) => return page,
+    };
+    let form = ItemForm::of(&item);
+    let done = query.done.is_some();
+    item_form_page(
+        &state,
+        StatusCode::OK,
+        &shown,
+        &csrf,
+        &item,
+        &form,
+        &[],
+        done,
+    )
+    .await
+}
+
+/// 修改清单事项: the posted form; a published item gets a new draft version.
+#[post("/console/four-lists/{id}/edit")]
+async fn save_item(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let (sent_csrf, form) = ItemForm::from_pairs(&pairs);
+    let (user, shown, csrf) = match form_user(&req, &state, &sent_csrf).await {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    let id = path.into_inner();
+    let item = match editable_item(&state, &user, &shown, &csrf, id).await {
+        Ok(i) => i,
+        Err(page) => return page,
+    };
+    let errors = match form.to_patch(item.kind) {
+        Ok(patch) => match crate::four_lists::handlers::update(&state, user, id, patch).await {
+            Ok(_) => return redirect(&format!("/console/four-lists/{id}/edit?done=saved")),
+            Err(ApiError::Invalid {
+                errors,
+                detail,
+                code,
+            }) => invalid_messages(&errors, code, &detail, |f| item_field_label(f).to_string()),
+            Err(e) => return error_for(&shown, &csrf, e),
+        },
+        Err(errors) => errors,
+    };
+    item_form_page(
+        &state,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &shown,
+        &csrf,
+        &item,
+        &form,
+        &errors,
+        false,
+    )
+    .await
+}
+
+fn item_field_label(field: &str) -> &str {
+    match field {
+        "title" => "名称",
+        "description" => "说明",
+        "subject_kinds" => "适用主体",
+        "fields" => "适用领域",
+        "severity" => "失信等级",
+        "validity_months" => "有效期（月）",
+        f if f.starts_with("legal_basis") => "设定依据",
+        f if f.starts_with("fields") => "适用领域",
+        other => other,
+    }
+}
+
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     // Fixed paths before the `{id}` ones.
     cfg.service(entries)
@@ -908,5 +1192,7 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .service(import_template)
         .service(entry_action)
         .service(four_lists)
+        .service(edit_item)
+        .service(save_item)
         .service(four_list_publish);
 }

@@ -527,13 +527,22 @@ pub async fn get_item(
     user: AuthUser,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let v = db::run(&state.pool, move |conn| {
+    let v = item_by_id(&state, user, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(v))
+}
+
+/// One item as the caller sees it: managers the latest version, others the published one (the
+/// API's and the console's).
+pub(crate) async fn item_by_id(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    id: i32,
+) -> Result<FourListItemView, ApiError> {
+    db::run(&state.pool, move |conn| {
         let item = load_item(conn, id)?;
         visible_view(conn, &user, &item)?.ok_or_else(|| ApiError::not_found("four-list item"))
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(v))
+    .await
 }
 
 /// Every version of an item, oldest first (drafts only for those who manage the department).
@@ -621,11 +630,21 @@ pub async fn update_item(
     path: web::Path<i32>,
     body: ApiJson<ItemPatch>,
 ) -> Result<HttpResponse, ApiError> {
+    let updated = update(&state, user, path.into_inner(), body.0).await?;
+    Ok(HttpResponse::Ok().json(updated))
+}
+
+/// Edits an item: in place while a draft, as a new draft version once published (the API's and
+/// the console's).
+pub(crate) async fn update(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    id: i32,
+    p: ItemPatch,
+) -> Result<FourListItemView, ApiError> {
     user.require(&[Role::Admin, Role::Department])?;
-    let id = path.into_inner();
-    let p = body.0;
     let actor = user.actor();
-    let updated = db::run(&state.pool, move |conn| {
+    db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
             let item = load_item(conn, id)?;
             require_manage(conn, &user, item.department_id)?;
@@ -743,8 +762,7 @@ pub async fn update_item(
             Ok(after)
         })
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(updated))
+    .await
 }
 
 /// Publish the item's draft version (公布). It replaces the version in force, if any. Bureaus

@@ -989,6 +989,83 @@ async fn four_list_drafts_are_published_and_imported_from_the_pages() {
         .await;
     assert_eq!(p.status, StatusCode::CONFLICT);
 
+    // Editing the published item makes a second, draft version; the first stays in force.
+    let edit = b.get(&format!("/console/four-lists/{id}/edit")).await;
+    assert_eq!(edit.status, StatusCode::OK);
+    assert!(edit
+        .body
+        .contains("value=\"《重大税收违法失信主体信息公布管理办法》\""));
+    assert!(edit.body.contains("<option value=\"serious\" selected>"));
+    let form = |title: &str, document: &str, severity: &str| -> Vec<(String, String)> {
+        let mut f = vec![
+            ("csrf", csrf.as_str()),
+            ("title", title),
+            ("description", "偷税、逃避追缴欠税"),
+            ("basis_document", document),
+            ("basis_article", "第六条"),
+            ("basis_issuer", ""),
+            ("basis_document", ""),
+            ("basis_article", ""),
+            ("basis_issuer", ""),
+            ("subject_kind", "enterprise"),
+            ("subject_kind", "individual"),
+            ("severity", severity),
+        ];
+        f.retain(|(k, v)| !(*k == "severity" && v.is_empty()));
+        f.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let post = |b: &Browser, fields: Vec<(String, String)>| {
+        b.client
+            .post(format!("{}/console/four-lists/{id}/edit", b.base))
+            .header(header::COOKIE, b.cookie_header())
+            .form(&fields)
+            .send()
+    };
+    // No legal basis (the API's rule), no tier (the form's): refused with reasons, unchanged.
+    let res = post(&b, form("重大税收违法失信主体（修订）", "", "serious"))
+        .await
+        .unwrap();
+    let p = b.keep(res).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("设定依据："), "{}", p.body);
+    let res = post(&b, form("重大税收违法失信主体（修订）", "《办法》", ""))
+        .await
+        .unwrap();
+    let p = b.keep(res).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("失信等级：请选择"));
+    let res = post(
+        &b,
+        form("重大税收违法失信主体（修订）", "《办法》", "general"),
+    )
+    .await
+    .unwrap();
+    let p = b.keep(res).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert!(b
+        .get(p.location())
+        .await
+        .body
+        .contains("已保存为第 2 版草稿"));
+    let item: Value = app
+        .get(&format!("/api/v1/four-list-items/{id}"), &tax.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(item["latest_version"], 2);
+    assert_eq!(item["published_version"], 1);
+    assert_eq!(item["title"], "重大税收违法失信主体（修订）");
+    assert_eq!(item["severity"], "general");
+    assert_eq!(item["legal_basis"].as_array().unwrap().len(), 1);
+    assert!(b
+        .get("/console/four-lists?q=HEI-7")
+        .await
+        .body
+        .contains("公布第 2 版"));
+
     // An import with a bad row: the table, nothing written.
     let form = b.get("/console/four-lists/import").await;
     assert_eq!(form.status, StatusCode::OK);
@@ -1021,6 +1098,12 @@ async fn four_list_drafts_are_published_and_imported_from_the_pages() {
     let mut u = Browser::new(&app);
     u.log_in("bureau", PASSWORD).await;
     assert_eq!(u.get("/console/four-lists").await.status, StatusCode::OK);
+    assert_eq!(
+        u.get(&format!("/console/four-lists/{id}/edit"))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(
         u.get("/console/four-lists/import").await.status,
         StatusCode::FORBIDDEN
