@@ -878,6 +878,7 @@ async fn four_lists(
             status_zh => ITEM_STATUSES.iter().copied().collect::<std::collections::BTreeMap<_, _>>(),
             departments => departments, done => done,
             may_import => ImportKind::FourLists.allowed(&user),
+            may_add => may_add_items(&user),
         },
     )
 }
@@ -903,6 +904,8 @@ async fn four_list_publish(
 /// The edit form of a four-list item as shown or typed.
 #[derive(Debug, Default, Serialize)]
 struct ItemForm {
+    /// New items only.
+    code: String,
     title: String,
     description: String,
     /// (document, article, issuer), three rows on the form.
@@ -930,6 +933,7 @@ impl ItemForm {
             .collect();
         basis.resize(basis.len().max(BASIS_ROWS), Default::default());
         ItemForm {
+            code: v.code.clone(),
             title: v.title.clone(),
             description: v.description.clone(),
             basis,
@@ -955,6 +959,7 @@ impl ItemForm {
             let v = v.trim().to_string();
             match k.as_str() {
                 "csrf" => csrf = v,
+                "code" => f.code = v,
                 "title" => f.title = v,
                 "description" => f.description = v,
                 "basis_document" => docs.push(v),
@@ -1032,13 +1037,40 @@ impl ItemForm {
     }
 }
 
+impl ItemForm {
+    /// A new item of `kind` from the form.
+    fn to_new(&self, kind: ItemKind) -> Result<crate::four_lists::handlers::NewItem, Vec<String>> {
+        let p = self.to_patch(kind)?;
+        Ok(crate::four_lists::handlers::NewItem {
+            department_id: None,
+            kind,
+            code: self.code.clone(),
+            title: p.title.unwrap_or_default(),
+            description: p.description.unwrap_or_default(),
+            legal_basis: p.legal_basis.unwrap_or_default(),
+            subject_kinds: p.subject_kinds.unwrap_or_default(),
+            fields: p.fields.unwrap_or_default(),
+            implementing_department_ids: vec![],
+            linked_scope_item_ids: vec![],
+            severity: p.severity,
+            publication_months_min: None,
+            publication_months_max: None,
+            repair_after_months: None,
+            repairable: None,
+            validity_months: p.validity_months,
+        })
+    }
+}
+
+/// The edit form (`item`) or the new-item form of `kind` (`item` none).
 #[allow(clippy::too_many_arguments)]
 async fn item_form_page(
     state: &web::Data<AppState>,
     status: StatusCode,
     shown: &Shown,
     csrf: &str,
-    item: &crate::four_lists::FourListItemView,
+    kind: ItemKind,
+    item: Option<&crate::four_lists::FourListItemView>,
     form: &ItemForm,
     errors: &[String],
     done: bool,
@@ -1049,6 +1081,7 @@ async fn item_form_page(
             "item_edit.html",
             context! {
                 user => shown, csrf => csrf, page => "four_lists", item => item, form => form,
+                kind => kind.as_str(), kinds => KINDS,
                 errors => errors, fields => fields, done => done,
                 kind_zh => KINDS.iter().copied().collect::<std::collections::BTreeMap<_, _>>(),
             },
@@ -1113,7 +1146,8 @@ async fn edit_item(
         StatusCode::OK,
         &shown,
         &csrf,
-        &item,
+        item.kind,
+        Some(&item),
         &form,
         &[],
         done,
@@ -1157,7 +1191,111 @@ async fn save_item(
         StatusCode::UNPROCESSABLE_ENTITY,
         &shown,
         &csrf,
-        &item,
+        item.kind,
+        Some(&item),
+        &form,
+        &errors,
+        false,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct NewItemQuery {
+    kind: Option<String>,
+}
+
+/// Officers of a department add its items (the form files for the caller's own department).
+fn may_add_items(user: &AuthUser) -> bool {
+    user.role == Role::Department && user.department_id.is_some()
+}
+
+/// 新增清单事项: the form for an item of the chosen list.
+#[get("/console/four-lists/new")]
+async fn new_item(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<NewItemQuery>,
+) -> HttpResponse {
+    let (_, shown, csrf) = match page_user_if(
+        &req,
+        &state,
+        |user, _| may_add_items(user),
+        "清单事项由部门工作人员新增。",
+    )
+    .await
+    {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    let kind = query
+        .kind
+        .as_deref()
+        .and_then(ItemKind::parse)
+        .unwrap_or(ItemKind::BlackScope);
+    let mut form = ItemForm::default();
+    form.basis.resize(BASIS_ROWS, Default::default());
+    form.subject_kinds = vec!["enterprise".into()];
+    item_form_page(
+        &state,
+        StatusCode::OK,
+        &shown,
+        &csrf,
+        kind,
+        None,
+        &form,
+        &[],
+        false,
+    )
+    .await
+}
+
+/// 新增清单事项: the posted form, recorded as a draft through the API's rules.
+#[post("/console/four-lists/new")]
+async fn add_item(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let (sent_csrf, mut form) = ItemForm::from_pairs(&pairs);
+    let (user, shown, csrf) = match form_user(&req, &state, &sent_csrf).await {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    if !may_add_items(&user) {
+        return forbidden_page(&shown, &csrf, "清单事项由部门工作人员新增。");
+    }
+    let kind = pairs
+        .iter()
+        .find(|(k, _)| k == "kind")
+        .and_then(|(_, v)| ItemKind::parse(v))
+        .unwrap_or(ItemKind::BlackScope);
+    let errors = match form.to_new(kind) {
+        Ok(input) => match crate::four_lists::handlers::create(&state, user, input).await {
+            Ok(item) => {
+                return redirect(&format!("/console/four-lists/{}/edit?done=saved", item.id))
+            }
+            Err(ApiError::Invalid {
+                errors,
+                detail,
+                code,
+            }) => invalid_messages(&errors, code, &detail, |f| item_field_label(f).to_string()),
+            Err(ApiError::Conflict { code, detail }) => {
+                vec![format!(
+                    "编码：{}",
+                    crate::imports::zh_message(code, &detail)
+                )]
+            }
+            Err(e) => return error_for(&shown, &csrf, e),
+        },
+        Err(errors) => errors,
+    };
+    form.basis
+        .resize(form.basis.len().max(BASIS_ROWS), Default::default());
+    item_form_page(
+        &state,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &shown,
+        &csrf,
+        kind,
+        None,
         &form,
         &errors,
         false,
@@ -1167,6 +1305,7 @@ async fn save_item(
 
 fn item_field_label(field: &str) -> &str {
     match field {
+        "code" => "编码",
         "title" => "名称",
         "description" => "说明",
         "subject_kinds" => "适用主体",
@@ -1192,6 +1331,8 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .service(import_template)
         .service(entry_action)
         .service(four_lists)
+        .service(new_item)
+        .service(add_item)
         .service(edit_item)
         .service(save_item)
         .service(four_list_publish);

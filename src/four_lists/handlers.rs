@@ -252,13 +252,21 @@ pub async fn create_item(
     user: AuthUser,
     body: ApiJson<NewItem>,
 ) -> Result<HttpResponse, ApiError> {
+    let created = create(&state, user, body.0).await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+/// Records a new item as a draft (the API's and the console's).
+pub(crate) async fn create(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    input: NewItem,
+) -> Result<FourListItemView, ApiError> {
     user.require(&[Role::Admin, Role::Department])?;
-    let input = body.0;
-    let created = db::run(&state.pool, move |conn| {
+    db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| create_item_in(conn, &user, input))
     })
-    .await?;
-    Ok(HttpResponse::Created().json(created))
+    .await
 }
 
 /// Creates a draft item and audits it; call inside [`db::write_tx`].

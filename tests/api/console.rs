@@ -1066,6 +1066,58 @@ async fn four_list_drafts_are_published_and_imported_from_the_pages() {
         .body
         .contains("公布第 2 版"));
 
+    // A new item: a code taken or malformed is refused with the reason; then a draft.
+    let page = b.get("/console/four-lists/new?kind=red_scope").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("新增清单事项：诚信典型范围清单"));
+    assert!(page.body.contains("name=\"validity_months\""));
+    let new_item = |code: &str| -> Vec<(String, String)> {
+        [
+            ("csrf", csrf.as_str()),
+            ("kind", "black_scope"),
+            ("code", code),
+            ("title", "拒不履行法定义务"),
+            ("description", ""),
+            ("basis_document", "《办法》"),
+            ("basis_article", ""),
+            ("basis_issuer", ""),
+            ("subject_kind", "enterprise"),
+            ("severity", "serious"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    };
+    let add = |b: &Browser, fields: Vec<(String, String)>| {
+        b.client
+            .post(format!("{}/console/four-lists/new", b.base))
+            .header(header::COOKIE, b.cookie_header())
+            .form(&fields)
+            .send()
+    };
+    for (code, reason) in [
+        ("HEI 9!", "编码：编码格式错误"),
+        ("HEI-7", "编码：该部门已有相同编码的事项"),
+    ] {
+        let res = add(&b, new_item(code)).await.unwrap();
+        let p = b.keep(res).await;
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{code}");
+        assert!(p.body.contains(reason), "{code}: {}", p.body);
+    }
+    let res = add(&b, new_item("HEI-9")).await.unwrap();
+    let p = b.keep(res).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let drafts: Value = app
+        .get("/api/v1/four-list-items?status=draft", &tax.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(drafts["total"], 1);
+    assert_eq!(drafts["items"][0]["code"], "HEI-9");
+    assert_eq!(drafts["items"][0]["kind"], "black_scope");
+    assert_eq!(drafts["items"][0]["severity"], "serious");
+
     // An import with a bad row: the table, nothing written.
     let form = b.get("/console/four-lists/import").await;
     assert_eq!(form.status, StatusCode::OK);
@@ -1085,7 +1137,7 @@ async fn four_list_drafts_are_published_and_imported_from_the_pages() {
         .json()
         .await
         .unwrap();
-    assert_eq!(all["total"], 1);
+    assert_eq!(all["total"], 2);
 
     // A bureau may publish for departments of its region, but imports are the departments'.
     app.account(
@@ -1106,6 +1158,10 @@ async fn four_list_drafts_are_published_and_imported_from_the_pages() {
     );
     assert_eq!(
         u.get("/console/four-lists/import").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        u.get("/console/four-lists/new").await.status,
         StatusCode::FORBIDDEN
     );
 }
