@@ -94,12 +94,14 @@ fn x_of(month: u32) -> f64 {
     LEFT + (month as f64 - 1.0) * (CHART_W - LEFT - 16.0) / 11.0
 }
 
-/// The chart's lines on a scale from 0 to `top` (at least 100%).
+/// The chart's lines on a scale from 0 to `top` (at least 100%, a multiple of 25%).
 fn lines(months: &[Month]) -> (f64, Vec<Line>) {
     let top = months
         .iter()
         .flat_map(|m| m.figures.iter().filter_map(|f| f.ratio))
         .fold(1.0_f64, f64::max);
+    // Round the scale up to a quarter, so that the ticks read 25%, 50%, …
+    let top = (top * 4.0).ceil() / 4.0;
     let y_of = |ratio: f64| TOP + (CHART_H - TOP - 24.0) * (1.0 - ratio / top);
     let lines = SERIES
         .iter()
@@ -347,6 +349,8 @@ mod tests {
             as_of: NaiveDate::from_ymd_opt(2026, m, 1).unwrap(),
             figures: [f(r), f(r), f(r), f(r)],
         };
+        let (top, _) = lines(&[month(1, Some(1.03))]);
+        assert_eq!(top, 1.25, "the scale ends on a quarter");
         let (top, lines) = lines(&[month(1, Some(0.2)), month(2, None), month(3, Some(2.0))]);
         assert_eq!(top, 2.0, "the scale grows past 100%");
         let path = &lines[0].path;

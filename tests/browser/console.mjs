@@ -18,8 +18,9 @@ const browser = await chromium.launch({
 });
 const desktop = { viewport: { width: 1366, height: 768 }, locale: 'zh-CN' };
 
-async function shot(page, name) {
-  if (shots) await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+/** A screenshot of the whole page, or of the first screen only for long lists (`top`). */
+async function shot(page, name, top = false) {
+  if (shots) await page.screenshot({ path: `${shots}/${name}.png`, fullPage: !top });
 }
 
 async function login(user, options = desktop) {
@@ -110,7 +111,7 @@ try {
   const publicBefore = await publicBlackEntries();
   await officer.getByRole('link', { name: '红黑名单' }).click();
   await officer.getByText('导出当前筛选结果（Excel）').waitFor();
-  await shot(officer, 'entries');
+  await shot(officer, 'entries', true);
   await officer.getByRole('link', { name: '导入名单' }).click();
   await officer.getByLabel('选择文件（.xlsx 或 .csv，不超过 32 MB）')
     .setInputFiles({ name: '名单.csv', mimeType: 'text/csv', buffer: Buffer.from(bad) });
@@ -136,10 +137,10 @@ try {
   await shot(bureau, 'targets-trend');
   await bureau.getByRole('link', { name: '部门评分' }).click();
   await bureau.getByText('未计量').first().waitFor();
-  await shot(bureau, 'scorecards');
+  await shot(bureau, 'scorecards', true);
   await officer.getByRole('link', { name: '联合奖惩案例' }).click();
   await officer.getByRole('link', { name: '登记案例' }).waitFor();
-  await shot(officer, 'cases');
+  await shot(officer, 'cases', true);
 
   // A narrow screen still shows the targets.
   const phone = await login('demo-city-bureau', { viewport: { width: 390, height: 844 }, locale: 'zh-CN' });
