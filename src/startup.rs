@@ -242,8 +242,16 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(max_body))
-                .app_data(web::QueryConfig::default().error_handler(|e, _| error::query_error(e).into()))
-                .app_data(web::PathConfig::default().error_handler(|e, _| error::path_error(e).into()))
+                .app_data(web::QueryConfig::default().error_handler(|e, req| {
+                    crate::console::malformed(req, e).unwrap_or_else(|e| error::query_error(e).into())
+                }))
+                .app_data(web::PathConfig::default().error_handler(|e, req| {
+                    crate::console::malformed(req, e).unwrap_or_else(|e| error::path_error(e).into())
+                }))
+                // Only the console posts forms.
+                .app_data(web::FormConfig::default().error_handler(|e, req| {
+                    crate::console::malformed(req, e).unwrap_or_else(actix_web::Error::from)
+                }))
                 .into_utoipa_app()
                 .configure(routes)
                 .into_app()

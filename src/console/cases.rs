@@ -99,6 +99,15 @@ async fn cases(
     let q = query.into_inner();
     let page = q.page.unwrap_or(1).max(1);
     let filer = may_file_new(&user);
+    // Accounts bound to no department name the filing department of a case from feedback.
+    let departments = if user.department_id.is_none() {
+        match super::lists::departments(&state).await {
+            Ok(d) => d,
+            Err(e) => return api_error(e),
+        }
+    } else {
+        Vec::new()
+    };
     let result = match crate::cases::handlers::cases_page(
         &state,
         user,
@@ -115,7 +124,7 @@ async fn cases(
         "cases.html",
         context! {
             user => shown, csrf => csrf, page => "cases", f => &q, result => result, pages => pages,
-            may_file_new => filer,
+            may_file_new => filer, departments => departments,
             statuses => STATUSES, kind_zh => kind_zh(),
             status_zh => STATUSES.iter().copied().collect::<std::collections::BTreeMap<_, _>>(),
         },
@@ -475,6 +484,10 @@ async fn file_case(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
 struct FeedbackForm {
     csrf: String,
     check_id: String,
+    /// The filing department when the check was made by an account without one (offered to
+    /// accounts bound to no department).
+    #[serde(default)]
+    department_id: String,
 }
 
 /// 从核查反馈生成: a draft case from a credit check whose feedback applied measures.
@@ -497,7 +510,8 @@ async fn from_feedback(
             "核查记录编号应为数字。",
         );
     };
-    match crate::cases::handlers::draft_from_feedback(&state, user, check_id, None).await {
+    let department = form.department_id.trim().parse::<i32>().ok();
+    match crate::cases::handlers::draft_from_feedback(&state, user, check_id, department).await {
         Ok(c) => redirect(&format!("/console/cases/{}?done=filed", c.id)),
         Err(ApiError::Conflict { code, .. }) => super::lists::error_page(
             StatusCode::CONFLICT,

@@ -104,7 +104,9 @@ fn may_keep_lists(user: &AuthUser) -> bool {
     matches!(user.role, Role::Admin | Role::Bureau | Role::Department)
 }
 
-async fn departments(state: &web::Data<AppState>) -> Result<Vec<(i32, String)>, ApiError> {
+pub(super) async fn departments(
+    state: &web::Data<AppState>,
+) -> Result<Vec<(i32, String)>, ApiError> {
     use crate::schema::departments;
     use diesel::prelude::*;
     crate::db::run(&state.pool, move |conn| {

@@ -179,6 +179,27 @@ async fn page_user_if(
     Ok((user, shown, csrf))
 }
 
+/// A malformed query, path or form under `/console/` (a tampered form, a hand-edited address): a
+/// page in Chinese (400) instead of the API's problem+json; writes nothing. Elsewhere the error
+/// is handed back for the API's answer.
+pub fn malformed<E>(req: &HttpRequest, err: E) -> Result<actix_web::Error, E>
+where
+    E: std::fmt::Debug + std::fmt::Display + 'static,
+{
+    if !req.path().starts_with("/console/") {
+        return Err(err);
+    }
+    let page = render(
+        actix_web::http::StatusCode::BAD_REQUEST,
+        "error.html",
+        context! {
+            title => "请求内容有误",
+            message => "页面地址或表单内容有误，请返回上一页刷新后重试。",
+        },
+    );
+    Ok(actix_web::error::InternalError::from_response(err, page).into())
+}
+
 fn not_found_page(user: &Shown, csrf: &str, message: &str) -> HttpResponse {
     render(
         actix_web::http::StatusCode::NOT_FOUND,

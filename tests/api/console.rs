@@ -1306,8 +1306,17 @@ async fn a_case_is_filed_on_the_form_submitted_and_shared_through_the_pages() {
         .await
         .body
         .contains("共 0 件"));
-    // The form files for the caller's own department: a bureau account bound to none has none.
+    // The form files for the caller's own department: a bureau account bound to none has none,
+    // and names the filing department of a case from a check's feedback instead.
     assert!(!list.body.contains("/console/cases/new"));
+    assert!(list
+        .body
+        .contains("<select id=\"feedback_department\" name=\"department_id\">"));
+    assert!(!b
+        .get("/console/cases")
+        .await
+        .body
+        .contains("feedback_department"));
     assert_eq!(
         city.get("/console/cases/new").await.status,
         StatusCode::FORBIDDEN
@@ -1441,4 +1450,61 @@ async fn an_entry_is_recorded_on_the_form_as_a_draft_with_the_apis_rules() {
         vec![("F-1".into(), "draft".into())]
     );
     assert!(b.get(p.location()).await.body.contains("已保存为草稿"));
+}
+
+#[tokio::test]
+async fn a_tampered_form_or_address_gets_a_page_in_chinese_and_changes_nothing() {
+    let w = world().await;
+    let (_, _, body) = enterprise_case(&w, 43).await;
+    let id = ok(
+        w.app.post("/api/v1/repairs", &w.tax.token, body).await,
+        StatusCode::CREATED,
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let mut tax = Browser::new(&w.app);
+    tax.log_in("tax", PASSWORD).await;
+    let page = tax.get(&format!("/console/repairs/{id}")).await;
+    let csrf = page.csrf();
+    let before = w.app.audit_count();
+    let tampered = [
+        tax.post(
+            &format!("/console/repairs/{id}/accept"),
+            &[("csrf", &csrf), ("version", "abc")],
+        )
+        .await,
+        tax.post(
+            &format!("/console/repairs/{id}/accept"),
+            &[("version", "1")],
+        )
+        .await,
+        tax.get("/console/repairs/not-a-number").await,
+        tax.get("/console/scorecards?quarter=first").await,
+    ];
+    for p in tampered {
+        assert_eq!(p.status, StatusCode::BAD_REQUEST);
+        assert!(p.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        assert!(p.body.contains("请求内容有误"), "{}", p.body);
+    }
+    assert_eq!(w.app.audit_count(), before, "nothing written");
+    let v = ok(
+        w.app
+            .get(&format!("/api/v1/repairs/{id}"), &w.tax.token)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(v["status"], "submitted");
+    // The API keeps its problem+json for the same mistakes.
+    let res = w
+        .app
+        .get("/api/v1/repairs/not-a-number", &w.tax.token)
+        .await;
+    assert_problem(res, StatusCode::BAD_REQUEST, "invalid_path_parameter").await;
+    let res = w.app.get("/api/v1/repairs?page=first", &w.tax.token).await;
+    assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query").await;
 }
