@@ -208,18 +208,13 @@ async fn case(
     }
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
 /// 报送 (submit) or 共享 (share) one case.
 #[post("/console/cases/{id}/{step}")]
 async fn case_step(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(i32, String)>,
-    form: web::Form<CsrfForm>,
+    form: web::Form<super::CsrfForm>,
 ) -> HttpResponse {
     let (user, shown, csrf) = match form_user(&req, &state, &form.csrf).await {
         Ok(u) => u,

@@ -264,18 +264,13 @@ async fn entries_export(
     }
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
 /// 发布 or 删除 one draft entry.
 #[post("/console/entries/{id}/{action}")]
 async fn entry_action(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(i32, String)>,
-    form: web::Form<CsrfForm>,
+    form: web::Form<super::CsrfForm>,
 ) -> HttpResponse {
     let (user, shown, csrf) = match form_user(&req, &state, &form.csrf).await {
         Ok(u) => u,
@@ -891,7 +886,7 @@ async fn four_list_publish(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<i32>,
-    form: web::Form<CsrfForm>,
+    form: web::Form<super::CsrfForm>,
 ) -> HttpResponse {
     let (user, shown, csrf) = match form_user(&req, &state, &form.csrf).await {
         Ok(u) => u,

@@ -898,33 +898,11 @@ async fn targets(
     state: web::Data<AppState>,
     query: web::Query<TargetsForm>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user_if(
-        &req,
-        &state,
-        |_, shown| shown.may_read_targets,
-        "年度目标仅供信用主管部门和系统管理员查看。",
-    )
-    .await
-    {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
-    let q = query.into_inner();
-    let year = q
-        .year
-        .unwrap_or_else(|| chrono::Datelike::year(&crate::entries::today()));
-    let region = user.region_code.clone();
-    let report = match crate::targets::report_for(&state, user, year, region, q.as_of).await {
-        Ok(r) => r,
-        Err(ApiError::Invalid { detail, .. }) => {
-            return render(
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "error.html",
-                context! { user => shown, csrf => csrf, title => "查询条件有误", message => detail },
-            )
-        }
-        Err(e) => return actix_web::ResponseError::error_response(&e),
-    };
+    let (_, shown, csrf, report) =
+        match reports::caller_report(&req, &state, query.year, query.as_of).await {
+            Ok(r) => r,
+            Err(page) => return page,
+        };
     let total_name = if report.region_code == crate::auth::CITY_REGION {
         "全市合计".to_string()
     } else {

@@ -9,11 +9,43 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 
 use super::lists::{api_error, error_page};
-use super::{page_user_if, TargetsForm};
+use super::{page_user_if, Shown, TargetsForm};
+use crate::auth::AuthUser;
 use crate::auth::Role;
 use crate::error::ApiError;
 use crate::startup::AppState;
 use crate::targets::formulas::Figure;
+use crate::targets::TargetsReport;
+
+/// The year-end report of the caller's region for a targets page: only bureaus and admins, the
+/// year defaulting to this one, a query outside the year answered as a page.
+pub(super) async fn caller_report(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    year: Option<i32>,
+    as_of: Option<NaiveDate>,
+) -> Result<(AuthUser, Shown, String, TargetsReport), HttpResponse> {
+    let (user, shown, csrf) = page_user_if(
+        req,
+        state,
+        |_, shown| shown.may_read_targets,
+        "年度目标仅供信用主管部门和系统管理员查看。",
+    )
+    .await?;
+    let year = year.unwrap_or_else(|| crate::entries::today().year());
+    let region = user.region_code.clone();
+    match crate::targets::report_for(state, user.clone(), year, region, as_of).await {
+        Ok(report) => Ok((user, shown, csrf, report)),
+        Err(ApiError::Invalid { detail, .. }) => Err(error_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &shown,
+            &csrf,
+            "查询条件有误",
+            &detail,
+        )),
+        Err(e) => Err(api_error(e)),
+    }
+}
 
 /// 导出 Excel: the targets report the page shows, as a workbook.
 #[get("/console/targets/export")]
@@ -22,29 +54,9 @@ async fn targets_export(
     state: web::Data<AppState>,
     query: web::Query<TargetsForm>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user_if(
-        &req,
-        &state,
-        |_, shown| shown.may_read_targets,
-        "年度目标仅供信用主管部门和系统管理员查看。",
-    )
-    .await
-    {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
-    let year = query.year.unwrap_or_else(|| crate::entries::today().year());
-    let region = user.region_code.clone();
-    match crate::targets::report_for(&state, user, year, region, query.as_of).await {
-        Ok(report) => crate::targets::export_file(&report).unwrap_or_else(api_error),
-        Err(ApiError::Invalid { detail, .. }) => error_page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &shown,
-            &csrf,
-            "查询条件有误",
-            &detail,
-        ),
-        Err(e) => api_error(e),
+    match caller_report(&req, &state, query.year, query.as_of).await {
+        Ok((_, _, _, report)) => crate::targets::export_file(&report).unwrap_or_else(api_error),
+        Err(page) => page,
     }
 }
 
@@ -159,34 +171,12 @@ async fn trend(
     state: web::Data<AppState>,
     query: web::Query<TargetsForm>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user_if(
-        &req,
-        &state,
-        |_, shown| shown.may_read_targets,
-        "年度目标仅供信用主管部门和系统管理员查看。",
-    )
-    .await
-    {
-        Ok(u) => u,
+    // The year's report fixes the as-of day (today within the current year, 31 December before).
+    let (user, shown, csrf, last) = match caller_report(&req, &state, query.year, None).await {
+        Ok(r) => r,
         Err(page) => return page,
     };
-    let year = query.year.unwrap_or_else(|| crate::entries::today().year());
-    let region = user.region_code.clone();
-    // The year's report fixes the as-of day (today within the current year, 31 December before).
-    let last =
-        match crate::targets::report_for(&state, user.clone(), year, region.clone(), None).await {
-            Ok(r) => r,
-            Err(ApiError::Invalid { detail, .. }) => {
-                return error_page(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    &shown,
-                    &csrf,
-                    "查询条件有误",
-                    &detail,
-                )
-            }
-            Err(e) => return api_error(e),
-        };
+    let (year, region) = (last.year, Some(last.region_code.clone()));
     let mut months = Vec::new();
     for (month, day) in month_ends(year, last.as_of) {
         let figures = if day == last.as_of {
