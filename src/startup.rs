@@ -50,6 +50,11 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(ops::metrics)
         .service(
             scope::scope("/api/v1")
+                // The credit check is the hot path: the router tries resources in this order,
+                // so its routes come first (the others would each be matched before it).
+                .service(checks::handlers::check)
+                .service(checks::handlers::batch)
+                .service(checks::stats::stats)
                 .service(auth::handlers::login)
                 .service(auth::handlers::refresh)
                 .service(auth::handlers::logout)
@@ -103,9 +108,6 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(baselines::handlers::list_baselines)
                 .service(baselines::handlers::put_baseline)
                 // `stats` and `batch` before `/credit-checks/{id}`.
-                .service(checks::stats::stats)
-                .service(checks::handlers::batch)
-                .service(checks::handlers::check)
                 .service(repair::attachments::upload)
                 .service(repair::attachments::get_meta)
                 .service(repair::attachments::content)

@@ -12,7 +12,7 @@ use crate::error::ApiError;
 pub const ISSUER: &str = "credit-lists";
 pub const AUDIENCE: &str = "credit-lists-api";
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     /// User id.
     pub sub: String,
@@ -32,11 +32,24 @@ struct Key {
     decoding: DecodingKey,
 }
 
+/// Tokens whose signature, issuer and audience were verified, kept so that a client sending the
+/// same token on every request (an approval system checking thousands of subjects) is not
+/// re-verified each time. Holding a token here proves only that this process verified it: expiry
+/// and not-before are checked again on every use, and the session behind it is checked by the
+/// caller as for any token. The map is emptied when it reaches [`VERIFIED_CAP`] tokens.
+type Verified = std::sync::Mutex<std::collections::HashMap<Box<str>, Claims>>;
+
+/// Most verified tokens remembered (about 600 bytes each).
+const VERIFIED_CAP: usize = 10_000;
+/// Leeway in seconds for `exp` and `nbf`, as in the full verification.
+const LEEWAY: i64 = 5;
+
 /// Signing key plus the previous key, which still verifies tokens it signed until they expire.
 pub struct JwtKeys {
     current_kid: String,
     encoding: EncodingKey,
     verifying: Vec<Key>,
+    verified: Verified,
 }
 
 /// A key id that names a secret without revealing it.
@@ -62,6 +75,7 @@ impl JwtKeys {
             current_kid: key_id(current),
             encoding,
             verifying,
+            verified: Verified::default(),
         })
     }
 
@@ -91,8 +105,35 @@ impl JwtKeys {
             .map_err(|e| ApiError::internal(format!("signing token: {e}")))
     }
 
-    /// Checks signature (by key id), algorithm, issuer, audience, expiry and not-before.
+    /// Checks signature (by key id), algorithm, issuer, audience, expiry and not-before. A token
+    /// this process verified before is not verified again; its expiry and not-before are.
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        let remembered = self
+            .verified
+            .lock()
+            .ok()
+            .and_then(|m| m.get(token).cloned());
+        if let Some(claims) = remembered {
+            let now = chrono::Utc::now().timestamp();
+            if claims.exp + LEEWAY < now {
+                return Err(ApiError::unauthorized("the access token has expired"));
+            }
+            if claims.nbf - LEEWAY > now {
+                return Err(ApiError::unauthorized("the access token is not valid yet"));
+            }
+            return Ok(claims);
+        }
+        let claims = self.verify_signed(token)?;
+        if let Ok(mut m) = self.verified.lock() {
+            if m.len() >= VERIFIED_CAP {
+                m.clear();
+            }
+            m.insert(token.into(), claims.clone());
+        }
+        Ok(claims)
+    }
+
+    fn verify_signed(&self, token: &str) -> Result<Claims, ApiError> {
         use jsonwebtoken::errors::ErrorKind;
         let bad = || ApiError::unauthorized("the access token is invalid");
         let header = decode_header(token).map_err(|_| bad())?;
@@ -109,7 +150,7 @@ impl JwtKeys {
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.validate_nbf = true;
-        validation.leeway = 5;
+        validation.leeway = LEEWAY as u64;
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         decode::<Claims>(token, &key.decoding, &validation)
             .map(|d| d.claims)
@@ -167,5 +208,26 @@ mod tests {
         let keys = JwtKeys::new(A, None).unwrap();
         let t = keys.issue(1, "s", "admin", -3600).unwrap();
         assert!(keys.verify(&t).is_err());
+    }
+
+    #[test]
+    fn a_remembered_token_is_still_checked_for_expiry_and_a_tampered_copy_is_not_remembered() {
+        let keys = JwtKeys::new(A, None).unwrap();
+        let t = keys.issue(1, "s", "admin", 60).unwrap();
+        assert!(keys.verify(&t).is_ok());
+        // Same claims, signature altered: a different string, verified in full and refused.
+        let mut forged = t.clone();
+        let last = forged.pop().unwrap();
+        forged.push(if last == 'A' { 'B' } else { 'A' });
+        assert!(keys.verify(&forged).is_err());
+        // The remembered token's time runs out: refused although it is remembered.
+        keys.verified
+            .lock()
+            .unwrap()
+            .get_mut(t.as_str())
+            .unwrap()
+            .exp = chrono::Utc::now().timestamp() - 60;
+        let e = keys.verify(&t).unwrap_err();
+        assert!(format!("{e:?}").contains("expired"), "{e:?}");
     }
 }
