@@ -100,6 +100,24 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             ix.declined.load(Relaxed)
         ));
     }
+    {
+        use crate::checks::receipts::{COMMITS, RECEIPTS};
+        use std::sync::atomic::Ordering::Relaxed;
+        out.push_str("# HELP credit_lists_receipt_commits_total Group commits of check receipts (one transaction each).\n");
+        out.push_str("# TYPE credit_lists_receipt_commits_total counter\n");
+        out.push_str(&format!(
+            "credit_lists_receipt_commits_total {}\n",
+            COMMITS.load(Relaxed)
+        ));
+        out.push_str(
+            "# HELP credit_lists_receipts_total Check receipts written by this instance.\n",
+        );
+        out.push_str("# TYPE credit_lists_receipts_total counter\n");
+        out.push_str(&format!(
+            "credit_lists_receipts_total {}\n",
+            RECEIPTS.load(Relaxed)
+        ));
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(out)

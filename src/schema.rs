@@ -500,6 +500,7 @@ diesel::table! {
         region_code -> Text,
         measure_ids -> Text,
         answer -> Text,
+        subject_bucket -> Integer,
     }
 }
 

@@ -558,7 +558,11 @@ pub async fn list_receipts(
                 q = q.filter(credit_checks::region_code.eq(v.clone()));
             }
             if let Some(k) = &subject_key {
-                q = q.filter(credit_checks::subject_key.eq(k.clone()));
+                // The bucket first: on SQLite it is the index's leading column (the subject is
+                // compared within the index entry); PostgreSQL uses its index on the subject.
+                q = q
+                    .filter(credit_checks::subject_bucket.eq(super::receipts::subject_bucket(k)))
+                    .filter(credit_checks::subject_key.eq(k.clone()));
             }
             if let Some(d) = f.from {
                 q = q.filter(credit_checks::checked_at.ge(day_start_utc(d)));

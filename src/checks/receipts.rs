@@ -8,6 +8,7 @@
 //! receipt table is itself the record of the check, and does not serialise with audited writes
 //! beyond SQLite's own write lock.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Mutex;
 
@@ -17,6 +18,21 @@ use diesel::r2d2::ManageConnection;
 
 use crate::db::{ConnectionManager, DatabaseUrl, DbConnection};
 use crate::error::ApiError;
+
+/// How many buckets receipts are spread over for the search by subject (see the migration
+/// `receipt_subject_buckets`).
+pub const SUBJECT_BUCKETS: i32 = 8;
+
+/// A receipt's subject bucket: the last byte of the subject's lookup key modulo
+/// [`SUBJECT_BUCKETS`]. Lookup keys are ASCII (a unified social credit code, or `id:` and a hex
+/// digest), so this equals the migration's `unicode(substr(subject_key, -1)) % 8` (SQLite) and
+/// `ascii(right(subject_key, 1)) % 8` (PostgreSQL) for the receipts it filled in.
+pub fn subject_bucket(lookup_key: &str) -> i32 {
+    lookup_key
+        .as_bytes()
+        .last()
+        .map_or(0, |b| i32::from(*b) % SUBJECT_BUCKETS)
+}
 
 /// One receipt to store. `answer` is the JSON answer without `check_id`.
 #[derive(Debug, Clone)]
@@ -47,18 +63,35 @@ const MAX_GROUP: usize = 4_000;
 
 pub struct ReceiptWriter {
     tx: Mutex<mpsc::Sender<Job>>,
+    /// Held while the writer lives; the checkpointer thread stops when it is gone.
+    _alive: std::sync::Arc<()>,
 }
+
+/// SQLite: how often the checkpointer copies committed WAL frames into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl ReceiptWriter {
     /// Starts the writer thread with its own connection (never waiting behind checks for a pooled
     /// one); it ends when the writer is dropped.
     pub fn start(url: DatabaseUrl) -> Self {
         let (tx, rx) = mpsc::channel::<Job>();
+        let alive = std::sync::Arc::new(());
+        if matches!(url, DatabaseUrl::Sqlite(_)) {
+            let manager = ConnectionManager::new(url.clone());
+            let alive = std::sync::Arc::downgrade(&alive);
+            std::thread::Builder::new()
+                .name("wal-checkpoint".into())
+                .spawn(move || checkpointer_loop(manager, alive))
+                .expect("the checkpointer thread starts");
+        }
         std::thread::Builder::new()
             .name("receipt-writer".into())
             .spawn(move || writer_loop(ConnectionManager::new(url), rx))
             .expect("the receipt writer thread starts");
-        ReceiptWriter { tx: Mutex::new(tx) }
+        ReceiptWriter {
+            tx: Mutex::new(tx),
+            _alive: alive,
+        }
     }
 
     /// Stores `rows` durably and returns their ids in order, once their group has committed.
@@ -82,6 +115,36 @@ impl ReceiptWriter {
         }
     }
 }
+
+/// SQLite only. A commit appends the pages it changed to the write-ahead log; a checkpoint copies
+/// them back into the database file and syncs it. By default the connection whose commit makes the
+/// log pass 1,000 pages does that copy itself, before its next transaction, so every few hundred
+/// receipts one group commit waited for a checkpoint. This thread runs a `PASSIVE` checkpoint
+/// (it waits for no one and blocks no one) from its own connection every [`CHECKPOINT_EVERY`], so
+/// the frames are mostly copied before any commit reaches the limit; the writer's own automatic
+/// checkpoint stays as it was and finds little left to copy, and it is what lets the next
+/// transaction start the log over from its beginning.
+fn checkpointer_loop(manager: ConnectionManager, alive: std::sync::Weak<()>) {
+    use diesel::connection::SimpleConnection;
+    let mut conn: Option<DbConnection> = None;
+    while alive.upgrade().is_some() {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        if conn.is_none() {
+            conn = manager.connect().ok();
+        }
+        if let Some(DbConnection::Sqlite(c)) = conn.as_mut() {
+            if let Err(e) = c.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
+                tracing::debug!(error = %e, "background checkpoint failed; retrying");
+                conn = None;
+            }
+        }
+    }
+}
+
+/// Group commits made (counted when committed), for `/metrics`.
+pub static COMMITS: AtomicU64 = AtomicU64::new(0);
+/// Receipts written, for `/metrics`.
+pub static RECEIPTS: AtomicU64 = AtomicU64::new(0);
 
 fn writer_loop(manager: ConnectionManager, rx: mpsc::Receiver<Job>) {
     let mut conn: Option<DbConnection> = None;
@@ -121,6 +184,8 @@ fn writer_loop(manager: ConnectionManager, rx: mpsc::Receiver<Job>) {
         }
         match result {
             Ok(mut ids) => {
+                COMMITS.fetch_add(1, Ordering::Relaxed);
+                RECEIPTS.fetch_add(ids.len() as u64, Ordering::Relaxed);
                 for job in jobs.into_iter().rev() {
                     let mine = ids.split_off(ids.len() - job.rows.len());
                     let _ = job.reply.send(Ok(mine));
@@ -135,8 +200,7 @@ fn writer_loop(manager: ConnectionManager, rx: mpsc::Receiver<Job>) {
     }
 }
 
-/// Rows per multi-row `INSERT` (12 parameters each, well under SQLite's 32,766 and PostgreSQL's
-/// 65,535).
+/// Rows per multi-row `INSERT` on PostgreSQL (13 parameters each, well under its 65,535).
 const ROWS_PER_INSERT: usize = 500;
 
 #[derive(QueryableByName)]
@@ -145,60 +209,93 @@ struct NewId {
     id: i32,
 }
 
-/// One multi-row `INSERT … RETURNING id` per 500 receipts (diesel's batch insert is not available
-/// through the multi-backend connection). Placeholders are `?` on SQLite (its `$name` parameters
-/// are looked up by a linear scan, quadratic over thousands of them) and `$n` on PostgreSQL.
+/// Inserts a group's receipts in one transaction and returns their ids in row order.
+///
+/// SQLite: one single-row `INSERT … RETURNING id` per receipt, a statement prepared once per
+/// connection and kept in diesel's cache. Each is a local call with no round trip, and a
+/// single-row insert needs no statement journal (a multi-row one makes SQLite copy every page it
+/// changes to a sub-journal first, in case the statement has to be undone half way).
+///
+/// PostgreSQL: one multi-row `INSERT … RETURNING id` per 500 receipts, since there every statement
+/// is a round trip (diesel's batch insert is not available through the multi-backend connection).
 fn insert_all(conn: &mut DbConnection, jobs: &[Job]) -> QueryResult<Vec<i32>> {
-    use diesel::sql_types::{Integer, Nullable, Text, Timestamp};
     let rows: Vec<&NewReceipt> = jobs.iter().flat_map(|j| j.rows.iter()).collect();
-    let numbered = conn.backend() == crate::db::Backend::Postgres;
+    let postgres = conn.backend() == crate::db::Backend::Postgres;
     conn.transaction(|c| {
-        let mut ids = Vec::with_capacity(rows.len());
-        for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let mut sql = String::from(
-                "INSERT INTO credit_checks (checked_at, caller_user_id, caller_department_id, \
-                 field, reference, purpose, advice, subject_key, subject_id, region_code, \
-                 measure_ids, answer) VALUES ",
-            );
-            for i in 0..chunk.len() {
-                if i > 0 {
+        if postgres {
+            insert_chunks(c, &rows)
+        } else {
+            rows.iter().map(|r| insert_one(c, r)).collect()
+        }
+    })
+}
+
+fn insert_one(c: &mut DbConnection, r: &NewReceipt) -> QueryResult<i32> {
+    use crate::schema::credit_checks::dsl as cc;
+    diesel::insert_into(cc::credit_checks)
+        .values((
+            cc::checked_at.eq(r.checked_at),
+            cc::caller_user_id.eq(r.caller_user_id),
+            cc::caller_department_id.eq(r.caller_department_id),
+            cc::field.eq(&r.field),
+            cc::reference.eq(&r.reference),
+            cc::purpose.eq(&r.purpose),
+            cc::advice.eq(&r.advice),
+            cc::subject_key.eq(&r.subject_key),
+            cc::subject_bucket.eq(subject_bucket(&r.subject_key)),
+            cc::subject_id.eq(r.subject_id),
+            cc::region_code.eq(&r.region_code),
+            cc::measure_ids.eq(&r.measure_ids),
+            cc::answer.eq(&r.answer),
+        ))
+        .returning(cc::id)
+        .get_result(c)
+}
+
+fn insert_chunks(c: &mut DbConnection, rows: &[&NewReceipt]) -> QueryResult<Vec<i32>> {
+    use diesel::sql_types::{Integer, Nullable, Text, Timestamp};
+    let mut ids = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut sql = String::from(
+            "INSERT INTO credit_checks (checked_at, caller_user_id, caller_department_id, \
+             field, reference, purpose, advice, subject_key, subject_id, region_code, \
+             measure_ids, answer, subject_bucket) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            for j in 1..=13 {
+                if j > 1 {
                     sql.push(',');
                 }
-                sql.push('(');
-                for j in 1..=12 {
-                    if j > 1 {
-                        sql.push(',');
-                    }
-                    if numbered {
-                        sql.push_str(&format!("${}", i * 12 + j));
-                    } else {
-                        sql.push('?');
-                    }
-                }
-                sql.push(')');
+                sql.push_str(&format!("${}", i * 13 + j));
             }
-            sql.push_str(" RETURNING id");
-            let mut q = diesel::sql_query(sql).into_boxed::<crate::db::MultiBackend>();
-            for r in chunk {
-                q = q
-                    .bind::<Timestamp, _>(r.checked_at)
-                    .bind::<Integer, _>(r.caller_user_id)
-                    .bind::<Nullable<Integer>, _>(r.caller_department_id)
-                    .bind::<Text, _>(&r.field)
-                    .bind::<Nullable<Text>, _>(&r.reference)
-                    .bind::<Nullable<Text>, _>(&r.purpose)
-                    .bind::<Text, _>(&r.advice)
-                    .bind::<Text, _>(&r.subject_key)
-                    .bind::<Nullable<Integer>, _>(r.subject_id)
-                    .bind::<Text, _>(&r.region_code)
-                    .bind::<Text, _>(&r.measure_ids)
-                    .bind::<Text, _>(&r.answer);
-            }
-            let mut got: Vec<i32> = q.load::<NewId>(c)?.into_iter().map(|n| n.id).collect();
-            // RETURNING promises no order; the one writer's ids rise in row order.
-            got.sort_unstable();
-            ids.extend(got);
+            sql.push(')');
         }
-        Ok(ids)
-    })
+        sql.push_str(" RETURNING id");
+        let mut q = diesel::sql_query(sql).into_boxed::<crate::db::MultiBackend>();
+        for r in chunk {
+            q = q
+                .bind::<Timestamp, _>(r.checked_at)
+                .bind::<Integer, _>(r.caller_user_id)
+                .bind::<Nullable<Integer>, _>(r.caller_department_id)
+                .bind::<Text, _>(&r.field)
+                .bind::<Nullable<Text>, _>(&r.reference)
+                .bind::<Nullable<Text>, _>(&r.purpose)
+                .bind::<Text, _>(&r.advice)
+                .bind::<Text, _>(&r.subject_key)
+                .bind::<Nullable<Integer>, _>(r.subject_id)
+                .bind::<Text, _>(&r.region_code)
+                .bind::<Text, _>(&r.measure_ids)
+                .bind::<Text, _>(&r.answer)
+                .bind::<Integer, _>(subject_bucket(&r.subject_key));
+        }
+        let mut got: Vec<i32> = q.load::<NewId>(c)?.into_iter().map(|n| n.id).collect();
+        // RETURNING promises no order; one transaction's ids rise in row order.
+        got.sort_unstable();
+        ids.extend(got);
+    }
+    Ok(ids)
 }

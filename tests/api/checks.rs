@@ -757,3 +757,103 @@ async fn index_answers_of(app: &TestApp) -> u64 {
             .unwrap(),
     )
 }
+
+/// Receipts are found by subject through a bucket (the lookup key's last byte modulo 8, see
+/// `checks::receipts::subject_bucket`): subjects that share a bucket must still be told apart, an
+/// individual's ID number is searched by its lookup hash, and the stored bucket is the one the
+/// search computes.
+#[tokio::test]
+async fn receipts_are_found_by_subject_exactly_among_subjects_of_the_same_bucket() {
+    use credit_lists::checks::receipts::subject_bucket;
+    use credit_lists::schema::credit_checks;
+    let s = setup().await;
+    let app = &s.f.app;
+    let a = uscc(501);
+    // Another code whose key ends in a byte of the same bucket.
+    let b = (502..600)
+        .map(uscc)
+        .find(|c| subject_bucket(c) == subject_bucket(&a))
+        .expect("a code in the same bucket");
+    let person = id_number(77);
+    let first = check(&s, &a, "bidding").await;
+    let second = check(&s, &a, "administrative_licensing").await;
+    let other = check(&s, &b, "bidding").await;
+    let individual = check(&s, &person, "bidding").await;
+    let bureau = app
+        .account("bureau", Role::Bureau, None, Some("220500"))
+        .await;
+    let ids = |v: &Value| -> Vec<i64> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["check_id"].as_i64().unwrap())
+            .collect()
+    };
+    let list = |code: String| {
+        let token = bureau.token.clone();
+        async move {
+            let res = app
+                .get(&format!("/api/v1/credit-checks?subject={code}"), &token)
+                .await;
+            assert_eq!(res.status(), StatusCode::OK);
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    let v = list(a.clone()).await;
+    assert_eq!(v["total"], 2, "{v}");
+    assert_eq!(
+        ids(&v),
+        vec![
+            second["check_id"].as_i64().unwrap(),
+            first["check_id"].as_i64().unwrap()
+        ],
+        "newest first"
+    );
+    let v = list(b.clone()).await;
+    assert_eq!(ids(&v), vec![other["check_id"].as_i64().unwrap()]);
+    let v = list(person.clone()).await;
+    assert_eq!(ids(&v), vec![individual["check_id"].as_i64().unwrap()]);
+    assert_ne!(
+        v["items"][0]["subject_code"], person,
+        "the number is masked"
+    );
+    let v = list(uscc(999)).await;
+    assert_eq!(v["total"], 0);
+    // Each stored bucket is the one computed from the stored key.
+    let stored: Vec<(String, i32)> = credit_checks::table
+        .select((credit_checks::subject_key, credit_checks::subject_bucket))
+        .load(&mut *app.conn())
+        .unwrap();
+    assert_eq!(stored.len(), 4);
+    // The migration filled in the receipts it found with SQL: the same bucket.
+    let expr = if is_postgres() {
+        "ascii(right(subject_key, 1)) % 8"
+    } else {
+        "unicode(substr(subject_key, -1)) % 8"
+    };
+    #[derive(QueryableByName)]
+    struct Migrated {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        bucket: i32,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        subject_key: String,
+    }
+    let migrated: Vec<Migrated> = diesel::sql_query(format!(
+        "SELECT CAST({expr} AS INTEGER) AS bucket, subject_key FROM credit_checks"
+    ))
+    .load(&mut *app.conn())
+    .unwrap();
+    assert_eq!(migrated.len(), 4);
+    for (key, bucket) in stored {
+        assert_eq!(bucket, subject_bucket(&key), "{key}");
+    }
+    for m in migrated {
+        assert_eq!(
+            m.bucket,
+            subject_bucket(&m.subject_key),
+            "{}",
+            m.subject_key
+        );
+    }
+}

@@ -1,0 +1,1 @@
+ALTER TABLE credit_checks DROP COLUMN subject_bucket;
