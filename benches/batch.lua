@@ -19,4 +19,6 @@ end
 done = function(summary, latency, requests)
   io.write(string.format("p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
     latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
+  io.write(string.format("status >= 400 / socket errors: %d/%d\n", summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
 end

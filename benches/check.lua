@@ -23,19 +23,13 @@ request = function()
   }, body)
 end
 
--- Fails the run visibly when any response is not 201.
-local errors = 0
-response = function(status, headers, body)
-  if status ~= 201 then
-    errors = errors + 1
-    if errors <= 3 then print("unexpected status " .. status .. ": " .. body) end
-  end
-end
-
+-- No `response` callback: calling into Lua for every response costs wrk CPU, and wrk shares the
+-- machine's cores with the server. wrk itself counts answers with a status of 400 or more
+-- (`summary.errors.status`), which is every answer but 201 that the check can give.
 done = function(summary, latency, requests)
   io.write(string.format("p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
     latency:percentile(50) / 1000, latency:percentile(90) / 1000,
     latency:percentile(99) / 1000, latency.max / 1000))
-  io.write(string.format("non-2xx/socket errors: %d/%d\n", summary.errors.status,
+  io.write(string.format("status >= 400 / socket errors: %d/%d\n", summary.errors.status,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
 end

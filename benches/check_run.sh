@@ -21,7 +21,7 @@ export TOKEN
 DUR=${DUR:-15}
 echo "health:";    wrk -t2 -c64 -d${DUR}s --latency http://127.0.0.1:$PORT/health | grep Requests/sec
 echo "check:";     wrk -t2 -c64 -d${DUR}s -s benches/check.lua http://127.0.0.1:$PORT | tail -4
-echo "batch 1000:"; BATCH=1000 wrk -t1 -c1 -d10s -s benches/batch.lua http://127.0.0.1:$PORT | tail -3
-echo "batch 50:";  BATCH=50 wrk -t1 -c1 -d10s -s benches/batch.lua http://127.0.0.1:$PORT | tail -3
-curl -s localhost:$PORT/metrics | grep -E 'check_codes_total\{'
+echo "batch 1000:"; BATCH=1000 wrk -t1 -c1 -d10s -s benches/batch.lua http://127.0.0.1:$PORT | tail -4
+echo "batch 50:";  BATCH=50 wrk -t1 -c1 -d10s -s benches/batch.lua http://127.0.0.1:$PORT | tail -4
+curl -s localhost:$PORT/metrics | grep -E 'check_codes_total\{|receipt'
 ps -o rss= -p $PID | awk '{printf "server RSS %.0f MB\n", $1/1024}'
