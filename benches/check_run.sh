@@ -10,6 +10,11 @@ export CREDIT_LISTS_JWT_SECRET=${CREDIT_LISTS_JWT_SECRET:-bench-secret-012345678
 export CREDIT_LISTS_PII_KEY=${CREDIT_LISTS_PII_KEY:-7465737420706969206b657920303132333435363738396162636465663031ff}
 export CREDIT_LISTS_LOG_LEVEL=warn CREDIT_LISTS_ACCESS_TOKEN_TTL_SECS=3600
 PORT=${PORT:-18181}
+# A server left on the port by an earlier run would be measured instead of this one.
+if curl -sf localhost:$PORT/health >/dev/null; then
+  echo "port $PORT already answers: stop the server on it first (or set PORT)" >&2
+  exit 1
+fi
 target/release/credit-lists --database-url "$DB" serve --bind 127.0.0.1:$PORT >/tmp/check_run.log 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
