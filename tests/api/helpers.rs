@@ -25,12 +25,31 @@ pub struct TestApp {
     pub db_url: String,
     pub pool: Pool,
     pub client: reqwest::Client,
+    _dir: Option<TestDb>,
+}
+
+/// A test's own database, removed when dropped: the SQLite file's temporary directory, or the
+/// PostgreSQL database (dropped with `FORCE`, so a whole suite does not leave gigabytes of test
+/// databases on the server's disk while it runs).
+pub struct TestDb {
     _dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = &self.postgres {
+            if let Ok(mut conn) = diesel::PgConnection::establish(admin_url) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn);
+            }
+        }
+    }
 }
 
 /// A fresh database: an SQLite file in a temporary directory, or a new PostgreSQL database on the
-/// server named by `TEST_DATABASE_URL`.
-pub fn fresh_database() -> (String, Option<tempfile::TempDir>) {
+/// server named by `TEST_DATABASE_URL`. It lives as long as the returned [`TestDb`].
+pub fn fresh_database() -> (String, TestDb) {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
             let name = format!("cl_test_{}", uuid::Uuid::new_v4().simple());
@@ -46,12 +65,20 @@ pub fn fresh_database() -> (String, Option<tempfile::TempDir>) {
             } else {
                 format!("?{query}")
             };
-            (format!("{base}/{name}{query}"), None)
+            let db = TestDb {
+                _dir: None,
+                postgres: Some((admin_url.clone(), name.clone())),
+            };
+            (format!("{base}/{name}{query}"), db)
         }
         _ => {
             let dir = tempfile::tempdir().expect("temp dir");
             let path = dir.path().join("test.db");
-            (path.to_string_lossy().to_string(), Some(dir))
+            let db = TestDb {
+                _dir: Some(dir),
+                postgres: None,
+            };
+            (path.to_string_lossy().to_string(), db)
         }
     }
 }
@@ -89,7 +116,7 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let (db_url, dir) = fresh_database();
     let mut app = spawn_on(&db_url, tweak).await;
-    app._dir = dir;
+    app._dir = Some(dir);
     app
 }
 
