@@ -221,11 +221,11 @@ pub async fn authenticate(
         .sub
         .parse()
         .map_err(|_| ApiError::unauthorized("the access token is invalid"))?;
-    let sid = claims.sid.clone();
-    let row = match state.sessions.get(&sid, user_id) {
+    let row = match state.sessions.get(&claims.sid, user_id) {
         Some(row) => Some(row),
         None => {
             let epoch = db::local_commits();
+            let sid = claims.sid.clone();
             let fetched = db::run(&state.pool, move |conn| {
                 let now = db::now();
                 Ok(sessions::table
@@ -277,7 +277,7 @@ pub async fn authenticate(
         role,
         department_id,
         region_code,
-        session_id: claims.sid,
+        session_id: claims.sid.clone(),
         meta,
     })
 }

@@ -6,6 +6,7 @@ use jsonwebtoken::{
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 use crate::error::ApiError;
 
@@ -37,12 +38,21 @@ struct Key {
 /// re-verified each time. Holding a token here proves only that this process verified it: expiry
 /// and not-before are checked again on every use, and the session behind it is checked by the
 /// caller as for any token. The map is emptied when it reaches [`VERIFIED_CAP`] tokens.
-type Verified = std::sync::Mutex<std::collections::HashMap<Box<str>, Claims>>;
+/// Entries are shared (`Arc`), so a hit copies no claims.
+type Verified = std::sync::Mutex<std::collections::HashMap<Box<str>, Arc<Claims>>>;
 
 /// Most verified tokens remembered (about 600 bytes each).
 const VERIFIED_CAP: usize = 10_000;
 /// Leeway in seconds for `exp` and `nbf`, as in the full verification.
 const LEEWAY: i64 = 5;
+
+fn expired() -> ApiError {
+    ApiError::unauthorized("the access token has expired")
+}
+
+fn not_valid_yet() -> ApiError {
+    ApiError::unauthorized("the access token is not valid yet")
+}
 
 /// Signing key plus the previous key, which still verifies tokens it signed until they expire.
 pub struct JwtKeys {
@@ -107,7 +117,7 @@ impl JwtKeys {
 
     /// Checks signature (by key id), algorithm, issuer, audience, expiry and not-before. A token
     /// this process verified before is not verified again; its expiry and not-before are.
-    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+    pub fn verify(&self, token: &str) -> Result<Arc<Claims>, ApiError> {
         let remembered = self
             .verified
             .lock()
@@ -116,14 +126,14 @@ impl JwtKeys {
         if let Some(claims) = remembered {
             let now = chrono::Utc::now().timestamp();
             if claims.exp + LEEWAY < now {
-                return Err(ApiError::unauthorized("the access token has expired"));
+                return Err(expired());
             }
             if claims.nbf - LEEWAY > now {
-                return Err(ApiError::unauthorized("the access token is not valid yet"));
+                return Err(not_valid_yet());
             }
             return Ok(claims);
         }
-        let claims = self.verify_signed(token)?;
+        let claims = Arc::new(self.verify_signed(token)?);
         if let Ok(mut m) = self.verified.lock() {
             if m.len() >= VERIFIED_CAP {
                 m.clear();
@@ -155,12 +165,8 @@ impl JwtKeys {
         decode::<Claims>(token, &key.decoding, &validation)
             .map(|d| d.claims)
             .map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => {
-                    ApiError::unauthorized("the access token has expired")
-                }
-                ErrorKind::ImmatureSignature => {
-                    ApiError::unauthorized("the access token is not valid yet")
-                }
+                ErrorKind::ExpiredSignature => expired(),
+                ErrorKind::ImmatureSignature => not_valid_yet(),
                 _ => bad(),
             })
     }
@@ -221,12 +227,11 @@ mod tests {
         forged.push(if last == 'A' { 'B' } else { 'A' });
         assert!(keys.verify(&forged).is_err());
         // The remembered token's time runs out: refused although it is remembered.
-        keys.verified
-            .lock()
-            .unwrap()
-            .get_mut(t.as_str())
-            .unwrap()
-            .exp = chrono::Utc::now().timestamp() - 60;
+        {
+            let mut remembered = keys.verified.lock().unwrap();
+            let entry = remembered.get_mut(t.as_str()).unwrap();
+            Arc::make_mut(entry).exp = chrono::Utc::now().timestamp() - 60;
+        }
         let e = keys.verify(&t).unwrap_err();
         assert!(format!("{e:?}").contains("expired"), "{e:?}");
     }

@@ -169,6 +169,7 @@ fn receipts_for(
             reference: a.reference,
             purpose: a.purpose,
             advice: a.advice.as_str().to_string(),
+            subject_bucket: super::receipts::subject_bucket(&ev.subject_key),
             subject_key: ev.subject_key,
             subject_id: ev.subject_id,
             measure_ids: serde_json::to_string(&measure_ids).unwrap_or_else(|_| "[]".into()),

@@ -45,6 +45,8 @@ pub struct NewReceipt {
     pub purpose: Option<String>,
     pub advice: String,
     pub subject_key: String,
+    /// [`subject_bucket`] of `subject_key`.
+    pub subject_bucket: i32,
     pub subject_id: Option<i32>,
     pub region_code: String,
     pub measure_ids: String,
@@ -63,35 +65,33 @@ const MAX_GROUP: usize = 4_000;
 
 pub struct ReceiptWriter {
     tx: Mutex<mpsc::Sender<Job>>,
-    /// Held while the writer lives; the checkpointer thread stops when it is gone.
-    _alive: std::sync::Arc<()>,
 }
 
-/// SQLite: how often the checkpointer copies committed WAL frames into the database file.
+/// SQLite: how often at most the checkpointer copies committed WAL frames into the database file.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl ReceiptWriter {
     /// Starts the writer thread with its own connection (never waiting behind checks for a pooled
     /// one); it ends when the writer is dropped.
+    /// On SQLite a checkpointer thread is started too; the writer wakes it after its commits, and
+    /// it ends with the writer.
     pub fn start(url: DatabaseUrl) -> Self {
         let (tx, rx) = mpsc::channel::<Job>();
-        let alive = std::sync::Arc::new(());
-        if matches!(url, DatabaseUrl::Sqlite(_)) {
+        let checkpoints = matches!(url, DatabaseUrl::Sqlite(_)).then(|| {
+            // One pending wake-up is enough: the checkpointer copies whatever has committed.
+            let (wake, woken) = mpsc::sync_channel::<()>(1);
             let manager = ConnectionManager::new(url.clone());
-            let alive = std::sync::Arc::downgrade(&alive);
             std::thread::Builder::new()
                 .name("wal-checkpoint".into())
-                .spawn(move || checkpointer_loop(manager, alive))
+                .spawn(move || checkpointer_loop(manager, woken))
                 .expect("the checkpointer thread starts");
-        }
+            wake
+        });
         std::thread::Builder::new()
             .name("receipt-writer".into())
-            .spawn(move || writer_loop(ConnectionManager::new(url), rx))
+            .spawn(move || writer_loop(ConnectionManager::new(url), rx, checkpoints))
             .expect("the receipt writer thread starts");
-        ReceiptWriter {
-            tx: Mutex::new(tx),
-            _alive: alive,
-        }
+        ReceiptWriter { tx: Mutex::new(tx) }
     }
 
     /// Stores `rows` durably and returns their ids in order, once their group has committed.
@@ -120,25 +120,39 @@ impl ReceiptWriter {
 /// them back into the database file and syncs it. By default the connection whose commit makes the
 /// log pass 1,000 pages does that copy itself, before its next transaction, so every few hundred
 /// receipts one group commit waited for a checkpoint. This thread runs a `PASSIVE` checkpoint
-/// (it waits for no one and blocks no one) from its own connection every [`CHECKPOINT_EVERY`], so
-/// the frames are mostly copied before any commit reaches the limit; the writer's own automatic
-/// checkpoint stays as it was and finds little left to copy, and it is what lets the next
-/// transaction start the log over from its beginning.
-fn checkpointer_loop(manager: ConnectionManager, alive: std::sync::Weak<()>) {
+/// (it waits for no one and blocks no one) from its own connection after the writer's commits, at
+/// most once every [`CHECKPOINT_EVERY`] and never while nothing is written, so the frames are
+/// mostly copied before any commit reaches the limit; the writer's own automatic checkpoint stays
+/// as it was and finds little left to copy, and it is what lets the next transaction start the log
+/// over from its beginning. Ends when the writer does (its sender is dropped).
+fn checkpointer_loop(manager: ConnectionManager, commits: mpsc::Receiver<()>) {
     use diesel::connection::SimpleConnection;
     let mut conn: Option<DbConnection> = None;
-    while alive.upgrade().is_some() {
-        std::thread::sleep(CHECKPOINT_EVERY);
-        if conn.is_none() {
-            conn = manager.connect().ok();
-        }
-        if let Some(DbConnection::Sqlite(c)) = conn.as_mut() {
+    while commits.recv().is_ok() {
+        if let Some(DbConnection::Sqlite(c)) = connected(&manager, &mut conn, "checkpointer") {
             if let Err(e) = c.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
                 tracing::debug!(error = %e, "background checkpoint failed; retrying");
                 conn = None;
             }
         }
+        std::thread::sleep(CHECKPOINT_EVERY);
     }
+}
+
+/// The thread's connection, made first when there is none (after an error the thread drops it, so
+/// the next use connects afresh).
+fn connected<'a>(
+    manager: &ConnectionManager,
+    slot: &'a mut Option<DbConnection>,
+    thread: &str,
+) -> Option<&'a mut DbConnection> {
+    if slot.is_none() {
+        *slot = manager
+            .connect()
+            .map_err(|e| tracing::error!(error = %e, "the receipt {thread} cannot connect"))
+            .ok();
+    }
+    slot.as_mut()
 }
 
 /// Group commits made (counted when committed), for `/metrics`.
@@ -146,7 +160,11 @@ pub static COMMITS: AtomicU64 = AtomicU64::new(0);
 /// Receipts written, for `/metrics`.
 pub static RECEIPTS: AtomicU64 = AtomicU64::new(0);
 
-fn writer_loop(manager: ConnectionManager, rx: mpsc::Receiver<Job>) {
+fn writer_loop(
+    manager: ConnectionManager,
+    rx: mpsc::Receiver<Job>,
+    checkpoints: Option<mpsc::SyncSender<()>>,
+) {
     let mut conn: Option<DbConnection> = None;
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
@@ -160,22 +178,20 @@ fn writer_loop(manager: ConnectionManager, rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        if conn.is_none() {
-            conn = manager
-                .connect()
-                .map_err(|e| tracing::error!(error = %e, "receipt writer cannot connect"))
-                .ok();
-            if let Some(DbConnection::Sqlite(c)) = conn.as_mut() {
-                // The receipt indexes are written at random places (subject, region): a larger
-                // page cache than SQLite's 2 MB default keeps their inner pages in memory.
-                use diesel::connection::SimpleConnection;
-                if let Err(e) = c.batch_execute("PRAGMA cache_size = -65536;") {
-                    tracing::warn!(error = %e, "receipt writer keeps the default page cache");
+        let fresh = conn.is_none();
+        let result = match connected(&manager, &mut conn, "writer") {
+            Some(c) => {
+                if let (true, DbConnection::Sqlite(s)) = (fresh, &mut *c) {
+                    // The receipt indexes are written at several places (subject buckets): a
+                    // larger page cache than SQLite's 2 MB default keeps their inner pages in
+                    // memory.
+                    use diesel::connection::SimpleConnection;
+                    if let Err(e) = s.batch_execute("PRAGMA cache_size = -65536;") {
+                        tracing::warn!(error = %e, "receipt writer keeps the default page cache");
+                    }
                 }
+                insert_all(c, &jobs).map_err(|e| e.to_string())
             }
-        }
-        let result = match conn.as_mut() {
-            Some(c) => insert_all(c, &jobs).map_err(|e| e.to_string()),
             None => Err("no database connection".to_string()),
         };
         if result.is_err() {
@@ -184,6 +200,10 @@ fn writer_loop(manager: ConnectionManager, rx: mpsc::Receiver<Job>) {
         }
         match result {
             Ok(mut ids) => {
+                if let Some(wake) = &checkpoints {
+                    // Full means a wake-up is already pending.
+                    let _ = wake.try_send(());
+                }
                 COMMITS.fetch_add(1, Ordering::Relaxed);
                 RECEIPTS.fetch_add(ids.len() as u64, Ordering::Relaxed);
                 for job in jobs.into_iter().rev() {
@@ -242,7 +262,7 @@ fn insert_one(c: &mut DbConnection, r: &NewReceipt) -> QueryResult<i32> {
             cc::purpose.eq(&r.purpose),
             cc::advice.eq(&r.advice),
             cc::subject_key.eq(&r.subject_key),
-            cc::subject_bucket.eq(subject_bucket(&r.subject_key)),
+            cc::subject_bucket.eq(r.subject_bucket),
             cc::subject_id.eq(r.subject_id),
             cc::region_code.eq(&r.region_code),
             cc::measure_ids.eq(&r.measure_ids),
@@ -290,7 +310,7 @@ fn insert_chunks(c: &mut DbConnection, rows: &[&NewReceipt]) -> QueryResult<Vec<
                 .bind::<Text, _>(&r.region_code)
                 .bind::<Text, _>(&r.measure_ids)
                 .bind::<Text, _>(&r.answer)
-                .bind::<Integer, _>(subject_bucket(&r.subject_key));
+                .bind::<Integer, _>(r.subject_bucket);
         }
         let mut got: Vec<i32> = q.load::<NewId>(c)?.into_iter().map(|n| n.id).collect();
         // RETURNING promises no order; one transaction's ids rise in row order.
