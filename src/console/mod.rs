@@ -435,6 +435,10 @@ fn repair_status_zh(s: &str) -> &'static str {
 }
 
 /// 工作台: the open credit-repair applications in the caller's scope, earliest deadline first.
+/// Most repair applications and draft cases the work bench lists; when there are more, the page
+/// says how many and where to find the rest.
+const WORK_BENCH_ROWS: i64 = 200;
+
 #[get("/console/")]
 async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let (user, shown) = match console_user(&req, &state).await {
@@ -444,8 +448,10 @@ async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let (csrf, new_cookie) = csrf_of(&req);
     let staff = matches!(user.role, Role::Admin | Role::Bureau | Role::Department);
     let mut repairs: Vec<QueueRow> = Vec::new();
+    let mut repairs_total = 0i64;
     let mut objections = Vec::new();
     let mut draft_cases = Vec::new();
+    let mut draft_cases_cut = false;
     if staff {
         let filter = crate::repair::applications::RepairFilter {
             status: Some("open".into()),
@@ -453,21 +459,24 @@ async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             department: None,
             overdue: None,
             page: None,
-            per_page: Some(200),
+            per_page: Some(WORK_BENCH_ROWS),
         };
         match crate::repair::applications::queue(&state, user.clone(), filter).await {
-            Ok(page) => repairs.extend(page.items.into_iter().map(|r| {
-                QueueRow {
-                    id: r.id,
-                    subject_name: r.subject.name.clone(),
-                    status_zh: repair_status_zh(&r.status),
-                    deadline: r
-                        .deadline
-                        .map(|d| d.to_string())
-                        .unwrap_or_else(|| "—".into()),
-                    overdue: r.overdue,
-                }
-            })),
+            Ok(page) => {
+                repairs_total = page.total;
+                repairs.extend(page.items.into_iter().map(|r| {
+                    QueueRow {
+                        id: r.id,
+                        subject_name: r.subject.name.clone(),
+                        status_zh: repair_status_zh(&r.status),
+                        deadline: r
+                            .deadline
+                            .map(|d| d.to_string())
+                            .unwrap_or_else(|| "—".into()),
+                        overdue: r.overdue,
+                    }
+                }))
+            }
             Err(e) => return actix_web::ResponseError::error_response(&e),
         }
         match crate::entries::objections::open_in_scope(&state, user.clone()).await {
@@ -484,11 +493,12 @@ async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             subject: None,
             format: None,
             page: None,
-            per_page: Some(200),
+            per_page: Some(WORK_BENCH_ROWS),
         };
         match crate::cases::handlers::cases_page(&state, user.clone(), filter).await {
             // Those the caller may submit (not the ones it only takes part in).
             Ok(p) => {
+                draft_cases_cut = p.total > p.items.len() as i64;
                 draft_cases = p.items;
                 draft_cases.retain(|c| user.may_manage_department(c.department_id, &c.region_code));
             }
@@ -500,7 +510,9 @@ async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         "home.html",
         context! {
             user => shown, csrf => csrf, page => "home", repairs => repairs,
-            objections => objections, draft_cases => draft_cases, staff => staff,
+            repairs_total => repairs_total, objections => objections,
+            draft_cases => draft_cases, draft_cases_cut => draft_cases_cut, staff => staff,
+            rows => WORK_BENCH_ROWS,
         },
     );
     if let Some(c) = new_cookie {

@@ -1385,6 +1385,39 @@ async fn the_work_bench_shows_open_objections_and_draft_cases_of_the_callers_dep
 }
 
 #[tokio::test]
+async fn the_work_bench_says_when_it_lists_only_the_first_drafts() {
+    let s = crate::cases::setup().await;
+    let app = &s.f.app;
+    let tax = &s.f.tax.token;
+    let code = crate::entries::uscc(501);
+    let entry = crate::cases::listed(&s, "black", &code, "W-2").await;
+    let mut b = Browser::new(app);
+    b.log_in("tax", PASSWORD).await;
+    for n in 0..200 {
+        let mut draft = crate::cases::punishment_case(&s, &code, entry);
+        draft["title"] = format!("草稿{n}").into();
+        crate::cases::post_case(app, tax, draft).await;
+    }
+    // Exactly as many as the bench lists: all shown, no note.
+    let home = b.get("/console/").await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.body.contains("草稿199") && home.body.contains("草稿0<"));
+    assert!(!home.body.contains("草稿超过"), "{}", home.body);
+    // One more: the bench says so and links to the full list of drafts.
+    let mut draft = crate::cases::punishment_case(&s, &code, entry);
+    draft["title"] = "草稿200".into();
+    crate::cases::post_case(app, tax, draft).await;
+    let home = b.get("/console/").await;
+    assert!(
+        home.body.contains("草稿超过 200 件")
+            && home.body.contains(r#"href="/console/cases?status=draft""#),
+        "{}",
+        home.body
+    );
+    assert!(!home.body.contains("共 0 件"));
+}
+
+#[tokio::test]
 async fn an_entry_is_recorded_on_the_form_as_a_draft_with_the_apis_rules() {
     let f = crate::entries::fixture().await;
     let (app, tax) = (&f.app, &f.tax.token);
