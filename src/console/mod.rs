@@ -434,11 +434,11 @@ fn repair_status_zh(s: &str) -> &'static str {
     }
 }
 
-/// 工作台: the open credit-repair applications in the caller's scope, earliest deadline first.
 /// Most repair applications and draft cases the work bench lists; when there are more, the page
 /// says how many and where to find the rest.
 const WORK_BENCH_ROWS: i64 = 200;
 
+/// 工作台: the open credit-repair applications in the caller's scope, earliest deadline first.
 #[get("/console/")]
 async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let (user, shown) = match console_user(&req, &state).await {

@@ -25,7 +25,7 @@ pub struct TestApp {
     pub db_url: String,
     pub pool: Pool,
     pub client: reqwest::Client,
-    _dir: Option<TestDb>,
+    _db: Option<TestDb>,
 }
 
 /// A test's own database, removed when dropped: the SQLite file's temporary directory, or the
@@ -116,7 +116,7 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let (db_url, dir) = fresh_database();
     let mut app = spawn_on(&db_url, tweak).await;
-    app._dir = Some(dir);
+    app._db = Some(dir);
     app
 }
 
@@ -134,7 +134,7 @@ pub async fn spawn_on(db_url: &str, tweak: impl FnOnce(&mut Settings)) -> TestAp
         db_url: db_url.to_string(),
         pool,
         client: reqwest::Client::new(),
-        _dir: None,
+        _db: None,
     }
 }
 
@@ -315,7 +315,7 @@ pub async fn spawn_on_stoppable(
             db_url: db_url.to_string(),
             pool,
             client: reqwest::Client::new(),
-            _dir: None,
+            _db: None,
         },
         handle,
     )
