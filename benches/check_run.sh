@@ -10,6 +10,9 @@ export CREDIT_LISTS_JWT_SECRET=${CREDIT_LISTS_JWT_SECRET:-bench-secret-012345678
 export CREDIT_LISTS_PII_KEY=${CREDIT_LISTS_PII_KEY:-7465737420706969206b657920303132333435363738396162636465663031ff}
 export CREDIT_LISTS_LOG_LEVEL=warn CREDIT_LISTS_ACCESS_TOKEN_TTL_SECS=3600
 PORT=${PORT:-18181}
+# Write out dirty pages first (a database copied just before the run): otherwise the server's first
+# syncs wait for hundreds of megabytes, and the latency tail measures the copy.
+sync
 # A server left on the port by an earlier run would be measured instead of this one.
 if curl -sf localhost:$PORT/health >/dev/null; then
   echo "port $PORT already answers: stop the server on it first (or set PORT)" >&2

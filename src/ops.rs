@@ -103,7 +103,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     {
         use crate::checks::receipts::{COMMITS, RECEIPTS};
         use std::sync::atomic::Ordering::Relaxed;
-        out.push_str("# HELP credit_lists_receipt_commits_total Group commits of check receipts (one transaction each).\n");
+        out.push_str("# HELP credit_lists_receipt_commits_total Group commits of check receipts (one transaction on PostgreSQL, one synced append to the receipt log on SQLite).\n");
         out.push_str("# TYPE credit_lists_receipt_commits_total counter\n");
         out.push_str(&format!(
             "credit_lists_receipt_commits_total {}\n",
@@ -116,6 +116,12 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         out.push_str(&format!(
             "credit_lists_receipts_total {}\n",
             RECEIPTS.load(Relaxed)
+        ));
+        out.push_str("# HELP credit_lists_receipts_unindexed Receipts durable in this instance's receipt log but not yet in the receipts table (SQLite).\n");
+        out.push_str("# TYPE credit_lists_receipts_unindexed gauge\n");
+        out.push_str(&format!(
+            "credit_lists_receipts_unindexed {}\n",
+            crate::checks::receipt_log::PENDING.load(Relaxed)
         ));
     }
     HttpResponse::Ok()

@@ -424,6 +424,7 @@ pub(crate) async fn report(
         },
         _ => (q.region, None),
     };
+    state.receipts.settle().await?;
     db::run(&state.pool, move |conn| {
         compute(conn, q.year, q.quarter, from, to, region, only)
     })

@@ -230,7 +230,8 @@ impl Application {
                 Duration::from_secs(settings.login_lockout_secs),
             ),
             metrics: Arc::new(Metrics::default()),
-            receipts: checks::receipts::ReceiptWriter::start(settings.database_url.clone()),
+            receipts: checks::receipts::ReceiptWriter::start(settings.database_url.clone())
+                .map_err(StartError::Other)?,
             sessions: Default::default(),
             check_index: settings
                 .check_index

@@ -510,6 +510,7 @@ pub async fn create(
         serde_json::to_vec(&input).map_err(|e| ApiError::internal(e.to_string()))?,
     ));
     let st = state.clone();
+    state.receipts.settle().await?;
     let (status, view) = db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
             if let Some(k) = &key {
@@ -558,6 +559,7 @@ pub(crate) async fn file_case(
 ) -> Result<CaseView, ApiError> {
     user.require(STAFF)?;
     let st = state.clone();
+    state.receipts.settle().await?;
     db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
             let id = write_case(conn, &st, &user, None, &input, (None, None, None))?;
@@ -618,6 +620,7 @@ pub(crate) async fn draft_from_feedback(
 ) -> Result<CaseView, ApiError> {
     user.require(STAFF)?;
     let st = state.clone();
+    state.receipts.settle().await?;
     db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
             let receipt = load_receipt(conn, &user, check_id)?;
@@ -786,6 +789,7 @@ pub async fn update(
     let id = path.into_inner();
     let p = body.0;
     let st = state.clone();
+    state.receipts.settle().await?;
     let v = db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
             let c = load_visible(conn, &user, id)?;
@@ -1066,6 +1070,7 @@ pub async fn correct(
     user.require(STAFF)?;
     let id = path.into_inner();
     let st = state.clone();
+    state.receipts.settle().await?;
     let v = db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
             let c = load_visible(conn, &user, id)?;

@@ -156,6 +156,7 @@ pub async fn create(
     applied.sort_unstable();
     applied.dedup();
     let decided_at = truncate_micros(fb.decided_at);
+    state.receipts.settle().await?;
     let (status, v) = db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
             let receipt = load_receipt(conn, &user, id)?;

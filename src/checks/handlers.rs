@@ -447,6 +447,7 @@ pub async fn get_receipt(
 ) -> Result<HttpResponse, ApiError> {
     user.require(CHECKERS)?;
     let id = path.into_inner();
+    state.receipts.settle().await?;
     let r = db::run(&state.pool, move |conn| load_receipt(conn, &user, id)).await?;
     Ok(HttpResponse::Ok().json(r.answer_value()))
 }
@@ -540,6 +541,7 @@ pub async fn list_receipts(
         ),
         None => None,
     };
+    state.receipts.settle().await?;
     let page_v = db::run(&state.pool, move |conn| {
         let build = || {
             let mut q = credit_checks::table.into_boxed();

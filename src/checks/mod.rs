@@ -10,6 +10,7 @@ pub mod bench;
 pub mod feedback;
 pub mod handlers;
 pub mod index;
+pub mod receipt_log;
 pub mod receipts;
 pub mod stats;
 pub mod watches;

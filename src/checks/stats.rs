@@ -113,6 +113,7 @@ pub async fn stats(
     let from = day_start_utc(NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or_default());
     let to = day_start_utc(NaiveDate::from_ymd_opt(year + 1, 1, 1).unwrap_or_default());
     let region_c = region.clone();
+    state.receipts.settle().await?;
     let v = db::run(&state.pool, move |conn| {
         // One pass over the year's receipts (small columns only).
         let mut q = credit_checks::table

@@ -784,6 +784,11 @@ async fn sigkill_during_an_import_a_check_stream_and_a_repair_confirmation_leave
     let imported = import.await.unwrap();
     let acknowledged = checks.await.unwrap();
     let confirmed = confirm.await.unwrap();
+    // The restart replays the receipt log (SQLite: acknowledged receipts are durable in the log
+    // and reach the table after the answer) before it serves.
+    let (mut again, _) = start_server(&db, dir.path());
+    again.kill().unwrap();
+    again.wait().unwrap();
 
     let mut conn = open_db(&db);
     let rows: i64 = list_entries::table
@@ -1044,6 +1049,11 @@ async fn soak_mixed_load_loses_nothing_and_memory_stays_flat() {
     let warm = warm_rss.load(std::sync::atomic::Ordering::SeqCst);
     child.kill().unwrap();
     child.wait().unwrap();
+    // The restart replays the receipt log (SQLite: acknowledged receipts are durable in the log
+    // and reach the table after the answer) before it serves.
+    let (mut again, _) = start_server(&db, dir.path());
+    again.kill().unwrap();
+    again.wait().unwrap();
     eprintln!(
         "soak {secs} s: {checks} checks, {feedback} feedback, {filed} cases, RSS {warm} KiB after warm-up, {end_rss} KiB at the end"
     );
