@@ -135,6 +135,7 @@ pub(super) fn start(
         .name("wal-checkpoint".into())
         .spawn(move || checkpointer_loop(checkpoint_manager, woken))
         .map_err(|e| e.to_string())?;
+    indexer_pragmas(&mut conn)?;
     let indexer = Indexer {
         manager: manager.clone(),
         conn: Some(conn),
@@ -659,10 +660,7 @@ impl Indexer {
     fn batch(&mut self, rows: &[(i64, NewReceipt)]) -> Result<(), String> {
         if self.conn.is_none() {
             let mut c = sqlite(&self.manager)?;
-            // The receipt indexes are written at several places (subject buckets): a larger page
-            // cache than SQLite's 2 MB default keeps their inner pages in memory.
-            c.batch_execute("PRAGMA cache_size = -65536;")
-                .map_err(|e| e.to_string())?;
+            indexer_pragmas(&mut c)?;
             self.conn = Some(c);
         }
         let low = self.spare_ids() < SPARE_BLOCKS * ID_BLOCK;
@@ -684,6 +682,13 @@ impl Indexer {
         }
         Ok(())
     }
+}
+
+/// The receipt indexes are written at several places (subject buckets): a larger page cache than
+/// SQLite's 2 MB default keeps their inner pages in memory.
+fn indexer_pragmas(c: &mut SqliteConnection) -> Result<(), String> {
+    c.batch_execute("PRAGMA cache_size = -65536;")
+        .map_err(|e| format!("receipt indexer: {e}"))
 }
 
 fn take(m: ToIndexer, rows: &mut Vec<(i64, NewReceipt)>, closed: &mut Vec<u64>) {

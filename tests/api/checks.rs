@@ -742,6 +742,52 @@ async fn the_index_and_the_database_give_the_same_answers() {
     panic!("the index never answered the batch");
 }
 
+/// Two instances on one database, checking at the same time: on SQLite each keeps its own receipt
+/// log and gives ids from its own reserved blocks. Every receipt gets its own id, is readable
+/// through either instance, and is counted once.
+#[tokio::test]
+async fn checks_through_two_instances_at_once_get_distinct_receipts() {
+    let s = setup().await;
+    let other = spawn_on(&s.f.app.db_url, |_| {}).await;
+    let admin = s.f.app.admin().await;
+    let before = receipts(&s.f.app, &admin.token).await;
+    let token = s.approver.token.clone();
+    let body = |from: u32| json!({"subject_codes": (from..from + 25).map(uscc).collect::<Vec<_>>(), "field": "bidding"});
+    let (body_a, body_b) = (body(900), body(950));
+    let (a, b) = tokio::join!(
+        batch_on(&s.f.app, &token, &body_a),
+        batch_on(&other, &token, &body_b)
+    );
+    let ids = |v: &Value| -> Vec<i64> {
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["check"]["check_id"].as_i64().unwrap())
+            .collect()
+    };
+    let (ids_a, ids_b) = (ids(&a), ids(&b));
+    let all: std::collections::BTreeSet<i64> = ids_a.iter().chain(&ids_b).copied().collect();
+    assert_eq!(all.len(), 50, "{ids_a:?} {ids_b:?}");
+    // Each through the instance that answered it (which waits for its own receipts), then through
+    // the other.
+    for (id, first, second) in ids_a
+        .iter()
+        .map(|id| (id, &s.f.app, &other))
+        .chain(ids_b.iter().map(|id| (id, &other, &s.f.app)))
+    {
+        for app in [first, second] {
+            let res = app
+                .get(&format!("/api/v1/credit-checks/{id}"), &token)
+                .await;
+            assert_eq!(res.status(), StatusCode::OK, "receipt {id}");
+            let v: Value = res.json().await.unwrap();
+            assert_eq!(v["check_id"].as_i64(), Some(*id));
+        }
+    }
+    assert_eq!(receipts(&s.f.app, &admin.token).await, before + 50);
+}
+
 async fn batch_on(app: &TestApp, token: &str, body: &Value) -> Value {
     let res = app
         .post("/api/v1/credit-checks/batch", token, body.clone())

@@ -543,6 +543,18 @@ fn dump(db: &str) -> Vec<u8> {
                 bytes.extend(more);
             }
         }
+        // The check receipts' log: one directory per instance, its segments and lock.
+        if let Ok(dirs) = std::fs::read_dir(format!("{path}-receipts")) {
+            for dir in dirs.flatten() {
+                for file in std::fs::read_dir(dir.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                {
+                    bytes.extend(std::fs::read(file.path()).unwrap_or_default());
+                }
+            }
+        }
         bytes
     }
 }
