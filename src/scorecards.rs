@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{AuthUser, Role};
-use crate::db::{self, DbConnection};
+use crate::db::DbConnection;
 use crate::entries::today;
 use crate::error::{ApiError, Problem};
 use crate::schema::{
@@ -424,11 +424,12 @@ pub(crate) async fn report(
         },
         _ => (q.region, None),
     };
-    state.receipts.settle().await?;
-    db::run(&state.pool, move |conn| {
-        compute(conn, q.year, q.quarter, from, to, region, only)
-    })
-    .await
+    state
+        .receipts
+        .run_settled(&state.pool, move |conn| {
+            compute(conn, q.year, q.quarter, from, to, region, only)
+        })
+        .await
 }
 
 #[cfg(test)]

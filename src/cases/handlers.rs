@@ -510,43 +510,45 @@ pub async fn create(
         serde_json::to_vec(&input).map_err(|e| ApiError::internal(e.to_string()))?,
     ));
     let st = state.clone();
-    state.receipts.settle().await?;
-    let (status, view) = db::run(&state.pool, move |conn| {
-        db::write_tx(conn, |conn| {
-            if let Some(k) = &key {
-                let prior: Option<CaseRow> = cases::table
-                    .filter(cases::created_by.eq(user.id))
-                    .filter(cases::idempotency_key.eq(k))
-                    .select(CaseRow::as_select())
-                    .first(conn)
-                    .optional()?;
-                if let Some(c) = prior {
-                    if c.request_hash.as_deref() != Some(hash.as_str()) {
-                        return Err(ApiError::invalid_field(
-                            "Idempotency-Key",
-                            "idempotency_key_reused",
-                            "this Idempotency-Key was used for a different request",
-                        ));
+    let (status, view) = state
+        .receipts
+        .run_settled(&state.pool, move |conn| {
+            db::write_tx(conn, |conn| {
+                if let Some(k) = &key {
+                    let prior: Option<CaseRow> = cases::table
+                        .filter(cases::created_by.eq(user.id))
+                        .filter(cases::idempotency_key.eq(k))
+                        .select(CaseRow::as_select())
+                        .first(conn)
+                        .optional()?;
+                    if let Some(c) = prior {
+                        if c.request_hash.as_deref() != Some(hash.as_str()) {
+                            return Err(ApiError::invalid_field(
+                                "Idempotency-Key",
+                                "idempotency_key_reused",
+                                "this Idempotency-Key was used for a different request",
+                            ));
+                        }
+                        return Ok((200u16, case_view(conn, &st.pii, &c, Disclosure::Masked)?));
                     }
-                    return Ok((200u16, case_view(conn, &st.pii, &c, Disclosure::Masked)?));
                 }
-            }
-            let id = write_case(
-                conn,
-                &st,
-                &user,
-                None,
-                &input,
-                (None, key.as_deref(), Some(&hash)),
-            )?;
-            let row = find_case(conn, id)?.ok_or_else(|| ApiError::internal("case vanished"))?;
-            Ok((
-                201u16,
-                audit_case(conn, &st, &user, "case.create", None, &row)?,
-            ))
+                let id = write_case(
+                    conn,
+                    &st,
+                    &user,
+                    None,
+                    &input,
+                    (None, key.as_deref(), Some(&hash)),
+                )?;
+                let row =
+                    find_case(conn, id)?.ok_or_else(|| ApiError::internal("case vanished"))?;
+                Ok((
+                    201u16,
+                    audit_case(conn, &st, &user, "case.create", None, &row)?,
+                ))
+            })
         })
-    })
-    .await?;
+        .await?;
     Ok(respond(status, view))
 }
 
@@ -559,15 +561,17 @@ pub(crate) async fn file_case(
 ) -> Result<CaseView, ApiError> {
     user.require(STAFF)?;
     let st = state.clone();
-    state.receipts.settle().await?;
-    db::run(&state.pool, move |conn| {
-        db::write_tx(conn, |conn| {
-            let id = write_case(conn, &st, &user, None, &input, (None, None, None))?;
-            let row = find_case(conn, id)?.ok_or_else(|| ApiError::internal("case vanished"))?;
-            audit_case(conn, &st, &user, "case.create", None, &row)
+    state
+        .receipts
+        .run_settled(&state.pool, move |conn| {
+            db::write_tx(conn, |conn| {
+                let id = write_case(conn, &st, &user, None, &input, (None, None, None))?;
+                let row =
+                    find_case(conn, id)?.ok_or_else(|| ApiError::internal("case vanished"))?;
+                audit_case(conn, &st, &user, "case.create", None, &row)
+            })
         })
-    })
-    .await
+        .await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -620,8 +624,7 @@ pub(crate) async fn draft_from_feedback(
 ) -> Result<CaseView, ApiError> {
     user.require(STAFF)?;
     let st = state.clone();
-    state.receipts.settle().await?;
-    db::run(&state.pool, move |conn| {
+    state.receipts.run_settled(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
             let receipt = load_receipt(conn, &user, check_id)?;
             let department_id = match (receipt.caller_department_id, given_department, user.role)
@@ -789,42 +792,44 @@ pub async fn update(
     let id = path.into_inner();
     let p = body.0;
     let st = state.clone();
-    state.receipts.settle().await?;
-    let v = db::run(&state.pool, move |conn| {
-        db::write_tx(conn, |conn| {
-            let c = load_visible(conn, &user, id)?;
-            require_manage(&user, &c)?;
-            match c.status.as_str() {
-                "shared" => return Err(shared_conflict()),
-                "submitted" => {
-                    return Err(ApiError::conflict(
-                        "not_a_draft",
-                        "a submitted case is not edited: file a correction",
-                    ))
+    let v = state
+        .receipts
+        .run_settled(&state.pool, move |conn| {
+            db::write_tx(conn, |conn| {
+                let c = load_visible(conn, &user, id)?;
+                require_manage(&user, &c)?;
+                match c.status.as_str() {
+                    "shared" => return Err(shared_conflict()),
+                    "submitted" => {
+                        return Err(ApiError::conflict(
+                            "not_a_draft",
+                            "a submitted case is not edited: file a correction",
+                        ))
+                    }
+                    _ => {}
                 }
-                _ => {}
-            }
-            let before = case_view(conn, &st.pii, &c, Disclosure::Masked)?;
-            let current = current_input(conn, &st, &c)?;
-            let input = NewCase {
-                title: p.title.unwrap_or(current.title),
-                kind: p.kind.unwrap_or(current.kind),
-                department_id: Some(c.department_id),
-                subjects: p.subjects.unwrap_or(current.subjects),
-                entry_ids: p.entry_ids.unwrap_or(current.entry_ids),
-                measure_item_ids: p.measure_item_ids.unwrap_or(current.measure_item_ids),
-                department_ids: p.department_ids.unwrap_or(current.department_ids),
-                field: p.field.unwrap_or(current.field),
-                case_date: p.case_date.unwrap_or(current.case_date),
-                summary: p.summary.unwrap_or(current.summary),
-                source_check_id: c.source_check_id,
-            };
-            write_case(conn, &st, &user, Some(&c), &input, (None, None, None))?;
-            let row = find_case(conn, id)?.ok_or_else(|| ApiError::internal("case vanished"))?;
-            audit_case(conn, &st, &user, "case.update", Some(&before), &row)
+                let before = case_view(conn, &st.pii, &c, Disclosure::Masked)?;
+                let current = current_input(conn, &st, &c)?;
+                let input = NewCase {
+                    title: p.title.unwrap_or(current.title),
+                    kind: p.kind.unwrap_or(current.kind),
+                    department_id: Some(c.department_id),
+                    subjects: p.subjects.unwrap_or(current.subjects),
+                    entry_ids: p.entry_ids.unwrap_or(current.entry_ids),
+                    measure_item_ids: p.measure_item_ids.unwrap_or(current.measure_item_ids),
+                    department_ids: p.department_ids.unwrap_or(current.department_ids),
+                    field: p.field.unwrap_or(current.field),
+                    case_date: p.case_date.unwrap_or(current.case_date),
+                    summary: p.summary.unwrap_or(current.summary),
+                    source_check_id: c.source_check_id,
+                };
+                write_case(conn, &st, &user, Some(&c), &input, (None, None, None))?;
+                let row =
+                    find_case(conn, id)?.ok_or_else(|| ApiError::internal("case vanished"))?;
+                audit_case(conn, &st, &user, "case.update", Some(&before), &row)
+            })
         })
-    })
-    .await?;
+        .await?;
     Ok(HttpResponse::Ok().json(v))
 }
 
@@ -1070,25 +1075,26 @@ pub async fn correct(
     user.require(STAFF)?;
     let id = path.into_inner();
     let st = state.clone();
-    state.receipts.settle().await?;
-    let v = db::run(&state.pool, move |conn| {
-        db::write_tx(conn, |conn| {
-            let c = load_visible(conn, &user, id)?;
-            require_manage(&user, &c)?;
-            if c.status == "draft" {
-                return Err(ApiError::conflict(
-                    "not_submitted",
-                    "a draft is edited in place (PATCH), not corrected",
-                ));
-            }
-            let input = current_input(conn, &st, &c)?;
-            let new_id = write_case(conn, &st, &user, None, &input, (Some(id), None, None))?;
-            let row =
-                find_case(conn, new_id)?.ok_or_else(|| ApiError::internal("case vanished"))?;
-            audit_case(conn, &st, &user, "case.correct", None, &row)
+    let v = state
+        .receipts
+        .run_settled(&state.pool, move |conn| {
+            db::write_tx(conn, |conn| {
+                let c = load_visible(conn, &user, id)?;
+                require_manage(&user, &c)?;
+                if c.status == "draft" {
+                    return Err(ApiError::conflict(
+                        "not_submitted",
+                        "a draft is edited in place (PATCH), not corrected",
+                    ));
+                }
+                let input = current_input(conn, &st, &c)?;
+                let new_id = write_case(conn, &st, &user, None, &input, (Some(id), None, None))?;
+                let row =
+                    find_case(conn, new_id)?.ok_or_else(|| ApiError::internal("case vanished"))?;
+                audit_case(conn, &st, &user, "case.correct", None, &row)
+            })
         })
-    })
-    .await?;
+        .await?;
     Ok(HttpResponse::Created().json(v))
 }
 

@@ -156,83 +156,85 @@ pub async fn create(
     applied.sort_unstable();
     applied.dedup();
     let decided_at = truncate_micros(fb.decided_at);
-    state.receipts.settle().await?;
-    let (status, v) = db::run(&state.pool, move |conn| {
-        db::write_tx(conn, |conn| {
-            let receipt = load_receipt(conn, &user, id)?;
-            // Only the caller that made the check reports what it did.
-            if receipt.caller_user_id != user.id {
-                return Err(ApiError::forbidden(
-                    "only the caller that made a check reports its feedback",
-                ));
-            }
-            let offered: Vec<i32> = serde_json::from_str(&receipt.measure_ids).unwrap_or_default();
-            let errors: Vec<FieldError> = fb
-                .measures_applied
-                .iter()
-                .enumerate()
-                .filter(|(_, m)| !offered.contains(m))
-                .map(|(i, m)| {
-                    FieldError::new(
-                        format!("measures_applied[{i}]"),
-                        "not_in_answer",
-                        format!("measure {m} was not in this check's answer"),
-                    )
-                })
-                .collect();
-            if !errors.is_empty() {
-                return Err(ApiError::validation(errors));
-            }
-            let applied_json = serde_json::to_string(&applied).unwrap_or_else(|_| "[]".into());
-            let existing: Option<FeedbackRow> = check_feedback::table
-                .find(id)
-                .select(FeedbackRow::as_select())
-                .first(conn)
-                .optional()?;
-            if let Some(e) = existing {
-                let same_key = key.is_some() && e.idempotency_key == key;
-                let same_content = e.decision == fb.decision.as_str()
-                    && e.measures_applied == applied_json
-                    && e.note == note
-                    && e.decided_at == decided_at;
-                if same_key || same_content {
-                    return Ok((200u16, view(&e)));
+    let (status, v) = state
+        .receipts
+        .run_settled(&state.pool, move |conn| {
+            db::write_tx(conn, |conn| {
+                let receipt = load_receipt(conn, &user, id)?;
+                // Only the caller that made the check reports what it did.
+                if receipt.caller_user_id != user.id {
+                    return Err(ApiError::forbidden(
+                        "only the caller that made a check reports its feedback",
+                    ));
                 }
-                return Err(ApiError::conflict(
-                    "feedback_exists",
-                    "this check already has a different feedback; one feedback per check",
-                ));
-            }
-            let now = db::now();
-            diesel::insert_into(check_feedback::table)
-                .values((
-                    check_feedback::check_id.eq(id),
-                    check_feedback::decision.eq(fb.decision.as_str()),
-                    check_feedback::measures_applied.eq(&applied_json),
-                    check_feedback::note.eq(&note),
-                    check_feedback::decided_at.eq(decided_at),
-                    check_feedback::idempotency_key.eq(&key),
-                    check_feedback::recorded_by.eq(user.id),
-                    check_feedback::recorded_at.eq(now),
-                ))
-                .execute(conn)?;
-            let row: FeedbackRow = check_feedback::table
-                .find(id)
-                .select(FeedbackRow::as_select())
-                .first(conn)?;
-            let v = view(&row);
-            audit::append(
-                conn,
-                &user.actor(),
-                Entry::new("credit_check.feedback", "credit_check", id)
-                    .region(Some(receipt.region_code.clone()))
-                    .department(receipt.caller_department_id)
-                    .after(&v),
-            )?;
-            Ok((201u16, v))
+                let offered: Vec<i32> =
+                    serde_json::from_str(&receipt.measure_ids).unwrap_or_default();
+                let errors: Vec<FieldError> = fb
+                    .measures_applied
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, m)| !offered.contains(m))
+                    .map(|(i, m)| {
+                        FieldError::new(
+                            format!("measures_applied[{i}]"),
+                            "not_in_answer",
+                            format!("measure {m} was not in this check's answer"),
+                        )
+                    })
+                    .collect();
+                if !errors.is_empty() {
+                    return Err(ApiError::validation(errors));
+                }
+                let applied_json = serde_json::to_string(&applied).unwrap_or_else(|_| "[]".into());
+                let existing: Option<FeedbackRow> = check_feedback::table
+                    .find(id)
+                    .select(FeedbackRow::as_select())
+                    .first(conn)
+                    .optional()?;
+                if let Some(e) = existing {
+                    let same_key = key.is_some() && e.idempotency_key == key;
+                    let same_content = e.decision == fb.decision.as_str()
+                        && e.measures_applied == applied_json
+                        && e.note == note
+                        && e.decided_at == decided_at;
+                    if same_key || same_content {
+                        return Ok((200u16, view(&e)));
+                    }
+                    return Err(ApiError::conflict(
+                        "feedback_exists",
+                        "this check already has a different feedback; one feedback per check",
+                    ));
+                }
+                let now = db::now();
+                diesel::insert_into(check_feedback::table)
+                    .values((
+                        check_feedback::check_id.eq(id),
+                        check_feedback::decision.eq(fb.decision.as_str()),
+                        check_feedback::measures_applied.eq(&applied_json),
+                        check_feedback::note.eq(&note),
+                        check_feedback::decided_at.eq(decided_at),
+                        check_feedback::idempotency_key.eq(&key),
+                        check_feedback::recorded_by.eq(user.id),
+                        check_feedback::recorded_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                let row: FeedbackRow = check_feedback::table
+                    .find(id)
+                    .select(FeedbackRow::as_select())
+                    .first(conn)?;
+                let v = view(&row);
+                audit::append(
+                    conn,
+                    &user.actor(),
+                    Entry::new("credit_check.feedback", "credit_check", id)
+                        .region(Some(receipt.region_code.clone()))
+                        .department(receipt.caller_department_id)
+                        .after(&v),
+                )?;
+                Ok((201u16, v))
+            })
         })
-    })
-    .await?;
+        .await?;
     Ok(if status == 201 {
         HttpResponse::Created().json(v)
     } else {

@@ -447,8 +447,10 @@ pub async fn get_receipt(
 ) -> Result<HttpResponse, ApiError> {
     user.require(CHECKERS)?;
     let id = path.into_inner();
-    state.receipts.settle().await?;
-    let r = db::run(&state.pool, move |conn| load_receipt(conn, &user, id)).await?;
+    let r = state
+        .receipts
+        .run_settled(&state.pool, move |conn| load_receipt(conn, &user, id))
+        .await?;
     Ok(HttpResponse::Ok().json(r.answer_value()))
 }
 
@@ -541,79 +543,82 @@ pub async fn list_receipts(
         ),
         None => None,
     };
-    state.receipts.settle().await?;
-    let page_v = db::run(&state.pool, move |conn| {
-        let build = || {
-            let mut q = credit_checks::table.into_boxed();
-            if let Some(r) = &scope_region {
-                q = q.filter(credit_checks::region_code.eq(r.clone()));
-            }
-            if let Some(d) = scope_dept {
-                q = q.filter(credit_checks::caller_department_id.eq(d));
-            }
-            if let Some(c) = f.caller {
-                q = q.filter(credit_checks::caller_user_id.eq(c));
-            }
-            if let Some(v) = &f.field {
-                q = q.filter(credit_checks::field.eq(v.clone()));
-            }
-            if let Some(v) = &f.region_code {
-                q = q.filter(credit_checks::region_code.eq(v.clone()));
-            }
-            if let Some(k) = &subject_key {
-                // The bucket first: on SQLite it is the index's leading column (the subject is
-                // compared within the index entry); PostgreSQL uses its index on the subject.
-                q = q
-                    .filter(credit_checks::subject_bucket.eq(super::receipts::subject_bucket(k)))
-                    .filter(credit_checks::subject_key.eq(k.clone()));
-            }
-            if let Some(d) = f.from {
-                q = q.filter(credit_checks::checked_at.ge(day_start_utc(d)));
-            }
-            if let Some(d) = f.to {
-                q = q.filter(
-                    credit_checks::checked_at.lt(day_start_utc(d + chrono::Duration::days(1))),
-                );
-            }
-            if let Some(a) = f.advice {
-                q = q.filter(credit_checks::advice.eq(a.as_str()));
-            }
-            q
-        };
-        let total: i64 = build().count().get_result(conn)?;
-        let rows: Vec<ReceiptRow> = build()
-            .order(credit_checks::id.desc())
-            .limit(limit)
-            .offset(offset)
-            .select(ReceiptRow::as_select())
-            .load(conn)?;
-        let items = rows
-            .into_iter()
-            .map(|r| {
-                let v = r.answer_value();
-                ReceiptSummary {
-                    check_id: r.id,
-                    checked_at: r.checked_at,
-                    caller_user_id: r.caller_user_id,
-                    caller_department_id: r.caller_department_id,
-                    field: r.field,
-                    reference: r.reference,
-                    purpose: r.purpose,
-                    advice: r.advice,
-                    region_code: r.region_code,
-                    known: v["known"].as_bool().unwrap_or(false),
-                    subject_code: v["subject_code"].as_str().unwrap_or_default().to_string(),
-                    subject_name: v["subject"]["name"].as_str().map(str::to_string),
+    let page_v = state
+        .receipts
+        .run_settled(&state.pool, move |conn| {
+            let build = || {
+                let mut q = credit_checks::table.into_boxed();
+                if let Some(r) = &scope_region {
+                    q = q.filter(credit_checks::region_code.eq(r.clone()));
                 }
+                if let Some(d) = scope_dept {
+                    q = q.filter(credit_checks::caller_department_id.eq(d));
+                }
+                if let Some(c) = f.caller {
+                    q = q.filter(credit_checks::caller_user_id.eq(c));
+                }
+                if let Some(v) = &f.field {
+                    q = q.filter(credit_checks::field.eq(v.clone()));
+                }
+                if let Some(v) = &f.region_code {
+                    q = q.filter(credit_checks::region_code.eq(v.clone()));
+                }
+                if let Some(k) = &subject_key {
+                    // The bucket first: on SQLite it is the index's leading column (the subject is
+                    // compared within the index entry); PostgreSQL uses its index on the subject.
+                    q = q
+                        .filter(
+                            credit_checks::subject_bucket.eq(super::receipts::subject_bucket(k)),
+                        )
+                        .filter(credit_checks::subject_key.eq(k.clone()));
+                }
+                if let Some(d) = f.from {
+                    q = q.filter(credit_checks::checked_at.ge(day_start_utc(d)));
+                }
+                if let Some(d) = f.to {
+                    q = q.filter(
+                        credit_checks::checked_at.lt(day_start_utc(d + chrono::Duration::days(1))),
+                    );
+                }
+                if let Some(a) = f.advice {
+                    q = q.filter(credit_checks::advice.eq(a.as_str()));
+                }
+                q
+            };
+            let total: i64 = build().count().get_result(conn)?;
+            let rows: Vec<ReceiptRow> = build()
+                .order(credit_checks::id.desc())
+                .limit(limit)
+                .offset(offset)
+                .select(ReceiptRow::as_select())
+                .load(conn)?;
+            let items = rows
+                .into_iter()
+                .map(|r| {
+                    let v = r.answer_value();
+                    ReceiptSummary {
+                        check_id: r.id,
+                        checked_at: r.checked_at,
+                        caller_user_id: r.caller_user_id,
+                        caller_department_id: r.caller_department_id,
+                        field: r.field,
+                        reference: r.reference,
+                        purpose: r.purpose,
+                        advice: r.advice,
+                        region_code: r.region_code,
+                        known: v["known"].as_bool().unwrap_or(false),
+                        subject_code: v["subject_code"].as_str().unwrap_or_default().to_string(),
+                        subject_name: v["subject"]["name"].as_str().map(str::to_string),
+                    }
+                })
+                .collect();
+            Ok(Page {
+                items,
+                page,
+                per_page,
+                total,
             })
-            .collect();
-        Ok(Page {
-            items,
-            page,
-            per_page,
-            total,
         })
-    })
-    .await?;
+        .await?;
     Ok(HttpResponse::Ok().json(page_v))
 }

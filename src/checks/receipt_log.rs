@@ -42,13 +42,13 @@ use diesel::prelude::*;
 use diesel::r2d2::ManageConnection;
 use diesel::SqliteConnection;
 
-use super::receipts::{Job, NewReceipt, COMMITS, RECEIPTS};
+use super::receipts::{Job, Lazy, NewReceipt, COMMITS, RECEIPTS};
 use crate::db::{ConnectionManager, DatabaseUrl, DbConnection};
 
 /// A segment's size: the next group that does not fit goes into the next segment.
 const SEGMENT_BYTES: u64 = 8 << 20;
 /// Segments kept ready ahead of the one being written (batches of 1,000 fill one in about a
-/// quarter of a second).
+/// quarter of a second). The first is made before the instance serves, these by the indexer.
 const READY_SEGMENTS: u64 = 2;
 /// Ids reserved per block. The indexer keeps at least [`SPARE_BLOCKS`] blocks reserved ahead, so
 /// the writer seldom has to take SQLite's write lock itself (and wait behind an indexer batch).
@@ -102,13 +102,13 @@ pub fn log_root(db: &Path) -> PathBuf {
 /// Replays the logs of instances that are gone, makes this instance's log directory, and starts
 /// its writer, indexer and checkpointer threads. Returns the sender for receipt jobs and the
 /// shared state.
-pub(super) fn start(
-    db: &Path,
-    url: DatabaseUrl,
-) -> Result<(mpsc::Sender<Job>, Arc<LogShared>), String> {
-    let manager = ConnectionManager::new(url);
-    let mut conn = sqlite(&manager)?;
+pub(super) fn start(url: DatabaseUrl) -> Result<(mpsc::Sender<Job>, Arc<LogShared>), String> {
+    let DatabaseUrl::Sqlite(db) = &url else {
+        return Err("the receipt log is for SQLite only".into());
+    };
     let root = log_root(db);
+    let manager = ConnectionManager::new(url.clone());
+    let mut conn = sqlite(&manager)?;
     std::fs::create_dir_all(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
     replay_orphans(&root, &mut conn)?;
     let (dir, lock) = own_directory(&root)?;
@@ -117,34 +117,36 @@ pub(super) fn start(
         let block = reserve(&mut conn).map_err(|e| format!("cannot reserve receipt ids: {e}"))?;
         ids.lock().expect("fresh mutex").push_back(block);
     }
-    let first = Segment::prepare(&dir, 1)?;
+    let first = Segment::prepare(&dir, 1, "writer").map_err(|e| e.to_string())?;
     let shared = Arc::new(LogShared {
         acked: AtomicI64::new(0),
         indexed: tokio::sync::watch::channel(0).0,
     });
     let (tx, rx) = mpsc::channel::<Job>();
     let (to_indexer, indexer_rx) = mpsc::channel::<ToIndexer>();
-    // The next segments, ready before the writer needs them.
+    // The next segments, made ready by the indexer before the writer needs them.
     let (ready, ready_rx) = mpsc::sync_channel::<Segment>(READY_SEGMENTS as usize);
-    for number in 2..2 + READY_SEGMENTS {
-        let _ = ready.try_send(Segment::prepare(&dir, number)?);
-    }
     let (wake, woken) = mpsc::sync_channel::<()>(1);
     let checkpoint_manager = manager.clone();
     std::thread::Builder::new()
         .name("wal-checkpoint".into())
-        .spawn(move || checkpointer_loop(checkpoint_manager, woken))
+        .spawn(move || checkpointer_loop(Lazy::new(move || sqlite(&checkpoint_manager)), woken))
         .map_err(|e| e.to_string())?;
     indexer_pragmas(&mut conn)?;
+    let indexer_manager = manager.clone();
     let indexer = Indexer {
-        manager: manager.clone(),
-        conn: Some(conn),
+        conn: Lazy::new(move || {
+            let mut c = sqlite(&indexer_manager)?;
+            indexer_pragmas(&mut c)?;
+            Ok(c)
+        })
+        .with(conn),
         dir: dir.clone(),
         ids: ids.clone(),
         shared: shared.clone(),
         checkpoints: wake,
         ready,
-        prepared: 1 + READY_SEGMENTS,
+        prepared: 1,
         _lock: lock,
     };
     std::thread::Builder::new()
@@ -152,8 +154,7 @@ pub(super) fn start(
         .spawn(move || indexer.run(indexer_rx))
         .map_err(|e| e.to_string())?;
     let writer = LogWriter {
-        manager,
-        conn: None,
+        conn: Lazy::new(move || sqlite(&manager)),
         dir,
         segment: first,
         ready: ready_rx,
@@ -231,24 +232,31 @@ impl Segment {
     }
 
     /// Creates the file written in full with zeros, synced, its name made durable (the directory
-    /// synced) before any record in it is acknowledged.
-    fn prepare(dir: &Path, number: u64) -> Result<Segment, String> {
+    /// synced) before any record in it is acknowledged. The zeros go to a temporary file of
+    /// `maker`'s, which then gets the segment's name through a hard link: that fails with
+    /// [`std::io::ErrorKind::AlreadyExists`] when the other thread has put segment `number` in
+    /// place meanwhile (the writer and the indexer may both make the same one).
+    fn prepare(dir: &Path, number: u64, maker: &str) -> std::io::Result<Segment> {
         let path = Segment::path(dir, number);
+        let tmp = dir.join(format!("{number:08}.{maker}.tmp"));
         let zeros = vec![0u8; 1 << 20];
-        let file = OpenOptions::new()
-            .create_new(true)
+        let made = OpenOptions::new()
+            .create(true)
+            .truncate(true)
             .read(true)
             .write(true)
-            .open(&path)
+            .open(&tmp)
             .and_then(|mut f| {
                 for _ in 0..SEGMENT_BYTES / zeros.len() as u64 {
                     f.write_all(&zeros)?;
                 }
                 f.sync_all()?;
+                std::fs::hard_link(&tmp, &path)?;
                 Ok(f)
-            })
-            .map_err(|e| format!("cannot prepare {}: {e}", path.display()))?;
-        sync_dir(dir)?;
+            });
+        let _ = std::fs::remove_file(&tmp);
+        let file = made?;
+        sync_dir(dir).map_err(std::io::Error::other)?;
         Ok(Segment {
             number,
             file,
@@ -380,22 +388,7 @@ fn insert(c: &mut SqliteConnection, id: i64, r: &NewReceipt) -> QueryResult<()> 
     let id = i32::try_from(id)
         .map_err(|_| diesel::result::Error::QueryBuilderError("receipt id out of range".into()))?;
     diesel::insert_or_ignore_into(cc::credit_checks)
-        .values((
-            cc::id.eq(id),
-            cc::checked_at.eq(r.checked_at),
-            cc::caller_user_id.eq(r.caller_user_id),
-            cc::caller_department_id.eq(r.caller_department_id),
-            cc::field.eq(&r.field),
-            cc::reference.eq(&r.reference),
-            cc::purpose.eq(&r.purpose),
-            cc::advice.eq(&r.advice),
-            cc::subject_key.eq(&r.subject_key),
-            cc::subject_bucket.eq(r.subject_bucket),
-            cc::subject_id.eq(r.subject_id),
-            cc::region_code.eq(&r.region_code),
-            cc::measure_ids.eq(&r.measure_ids),
-            cc::answer.eq(&r.answer),
-        ))
+        .values((cc::id.eq(id), r))
         .execute(c)
         .map(|_| ())
 }
@@ -410,8 +403,7 @@ enum ToIndexer {
 
 struct LogWriter {
     /// For reserving ids itself when the indexer has not kept enough ahead.
-    manager: ConnectionManager,
-    conn: Option<SqliteConnection>,
+    conn: Lazy<SqliteConnection>,
     dir: PathBuf,
     segment: Segment,
     /// The next segment, prepared by the indexer.
@@ -490,14 +482,10 @@ impl LogWriter {
                 }
                 None => {
                     tracing::warn!("the receipt writer reserves ids itself: the indexer is behind");
-                    if self.conn.is_none() {
-                        self.conn = Some(sqlite(&self.manager)?);
-                    }
-                    let c = self.conn.as_mut().expect("connected above");
-                    match reserve(c) {
+                    match reserve(self.conn.get()?) {
                         Ok(b) => blocks.push_back(b),
                         Err(e) => {
-                            self.conn = None;
+                            self.conn.reset();
                             return Err(format!("cannot reserve receipt ids: {e}"));
                         }
                     }
@@ -515,18 +503,45 @@ impl LogWriter {
             match self.ready.try_recv() {
                 Ok(s) if s.number == number => break s,
                 // Made ready for a number this writer has passed (it prepared one itself).
-                Ok(s) if s.number < number => {
+                Ok(s) => {
                     let _ = std::fs::remove_file(Segment::path(&self.dir, s.number));
                 }
                 // None ready (the indexer is behind, e.g. under a stream of large batches). A
                 // file that grew as it is written was measured worse: its syncs wait for the file
                 // system's journal (batch p99 450 ms instead of about 100 ms).
-                _ => break Segment::prepare(&self.dir, number)?,
+                Err(_) => match Segment::prepare(&self.dir, number, "writer") {
+                    Ok(s) => break s,
+                    // The indexer has just put this segment in place and is about to hand it
+                    // over (it syncs the directory first).
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        break self.handed_over(number)?
+                    }
+                    Err(e) => {
+                        return Err(format!("cannot prepare receipt log segment {number}: {e}"))
+                    }
+                },
             }
         };
         let old = std::mem::replace(&mut self.segment, next);
         let _ = self.to_indexer.send(ToIndexer::Closed(old.number));
         Ok(())
+    }
+
+    /// Waits for segment `number`, which the indexer has put in place and is handing over.
+    fn handed_over(&self, number: u64) -> Result<Segment, String> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match self
+                .ready
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(s) if s.number == number => return Ok(s),
+                Ok(s) => {
+                    let _ = std::fs::remove_file(Segment::path(&self.dir, s.number));
+                }
+                Err(_) => return Err(format!("receipt log segment {number} was not handed over")),
+            }
+        }
     }
 
     fn acknowledge(&mut self, jobs: Vec<Job>, ids: Vec<i64>) {
@@ -555,8 +570,7 @@ impl LogWriter {
 }
 
 struct Indexer {
-    manager: ConnectionManager,
-    conn: Option<SqliteConnection>,
+    conn: Lazy<SqliteConnection>,
     dir: PathBuf,
     ids: Arc<Mutex<VecDeque<std::ops::Range<i64>>>>,
     shared: Arc<LogShared>,
@@ -571,6 +585,24 @@ struct Indexer {
 
 impl Indexer {
     fn run(mut self, rx: mpsc::Receiver<ToIndexer>) {
+        // The first segments after the one the writer starts on (unless it got there first).
+        for number in 2..2 + READY_SEGMENTS {
+            match Segment::prepare(&self.dir, number, "indexer") {
+                Ok(s) => {
+                    if self.ready.try_send(s).is_err() {
+                        let _ = std::fs::remove_file(Segment::path(&self.dir, number));
+                        break;
+                    }
+                    self.prepared = number;
+                }
+                Err(e) => {
+                    if e.kind() != std::io::ErrorKind::AlreadyExists {
+                        tracing::warn!(error = %e, "cannot prepare a receipt log segment; the writer will");
+                    }
+                    break;
+                }
+            }
+        }
         let mut rows: Vec<(i64, NewReceipt)> = Vec::new();
         let mut closed: Vec<u64> = Vec::new();
         let mut open = true;
@@ -612,7 +644,7 @@ impl Indexer {
                 }
                 Err(e) => {
                     tracing::error!(error = %e, pending = rows.len(), "indexing check receipts failed; they are safe in the log, retrying");
-                    self.conn = None;
+                    self.conn.reset();
                     std::thread::sleep(RETRY_AFTER);
                 }
             }
@@ -658,17 +690,13 @@ impl Indexer {
     /// One transaction: the rows, and a new block of ids when fewer than [`SPARE_BLOCKS`] blocks are
     /// spare.
     fn batch(&mut self, rows: &[(i64, NewReceipt)]) -> Result<(), String> {
-        if self.conn.is_none() {
-            let mut c = sqlite(&self.manager)?;
-            indexer_pragmas(&mut c)?;
-            self.conn = Some(c);
-        }
         let low = self.spare_ids() < SPARE_BLOCKS * ID_BLOCK;
-        let c = self.conn.as_mut().expect("connected above");
         if rows.is_empty() && !low {
             return Ok(());
         }
-        let block = c
+        let block = self
+            .conn
+            .get()?
             .transaction(|c| {
                 rows.iter().try_for_each(|(id, r)| insert(c, *id, r))?;
                 low.then(|| reserve(c)).transpose()
@@ -703,20 +731,16 @@ fn take(m: ToIndexer, rows: &mut Vec<(i64, NewReceipt)>, closed: &mut Vec<u64>) 
 /// blocks no one) from its own connection after the indexer's commits, at most once every
 /// [`CHECKPOINT_EVERY`] and never while nothing is written, so the copying is seldom left to a
 /// commit that made the log pass SQLite's 1,000-page limit. Ends with the indexer.
-fn checkpointer_loop(manager: ConnectionManager, commits: mpsc::Receiver<()>) {
-    let mut conn: Option<SqliteConnection> = None;
+fn checkpointer_loop(mut conn: Lazy<SqliteConnection>, commits: mpsc::Receiver<()>) {
     while commits.recv().is_ok() {
         let started = Instant::now();
-        if conn.is_none() {
-            conn = sqlite(&manager)
-                .map_err(|e| tracing::error!(error = %e, "the checkpointer cannot connect"))
-                .ok();
-        }
-        if let Some(c) = conn.as_mut() {
-            if let Err(e) = c.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
-                tracing::debug!(error = %e, "background checkpoint failed; retrying");
-                conn = None;
-            }
+        let done = conn.get().and_then(|c| {
+            c.batch_execute("PRAGMA wal_checkpoint(PASSIVE);")
+                .map_err(|e| e.to_string())
+        });
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "background checkpoint failed; retrying");
+            conn.reset();
         }
         std::thread::sleep(CHECKPOINT_EVERY.saturating_sub(started.elapsed()));
     }
@@ -774,6 +798,72 @@ mod tests {
         assert_eq!(decode(7, &flipped).len(), 1);
         assert!(decode(7, &[]).is_empty());
         assert!(decode(7, &[1, 0, 0]).is_empty());
+    }
+
+    fn writer(
+        dir: &Path,
+        ready: mpsc::Receiver<Segment>,
+    ) -> (LogWriter, mpsc::Receiver<ToIndexer>) {
+        let (to_indexer, from_writer) = mpsc::channel();
+        let w = LogWriter {
+            conn: Lazy::new(|| Err("no database in this test".into())),
+            dir: dir.to_path_buf(),
+            segment: Segment::prepare(dir, 1, "writer").unwrap(),
+            ready,
+            ids: Arc::new(Mutex::new(VecDeque::new())),
+            shared: Arc::new(LogShared {
+                acked: AtomicI64::new(0),
+                indexed: tokio::sync::watch::channel(0).0,
+            }),
+            to_indexer,
+        };
+        (w, from_writer)
+    }
+
+    fn files(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_segment_is_put_in_place_once_and_the_writer_takes_the_one_the_indexer_is_handing_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ready, ready_rx) = mpsc::sync_channel(READY_SEGMENTS as usize);
+        let (mut w, from_writer) = writer(dir.path(), ready_rx);
+        // The indexer has put segment 2 in place and not handed it over yet: a second
+        // preparation of that number fails and leaves the first file alone.
+        let mut theirs = Segment::prepare(dir.path(), 2, "indexer").unwrap();
+        use std::os::unix::fs::FileExt;
+        theirs.file.write_all_at(b"mark", 0).unwrap();
+        theirs.len = 4;
+        let again = Segment::prepare(dir.path(), 2, "writer").err().unwrap();
+        assert_eq!(again.kind(), std::io::ErrorKind::AlreadyExists);
+        let handover = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            ready.send(theirs).unwrap();
+            ready
+        });
+        // The writer moves on to segment 2 meanwhile: it takes the indexer's, it does not fail.
+        w.rotate().unwrap();
+        assert_eq!(w.segment.number, 2);
+        assert_eq!(w.segment.len, 4);
+        assert!(matches!(from_writer.try_recv(), Ok(ToIndexer::Closed(1))));
+        let on_disk = std::fs::read(Segment::path(dir.path(), 2)).unwrap();
+        assert_eq!(&on_disk[..4], b"mark");
+        assert_eq!(on_disk.len() as u64, SEGMENT_BYTES);
+        // None ready: the writer makes segment 3 itself.
+        let _ready = handover.join().unwrap();
+        w.rotate().unwrap();
+        assert_eq!(w.segment.number, 3);
+        // No temporary file is left behind.
+        assert_eq!(
+            files(dir.path()),
+            ["00000001.log", "00000002.log", "00000003.log"]
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! A check's response is sent only after its receipt is durable. On PostgreSQL the group is one
 //! transaction into `credit_checks`. On SQLite the group is appended to the instance's receipt log
 //! and synced, and an indexer thread moves receipts into `credit_checks` in batches (see
-//! [`super::receipt_log`]); readers of the table call [`ReceiptWriter::settle`] first. Grouping
+//! [`super::receipt_log`]); handlers read the table through [`ReceiptWriter::run_settled`]. Grouping
 //! turns N syncs into one when N checks arrive together.
 //! Receipts do not pass through the audit chain's head row (see `docs/credit-checks.md`): the
 //! receipt table is itself the record of the check, and does not serialise with audited writes
@@ -37,8 +37,11 @@ pub fn subject_bucket(lookup_key: &str) -> i32 {
         .map_or(0, |b| i32::from(*b) % SUBJECT_BUCKETS)
 }
 
-/// One receipt to store. `answer` is the JSON answer without `check_id`.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+/// One receipt to store. `answer` is the JSON answer without `check_id`. Its fields are the
+/// receipt table's columns (`credit_checks`, all but `id`), the one place they are listed: both
+/// engines insert it with diesel, and the SQLite receipt log stores it as JSON.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Insertable)]
+#[diesel(table_name = crate::schema::credit_checks)]
 pub struct NewReceipt {
     pub checked_at: chrono::NaiveDateTime,
     pub caller_user_id: i32,
@@ -80,8 +83,8 @@ impl ReceiptWriter {
     /// for a pooled one). SQLite: replays the logs of stopped instances and starts this instance's
     /// receipt log (see [`super::receipt_log`]). The threads end when the writer is dropped.
     pub fn start(url: DatabaseUrl) -> Result<Self, String> {
-        if let DatabaseUrl::Sqlite(path) = &url {
-            let (tx, log) = super::receipt_log::start(&path.clone(), url)?;
+        if let DatabaseUrl::Sqlite(_) = &url {
+            let (tx, log) = super::receipt_log::start(url)?;
             return Ok(ReceiptWriter {
                 tx: Mutex::new(tx),
                 log: Some(log),
@@ -98,16 +101,28 @@ impl ReceiptWriter {
         })
     }
 
-    /// Call before reading `credit_checks`: on SQLite, waits until every receipt this instance
+    /// On SQLite, waits until every receipt this instance
     /// acknowledged is in the table (normally a few tens of milliseconds at most; at once when
     /// nothing is pending). Nothing to wait for on PostgreSQL.
-    pub async fn settle(&self) -> Result<(), ApiError> {
+    async fn settle(&self) -> Result<(), ApiError> {
         match &self.log {
             Some(log) if !log.settle(SETTLE_LIMIT).await => Err(ApiError::unavailable(
                 "recent check receipts are still being stored; retry",
             )),
             _ => Ok(()),
         }
+    }
+
+    /// Runs `f` like [`crate::db::run`], once every receipt this instance acknowledged is in
+    /// `credit_checks` ([`Self::settle`]): every handler that reads receipts queries through this,
+    /// so none sees the table without the checks it has already answered.
+    pub async fn run_settled<T, F>(&self, pool: &crate::db::Pool, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.settle().await?;
+        crate::db::run(pool, f).await
     }
 
     /// Stores `rows` durably and returns their ids in order, once their group has committed.
@@ -153,21 +168,54 @@ pub(super) fn gather(first: Job, rx: &mpsc::Receiver<Job>) -> Vec<Job> {
     jobs
 }
 
+/// A connection made when first needed and made again after a failure: the receipt threads
+/// keep theirs across groups, and a broken one must not stop them.
+pub(super) struct Lazy<C> {
+    connect: Box<dyn Fn() -> Result<C, String> + Send>,
+    conn: Option<C>,
+}
+
+impl<C> Lazy<C> {
+    pub(super) fn new(connect: impl Fn() -> Result<C, String> + Send + 'static) -> Self {
+        Lazy {
+            connect: Box::new(connect),
+            conn: None,
+        }
+    }
+
+    /// Starts with a connection already made.
+    pub(super) fn with(mut self, conn: C) -> Self {
+        self.conn = Some(conn);
+        self
+    }
+
+    /// The connection, made now if there is none.
+    pub(super) fn get(&mut self) -> Result<&mut C, String> {
+        if self.conn.is_none() {
+            self.conn = Some((self.connect)()?);
+        }
+        Ok(self.conn.as_mut().expect("connected above"))
+    }
+
+    /// Drops the connection after a failure (it may be broken); the next [`Self::get`] makes a
+    /// new one.
+    pub(super) fn reset(&mut self) {
+        self.conn = None;
+    }
+}
+
 /// PostgreSQL: one transaction per group.
 fn writer_loop(manager: ConnectionManager, rx: mpsc::Receiver<Job>) {
-    let mut conn: Option<DbConnection> = None;
+    let mut conn = Lazy::new(move || {
+        manager
+            .connect()
+            .map_err(|e| format!("the receipt writer cannot connect: {e}"))
+    });
     while let Ok(first) = rx.recv() {
         let jobs = gather(first, &rx);
-        if conn.is_none() {
-            conn = manager
-                .connect()
-                .map_err(|e| tracing::error!(error = %e, "the receipt writer cannot connect"))
-                .ok();
-        }
-        let result = match conn.as_mut() {
-            Some(c) => insert_all(c, &jobs).map_err(|e| e.to_string()),
-            None => Err("no database connection".to_string()),
-        };
+        let result = conn
+            .get()
+            .and_then(|c| insert_all(c, &jobs).map_err(|e| e.to_string()));
         match result {
             Ok(mut ids) => {
                 COMMITS.fetch_add(1, Ordering::Relaxed);
@@ -178,8 +226,7 @@ fn writer_loop(manager: ConnectionManager, rx: mpsc::Receiver<Job>) {
                 }
             }
             Err(e) => {
-                // Reconnect for the next group (the connection may be broken).
-                conn = None;
+                conn.reset();
                 for job in jobs {
                     let _ = job.reply.send(Err(e.clone()));
                 }
@@ -191,64 +238,28 @@ fn writer_loop(manager: ConnectionManager, rx: mpsc::Receiver<Job>) {
 /// Rows per multi-row `INSERT` on PostgreSQL (13 parameters each, well under its 65,535).
 const ROWS_PER_INSERT: usize = 500;
 
-#[derive(QueryableByName)]
-struct NewId {
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    id: i32,
-}
-
 /// Inserts a group's receipts in one transaction and returns their ids in row order: one
-/// multi-row `INSERT … RETURNING id` per 500 receipts, since every statement is a round trip
-/// (diesel's batch insert is not available through the multi-backend connection).
+/// multi-row `INSERT … RETURNING id` per 500 receipts, since every statement is a round trip.
 fn insert_all(conn: &mut DbConnection, jobs: &[Job]) -> QueryResult<Vec<i32>> {
+    use crate::schema::credit_checks::dsl as cc;
+    // diesel's multi-row insert is not available through the multi-backend connection.
+    let DbConnection::Postgresql(pg) = conn else {
+        return Err(diesel::result::Error::QueryBuilderError(
+            "SQLite stores receipts through its receipt log".into(),
+        ));
+    };
     let rows: Vec<&NewReceipt> = jobs.iter().flat_map(|j| j.rows.iter()).collect();
-    conn.transaction(|c| insert_chunks(c, &rows))
-}
-
-fn insert_chunks(c: &mut DbConnection, rows: &[&NewReceipt]) -> QueryResult<Vec<i32>> {
-    use diesel::sql_types::{Integer, Nullable, Text, Timestamp};
-    let mut ids = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let mut sql = String::from(
-            "INSERT INTO credit_checks (checked_at, caller_user_id, caller_department_id, \
-             field, reference, purpose, advice, subject_key, subject_id, region_code, \
-             measure_ids, answer, subject_bucket) VALUES ",
-        );
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push('(');
-            for j in 1..=13 {
-                if j > 1 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!("${}", i * 13 + j));
-            }
-            sql.push(')');
+    pg.transaction(|c| {
+        let mut ids = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let mut got: Vec<i32> = diesel::insert_into(cc::credit_checks)
+                .values(chunk.to_vec())
+                .returning(cc::id)
+                .get_results(c)?;
+            // RETURNING promises no order; one transaction's ids rise in row order.
+            got.sort_unstable();
+            ids.extend(got);
         }
-        sql.push_str(" RETURNING id");
-        let mut q = diesel::sql_query(sql).into_boxed::<crate::db::MultiBackend>();
-        for r in chunk {
-            q = q
-                .bind::<Timestamp, _>(r.checked_at)
-                .bind::<Integer, _>(r.caller_user_id)
-                .bind::<Nullable<Integer>, _>(r.caller_department_id)
-                .bind::<Text, _>(&r.field)
-                .bind::<Nullable<Text>, _>(&r.reference)
-                .bind::<Nullable<Text>, _>(&r.purpose)
-                .bind::<Text, _>(&r.advice)
-                .bind::<Text, _>(&r.subject_key)
-                .bind::<Nullable<Integer>, _>(r.subject_id)
-                .bind::<Text, _>(&r.region_code)
-                .bind::<Text, _>(&r.measure_ids)
-                .bind::<Text, _>(&r.answer)
-                .bind::<Integer, _>(r.subject_bucket);
-        }
-        let mut got: Vec<i32> = q.load::<NewId>(c)?.into_iter().map(|n| n.id).collect();
-        // RETURNING promises no order; one transaction's ids rise in row order.
-        got.sort_unstable();
-        ids.extend(got);
-    }
-    Ok(ids)
+        Ok(ids)
+    })
 }

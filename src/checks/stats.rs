@@ -10,7 +10,6 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::handlers::day_start_utc;
 use crate::auth::{AuthUser, Role};
-use crate::db;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::schema::{check_feedback, credit_checks, departments};
 use crate::startup::AppState;
@@ -113,100 +112,101 @@ pub async fn stats(
     let from = day_start_utc(NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or_default());
     let to = day_start_utc(NaiveDate::from_ymd_opt(year + 1, 1, 1).unwrap_or_default());
     let region_c = region.clone();
-    state.receipts.settle().await?;
-    let v = db::run(&state.pool, move |conn| {
-        // One pass over the year's receipts (small columns only).
-        let mut q = credit_checks::table
-            .left_join(check_feedback::table)
-            .filter(credit_checks::checked_at.ge(from))
-            .filter(credit_checks::checked_at.lt(to))
-            .into_boxed();
-        if let Some(r) = &region_c {
-            q = q.filter(credit_checks::region_code.eq(r.clone()));
-        }
-        let rows: Vec<StatRow> = q
-            .select((
-                credit_checks::field,
-                credit_checks::caller_department_id,
-                credit_checks::advice,
-                credit_checks::region_code,
-                check_feedback::measures_applied.nullable(),
-            ))
-            .load(conn)?;
-        let mut by_field: BTreeMap<String, i64> = BTreeMap::new();
-        let mut by_dept: BTreeMap<Option<i32>, i64> = BTreeMap::new();
-        let mut by_advice: BTreeMap<String, i64> = BTreeMap::new();
-        let mut regions: BTreeMap<String, (i64, BTreeSet<String>, BTreeSet<String>)> =
-            BTreeMap::new();
-        let (mut with_feedback, mut applied) = (0i64, 0i64);
-        for (field, dept, advice, reg, fb) in &rows {
-            *by_field.entry(field.clone()).or_default() += 1;
-            *by_dept.entry(*dept).or_default() += 1;
-            *by_advice.entry(advice.clone()).or_default() += 1;
-            let r = regions.entry(reg.clone()).or_default();
-            r.0 += 1;
-            r.1.insert(field.clone());
-            if let Some(m) = fb {
-                with_feedback += 1;
-                if m != "[]" {
-                    applied += 1;
-                    r.2.insert(field.clone());
+    let v = state
+        .receipts
+        .run_settled(&state.pool, move |conn| {
+            // One pass over the year's receipts (small columns only).
+            let mut q = credit_checks::table
+                .left_join(check_feedback::table)
+                .filter(credit_checks::checked_at.ge(from))
+                .filter(credit_checks::checked_at.lt(to))
+                .into_boxed();
+            if let Some(r) = &region_c {
+                q = q.filter(credit_checks::region_code.eq(r.clone()));
+            }
+            let rows: Vec<StatRow> = q
+                .select((
+                    credit_checks::field,
+                    credit_checks::caller_department_id,
+                    credit_checks::advice,
+                    credit_checks::region_code,
+                    check_feedback::measures_applied.nullable(),
+                ))
+                .load(conn)?;
+            let mut by_field: BTreeMap<String, i64> = BTreeMap::new();
+            let mut by_dept: BTreeMap<Option<i32>, i64> = BTreeMap::new();
+            let mut by_advice: BTreeMap<String, i64> = BTreeMap::new();
+            let mut regions: BTreeMap<String, (i64, BTreeSet<String>, BTreeSet<String>)> =
+                BTreeMap::new();
+            let (mut with_feedback, mut applied) = (0i64, 0i64);
+            for (field, dept, advice, reg, fb) in &rows {
+                *by_field.entry(field.clone()).or_default() += 1;
+                *by_dept.entry(*dept).or_default() += 1;
+                *by_advice.entry(advice.clone()).or_default() += 1;
+                let r = regions.entry(reg.clone()).or_default();
+                r.0 += 1;
+                r.1.insert(field.clone());
+                if let Some(m) = fb {
+                    with_feedback += 1;
+                    if m != "[]" {
+                        applied += 1;
+                        r.2.insert(field.clone());
+                    }
                 }
             }
-        }
-        let ids: Vec<i32> = by_dept.keys().flatten().copied().collect();
-        let names: BTreeMap<i32, String> = departments::table
-            .filter(departments::id.eq_any(&ids))
-            .select((departments::id, departments::name))
-            .load::<(i32, String)>(conn)?
-            .into_iter()
-            .collect();
-        let checks = rows.len() as i64;
-        Ok(CheckStats {
-            year,
-            region: region_c,
-            checks,
-            by_field: by_field
+            let ids: Vec<i32> = by_dept.keys().flatten().copied().collect();
+            let names: BTreeMap<i32, String> = departments::table
+                .filter(departments::id.eq_any(&ids))
+                .select((departments::id, departments::name))
+                .load::<(i32, String)>(conn)?
                 .into_iter()
-                .map(|(k, n)| Count {
-                    key: k,
-                    name: None,
-                    checks: n,
-                })
-                .collect(),
-            by_department: by_dept
-                .into_iter()
-                .map(|(k, n)| Count {
-                    key: k.map(|d| d.to_string()).unwrap_or_else(|| "none".into()),
-                    name: k.and_then(|d| names.get(&d).cloned()),
-                    checks: n,
-                })
-                .collect(),
-            by_advice: by_advice
-                .into_iter()
-                .map(|(k, n)| Count {
-                    key: k,
-                    name: None,
-                    checks: n,
-                })
-                .collect(),
-            with_feedback,
-            feedback_rate: (checks > 0).then(|| with_feedback as f64 / checks as f64),
-            with_measures_applied: applied,
-            regions: regions
-                .into_iter()
-                .map(|(code, (n, checked, applied))| RegionFields {
-                    region_code: code,
-                    checks: n,
-                    fields_applied_count: applied.len(),
-                    target: FIELD_TARGET,
-                    target_met: applied.len() >= FIELD_TARGET,
-                    fields_checked: checked.into_iter().collect(),
-                    fields_applied: applied.into_iter().collect(),
-                })
-                .collect(),
+                .collect();
+            let checks = rows.len() as i64;
+            Ok(CheckStats {
+                year,
+                region: region_c,
+                checks,
+                by_field: by_field
+                    .into_iter()
+                    .map(|(k, n)| Count {
+                        key: k,
+                        name: None,
+                        checks: n,
+                    })
+                    .collect(),
+                by_department: by_dept
+                    .into_iter()
+                    .map(|(k, n)| Count {
+                        key: k.map(|d| d.to_string()).unwrap_or_else(|| "none".into()),
+                        name: k.and_then(|d| names.get(&d).cloned()),
+                        checks: n,
+                    })
+                    .collect(),
+                by_advice: by_advice
+                    .into_iter()
+                    .map(|(k, n)| Count {
+                        key: k,
+                        name: None,
+                        checks: n,
+                    })
+                    .collect(),
+                with_feedback,
+                feedback_rate: (checks > 0).then(|| with_feedback as f64 / checks as f64),
+                with_measures_applied: applied,
+                regions: regions
+                    .into_iter()
+                    .map(|(code, (n, checked, applied))| RegionFields {
+                        region_code: code,
+                        checks: n,
+                        fields_applied_count: applied.len(),
+                        target: FIELD_TARGET,
+                        target_met: applied.len() >= FIELD_TARGET,
+                        fields_checked: checked.into_iter().collect(),
+                        fields_applied: applied.into_iter().collect(),
+                    })
+                    .collect(),
+            })
         })
-    })
-    .await?;
+        .await?;
     Ok(HttpResponse::Ok().json(v))
 }

@@ -519,8 +519,10 @@ pub async fn monthly(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     check_month(q.year, q.month)?;
-    state.receipts.settle().await?;
-    let s = db::run(&state.pool, move |conn| stats_for(conn, &user, &q)).await?;
+    let s = state
+        .receipts
+        .run_settled(&state.pool, move |conn| stats_for(conn, &user, &q))
+        .await?;
     Ok(HttpResponse::Ok().json(s))
 }
 
@@ -562,11 +564,12 @@ pub async fn close(
             "a month can only be closed once it is over",
         ));
     }
-    state.receipts.settle().await?;
-    let s = db::run(&state.pool, move |conn| {
-        db::write_tx(conn, |conn| close_month(conn, &user, &region, year, month))
-    })
-    .await?;
+    let s = state
+        .receipts
+        .run_settled(&state.pool, move |conn| {
+            db::write_tx(conn, |conn| close_month(conn, &user, &region, year, month))
+        })
+        .await?;
     Ok(HttpResponse::Created().json(s))
 }
 
@@ -694,8 +697,10 @@ pub async fn export(
     check_month(q.year, q.month)?;
     let format = crate::imports::check_format(&q.format)?;
     let (year, month) = (q.year, q.month);
-    state.receipts.settle().await?;
-    let s = db::run(&state.pool, move |conn| stats_for(conn, &user, &q)).await?;
+    let s = state
+        .receipts
+        .run_settled(&state.pool, move |conn| stats_for(conn, &user, &q))
+        .await?;
     let live = serde_json::to_value(&s.live).unwrap_or(Value::Null);
     let snap = s.snapshot.as_ref().map(|x| x.figures.clone());
     let rows: Vec<Vec<String>> = ROWS
