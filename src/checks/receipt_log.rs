@@ -337,10 +337,14 @@ fn replay_orphans(root: &Path, conn: &mut SqliteConnection) -> Result<(), String
     for entry in entries {
         let entry = entry.map_err(|e| e.to_string())?;
         let name = entry.file_name();
-        if name.to_string_lossy().starts_with('.') || !entry.path().is_dir() {
+        let dir = entry.path();
+        if !dir.is_dir() {
             continue;
         }
-        let dir = entry.path();
+        if name.to_string_lossy().starts_with('.') {
+            remove_abandoned(&dir);
+            continue;
+        }
         let Ok(lock) = File::open(dir.join("lock")) else {
             continue;
         };
@@ -355,6 +359,35 @@ fn replay_orphans(root: &Path, conn: &mut SqliteConnection) -> Result<(), String
             .map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
     }
     sync_dir(root)
+}
+
+/// How old an unfinished instance directory (`.<name>`) must be before it counts as abandoned.
+const ABANDONED_AFTER: Duration = Duration::from_secs(60);
+
+/// Removes an instance directory that was never finished (`.<name>`: a crash between making it
+/// and renaming it). It holds no receipts: records are only written after the rename. One that is
+/// younger than [`ABANDONED_AFTER`], or whose lock is held, may be an instance starting now.
+fn remove_abandoned(dir: &Path) {
+    let age = std::fs::metadata(dir)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok());
+    if age.is_none_or(|a| a < ABANDONED_AFTER) {
+        return;
+    }
+    if let Ok(lock) = File::open(dir.join("lock")) {
+        if lock.try_lock().is_err() {
+            return;
+        }
+    }
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => {
+            tracing::info!(dir = %dir.display(), "removed an unfinished receipt log directory")
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, dir = %dir.display(), "cannot remove an unfinished receipt log directory")
+        }
+    }
 }
 
 /// Inserts every record of `dir`'s segments that the table lacks; returns how many records the
@@ -872,6 +905,37 @@ mod tests {
             files(dir.path()),
             ["00000001.log", "00000002.log", "00000003.log"]
         );
+    }
+
+    #[test]
+    fn unfinished_instance_directories_are_removed_once_abandoned() {
+        let root = tempfile::tempdir().unwrap();
+        let mut conn = SqliteConnection::establish(":memory:").unwrap();
+        let aged = |dir: &Path| {
+            let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+            File::open(dir).unwrap().set_modified(an_hour_ago).unwrap();
+        };
+        // A crash before the lock file was made, long ago: removed.
+        let empty = root.path().join(".1-dead");
+        std::fs::create_dir(&empty).unwrap();
+        aged(&empty);
+        // A crash after it was made and locked: the lock is free now, so removed.
+        let unlocked = root.path().join(".2-dead");
+        std::fs::create_dir(&unlocked).unwrap();
+        File::create(unlocked.join("lock")).unwrap();
+        aged(&unlocked);
+        // An instance starting now: kept.
+        let young = root.path().join(".3-starting");
+        std::fs::create_dir(&young).unwrap();
+        // An old one whose lock is held (an instance still between its steps): kept.
+        let held = root.path().join(".4-held");
+        std::fs::create_dir(&held).unwrap();
+        let lock = File::create(held.join("lock")).unwrap();
+        lock.try_lock().unwrap();
+        aged(&held);
+        replay_orphans(root.path(), &mut conn).unwrap();
+        assert_eq!(files(root.path()), [".3-starting", ".4-held"]);
+        drop(lock);
     }
 
     #[test]
