@@ -53,7 +53,10 @@ const READY_SEGMENTS: u64 = 2;
 /// Ids reserved per block. The indexer keeps at least [`SPARE_BLOCKS`] blocks reserved ahead, so
 /// the writer seldom has to take SQLite's write lock itself (and wait behind an indexer batch).
 pub const ID_BLOCK: i64 = 16_384;
-const SPARE_BLOCKS: i64 = 2;
+/// Four blocks last about 2.4 s of a stream of 1,000-code batches. With two, the writer had to
+/// reserve ids itself up to three times in a benchmark's 10 s batch run, and the batches' p99
+/// passed 100 ms each time (docs/performance.md, sixth round).
+const SPARE_BLOCKS: i64 = 4;
 /// The indexer gathers receipts for at least this long between batches while checks arrive.
 const INDEX_EVERY: Duration = Duration::from_millis(5);
 /// After a failed batch, the indexer waits this long before trying again (the receipts stay in
@@ -415,13 +418,31 @@ pub(crate) fn replay_dir(dir: &Path, conn: &mut SqliteConnection) -> Result<usiz
 }
 
 /// One receipt into the table under its id; nothing when that id is there already (replay after
-/// the indexer had stored it).
+/// the indexer had stored it). The columns are named one by one rather than inserting
+/// [`NewReceipt`] as a whole: measured on the benchmark database, the whole-struct insert left
+/// the indexer behind under streams of 1,000-code batches (batch p99 170–480 ms in six runs,
+/// 100–222 ms in two runs with this form; docs/performance.md, sixth round).
 fn insert(c: &mut SqliteConnection, id: i64, r: &NewReceipt) -> QueryResult<()> {
     use crate::schema::credit_checks::dsl as cc;
     let id = i32::try_from(id)
         .map_err(|_| diesel::result::Error::QueryBuilderError("receipt id out of range".into()))?;
     diesel::insert_or_ignore_into(cc::credit_checks)
-        .values((cc::id.eq(id), r))
+        .values((
+            cc::id.eq(id),
+            cc::checked_at.eq(r.checked_at),
+            cc::caller_user_id.eq(r.caller_user_id),
+            cc::caller_department_id.eq(r.caller_department_id),
+            cc::field.eq(&r.field),
+            cc::reference.eq(&r.reference),
+            cc::purpose.eq(&r.purpose),
+            cc::advice.eq(&r.advice),
+            cc::subject_key.eq(&r.subject_key),
+            cc::subject_bucket.eq(r.subject_bucket),
+            cc::subject_id.eq(r.subject_id),
+            cc::region_code.eq(&r.region_code),
+            cc::measure_ids.eq(&r.measure_ids),
+            cc::answer.eq(&r.answer),
+        ))
         .execute(c)
         .map(|_| ())
 }

@@ -38,10 +38,11 @@ pub fn subject_bucket(lookup_key: &str) -> i32 {
 }
 
 /// One receipt to store. `answer` is the JSON answer without `check_id`. Its fields are the
-/// receipt table's columns (`credit_checks`, all but `id`), the one place they are listed: both
-/// engines insert it with diesel, and the SQLite receipt log stores it as JSON.
+/// receipt table's columns (`credit_checks`, all but `id`): PostgreSQL inserts it as it is (a
+/// `None` binds NULL, so every row's statement is the same); the SQLite receipt log stores it as
+/// JSON, and its indexer names the columns one by one (see `receipt_log::insert`).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Insertable)]
-#[diesel(table_name = crate::schema::credit_checks)]
+#[diesel(table_name = crate::schema::credit_checks, treat_none_as_default_value = false)]
 pub struct NewReceipt {
     pub checked_at: chrono::NaiveDateTime,
     pub caller_user_id: i32,
