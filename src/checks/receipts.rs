@@ -102,9 +102,9 @@ impl ReceiptWriter {
         })
     }
 
-    /// On SQLite, waits until every receipt this instance
-    /// acknowledged is in the table (normally a few tens of milliseconds at most; at once when
-    /// nothing is pending). Nothing to wait for on PostgreSQL.
+    /// On SQLite, waits until every receipt this instance acknowledged is in the table (normally
+    /// a few tens of milliseconds at most; at once when nothing is pending). Nothing to wait for
+    /// on PostgreSQL.
     async fn settle(&self) -> Result<(), ApiError> {
         match &self.log {
             Some(log) if !log.settle(SETTLE_LIMIT).await => Err(ApiError::unavailable(
