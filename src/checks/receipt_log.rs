@@ -651,8 +651,7 @@ impl Indexer {
         for number in 2..2 + READY_SEGMENTS {
             match Segment::prepare(&self.dir, number, "indexer") {
                 Ok(s) => {
-                    if self.ready.try_send(s).is_err() {
-                        let _ = std::fs::remove_file(Segment::path(&self.dir, number));
+                    if !self.offer(s) {
                         break;
                     }
                     self.prepared = number;
@@ -724,15 +723,7 @@ impl Indexer {
         let path = Segment::path(&self.dir, number);
         if let Some(next) = next {
             match Segment::reuse(&self.dir, number, next) {
-                Ok(s) => {
-                    if let Err(mpsc::TrySendError::Full(s) | mpsc::TrySendError::Disconnected(s)) =
-                        self.ready.try_send(s)
-                    {
-                        let _ = std::fs::remove_file(Segment::path(&self.dir, s.number));
-                        return false;
-                    }
-                    return true;
-                }
+                Ok(s) => return self.offer(s),
                 Err(e) => tracing::debug!(error = %e, "a receipt log segment is not reused"),
             }
         }
@@ -740,6 +731,18 @@ impl Indexer {
             tracing::warn!(error = %e, path = %path.display(), "cannot delete an indexed receipt log segment");
         }
         false
+    }
+
+    /// Hands a segment this thread put in place to the writer. When the writer is gone or enough
+    /// are ready, deletes its file instead (the name is this thread's) and returns false.
+    fn offer(&self, s: Segment) -> bool {
+        match self.ready.try_send(s) {
+            Ok(()) => true,
+            Err(mpsc::TrySendError::Full(s) | mpsc::TrySendError::Disconnected(s)) => {
+                let _ = std::fs::remove_file(Segment::path(&self.dir, s.number));
+                false
+            }
+        }
     }
 
     fn spare_ids(&self) -> i64 {
