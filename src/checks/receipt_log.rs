@@ -32,7 +32,7 @@ use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -57,6 +57,10 @@ pub const ID_BLOCK: i64 = 16_384;
 /// reserve ids itself up to three times in a benchmark's 10 s batch run, and the batches' p99
 /// passed 100 ms each time (docs/performance.md, sixth round).
 const SPARE_BLOCKS: i64 = 4;
+/// Rows per indexer transaction at most. A backlog (a stream of large batches outruns the indexer)
+/// is indexed in transactions of this size, so that between them the indexer reserves ids and
+/// makes segments ready in time for the writer, and SQLite's write lock is never held for long.
+const INDEX_CHUNK: usize = 2_048;
 /// The indexer gathers receipts for at least this long between batches while checks arrive.
 const INDEX_EVERY: Duration = Duration::from_millis(5);
 /// After a failed batch, the indexer waits this long before trying again (the receipts stay in
@@ -69,6 +73,18 @@ const REPLAY_BATCH: usize = 10_000;
 
 /// Receipts acknowledged (durable in the log) but not yet in the table, for `/metrics`.
 pub static PENDING: AtomicI64 = AtomicI64::new(0);
+/// Groups the writer held back because the backlog was at [`MAX_UNINDEXED`], for `/metrics`.
+pub static HELD_BACK: AtomicU64 = AtomicU64::new(0);
+/// The most receipts an instance keeps acknowledged but not yet indexed. They are held in memory
+/// (about 3 KB each) until indexed, and a reader of the receipts waits for them: past this, the
+/// writer waits for the indexer before it writes the next group, so a stream of checks that
+/// outruns the indexer (1,000-code batches do: about 60,000 receipts/s against about 45,000
+/// indexed) slows to the indexer's pace instead of growing memory without end. Four id blocks.
+const MAX_UNINDEXED: i64 = SPARE_BLOCKS * ID_BLOCK;
+/// How often the held-back writer looks at the backlog again.
+const HOLD_BACK_POLL: Duration = Duration::from_millis(1);
+/// How long the writer holds a group back at most before it refuses it (503).
+const HOLD_BACK_LIMIT: Duration = Duration::from_secs(5);
 
 /// What the request side shares with the log's threads.
 pub struct LogShared {
@@ -76,6 +92,9 @@ pub struct LogShared {
     acked: AtomicI64,
     /// Receipts of this instance in the table so far (a count, rising); readers wait on it.
     indexed: tokio::sync::watch::Sender<i64>,
+    /// The number of the segment the writer is on (for the indexer, which keeps the next ones
+    /// ready).
+    writing: AtomicU64,
 }
 
 impl LogShared {
@@ -124,6 +143,7 @@ pub(super) fn start(url: DatabaseUrl) -> Result<(mpsc::Sender<Job>, Arc<LogShare
     let shared = Arc::new(LogShared {
         acked: AtomicI64::new(0),
         indexed: tokio::sync::watch::channel(0).0,
+        writing: AtomicU64::new(1),
     });
     let (tx, rx) = mpsc::channel::<Job>();
     let (to_indexer, indexer_rx) = mpsc::channel::<ToIndexer>();
@@ -471,7 +491,15 @@ impl LogWriter {
     fn run(mut self, rx: mpsc::Receiver<Job>) {
         let mut buf = Vec::with_capacity(1 << 20);
         while let Ok(first) = rx.recv() {
+            let held = self.hold_back(HOLD_BACK_LIMIT);
             let jobs = super::receipts::gather(first, &rx);
+            if let Err(e) = held {
+                tracing::error!(error = %e, "check receipts refused");
+                for job in jobs {
+                    let _ = job.reply.send(Err(e.clone()));
+                }
+                continue;
+            }
             buf.clear();
             let result = self.append(&jobs, &mut buf);
             match result {
@@ -489,6 +517,29 @@ impl LogWriter {
                 }
             }
         }
+    }
+
+    /// Waits while [`MAX_UNINDEXED`] receipts or more wait for the indexer. An error when the
+    /// backlog has not gone down in `limit` (the indexer is failing; its errors are logged): the
+    /// group is then refused, not written.
+    fn hold_back(&self, limit: Duration) -> Result<(), String> {
+        let backlog = || self.shared.acked.load(Ordering::Acquire) - *self.shared.indexed.borrow();
+        if backlog() < MAX_UNINDEXED {
+            return Ok(());
+        }
+        HELD_BACK.fetch_add(1, Ordering::Relaxed);
+        let deadline = Instant::now() + limit;
+        while backlog() >= MAX_UNINDEXED {
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "{} receipts have waited more than {} ms for the indexer",
+                    backlog(),
+                    limit.as_millis()
+                ));
+            }
+            std::thread::sleep(HOLD_BACK_POLL);
+        }
+        Ok(())
     }
 
     /// Writes the group's records and syncs them; returns their ids in order.
@@ -574,6 +625,7 @@ impl LogWriter {
             }
         };
         let old = std::mem::replace(&mut self.segment, next);
+        self.shared.writing.store(number, Ordering::Release);
         let _ = self.to_indexer.send(ToIndexer::Closed(old.number));
         Ok(())
     }
@@ -648,22 +700,7 @@ struct Indexer {
 impl Indexer {
     fn run(mut self, rx: mpsc::Receiver<ToIndexer>) {
         // The first segments after the one the writer starts on (unless it got there first).
-        for number in 2..2 + READY_SEGMENTS {
-            match Segment::prepare(&self.dir, number, "indexer") {
-                Ok(s) => {
-                    if !self.offer(s) {
-                        break;
-                    }
-                    self.prepared = number;
-                }
-                Err(e) => {
-                    if e.kind() != std::io::ErrorKind::AlreadyExists {
-                        tracing::warn!(error = %e, "cannot prepare a receipt log segment; the writer will");
-                    }
-                    break;
-                }
-            }
-        }
+        self.keep_ready();
         let mut rows: Vec<(i64, NewReceipt)> = Vec::new();
         let mut closed: Vec<u64> = Vec::new();
         let mut open = true;
@@ -676,7 +713,7 @@ impl Indexer {
                 // Let a batch gather while checks keep arriving.
                 std::thread::sleep(INDEX_EVERY);
             }
-            loop {
+            while rows.len() < INDEX_CHUNK {
                 match rx.try_recv() {
                     Ok(m) => take(m, &mut rows, &mut closed),
                     Err(mpsc::TryRecvError::Empty) => break,
@@ -693,14 +730,16 @@ impl Indexer {
                     PENDING.fetch_sub(n, Ordering::Relaxed);
                     self.shared.indexed.send_modify(|i| *i += n);
                     let _ = self.checkpoints.try_send(());
-                    // The writer is on the segment after the last one closed.
-                    let writing = closed.last().map_or(0, |n| n + 1);
                     for number in std::mem::take(&mut closed) {
+                        let writing = self.shared.writing.load(Ordering::Acquire);
                         let next = (self.prepared + 1).max(writing + 1);
                         let wanted = open && next <= writing + READY_SEGMENTS;
                         if self.recycle(number, wanted.then_some(next)) {
                             self.prepared = next;
                         }
+                    }
+                    if open {
+                        self.keep_ready();
                     }
                 }
                 Err(e) => {
@@ -713,6 +752,33 @@ impl Indexer {
         // Everything is in the table: the log directory goes with this instance.
         if let Err(e) = std::fs::remove_dir_all(&self.dir) {
             tracing::warn!(error = %e, "cannot remove the receipt log directory");
+        }
+    }
+
+    /// Makes new segments until [`READY_SEGMENTS`] are ready ahead of the writer: when the indexer
+    /// is behind, no indexed segment can be reused, and without this the writer would have to
+    /// make its next segment itself, between a group's acknowledgements.
+    fn keep_ready(&mut self) {
+        loop {
+            let writing = self.shared.writing.load(Ordering::Acquire);
+            let next = (self.prepared + 1).max(writing + 1);
+            if next > writing + READY_SEGMENTS {
+                return;
+            }
+            match Segment::prepare(&self.dir, next, "indexer") {
+                Ok(s) => {
+                    if !self.offer(s) {
+                        return;
+                    }
+                    self.prepared = next;
+                }
+                Err(e) => {
+                    if e.kind() != std::io::ErrorKind::AlreadyExists {
+                        tracing::warn!(error = %e, "cannot prepare a receipt log segment; the writer will");
+                    }
+                    return;
+                }
+            }
         }
     }
 
@@ -755,25 +821,21 @@ impl Indexer {
     /// One transaction: the rows, and a new block of ids when fewer than [`SPARE_BLOCKS`] blocks are
     /// spare.
     fn batch(&mut self, rows: &[(i64, NewReceipt)]) -> Result<(), String> {
-        let low = self.spare_ids() < SPARE_BLOCKS * ID_BLOCK;
-        if rows.is_empty() && !low {
-            return Ok(());
-        }
-        let block = self
-            .conn
-            .get()?
-            .transaction(|c| {
-                rows.iter().try_for_each(|(id, r)| insert(c, *id, r))?;
-                low.then(|| reserve(c)).transpose()
-            })
-            .map_err(|e| e.to_string())?;
-        if let Some(b) = block {
+        if self.spare_ids() < SPARE_BLOCKS * ID_BLOCK {
+            // First and on its own: the writer may be waiting for ids.
+            let block = reserve(self.conn.get()?).map_err(|e| e.to_string())?;
             self.ids
                 .lock()
                 .map_err(|_| "receipt id lock poisoned")?
-                .push_back(b);
+                .push_back(block);
         }
-        Ok(())
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.conn
+            .get()?
+            .transaction(|c| rows.iter().try_for_each(|(id, r)| insert(c, *id, r)))
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -879,6 +941,7 @@ mod tests {
             shared: Arc::new(LogShared {
                 acked: AtomicI64::new(0),
                 indexed: tokio::sync::watch::channel(0).0,
+                writing: AtomicU64::new(1),
             }),
             to_indexer,
         };
@@ -929,6 +992,61 @@ mod tests {
             files(dir.path()),
             ["00000001.log", "00000002.log", "00000003.log"]
         );
+    }
+
+    #[test]
+    fn the_writer_waits_while_the_backlog_is_at_its_limit_and_refuses_when_it_does_not_go_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_ready, ready_rx) = mpsc::sync_channel(READY_SEGMENTS as usize);
+        let (w, _from_writer) = writer(dir.path(), ready_rx);
+        let limit = Duration::from_millis(300);
+        // Below the limit: no wait.
+        w.shared.acked.store(MAX_UNINDEXED - 1, Ordering::Release);
+        let held = HELD_BACK.load(Ordering::Relaxed);
+        w.hold_back(limit).unwrap();
+        // At the limit, the indexer catching up releases the writer.
+        w.shared.acked.store(MAX_UNINDEXED, Ordering::Release);
+        let shared = w.shared.clone();
+        let indexer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            shared.indexed.send_modify(|i| *i += 1);
+        });
+        let started = Instant::now();
+        w.hold_back(limit).unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        assert!(HELD_BACK.load(Ordering::Relaxed) > held);
+        indexer.join().unwrap();
+        // The indexer makes no progress: refused once the limit has passed.
+        w.shared.acked.store(MAX_UNINDEXED + 1, Ordering::Release);
+        let e = w.hold_back(limit).unwrap_err();
+        assert!(e.contains("waited more than 300 ms"), "{e}");
+    }
+
+    #[test]
+    fn the_indexer_makes_segments_ready_past_the_writer_when_it_is_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ready, ready_rx) = mpsc::sync_channel(READY_SEGMENTS as usize);
+        let (w, _from_writer) = writer(dir.path(), ready_rx);
+        // The writer has made segments 2 to 5 itself: none of the indexer's was ready in time.
+        w.shared.writing.store(5, Ordering::Release);
+        let (checkpoints, _woken) = mpsc::sync_channel(1);
+        let mut indexer = Indexer {
+            conn: Lazy::new(|| Err("no database in this test".into())),
+            dir: dir.path().to_path_buf(),
+            ids: w.ids.clone(),
+            shared: w.shared.clone(),
+            checkpoints,
+            ready,
+            prepared: 1,
+            _lock: File::open(dir.path()).unwrap(),
+        };
+        indexer.keep_ready();
+        assert_eq!(indexer.prepared, 5 + READY_SEGMENTS);
+        let numbers: Vec<u64> = w.ready.try_iter().map(|s| s.number).collect();
+        assert_eq!(numbers, (6..6 + READY_SEGMENTS).collect::<Vec<_>>());
+        // Enough are ready: nothing more is made.
+        indexer.keep_ready();
+        assert_eq!(indexer.prepared, 5 + READY_SEGMENTS);
     }
 
     #[test]
