@@ -571,7 +571,7 @@ impl LogWriter {
     }
 
     /// Takes `n` ids from the reserved blocks; reserves one more itself when the indexer has not
-    /// kept enough ahead.
+    /// kept enough ahead. An error when an id would not fit the table's column.
     fn take_ids(&mut self, n: usize) -> Result<Vec<i64>, String> {
         let mut out = Vec::with_capacity(n);
         let mut blocks = self.ids.lock().map_err(|_| "receipt id lock poisoned")?;
@@ -596,6 +596,13 @@ impl LogWriter {
                     }
                 }
             }
+        }
+        // The table's ids are 32-bit: past that the group is refused before anything is written,
+        // rather than acknowledged under an id the indexer could never store.
+        if out.last().is_some_and(|&id| id > i64::from(i32::MAX)) {
+            return Err(
+                "receipt ids are exhausted: the next would not fit the table's 32-bit id".into(),
+            );
         }
         Ok(out)
     }
@@ -653,7 +660,7 @@ impl LogWriter {
             let mut mine = Vec::with_capacity(job.rows.len());
             for r in job.rows {
                 let id = next.next().expect("one id per receipt");
-                mine.push(id as i32);
+                mine.push(i32::try_from(id).expect("take_ids gives 32-bit ids only"));
                 rows.push((id, r));
             }
             replies.push((job.reply, mine));
@@ -1020,6 +1027,28 @@ mod tests {
         w.shared.acked.store(MAX_UNINDEXED + 1, Ordering::Release);
         let e = w.hold_back(limit).unwrap_err();
         assert!(e.contains("waited more than 300 ms"), "{e}");
+    }
+
+    #[test]
+    fn ids_past_the_tables_32_bit_column_are_refused_before_anything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_ready, ready_rx) = mpsc::sync_channel(READY_SEGMENTS as usize);
+        let (mut w, _from_writer) = writer(dir.path(), ready_rx);
+        let last = i64::from(i32::MAX);
+        w.ids.lock().unwrap().push_back(last - 1..last + 10);
+        assert_eq!(w.take_ids(2).unwrap(), [last - 1, last]);
+        let e = w.take_ids(1).unwrap_err();
+        assert!(e.contains("exhausted"), "{e}");
+        // A whole group is refused: nothing reaches the log or the indexer.
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = Job {
+            rows: vec![receipt(1)],
+            reply,
+        };
+        let mut buf = Vec::new();
+        assert!(w.append(std::slice::from_ref(&job), &mut buf).is_err());
+        assert_eq!(w.segment.len, 0);
+        drop(answer);
     }
 
     #[test]
