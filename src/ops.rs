@@ -121,7 +121,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         out.push_str("# TYPE credit_lists_receipts_unindexed gauge\n");
         out.push_str(&format!(
             "credit_lists_receipts_unindexed {}\n",
-            crate::checks::receipt_log::PENDING.load(Relaxed)
+            state.receipts.unindexed()
         ));
         out.push_str("# HELP credit_lists_receipt_log_held_back_total Groups of check receipts the log writer held back because the unindexed backlog was at its limit (SQLite).\n");
         out.push_str("# TYPE credit_lists_receipt_log_held_back_total counter\n");

@@ -71,8 +71,6 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(10);
 /// Rows per transaction when a log is replayed at start.
 const REPLAY_BATCH: usize = 10_000;
 
-/// Receipts acknowledged (durable in the log) but not yet in the table, for `/metrics`.
-pub static PENDING: AtomicI64 = AtomicI64::new(0);
 /// Groups the writer held back because the backlog was at [`MAX_UNINDEXED`], for `/metrics`.
 pub static HELD_BACK: AtomicU64 = AtomicU64::new(0);
 /// The most receipts an instance keeps acknowledged but not yet indexed. They are held in memory
@@ -98,6 +96,11 @@ pub struct LogShared {
 }
 
 impl LogShared {
+    /// Receipts this instance acknowledged (durable in the log) but not yet in the table.
+    pub fn backlog(&self) -> i64 {
+        self.acked.load(Ordering::Acquire) - *self.indexed.borrow()
+    }
+
     /// Waits until every receipt this instance acknowledged before the call is in the table, so a
     /// reader of `credit_checks` sees it. Returns false when that took longer than `limit` (the
     /// indexer is failing; its error is logged).
@@ -523,7 +526,7 @@ impl LogWriter {
     /// backlog has not gone down in `limit` (the indexer is failing; its errors are logged): the
     /// group is then refused, not written.
     fn hold_back(&self, limit: Duration) -> Result<(), String> {
-        let backlog = || self.shared.acked.load(Ordering::Acquire) - *self.shared.indexed.borrow();
+        let backlog = || self.shared.backlog();
         if backlog() < MAX_UNINDEXED {
             return Ok(());
         }
@@ -668,7 +671,6 @@ impl LogWriter {
         let n = rows.len() as i64;
         COMMITS.fetch_add(1, Ordering::Relaxed);
         RECEIPTS.fetch_add(n as u64, Ordering::Relaxed);
-        PENDING.fetch_add(n, Ordering::Relaxed);
         self.shared.acked.fetch_add(n, Ordering::Release);
         let _ = self.to_indexer.send(ToIndexer::Rows(rows));
         for (reply, mine) in replies {
@@ -734,15 +736,12 @@ impl Indexer {
                 Ok(()) => {
                     let n = rows.len() as i64;
                     rows.clear();
-                    PENDING.fetch_sub(n, Ordering::Relaxed);
                     self.shared.indexed.send_modify(|i| *i += n);
                     let _ = self.checkpoints.try_send(());
                     for number in std::mem::take(&mut closed) {
-                        let writing = self.shared.writing.load(Ordering::Acquire);
-                        let next = (self.prepared + 1).max(writing + 1);
-                        let wanted = open && next <= writing + READY_SEGMENTS;
-                        if self.recycle(number, wanted.then_some(next)) {
-                            self.prepared = next;
+                        let next = if open { self.wanted() } else { None };
+                        if self.recycle(number, next) {
+                            self.prepared = next.expect("made ready under its number");
                         }
                     }
                     if open {
@@ -766,12 +765,7 @@ impl Indexer {
     /// is behind, no indexed segment can be reused, and without this the writer would have to
     /// make its next segment itself, between a group's acknowledgements.
     fn keep_ready(&mut self) {
-        loop {
-            let writing = self.shared.writing.load(Ordering::Acquire);
-            let next = (self.prepared + 1).max(writing + 1);
-            if next > writing + READY_SEGMENTS {
-                return;
-            }
+        while let Some(next) = self.wanted() {
             match Segment::prepare(&self.dir, next, "indexer") {
                 Ok(s) => {
                     if !self.offer(s) {
@@ -787,6 +781,14 @@ impl Indexer {
                 }
             }
         }
+    }
+
+    /// The number of the next segment to make ready, when fewer than [`READY_SEGMENTS`] are ready
+    /// ahead of the one the writer is on.
+    fn wanted(&self) -> Option<u64> {
+        let writing = self.shared.writing.load(Ordering::Acquire);
+        let next = (self.prepared + 1).max(writing + 1);
+        (next <= writing + READY_SEGMENTS).then_some(next)
     }
 
     /// Segment `number` is indexed: its file becomes segment `next`, ready for the writer, or it
@@ -825,8 +827,8 @@ impl Indexer {
             .unwrap_or(0)
     }
 
-    /// One transaction: the rows, and a new block of ids when fewer than [`SPARE_BLOCKS`] blocks are
-    /// spare.
+    /// A new block of ids when fewer than [`SPARE_BLOCKS`] blocks are spare, in a transaction of its
+    /// own, then the rows in one transaction.
     fn batch(&mut self, rows: &[(i64, NewReceipt)]) -> Result<(), String> {
         if self.spare_ids() < SPARE_BLOCKS * ID_BLOCK {
             // First and on its own: the writer may be waiting for ids.

@@ -102,6 +102,12 @@ impl ReceiptWriter {
         })
     }
 
+    /// Receipts this instance acknowledged but has not yet stored in the table (SQLite's receipt
+    /// log; always 0 on PostgreSQL, which stores them before acknowledging).
+    pub fn unindexed(&self) -> i64 {
+        self.log.as_ref().map_or(0, |log| log.backlog())
+    }
+
     /// On SQLite, waits until every receipt this instance acknowledged is in the table (normally
     /// a few tens of milliseconds at most; at once when nothing is pending). Nothing to wait for
     /// on PostgreSQL.
