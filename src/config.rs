@@ -29,6 +29,20 @@ pub struct Settings {
     pub login_max_failures_per_ip: u32,
     pub login_lockout_secs: u64,
     pub max_body_bytes: usize,
+    /// Largest spreadsheet upload (bytes, default 32 MiB).
+    pub upload_max_bytes: usize,
+    /// Uploads read at once; more are answered 503 (default 4).
+    pub upload_max_concurrent: usize,
+    /// Most data rows in one upload (default 200,000).
+    pub upload_max_rows: usize,
+    /// Most cells (rows × columns) in one upload (default 2,000,000).
+    pub upload_max_cells: usize,
+    /// Most bytes of cell text in one upload (default 48 MiB).
+    pub upload_max_text_bytes: usize,
+    /// Most bytes an xlsx upload's parts unpack to (default 256 MiB).
+    pub upload_max_unpacked_bytes: u64,
+    /// Most bytes of one xlsx part held in memory (default 32 MiB).
+    pub upload_max_part_bytes: u64,
     /// Answer credit checks from the in-memory index (`src/checks/index.rs`); default on.
     pub check_index: bool,
     /// Largest proof document accepted (bytes).
@@ -101,6 +115,13 @@ pub struct Layer {
     pub login_max_failures_per_ip: Option<u32>,
     pub login_lockout_secs: Option<u64>,
     pub max_body_bytes: Option<usize>,
+    pub upload_max_bytes: Option<usize>,
+    pub upload_max_concurrent: Option<usize>,
+    pub upload_max_rows: Option<usize>,
+    pub upload_max_cells: Option<usize>,
+    pub upload_max_text_bytes: Option<usize>,
+    pub upload_max_unpacked_bytes: Option<u64>,
+    pub upload_max_part_bytes: Option<u64>,
     pub check_index: Option<bool>,
     pub attachment_max_bytes: Option<usize>,
     pub repair_accept_days: Option<u32>,
@@ -143,6 +164,13 @@ impl std::fmt::Debug for Layer {
             .field("login_max_failures_per_ip", &self.login_max_failures_per_ip)
             .field("login_lockout_secs", &self.login_lockout_secs)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("upload_max_bytes", &self.upload_max_bytes)
+            .field("upload_max_concurrent", &self.upload_max_concurrent)
+            .field("upload_max_rows", &self.upload_max_rows)
+            .field("upload_max_cells", &self.upload_max_cells)
+            .field("upload_max_text_bytes", &self.upload_max_text_bytes)
+            .field("upload_max_unpacked_bytes", &self.upload_max_unpacked_bytes)
+            .field("upload_max_part_bytes", &self.upload_max_part_bytes)
             .field("check_index", &self.check_index)
             .field("attachment_max_bytes", &self.attachment_max_bytes)
             .field("repair_accept_days", &self.repair_accept_days)
@@ -256,6 +284,13 @@ impl Layer {
             login_max_failures_per_ip: parse(&get, "CREDIT_LISTS_LOGIN_MAX_FAILURES_PER_IP")?,
             login_lockout_secs: parse(&get, "CREDIT_LISTS_LOGIN_LOCKOUT_SECS")?,
             max_body_bytes: parse(&get, "CREDIT_LISTS_MAX_BODY_BYTES")?,
+            upload_max_bytes: parse(&get, "CREDIT_LISTS_UPLOAD_MAX_BYTES")?,
+            upload_max_concurrent: parse(&get, "CREDIT_LISTS_UPLOAD_MAX_CONCURRENT")?,
+            upload_max_rows: parse(&get, "CREDIT_LISTS_UPLOAD_MAX_ROWS")?,
+            upload_max_cells: parse(&get, "CREDIT_LISTS_UPLOAD_MAX_CELLS")?,
+            upload_max_text_bytes: parse(&get, "CREDIT_LISTS_UPLOAD_MAX_TEXT_BYTES")?,
+            upload_max_unpacked_bytes: parse(&get, "CREDIT_LISTS_UPLOAD_MAX_UNPACKED_BYTES")?,
+            upload_max_part_bytes: parse(&get, "CREDIT_LISTS_UPLOAD_MAX_PART_BYTES")?,
             check_index: parse(&get, "CREDIT_LISTS_CHECK_INDEX")?,
             attachment_max_bytes: parse(&get, "CREDIT_LISTS_ATTACHMENT_MAX_BYTES")?,
             repair_accept_days: parse(&get, "CREDIT_LISTS_REPAIR_ACCEPT_DAYS")?,
@@ -292,6 +327,15 @@ impl Layer {
                 .or(self.login_max_failures_per_ip),
             login_lockout_secs: other.login_lockout_secs.or(self.login_lockout_secs),
             max_body_bytes: other.max_body_bytes.or(self.max_body_bytes),
+            upload_max_bytes: other.upload_max_bytes.or(self.upload_max_bytes),
+            upload_max_concurrent: other.upload_max_concurrent.or(self.upload_max_concurrent),
+            upload_max_rows: other.upload_max_rows.or(self.upload_max_rows),
+            upload_max_cells: other.upload_max_cells.or(self.upload_max_cells),
+            upload_max_text_bytes: other.upload_max_text_bytes.or(self.upload_max_text_bytes),
+            upload_max_unpacked_bytes: other
+                .upload_max_unpacked_bytes
+                .or(self.upload_max_unpacked_bytes),
+            upload_max_part_bytes: other.upload_max_part_bytes.or(self.upload_max_part_bytes),
             check_index: other.check_index.or(self.check_index),
             attachment_max_bytes: other.attachment_max_bytes.or(self.attachment_max_bytes),
             repair_accept_days: other.repair_accept_days.or(self.repair_accept_days),
@@ -368,6 +412,31 @@ impl Settings {
             login_max_failures_per_ip: layer.login_max_failures_per_ip.unwrap_or(30).max(1),
             login_lockout_secs: layer.login_lockout_secs.unwrap_or(15 * 60).max(1),
             max_body_bytes: layer.max_body_bytes.unwrap_or(1 << 20),
+            upload_max_bytes: layer
+                .upload_max_bytes
+                .unwrap_or(crate::tabular::MAX_UPLOAD_BYTES)
+                .max(1),
+            upload_max_concurrent: layer.upload_max_concurrent.unwrap_or(4).max(1),
+            upload_max_rows: layer
+                .upload_max_rows
+                .unwrap_or(crate::tabular::MAX_ROWS)
+                .max(1),
+            upload_max_cells: layer
+                .upload_max_cells
+                .unwrap_or(crate::tabular::MAX_CELLS)
+                .max(1),
+            upload_max_text_bytes: layer
+                .upload_max_text_bytes
+                .unwrap_or(crate::tabular::MAX_TEXT_BYTES)
+                .max(1),
+            upload_max_unpacked_bytes: layer
+                .upload_max_unpacked_bytes
+                .unwrap_or(crate::tabular::MAX_UNPACKED_BYTES)
+                .max(1),
+            upload_max_part_bytes: layer
+                .upload_max_part_bytes
+                .unwrap_or(crate::tabular::MAX_PART_BYTES)
+                .max(1),
             check_index: layer.check_index.unwrap_or(true),
             attachment_max_bytes: layer.attachment_max_bytes.unwrap_or(10 << 20),
             repair_accept_days: layer.repair_accept_days.unwrap_or(2),
@@ -391,6 +460,19 @@ impl Settings {
             feed_lease_secs: layer.feed_lease_secs.unwrap_or(30).max(1),
             feed_poll_ms: layer.feed_poll_ms.unwrap_or(1000).max(1),
         })
+    }
+
+    /// The budget an upload is read within ([`crate::tabular::Limits`]): the configured
+    /// `upload_max_*` settings, the module's defaults for the rest.
+    pub fn upload_limits(&self) -> crate::tabular::Limits {
+        crate::tabular::Limits {
+            max_rows: self.upload_max_rows,
+            max_cells: self.upload_max_cells,
+            max_text_bytes: self.upload_max_text_bytes,
+            max_unpacked_bytes: self.upload_max_unpacked_bytes,
+            max_part_bytes: self.upload_max_part_bytes,
+            ..crate::tabular::Limits::default()
+        }
     }
 
     /// The secret the service signs with, or why it cannot start.

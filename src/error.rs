@@ -83,6 +83,14 @@ pub enum ApiError {
     Conflict { code: &'static str, detail: String },
     #[error("request body too large")]
     PayloadTooLarge { limit: usize },
+    /// 413 for content over a budget once unpacked or parsed (an upload's budget), with its own
+    /// code and the field naming the limit.
+    #[error("{detail}")]
+    TooLarge {
+        code: &'static str,
+        detail: String,
+        errors: Vec<FieldError>,
+    },
     #[error("unsupported media type")]
     UnsupportedMediaType(String),
     #[error("too many requests")]
@@ -92,6 +100,13 @@ pub enum ApiError {
     },
     #[error("{0}")]
     Unavailable(String),
+    /// 503 with its own code and `Retry-After`: a bounded resource (e.g. upload slots) is full.
+    #[error("{detail}")]
+    Busy {
+        code: &'static str,
+        detail: String,
+        retry_after_secs: u64,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -164,9 +179,11 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict { code, .. } => code,
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::TooLarge { code, .. } => code,
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::Busy { code, .. } => code,
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -186,9 +203,9 @@ impl ApiError {
 
     fn field_errors(&self) -> Vec<FieldError> {
         match self {
-            ApiError::BadRequest { errors, .. } | ApiError::Invalid { errors, .. } => {
-                errors.clone()
-            }
+            ApiError::BadRequest { errors, .. }
+            | ApiError::Invalid { errors, .. }
+            | ApiError::TooLarge { errors, .. } => errors.clone(),
             _ => Vec::new(),
         }
     }
@@ -219,10 +236,12 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge { .. } | ApiError::TooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -243,6 +262,11 @@ impl ResponseError for ApiError {
             }
             ApiError::Unavailable(_) => {
                 res.insert_header((header::RETRY_AFTER, "1"));
+            }
+            ApiError::Busy {
+                retry_after_secs, ..
+            } => {
+                res.insert_header((header::RETRY_AFTER, retry_after_secs.max(&1).to_string()));
             }
             ApiError::Unauthorized(_) => {
                 res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));

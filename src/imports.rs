@@ -12,8 +12,41 @@ use crate::error::{ApiError, FieldError, PROBLEM_JSON};
 use crate::startup::AppState;
 use crate::tabular::{self, Format, Table};
 
-/// Largest accepted upload.
-pub const MAX_IMPORT_BYTES: usize = 32 * 1024 * 1024;
+/// Uploads read at once ([`crate::config::Settings::upload_max_concurrent`]): a semaphore taken
+/// before the body is read and held until the import is done, so that memory for uploads is
+/// bounded by the number of slots times the budget of one. When every slot is taken the request
+/// is answered at once with 503 `too_many_uploads` and `Retry-After`, never queued.
+#[derive(Clone)]
+pub struct UploadGate {
+    slots: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+/// One upload slot, released when dropped.
+pub struct UploadSlot(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
+
+/// Seconds a client is asked to wait when every upload slot is taken.
+pub const UPLOAD_RETRY_AFTER_SECS: u64 = 5;
+
+impl UploadGate {
+    pub fn new(slots: usize) -> Self {
+        UploadGate {
+            slots: std::sync::Arc::new(tokio::sync::Semaphore::new(slots.max(1))),
+        }
+    }
+
+    /// A free slot, or 503 `too_many_uploads`.
+    pub fn enter(&self) -> Result<UploadSlot, ApiError> {
+        self.slots
+            .clone()
+            .try_acquire_owned()
+            .map(UploadSlot)
+            .map_err(|_| ApiError::Busy {
+                code: "too_many_uploads",
+                detail: "other uploads are being read; retry shortly".into(),
+                retry_after_secs: UPLOAD_RETRY_AFTER_SECS,
+            })
+    }
+}
 
 /// One rejected cell or row.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -98,8 +131,8 @@ pub fn zh_message(code: &str, english: &str) -> String {
     format!("{zh}（{english}）")
 }
 
-/// Collects the body up to [`MAX_IMPORT_BYTES`].
-pub async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, ApiError> {
+/// Collects the body up to `limit` bytes.
+pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::BadRequest {
@@ -107,10 +140,8 @@ pub async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, ApiError> {
             detail: format!("the upload could not be read: {e}"),
             errors: vec![],
         })?;
-        if body.len() + chunk.len() > MAX_IMPORT_BYTES {
-            return Err(ApiError::PayloadTooLarge {
-                limit: MAX_IMPORT_BYTES,
-            });
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
         }
         body.extend_from_slice(&chunk);
     }
@@ -215,27 +246,78 @@ pub fn check_format(f: &Option<String>) -> Result<&'static str, ApiError> {
     }
 }
 
-/// Reads the uploaded file into a table (off the request thread).
+/// Reads the uploaded file into a table (off the request thread) within the upload budget
+/// (`Settings::upload_limits`). Takes an upload slot first, before the body is read; the caller
+/// keeps the returned slot until it has finished with the table.
 pub async fn read_upload(
+    state: &AppState,
     req: &HttpRequest,
     filename: Option<&str>,
     payload: web::Payload,
-) -> Result<Table, ApiError> {
-    let body = read_body(payload).await?;
+) -> Result<(Table, UploadSlot), ApiError> {
+    let slot = state.uploads.enter()?;
+    let body = read_body(payload, state.settings.upload_max_bytes).await?;
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let format = Format::detect(filename, content_type.as_deref(), &body);
-    web::block(move || tabular::read_table(&body, format))
+    let table = parse_upload(state, body, filename, content_type.as_deref())
         .await
-        .map_err(|_| ApiError::internal("reading the file failed"))?
-        .map_err(|e| ApiError::BadRequest {
-            code: e.code(),
-            detail: e.to_string(),
-            errors: vec![FieldError::new("body", e.code(), e.to_string())],
+        .map_err(|e| table_error(&e))?;
+    Ok((table, slot))
+}
+
+/// Reads an upload's bytes into a table off the request thread, within the upload budget. Used
+/// by the API and the console.
+pub async fn parse_upload(
+    state: &AppState,
+    body: Vec<u8>,
+    filename: Option<&str>,
+    content_type: Option<&str>,
+) -> Result<Table, tabular::TabularError> {
+    let format = Format::detect(filename, content_type, &body);
+    let limits = state.settings.upload_limits();
+    web::block(move || tabular::read_table_with_limits(&body, format, limits))
+        .await
+        .unwrap_or_else(|_| {
+            Err(tabular::TabularError::Unreadable(
+                "reading the file was interrupted".into(),
+            ))
         })
+}
+
+/// The problem for a file that cannot be read: 413 when it is over a size budget once unpacked,
+/// 422 for a table over its cell budgets (a cell too long, too many cells), otherwise 400 (as
+/// before the budgets); the `body` field names the limit.
+pub fn table_error(e: &tabular::TabularError) -> ApiError {
+    let message = match e.limit() {
+        Some(limit) => format!("{e} (limit: {limit})"),
+        None => e.to_string(),
+    };
+    let errors = vec![FieldError::new("body", e.code(), message.clone())];
+    if e.too_large() {
+        ApiError::TooLarge {
+            code: e.code(),
+            detail: message,
+            errors,
+        }
+    } else if matches!(
+        e,
+        tabular::TabularError::CellTooLong { .. } | tabular::TabularError::TooManyCells { .. }
+    ) {
+        ApiError::Invalid {
+            code: e.code(),
+            detail: message,
+            errors,
+        }
+    } else {
+        ApiError::BadRequest {
+            code: e.code(),
+            detail: message,
+            errors,
+        }
+    }
 }
 
 /// Runs `apply` in one write transaction and rolls it back for a dry run or when any row was

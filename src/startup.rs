@@ -41,6 +41,8 @@ pub struct AppState {
     pub check_index: Option<Arc<checks::index::CheckIndex>>,
     /// Recently read sessions; see [`crate::auth::SessionCache`].
     pub sessions: crate::auth::SessionCache,
+    /// Upload slots: spreadsheets read at once (see [`crate::imports::UploadGate`]).
+    pub uploads: crate::imports::UploadGate,
 }
 
 /// Every documented route. One list, used by the server and by the OpenAPI generator.
@@ -233,6 +235,7 @@ impl Application {
             receipts: checks::receipts::ReceiptWriter::start(settings.database_url.clone())
                 .map_err(StartError::Other)?,
             sessions: Default::default(),
+            uploads: crate::imports::UploadGate::new(settings.upload_max_concurrent),
             check_index: settings
                 .check_index
                 .then(|| checks::index::CheckIndex::start(settings.database_url.clone())),

@@ -12,9 +12,12 @@
 //! `docs/pii-and-spreadsheets.md` describes the accepted formats for users and operators.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use calamine::{Data, Reader, SheetType, SheetVisible, Xlsx};
 
+/// Largest upload (bytes), before anything is unpacked.
+pub const MAX_UPLOAD_BYTES: usize = 32 * 1024 * 1024;
 /// Most data rows (after the header, blank rows not counted) a file may have.
 pub const MAX_ROWS: usize = 200_000;
 /// Most columns a file may have (trailing empty columns not counted).
@@ -115,11 +118,47 @@ pub enum TabularError {
     /// Writing a spreadsheet failed (e.g. a cell longer than Excel's 32,767 characters).
     #[error("cannot write the spreadsheet: {0}")]
     Write(String),
+    /// The xlsx file's parts unpack to more than [`Limits::max_unpacked_bytes`].
+    #[error("the file unpacks to more than {limit} bytes; split it into smaller files")]
+    UnpackedTooLarge { limit: u64 },
+    /// One part held in memory unpacks to more than [`Limits::max_part_bytes`].
+    #[error("the part {part} of the file unpacks to more than {limit} bytes")]
+    PartTooLarge { part: String, limit: u64 },
+    /// More zip entries than [`Limits::max_zip_entries`].
+    #[error("the file has more than {limit} parts; it is not a spreadsheet this service reads")]
+    TooManyParts { limit: usize },
+    /// An XML tag or text node longer than [`Limits::max_xml_token_bytes`].
+    #[error("the part {part} has an XML tag or text of more than {limit} bytes")]
+    TokenTooLong { part: String, limit: usize },
+    /// More shared strings than [`Limits::max_shared_strings`].
+    #[error("the file has more than {limit} shared strings")]
+    TooManySharedStrings { limit: usize },
+    /// A cell longer than [`Limits::max_cell_chars`].
+    #[error("row {row}, column {column}: the cell has more than {limit} characters")]
+    CellTooLong {
+        row: usize,
+        column: usize,
+        limit: usize,
+    },
+    /// More text than [`Limits::max_text_bytes`] in all cells together.
+    #[error("the cells hold more than {limit} bytes of text; split the file")]
+    TooMuchText { limit: usize },
+    /// More cells than [`Limits::max_cells`] (data rows times columns).
+    #[error(
+        "the table has {rows} rows of {columns} columns, more than {limit} cells; split the file"
+    )]
+    TooManyCells {
+        rows: usize,
+        columns: usize,
+        limit: usize,
+    },
 }
 
 impl TabularError {
     /// Stable machine-readable code: `unreadable_file`, `empty_file`, `too_many_rows`,
-    /// `too_many_columns`, `bad_encoding` or `write_failed`.
+    /// `too_many_columns`, `bad_encoding`, `write_failed`, or one of the budget codes
+    /// `unpacked_too_large`, `part_too_large`, `too_many_parts`, `xml_token_too_long`,
+    /// `too_many_shared_strings`, `cell_too_long`, `too_much_text`, `too_many_cells`.
     pub fn code(&self) -> &'static str {
         match self {
             TabularError::Unreadable(_) => "unreadable_file",
@@ -128,23 +167,113 @@ impl TabularError {
             TabularError::TooManyColumns { .. } => "too_many_columns",
             TabularError::BadEncoding => "bad_encoding",
             TabularError::Write(_) => "write_failed",
+            TabularError::UnpackedTooLarge { .. } => "unpacked_too_large",
+            TabularError::PartTooLarge { .. } => "part_too_large",
+            TabularError::TooManyParts { .. } => "too_many_parts",
+            TabularError::TokenTooLong { .. } => "xml_token_too_long",
+            TabularError::TooManySharedStrings { .. } => "too_many_shared_strings",
+            TabularError::CellTooLong { .. } => "cell_too_long",
+            TabularError::TooMuchText { .. } => "too_much_text",
+            TabularError::TooManyCells { .. } => "too_many_cells",
         }
+    }
+
+    /// The limit a file went over, for errors that have one.
+    pub fn limit(&self) -> Option<u64> {
+        match self {
+            TabularError::TooManyRows { limit }
+            | TabularError::TooManyColumns { limit, .. }
+            | TabularError::TooManyParts { limit }
+            | TabularError::TokenTooLong { limit, .. }
+            | TabularError::TooManySharedStrings { limit }
+            | TabularError::CellTooLong { limit, .. }
+            | TabularError::TooMuchText { limit }
+            | TabularError::TooManyCells { limit, .. } => Some(*limit as u64),
+            TabularError::UnpackedTooLarge { limit } | TabularError::PartTooLarge { limit, .. } => {
+                Some(*limit)
+            }
+            TabularError::Unreadable(_)
+            | TabularError::Empty
+            | TabularError::BadEncoding
+            | TabularError::Write(_) => None,
+        }
+    }
+
+    /// True when the file is over a size budget once unpacked (answered with 413, like an
+    /// upload over the byte limit); the other errors are about what the file says.
+    pub fn too_large(&self) -> bool {
+        matches!(
+            self,
+            TabularError::UnpackedTooLarge { .. }
+                | TabularError::PartTooLarge { .. }
+                | TabularError::TooManyParts { .. }
+                | TabularError::TokenTooLong { .. }
+                | TabularError::TooManySharedStrings { .. }
+                | TabularError::TooMuchText { .. }
+        )
     }
 }
 
-/// Size limits for [`read_table_with_limits`].
+/// The budget one upload is read within (`docs/security.md`, "Uploads"). Every limit is
+/// checked before the memory it guards is spent: a spreadsheet's parts are measured while they
+/// are unpacked (a declared size can lie), its cells are read one at a time and kept sparse, and
+/// the table is only made dense once its size is known to fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
+    /// Data rows (blank rows not counted).
     pub max_rows: usize,
+    /// Columns up to the last non-empty one.
     pub max_columns: usize,
+    /// Cells of the finished table: data rows times columns.
+    pub max_cells: usize,
+    /// Characters in one cell (Excel's own limit is 32,767).
+    pub max_cell_chars: usize,
+    /// Bytes of text in all cells together.
+    pub max_text_bytes: usize,
+    /// Bytes of all of an xlsx file's parts together, unpacked.
+    pub max_unpacked_bytes: u64,
+    /// Bytes of one part that is held in memory while reading (the shared strings, styles,
+    /// workbook); worksheets are streamed and only count towards `max_unpacked_bytes`.
+    pub max_part_bytes: u64,
+    /// Entries in an xlsx file's zip directory.
+    pub max_zip_entries: usize,
+    /// Bytes of one XML tag or text node (the XML reader holds one at a time).
+    pub max_xml_token_bytes: usize,
+    /// Strings in the shared-strings part.
+    pub max_shared_strings: usize,
 }
 
+/// Most cells of a table ([`Limits::max_cells`]).
+pub const MAX_CELLS: usize = 2_000_000;
+/// Most characters in one cell: Excel's own limit.
+pub const MAX_CELL_CHARS: usize = 32_767;
+/// Most bytes of text in a table.
+pub const MAX_TEXT_BYTES: usize = 48 << 20;
+/// Most bytes of an xlsx file's parts together, unpacked.
+pub const MAX_UNPACKED_BYTES: u64 = 256 << 20;
+/// Most bytes of one xlsx part held in memory.
+pub const MAX_PART_BYTES: u64 = 32 << 20;
+/// Most entries in an xlsx file's zip directory.
+pub const MAX_ZIP_ENTRIES: usize = 10_000;
+/// Most bytes of one XML tag or text node.
+pub const MAX_XML_TOKEN_BYTES: usize = 1 << 20;
+/// Most shared strings.
+pub const MAX_SHARED_STRINGS: usize = 1_000_000;
+
 impl Default for Limits {
-    /// [`MAX_ROWS`] and [`MAX_COLUMNS`].
+    /// The `MAX_*` constants of this module.
     fn default() -> Self {
         Limits {
             max_rows: MAX_ROWS,
             max_columns: MAX_COLUMNS,
+            max_cells: MAX_CELLS,
+            max_cell_chars: MAX_CELL_CHARS,
+            max_text_bytes: MAX_TEXT_BYTES,
+            max_unpacked_bytes: MAX_UNPACKED_BYTES,
+            max_part_bytes: MAX_PART_BYTES,
+            max_zip_entries: MAX_ZIP_ENTRIES,
+            max_xml_token_bytes: MAX_XML_TOKEN_BYTES,
+            max_shared_strings: MAX_SHARED_STRINGS,
         }
     }
 }
@@ -183,6 +312,7 @@ struct Builder {
     headers: Option<Vec<String>>,
     rows: Vec<TableRow>,
     width: usize,
+    text_bytes: usize,
 }
 
 impl Builder {
@@ -192,6 +322,7 @@ impl Builder {
             headers: None,
             rows: Vec::new(),
             width: 0,
+            text_bytes: 0,
         }
     }
 
@@ -208,6 +339,23 @@ impl Builder {
             });
         }
         cells.truncate(last + 1);
+        for (i, cell) in cells.iter().enumerate() {
+            if cell.len() > self.limits.max_cell_chars
+                && cell.chars().count() > self.limits.max_cell_chars
+            {
+                return Err(TabularError::CellTooLong {
+                    row: number,
+                    column: i + 1,
+                    limit: self.limits.max_cell_chars,
+                });
+            }
+            self.text_bytes += cell.len();
+        }
+        if self.text_bytes > self.limits.max_text_bytes {
+            return Err(TabularError::TooMuchText {
+                limit: self.limits.max_text_bytes,
+            });
+        }
         self.width = self.width.max(cells.len());
         if self.headers.is_none() {
             self.headers = Some(cells);
@@ -225,6 +373,14 @@ impl Builder {
     fn finish(self) -> Result<Table, TabularError> {
         let mut headers = self.headers.ok_or(TabularError::Empty)?;
         let width = self.width;
+        // Padding every row to the widest one is where a table's size is decided.
+        if self.rows.len().saturating_mul(width) > self.limits.max_cells {
+            return Err(TabularError::TooManyCells {
+                rows: self.rows.len(),
+                columns: width,
+                limit: self.limits.max_cells,
+            });
+        }
         headers.resize(width, String::new());
         let mut rows = self.rows;
         for row in &mut rows {
@@ -242,6 +398,7 @@ fn read_xlsx(bytes: &[u8], limits: Limits) -> Result<Table, TabularError> {
                 .into(),
         ));
     }
+    check_xlsx_parts(bytes, &limits)?;
     let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
         .map_err(|e| TabularError::Unreadable(format!("not a valid .xlsx file ({e})")))?;
     let sheets = workbook.sheets_metadata().to_vec();
@@ -251,22 +408,310 @@ fn read_xlsx(bytes: &[u8], limits: Limits) -> Result<Table, TabularError> {
         .or_else(|| sheets.iter().find(|s| s.typ == SheetType::WorkSheet))
         .map(|s| s.name.clone())
         .ok_or(TabularError::Empty)?;
-    let range = workbook
-        .worksheet_range(&name)
-        .map_err(|e| TabularError::Unreadable(format!("cannot read the worksheet ({e})")))?;
+    let unreadable = |e: calamine::XlsxError| {
+        TabularError::Unreadable(format!("cannot read the worksheet ({e})"))
+    };
+    // Cells one at a time, kept sparse (row → its non-empty cells): a sheet is as big as what
+    // it holds, never as big as the distance between its first and last cell addresses.
+    let mut cells = workbook.worksheet_cells_reader(&name).map_err(unreadable)?;
+    let mut sparse: BTreeMap<u32, Vec<(u32, String)>> = BTreeMap::new();
+    let mut text_bytes = 0usize;
+    while let Some(cell) = cells.next_cell().map_err(unreadable)? {
+        let (row, column) = cell.get_position();
+        let text = cell_text(&Data::from(cell.get_value().clone()));
+        if text.is_empty() {
+            continue;
+        }
+        let (row_number, column_number) = (row as usize + 1, column as usize + 1);
+        if column as usize >= limits.max_columns {
+            return Err(TabularError::TooManyColumns {
+                row: row_number,
+                column: column_number,
+                limit: limits.max_columns,
+            });
+        }
+        text_bytes += text.len();
+        if text_bytes > limits.max_text_bytes {
+            return Err(TabularError::TooMuchText {
+                limit: limits.max_text_bytes,
+            });
+        }
+        if text.len() > limits.max_cell_chars && text.chars().count() > limits.max_cell_chars {
+            return Err(TabularError::CellTooLong {
+                row: row_number,
+                column: column_number,
+                limit: limits.max_cell_chars,
+            });
+        }
+        let row_cells = sparse.entry(row).or_default();
+        row_cells.push((column, text));
+        // The header and `max_rows` data rows; one more is too many whatever its place.
+        if row_cells.len() == 1 && sparse.len() > limits.max_rows + 1 {
+            return Err(TabularError::TooManyRows {
+                limit: limits.max_rows,
+            });
+        }
+    }
+    drop(cells);
+    drop(workbook);
     let mut builder = Builder::new(limits);
-    let first_row = range.start().map(|(r, _)| r as usize).unwrap_or(0);
-    for (i, row) in range.rows().enumerate() {
-        // Render only up to the last non-empty cell; the builder checks the column limit.
-        let end = row
+    for (row, row_cells) in sparse {
+        let width = row_cells
             .iter()
-            .rposition(|d| !cell_text(d).is_empty())
-            .map(|p| p + 1)
+            .map(|(c, _)| *c as usize + 1)
+            .max()
             .unwrap_or(0);
-        let cells = row[..end].iter().map(cell_text).collect();
-        builder.push(first_row + i + 1, cells)?;
+        let mut dense = vec![String::new(); width];
+        for (column, text) in row_cells {
+            dense[column as usize] = text; // a repeated address: the last one wins
+        }
+        builder.push(row as usize + 1, dense)?;
     }
     builder.finish()
+}
+
+/// Unpacks every part of an xlsx file once, into a small buffer that is thrown away, before
+/// calamine reads it: the parts' real sizes (not what the zip directory declares), the longest
+/// XML tag or text and the number of shared strings are measured against `limits`, so that the
+/// reading that follows cannot spend more memory than the budget allows. Legacy and odd XML
+/// (a DOCTYPE) is refused; xlsx files have none.
+fn check_xlsx_parts(bytes: &[u8], limits: &Limits) -> Result<(), TabularError> {
+    use std::io::Read;
+    // The zip reader keeps a record per directory entry: count the entries' signatures first.
+    let entries = bytes.windows(4).filter(|w| *w == b"PK\x01\x02").count();
+    if entries > limits.max_zip_entries {
+        return Err(TabularError::TooManyParts {
+            limit: limits.max_zip_entries,
+        });
+    }
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| TabularError::Unreadable(format!("not a valid .xlsx file ({e})")))?;
+    let mut total = 0u64;
+    let mut buf = vec![0u8; 64 * 1024];
+    for i in 0..archive.len() {
+        let mut part = archive
+            .by_index(i)
+            .map_err(|e| TabularError::Unreadable(format!("not a valid .xlsx file ({e})")))?;
+        let name = part
+            .name()
+            .map(|n| n.into_owned())
+            .map_err(|e| TabularError::Unreadable(format!("not a valid .xlsx file ({e})")))?;
+        let lower = name.to_ascii_lowercase();
+        // Worksheets are streamed cell by cell; every other part calamine reads is held whole.
+        let streamed = lower.starts_with("xl/worksheets/");
+        let over_part = || {
+            if streamed {
+                TabularError::UnpackedTooLarge {
+                    limit: limits.max_unpacked_bytes,
+                }
+            } else {
+                TabularError::PartTooLarge {
+                    part: name.clone(),
+                    limit: limits.max_part_bytes,
+                }
+            }
+        };
+        let part_limit = if streamed {
+            limits.max_unpacked_bytes
+        } else {
+            limits.max_part_bytes
+        };
+        if part.size() > part_limit {
+            return Err(over_part());
+        }
+        let mut scan = (lower.ends_with(".xml") || lower.ends_with(".rels"))
+            .then(|| XmlScan::new(limits.max_xml_token_bytes));
+        let mut size = 0u64;
+        loop {
+            let n = part.read(&mut buf).map_err(|e| {
+                TabularError::Unreadable(format!("the part {name} cannot be unpacked ({e})"))
+            })?;
+            if n == 0 {
+                break;
+            }
+            size += n as u64;
+            total += n as u64;
+            if size > part_limit {
+                return Err(over_part());
+            }
+            if total > limits.max_unpacked_bytes {
+                return Err(TabularError::UnpackedTooLarge {
+                    limit: limits.max_unpacked_bytes,
+                });
+            }
+            if let Some(scan) = scan.as_mut() {
+                scan.feed(&buf[..n]).map_err(|e| match e {
+                    ScanError::TokenTooLong => TabularError::TokenTooLong {
+                        part: name.clone(),
+                        limit: limits.max_xml_token_bytes,
+                    },
+                    ScanError::Doctype => TabularError::Unreadable(format!(
+                        "the part {name} has a DOCTYPE declaration, which .xlsx files never have"
+                    )),
+                })?;
+            }
+        }
+        if scan.is_some_and(|s| s.shared_strings > limits.max_shared_strings) {
+            return Err(TabularError::TooManySharedStrings {
+                limit: limits.max_shared_strings,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug)]
+enum ScanError {
+    TokenTooLong,
+    Doctype,
+}
+
+/// Where [`XmlScan`] is in the XML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScanState {
+    Text,
+    /// Just after `<`.
+    Open,
+    /// Just after `<!`.
+    Bang,
+    /// Inside a start or end tag; the open quote of an attribute value, if any.
+    Tag {
+        quote: u8,
+    },
+    Comment,
+    Cdata,
+    Instruction,
+}
+
+/// Measures XML as it streams by, the way an XML reader will read it: each tag (quoted `>`
+/// included), text node, comment, CDATA section or processing instruction is one token, and no
+/// token may be longer than the limit. Counts `si` elements (shared strings) on the way.
+struct XmlScan {
+    state: ScanState,
+    len: usize,
+    limit: usize,
+    last: [u8; 2],
+    name: [u8; 16],
+    name_len: usize,
+    name_done: bool,
+    shared_strings: usize,
+}
+
+impl XmlScan {
+    fn new(limit: usize) -> Self {
+        XmlScan {
+            state: ScanState::Text,
+            len: 0,
+            limit,
+            last: [0; 2],
+            name: [0; 16],
+            name_len: 0,
+            name_done: false,
+            shared_strings: 0,
+        }
+    }
+
+    fn feed(&mut self, chunk: &[u8]) -> Result<(), ScanError> {
+        for &b in chunk {
+            self.len += 1;
+            match self.state {
+                ScanState::Text => {
+                    if b == b'<' {
+                        self.state = ScanState::Open;
+                        self.len = 1;
+                    }
+                }
+                ScanState::Open => match b {
+                    b'!' => self.state = ScanState::Bang,
+                    b'?' => self.state = ScanState::Instruction,
+                    _ => {
+                        self.state = ScanState::Tag { quote: 0 };
+                        self.name_len = 0;
+                        self.name_done = false;
+                        self.tag_byte(b);
+                    }
+                },
+                ScanState::Bang => match b {
+                    b'-' => self.state = ScanState::Comment,
+                    b'[' => self.state = ScanState::Cdata,
+                    _ => return Err(ScanError::Doctype),
+                },
+                ScanState::Tag { quote } => self.tag_byte_in(b, quote),
+                ScanState::Comment => {
+                    if b == b'>' && self.last == *b"--" {
+                        self.end_token();
+                    }
+                }
+                ScanState::Cdata => {
+                    if b == b'>' && self.last == *b"]]" {
+                        self.end_token();
+                    }
+                }
+                ScanState::Instruction => {
+                    if b == b'>' && self.last[1] == b'?' {
+                        self.end_token();
+                    }
+                }
+            }
+            self.last = [self.last[1], b];
+            if self.len > self.limit {
+                return Err(ScanError::TokenTooLong);
+            }
+        }
+        Ok(())
+    }
+
+    fn end_token(&mut self) {
+        self.state = ScanState::Text;
+        self.len = 0;
+    }
+
+    fn tag_byte_in(&mut self, b: u8, quote: u8) {
+        if quote != 0 {
+            if b == quote {
+                self.state = ScanState::Tag { quote: 0 };
+            }
+            return;
+        }
+        match b {
+            b'"' | b'\'' => self.state = ScanState::Tag { quote: b },
+            b'>' => {
+                self.finish_name();
+                self.end_token();
+            }
+            _ => self.tag_byte(b),
+        }
+    }
+
+    /// Collects the element's name (up to the first space, `/` after it, or `>`).
+    fn tag_byte(&mut self, b: u8) {
+        if self.name_done {
+            return;
+        }
+        if b.is_ascii_whitespace() || (b == b'/' && self.name_len > 0) {
+            self.finish_name();
+        } else if self.name_len < self.name.len() {
+            self.name[self.name_len] = b;
+            self.name_len += 1;
+        } else {
+            self.name_len = self.name.len() + 1; // too long to be `si`
+            self.name_done = true;
+        }
+    }
+
+    fn finish_name(&mut self) {
+        if self.name_done {
+            return;
+        }
+        self.name_done = true;
+        let Some(name) = self.name.get(..self.name_len) else {
+            return;
+        };
+        let local = name.rsplit(|&c| c == b':').next().unwrap_or(name);
+        if local == b"si" {
+            self.shared_strings += 1;
+        }
+    }
 }
 
 /// A cell as the text a user would type: strings as-is, whole numbers without `.0`, other
@@ -827,6 +1272,7 @@ mod tests {
         let small = Limits {
             max_rows: 2,
             max_columns: 5,
+            ..Limits::default()
         };
         let ok = read_table_with_limits(b"h\n1\n\n\n2\n", Format::Csv, small).unwrap();
         assert_eq!(ok.rows.len(), 2);

@@ -18,9 +18,8 @@ use crate::auth::{AuthUser, Role};
 use crate::entries::ListType;
 use crate::error::ApiError;
 use crate::four_lists::ItemKind;
-use crate::imports::{ImportReport, MAX_IMPORT_BYTES};
+use crate::imports::ImportReport;
 use crate::startup::AppState;
-use crate::tabular::{self, Format};
 
 /// What the console sends back for an error it does not turn into its own page.
 pub(super) fn api_error(e: ApiError) -> HttpResponse {
@@ -602,17 +601,13 @@ enum UploadError {
     Malformed,
 }
 
-/// Reads the multipart form: the file up to [`MAX_IMPORT_BYTES`], small text fields.
-async fn read_form(mut form: Multipart) -> Result<Upload, UploadError> {
+/// Reads the multipart form: the file up to `file_limit` bytes, small text fields.
+async fn read_form(mut form: Multipart, file_limit: usize) -> Result<Upload, UploadError> {
     let mut upload = Upload::default();
     while let Some(field) = form.next().await {
         let mut field = field.map_err(|_| UploadError::Malformed)?;
         let name = field.name().unwrap_or_default().to_string();
-        let limit = if name == "file" {
-            MAX_IMPORT_BYTES
-        } else {
-            1024
-        };
+        let limit = if name == "file" { file_limit } else { 1024 };
         if name == "file" {
             upload.filename = field
                 .content_disposition()
@@ -651,12 +646,26 @@ async fn import_submit(
     };
     let fail =
         |status, message: &str| import_page(status, kind, &shown, &csrf, None, Some(message));
-    let upload = match read_form(form).await {
+    // An upload slot before the body is read, held until the import is done.
+    let _slot = match state.uploads.enter() {
+        Ok(slot) => slot,
+        Err(_) => {
+            return fail(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "其他文件正在导入，请稍后再试。",
+            )
+        }
+    };
+    let limit = state.settings.upload_max_bytes;
+    let upload = match read_form(form, limit).await {
         Ok(u) => u,
         Err(UploadError::TooLarge) => {
             return fail(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "文件超过 32 MB，请拆分后分批导入。",
+                &format!(
+                    "文件超过 {} MB，请拆分后分批导入。",
+                    limit.div_ceil(1 << 20)
+                ),
             )
         }
         Err(UploadError::Malformed) => {
@@ -678,19 +687,28 @@ async fn import_submit(
             "请选择要导入的文件（.xlsx 或 .csv）。",
         );
     }
-    let format = Format::detect(upload.filename.as_deref(), None, &upload.file);
-    let bytes = upload.file;
-    let table = match web::block(move || tabular::read_table(&bytes, format)).await {
-        Ok(Ok(t)) => t,
-        Ok(Err(e)) => {
+    let table = match crate::imports::parse_upload(
+        &state,
+        upload.file,
+        upload.filename.as_deref(),
+        None,
+    )
+    .await
+    {
+        Ok(t) => t,
+        Err(e) => {
+            let status = actix_web::ResponseError::status_code(&crate::imports::table_error(&e));
+            let limit = e
+                .limit()
+                .map(|l| format!("（上限 {l}）"))
+                .unwrap_or_default();
             return fail(
-                StatusCode::BAD_REQUEST,
+                status,
                 &format!(
-                "文件无法读取：{e}。请使用导入模板，另存为 .xlsx 或 UTF-8/GB18030 编码的 .csv。"
-            ),
-            )
+                    "文件无法读取：{e}{limit}。请使用导入模板，另存为 .xlsx 或 UTF-8/GB18030 编码的 .csv。"
+                ),
+            );
         }
-        Err(_) => return api_error(ApiError::internal("reading the file failed")),
     };
     let (dry_run, publish) = (upload.dry_run, upload.publish);
     let report = match kind {

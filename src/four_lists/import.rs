@@ -339,7 +339,7 @@ pub async fn import(
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin, Role::Department])?;
     let q = query.into_inner();
-    let table = read_upload(&req, q.filename.as_deref(), payload).await?;
+    let (table, _slot) = read_upload(&state, &req, q.filename.as_deref(), payload).await?;
     let (dry_run, publish) = (q.dry_run, q.publish);
     run_import(&state, dry_run, move |conn| {
         apply(conn, &user, &table, dry_run, publish)

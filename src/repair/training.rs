@@ -958,7 +958,8 @@ pub async fn import_attendance(
         let user = user.clone();
         db::run(&state.pool, move |conn| load_session(conn, &user, id, true)).await?;
     }
-    let table = crate::imports::read_upload(&req, q.filename.as_deref(), payload).await?;
+    let (table, _slot) =
+        crate::imports::read_upload(&state, &req, q.filename.as_deref(), payload).await?;
     let st = state.clone();
     let dry_run = q.dry_run;
     crate::imports::run_import(&state, dry_run, move |conn| {

@@ -22,4 +22,5 @@ mod process;
 mod repairs;
 mod stats;
 mod targets;
+mod uploads;
 mod users;

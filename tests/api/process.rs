@@ -674,7 +674,7 @@ async fn personal_id_numbers_are_in_clear_in_neither_the_database_nor_the_log() 
     }
 }
 
-async fn login_to(client: &reqwest::Client, address: &str, user: &str) -> String {
+pub async fn login_to(client: &reqwest::Client, address: &str, user: &str) -> String {
     let v: Value = client
         .post(format!("{address}/api/v1/auth/login"))
         .json(&json!({"username": user, "password": format!("{user}-pass")}))
