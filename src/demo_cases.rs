@@ -14,7 +14,7 @@ use crate::four_lists::SubjectType;
 use crate::schema::{
     case_media_reports, cases, four_list_items, four_list_links, list_entries, subjects,
 };
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Creates the demo cases once. Returns whether anything was created.
 pub fn seed(conn: &mut DbConnection, state: &AppState) -> Result<bool, ApiError> {

@@ -20,7 +20,7 @@ use crate::schema::{
     four_list_items, list_entries, national_baselines, objections, special_rectification_items,
     users,
 };
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const DEPT_COURT: i32 = 15; // 市中级人民法院
 const DEPT_HRSS: i32 = 27; // 市人力资源和社会保障局

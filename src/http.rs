@@ -36,7 +36,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             })
             .unwrap_or(false);
         let limit = req
-            .app_data::<web::Data<crate::startup::AppState>>()
+            .app_data::<web::Data<crate::state::AppState>>()
             .map(|s| s.settings.max_body_bytes)
             .unwrap_or(0);
         let bytes = web::Bytes::from_request(req, payload);

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::db::{self, DbConnection};
 use crate::error::{ApiError, FieldError, PROBLEM_JSON};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::tabular::{self, Format, Table};
 
 /// Uploads read at once ([`crate::config::Settings::upload_max_concurrent`]): a semaphore taken

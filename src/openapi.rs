@@ -66,7 +66,7 @@ pub fn spec() -> utoipa::openapi::OpenApi {
     let mut doc = actix_web::App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
-        .configure(crate::startup::routes)
+        .configure(crate::routes::routes)
         .split_for_parts()
         .1;
     add_extractor_problems(&mut doc);

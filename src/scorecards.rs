@@ -19,7 +19,7 @@ use crate::schema::{
     case_departments, case_media_reports, cases, commitment_templates, commitments, credit_checks,
     departments, four_list_items, list_entries, repairs, subjects,
 };
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -10,175 +10,20 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::ErrorHandlers;
 use actix_web::{web, App, HttpMessage, HttpServer};
 use tracing::Instrument;
-use utoipa_actix_web::{scope, service_config::ServiceConfig, AppExt};
+use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::tokens::JwtKeys;
 use crate::auth::RequestId;
+use crate::checks;
 use crate::config::Settings;
 use crate::db::{self, Pool};
 use crate::error::{self, ApiError};
 use crate::ops::{self, Metrics, Timer};
 use crate::pii::PiiCipher;
-use crate::{
-    audit, auth, baselines, calendar, cases, checks, entries, four_lists, org, repair, targets,
-    users,
-};
-
-/// Shared by every worker.
-pub struct AppState {
-    pub pool: Pool,
-    pub keys: JwtKeys,
-    pub throttle: LoginThrottle,
-    /// Encrypts and hashes personal ID numbers for storage (see [`crate::pii`]).
-    pub pii: PiiCipher,
-    pub settings: Settings,
-    pub metrics: Arc<Metrics>,
-    /// Group-commits check receipts (核查记录); see [`crate::checks::receipts`].
-    pub receipts: checks::receipts::ReceiptWriter,
-    /// The in-memory index credit checks answer from; `None` when disabled by configuration.
-    pub check_index: Option<Arc<checks::index::CheckIndex>>,
-    /// Recently read sessions; see [`crate::auth::SessionCache`].
-    pub sessions: crate::auth::SessionCache,
-    /// Upload slots: spreadsheets read at once (see [`crate::imports::UploadGate`]).
-    pub uploads: crate::imports::UploadGate,
-}
-
-/// Every documented route. One list, used by the server and by the OpenAPI generator.
-pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(ops::health)
-        .service(ops::ready)
-        .service(ops::metrics)
-        .service(
-            scope::scope("/api/v1")
-                // The credit check is the hot path: the router tries resources in this order,
-                // so its routes come first (the others would each be matched before it).
-                .service(checks::handlers::check)
-                .service(checks::handlers::batch)
-                .service(checks::stats::stats)
-                .service(auth::handlers::login)
-                .service(auth::handlers::refresh)
-                .service(auth::handlers::logout)
-                .service(auth::handlers::me)
-                .service(auth::handlers::change_own_password)
-                .service(users::handlers::list_users)
-                .service(users::handlers::create_user)
-                .service(users::handlers::get_user)
-                .service(users::handlers::update_user)
-                .service(users::handlers::reset_password)
-                .service(org::handlers::list_regions)
-                .service(org::handlers::list_departments)
-                .service(org::handlers::get_department)
-                .service(org::handlers::create_department)
-                .service(org::handlers::update_department)
-                .service(audit::handlers::list_audit)
-                .service(audit::handlers::verify_audit)
-                .service(four_lists::fields::list_fields)
-                .service(four_lists::fields::create_field)
-                .service(four_lists::fields::update_field)
-                .service(four_lists::import::template)
-                .service(four_lists::import::import)
-                .service(four_lists::handlers::list_items)
-                .service(four_lists::handlers::create_item)
-                .service(four_lists::handlers::get_item)
-                .service(four_lists::handlers::list_versions)
-                .service(four_lists::handlers::update_item)
-                .service(four_lists::handlers::publish_item)
-                .service(four_lists::handlers::repeal_item)
-                .service(four_lists::public::public_items)
-                .service(entries::import::template)
-                .service(entries::import::export)
-                .service(entries::import::import)
-                .service(entries::handlers::list)
-                .service(entries::handlers::create)
-                .service(entries::handlers::get_one)
-                .service(entries::handlers::publish)
-                .service(entries::handlers::remove)
-                .service(entries::handlers::discard_draft)
-                .service(entries::handlers::history)
-                .service(entries::objections::create)
-                .service(entries::objections::list)
-                .service(entries::objections::resolve)
-                .service(entries::profiles::search)
-                .service(entries::profiles::profile)
-                .service(entries::public::public_entries)
-                // Before `/calendar/{year}`, which would otherwise take this path.
-                .service(calendar::handlers::add_working_days)
-                .service(calendar::handlers::get_calendar)
-                .service(calendar::handlers::put_calendar)
-                .service(baselines::handlers::list_baselines)
-                .service(baselines::handlers::put_baseline)
-                // `stats` and `batch` before `/credit-checks/{id}`.
-                .service(repair::attachments::upload)
-                .service(repair::attachments::get_meta)
-                .service(repair::attachments::content)
-                .service(repair::templates::create)
-                .service(repair::templates::list)
-                .service(repair::templates::get_one)
-                .service(repair::templates::update)
-                .service(repair::templates::publish)
-                .service(repair::templates::withdraw)
-                .service(repair::templates::public_list)
-                .service(repair::commitments::create)
-                .service(repair::commitments::list)
-                .service(repair::commitments::get_one)
-                .service(repair::commitments::breach)
-                .service(repair::training::create_session)
-                .service(repair::training::list_sessions)
-                // Before `/training-sessions/{id}`.
-                .service(repair::training::attendance_template)
-                .service(repair::training::get_session)
-                .service(repair::training::add_attendance_bulk)
-                .service(repair::training::import_attendance)
-                .service(repair::training::add_attendance)
-                .service(repair::training::list_attendance)
-                .service(repair::training::update_attendance)
-                .service(repair::training::create_service)
-                .service(repair::training::list_services)
-                .service(repair::applications::submit)
-                .service(repair::applications::list)
-                .service(repair::applications::get_one)
-                .service(repair::applications::accept)
-                .service(repair::applications::return_incomplete)
-                .service(repair::applications::approve)
-                .service(repair::applications::refuse)
-                .service(repair::applications::file)
-                .service(repair::applications::confirm)
-                .service(repair::applications::send_back)
-                .service(repair::applications::withdraw)
-                .service(repair::applications::resubmit)
-                .service(crate::scorecards::scorecards)
-                .service(targets::export)
-                .service(targets::special::put_special_category)
-                .service(targets::special::list_special)
-                .service(targets::targets)
-                .service(checks::handlers::list_receipts)
-                .service(checks::handlers::get_receipt)
-                .service(checks::feedback::create)
-                .service(checks::watches::notifications)
-                .service(checks::watches::create)
-                .service(checks::watches::list)
-                .service(checks::watches::remove)
-                // `export` and `from-feedback` before `/cases/{id}`.
-                .service(cases::handlers::export)
-                .service(cases::handlers::from_feedback)
-                .service(cases::handlers::list)
-                .service(cases::handlers::create)
-                .service(cases::handlers::get_one)
-                .service(cases::handlers::update)
-                .service(cases::handlers::submit)
-                .service(cases::handlers::share)
-                .service(cases::handlers::correct)
-                .service(cases::media::list)
-                .service(cases::media::create)
-                .service(crate::stats::export)
-                .service(crate::stats::monthly)
-                .service(crate::stats::close)
-                .service(crate::feed::handlers::status)
-                .service(crate::feed::handlers::list),
-        );
-}
+use crate::routes::routes;
+use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

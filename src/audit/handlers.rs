@@ -11,7 +11,7 @@ use crate::db;
 use crate::error::{ApiError, Problem};
 use crate::http::{Page, PageQuery};
 use crate::schema::audit_log;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// One audit record (审计记录).
 #[derive(Debug, Serialize, ToSchema)]

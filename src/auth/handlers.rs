@@ -13,7 +13,7 @@ use crate::db::{self, DbConnection};
 use crate::error::{ApiError, Problem};
 use crate::http::ApiJson;
 use crate::schema::{refresh_tokens, sessions};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::users::{self, UserRow, UserView};
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use crate::db;
 use crate::error::ApiError;
 use crate::schema::{departments, sessions, users};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The whole city (通化市): a bureau bound to it sees every county and zone.
 pub const CITY_REGION: &str = "220500";

@@ -14,7 +14,7 @@ use crate::error::{ApiError, FieldError, Problem};
 use crate::http::{required_text, ApiJson};
 use crate::org::find_region;
 use crate::schema::national_baselines;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Longest provenance, in characters.
 const MAX_PROVENANCE_CHARS: usize = 500;

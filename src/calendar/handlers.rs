@@ -12,7 +12,7 @@ use crate::auth::{AuthUser, Role};
 use crate::db;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::{required_text, ApiJson};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Longest name of a calendar day, in characters.
 const MAX_NAME_CHARS: usize = 50;

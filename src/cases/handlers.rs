@@ -23,7 +23,7 @@ use crate::schema::{
     application_fields, case_departments, case_entries, case_measures, case_media_reports,
     case_subjects, cases, check_feedback, credit_checks, departments, list_entries,
 };
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const STAFF: &[Role] = &[Role::Admin, Role::Bureau, Role::Department];
 

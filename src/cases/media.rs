@@ -14,7 +14,7 @@ use crate::auth::AuthUser;
 use crate::db;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::{required_text, ApiJson};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// `city` (市级), `provincial` (省级) or `national` (国家级).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

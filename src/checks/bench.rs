@@ -14,7 +14,7 @@ use crate::db::DbConnection;
 use crate::domain::{IdNumber, Uscc};
 use crate::four_lists::SubjectType;
 use crate::schema::{four_list_item_versions, four_list_items, list_entries, subjects};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const DIVISIONS: &[&str] = &[
     "220502", "220503", "220521", "220523", "220524", "220581", "220582",

@@ -14,7 +14,7 @@ use crate::db;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::ApiJson;
 use crate::schema::check_feedback;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -17,7 +17,7 @@ use crate::entries::{lookup_key, parse_subject_code, today};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::{ApiJson, Page};
 use crate::schema::credit_checks;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Who may run checks: approval systems and staff.
 pub const CHECKERS: &[Role] = &[

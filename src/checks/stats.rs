@@ -12,7 +12,7 @@ use super::handlers::day_start_utc;
 use crate::auth::{AuthUser, Role};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::schema::{check_feedback, credit_checks, departments};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// field, caller department, advice, region, feedback's applied measures.
 type StatRow = (String, Option<i32>, String, String, Option<String>);

@@ -24,7 +24,7 @@ use crate::entries::{lookup_key, parse_subject_code, today, EntryRow};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::ApiJson;
 use crate::schema::{list_entries, subjects, watch_notifications, watches};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// What happened to an entry of a watched subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

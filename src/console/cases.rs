@@ -13,7 +13,7 @@ use crate::auth::{AuthUser, Role};
 use crate::cases::handlers::{CaseFilter, CaseSubjectInput, NewCase};
 use crate::cases::CaseKind;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 fn may_file(user: &AuthUser) -> bool {
     matches!(user.role, Role::Admin | Role::Bureau | Role::Department)

@@ -19,7 +19,7 @@ use crate::entries::ListType;
 use crate::error::ApiError;
 use crate::four_lists::ItemKind;
 use crate::imports::ImportReport;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// What the console sends back for an error it does not turn into its own page.
 pub(super) fn api_error(e: ApiError) -> HttpResponse {

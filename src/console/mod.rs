@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{RequestMeta, Role};
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 mod cases;
 mod lists;

@@ -13,7 +13,7 @@ use super::{page_user_if, Shown, TargetsForm};
 use crate::auth::AuthUser;
 use crate::auth::Role;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::targets::formulas::Figure;
 use crate::targets::TargetsReport;
 

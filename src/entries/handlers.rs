@@ -14,7 +14,7 @@ use crate::domain::SubjectCode;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::{required_text, ApiJson, Page, PageQuery};
 use crate::schema::{audit_log, departments, list_entries, subjects};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const STAFF: &[Role] = &[Role::Admin, Role::Bureau, Role::Department];
 

@@ -24,7 +24,7 @@ use crate::imports::{
     check_format, file_response, import_report, read_upload, record_outcome, run_import,
     zh_message, FormatQuery, ImportQuery, ImportReport, RowError,
 };
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::tabular::{self, column_index, Table};
 
 /// The columns, in template order: (header, alternative names, API field it fills).

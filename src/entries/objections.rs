@@ -15,7 +15,7 @@ use crate::db;
 use crate::error::{ApiError, Problem};
 use crate::http::{required_text, ApiJson};
 use crate::schema::{list_entries, objections};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Working days to accept (受理) an objection, and to verify (核实) it: one city's practice
 /// (DOMAIN.md), counted with the working-day calendar from the day it was received.

@@ -12,7 +12,7 @@ use crate::db;
 use crate::error::{ApiError, Problem};
 use crate::http::{Page, PageQuery};
 use crate::schema::{list_entries, subjects};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// One subject with its entries.
 #[derive(Debug, Serialize, ToSchema)]

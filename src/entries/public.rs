@@ -12,7 +12,7 @@ use crate::db;
 use crate::error::{ApiError, Problem};
 use crate::http::{Page, PageQuery};
 use crate::schema::list_entries;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A published entry as the public sees it.
 #[derive(Debug, Serialize, ToSchema)]

@@ -10,7 +10,7 @@ use crate::auth::{AuthUser, Role, CITY_REGION};
 use crate::db;
 use crate::error::{ApiError, Problem};
 use crate::schema::{feed_delivery, feed_events};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Admins and the city bureau read the feed (it carries full subject codes).
 pub fn require_reader(user: &AuthUser) -> Result<(), ApiError> {

@@ -11,7 +11,7 @@ use crate::db::{self, DbConnection};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::{required_text, ApiJson};
 use crate::schema::application_fields;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A field (领域) such as 行政许可 or 政府采购.
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, Deserialize, ToSchema)]

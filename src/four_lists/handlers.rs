@@ -13,7 +13,7 @@ use crate::error::{ApiError, FieldError, Problem};
 use crate::http::{ApiJson, Page, PageQuery};
 use crate::org::find_department;
 use crate::schema::{departments, four_list_item_versions, four_list_items, four_list_links};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 fn department_region(conn: &mut DbConnection, id: i32) -> Result<String, ApiError> {
     Ok(departments::table

@@ -15,7 +15,7 @@ use crate::imports::{
     FormatQuery, ImportQuery, ImportReport,
 };
 use crate::schema::{application_fields, four_list_items};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::tabular::{column_index, Table};
 
 const COLUMNS: &[(&str, &[&str], &str)] = &[

@@ -10,7 +10,7 @@ use crate::db;
 use crate::error::{ApiError, Problem};
 use crate::http::{Page, PageQuery};
 use crate::schema::{departments, four_list_items};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A published item as the public sees it: the version in force.
 #[derive(Debug, Serialize, ToSchema)]

@@ -12,7 +12,7 @@ use crate::db;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::{required_text, ApiJson};
 use crate::schema::{departments, regions};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// All regions of the city (通化市 and its counties, districts and zones).
 #[utoipa::path(

@@ -36,7 +36,7 @@ use crate::schema::{
     departments, four_list_item_versions, list_entries, repair_documents, repair_service_records,
     repair_steps, repairs, subjects,
 };
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// States in which an application is still open (one per entry at a time).
 pub(crate) const OPEN: [&str; 7] = [

@@ -13,7 +13,7 @@ use crate::db::{self, DbConnection};
 use crate::entries::handlers::STAFF;
 use crate::error::{ApiError, Problem};
 use crate::schema::{attachments, commitments, repair_documents, repairs};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The content types accepted, by their leading bytes.
 const KINDS: [(&[u8], &str, &str); 3] = [

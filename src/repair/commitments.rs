@@ -17,7 +17,7 @@ use crate::entries::{subject_ref, today, Disclosure, SubjectRef, SubjectRow};
 use crate::error::{ApiError, Problem};
 use crate::http::{required_text, ApiJson, Page, PageQuery};
 use crate::schema::{commitment_breaches, commitments, departments, subjects};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = commitments)]

@@ -17,7 +17,7 @@ use crate::schema::{
     repair_service_records, repair_steps, repairs, service_records, subjects, training_attendance,
     training_sessions,
 };
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const DEMO_PDF: &[u8] = b"%PDF-1.4\n% credit-lists demo proof document\n%%EOF\n";
 

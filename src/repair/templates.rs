@@ -14,7 +14,7 @@ use crate::entries::handlers::STAFF;
 use crate::error::{ApiError, Problem};
 use crate::http::{required_text, ApiJson};
 use crate::schema::{commitment_template_versions as versions, commitment_templates, departments};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// What a commitment letter is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -16,7 +16,7 @@ use crate::entries::{subject_ref, today, Disclosure, SubjectRef, SubjectRow};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::{required_text, ApiJson};
 use crate::schema::{service_records, subjects, training_attendance, training_sessions};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -20,7 +20,7 @@ use crate::schema::{
     case_departments, case_media_reports, cases, check_feedback, credit_checks, list_entries,
     monthly_snapshots,
 };
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Counts of cases by kind.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]

@@ -20,7 +20,7 @@ use crate::error::{ApiError, Problem};
 use crate::schema::{
     cases, departments, list_entries, national_baselines, regions, special_rectification_items,
 };
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const COVERAGE_GOAL: f64 = 0.5;
 pub const CASE_GOAL: f64 = 0.1;

@@ -15,7 +15,7 @@ use crate::error::{ApiError, Problem};
 use crate::four_lists::find_item;
 use crate::http::ApiJson;
 use crate::schema::{departments, four_list_items, special_rectification_items};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The categories of section 九.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -14,7 +14,7 @@ use crate::db;
 use crate::error::{ApiError, Problem};
 use crate::http::{ApiJson, Page, PageQuery};
 use crate::schema::{departments, users};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -1,0 +1,32 @@
+//! The state every worker shares ([`AppState`]): made once by [`crate::startup`], read by every
+//! handler through `web::Data<AppState>`. It sits low in the house: it names the shared services
+//! (pool, keys, caches, writers) and imports no handler.
+
+use std::sync::Arc;
+
+use crate::auth::throttle::LoginThrottle;
+use crate::auth::tokens::JwtKeys;
+use crate::checks;
+use crate::config::Settings;
+use crate::db::Pool;
+use crate::ops::Metrics;
+use crate::pii::PiiCipher;
+
+/// Shared by every worker.
+pub struct AppState {
+    pub pool: Pool,
+    pub keys: JwtKeys,
+    pub throttle: LoginThrottle,
+    /// Encrypts and hashes personal ID numbers for storage (see [`crate::pii`]).
+    pub pii: PiiCipher,
+    pub settings: Settings,
+    pub metrics: Arc<Metrics>,
+    /// Group-commits check receipts (核查记录); see [`crate::checks::receipts`].
+    pub receipts: checks::receipts::ReceiptWriter,
+    /// The in-memory index credit checks answer from; `None` when disabled by configuration.
+    pub check_index: Option<Arc<checks::index::CheckIndex>>,
+    /// Recently read sessions; see [`crate::auth::SessionCache`].
+    pub sessions: crate::auth::SessionCache,
+    /// Upload slots: spreadsheets read at once (see [`crate::imports::UploadGate`]).
+    pub uploads: crate::imports::UploadGate,
+}
