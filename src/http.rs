@@ -12,6 +12,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, FieldError};
 
+/// The largest JSON body [`ApiJson`] reads (`max_body_bytes`), set as app data at start-up.
+#[derive(Debug, Clone, Copy)]
+pub struct JsonBodyLimit(pub usize);
+
 /// A JSON request body. Unlike `web::Json`, a deserialisation error names the offending field
 /// (`errors[0].field` is its JSON path) and every failure is a problem+json response.
 pub struct ApiJson<T>(pub T);
@@ -35,10 +39,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                 mime == "application/json" || mime.ends_with("+json")
             })
             .unwrap_or(false);
-        let limit = req
-            .app_data::<web::Data<crate::state::AppState>>()
-            .map(|s| s.settings.max_body_bytes)
-            .unwrap_or(0);
+        let limit = req.app_data::<JsonBodyLimit>().map(|l| l.0).unwrap_or(0);
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             if !content_type_ok {

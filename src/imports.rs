@@ -10,43 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::db::{self, DbConnection};
 use crate::error::{ApiError, FieldError, PROBLEM_JSON};
 use crate::state::AppState;
-use crate::tabular::{self, Format, Table};
-
-/// Uploads read at once ([`crate::config::Settings::upload_max_concurrent`]): a semaphore taken
-/// before the body is read and held until the import is done, so that memory for uploads is
-/// bounded by the number of slots times the budget of one. When every slot is taken the request
-/// is answered at once with 503 `too_many_uploads` and `Retry-After`, never queued.
-#[derive(Clone)]
-pub struct UploadGate {
-    slots: std::sync::Arc<tokio::sync::Semaphore>,
-}
-
-/// One upload slot, released when dropped.
-pub struct UploadSlot(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
-
-/// Seconds a client is asked to wait when every upload slot is taken.
-pub const UPLOAD_RETRY_AFTER_SECS: u64 = 5;
-
-impl UploadGate {
-    pub fn new(slots: usize) -> Self {
-        UploadGate {
-            slots: std::sync::Arc::new(tokio::sync::Semaphore::new(slots.max(1))),
-        }
-    }
-
-    /// A free slot, or 503 `too_many_uploads`.
-    pub fn enter(&self) -> Result<UploadSlot, ApiError> {
-        self.slots
-            .clone()
-            .try_acquire_owned()
-            .map(UploadSlot)
-            .map_err(|_| ApiError::Busy {
-                code: "too_many_uploads",
-                detail: "other uploads are being read; retry shortly".into(),
-                retry_after_secs: UPLOAD_RETRY_AFTER_SECS,
-            })
-    }
-}
+use crate::tabular::{self, Format, Table, UploadSlot};
 
 /// One rejected cell or row.
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -20,7 +20,8 @@ use crate::checks;
 use crate::config::Settings;
 use crate::db::{self, Pool};
 use crate::error::{self, ApiError};
-use crate::ops::{self, Metrics, Timer};
+use crate::metrics::{Metrics, Timer};
+use crate::ops;
 use crate::pii::PiiCipher;
 use crate::routes::routes;
 use crate::state::AppState;
@@ -80,7 +81,7 @@ impl Application {
             receipts: checks::receipts::ReceiptWriter::start(settings.database_url.clone())
                 .map_err(StartError::Other)?,
             sessions: Default::default(),
-            uploads: crate::imports::UploadGate::new(settings.upload_max_concurrent),
+            uploads: crate::tabular::UploadGate::new(settings.upload_max_concurrent),
             check_index: settings
                 .check_index
                 .then(|| checks::index::CheckIndex::start(settings.database_url.clone())),
@@ -93,6 +94,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(max_body))
+                .app_data(crate::http::JsonBodyLimit(max_body))
                 .app_data(web::QueryConfig::default().error_handler(|e, req| {
                     crate::console::malformed(req, e).unwrap_or_else(|e| error::query_error(e).into())
                 }))

@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::tokens::JwtKeys;
-use crate::checks;
+use crate::checks::index::CheckIndex;
+use crate::checks::receipts::ReceiptWriter;
 use crate::config::Settings;
 use crate::db::Pool;
-use crate::ops::Metrics;
+use crate::metrics::Metrics;
 use crate::pii::PiiCipher;
 
 /// Shared by every worker.
@@ -22,11 +23,11 @@ pub struct AppState {
     pub settings: Settings,
     pub metrics: Arc<Metrics>,
     /// Group-commits check receipts (核查记录); see [`crate::checks::receipts`].
-    pub receipts: checks::receipts::ReceiptWriter,
+    pub receipts: ReceiptWriter,
     /// The in-memory index credit checks answer from; `None` when disabled by configuration.
-    pub check_index: Option<Arc<checks::index::CheckIndex>>,
+    pub check_index: Option<Arc<CheckIndex>>,
     /// Recently read sessions; see [`crate::auth::SessionCache`].
     pub sessions: crate::auth::SessionCache,
-    /// Upload slots: spreadsheets read at once (see [`crate::imports::UploadGate`]).
-    pub uploads: crate::imports::UploadGate,
+    /// Upload slots: spreadsheets read at once (see [`crate::tabular::UploadGate`]).
+    pub uploads: crate::tabular::UploadGate,
 }

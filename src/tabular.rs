@@ -28,6 +28,54 @@ const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 const OLE_MAGIC: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// Uploads read at once ([`crate::config::Settings::upload_max_concurrent`]): a semaphore taken
+/// before the body is read and held until the import is done, so that memory for uploads is
+/// bounded by the number of slots times the budget of one. When every slot is taken the request
+/// is answered at once with 503 `too_many_uploads` and `Retry-After`, never queued.
+#[derive(Clone)]
+pub struct UploadGate {
+    slots: std::sync::Arc<tokio::sync::Semaphore>,
+    size: usize,
+}
+
+/// One upload slot, released when dropped.
+pub struct UploadSlot(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
+
+/// Seconds a client is asked to wait when every upload slot is taken.
+pub const UPLOAD_RETRY_AFTER_SECS: u64 = 5;
+
+impl UploadGate {
+    pub fn new(slots: usize) -> Self {
+        UploadGate {
+            slots: std::sync::Arc::new(tokio::sync::Semaphore::new(slots.max(1))),
+            size: slots.max(1),
+        }
+    }
+
+    /// Slots taken now (uploads being read or imported), for `/metrics`.
+    pub fn in_use(&self) -> usize {
+        self.size - self.slots.available_permits()
+    }
+
+    /// How many slots there are.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// A free slot, or 503 `too_many_uploads`.
+    pub fn enter(&self) -> Result<UploadSlot, crate::error::ApiError> {
+        self.slots
+            .clone()
+            .try_acquire_owned()
+            .map(UploadSlot)
+            .map_err(|_| crate::error::ApiError::Busy {
+                code: "too_many_uploads",
+                detail: "other uploads are being read; retry shortly".into(),
+                retry_after_secs: UPLOAD_RETRY_AFTER_SECS,
+            })
+    }
+}
+
 /// A sheet read as text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Table {

@@ -4,8 +4,6 @@
 
 pub mod handlers;
 
-use std::cell::{Cell, RefCell};
-
 use diesel::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -125,60 +123,12 @@ impl AuditRow {
     }
 }
 
-thread_local! {
-    /// Set while this thread runs a [`crate::db::write_tx`].
-    static IN_WRITE_TX: Cell<bool> = const { Cell::new(false) };
-    /// The chain tip (last id and hash) appended by the current write transaction.
-    static TIP: RefCell<Option<(i64, String)>> = const { RefCell::new(None) };
-}
-
-pub fn in_write_tx() -> bool {
-    IN_WRITE_TX.with(|c| c.get())
-}
-
-/// The audit records of one write transaction. The chain's head row is written once, when the
-/// transaction is about to commit, instead of after every record: on PostgreSQL every update of
-/// one row inside one transaction leaves a row version that later reads must step over, so an
-/// import appending 100,000 records would slow down quadratically. Dropping the batch (error,
-/// rollback, panic) forgets the tip.
-pub struct Batch(());
-
-impl Batch {
-    pub fn start() -> Batch {
-        IN_WRITE_TX.with(|c| c.set(true));
-        TIP.with(|t| *t.borrow_mut() = None);
-        Batch(())
-    }
-
-    /// Writes the head row if this transaction appended anything.
-    pub fn flush(self, conn: &mut DbConnection) -> QueryResult<()> {
-        if let Some((seq, hash)) = TIP.with(|t| t.borrow().clone()) {
-            write_head(conn, seq, &hash)?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Batch {
-    fn drop(&mut self) {
-        IN_WRITE_TX.with(|c| c.set(false));
-        TIP.with(|t| *t.borrow_mut() = None);
-    }
-}
-
-fn write_head(conn: &mut DbConnection, seq: i64, hash: &str) -> QueryResult<()> {
-    diesel::update(audit_head::table.filter(audit_head::id.eq(1)))
-        .set((audit_head::seq.eq(seq), audit_head::last_hash.eq(hash)))
-        .execute(conn)?;
-    Ok(())
-}
-
 /// Appends one record. Call inside [`crate::db::write_tx`], whose first statement already holds
 /// the chain's head row.
 pub fn append(conn: &mut DbConnection, actor: &Actor, entry: Entry) -> QueryResult<i64> {
     // Inside a write transaction the head row is locked (its first statement) and the tip of
     // this transaction's records is kept in memory; the head is read once.
-    let (seq, last_hash): (i64, String) = match TIP.with(|t| t.borrow().clone()) {
+    let (seq, last_hash): (i64, String) = match crate::db::audit_tip() {
         Some(tip) => tip,
         None => audit_head::table
             .filter(audit_head::id.eq(1))
@@ -207,10 +157,10 @@ pub fn append(conn: &mut DbConnection, actor: &Actor, entry: Entry) -> QueryResu
     diesel::insert_into(audit_log::table)
         .values(&row)
         .execute(conn)?;
-    if in_write_tx() {
-        TIP.with(|t| *t.borrow_mut() = Some((row.id, row.hash.clone())));
+    if crate::db::in_write_tx() {
+        crate::db::set_audit_tip(row.id, &row.hash);
     } else {
-        write_head(conn, row.id, &row.hash)?;
+        crate::db::write_audit_head(conn, row.id, &row.hash)?;
     }
     Ok(row.id)
 }

@@ -278,20 +278,83 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    if crate::audit::in_write_tx() {
+    if in_write_tx() {
         // Already inside a write transaction on this thread: join it rather than nest (the audit
         // chain tip of the outer transaction stays the one source of truth).
         return f(conn);
     }
     let out = conn.transaction::<T, E, _>(|c| {
         diesel::sql_query("UPDATE audit_head SET seq = seq WHERE id = 1").execute(c)?;
-        let batch = crate::audit::Batch::start();
+        let batch = AuditBatch::start();
         let out = f(c)?;
         batch.flush(c)?;
         Ok(out)
     })?;
     LOCAL_COMMITS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     Ok(out)
+}
+
+thread_local! {
+    /// Set while this thread runs a [`write_tx`].
+    static IN_WRITE_TX: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The audit chain's tip (last id and hash) appended by the current write transaction.
+    static AUDIT_TIP: std::cell::RefCell<Option<(i64, String)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// True while this thread runs a [`write_tx`].
+pub fn in_write_tx() -> bool {
+    IN_WRITE_TX.with(|c| c.get())
+}
+
+/// The audit chain's tip appended by the current write transaction, if it appended anything
+/// (`crate::audit::append` reads and moves it).
+pub fn audit_tip() -> Option<(i64, String)> {
+    AUDIT_TIP.with(|t| t.borrow().clone())
+}
+
+/// Moves the current write transaction's audit tip.
+pub fn set_audit_tip(seq: i64, hash: &str) {
+    AUDIT_TIP.with(|t| *t.borrow_mut() = Some((seq, hash.to_string())));
+}
+
+/// Writes the audit chain's head row.
+pub fn write_audit_head(conn: &mut DbConnection, seq: i64, hash: &str) -> QueryResult<()> {
+    use crate::schema::audit_head;
+    diesel::update(audit_head::table.filter(audit_head::id.eq(1)))
+        .set((audit_head::seq.eq(seq), audit_head::last_hash.eq(hash)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The audit records of one write transaction. The chain's head row is written once, when the
+/// transaction is about to commit, instead of after every record: on PostgreSQL every update of
+/// one row inside one transaction leaves a row version that later reads must step over, so an
+/// import appending 100,000 records would slow down quadratically. Dropping the batch (error,
+/// rollback, panic) forgets the tip.
+struct AuditBatch(());
+
+impl AuditBatch {
+    fn start() -> AuditBatch {
+        IN_WRITE_TX.with(|c| c.set(true));
+        AUDIT_TIP.with(|t| *t.borrow_mut() = None);
+        AuditBatch(())
+    }
+
+    /// Writes the head row if this transaction appended anything.
+    fn flush(self, conn: &mut DbConnection) -> QueryResult<()> {
+        if let Some((seq, hash)) = audit_tip() {
+            write_audit_head(conn, seq, &hash)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for AuditBatch {
+    fn drop(&mut self) {
+        IN_WRITE_TX.with(|c| c.set(false));
+        AUDIT_TIP.with(|t| *t.borrow_mut() = None);
+    }
 }
 
 /// Write transactions committed by this process (see [`local_commits`]).

@@ -69,7 +69,7 @@ pub struct Event<'a, P: Serialize> {
 /// Appends one event to the outbox. Must be called inside the change's write transaction.
 pub fn enqueue<P: Serialize>(conn: &mut DbConnection, ev: Event<'_, P>) -> Result<i64, ApiError> {
     debug_assert!(
-        crate::audit::in_write_tx(),
+        crate::db::in_write_tx(),
         "feed events are written inside db::write_tx"
     );
     let payload = serde_json::to_string(ev.payload)

@@ -318,6 +318,23 @@ async fn text_and_cell_budgets_are_settings() {
     );
 }
 
+/// `credit_lists_uploads_in_progress` from `/metrics`.
+async fn uploads_in_progress(app: &TestApp) -> u64 {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("credit_lists_uploads_in_progress "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("the gauge is in /metrics")
+}
+
 /// Sends a request head announcing a large upload and part of its body, and keeps the
 /// connection open: the server holds an upload slot for it.
 async fn hold_an_upload(app: &TestApp, token: &str) -> tokio::net::TcpStream {
@@ -340,6 +357,15 @@ async fn concurrent_uploads_are_bounded_and_the_server_keeps_answering() {
     let first = hold_an_upload(&app, &token).await;
     let second = hold_an_upload(&app, &token).await;
     // Both slots are taken once the server has read both heads.
+    let mut in_use = 0;
+    for _ in 0..500 {
+        in_use = uploads_in_progress(&app).await;
+        if in_use == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(in_use, 2, "two held uploads take both slots");
     let mut refused = None;
     for _ in 0..200 {
         let res = upload(&app, &token, IMPORTS[0], far_apart_cells("A1", "B2")).await;
@@ -359,6 +385,13 @@ async fn concurrent_uploads_are_bounded_and_the_server_keeps_answering() {
     // A client that goes away gives its slot back.
     drop(first);
     drop(second);
+    for _ in 0..500 {
+        if uploads_in_progress(&app).await == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(uploads_in_progress(&app).await, 0);
     let mut status = StatusCode::SERVICE_UNAVAILABLE;
     for _ in 0..200 {
         status = upload(&app, &token, IMPORTS[0], far_apart_cells("A1", "B2"))
