@@ -43,8 +43,9 @@ pub struct FeedbackRequest {
     pub measures_applied: Vec<i32>,
     #[serde(default)]
     pub note: String,
-    /// When the decision was made (UTC).
+    /// When the decision was made: RFC 3339 with `Z` or an offset; without one, China time.
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub decided_at: chrono::NaiveDateTime,
 }
 
@@ -155,6 +156,12 @@ pub async fn create(
     let mut applied = fb.measures_applied.clone();
     applied.sort_unstable();
     applied.dedup();
+    let mut errors = Vec::new();
+    crate::domain::dates::check_date_time(&mut errors, "decided_at", fb.decided_at);
+    crate::http::text_chars(&mut errors, "note", &fb.note, true);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
     let decided_at = truncate_micros(fb.decided_at);
     let (status, v) = state
         .receipts

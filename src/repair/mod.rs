@@ -125,7 +125,7 @@ pub fn resolve_subject(
     upsert_subject(conn, pii, &code, kind, name, &region, false)
 }
 
-/// Trims an optional text; empty becomes `None`; longer than `max` characters is a field error.
+/// Trims an optional single-line text; empty becomes `None`; a control character or longer than `max` characters is a field error.
 pub fn optional_text(
     errors: &mut Vec<crate::error::FieldError>,
     field: &str,
@@ -140,6 +140,7 @@ pub fn optional_text(
             format!("{field} must have at most {max} characters"),
         ));
     }
+    crate::http::text_chars(errors, field, v, false);
     Some(v.to_string())
 }
 

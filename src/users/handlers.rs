@@ -228,7 +228,7 @@ pub async fn update_user(
             }
             let mut errors = Vec::new();
             let display_name = match &patch.display_name {
-                Some(d) => crate::http::required_text(&mut errors, "display_name", d, 100),
+                Some(d) => crate::http::required_line(&mut errors, "display_name", d, 100),
                 None => row.display_name.clone(),
             };
             if !errors.is_empty() {
