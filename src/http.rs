@@ -118,8 +118,8 @@ pub const MAX_PER_PAGE: i64 = 200;
 #[derive(Debug, Clone, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// Page number, from 1.
-    #[param(minimum = 1, example = 1)]
+    /// Page number, from 1 (at most 1,000,000).
+    #[param(minimum = 1, maximum = 1000000, example = 1)]
     pub page: Option<i64>,
     /// Items per page, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200, example = 50)]

@@ -85,8 +85,10 @@ pub struct AuditFilter {
     #[param(value_type = Option<String>, format = DateTime)]
     pub to: Option<String>,
     /// Page number, from 1.
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
     /// Items per page, 1–200.
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<i64>,
 }
 

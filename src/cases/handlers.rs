@@ -1119,7 +1119,11 @@ pub struct CaseFilter {
     pub subject: Option<String>,
     /// Export only: `xlsx` (default) or `csv`.
     pub format: Option<String>,
+    /// Page number, from 1 (default 1).
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<i64>,
 }
 

@@ -485,7 +485,11 @@ pub struct ReceiptFilter {
     #[param(value_type = Option<String>, format = Date)]
     pub to: Option<NaiveDate>,
     pub advice: Option<Advice>,
+    /// Page number, from 1 (default 1).
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<i64>,
 }
 

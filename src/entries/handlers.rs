@@ -860,7 +860,11 @@ pub struct EntryFilter {
     pub q: Option<String>,
     /// `determination_date` (default, newest first), `valid_until`, `id`.
     pub sort: Option<String>,
+    /// Page number, from 1 (default 1).
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<i64>,
 }
 

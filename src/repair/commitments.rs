@@ -152,7 +152,11 @@ pub struct CommitmentFilter {
     pub subject_code: Option<String>,
     pub purpose: Option<Purpose>,
     pub department_id: Option<i32>,
+    /// Page number, from 1 (default 1).
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<i64>,
 }
 
