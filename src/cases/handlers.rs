@@ -1104,6 +1104,7 @@ pub async fn correct(
 #[serde(deny_unknown_fields)]
 pub struct CaseFilter {
     /// `draft`, `submitted` or `shared`.
+    #[param(pattern = "^(draft|submitted|shared)$")]
     pub status: Option<String>,
     pub kind: Option<CaseKind>,
     /// Cases this department filed or took part in.
@@ -1118,6 +1119,7 @@ pub struct CaseFilter {
     /// A subject code (exact).
     pub subject: Option<String>,
     /// Export only: `xlsx` (default) or `csv`.
+    #[param(pattern = "^(xlsx|csv)$")]
     pub format: Option<String>,
     /// Page number, from 1 (default 1).
     #[param(minimum = 1, maximum = 1000000)]

@@ -848,6 +848,7 @@ pub struct EntryFilter {
     pub region_code: Option<String>,
     /// `draft`, `published`, `removed` (stored state) or `in_force`, `expired`, `pending`
     /// (computed as of today).
+    #[param(pattern = "^(draft|published|removed|in_force|expired|pending)$")]
     pub status: Option<String>,
     pub source: Option<Source>,
     /// A subject code (exact).

@@ -70,6 +70,7 @@ pub struct ItemFilter {
     /// Region of the owning department.
     pub region_code: Option<String>,
     /// `draft`, `published` or `repealed`.
+    #[param(pattern = "^(draft|published|repealed)$")]
     pub status: Option<String>,
     /// Substring of the code or title.
     pub q: Option<String>,
