@@ -116,6 +116,7 @@ fn truncate_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
         (status = 201, description = "Recorded", body = FeedbackView),
         (status = 200, description = "The same feedback was already recorded", body = FeedbackView),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The check was made by another caller (only that caller reports its feedback)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such check, or not yours", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A different feedback exists (`feedback_exists`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A measure not in the check's answer (`measures_applied[i]`)", body = Problem, content_type = "application/problem+json"),

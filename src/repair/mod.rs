@@ -107,6 +107,11 @@ pub fn resolve_subject(
                 "this subject is not recorded yet: give subject_name",
             )
         })?;
+    let mut errors = Vec::new();
+    crate::http::text_chars(&mut errors, "subject_name", name, false);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
     let kind = match &code {
         SubjectCode::IdNumber(_) => SubjectType::Individual,
         SubjectCode::Uscc(u) if u.as_str().starts_with('9') => SubjectType::Enterprise,

@@ -1563,6 +1563,12 @@ async fn implausible_dates_and_control_characters_are_refused() {
             "control_character",
         ),
         (
+            "/api/v1/commitments".to_string(),
+            letter(json!({"subject_name": "某\u{202e}公司"})),
+            "subject_name",
+            "control_character",
+        ),
+        (
             format!("/api/v1/commitments/{c}/breaches"),
             json!({"facts": "未按期申报", "breach_date": "0000-01-01"}),
             "breach_date",
