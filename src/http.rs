@@ -64,8 +64,20 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     }
 }
 
-/// Deserialises with the path of the failing field.
+/// Deserialises with the path of the failing field. Every request body of the API is a JSON
+/// object: serde's derived structs would also take an array of the fields in order
+/// (`["user","pass"]`), so any other top-level value is refused here, before serde sees it.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if let Some(first) = body.iter().find(|b| !b.is_ascii_whitespace()) {
+        if *first != b'{' && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() {
+            let detail = "the request body must be a JSON object";
+            return Err(ApiError::BadRequest {
+                code: "invalid_body",
+                detail: detail.into(),
+                errors: vec![FieldError::new("body", "invalid_body", detail)],
+            });
+        }
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
@@ -107,8 +119,8 @@ pub const MAX_PER_PAGE: i64 = 200;
 #[derive(Debug, Clone, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// Page number, from 1.
-    #[param(minimum = 1, example = 1)]
+    /// Page number, from 1 (at most 1,000,000).
+    #[param(minimum = 1, maximum = 1000000, example = 1)]
     pub page: Option<i64>,
     /// Items per page, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200, example = 50)]
@@ -148,12 +160,45 @@ pub struct Page<T> {
     pub total: i64,
 }
 
-/// Trims a required text field and checks its length in characters.
-pub fn required_text(
+/// Whether `c` may not appear in text sent to the service: C0 controls (but `\n`, `\r` and `\t`
+/// in multi-line text), DEL, C1 controls, and the bidirectional embedding, override and isolate
+/// controls (U+202A–U+202E, U+2066–U+2069) that make a name read differently from what it is.
+pub fn forbidden_char(c: char, multiline: bool) -> bool {
+    match c {
+        '\n' | '\r' | '\t' => !multiline,
+        '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' => true,
+        '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => true,
+        _ => false,
+    }
+}
+
+/// Refuses control characters (see [`forbidden_char`]) in a text field: single-line text (names,
+/// titles, numbers) allows none, multi-line free text allows line breaks and tabs. The error
+/// (code `control_character`) names the field and the first offending character.
+pub fn text_chars(errors: &mut Vec<FieldError>, field: &str, value: &str, multiline: bool) {
+    if let Some((i, c)) = value
+        .chars()
+        .enumerate()
+        .find(|(_, c)| forbidden_char(*c, multiline))
+    {
+        errors.push(FieldError::new(
+            field,
+            "control_character",
+            format!(
+                "{field} must not contain control characters (U+{:04X} at character {})",
+                u32::from(c),
+                i + 1
+            ),
+        ));
+    }
+}
+
+fn trimmed_text(
     errors: &mut Vec<FieldError>,
     field: &str,
     value: &str,
     max_chars: usize,
+    multiline: bool,
 ) -> String {
     let v = value.trim().to_string();
     if v.is_empty() {
@@ -168,8 +213,32 @@ pub fn required_text(
             "too_long",
             format!("{field} must have at most {max_chars} characters"),
         ));
+    } else {
+        text_chars(errors, field, &v, multiline);
     }
     v
+}
+
+/// Trims a required multi-line text field (facts, grounds, notes) and checks its length in
+/// characters; line breaks and tabs are allowed, other control characters are not.
+pub fn required_text(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    value: &str,
+    max_chars: usize,
+) -> String {
+    trimmed_text(errors, field, value, max_chars, true)
+}
+
+/// Trims a required single-line text field (a name, a title, a number) and checks its length in
+/// characters; no control character at all, line breaks included.
+pub fn required_line(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    value: &str,
+    max_chars: usize,
+) -> String {
+    trimmed_text(errors, field, value, max_chars, false)
 }
 
 /// A public JSON answer with a strong `ETag` (hash of the body) and a short shared cache
@@ -202,22 +271,56 @@ pub fn cacheable_json<T: Serialize>(
 }
 
 /// Timestamps on the wire: RFC 3339 in UTC with a `Z` (`2026-11-29T03:22:11.794908Z`), as the
-/// OpenAPI `date-time` format says. The service keeps UTC `NaiveDateTime`s inside; input accepts
-/// RFC 3339 with any offset (converted to UTC) or, for older clients, a plain UTC date-time without
-/// one. Use as `#[serde(with = "crate::http::utc")]` (or `utc::option`).
+/// OpenAPI `date-time` format says. The service keeps UTC `NaiveDateTime`s inside. Every date-time
+/// input (bodies and query parameters) goes through [`utc::parse`]: RFC 3339 with `Z` or any offset
+/// (converted to UTC), or a date-time without an offset, read as China Standard Time (UTC+8, the
+/// time of the bureaus and approval systems that send it). Use as
+/// `#[serde(with = "crate::http::utc")]` (or `utc::option`).
 pub mod utc {
     use chrono::{DateTime, NaiveDateTime, SecondsFormat};
     use serde::{Deserialize, Deserializer, Serializer};
+
+    /// China Standard Time, UTC+8 (no daylight saving since 1991).
+    pub const CHINA_OFFSET_HOURS: i64 = 8;
 
     pub fn to_string(t: &NaiveDateTime) -> String {
         t.and_utc().to_rfc3339_opts(SecondsFormat::AutoSi, true)
     }
 
+    /// An RFC 3339 date-time with an offset, as UTC; one without an offset is China time.
     pub fn parse(s: &str) -> Option<NaiveDateTime> {
         DateTime::parse_from_rfc3339(s)
             .map(|t| t.naive_utc())
             .ok()
-            .or_else(|| s.parse::<NaiveDateTime>().ok())
+            .or_else(|| {
+                s.parse::<NaiveDateTime>()
+                    .ok()
+                    .and_then(|t| t.checked_sub_signed(chrono::Duration::hours(CHINA_OFFSET_HOURS)))
+            })
+    }
+
+    fn message(s: &str) -> String {
+        format!(
+            "{s:?} is not an RFC 3339 date-time (e.g. 2026-11-28T08:00:00Z or 2026-11-28T16:00:00+08:00; without an offset it is read as China time, UTC+8)"
+        )
+    }
+
+    fn invalid<E: serde::de::Error>(s: &str) -> E {
+        E::custom(message(s))
+    }
+
+    /// A date-time query parameter through [`parse`]; a bad one is a 400 naming `query.{name}`.
+    pub fn query_param(
+        name: &str,
+        value: Option<&str>,
+    ) -> Result<Option<NaiveDateTime>, crate::error::ApiError> {
+        value
+            .map(|s| {
+                parse(s).ok_or_else(|| {
+                    crate::error::ApiError::invalid_query(name, "invalid_date_time", message(s))
+                })
+            })
+            .transpose()
     }
 
     pub fn serialize<S: Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
@@ -226,8 +329,7 @@ pub mod utc {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDateTime, D::Error> {
         let s = String::deserialize(d)?;
-        parse(&s)
-            .ok_or_else(|| serde::de::Error::custom(format!("{s:?} is not an RFC 3339 date-time")))
+        parse(&s).ok_or_else(|| invalid(&s))
     }
 
     pub mod option {
@@ -249,9 +351,7 @@ pub mod utc {
         ) -> Result<Option<NaiveDateTime>, D::Error> {
             match Option::<String>::deserialize(d)? {
                 None => Ok(None),
-                Some(s) => super::parse(&s).map(Some).ok_or_else(|| {
-                    serde::de::Error::custom(format!("{s:?} is not an RFC 3339 date-time"))
-                }),
+                Some(s) => super::parse(&s).map(Some).ok_or_else(|| super::invalid(&s)),
             }
         }
     }

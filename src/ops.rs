@@ -188,3 +188,30 @@ pub fn security_headers(route: &str, headers: &mut actix_web::http::header::Head
         headers.insert(name, HeaderValue::from_static(value));
     }
 }
+
+/// Whether a request carries credentials: an `Authorization` header or the console session
+/// cookie. Its answer may hold personal data (full ID numbers on subject profiles) and must not be
+/// kept by any cache.
+pub fn carries_credentials(headers: &actix_web::http::header::HeaderMap) -> bool {
+    use actix_web::http::header;
+    headers.contains_key(header::AUTHORIZATION)
+        || headers
+            .get_all(header::COOKIE)
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .any(|c| {
+                c.trim()
+                    .split_once('=')
+                    .is_some_and(|(name, _)| name.trim() == crate::console::SESSION_COOKIE)
+            })
+}
+
+/// `Cache-Control: no-store` on every answer to a request with credentials (see
+/// [`carries_credentials`]) and on every file download (`Content-Disposition`), replacing any other
+/// cache policy; anonymous public answers keep theirs (`public, max-age=60`).
+pub fn cache_control(credentials: bool, headers: &mut actix_web::http::header::HeaderMap) {
+    use actix_web::http::header::{self, HeaderValue};
+    if credentials || headers.contains_key(header::CONTENT_DISPOSITION) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+}

@@ -121,6 +121,7 @@ impl Application {
                         .app_data::<web::Data<AppState>>()
                         .map(|s| s.metrics.clone());
                     let method = req.method().to_string();
+                    let credentials = ops::carries_credentials(req.headers());
                     let span = tracing::info_span!("request", request_id = %request_id, method = %method);
                     let timer = Timer::start();
                     let fut = srv.call(req);
@@ -141,6 +142,7 @@ impl Application {
                             res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
                         }
                         ops::security_headers(&route, res.headers_mut());
+                        ops::cache_control(credentials, res.headers_mut());
                         Ok(res)
                     }
                     .instrument(span)

@@ -77,15 +77,18 @@ pub struct AuditFilter {
     pub entity_id: Option<String>,
     /// Only records of this region (bureau users are always limited to theirs).
     pub region_code: Option<String>,
-    /// From this time (inclusive, UTC, `2026-01-31T00:00:00`).
+    /// From this time (inclusive): RFC 3339 with `Z` or an offset (`+` sent as `%2B`); without
+    /// one, China time (`2026-01-31T00:00:00`).
     #[param(value_type = Option<String>, format = DateTime)]
-    pub from: Option<chrono::NaiveDateTime>,
-    /// Up to this time (exclusive, UTC).
+    pub from: Option<String>,
+    /// Up to this time (exclusive); same forms as `from`.
     #[param(value_type = Option<String>, format = DateTime)]
-    pub to: Option<chrono::NaiveDateTime>,
+    pub to: Option<String>,
     /// Page number, from 1.
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
     /// Items per page, 1–200.
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<i64>,
 }
 
@@ -117,7 +120,9 @@ pub async fn list_audit(
             ));
         }
     }
-    if let (Some(from), Some(to)) = (f.from, f.to) {
+    let from = crate::http::utc::query_param("from", f.from.as_deref())?;
+    let to = crate::http::utc::query_param("to", f.to.as_deref())?;
+    if let (Some(from), Some(to)) = (from, to) {
         if from > to {
             return Err(ApiError::invalid_query(
                 "from",
@@ -150,10 +155,10 @@ pub async fn list_audit(
             if let Some(i) = &f.entity_id {
                 q = q.filter(audit_log::entity_id.eq(i.clone()));
             }
-            if let Some(from) = f.from {
+            if let Some(from) = from {
                 q = q.filter(audit_log::at.ge(from));
             }
-            if let Some(to) = f.to {
+            if let Some(to) = to {
                 q = q.filter(audit_log::at.lt(to));
             }
             q

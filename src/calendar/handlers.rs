@@ -11,7 +11,7 @@ use super::{is_weekend, CalendarYear, NamedDay, MAX_YEAR, MIN_YEAR};
 use crate::auth::{AuthUser, Role};
 use crate::db;
 use crate::error::{ApiError, FieldError, Problem};
-use crate::http::{required_text, ApiJson};
+use crate::http::{required_line, ApiJson};
 use crate::state::AppState;
 
 /// Longest name of a calendar day, in characters.
@@ -110,7 +110,7 @@ fn validate_year(year: i32, input: CalendarYearInput) -> Result<CalendarYear, Ap
                     format!("{} is listed more than once", day.date),
                 ));
             }
-            let name = required_text(
+            let name = required_line(
                 &mut errors,
                 &format!("{list}[{i}].name"),
                 &day.name,

@@ -17,7 +17,7 @@ use crate::entries::{self, lookup_key, parse_subject_code, upsert_subject, Discl
 use crate::error::{ApiError, FieldError, Problem};
 use crate::feed::{self, EventType};
 use crate::four_lists::SubjectType;
-use crate::http::{required_text, ApiJson, Page, PageQuery};
+use crate::http::{required_line, required_text, ApiJson, Page, PageQuery};
 use crate::imports::{check_format, file_response};
 use crate::schema::{
     application_fields, case_departments, case_entries, case_measures, case_media_reports,
@@ -130,8 +130,9 @@ pub fn write_case(
 ) -> Result<i32, ApiError> {
     let (corrects, key, hash) = extra;
     let mut errors = Vec::new();
-    let title = required_text(&mut errors, "title", &input.title, 200);
+    let title = required_line(&mut errors, "title", &input.title, 200);
     let summary = required_text(&mut errors, "summary", &input.summary, 5000);
+    crate::domain::dates::check_date(&mut errors, "case_date", input.case_date);
     if input.case_date > entries::today() {
         errors.push(FieldError::new(
             "case_date",
@@ -142,7 +143,7 @@ pub fn write_case(
     let mut subjects = Vec::new();
     for (i, s) in input.subjects.iter().enumerate() {
         let field = format!("subjects[{i}].code");
-        let name = required_text(&mut errors, &format!("subjects[{i}].name"), &s.name, 200);
+        let name = required_line(&mut errors, &format!("subjects[{i}].name"), &s.name, 200);
         match parse_subject_code(&field, &s.code, false) {
             Ok((code, flagged)) => {
                 match subject_kind(&format!("subjects[{i}].kind"), &code, s.kind) {
@@ -1103,6 +1104,7 @@ pub async fn correct(
 #[serde(deny_unknown_fields)]
 pub struct CaseFilter {
     /// `draft`, `submitted` or `shared`.
+    #[param(pattern = "^(draft|submitted|shared)$")]
     pub status: Option<String>,
     pub kind: Option<CaseKind>,
     /// Cases this department filed or took part in.
@@ -1117,8 +1119,13 @@ pub struct CaseFilter {
     /// A subject code (exact).
     pub subject: Option<String>,
     /// Export only: `xlsx` (default) or `csv`.
+    #[param(pattern = "^(xlsx|csv)$")]
     pub format: Option<String>,
+    /// Page number, from 1 (default 1).
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<i64>,
 }
 

@@ -13,7 +13,7 @@ use crate::audit::{self, Entry};
 use crate::auth::AuthUser;
 use crate::db;
 use crate::error::{ApiError, FieldError, Problem};
-use crate::http::{required_text, ApiJson};
+use crate::http::{required_line, ApiJson};
 use crate::state::AppState;
 
 /// `city` (市级), `provincial` (省级) or `national` (国家级).
@@ -127,7 +127,8 @@ pub async fn create(
     let id = path.into_inner();
     let r = body.0;
     let mut errors = Vec::new();
-    let outlet = required_text(&mut errors, "outlet", &r.outlet, 200);
+    let outlet = required_line(&mut errors, "outlet", &r.outlet, 200);
+    crate::domain::dates::check_date(&mut errors, "report_date", r.report_date);
     let link = r.link.trim().to_string();
     if !valid_link(&link) {
         errors.push(FieldError::new(

@@ -43,8 +43,9 @@ pub struct FeedbackRequest {
     pub measures_applied: Vec<i32>,
     #[serde(default)]
     pub note: String,
-    /// When the decision was made (UTC).
+    /// When the decision was made: RFC 3339 with `Z` or an offset; without one, China time.
     #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
     pub decided_at: chrono::NaiveDateTime,
 }
 
@@ -115,6 +116,7 @@ fn truncate_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
         (status = 201, description = "Recorded", body = FeedbackView),
         (status = 200, description = "The same feedback was already recorded", body = FeedbackView),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The check was made by another caller (only that caller reports its feedback)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such check, or not yours", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A different feedback exists (`feedback_exists`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A measure not in the check's answer (`measures_applied[i]`)", body = Problem, content_type = "application/problem+json"),
@@ -155,6 +157,12 @@ pub async fn create(
     let mut applied = fb.measures_applied.clone();
     applied.sort_unstable();
     applied.dedup();
+    let mut errors = Vec::new();
+    crate::domain::dates::check_date_time(&mut errors, "decided_at", fb.decided_at);
+    crate::http::text_chars(&mut errors, "note", &fb.note, true);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
     let decided_at = truncate_micros(fb.decided_at);
     let (status, v) = state
         .receipts

@@ -79,6 +79,7 @@ fn optional_text(
     field: &str,
     v: Option<&str>,
     max: usize,
+    multiline: bool,
 ) -> Option<String> {
     let v = v.map(str::trim).filter(|s| !s.is_empty())?;
     if v.chars().count() > max {
@@ -88,6 +89,7 @@ fn optional_text(
             format!("{field} must have at most {max} characters"),
         ));
     }
+    crate::http::text_chars(errors, field, v, multiline);
     Some(v.to_string())
 }
 
@@ -105,7 +107,7 @@ pub fn unknown_field(field: &str) -> ApiError {
     ApiError::invalid_field(
         "field",
         "unknown_field",
-        format!("{field} is not an active application field (see GET /api/v1/fields)"),
+        format!("{field} is not an active application field (see GET /api/v1/application-fields)"),
     )
 }
 
@@ -273,8 +275,14 @@ pub async fn check(
     let req = body.0;
     let (code, _) = parse_subject_code("subject_code", &req.subject_code, false)?;
     let mut errors = Vec::new();
-    let reference = optional_text(&mut errors, "reference", req.reference.as_deref(), 200);
-    let purpose = optional_text(&mut errors, "purpose", req.purpose.as_deref(), 1000);
+    let reference = optional_text(
+        &mut errors,
+        "reference",
+        req.reference.as_deref(),
+        200,
+        false,
+    );
+    let purpose = optional_text(&mut errors, "purpose", req.purpose.as_deref(), 1000, true);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -322,8 +330,14 @@ pub async fn batch(
             format!("subject_codes must hold between 1 and {MAX_BATCH} codes"),
         ));
     }
-    let reference = optional_text(&mut errors, "reference", req.reference.as_deref(), 200);
-    let purpose = optional_text(&mut errors, "purpose", req.purpose.as_deref(), 1000);
+    let reference = optional_text(
+        &mut errors,
+        "reference",
+        req.reference.as_deref(),
+        200,
+        false,
+    );
+    let purpose = optional_text(&mut errors, "purpose", req.purpose.as_deref(), 1000, true);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -471,7 +485,11 @@ pub struct ReceiptFilter {
     #[param(value_type = Option<String>, format = Date)]
     pub to: Option<NaiveDate>,
     pub advice: Option<Advice>,
+    /// Page number, from 1 (default 1).
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<i64>,
 }
 

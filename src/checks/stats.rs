@@ -25,6 +25,7 @@ pub const FIELD_TARGET: usize = 10;
 #[serde(deny_unknown_fields)]
 pub struct StatsQuery {
     /// Default: this year (UTC+8).
+    #[param(minimum = 2000, maximum = 2100)]
     pub year: Option<i32>,
     /// A region code; default: every region in the caller's scope.
     pub region: Option<String>,

@@ -23,7 +23,7 @@ mod cases;
 mod lists;
 mod reports;
 
-const SESSION_COOKIE: &str = "cl_console";
+pub(crate) const SESSION_COOKIE: &str = "cl_console";
 const CSRF_COOKIE: &str = "cl_csrf";
 
 fn templates() -> &'static Environment<'static> {

@@ -10,9 +10,10 @@ use super::*;
 use crate::audit::{self, Entry};
 use crate::auth::{AuthUser, Role};
 use crate::db;
+use crate::domain::dates::{check_date, check_optional_date};
 use crate::domain::SubjectCode;
 use crate::error::{ApiError, FieldError, Problem};
-use crate::http::{required_text, ApiJson, Page, PageQuery};
+use crate::http::{required_line, required_text, ApiJson, Page, PageQuery};
 use crate::schema::{audit_log, departments, list_entries, subjects};
 use crate::state::AppState;
 
@@ -100,9 +101,9 @@ pub fn create_entry(
         (SubjectCode::Uscc(u), None) if u.as_str().starts_with('9') => SubjectType::Enterprise,
         (SubjectCode::Uscc(_), None) => SubjectType::OtherOrganisation,
     };
-    let subject_name = required_text(&mut errors, "subject_name", &input.subject_name, 200);
+    let subject_name = required_line(&mut errors, "subject_name", &input.subject_name, 200);
     let document_number =
-        required_text(&mut errors, "document_number", &input.document_number, 100);
+        required_line(&mut errors, "document_number", &input.document_number, 100);
     let facts = required_text(&mut errors, "facts", &input.facts, 5000);
     let legal_representative = input
         .legal_representative
@@ -139,6 +140,15 @@ pub fn create_entry(
             }
         },
     };
+    if let Some(r) = &legal_representative {
+        crate::http::text_chars(&mut errors, "legal_representative", r, false);
+    }
+    if let Some(n) = &input.internal_note {
+        crate::http::text_chars(&mut errors, "internal_note", n, true);
+    }
+    check_date(&mut errors, "determination_date", input.determination_date);
+    check_optional_date(&mut errors, "valid_from", input.valid_from);
+    check_optional_date(&mut errors, "valid_until", input.valid_until);
     let today = today();
     if input.determination_date > today {
         errors.push(FieldError::new(
@@ -715,6 +725,7 @@ pub async fn remove(
     }
     let mut errors = Vec::new();
     let note = required_text(&mut errors, "note", &req.note, 1000);
+    check_optional_date(&mut errors, "removal_date", req.removal_date);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -837,6 +848,7 @@ pub struct EntryFilter {
     pub region_code: Option<String>,
     /// `draft`, `published`, `removed` (stored state) or `in_force`, `expired`, `pending`
     /// (computed as of today).
+    #[param(pattern = "^(draft|published|removed|in_force|expired|pending)$")]
     pub status: Option<String>,
     pub source: Option<Source>,
     /// A subject code (exact).
@@ -849,7 +861,11 @@ pub struct EntryFilter {
     pub q: Option<String>,
     /// `determination_date` (default, newest first), `valid_until`, `id`.
     pub sort: Option<String>,
+    /// Page number, from 1 (default 1).
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<i64>,
 }
 

@@ -13,7 +13,7 @@ use crate::audit::{self, Entry};
 use crate::auth::AuthUser;
 use crate::db;
 use crate::error::{ApiError, Problem};
-use crate::http::{required_text, ApiJson};
+use crate::http::{required_line, required_text, ApiJson};
 use crate::schema::{list_entries, objections};
 use crate::state::AppState;
 
@@ -172,8 +172,9 @@ pub async fn create(
     let id = path.into_inner();
     let input = body.0;
     let mut errors = Vec::new();
-    let raised_by = required_text(&mut errors, "raised_by", &input.raised_by, 200);
+    let raised_by = required_line(&mut errors, "raised_by", &input.raised_by, 200);
     let grounds = required_text(&mut errors, "grounds", &input.grounds, 5000);
+    crate::domain::dates::check_optional_date(&mut errors, "received_date", input.received_date);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }

@@ -135,7 +135,11 @@ pub(crate) async fn load_profile(
 pub struct SubjectSearch {
     /// A full code (exact match) or part of a name (substring, CJK included).
     pub q: String,
+    /// Page number, from 1 (default 1).
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<i64>,
 }
 

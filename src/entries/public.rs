@@ -52,8 +52,13 @@ pub struct PublicEntryFilter {
     pub department_id: Option<i32>,
     pub region_code: Option<String>,
     /// `in_force` (default) or `removed` (removals and expiries).
+    #[param(pattern = "^(in_force|removed)$")]
     pub status: Option<String>,
+    /// Page number, from 1 (default 1).
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<i64>,
 }
 

@@ -9,7 +9,7 @@ use crate::audit::{self, Entry};
 use crate::auth::{AuthUser, Role};
 use crate::db::{self, DbConnection};
 use crate::error::{ApiError, FieldError, Problem};
-use crate::http::{required_text, ApiJson};
+use crate::http::{required_line, ApiJson};
 use crate::schema::application_fields;
 use crate::state::AppState;
 
@@ -101,7 +101,7 @@ pub async fn create_field(
             "code must be 2–50 characters of a-z, 0-9 or '_'",
         ));
     }
-    let name = required_text(&mut errors, "name", &body.0.name, 50);
+    let name = required_line(&mut errors, "name", &body.0.name, 50);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -170,7 +170,7 @@ pub async fn update_field(
         .0
         .name
         .as_deref()
-        .map(|n| required_text(&mut errors, "name", n, 50));
+        .map(|n| required_line(&mut errors, "name", n, 50));
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }

@@ -70,10 +70,15 @@ pub struct ItemFilter {
     /// Region of the owning department.
     pub region_code: Option<String>,
     /// `draft`, `published` or `repealed`.
+    #[param(pattern = "^(draft|published|repealed)$")]
     pub status: Option<String>,
     /// Substring of the code or title.
     pub q: Option<String>,
+    /// Page number, from 1 (default 1).
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<i64>,
 }
 

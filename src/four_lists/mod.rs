@@ -412,7 +412,7 @@ pub fn validate_content(
     mut c: ItemContent,
 ) -> Result<ItemContent, ApiError> {
     let mut errors = Vec::new();
-    c.title = crate::http::required_text(&mut errors, "title", &c.title, 200);
+    c.title = crate::http::required_line(&mut errors, "title", &c.title, 200);
     c.description = c.description.trim().to_string();
     if c.description.chars().count() > 5000 {
         errors.push(FieldError::new(
@@ -429,7 +429,7 @@ pub fn validate_content(
         ));
     }
     for (i, b) in c.legal_basis.iter_mut().enumerate() {
-        b.document = crate::http::required_text(
+        b.document = crate::http::required_line(
             &mut errors,
             &format!("legal_basis[{i}].document"),
             &b.document,

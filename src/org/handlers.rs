@@ -10,7 +10,7 @@ use crate::audit::{self, Entry};
 use crate::auth::{AuthUser, Role};
 use crate::db;
 use crate::error::{ApiError, FieldError, Problem};
-use crate::http::{required_text, ApiJson};
+use crate::http::{required_line, ApiJson};
 use crate::schema::{departments, regions};
 use crate::state::AppState;
 
@@ -160,7 +160,7 @@ pub async fn create_department(
     user.require(&[Role::Admin])?;
     let input = body.0;
     let mut errors = Vec::new();
-    let name = required_text(&mut errors, "name", &input.name, 100);
+    let name = required_line(&mut errors, "name", &input.name, 100);
     if !DEPARTMENT_KINDS.contains(&input.kind.as_str()) {
         errors.push(FieldError::new(
             "kind",
@@ -263,7 +263,7 @@ pub async fn update_department(
     let name = patch
         .name
         .as_deref()
-        .map(|n| required_text(&mut errors, "name", n, 100));
+        .map(|n| required_line(&mut errors, "name", n, 100));
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }

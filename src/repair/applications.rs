@@ -208,7 +208,11 @@ pub struct RepairFilter {
     pub department: Option<i32>,
     /// Only applications past their deadline.
     pub overdue: Option<bool>,
+    /// Page number, from 1 (default 1).
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<i64>,
 }
 

@@ -15,7 +15,7 @@ use crate::db::{self, DbConnection};
 use crate::entries::handlers::STAFF;
 use crate::entries::{subject_ref, today, Disclosure, SubjectRef, SubjectRow};
 use crate::error::{ApiError, Problem};
-use crate::http::{required_text, ApiJson, Page, PageQuery};
+use crate::http::{required_line, required_text, ApiJson, Page, PageQuery};
 use crate::schema::{commitment_breaches, commitments, departments, subjects};
 use crate::state::AppState;
 
@@ -125,8 +125,9 @@ pub struct NewCommitment {
     pub template_version: Option<i32>,
     /// The signatory (法定代表人 for organisations).
     pub signatory: String,
-    /// Defaults to now.
+    /// Defaults to now. RFC 3339 with `Z` or an offset; without one, China time.
     #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(default, with = "crate::http::utc::option")]
     pub signed_at: Option<chrono::NaiveDateTime>,
     /// The scanned signed letter (an attachment id).
     pub attachment_id: Option<i32>,
@@ -151,7 +152,11 @@ pub struct CommitmentFilter {
     pub subject_code: Option<String>,
     pub purpose: Option<Purpose>,
     pub department_id: Option<i32>,
+    /// Page number, from 1 (default 1).
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<i64>,
 }
 
@@ -295,7 +300,11 @@ pub async fn create(
     user.require(STAFF)?;
     let input = body.0;
     let mut errors = Vec::new();
-    let signatory = required_text(&mut errors, "signatory", &input.signatory, 100);
+    let signatory = required_line(&mut errors, "signatory", &input.signatory, 100);
+    if let Some(t) = input.signed_at {
+        crate::domain::dates::check_date_time(&mut errors, "signed_at", t);
+    }
+    crate::domain::dates::check_optional_date(&mut errors, "valid_until", input.valid_until);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -541,6 +550,7 @@ pub async fn breach(
     let input = body.0;
     let mut errors = Vec::new();
     let facts = required_text(&mut errors, "facts", &input.facts, 5000);
+    crate::domain::dates::check_date(&mut errors, "breach_date", input.breach_date);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }

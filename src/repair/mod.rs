@@ -107,6 +107,11 @@ pub fn resolve_subject(
                 "this subject is not recorded yet: give subject_name",
             )
         })?;
+    let mut errors = Vec::new();
+    crate::http::text_chars(&mut errors, "subject_name", name, false);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
     let kind = match &code {
         SubjectCode::IdNumber(_) => SubjectType::Individual,
         SubjectCode::Uscc(u) if u.as_str().starts_with('9') => SubjectType::Enterprise,
@@ -125,7 +130,7 @@ pub fn resolve_subject(
     upsert_subject(conn, pii, &code, kind, name, &region, false)
 }
 
-/// Trims an optional text; empty becomes `None`; longer than `max` characters is a field error.
+/// Trims an optional single-line text; empty becomes `None`; a control character or longer than `max` characters is a field error.
 pub fn optional_text(
     errors: &mut Vec<crate::error::FieldError>,
     field: &str,
@@ -140,6 +145,7 @@ pub fn optional_text(
             format!("{field} must have at most {max} characters"),
         ));
     }
+    crate::http::text_chars(errors, field, v, false);
     Some(v.to_string())
 }
 

@@ -12,7 +12,7 @@ use crate::auth::AuthUser;
 use crate::db::{self, DbConnection};
 use crate::entries::handlers::STAFF;
 use crate::error::{ApiError, Problem};
-use crate::http::{required_text, ApiJson};
+use crate::http::{required_line, required_text, ApiJson};
 use crate::schema::{commitment_template_versions as versions, commitment_templates, departments};
 use crate::state::AppState;
 
@@ -251,7 +251,7 @@ pub async fn create(
     user.require(STAFF)?;
     let input = body.0;
     let mut errors = Vec::new();
-    let title = required_text(&mut errors, "title", &input.title, 200);
+    let title = required_line(&mut errors, "title", &input.title, 200);
     let text = required_text(&mut errors, "body", &input.body, 20_000);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
@@ -395,7 +395,7 @@ pub async fn update(
     let title = input
         .title
         .as_deref()
-        .map(|t| required_text(&mut errors, "title", t, 200));
+        .map(|t| required_line(&mut errors, "title", t, 200));
     let text = input
         .body
         .as_deref()

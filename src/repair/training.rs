@@ -14,7 +14,7 @@ use crate::domain::SubjectCode;
 use crate::entries::handlers::STAFF;
 use crate::entries::{subject_ref, today, Disclosure, SubjectRef, SubjectRow};
 use crate::error::{ApiError, FieldError, Problem};
-use crate::http::{required_text, ApiJson};
+use crate::http::{required_line, ApiJson};
 use crate::schema::{service_records, subjects, training_attendance, training_sessions};
 use crate::state::AppState;
 
@@ -326,7 +326,8 @@ pub async fn create_session(
     user.require(STAFF)?;
     let input = body.0;
     let mut errors = Vec::new();
-    let topic = required_text(&mut errors, "topic", &input.topic, 200);
+    let topic = required_line(&mut errors, "topic", &input.topic, 200);
+    crate::domain::dates::check_date(&mut errors, "session_date", input.session_date);
     check_hours(&mut errors, "hours", input.hours);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
@@ -441,7 +442,7 @@ fn insert_attendance(
     prefix: &str,
 ) -> Result<AttendanceRow, ApiError> {
     let mut errors = Vec::new();
-    let attendee = required_text(
+    let attendee = required_line(
         &mut errors,
         &format!("{prefix}attendee_name"),
         &a.attendee_name,
@@ -674,7 +675,7 @@ pub async fn update_attendance(
     let attendee = input
         .attendee_name
         .as_deref()
-        .map(|n| required_text(&mut errors, "attendee_name", n, 100));
+        .map(|n| required_line(&mut errors, "attendee_name", n, 100));
     let certificate = super::optional_text(
         &mut errors,
         "certificate_number",
@@ -750,9 +751,10 @@ pub async fn create_service(
         ));
     }
     let mut errors = Vec::new();
-    let organisation = required_text(&mut errors, "organisation", &input.organisation, 200);
-    let proof = required_text(&mut errors, "proof_reference", &input.proof_reference, 200);
+    let organisation = required_line(&mut errors, "organisation", &input.organisation, 200);
+    let proof = required_line(&mut errors, "proof_reference", &input.proof_reference, 200);
     check_hours(&mut errors, "hours", input.hours);
+    crate::domain::dates::check_date(&mut errors, "service_date", input.service_date);
     if input.service_date > today() {
         errors.push(FieldError::new(
             "service_date",

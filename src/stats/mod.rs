@@ -312,6 +312,7 @@ pub fn difference(live: &Value, snap: &Value) -> Value {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MonthQuery {
+    #[param(minimum = 2000, maximum = 2100)]
     pub year: i32,
     /// 1–12.
     pub month: u32,
@@ -321,6 +322,7 @@ pub struct MonthQuery {
     /// One department's figures. Department officers always get their own.
     pub department: Option<i32>,
     /// Export only: `xlsx` (default) or `csv`.
+    #[param(pattern = "^(xlsx|csv)$")]
     pub format: Option<String>,
 }
 

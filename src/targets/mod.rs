@@ -32,6 +32,7 @@ pub const COMMITMENT_GOAL: f64 = 0.3;
 #[serde(deny_unknown_fields)]
 pub struct TargetsQuery {
     /// The plan year, e.g. 2019.
+    #[param(minimum = 2000, maximum = 2100)]
     pub year: i32,
     /// A county/district/zone code, or `220500` (default) for the whole city with a breakdown.
     pub region: Option<String>,
@@ -649,6 +650,7 @@ pub async fn targets(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TargetsExportQuery {
+    #[param(minimum = 2000, maximum = 2100)]
     pub year: i32,
     pub region: Option<String>,
     #[param(value_type = Option<String>, format = Date)]

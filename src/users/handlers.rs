@@ -25,8 +25,10 @@ pub struct UserFilter {
     pub department_id: Option<i32>,
     pub region_code: Option<String>,
     /// Page number, from 1.
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
     /// Items per page, 1–200.
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<i64>,
 }
 
@@ -228,7 +230,7 @@ pub async fn update_user(
             }
             let mut errors = Vec::new();
             let display_name = match &patch.display_name {
-                Some(d) => crate::http::required_text(&mut errors, "display_name", d, 100),
+                Some(d) => crate::http::required_line(&mut errors, "display_name", d, 100),
                 None => row.display_name.clone(),
             };
             if !errors.is_empty() {

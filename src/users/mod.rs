@@ -255,7 +255,7 @@ pub fn create(
     let display_name = input
         .display_name
         .as_deref()
-        .map(|d| crate::http::required_text(&mut errors, "display_name", d, 100))
+        .map(|d| crate::http::required_line(&mut errors, "display_name", d, 100))
         .unwrap_or_else(|| username.clone());
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));

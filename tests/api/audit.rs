@@ -263,3 +263,74 @@ async fn audit_filters_are_checked() {
         .await;
     assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query").await;
 }
+
+/// `from` and `to` take RFC 3339 with `Z` or any offset (`+` sent as `%2B`), and a time without
+/// offset as China time (UTC+8).
+#[tokio::test]
+async fn audit_times_take_any_offset_and_china_time_without_one() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    // The account was created just now; an hour either side of now is far from any edge.
+    let now = chrono::Utc::now().naive_utc();
+    let total = |from: String| {
+        let app = &app;
+        let token = admin.token.clone();
+        async move {
+            let res = app
+                .get(
+                    &format!("/api/v1/audit-log?entity_type=user&action=user.create&from={from}"),
+                    &token,
+                )
+                .await;
+            let status = res.status();
+            let page: Value = res.json().await.unwrap();
+            assert_eq!(status, StatusCode::OK, "{from}: {page}");
+            page["total"].as_i64().unwrap()
+        }
+    };
+    let fmt = |t: chrono::NaiveDateTime| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let hour = chrono::Duration::hours(1);
+    let china = chrono::Duration::hours(8);
+    let utc5 = chrono::Duration::hours(5);
+    // An hour ago, in four spellings: the record is found.
+    assert_eq!(total(format!("{}Z", fmt(now - hour))).await, 1);
+    assert_eq!(
+        total(format!("{}%2B08:00", fmt(now - hour + china))).await,
+        1
+    );
+    assert_eq!(total(format!("{}-05:00", fmt(now - hour - utc5))).await, 1);
+    assert_eq!(
+        total(fmt(now - hour + china)).await,
+        1,
+        "no offset: China time"
+    );
+    // An hour from now, the same four ways: it is not.
+    assert_eq!(total(format!("{}Z", fmt(now + hour))).await, 0);
+    assert_eq!(
+        total(format!("{}%2B08:00", fmt(now + hour + china))).await,
+        0
+    );
+    assert_eq!(total(format!("{}-05:00", fmt(now + hour - utc5))).await, 0);
+    assert_eq!(
+        total(fmt(now + hour + china)).await,
+        0,
+        "no offset: China time"
+    );
+    // Read as UTC, the China-time spelling of an hour ago would lie seven hours ahead.
+    let res = app
+        .get(
+            &format!("/api/v1/audit-log?to={}", fmt(now - hour + china)),
+            &admin.token,
+        )
+        .await;
+    let page: Value = res.json().await.unwrap();
+    assert_eq!(page["total"], 0, "{page}");
+    let res = app
+        .get(
+            "/api/v1/audit-log?from=2026-11-28T08:00:00%2B8",
+            &admin.token,
+        )
+        .await;
+    let p = assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+    assert_eq!(problem_fields(&p), vec!["query.from"], "{p}");
+}

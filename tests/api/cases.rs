@@ -257,6 +257,53 @@ async fn case_content_is_validated() {
     let res = app.post("/api/v1/cases", t, b).await;
     let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert_eq!(problem_fields(&p), vec!["title", "case_date"]);
+    // Dates outside 1949-10-01..=2100-12-31, control characters in the title and names.
+    for (k, v, field, code) in [
+        (
+            "case_date",
+            json!("0000-01-01"),
+            "case_date",
+            "out_of_range",
+        ),
+        (
+            "case_date",
+            json!("1949-09-30"),
+            "case_date",
+            "out_of_range",
+        ),
+        (
+            "title",
+            json!("某公司\u{202e}偷税"),
+            "title",
+            "control_character",
+        ),
+        (
+            "title",
+            json!("某公司\r\n偷税"),
+            "title",
+            "control_character",
+        ),
+        (
+            "summary",
+            json!("依法限制\u{0}"),
+            "summary",
+            "control_character",
+        ),
+        (
+            "subjects",
+            json!([{"code": black_code, "name": "通化市\u{1b}某某商贸有限公司"}]),
+            "subjects[0].name",
+            "control_character",
+        ),
+    ] {
+        let mut b = punishment_case(&s, &black_code, black);
+        b[k] = v;
+        let res = app.post("/api/v1/cases", t, b).await;
+        let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert_eq!(problem_fields(&p), vec![field], "{p}");
+        assert_eq!(p["errors"][0]["code"], code, "{p}");
+    }
+    assert_eq!(case_count(app), 0, "nothing half-written");
     let mut b = punishment_case(&s, &black_code, black);
     b["extra"] = json!(1);
     let res = app.post("/api/v1/cases", t, b).await;
@@ -549,6 +596,16 @@ async fn media_reports_are_validated_and_allowed_after_sharing() {
             json!({"report_date": (today() + chrono::Duration::days(1)).to_string()}),
             "report_date",
             "in_future",
+        ),
+        (
+            json!({"report_date": "0000-01-01"}),
+            "report_date",
+            "out_of_range",
+        ),
+        (
+            json!({"outlet": "通化\u{2066}日报"}),
+            "outlet",
+            "control_character",
         ),
     ] {
         let mut b = report.clone();

@@ -250,6 +250,16 @@ async fn unknown_codes_are_clean_answers_and_invalid_codes_record_nothing() {
         .await;
     let body = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "unknown_field").await;
     assert_eq!(problem_fields(&body), vec!["field"]);
+    // The message points to the endpoint that lists the fields, and that endpoint exists.
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("GET /api/v1/application-fields"),
+        "{detail}"
+    );
+    let res = app
+        .get("/api/v1/application-fields", &s.approver.token)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(receipts(app, &admin.token).await, before);
 }
 
@@ -397,6 +407,95 @@ async fn feedback_is_idempotent_and_validated() {
         .await;
     let body = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert_eq!(problem_fields(&body), vec!["measures_applied[1]"]);
+}
+
+/// `decided_at` takes RFC 3339 with `Z` or any offset, and a time without offset as China time
+/// (UTC+8); the answer is always UTC with `Z`.
+#[tokio::test]
+async fn feedback_times_take_any_offset_and_china_time_without_one() {
+    let s = setup().await;
+    let app = &s.f.app;
+    let a = uscc(502);
+    for sent in [
+        "2026-11-28T08:00:00Z",
+        "2026-11-28T08:00:00z",
+        "2026-11-28T16:00:00+08:00",
+        "2026-11-28T03:00:00-05:00",
+        "2026-11-28T16:00:00",
+    ] {
+        let v = check(&s, &a, "government_procurement").await;
+        let res = app
+            .post(
+                &format!("/api/v1/credit-checks/{}/feedback", v["check_id"]),
+                &s.approver.token,
+                json!({"decision": "approved", "measures_applied": [], "note": "第一行\n\t第二行", "decided_at": sent}),
+            )
+            .await;
+        let status = res.status();
+        let fb: Value = res.json().await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{sent}: {fb}");
+        assert_eq!(fb["decided_at"], "2026-11-28T08:00:00Z", "{sent}");
+        assert_eq!(fb["note"], "第一行\n\t第二行");
+    }
+    let v = check(&s, &a, "government_procurement").await;
+    let path = format!("/api/v1/credit-checks/{}/feedback", v["check_id"]);
+    let audit_before = app.audit_count();
+    for bad in [
+        "2026-11-28",
+        "yesterday",
+        "2026-11-28T08:00:00+8",
+        "2026-11-28T25:00:00Z",
+        "2026-11-28 08:00:00 UTC",
+    ] {
+        let res = app
+            .post(
+                &path,
+                &s.approver.token,
+                json!({"decision": "approved", "measures_applied": [], "decided_at": bad}),
+            )
+            .await;
+        let p = assert_problem(res, StatusCode::BAD_REQUEST, "invalid_body").await;
+        assert_eq!(problem_fields(&p), vec!["decided_at"], "{bad}");
+    }
+    for (bad, field) in [
+        (json!({"decided_at": "0000-01-01T00:00:00Z"}), "decided_at"),
+        (json!({"decided_at": "1949-09-30T15:59:59Z"}), "decided_at"),
+        (json!({"decided_at": "2101-01-01T00:00:00Z"}), "decided_at"),
+        (
+            json!({"decided_at": "2026-11-28T08:00:00Z", "note": "不予\u{0}采购"}),
+            "note",
+        ),
+        (
+            json!({"decided_at": "2026-11-28T08:00:00Z", "note": "不予\u{202e}采购"}),
+            "note",
+        ),
+    ] {
+        let mut body = json!({"decision": "approved", "measures_applied": []});
+        for (k, v) in bad.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let res = app.post(&path, &s.approver.token, body).await;
+        let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert_eq!(problem_fields(&p), vec![field], "{bad}");
+    }
+    assert_eq!(app.audit_count(), audit_before, "nothing written");
+    // 1949-10-01 00:00 China time is the first moment accepted.
+    let res = app
+        .post(
+            &path,
+            &s.approver.token,
+            json!({"decision": "approved", "measures_applied": [], "decided_at": "1949-10-01T08:00:00+08:00"}),
+        )
+        .await;
+    let fb = json_status(res, StatusCode::CREATED).await;
+    assert_eq!(fb["decided_at"], "1949-10-01T00:00:00Z");
+}
+
+async fn json_status(res: reqwest::Response, status: StatusCode) -> Value {
+    let s = res.status();
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(s, status, "{v}");
+    v
 }
 
 #[tokio::test]

@@ -1019,3 +1019,126 @@ async fn objections_have_working_day_deadlines_and_resolve_once() {
         .await;
     assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
 }
+
+/// Dates outside 1949-10-01..=2100-12-31 (an entry once went out already expired with
+/// `0000-01-01`) and control characters in names are 422 naming the field; nothing is written.
+#[tokio::test]
+async fn implausible_dates_and_control_characters_in_entries_are_refused() {
+    let f = fixture().await;
+    let (app, t) = (&f.app, &f.tax.token);
+    let code = uscc(70);
+    let published = create_entry(app, t, entry("black", f.black, &code, "P-1")).await["id"]
+        .as_i64()
+        .unwrap();
+    publish_entry(app, t, published).await;
+    let before = app.audit_count();
+    let with = |k: &str, v: Value| {
+        let mut b = entry("red", f.red, &uscc(71), "D-1");
+        b[k] = v;
+        b
+    };
+    let cases = [
+        (
+            with("determination_date", json!("0000-01-01")),
+            "determination_date",
+            "out_of_range",
+        ),
+        (
+            with("determination_date", json!("1949-09-30")),
+            "determination_date",
+            "out_of_range",
+        ),
+        (
+            with("valid_from", json!("0001-01-01")),
+            "valid_from",
+            "out_of_range",
+        ),
+        (
+            with("valid_until", json!("2101-01-01")),
+            "valid_until",
+            "out_of_range",
+        ),
+        (
+            with("valid_until", json!("9999-12-31")),
+            "valid_until",
+            "out_of_range",
+        ),
+        (
+            with("subject_name", json!("通化市\u{202e}司公限有")),
+            "subject_name",
+            "control_character",
+        ),
+        (
+            with("subject_name", json!("通化市某某\n商贸有限公司")),
+            "subject_name",
+            "control_character",
+        ),
+        (
+            with("document_number", json!("通税稽罚\u{0}〔2026〕12号")),
+            "document_number",
+            "control_character",
+        ),
+        (
+            with("legal_representative", json!("张\u{9b}三")),
+            "legal_representative",
+            "control_character",
+        ),
+        (
+            with("facts", json!("虚开\u{7}增值税专用发票")),
+            "facts",
+            "control_character",
+        ),
+        (
+            with("internal_note", json!("内部\u{2067}备注")),
+            "internal_note",
+            "control_character",
+        ),
+    ];
+    for (body, field, code) in cases {
+        let res = app.post("/api/v1/list-entries", t, body).await;
+        let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert_eq!(problem_fields(&p), vec![field], "{p}");
+        assert_eq!(p["errors"][0]["code"], code, "{p}");
+    }
+    // Removal and objection dates.
+    let res = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/list-entries/{published}/remove"),
+            Some(t),
+            Some(json!({"reason": "revoked", "note": "撤销", "removal_date": "0000-01-01"})),
+        )
+        .await;
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(problem_fields(&p), vec!["removal_date"], "{p}");
+    let res = app
+        .post(
+            &format!("/api/v1/list-entries/{published}/objections"),
+            t,
+            json!({"raised_by": "通化市某某商贸有限公司", "grounds": "认定事实有误", "received_date": "0000-01-01"}),
+        )
+        .await;
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(problem_fields(&p), vec!["received_date"], "{p}");
+    let res = app
+        .post(
+            &format!("/api/v1/list-entries/{published}/objections"),
+            t,
+            json!({"raised_by": "通化市某某\u{202e}商贸有限公司", "grounds": "认定事实有误"}),
+        )
+        .await;
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(problem_fields(&p), vec!["raised_by"], "{p}");
+    assert_eq!(app.audit_count(), before, "nothing written");
+    // Free text keeps its line breaks and tabs.
+    let e = create_entry(
+        app,
+        t,
+        with(
+            "facts",
+            json!("一、虚开增值税专用发票；\n\t二、逃避追缴欠税。"),
+        ),
+    )
+    .await;
+    assert_eq!(e["facts"], "一、虚开增值税专用发票；\n\t二、逃避追缴欠税。");
+}

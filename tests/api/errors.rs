@@ -216,3 +216,187 @@ async fn a_multibyte_code_of_eighteen_bytes_is_a_problem_not_a_panic() {
     let res = app.client.get(app.url("/health")).send().await.unwrap();
     assert_eq!(res.status(), reqwest::StatusCode::OK);
 }
+
+/// serde's derived structs also take a JSON array of the fields in order: a login sent as
+/// `["user","pass"]` once succeeded. Every body must be an object; nothing else is even read.
+#[tokio::test]
+async fn request_bodies_must_be_json_objects() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let raw = |path: &'static str, body: &'static str, token: Option<String>| {
+        let mut req = app
+            .client
+            .post(app.url(path))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    // Right credentials, as an array: refused.
+    let body = format!("[\"admin\", \"{PASSWORD}\"]");
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let p = assert_problem(res, StatusCode::BAD_REQUEST, "invalid_body").await;
+    assert_eq!(problem_fields(&p), vec!["body"]);
+    assert!(p.get("access_token").is_none());
+    let before = app.audit_count();
+    for body in [
+        r#"["通化县市场监督管理局", "220521", "unit"]"#,
+        r#""name""#,
+        "42",
+        "null",
+        "true",
+        " \n [] ",
+    ] {
+        let p = assert_problem(
+            raw("/api/v1/departments", body, Some(admin.token.clone()))
+                .await
+                .unwrap(),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        )
+        .await;
+        assert_eq!(problem_fields(&p), vec!["body"], "{body}");
+    }
+    assert_eq!(app.audit_count(), before, "nothing written");
+    // Broken JSON stays a syntax error; the same credentials as an object log in.
+    assert_problem(
+        raw("/api/v1/auth/login", "[\"admin\",", None)
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+        "malformed_json",
+    )
+    .await;
+    app.login_ok("admin").await;
+}
+
+fn cache_control(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get("cache-control")
+        .map(|v| v.to_str().unwrap().to_string())
+}
+
+/// Answers to requests with credentials (a bearer token, the console session cookie) and file
+/// downloads are never stored by a cache; anonymous public lists keep their short shared lifetime.
+#[tokio::test]
+async fn authenticated_answers_are_not_stored_by_caches() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let public = "/api/v1/public/list-entries";
+    let res = app.client.get(app.url(public)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(cache_control(&res).as_deref(), Some("public, max-age=60"));
+    // The same public list asked with a token.
+    let res = app.get(public, &admin.token).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(cache_control(&res).as_deref(), Some("no-store"));
+    // Authenticated reads, errors included.
+    for path in [
+        "/api/v1/auth/me",
+        "/api/v1/departments",
+        "/api/v1/list-entries",
+        "/api/v1/list-entries/999999",
+        "/api/v1/no-such-thing",
+    ] {
+        let res = app.get(path, &admin.token).await;
+        assert_eq!(cache_control(&res).as_deref(), Some("no-store"), "{path}");
+    }
+    // Even a wrong token: the request carried credentials.
+    let res = app.get("/api/v1/departments", "not-a-token").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(cache_control(&res).as_deref(), Some("no-store"));
+    // The console session cookie, among others, counts as credentials; another cookie does not.
+    let res = app
+        .client
+        .get(app.url(public))
+        .header("cookie", "theme=dark; cl_console=whatever")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cache_control(&res).as_deref(), Some("no-store"));
+    let res = app
+        .client
+        .get(app.url(public))
+        .header("cookie", "theme=dark; not_cl_console=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cache_control(&res).as_deref(), Some("public, max-age=60"));
+    // A file download.
+    let tax = app
+        .account("tax", Role::Department, Some(DEPT_TAX), None)
+        .await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/attachments?filename=a.pdf"))
+        .bearer_auth(&tax.token)
+        .header("content-type", "application/octet-stream")
+        .body(b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n".to_vec())
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let v: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let res = app
+        .get(
+            &format!("/api/v1/attachments/{}/content", v["id"]),
+            &tax.token,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().contains_key("content-disposition"));
+    assert_eq!(cache_control(&res).as_deref(), Some("no-store"));
+}
+
+/// Names and titles are single lines without control characters; free text keeps its line
+/// breaks and tabs but no other control character.
+#[tokio::test]
+async fn control_characters_are_refused_naming_the_field() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let before = app.audit_count();
+    for name in [
+        "通化县\u{0}市场监督管理局",
+        "通化县\n市场监督管理局",
+        "通化县\t市场监督管理局",
+        "通化县\u{7f}局",
+        "通化县\u{85}局",
+        "通化县\u{9b}局",
+        "\u{202e}局理管督监场市县化通",
+        "通化县\u{202a}局",
+        "通化县\u{2066}局",
+        "通化县\u{2069}局",
+        "通化县\u{1b}[31m局",
+    ] {
+        let res = app
+            .post(
+                "/api/v1/departments",
+                &admin.token,
+                json!({"name": name, "region_code": "220521", "kind": "unit"}),
+            )
+            .await;
+        let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert_eq!(problem_fields(&p), vec!["name"], "{name:?}");
+        assert_eq!(p["errors"][0]["code"], "control_character", "{name:?}");
+    }
+    assert_eq!(app.audit_count(), before, "nothing written");
+    // Ordinary punctuation and other scripts are fine.
+    let res = app
+        .post(
+            "/api/v1/departments",
+            &admin.token,
+            json!({"name": "通化县（东昌）市场监督管理局·O'Brien & Co. — 2", "region_code": "220521", "kind": "unit"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+}

@@ -1471,3 +1471,145 @@ async fn attendance_is_imported_from_a_spreadsheet_all_or_nothing() {
         .unwrap();
     assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
 }
+
+/// `signed_at` takes RFC 3339 with `Z` or any offset, and a time without offset as China time;
+/// the letter shows it in UTC with `Z`.
+#[tokio::test]
+async fn signing_times_take_any_offset_and_china_time_without_one() {
+    let w = world().await;
+    for (i, sent) in [
+        "2025-06-01T08:00:00Z",
+        "2025-06-01T16:00:00+08:00",
+        "2025-06-01T03:00:00-05:00",
+        "2025-06-01T16:00:00",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let c = ok(
+            w.app
+                .post(
+                    "/api/v1/commitments",
+                    &w.tax.token,
+                    json!({"subject_code": uscc(940 + i as u32), "subject_name": "某公司", "template_id": w.template, "signatory": "张三", "signed_at": sent}),
+                )
+                .await,
+            StatusCode::CREATED,
+        )
+        .await;
+        assert_eq!(c["signed_at"], "2025-06-01T08:00:00Z", "{sent}");
+    }
+    let res = w
+        .app
+        .post(
+            "/api/v1/commitments",
+            &w.tax.token,
+            json!({"subject_code": uscc(950), "subject_name": "某公司", "template_id": w.template, "signatory": "张三", "signed_at": "2025-06-01"}),
+        )
+        .await;
+    let p = assert_problem(res, StatusCode::BAD_REQUEST, "invalid_body").await;
+    assert_eq!(problem_fields(&p), vec!["signed_at"]);
+}
+
+/// Dates outside 1949-10-01..=2100-12-31 and control characters in names are refused naming the
+/// field, and nothing is written.
+#[tokio::test]
+async fn implausible_dates_and_control_characters_are_refused() {
+    let w = world().await;
+    let c = ok(
+        w.app
+            .post(
+                "/api/v1/commitments",
+                &w.tax.token,
+                json!({"subject_code": uscc(960), "subject_name": "某公司", "template_id": w.template, "signatory": "张三"}),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let before = w.app.audit_count();
+    let letter = |extra: Value| {
+        let mut b = json!({"subject_code": uscc(961), "subject_name": "某公司", "template_id": w.template, "signatory": "张三"});
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    let cases: Vec<(String, Value, &str, &str)> = vec![
+        (
+            "/api/v1/commitments".to_string(),
+            letter(json!({"valid_until": "2101-01-01"})),
+            "valid_until",
+            "out_of_range",
+        ),
+        (
+            "/api/v1/commitments".to_string(),
+            letter(json!({"signed_at": "0000-01-01T00:00:00Z"})),
+            "signed_at",
+            "out_of_range",
+        ),
+        (
+            "/api/v1/commitments".to_string(),
+            letter(json!({"signatory": "张\u{202e}三"})),
+            "signatory",
+            "control_character",
+        ),
+        (
+            "/api/v1/commitments".to_string(),
+            letter(json!({"signatory": "张三\n李四"})),
+            "signatory",
+            "control_character",
+        ),
+        (
+            "/api/v1/commitments".to_string(),
+            letter(json!({"subject_name": "某\u{202e}公司"})),
+            "subject_name",
+            "control_character",
+        ),
+        (
+            format!("/api/v1/commitments/{c}/breaches"),
+            json!({"facts": "未按期申报", "breach_date": "0000-01-01"}),
+            "breach_date",
+            "out_of_range",
+        ),
+        (
+            "/api/v1/training-sessions".to_string(),
+            json!({"session_date": "1949-09-30", "form": "offline", "topic": "信用修复专题培训", "hours": 3.5}),
+            "session_date",
+            "out_of_range",
+        ),
+        (
+            "/api/v1/training-sessions".to_string(),
+            json!({"session_date": today().to_string(), "form": "offline", "topic": "信用修复\u{85}专题培训", "hours": 3.5}),
+            "topic",
+            "control_character",
+        ),
+        (
+            "/api/v1/service-records".to_string(),
+            json!({"subject_code": id_number(962), "subject_name": "李四", "kind": "volunteer", "organisation": "通化市志愿者协会", "hours": 4.0, "service_date": "0001-01-01", "proof_reference": "ZY-1"}),
+            "service_date",
+            "out_of_range",
+        ),
+    ];
+    for (path, body, field, code) in cases {
+        let res = w.app.post(&path, &w.tax.token, body).await;
+        let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert_eq!(problem_fields(&p), vec![field], "{path} {p}");
+        assert_eq!(p["errors"][0]["code"], code, "{path} {p}");
+    }
+    assert_eq!(w.app.audit_count(), before, "nothing written");
+    // Facts keep their line breaks.
+    ok(
+        w.app
+            .post(
+                &format!("/api/v1/commitments/{c}/breaches"),
+                &w.tax.token,
+                json!({"facts": "一、未按期申报；\n二、未整改。", "breach_date": today().to_string()}),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+}
