@@ -224,11 +224,7 @@ impl Application {
             pool: pool.clone(),
             keys,
             pii,
-            throttle: LoginThrottle::new(
-                settings.login_max_failures_per_account,
-                settings.login_max_failures_per_ip,
-                Duration::from_secs(settings.login_lockout_secs),
-            ),
+            throttle: LoginThrottle::new(settings.throttle_limits()),
             metrics: Arc::new(Metrics::default()),
             receipts: checks::receipts::ReceiptWriter::start(settings.database_url.clone())
                 .map_err(StartError::Other)?,

@@ -99,8 +99,10 @@ fn issue_pair(
     })
 }
 
-/// Log in with username and password. Repeated failures for one account or one address are
-/// throttled (429 with `Retry-After`); the answer never tells whether the username exists.
+/// Log in with username and password. Repeated failures for one account from one client address
+/// make that client wait longer each time, and many failures from one address refuse it (429
+/// with `Retry-After`); failures from other clients only slow an account down. The answer never
+/// tells whether the username exists.
 #[utoipa::path(
     tag = "auth",
     request_body = LoginRequest,
@@ -134,11 +136,16 @@ pub(crate) async fn login_with_password(
 ) -> Result<TokenResponse, ApiError> {
     let username = username.trim().to_lowercase();
     let ip = meta.ip.clone().unwrap_or_default();
-    if let Err(secs) = state.throttle.check(&username, &ip) {
-        return Err(ApiError::TooManyRequests {
+    let pause = state
+        .throttle
+        .check(&username, &ip)
+        .map_err(|secs| ApiError::TooManyRequests {
             retry_after_secs: secs,
             detail: "too many failed login attempts; try again later".into(),
-        });
+        })?;
+    // An account under attack from many clients: every attempt waits, none is refused.
+    if !pause.is_zero() {
+        tokio::time::sleep(pause).await;
     }
     let st = state.clone();
     let name = username.clone();
@@ -187,7 +194,7 @@ pub(crate) async fn login_with_password(
     .await?;
     match outcome {
         Some(tokens) => {
-            state.throttle.record_success(&username);
+            state.throttle.record_success(&username, &ip);
             Ok(tokens)
         }
         None => {
@@ -377,7 +384,7 @@ pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRespon
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     pub current_password: String,
-    /// At least 12 characters.
+    /// 12 to 256 characters; not containing the username, not a common or repetitive password.
     pub new_password: String,
 }
 
@@ -404,15 +411,20 @@ pub async fn change_own_password(
         current_password,
         new_password,
     } = body.0;
-    password::check_policy("new_password", &new_password)
+    password::check_policy("new_password", &user.username, &new_password)
         .map_err(|e| ApiError::validation(vec![e]))?;
     // Guessing the current password with a stolen token is throttled like a login.
     let ip = user.meta.ip.clone().unwrap_or_default();
-    if let Err(secs) = state.throttle.check(&user.username, &ip) {
-        return Err(ApiError::TooManyRequests {
-            retry_after_secs: secs,
-            detail: "too many failed attempts; try again later".into(),
-        });
+    let pause =
+        state
+            .throttle
+            .check(&user.username, &ip)
+            .map_err(|secs| ApiError::TooManyRequests {
+                retry_after_secs: secs,
+                detail: "too many failed attempts; try again later".into(),
+            })?;
+    if !pause.is_zero() {
+        tokio::time::sleep(pause).await;
     }
     let actor = user.actor();
     let (id, sid) = (user.id, user.session_id.clone());
