@@ -59,6 +59,7 @@ fn open_session(
     conn: &mut DbConnection,
     state: &AppState,
     row: &UserRow,
+    session_ttl_secs: i64,
 ) -> Result<TokenResponse, ApiError> {
     let now = db::now();
     let session_id = uuid::Uuid::new_v4().to_string();
@@ -67,7 +68,7 @@ fn open_session(
             sessions::id.eq(&session_id),
             sessions::user_id.eq(row.id),
             sessions::created_at.eq(now),
-            sessions::expires_at.eq(now + Duration::seconds(state.settings.refresh_token_ttl_secs)),
+            sessions::expires_at.eq(now + Duration::seconds(session_ttl_secs)),
         ))
         .execute(conn)?;
     issue_pair(conn, state, row, &session_id)
@@ -120,19 +121,22 @@ pub async fn login(
     body: ApiJson<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest { username, password } = body.0;
-    let tokens = login_with_password(&state, meta, &username, password).await?;
+    let ttl = state.settings.refresh_token_ttl_secs;
+    let tokens = login_with_password(&state, meta, &username, password, ttl).await?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(tokens))
 }
 
 /// Checks a username and password (throttled, audited as `auth.login` / `auth.login_failed`)
-/// and opens a session. Shared by the API login and the staff console's login form.
+/// and opens a session that ends `session_ttl_secs` from now. Shared by the API login and the
+/// staff console's login form.
 pub(crate) async fn login_with_password(
     state: &web::Data<AppState>,
     meta: RequestMeta,
     username: &str,
     password: String,
+    session_ttl_secs: i64,
 ) -> Result<TokenResponse, ApiError> {
     let username = username.trim().to_lowercase();
     let ip = meta.ip.clone().unwrap_or_default();
@@ -161,7 +165,7 @@ pub(crate) async fn login_with_password(
         db::write_tx(conn, |conn| {
             if ok {
                 let row = row.as_ref().expect("checked above");
-                let tokens = open_session(conn, &st, row)?;
+                let tokens = open_session(conn, &st, row, session_ttl_secs)?;
                 audit::append(
                     conn,
                     &actor_for(row, &meta),

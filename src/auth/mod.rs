@@ -245,15 +245,33 @@ impl FromRequest for AuthUser {
     }
 }
 
-/// Checks an access token (signature, expiry) and its session (not ended, account active), and
-/// gives the caller with their role and scope. The API takes the token from the
-/// `Authorization` header, the staff console from its session cookie.
+/// Checks an API access token (signature, audience, expiry) from the `Authorization` header and
+/// its session (not ended, account active), and gives the caller with their role and scope.
 pub async fn authenticate(
     state: &web::Data<AppState>,
     token: Result<String, ApiError>,
     meta: RequestMeta,
 ) -> Result<AuthUser, ApiError> {
-    let claims = state.keys.verify(&token?)?;
+    authenticate_for(state, token, meta, tokens::AUDIENCE).await
+}
+
+/// [`authenticate`] for the staff console's session cookie (its own audience: the API refuses
+/// it, and the console refuses API tokens).
+pub async fn authenticate_console(
+    state: &web::Data<AppState>,
+    token: Result<String, ApiError>,
+    meta: RequestMeta,
+) -> Result<AuthUser, ApiError> {
+    authenticate_for(state, token, meta, tokens::CONSOLE_AUDIENCE).await
+}
+
+async fn authenticate_for(
+    state: &web::Data<AppState>,
+    token: Result<String, ApiError>,
+    meta: RequestMeta,
+    audience: &str,
+) -> Result<AuthUser, ApiError> {
+    let claims = state.keys.verify_for(&token?, audience)?;
     let user_id: i32 = claims
         .sub
         .parse()
