@@ -61,7 +61,7 @@ fn weak(field: &str, message: &str) -> FieldError {
 /// Whether `s` is one shorter string repeated (`abcabcabcabc`, `dragondragon`).
 fn is_repetition(s: &[char]) -> bool {
     let n = s.len();
-    (1..=n / 2).any(|unit| n % unit == 0 && s.chunks(unit).all(|c| c == &s[..unit]))
+    (1..=n / 2).any(|unit| n.is_multiple_of(unit) && s.chunks(unit).all(|c| c == &s[..unit]))
 }
 
 /// The password policy (NIST SP 800-63B 3.1.1.2, OWASP Authentication Cheat Sheet): a length
