@@ -168,9 +168,10 @@ fn csrf_ok(req: &HttpRequest, sent: &str) -> bool {
 }
 
 /// Whether a request says it comes from another site: `Sec-Fetch-Site` other than `same-origin`
-/// or `none`, or an `Origin` (including `null`) whose host and port are not this server's
-/// (`Host`, or `X-Forwarded-Host` from the proxy). Requests with neither header (old browsers,
-/// scripts) are judged by their CSRF token alone.
+/// or `none`, or an `Origin` whose host and port are not this server's (`Host`, or
+/// `X-Forwarded-Host` from the proxy). `Origin: null` says nothing: browsers send it for the
+/// console's own forms, whose pages have `Referrer-Policy: no-referrer`. Requests with neither
+/// header (old browsers, scripts) are judged by their CSRF token alone.
 fn foreign_origin(req: &actix_web::dev::ServiceRequest) -> bool {
     let headers = req.headers();
     if let Some(site) = headers.get("sec-fetch-site") {
@@ -187,7 +188,7 @@ fn foreign_origin(req: &actix_web::dev::ServiceRequest) -> bool {
                 .split_once("://")
                 .map(|(_, rest)| rest.trim_end_matches('/'))
                 .unwrap_or("");
-            authority.is_empty() || authority != req.connection_info().host().to_ascii_lowercase()
+            origin != "null" && authority != req.connection_info().host().to_ascii_lowercase()
         }
     }
 }
