@@ -268,7 +268,8 @@ fn execute(cli: Cli) -> Result<(), String> {
         }) => {
             let settings = load_settings(&cli, Layer::default(), false)?;
             let password = read_password(*password_stdin)?;
-            crate::auth::password::check_policy("password", &password).map_err(|e| e.message)?;
+            crate::auth::password::check_policy("password", username, &password)
+                .map_err(|e| e.message)?;
             let mut conn = open_existing(&settings, true)?;
             db::write_tx(&mut conn, |c| {
                 let row = users::find_by_username(c, username)?

@@ -25,9 +25,28 @@ pub struct Settings {
     pub workers: Option<usize>,
     pub log_format: LogFormat,
     pub log_level: String,
-    pub login_max_failures_per_account: u32,
+    /// Wrong passwords for one account from one client before that pair must wait (default 5);
+    /// see `auth::throttle`.
+    pub login_free_failures: u32,
+    /// A pair's first wait, doubled by each further failure (default 1 s).
+    pub login_first_delay_secs: u64,
+    /// Failures from one client across accounts within `login_lockout_secs` before it is
+    /// refused (default 100).
     pub login_max_failures_per_ip: u32,
+    /// Window of the login counters, longest wait of an account-and-client pair, and how long a
+    /// client over its cap is refused (default 900 s).
     pub login_lockout_secs: u64,
+    /// Failures on one account from all clients before its attempts are slowed down (default 10).
+    pub login_account_delay_after: u32,
+    /// Longest pause of an attempt on an account under attack (default 2000 ms).
+    pub login_account_max_delay_ms: u64,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed; none by
+    /// default (the TCP peer is the client).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// A console session ends after this long without a request (default 1800 s).
+    pub console_idle_timeout_secs: i64,
+    /// A console session ends this long after login, however busy (default 43,200 s = 12 h).
+    pub console_session_max_secs: i64,
     pub max_body_bytes: usize,
     /// Largest spreadsheet upload (bytes, default 32 MiB).
     pub upload_max_bytes: usize,
@@ -111,9 +130,15 @@ pub struct Layer {
     pub workers: Option<usize>,
     pub log_format: Option<LogFormat>,
     pub log_level: Option<String>,
-    pub login_max_failures_per_account: Option<u32>,
+    pub login_free_failures: Option<u32>,
+    pub login_first_delay_secs: Option<u64>,
     pub login_max_failures_per_ip: Option<u32>,
     pub login_lockout_secs: Option<u64>,
+    pub login_account_delay_after: Option<u32>,
+    pub login_account_max_delay_ms: Option<u64>,
+    pub trusted_proxies: Option<Vec<String>>,
+    pub console_idle_timeout_secs: Option<i64>,
+    pub console_session_max_secs: Option<i64>,
     pub max_body_bytes: Option<usize>,
     pub upload_max_bytes: Option<usize>,
     pub upload_max_concurrent: Option<usize>,
@@ -157,12 +182,18 @@ impl std::fmt::Debug for Layer {
             .field("workers", &self.workers)
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
-            .field(
-                "login_max_failures_per_account",
-                &self.login_max_failures_per_account,
-            )
+            .field("login_free_failures", &self.login_free_failures)
+            .field("login_first_delay_secs", &self.login_first_delay_secs)
             .field("login_max_failures_per_ip", &self.login_max_failures_per_ip)
             .field("login_lockout_secs", &self.login_lockout_secs)
+            .field("login_account_delay_after", &self.login_account_delay_after)
+            .field(
+                "login_account_max_delay_ms",
+                &self.login_account_max_delay_ms,
+            )
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("console_idle_timeout_secs", &self.console_idle_timeout_secs)
+            .field("console_session_max_secs", &self.console_session_max_secs)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("upload_max_bytes", &self.upload_max_bytes)
             .field("upload_max_concurrent", &self.upload_max_concurrent)
@@ -277,12 +308,21 @@ impl Layer {
             workers: parse(&get, "CREDIT_LISTS_WORKERS")?,
             log_format,
             log_level: get("CREDIT_LISTS_LOG_LEVEL"),
-            login_max_failures_per_account: parse(
-                &get,
-                "CREDIT_LISTS_LOGIN_MAX_FAILURES_PER_ACCOUNT",
-            )?,
+            login_free_failures: parse(&get, "CREDIT_LISTS_LOGIN_FREE_FAILURES")?,
+            login_first_delay_secs: parse(&get, "CREDIT_LISTS_LOGIN_FIRST_DELAY_SECS")?,
             login_max_failures_per_ip: parse(&get, "CREDIT_LISTS_LOGIN_MAX_FAILURES_PER_IP")?,
             login_lockout_secs: parse(&get, "CREDIT_LISTS_LOGIN_LOCKOUT_SECS")?,
+            login_account_delay_after: parse(&get, "CREDIT_LISTS_LOGIN_ACCOUNT_DELAY_AFTER")?,
+            login_account_max_delay_ms: parse(&get, "CREDIT_LISTS_LOGIN_ACCOUNT_MAX_DELAY_MS")?,
+            // Comma-separated.
+            trusted_proxies: get("CREDIT_LISTS_TRUSTED_PROXIES").map(|v| {
+                v.split(',')
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty())
+                    .collect()
+            }),
+            console_idle_timeout_secs: parse(&get, "CREDIT_LISTS_CONSOLE_IDLE_TIMEOUT_SECS")?,
+            console_session_max_secs: parse(&get, "CREDIT_LISTS_CONSOLE_SESSION_MAX_SECS")?,
             max_body_bytes: parse(&get, "CREDIT_LISTS_MAX_BODY_BYTES")?,
             upload_max_bytes: parse(&get, "CREDIT_LISTS_UPLOAD_MAX_BYTES")?,
             upload_max_concurrent: parse(&get, "CREDIT_LISTS_UPLOAD_MAX_CONCURRENT")?,
@@ -319,13 +359,25 @@ impl Layer {
             workers: other.workers.or(self.workers),
             log_format: other.log_format.or(self.log_format),
             log_level: other.log_level.or(self.log_level),
-            login_max_failures_per_account: other
-                .login_max_failures_per_account
-                .or(self.login_max_failures_per_account),
+            login_free_failures: other.login_free_failures.or(self.login_free_failures),
+            login_first_delay_secs: other.login_first_delay_secs.or(self.login_first_delay_secs),
             login_max_failures_per_ip: other
                 .login_max_failures_per_ip
                 .or(self.login_max_failures_per_ip),
             login_lockout_secs: other.login_lockout_secs.or(self.login_lockout_secs),
+            login_account_delay_after: other
+                .login_account_delay_after
+                .or(self.login_account_delay_after),
+            login_account_max_delay_ms: other
+                .login_account_max_delay_ms
+                .or(self.login_account_max_delay_ms),
+            trusted_proxies: other.trusted_proxies.or(self.trusted_proxies),
+            console_idle_timeout_secs: other
+                .console_idle_timeout_secs
+                .or(self.console_idle_timeout_secs),
+            console_session_max_secs: other
+                .console_session_max_secs
+                .or(self.console_session_max_secs),
             max_body_bytes: other.max_body_bytes.or(self.max_body_bytes),
             upload_max_bytes: other.upload_max_bytes.or(self.upload_max_bytes),
             upload_max_concurrent: other.upload_max_concurrent.or(self.upload_max_concurrent),
@@ -351,6 +403,22 @@ impl Layer {
             feed_poll_ms: other.feed_poll_ms.or(self.feed_poll_ms),
         }
     }
+}
+
+/// `10.0.0.5` or `10.0.0.0/8` (IPv4 or IPv6) each.
+fn parse_trusted_proxies(raw: Vec<String>) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    raw.iter()
+        .map(|p| {
+            let p = p.trim();
+            p.parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    ConfigError::Invalid(format!(
+                        "trusted_proxies: {p:?} is not an IP address or CIDR range"
+                    ))
+                })
+        })
+        .collect()
 }
 
 impl Settings {
@@ -405,12 +473,21 @@ impl Settings {
             workers: layer.workers.map(|w| w.clamp(1, 512)),
             log_format: layer.log_format.unwrap_or(LogFormat::Text),
             log_level: layer.log_level.unwrap_or_else(|| "info".into()),
-            login_max_failures_per_account: layer
-                .login_max_failures_per_account
-                .unwrap_or(5)
-                .max(1),
-            login_max_failures_per_ip: layer.login_max_failures_per_ip.unwrap_or(30).max(1),
+            login_free_failures: layer.login_free_failures.unwrap_or(5).max(1),
+            login_first_delay_secs: layer.login_first_delay_secs.unwrap_or(1).max(1),
+            login_max_failures_per_ip: layer.login_max_failures_per_ip.unwrap_or(100).max(1),
             login_lockout_secs: layer.login_lockout_secs.unwrap_or(15 * 60).max(1),
+            login_account_delay_after: layer.login_account_delay_after.unwrap_or(10),
+            login_account_max_delay_ms: layer.login_account_max_delay_ms.unwrap_or(2000),
+            trusted_proxies: parse_trusted_proxies(layer.trusted_proxies.unwrap_or_default())?,
+            console_idle_timeout_secs: positive(
+                "console_idle_timeout_secs",
+                layer.console_idle_timeout_secs.unwrap_or(30 * 60),
+            )?,
+            console_session_max_secs: positive(
+                "console_session_max_secs",
+                layer.console_session_max_secs.unwrap_or(12 * 3600),
+            )?,
             max_body_bytes: layer.max_body_bytes.unwrap_or(1 << 20),
             upload_max_bytes: layer
                 .upload_max_bytes
@@ -472,6 +549,18 @@ impl Settings {
             max_unpacked_bytes: self.upload_max_unpacked_bytes,
             max_part_bytes: self.upload_max_part_bytes,
             ..crate::tabular::Limits::default()
+        }
+    }
+
+    /// The login throttle's figures.
+    pub fn throttle_limits(&self) -> crate::auth::throttle::ThrottleLimits {
+        crate::auth::throttle::ThrottleLimits {
+            free_failures: self.login_free_failures,
+            first_delay: std::time::Duration::from_secs(self.login_first_delay_secs),
+            window: std::time::Duration::from_secs(self.login_lockout_secs),
+            max_per_client: self.login_max_failures_per_ip,
+            account_delay_after: self.login_account_delay_after,
+            account_max_delay: std::time::Duration::from_millis(self.login_account_max_delay_ms),
         }
     }
 

@@ -90,7 +90,7 @@ pub fn seed(conn: &mut DbConnection) -> Result<Vec<DemoAccount>, ApiError> {
             if users::find_by_username(c, username)?.is_some() {
                 return Ok::<bool, ApiError>(false);
             }
-            users::create(
+            users::create_seeded(
                 c,
                 &actor,
                 NewUser {

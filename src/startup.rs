@@ -72,11 +72,7 @@ impl Application {
             pool: pool.clone(),
             keys,
             pii,
-            throttle: LoginThrottle::new(
-                settings.login_max_failures_per_account,
-                settings.login_max_failures_per_ip,
-                Duration::from_secs(settings.login_lockout_secs),
-            ),
+            throttle: LoginThrottle::new(settings.throttle_limits()),
             metrics: Arc::new(Metrics::default()),
             receipts: checks::receipts::ReceiptWriter::start(settings.database_url.clone())
                 .map_err(StartError::Other)?,
@@ -111,6 +107,7 @@ impl Application {
                 .configure(crate::console::routes)
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", spec.clone()))
                 .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::not_found("resource")) }))
+                .wrap(actix_web::middleware::from_fn(crate::console::guard))
                 .wrap(ErrorHandlers::new().default_handler(error::problem_fallback))
                 .wrap_fn(|req, srv| {
                     let request_id = ops::request_id_from(

@@ -59,6 +59,7 @@ fn open_session(
     conn: &mut DbConnection,
     state: &AppState,
     row: &UserRow,
+    session_ttl_secs: i64,
 ) -> Result<TokenResponse, ApiError> {
     let now = db::now();
     let session_id = uuid::Uuid::new_v4().to_string();
@@ -67,7 +68,7 @@ fn open_session(
             sessions::id.eq(&session_id),
             sessions::user_id.eq(row.id),
             sessions::created_at.eq(now),
-            sessions::expires_at.eq(now + Duration::seconds(state.settings.refresh_token_ttl_secs)),
+            sessions::expires_at.eq(now + Duration::seconds(session_ttl_secs)),
         ))
         .execute(conn)?;
     issue_pair(conn, state, row, &session_id)
@@ -99,8 +100,10 @@ fn issue_pair(
     })
 }
 
-/// Log in with username and password. Repeated failures for one account or one address are
-/// throttled (429 with `Retry-After`); the answer never tells whether the username exists.
+/// Log in with username and password. Repeated failures for one account from one client address
+/// make that client wait longer each time, and many failures from one address refuse it (429
+/// with `Retry-After`); failures from other clients only slow an account down. The answer never
+/// tells whether the username exists.
 #[utoipa::path(
     tag = "auth",
     request_body = LoginRequest,
@@ -118,27 +121,35 @@ pub async fn login(
     body: ApiJson<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest { username, password } = body.0;
-    let tokens = login_with_password(&state, meta, &username, password).await?;
+    let ttl = state.settings.refresh_token_ttl_secs;
+    let tokens = login_with_password(&state, meta, &username, password, ttl).await?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(tokens))
 }
 
 /// Checks a username and password (throttled, audited as `auth.login` / `auth.login_failed`)
-/// and opens a session. Shared by the API login and the staff console's login form.
+/// and opens a session that ends `session_ttl_secs` from now. Shared by the API login and the
+/// staff console's login form.
 pub(crate) async fn login_with_password(
     state: &web::Data<AppState>,
     meta: RequestMeta,
     username: &str,
     password: String,
+    session_ttl_secs: i64,
 ) -> Result<TokenResponse, ApiError> {
     let username = username.trim().to_lowercase();
     let ip = meta.ip.clone().unwrap_or_default();
-    if let Err(secs) = state.throttle.check(&username, &ip) {
-        return Err(ApiError::TooManyRequests {
+    let pause = state
+        .throttle
+        .check(&username, &ip)
+        .map_err(|secs| ApiError::TooManyRequests {
             retry_after_secs: secs,
             detail: "too many failed login attempts; try again later".into(),
-        });
+        })?;
+    // An account under attack from many clients: every attempt waits, none is refused.
+    if !pause.is_zero() {
+        tokio::time::sleep(pause).await;
     }
     let st = state.clone();
     let name = username.clone();
@@ -154,7 +165,7 @@ pub(crate) async fn login_with_password(
         db::write_tx(conn, |conn| {
             if ok {
                 let row = row.as_ref().expect("checked above");
-                let tokens = open_session(conn, &st, row)?;
+                let tokens = open_session(conn, &st, row, session_ttl_secs)?;
                 audit::append(
                     conn,
                     &actor_for(row, &meta),
@@ -187,7 +198,7 @@ pub(crate) async fn login_with_password(
     .await?;
     match outcome {
         Some(tokens) => {
-            state.throttle.record_success(&username);
+            state.throttle.record_success(&username, &ip);
             Ok(tokens)
         }
         None => {
@@ -377,7 +388,7 @@ pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRespon
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     pub current_password: String,
-    /// At least 12 characters.
+    /// 12 to 256 characters; not containing the username, not a common or repetitive password.
     pub new_password: String,
 }
 
@@ -404,15 +415,20 @@ pub async fn change_own_password(
         current_password,
         new_password,
     } = body.0;
-    password::check_policy("new_password", &new_password)
+    password::check_policy("new_password", &user.username, &new_password)
         .map_err(|e| ApiError::validation(vec![e]))?;
     // Guessing the current password with a stolen token is throttled like a login.
     let ip = user.meta.ip.clone().unwrap_or_default();
-    if let Err(secs) = state.throttle.check(&user.username, &ip) {
-        return Err(ApiError::TooManyRequests {
-            retry_after_secs: secs,
-            detail: "too many failed attempts; try again later".into(),
-        });
+    let pause =
+        state
+            .throttle
+            .check(&user.username, &ip)
+            .map_err(|secs| ApiError::TooManyRequests {
+                retry_after_secs: secs,
+                detail: "too many failed attempts; try again later".into(),
+            })?;
+    if !pause.is_zero() {
+        tokio::time::sleep(pause).await;
     }
     let actor = user.actor();
     let (id, sid) = (user.id, user.session_id.clone());

@@ -71,11 +71,48 @@ pub struct RequestId(pub String);
 
 impl RequestMeta {
     pub fn from_request(req: &HttpRequest) -> Self {
+        let trusted = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| s.settings.trusted_proxies.as_slice())
+            .unwrap_or_default();
         RequestMeta {
             request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
-            ip: req.peer_addr().map(|a| a.ip().to_string()),
+            ip: client_ip(req, trusted).map(|ip| ip.to_string()),
         }
     }
+}
+
+/// The client's address: the TCP peer, unless the peer is one of the `trusted` proxies; then
+/// `X-Forwarded-For` is read from the right (the entries the trusted proxies appended) and the
+/// first address that is not a trusted proxy is the client. Entries left of it were written by
+/// the client itself and are never believed. An unreadable entry stops the walk at the last
+/// trusted hop. Without trusted proxies (the default) the header is ignored.
+pub fn client_ip(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> Option<std::net::IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in forwarded.iter().rev() {
+        match hop.parse::<std::net::IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !is_trusted(&ip) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    Some(client)
 }
 
 impl FromRequest for RequestMeta {
@@ -208,15 +245,33 @@ impl FromRequest for AuthUser {
     }
 }
 
-/// Checks an access token (signature, expiry) and its session (not ended, account active), and
-/// gives the caller with their role and scope. The API takes the token from the
-/// `Authorization` header, the staff console from its session cookie.
+/// Checks an API access token (signature, audience, expiry) from the `Authorization` header and
+/// its session (not ended, account active), and gives the caller with their role and scope.
 pub async fn authenticate(
     state: &web::Data<AppState>,
     token: Result<String, ApiError>,
     meta: RequestMeta,
 ) -> Result<AuthUser, ApiError> {
-    let claims = state.keys.verify(&token?)?;
+    authenticate_for(state, token, meta, tokens::AUDIENCE).await
+}
+
+/// [`authenticate`] for the staff console's session cookie (its own audience: the API refuses
+/// it, and the console refuses API tokens).
+pub async fn authenticate_console(
+    state: &web::Data<AppState>,
+    token: Result<String, ApiError>,
+    meta: RequestMeta,
+) -> Result<AuthUser, ApiError> {
+    authenticate_for(state, token, meta, tokens::CONSOLE_AUDIENCE).await
+}
+
+async fn authenticate_for(
+    state: &web::Data<AppState>,
+    token: Result<String, ApiError>,
+    meta: RequestMeta,
+    audience: &str,
+) -> Result<AuthUser, ApiError> {
+    let claims = state.keys.verify_for(&token?, audience)?;
     let user_id: i32 = claims
         .sub
         .parse()

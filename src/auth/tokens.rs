@@ -12,6 +12,10 @@ use crate::error::ApiError;
 
 pub const ISSUER: &str = "credit-lists";
 pub const AUDIENCE: &str = "credit-lists-api";
+/// The staff console's session cookie: a token the API refuses (its audience is not the API's),
+/// verified without leeway, with a lifetime of the console's idle timeout (renewed by each
+/// request); the session row behind it ends at the console's absolute lifetime.
+pub const CONSOLE_AUDIENCE: &str = "credit-lists-console";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
@@ -60,6 +64,23 @@ pub struct JwtKeys {
     encoding: EncodingKey,
     verifying: Vec<Key>,
     verified: Verified,
+    /// MAC keys for the console's CSRF tokens, derived from the current and previous secret.
+    csrf_keys: Vec<Vec<u8>>,
+}
+
+/// Leeway of `exp`/`nbf` for tokens of `audience`: none for the console's idle timeout.
+fn leeway_for(audience: &str) -> i64 {
+    if audience == CONSOLE_AUDIENCE {
+        0
+    } else {
+        LEEWAY
+    }
+}
+
+type HmacSha256 = hmac::Hmac<Sha256>;
+
+fn csrf_key(secret: &str) -> Vec<u8> {
+    Sha256::digest(format!("credit-lists csrf key:{secret}").as_bytes()).to_vec()
 }
 
 /// A key id that names a secret without revealing it.
@@ -86,12 +107,50 @@ impl JwtKeys {
             encoding,
             verifying,
             verified: Verified::default(),
+            csrf_keys: std::iter::once(current)
+                .chain(previous)
+                .map(csrf_key)
+                .collect(),
         })
     }
 
+    /// The CSRF token bound to `binding` (a console session id, or the login form's cookie):
+    /// HMAC-SHA256 under a key derived from the signing secret, hex.
+    pub fn csrf_token(&self, binding: &str) -> String {
+        use hmac::Mac;
+        let mut mac = HmacSha256::new_from_slice(&self.csrf_keys[0]).expect("any key length");
+        mac.update(binding.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether `sent` is the CSRF token of `binding` (under the current or the previous key),
+    /// compared in constant time.
+    pub fn csrf_matches(&self, binding: &str, sent: &str) -> bool {
+        use hmac::Mac;
+        let Ok(sent) = hex::decode(sent.trim()) else {
+            return false;
+        };
+        self.csrf_keys.iter().any(|key| {
+            let mut mac = HmacSha256::new_from_slice(key).expect("any key length");
+            mac.update(binding.as_bytes());
+            mac.verify_slice(&sent).is_ok()
+        })
+    }
     /// Signs an access token; returns it with its lifetime in seconds.
     pub fn issue(
         &self,
+        user_id: i32,
+        session_id: &str,
+        role: &str,
+        ttl_secs: i64,
+    ) -> Result<String, ApiError> {
+        self.issue_for(AUDIENCE, user_id, session_id, role, ttl_secs)
+    }
+
+    /// Signs a token for `audience` ([`AUDIENCE`] or [`CONSOLE_AUDIENCE`]).
+    pub fn issue_for(
+        &self,
+        audience: &str,
         user_id: i32,
         session_id: &str,
         role: &str,
@@ -103,7 +162,7 @@ impl JwtKeys {
             sid: session_id.to_string(),
             role: role.to_string(),
             iss: ISSUER.into(),
-            aud: AUDIENCE.into(),
+            aud: audience.into(),
             iat: now,
             nbf: now,
             exp: now + ttl_secs,
@@ -118,22 +177,32 @@ impl JwtKeys {
     /// Checks signature (by key id), algorithm, issuer, audience, expiry and not-before. A token
     /// this process verified before is not verified again; its expiry and not-before are.
     pub fn verify(&self, token: &str) -> Result<Arc<Claims>, ApiError> {
+        self.verify_for(token, AUDIENCE)
+    }
+
+    /// [`JwtKeys::verify`] for tokens of `audience`: a token of another audience is refused,
+    /// remembered or not.
+    pub fn verify_for(&self, token: &str, audience: &str) -> Result<Arc<Claims>, ApiError> {
         let remembered = self
             .verified
             .lock()
             .ok()
             .and_then(|m| m.get(token).cloned());
         if let Some(claims) = remembered {
+            if claims.aud != audience {
+                return Err(ApiError::unauthorized("the access token is invalid"));
+            }
             let now = chrono::Utc::now().timestamp();
-            if claims.exp + LEEWAY < now {
+            let leeway = leeway_for(audience);
+            if claims.exp + leeway < now {
                 return Err(expired());
             }
-            if claims.nbf - LEEWAY > now {
+            if claims.nbf - leeway > now {
                 return Err(not_valid_yet());
             }
             return Ok(claims);
         }
-        let claims = Arc::new(self.verify_signed(token)?);
+        let claims = Arc::new(self.verify_signed(token, audience)?);
         if let Ok(mut m) = self.verified.lock() {
             if m.len() >= VERIFIED_CAP {
                 m.clear();
@@ -143,7 +212,7 @@ impl JwtKeys {
         Ok(claims)
     }
 
-    fn verify_signed(&self, token: &str) -> Result<Claims, ApiError> {
+    fn verify_signed(&self, token: &str, audience: &str) -> Result<Claims, ApiError> {
         use jsonwebtoken::errors::ErrorKind;
         let bad = || ApiError::unauthorized("the access token is invalid");
         let header = decode_header(token).map_err(|_| bad())?;
@@ -158,9 +227,9 @@ impl JwtKeys {
             .ok_or_else(bad)?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
+        validation.set_audience(&[audience]);
         validation.validate_nbf = true;
-        validation.leeway = LEEWAY as u64;
+        validation.leeway = leeway_for(audience) as u64;
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         decode::<Claims>(token, &key.decoding, &validation)
             .map(|d| d.claims)
@@ -207,6 +276,35 @@ mod tests {
         assert!(rotated.verify(&t).is_ok());
         let dropped = JwtKeys::new(B, None).unwrap();
         assert!(dropped.verify(&t).is_err());
+    }
+
+    #[test]
+    fn audiences_do_not_mix_even_when_remembered() {
+        let keys = JwtKeys::new(A, None).unwrap();
+        let console = keys
+            .issue_for(CONSOLE_AUDIENCE, 1, "s", "admin", 60)
+            .unwrap();
+        let api = keys.issue(1, "s", "admin", 60).unwrap();
+        assert!(keys.verify(&console).is_err());
+        assert!(keys.verify_for(&console, CONSOLE_AUDIENCE).is_ok());
+        assert!(keys.verify(&console).is_err(), "remembered, still refused");
+        assert!(keys.verify(&api).is_ok());
+        assert!(keys.verify_for(&api, CONSOLE_AUDIENCE).is_err());
+    }
+
+    #[test]
+    fn csrf_tokens_are_bound_to_their_session_and_key() {
+        let keys = JwtKeys::new(A, None).unwrap();
+        let t = keys.csrf_token("session-1");
+        assert_eq!(t.len(), 64);
+        assert!(keys.csrf_matches("session-1", &t));
+        assert!(!keys.csrf_matches("session-2", &t));
+        assert!(!keys.csrf_matches("session-1", "not hex"));
+        assert!(!keys.csrf_matches("session-1", ""));
+        assert!(JwtKeys::new(B, Some(A))
+            .unwrap()
+            .csrf_matches("session-1", &t));
+        assert!(!JwtKeys::new(B, None).unwrap().csrf_matches("session-1", &t));
     }
 
     #[test]

@@ -2,16 +2,20 @@
 //! and department officers who do not use the API directly. Templates are embedded in the binary
 //! (minijinja, HTML auto-escaped); charts are inline SVG made on the server; no script runs.
 //!
-//! Login opens an ordinary session (the same accounts, throttling and audit as
-//! `POST /api/v1/auth/login`); the browser holds a signed token for it in an `HttpOnly`,
-//! `SameSite=Strict` cookie (`Secure` behind TLS). Every form carries a CSRF token that must match
-//! the `cl_csrf` cookie (double submit). See `docs/console.md`.
+//! Login checks the password as `POST /api/v1/auth/login` does (same accounts, throttling and
+//! audit) and opens a console session: a session row that ends `console_session_max_secs` after
+//! login, and in an `HttpOnly`, `SameSite=Strict` cookie (`Secure` behind TLS) a token of the
+//! console's own audience (the API refuses it) that expires after `console_idle_timeout_secs`
+//! and is renewed by every request of the session. Every form carries a CSRF token derived by
+//! HMAC from the session id (the login form's from its `cl_csrf` cookie), and any state-changing
+//! request from a foreign `Origin` or with `Sec-Fetch-Site: cross-site` is refused before it
+//! reaches a handler ([`guard`]). See `docs/console.md`.
 
 use std::sync::OnceLock;
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::http::header;
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpMessage, HttpRequest, HttpResponse};
 use minijinja::{context, Environment, Value};
 use serde::{Deserialize, Serialize};
 
@@ -98,30 +102,141 @@ fn redirect(to: &str) -> HttpResponse {
         .finish()
 }
 
-/// The CSRF token of this browser: the `cl_csrf` cookie, or a new one (returned to be set).
-fn csrf_of(req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
-    match req.cookie(CSRF_COOKIE) {
+fn keys(req: &HttpRequest) -> Option<&crate::auth::tokens::JwtKeys> {
+    req.app_data::<web::Data<AppState>>().map(|s| &s.keys)
+}
+
+/// What the login form's CSRF token is bound to: the browser's `cl_csrf` cookie (random).
+fn login_binding(cookie: &str) -> String {
+    format!("console login:{cookie}")
+}
+
+/// The login form's CSRF token (an HMAC of the browser's `cl_csrf` cookie), and the cookie to set
+/// when the browser has none yet.
+fn login_csrf(req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
+    let (cookie, new_cookie) = match req.cookie(CSRF_COOKIE) {
         Some(c) if c.value().len() == 64 => (c.value().to_string(), None),
         _ => {
-            let token = crate::auth::tokens::random_token();
-            let cookie = base_cookie(req, CSRF_COOKIE, token.clone()).finish();
-            (token, Some(cookie))
+            let value = crate::auth::tokens::random_token();
+            let cookie = base_cookie(req, CSRF_COOKIE, value.clone()).finish();
+            (value, Some(cookie))
+        }
+    };
+    let token = keys(req)
+        .map(|k| k.csrf_token(&login_binding(&cookie)))
+        .unwrap_or_default();
+    (token, new_cookie)
+}
+
+/// The login form's `csrf` field must be the token of the browser's `cl_csrf` cookie.
+fn login_csrf_ok(req: &HttpRequest, sent: &str) -> bool {
+    match (req.cookie(CSRF_COOKIE), keys(req)) {
+        (Some(c), Some(k)) => {
+            c.value().len() == 64 && k.csrf_matches(&login_binding(c.value()), sent)
+        }
+        _ => false,
+    }
+}
+
+/// The console session of this request, set by [`console_user`].
+#[derive(Clone)]
+struct ConsoleSession {
+    id: String,
+    /// The cookie with a fresh idle deadline, added to the response by [`guard`].
+    renewed: Option<Cookie<'static>>,
+}
+
+/// The CSRF token of a console session: an HMAC of its id (constant for the session, useless in
+/// another one).
+fn session_csrf(req: &HttpRequest, session_id: &str) -> String {
+    keys(req)
+        .map(|k| k.csrf_token(session_id))
+        .unwrap_or_default()
+}
+
+/// A form's `csrf` field must be the token of the request's console session (checked by
+/// [`console_user`] first; without a session nothing matches).
+fn csrf_ok(req: &HttpRequest, sent: &str) -> bool {
+    let sid = req
+        .extensions()
+        .get::<ConsoleSession>()
+        .map(|s| s.id.clone());
+    match (sid, keys(req)) {
+        (Some(sid), Some(k)) => k.csrf_matches(&sid, sent),
+        _ => false,
+    }
+}
+
+/// Whether a request says it comes from another site: `Sec-Fetch-Site` other than `same-origin`
+/// or `none`, or an `Origin` whose host and port are not this server's (`Host`, or
+/// `X-Forwarded-Host` from the proxy). `Origin: null` says nothing: browsers send it for the
+/// console's own forms, whose pages have `Referrer-Policy: no-referrer`. Requests with neither
+/// header (old browsers, scripts) are judged by their CSRF token alone.
+fn foreign_origin(req: &actix_web::dev::ServiceRequest) -> bool {
+    let headers = req.headers();
+    if let Some(site) = headers.get("sec-fetch-site") {
+        let site = site.to_str().unwrap_or("").trim().to_ascii_lowercase();
+        if site != "same-origin" && site != "none" {
+            return true;
+        }
+    }
+    match headers.get(header::ORIGIN) {
+        None => false,
+        Some(origin) => {
+            let origin = origin.to_str().unwrap_or("").trim().to_ascii_lowercase();
+            let authority = origin
+                .split_once("://")
+                .map(|(_, rest)| rest.trim_end_matches('/'))
+                .unwrap_or("");
+            origin != "null" && authority != req.connection_info().host().to_ascii_lowercase()
         }
     }
 }
 
-/// A form's `csrf` field must equal the browser's `cl_csrf` cookie.
-fn csrf_ok(req: &HttpRequest, sent: &str) -> bool {
-    req.cookie(CSRF_COOKIE).is_some_and(|c| {
-        let want = c.value().as_bytes();
-        want.len() == 64 && want.len() == sent.len() && {
-            // Compare without an early exit.
-            want.iter()
-                .zip(sent.as_bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
+/// Middleware for `/console/`: refuses (403 page, nothing written) a state-changing request from
+/// another site; adds the renewed session cookie to the answer of a request that had a session.
+pub async fn guard(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    use actix_web::http::Method;
+    if !req.path().starts_with("/console") {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe && foreign_origin(&req) {
+        let page = render(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "error.html",
+            context! {
+                title => "请求来源不明",
+                message => "该请求来自其他网站，已被拒绝。请在本系统的页面中操作。",
+            },
+        );
+        return Ok(req.into_response(page));
+    }
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    let renewed = res
+        .request()
+        .extensions()
+        .get::<ConsoleSession>()
+        .and_then(|s| s.renewed.clone());
+    if let Some(cookie) = renewed {
+        // Not over a cookie the handler set itself (logout removes it).
+        if !res.response().cookies().any(|c| c.name() == SESSION_COOKIE) {
+            let _ = res.response_mut().add_cookie(&cookie);
         }
-    })
+    }
+    Ok(res)
+}
+
+/// The console's session cookie holding `token`.
+fn session_cookie(req: &HttpRequest, state: &AppState, token: String) -> Cookie<'static> {
+    base_cookie(req, SESSION_COOKIE, token)
+        .max_age(CookieDuration::seconds(
+            state.settings.console_session_max_secs,
+        ))
+        .finish()
 }
 
 fn base_cookie(
@@ -142,7 +257,7 @@ async fn page_user(
     state: &web::Data<AppState>,
 ) -> Result<(crate::auth::AuthUser, Shown, String), HttpResponse> {
     let (user, shown) = console_user(req, state).await?;
-    let (csrf, _) = csrf_of(req);
+    let csrf = session_csrf(req, &user.session_id);
     Ok((user, shown, csrf))
 }
 
@@ -246,9 +361,25 @@ async fn console_user(
         .cookie(SESSION_COOKIE)
         .map(|c| c.value().to_string())
         .ok_or_else(|| ApiError::unauthorized("no console session"));
-    let user = crate::auth::authenticate(state, token, RequestMeta::from_request(req))
+    let user = crate::auth::authenticate_console(state, token, RequestMeta::from_request(req))
         .await
         .map_err(|_| redirect("/console/login"))?;
+    // Each request of the session moves its idle deadline on.
+    let renewed = state
+        .keys
+        .issue_for(
+            crate::auth::tokens::CONSOLE_AUDIENCE,
+            user.id,
+            &user.session_id,
+            user.role.as_str(),
+            state.settings.console_idle_timeout_secs,
+        )
+        .ok()
+        .map(|token| session_cookie(req, state, token));
+    req.extensions_mut().insert(ConsoleSession {
+        id: user.session_id.clone(),
+        renewed,
+    });
     let scope_zh = match (&user.region_code, user.department_id) {
         (_, Some(d)) => department_name(state, d).await.unwrap_or_default(),
         (Some(r), None) => region_name(state, r.clone()).await.unwrap_or_default(),
@@ -291,7 +422,7 @@ async fn region_name(state: &web::Data<AppState>, code: String) -> Result<String
 
 #[get("/console/login")]
 async fn login_page(req: HttpRequest) -> HttpResponse {
-    let (csrf, new_cookie) = csrf_of(&req);
+    let (csrf, new_cookie) = login_csrf(&req);
     let mut res = render(
         actix_web::http::StatusCode::OK,
         "login.html",
@@ -317,8 +448,8 @@ async fn login_submit(
     form: web::Form<LoginForm>,
 ) -> HttpResponse {
     let form = form.into_inner();
-    let (csrf, _) = csrf_of(&req);
-    if !csrf_ok(&req, &form.csrf) {
+    let (csrf, _) = login_csrf(&req);
+    if !login_csrf_ok(&req, &form.csrf) {
         return render(
             actix_web::http::StatusCode::FORBIDDEN,
             "error.html",
@@ -338,6 +469,7 @@ async fn login_submit(
         meta,
         &form.username,
         form.password.clone(),
+        state.settings.console_session_max_secs,
     )
     .await
     {
@@ -356,23 +488,25 @@ async fn login_submit(
         }
         Err(e) => return actix_web::ResponseError::error_response(&e),
     };
-    // The console keeps the session for its whole lifetime: a token as long-lived as the session,
-    // which logout, a disabled account or a password reset still ends at once (server side).
+    // The console's own token for the session (ended at `console_session_max_secs` by its row):
+    // valid for the idle timeout, renewed by each request; logout, a disabled account or a
+    // password reset still end it at once (server side). The API's tokens are not kept.
     let issued = state.keys.verify(&tokens.access_token).and_then(|claims| {
-        let ttl = state.settings.refresh_token_ttl_secs;
         let user_id = claims
             .sub
             .parse::<i32>()
             .map_err(|_| ApiError::internal("sub"))?;
-        state.keys.issue(user_id, &claims.sid, &claims.role, ttl)
+        state.keys.issue_for(
+            crate::auth::tokens::CONSOLE_AUDIENCE,
+            user_id,
+            &claims.sid,
+            &claims.role,
+            state.settings.console_idle_timeout_secs,
+        )
     });
     match issued {
         Ok(token) => {
-            let cookie = base_cookie(&req, SESSION_COOKIE, token)
-                .max_age(CookieDuration::seconds(
-                    state.settings.refresh_token_ttl_secs,
-                ))
-                .finish();
+            let cookie = session_cookie(&req, &state, token);
             let mut res = redirect("/console/");
             let _ = res.add_cookie(&cookie);
             res
@@ -397,7 +531,7 @@ async fn logout(
         Err(to_login) => return to_login,
     };
     if !csrf_ok(&req, &form.csrf) {
-        let (csrf, _) = csrf_of(&req);
+        let csrf = session_csrf(&req, &user.session_id);
         return forbidden_page(&shown, &csrf, "表单已过期或来源不明，请刷新页面后重试。");
     }
     if let Err(e) = crate::auth::handlers::end_session(&state, &user).await {
@@ -445,7 +579,7 @@ async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         Ok(u) => u,
         Err(to_login) => return to_login,
     };
-    let (csrf, new_cookie) = csrf_of(&req);
+    let csrf = session_csrf(&req, &user.session_id);
     let staff = matches!(user.role, Role::Admin | Role::Bureau | Role::Department);
     let mut repairs: Vec<QueueRow> = Vec::new();
     let mut repairs_total = 0i64;
@@ -505,7 +639,7 @@ async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             Err(e) => return actix_web::ResponseError::error_response(&e),
         }
     }
-    let mut res = render(
+    render(
         actix_web::http::StatusCode::OK,
         "home.html",
         context! {
@@ -514,11 +648,7 @@ async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             draft_cases => draft_cases, draft_cases_cut => draft_cases_cut, staff => staff,
             rows => WORK_BENCH_ROWS,
         },
-    );
-    if let Some(c) = new_cookie {
-        let _ = res.add_cookie(&c);
-    }
-    res
+    )
 }
 
 fn action_zh(action: &str) -> &'static str {

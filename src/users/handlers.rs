@@ -295,7 +295,7 @@ pub async fn update_user(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordReset {
-    /// At least 12 characters.
+    /// 12 to 256 characters; not containing the username, not a common or repetitive password.
     pub new_password: String,
 }
 
@@ -311,7 +311,7 @@ pub struct PasswordReset {
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Password too short or too long", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The password breaks the policy (length, username, common or repetitive: `weak_password`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/users/{id}/password")]
@@ -324,12 +324,14 @@ pub async fn reset_password(
     user.require(&[Role::Admin])?;
     let id = path.into_inner();
     let new_password = body.0.new_password;
-    password::check_policy("new_password", &new_password)
+    password::check_length("new_password", &new_password)
         .map_err(|e| ApiError::validation(vec![e]))?;
     let actor = user.actor();
     db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
             let row = find_row(conn, id)?.ok_or_else(|| ApiError::not_found("user"))?;
+            password::check_policy("new_password", &row.username, &new_password)
+                .map_err(|e| ApiError::validation(vec![e]))?;
             set_password(
                 conn,
                 &actor,

@@ -100,14 +100,25 @@ impl Browser {
     }
 
     async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let res = self
+        self.post_with(path, form, &[]).await
+    }
+
+    /// A form posted with extra headers (`Origin`, `Sec-Fetch-Site`).
+    async fn post_with(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Page {
+        let mut req = self
             .client
             .post(format!("{}{path}", self.base))
             .header(header::COOKIE, self.cookie_header())
-            .form(form)
-            .send()
-            .await
-            .unwrap();
+            .form(form);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = req.send().await.unwrap();
         self.keep(res).await
     }
 
@@ -1540,4 +1551,173 @@ async fn a_tampered_form_or_address_gets_a_page_in_chinese_and_changes_nothing()
     assert_problem(res, StatusCode::BAD_REQUEST, "invalid_path_parameter").await;
     let res = w.app.get("/api/v1/repairs?page=first", &w.tax.token).await;
     assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+}
+
+async fn logged_in(app: &TestApp, username: &str) -> Browser {
+    app.create_user(
+        username,
+        credit_lists::auth::Role::Department,
+        Some(DEPT_TAX),
+        None,
+    );
+    let mut b = Browser::new(app);
+    let p = b.log_in(username, PASSWORD).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "login of {username}");
+    b
+}
+
+#[tokio::test]
+async fn the_console_cookie_is_not_an_api_token_nor_an_api_token_a_console_cookie() {
+    let app = spawn_app().await;
+    let b = logged_in(&app, "tax").await;
+    let cookie = b.cookies["cl_console"].clone();
+    let res = app.get("/api/v1/me", &cookie).await;
+    assert_problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    // Nor does an API access token open the console.
+    let api = app.login_ok("tax").await;
+    let mut other = Browser::new(&app);
+    other.cookies.insert(
+        "cl_console".into(),
+        api["access_token"].as_str().unwrap().to_string(),
+    );
+    let p = other.get("/console/").await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.location(), "/console/login");
+}
+
+#[tokio::test]
+async fn the_console_session_ends_when_idle_and_is_kept_alive_by_use() {
+    let app = spawn_app_with(|s| s.console_idle_timeout_secs = 3).await;
+    let mut b = logged_in(&app, "tax").await;
+    // In use: each request moves the deadline on (4 s of use with a 3 s idle timeout).
+    for _ in 0..4 {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let p = b.get("/console/").await;
+        assert_eq!(p.status, StatusCode::OK);
+        assert!(p.set_cookie("cl_console").is_some(), "renewed");
+    }
+    // Left alone past the timeout: back to the login page.
+    tokio::time::sleep(std::time::Duration::from_millis(4200)).await;
+    let p = b.get("/console/").await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.location(), "/console/login");
+}
+
+#[tokio::test]
+async fn the_console_session_ends_at_its_absolute_lifetime_however_busy() {
+    let app = spawn_app_with(|s| {
+        s.console_idle_timeout_secs = 60;
+        s.console_session_max_secs = 2;
+    })
+    .await;
+    let mut b = logged_in(&app, "tax").await;
+    assert_eq!(b.get("/console/").await.status, StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let p = b.get("/console/").await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.location(), "/console/login");
+}
+
+#[tokio::test]
+async fn a_csrf_token_from_another_session_is_refused() {
+    let app = spawn_app().await;
+    let mut mine = logged_in(&app, "tax").await;
+    let mut theirs = logged_in(&app, "tax2").await;
+    let my_token = mine.get("/console/").await.csrf();
+    let their_token = theirs.get("/console/").await.csrf();
+    assert_ne!(my_token, their_token);
+    // The same account logged in again: another session, another token.
+    let mut again = Browser::new(&app);
+    again.log_in("tax", PASSWORD).await;
+    let again_token = again.get("/console/").await.csrf();
+    assert_ne!(my_token, again_token);
+    for foreign in [&their_token, &again_token] {
+        let p = mine.post("/console/logout", &[("csrf", foreign)]).await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN);
+        assert!(p.body.contains("表单已过期或来源不明"));
+    }
+    // The browser's cl_csrf cookie plays no part once logged in: one chosen to match is useless.
+    mine.cookies.insert("cl_csrf".into(), "a".repeat(64));
+    let p = mine
+        .post("/console/logout", &[("csrf", &"a".repeat(64))])
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        mine.get("/console/").await.status,
+        StatusCode::OK,
+        "still logged in"
+    );
+    let p = mine.post("/console/logout", &[("csrf", &my_token)]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.location(), "/console/login");
+}
+
+#[tokio::test]
+async fn cross_site_console_posts_are_refused_and_same_origin_ones_accepted() {
+    let app = spawn_app().await;
+    let mut b = logged_in(&app, "tax").await;
+    let csrf = b.get("/console/").await.csrf();
+    for headers in [
+        vec![("origin", "http://evil.example")],
+        vec![("sec-fetch-site", "cross-site")],
+        vec![("sec-fetch-site", "same-site")],
+        vec![
+            ("origin", app.address.as_str()),
+            ("sec-fetch-site", "cross-site"),
+        ],
+    ] {
+        let p = b
+            .post_with("/console/logout", &[("csrf", &csrf)], &headers)
+            .await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{headers:?}");
+        assert!(p.body.contains("该请求来自其他网站"), "{headers:?}");
+        assert_eq!(
+            b.get("/console/").await.status,
+            StatusCode::OK,
+            "not logged out"
+        );
+    }
+    // The login form too.
+    let mut stranger = Browser::new(&app);
+    let token = stranger.get("/console/login").await.csrf();
+    let p = stranger
+        .post_with(
+            "/console/login",
+            &[
+                ("csrf", &token),
+                ("username", "tax"),
+                ("password", PASSWORD),
+            ],
+            &[("origin", "http://evil.example")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert!(p.set_cookie("cl_console").is_none());
+    // `Origin: null` from the console's own pages (`Referrer-Policy: no-referrer` makes browsers
+    // send it): decided by `Sec-Fetch-Site` and the token.
+    let p = b
+        .post_with(
+            "/console/logout",
+            &[("csrf", &"2".repeat(64))],
+            &[("origin", "null"), ("sec-fetch-site", "same-origin")],
+        )
+        .await;
+    assert!(
+        p.body.contains("表单已过期或来源不明"),
+        "past the origin check"
+    );
+    // Same origin, as a browser sends it: accepted.
+    let p = b
+        .post_with(
+            "/console/logout",
+            &[("csrf", &csrf)],
+            &[
+                ("origin", app.address.as_str()),
+                ("sec-fetch-site", "same-origin"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.location(), "/console/login");
+    assert_eq!(b.get("/console/").await.status, StatusCode::SEE_OTHER);
 }
