@@ -147,14 +147,15 @@ pub struct Page<T> {
     pub total: i64,
 }
 
-/// Trims a required text field and checks its length in characters.
+/// Trims a required text field and checks its length in characters. Resident ID numbers typed
+/// into it are masked ([`crate::pii::mask_id_numbers_in`]): free text never stores one in clear.
 pub fn required_text(
     errors: &mut Vec<FieldError>,
     field: &str,
     value: &str,
     max_chars: usize,
 ) -> String {
-    let v = value.trim().to_string();
+    let v = crate::pii::mask_id_numbers(value.trim().to_string());
     if v.is_empty() {
         errors.push(FieldError::new(
             field,

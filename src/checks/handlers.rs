@@ -81,6 +81,8 @@ fn optional_text(
     max: usize,
 ) -> Option<String> {
     let v = v.map(str::trim).filter(|s| !s.is_empty())?;
+    // Free text never stores an ID number in clear.
+    let v = crate::pii::mask_id_numbers_in(v);
     if v.chars().count() > max {
         errors.push(FieldError::new(
             field,
@@ -88,7 +90,7 @@ fn optional_text(
             format!("{field} must have at most {max} characters"),
         ));
     }
-    Some(v.to_string())
+    Some(v.into_owned())
 }
 
 /// The region a receipt is counted under: the caller's (an approval system's county, a

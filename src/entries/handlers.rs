@@ -109,7 +109,7 @@ pub fn create_entry(
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(str::to_string);
+        .map(|s| crate::pii::mask_id_numbers_in(s).into_owned());
     if legal_representative
         .as_ref()
         .is_some_and(|s| s.chars().count() > 50)
@@ -352,7 +352,8 @@ pub fn create_entry(
                 .internal_note
                 .as_deref()
                 .map(str::trim)
-                .filter(|s| !s.is_empty())),
+                .filter(|s| !s.is_empty())
+                .map(crate::pii::mask_id_numbers_in)),
             list_entries::source.eq(input.source.as_str()),
             list_entries::objection_open.eq(false),
             list_entries::created_by.eq(user.id),

@@ -1050,7 +1050,7 @@ pub(crate) async fn apply_step(
 ) -> Result<RepairView, ApiError> {
     user.require(STAFF)?;
     let comment = comment
-        .map(|c| c.trim().to_string())
+        .map(|c| crate::pii::mask_id_numbers(c.trim().to_string()))
         .filter(|c| !c.is_empty());
     if step.comment_required && comment.is_none() {
         return Err(ApiError::invalid_field(

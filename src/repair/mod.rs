@@ -125,7 +125,7 @@ pub fn resolve_subject(
     upsert_subject(conn, pii, &code, kind, name, &region, false)
 }
 
-/// Trims an optional text; empty becomes `None`; longer than `max` characters is a field error.
+/// Trims an optional text (ID numbers in it masked); empty becomes `None`; longer than `max` characters is a field error.
 pub fn optional_text(
     errors: &mut Vec<crate::error::FieldError>,
     field: &str,
@@ -133,6 +133,8 @@ pub fn optional_text(
     max: usize,
 ) -> Option<String> {
     let v = v.map(str::trim).filter(|s| !s.is_empty())?;
+    // Free text never stores an ID number in clear.
+    let v = crate::pii::mask_id_numbers_in(v);
     if v.chars().count() > max {
         errors.push(crate::error::FieldError::new(
             field,
@@ -140,7 +142,7 @@ pub fn optional_text(
             format!("{field} must have at most {max} characters"),
         ));
     }
-    Some(v.to_string())
+    Some(v.into_owned())
 }
 
 /// Hex SHA-256.
