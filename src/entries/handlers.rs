@@ -426,8 +426,9 @@ pub fn audit_entry_with(
             entry_view_with(conn, &state.pii, after, Disclosure::Full, today, lookups)?;
         // The staff-only note stays in the city.
         payload.internal_note = None;
-        crate::feed::enqueue(
+        crate::feed::enqueue_with(
             conn,
+            &state.pii,
             crate::feed::Event {
                 event_type,
                 entity_type: "list_entry",

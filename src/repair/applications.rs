@@ -1275,8 +1275,9 @@ fn complete(
     crate::checks::watches::notify(conn, &after, crate::checks::watches::WatchEvent::Removed)?;
     // `audit_entry` above queued the `list_entry.removed` feed event.
     let view = entry_view(conn, &state.pii, &after, Disclosure::Full, day)?;
-    crate::feed::enqueue(
+    crate::feed::enqueue_with(
         conn,
+        &state.pii,
         crate::feed::Event {
             event_type: crate::feed::EventType::RepairCompleted,
             entity_type: "repair",

@@ -520,7 +520,7 @@ fn pg_tool(name: &str) -> std::path::PathBuf {
 }
 
 /// Everything a database holds, as bytes: the SQLite file with its WAL, or `pg_dump` output.
-fn dump(db: &str) -> Vec<u8> {
+pub fn dump(db: &str) -> Vec<u8> {
     if db.starts_with("postgres") {
         let pg_dump = pg_tool("pg_dump");
         let out = Command::new(pg_dump)
