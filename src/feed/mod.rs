@@ -276,17 +276,28 @@ pub fn seal_stored_payloads(conn: &mut DbConnection, pii: &PiiCipher) -> Result<
         db::Backend::Sqlite => format!("payload GLOB '*{}*'", "[0-9]".repeat(17)),
         db::Backend::Postgres => "payload ~ '[0-9]{17}'".to_string(),
     };
-    db::write_tx(conn, |conn| {
+    let candidates = |conn: &mut DbConnection| -> Result<Vec<(i64, serde_json::Value)>, ApiError> {
         let rows: Vec<(i64, String)> = feed_events::table
             .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&digits17))
             .order(feed_events::id.asc())
             .select((feed_events::id, feed_events::payload))
             .load(conn)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, text)| serde_json::from_str(&text).ok().map(|v| (id, v)))
+            .collect())
+    };
+    // Looked at outside a write transaction first: a start with nothing to seal writes nothing
+    // (and does not wait for the write lock of a running instance).
+    if !candidates(conn)?
+        .into_iter()
+        .any(|(_, mut v)| seal(&mut v, None))
+    {
+        return Ok(0);
+    }
+    db::write_tx(conn, |conn| {
         let mut rewritten = Vec::new();
-        for (id, text) in rows {
-            let Ok(mut value) = serde_json::from_str::<serde_json::Value>(&text) else {
-                continue;
-            };
+        for (id, mut value) in candidates(conn)? {
             if seal(&mut value, Some(pii)) {
                 diesel::update(feed_events::table.find(id))
                     .set(feed_events::payload.eq(value.to_string()))
