@@ -231,15 +231,23 @@ pub fn seal(value: &mut serde_json::Value, pii: Option<&PiiCipher>) -> bool {
                 false
             }
         }
-        Value::Array(items) => items
-            .iter_mut()
-            .fold(false, |changed, v| seal(v, pii) || changed),
+        // Every element is visited (no short circuit): all of them must be sealed.
+        Value::Array(items) => {
+            let mut changed = false;
+            for v in items.iter_mut() {
+                changed |= seal(v, pii);
+            }
+            changed
+        }
         Value::Object(map) => {
             if is_sealed(map) {
                 return false;
             }
-            map.values_mut()
-                .fold(false, |changed, v| seal(v, pii) || changed)
+            let mut changed = false;
+            for v in map.values_mut() {
+                changed |= seal(v, pii);
+            }
+            changed
         }
         _ => false,
     }
@@ -320,4 +328,51 @@ pub fn seal_stored_payloads(conn: &mut DbConnection, pii: &PiiCipher) -> Result<
         }
         Ok(rewritten.len())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const A: &str = "11010519491231002X";
+    const B: &str = "110105194912310038";
+
+    #[test]
+    fn every_id_number_is_sealed_and_comes_back_unchanged() {
+        let pii = PiiCipher::new(&[3; 32]);
+        let original = json!({
+            "subjects": [{"code": A, "name": "甲"}, {"code": B}, {"code": "91350100M000100Y43"}],
+            "subject": {"code": B, "kind": "individual"},
+            "facts": format!("与{A}共同"),
+            "count": 3,
+            "none": null,
+            "near_miss": "110105194912310021",
+        });
+        let mut v = original.clone();
+        assert!(seal(&mut v, Some(&pii)));
+        let text = v.to_string();
+        assert!(!text.contains(A) && !text.contains(B), "{text}");
+        assert_eq!(v["subjects"][0]["code"].as_object().unwrap().len(), 1);
+        assert_eq!(v["facts"], "与110105********002X共同");
+        assert_eq!(v["near_miss"], "110105194912310021");
+        // Sealing again changes nothing.
+        let sealed = v.clone();
+        assert!(!seal(&mut v, Some(&pii)));
+        assert_eq!(v, sealed);
+        unseal(&mut v, &pii).unwrap();
+        let mut expected = original.clone();
+        expected["facts"] = json!("与110105********002X共同");
+        assert_eq!(v, expected);
+        // Without a cipher the numbers are masked.
+        let mut m = original.clone();
+        assert!(seal(&mut m, None));
+        assert_eq!(m["subject"]["code"], "110105********0038");
+        // Another key cannot read it.
+        let mut other = sealed.clone();
+        assert!(unseal(&mut other, &PiiCipher::new(&[4; 32])).is_err());
+        // Nothing to do in a payload without ID numbers.
+        let mut plain = json!({"code": "91350100M000100Y43", "n": [1, 2]});
+        assert!(!seal(&mut plain, Some(&pii)));
+    }
 }
