@@ -193,6 +193,8 @@ pub fn text_chars(errors: &mut Vec<FieldError>, field: &str, value: &str, multil
     }
 }
 
+/// Trims a text field, checks its length and its characters, and masks any resident ID number
+/// typed into it ([`crate::pii::mask_id_numbers_in`]): free text never stores one in clear.
 fn trimmed_text(
     errors: &mut Vec<FieldError>,
     field: &str,
@@ -200,7 +202,7 @@ fn trimmed_text(
     max_chars: usize,
     multiline: bool,
 ) -> String {
-    let v = value.trim().to_string();
+    let v = crate::pii::mask_id_numbers(value.trim().to_string());
     if v.is_empty() {
         errors.push(FieldError::new(
             field,

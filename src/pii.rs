@@ -163,6 +163,67 @@ impl PiiCipher {
     }
 }
 
+/// Replaces every resident ID number (GB 11643, 18 characters, valid birth date and check
+/// character) found in free text by its masked form (`110105********002X`), before the text is
+/// stored, audited, published or pushed anywhere.
+///
+/// A candidate is a run of ASCII digits, optionally ending in `X`/`x`, of exactly 18 characters
+/// that no further ASCII digit or letter touches on either side (so longer numbers, bank
+/// accounts, and codes such as USCCs are left alone). It is masked only when
+/// [`IdNumber::parse`](crate::domain::IdNumber::parse) accepts it. Old 15-digit numbers are not
+/// recognised (the domain parser does not accept them), nor are numbers typed with spaces or in
+/// full-width digits. Returns the text unchanged (borrowed) when it holds no ID number; the
+/// result has as many characters as the input.
+pub fn mask_id_numbers_in(text: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let mut out: Option<String> = None;
+    let mut copied = 0; // bytes of `text` already copied to `out`
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() || (i > 0 && bytes[i - 1].is_ascii_alphanumeric()) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        let mut end = i;
+        if end - start == 17 && end < bytes.len() && matches!(bytes[end], b'X' | b'x') {
+            end += 1;
+        }
+        let touching = end < bytes.len() && bytes[end].is_ascii_alphanumeric();
+        if end - start == 18 && !touching {
+            if let Ok(id) = crate::domain::IdNumber::parse(&text[start..end]) {
+                let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+                o.push_str(&text[copied..start]);
+                o.push_str(&id.masked());
+                copied = end;
+            }
+        }
+        // Skip the rest of this alphanumeric run: digits inside a longer token are not an ID.
+        i = end;
+        while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
+            i += 1;
+        }
+    }
+    match out {
+        None => std::borrow::Cow::Borrowed(text),
+        Some(mut o) => {
+            o.push_str(&text[copied..]);
+            std::borrow::Cow::Owned(o)
+        }
+    }
+}
+
+/// [`mask_id_numbers_in`] for an owned string.
+pub fn mask_id_numbers(text: String) -> String {
+    match mask_id_numbers_in(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(masked) => masked,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,5 +356,50 @@ mod tests {
         assert!(!dbg.contains("7, 7, 7"));
         assert_eq!(c.key_id().len(), 8);
         assert_ne!(c.key_id(), PiiCipher::new(&OTHER_KEY).key_id());
+    }
+
+    #[test]
+    fn id_numbers_in_free_text_are_masked() {
+        let m = |t: &str| mask_id_numbers_in(t).into_owned();
+        assert_eq!(
+            m("当事人王某（身份证号11010519491231002X）拒不履行"),
+            "当事人王某（身份证号110105********002X）拒不履行"
+        );
+        assert_eq!(m("11010519491231002x"), "110105********002X");
+        assert_eq!(
+            m("a 11010519491231002X, b 110105194912310038."),
+            "a 110105********002X, b 110105********0038."
+        );
+        // Untouched: no number, a wrong check character, an impossible date, a longer digit
+        // run, a number glued to letters, a USCC, 15 digits.
+        for keep in [
+            "",
+            "无",
+            "110105194912310021",
+            "110105194902310020",
+            "911010519491231002X",
+            "11010519491231002X1",
+            "A11010519491231002X",
+            "11010519491231002XA",
+            "91350100M000100Y43",
+            "110105491231002",
+            "通法执〔2026〕99号",
+        ] {
+            assert!(
+                matches!(mask_id_numbers_in(keep), std::borrow::Cow::Borrowed(_)),
+                "{keep}"
+            );
+        }
+        let long = format!("{}。", "无关文字".repeat(100));
+        assert!(matches!(
+            mask_id_numbers_in(&long),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            mask_id_numbers("x11010519491231002X 11010519491231002X".into()),
+            "x11010519491231002X 110105********002X"
+        );
+        let t = "身份证11010519491231002X";
+        assert_eq!(m(t).chars().count(), t.chars().count());
     }
 }

@@ -60,6 +60,15 @@ impl Application {
             .map_err(StartError::Other)?;
         let pii = PiiCipher::new(&settings.require_pii_key()?);
         let pool = db::connect(&settings.database_url, settings.pool_size, true)?;
+        // Feed payloads written in clear by older versions get their ID numbers encrypted.
+        {
+            let mut conn = pool.get().map_err(|e| StartError::Other(e.to_string()))?;
+            let n = crate::feed::seal_stored_payloads(&mut conn, &pii)
+                .map_err(|e| StartError::Other(format!("sealing stored feed payloads: {e}")))?;
+            if n > 0 {
+                tracing::info!(rewritten = n, "feed payloads: ID numbers encrypted at rest");
+            }
+        }
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartError::Bind {
             addr: settings.bind.clone(),
             source,
@@ -179,6 +188,7 @@ impl Application {
         let worker = self.feed_push.map(|cfg| {
             AbortOnDrop(tokio::spawn(crate::feed::push::run(
                 self.pool.clone(),
+                self.state.pii.clone(),
                 cfg,
                 self.instance.clone(),
             )))

@@ -980,8 +980,9 @@ pub fn mark_shared(
     let row = find_case(conn, c.id)?.ok_or_else(|| ApiError::internal("case vanished"))?;
     let view = audit_case(conn, state, user, "case.share", Some(&before), &row)?;
     let full = case_view(conn, &state.pii, &row, Disclosure::Full)?;
-    feed::enqueue(
+    feed::enqueue_with(
         conn,
+        &state.pii,
         feed::Event {
             event_type: EventType::CaseShared,
             entity_type: "case",

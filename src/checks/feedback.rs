@@ -146,7 +146,7 @@ pub async fn create(
             "the Idempotency-Key header must have at most 200 characters",
         ));
     }
-    let note = fb.note.trim().to_string();
+    let note = crate::pii::mask_id_numbers(fb.note.trim().to_string());
     if note.chars().count() > 2000 {
         return Err(ApiError::invalid_field(
             "note",

@@ -82,6 +82,8 @@ fn optional_text(
     multiline: bool,
 ) -> Option<String> {
     let v = v.map(str::trim).filter(|s| !s.is_empty())?;
+    // Free text never stores an ID number in clear.
+    let v = crate::pii::mask_id_numbers_in(v);
     if v.chars().count() > max {
         errors.push(FieldError::new(
             field,
@@ -89,8 +91,8 @@ fn optional_text(
             format!("{field} must have at most {max} characters"),
         ));
     }
-    crate::http::text_chars(errors, field, v, multiline);
-    Some(v.to_string())
+    crate::http::text_chars(errors, field, &v, multiline);
+    Some(v.into_owned())
 }
 
 /// The region a receipt is counted under: the caller's (an approval system's county, a

@@ -110,7 +110,7 @@ pub fn create_entry(
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(str::to_string);
+        .map(|s| crate::pii::mask_id_numbers_in(s).into_owned());
     if legal_representative
         .as_ref()
         .is_some_and(|s| s.chars().count() > 50)
@@ -362,7 +362,8 @@ pub fn create_entry(
                 .internal_note
                 .as_deref()
                 .map(str::trim)
-                .filter(|s| !s.is_empty())),
+                .filter(|s| !s.is_empty())
+                .map(crate::pii::mask_id_numbers_in)),
             list_entries::source.eq(input.source.as_str()),
             list_entries::objection_open.eq(false),
             list_entries::created_by.eq(user.id),
@@ -435,8 +436,9 @@ pub fn audit_entry_with(
             entry_view_with(conn, &state.pii, after, Disclosure::Full, today, lookups)?;
         // The staff-only note stays in the city.
         payload.internal_note = None;
-        crate::feed::enqueue(
+        crate::feed::enqueue_with(
             conn,
+            &state.pii,
             crate::feed::Event {
                 event_type,
                 entity_type: "list_entry",

@@ -79,8 +79,9 @@ pub async fn list(
             "limit must be between 1 and 1000",
         ));
     }
+    let pii = state.pii.clone();
     let page = db::run(&state.pool, move |conn| {
-        let mut events = load_events(conn, after, limit + 1)?;
+        let mut events = load_events(conn, &pii, after, limit + 1)?;
         let has_more = events.len() as i64 > limit;
         events.truncate(limit as usize);
         let next_cursor = events.last().map(|e| e.id).unwrap_or(after);

@@ -161,7 +161,7 @@ async fn post(client: &reqwest::Client, url: &str, events: &[FeedEvent]) -> Resu
 }
 
 /// The worker loop; runs until its task is aborted.
-pub async fn run(pool: Pool, cfg: PushConfig, instance: String) {
+pub async fn run(pool: Pool, pii: crate::pii::PiiCipher, cfg: PushConfig, instance: String) {
     let timeout = cfg
         .lease
         .saturating_sub(Duration::from_millis(500))
@@ -180,11 +180,12 @@ pub async fn run(pool: Pool, cfg: PushConfig, instance: String) {
         let me = instance.clone();
         let lease = cfg.lease;
         let batch = cfg.batch as i64;
+        let pii = pii.clone();
         let step = db::run(&pool, move |conn| {
             let Some(cursor) = acquire(conn, &me, lease)? else {
                 return Ok(None);
             };
-            Ok(Some(load_events(conn, cursor, batch)?))
+            Ok(Some(load_events(conn, &pii, cursor, batch)?))
         })
         .await;
         let events = match step {

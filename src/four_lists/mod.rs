@@ -413,7 +413,7 @@ pub fn validate_content(
 ) -> Result<ItemContent, ApiError> {
     let mut errors = Vec::new();
     c.title = crate::http::required_line(&mut errors, "title", &c.title, 200);
-    c.description = c.description.trim().to_string();
+    c.description = crate::pii::mask_id_numbers(c.description.trim().to_string());
     if c.description.chars().count() > 5000 {
         errors.push(FieldError::new(
             "description",

@@ -1054,7 +1054,7 @@ pub(crate) async fn apply_step(
 ) -> Result<RepairView, ApiError> {
     user.require(STAFF)?;
     let comment = comment
-        .map(|c| c.trim().to_string())
+        .map(|c| crate::pii::mask_id_numbers(c.trim().to_string()))
         .filter(|c| !c.is_empty());
     if step.comment_required && comment.is_none() {
         return Err(ApiError::invalid_field(
@@ -1279,8 +1279,9 @@ fn complete(
     crate::checks::watches::notify(conn, &after, crate::checks::watches::WatchEvent::Removed)?;
     // `audit_entry` above queued the `list_entry.removed` feed event.
     let view = entry_view(conn, &state.pii, &after, Disclosure::Full, day)?;
-    crate::feed::enqueue(
+    crate::feed::enqueue_with(
         conn,
+        &state.pii,
         crate::feed::Event {
             event_type: crate::feed::EventType::RepairCompleted,
             entity_type: "repair",

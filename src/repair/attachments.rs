@@ -174,7 +174,7 @@ pub async fn upload(
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     user.require(STAFF)?;
-    let filename = query.filename.trim().to_string();
+    let filename = crate::pii::mask_id_numbers(query.filename.trim().to_string());
     if filename.is_empty() || filename.chars().count() > 200 {
         return Err(ApiError::invalid_query(
             "filename",

@@ -304,8 +304,9 @@ pub fn seed(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
                 Some(&before),
                 &after,
             )?;
-            crate::feed::enqueue(
+            crate::feed::enqueue_with(
                 conn,
+                &state.pii,
                 crate::feed::Event {
                     event_type: crate::feed::EventType::RepairCompleted,
                     entity_type: "repair",

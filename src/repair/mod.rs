@@ -130,7 +130,8 @@ pub fn resolve_subject(
     upsert_subject(conn, pii, &code, kind, name, &region, false)
 }
 
-/// Trims an optional single-line text; empty becomes `None`; a control character or longer than `max` characters is a field error.
+/// Trims an optional single-line text (ID numbers in it masked); empty becomes `None`; a
+/// control character or longer than `max` characters is a field error.
 pub fn optional_text(
     errors: &mut Vec<crate::error::FieldError>,
     field: &str,
@@ -138,6 +139,8 @@ pub fn optional_text(
     max: usize,
 ) -> Option<String> {
     let v = v.map(str::trim).filter(|s| !s.is_empty())?;
+    // Free text never stores an ID number in clear.
+    let v = crate::pii::mask_id_numbers_in(v);
     if v.chars().count() > max {
         errors.push(crate::error::FieldError::new(
             field,
@@ -145,8 +148,8 @@ pub fn optional_text(
             format!("{field} must have at most {max} characters"),
         ));
     }
-    crate::http::text_chars(errors, field, v, false);
-    Some(v.to_string())
+    crate::http::text_chars(errors, field, &v, false);
+    Some(v.into_owned())
 }
 
 /// Hex SHA-256.

@@ -211,6 +211,8 @@ async fn a_reader_polling_during_concurrent_writes_misses_nothing() {
 struct Receiver {
     url: String,
     accepted: Arc<Mutex<Vec<i64>>>,
+    /// The accepted events as received.
+    events: Arc<Mutex<Vec<Value>>>,
     requests: Arc<AtomicUsize>,
     handle: actix_web::dev::ServerHandle,
 }
@@ -222,16 +224,19 @@ async fn receiver(fail_first: usize) -> Receiver {
 /// A receiver that answers 503 to the first `fail_first` requests and takes `delay` over each.
 async fn receiver_with(fail_first: usize, delay: Duration) -> Receiver {
     let accepted = Arc::new(Mutex::new(Vec::new()));
+    let events = Arc::new(Mutex::new(Vec::new()));
     let requests = Arc::new(AtomicUsize::new(0));
-    let (a, r) = (accepted.clone(), requests.clone());
+    let (a, r, ev) = (accepted.clone(), requests.clone(), events.clone());
     let server = HttpServer::new(move || {
         let a = a.clone();
         let r = r.clone();
+        let ev = ev.clone();
         App::new().route(
             "/push",
             web::post().to(move |body: web::Json<Value>| {
                 let a = a.clone();
                 let r = r.clone();
+                let ev = ev.clone();
                 async move {
                     tokio::time::sleep(delay).await;
                     let n = r.fetch_add(1, Ordering::SeqCst);
@@ -241,6 +246,7 @@ async fn receiver_with(fail_first: usize, delay: Duration) -> Receiver {
                     let mut got = a.lock().unwrap();
                     for e in body["events"].as_array().unwrap() {
                         got.push(e["id"].as_i64().unwrap());
+                        ev.lock().unwrap().push(e.clone());
                     }
                     HttpResponse::Ok().finish()
                 }
@@ -257,6 +263,7 @@ async fn receiver_with(fail_first: usize, delay: Duration) -> Receiver {
     Receiver {
         url: format!("http://127.0.0.1:{port}/push"),
         accepted,
+        events,
         requests,
         handle,
     }
@@ -521,4 +528,264 @@ async fn a_push_killed_midway_resumes_without_loss_or_reordering() {
         got.len() - all.len()
     );
     rx.handle.stop(false).await;
+}
+
+/// An event's `entity_id` as a number.
+fn entity_of(event: &Value) -> Option<i64> {
+    event["entity_id"].as_str()?.parse().ok()
+}
+
+/// Every stored payload, as the database holds it.
+fn stored_payloads(app: &TestApp) -> Vec<(i64, String)> {
+    use credit_lists::schema::feed_events;
+    use diesel::prelude::*;
+    feed_events::table
+        .order(feed_events::id.asc())
+        .select((feed_events::id, feed_events::payload))
+        .load(&mut *app.conn())
+        .unwrap()
+}
+
+/// An individual listed, the list entry published and removed, an enterprise with its legal
+/// representative's number, a case about the individual shared with the province: the outbox
+/// holds none of the numbers in clear, while the feed's readers and the provincial platform get
+/// every event with the full numbers, the platform exactly what the feed API reads.
+#[tokio::test]
+async fn id_numbers_are_encrypted_in_the_outbox_and_read_and_pushed_in_full() {
+    let s = setup().await;
+    let app = &s.f.app;
+    let t = &s.f.tax.token;
+    let admin = app.admin().await;
+    let person = crate::entries::id_number(31);
+    let rep = crate::entries::id_number(32);
+    let mut body = entry("black", s.f.black, &person, "HEI-PII-1");
+    body["subject_name"] = json!("王某某");
+    body.as_object_mut().unwrap().remove("legal_representative");
+    let e_person = create_entry(app, t, body).await["id"].as_i64().unwrap();
+    crate::entries::publish_entry(app, t, e_person).await;
+    let mut body = entry("black", s.f.black, &uscc(331), "HEI-PII-2");
+    body["legal_representative_id"] = json!(rep);
+    let e_org = create_entry(app, t, body).await["id"].as_i64().unwrap();
+    crate::entries::publish_entry(app, t, e_org).await;
+    let mut case = crate::cases::punishment_case(&s, &person, e_person);
+    case["subjects"] = json!([{"code": person, "name": "王某某"}]);
+    let c = crate::cases::post_case(app, t, case).await["id"]
+        .as_i64()
+        .unwrap();
+    let res = crate::cases::action(app, t, c, "submit").await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    let res = crate::cases::action(app, &s.city.token, c, "share").await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    let res = app
+        .post(
+            &format!("/api/v1/list-entries/{e_person}/remove"),
+            t,
+            json!({"reason": "revoked", "note": "撤销"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // At rest: no number in clear; each event about the individual holds a sealed value.
+    let stored = stored_payloads(app);
+    for (id, payload) in &stored {
+        assert!(!payload.contains(&person), "event {id}: {payload}");
+        assert!(!payload.contains(&rep), "event {id}: {payload}");
+    }
+    let sealed = stored
+        .iter()
+        .filter(|(_, p)| p.contains("{\"$pii\":\"v1:"))
+        .count();
+    assert_eq!(
+        sealed, 3,
+        "the publication, the removal and the shared case"
+    );
+
+    // Read through the feed API: the full numbers, where they were.
+    let (events, last) = read_all(app, &admin.token, 0, 1000).await;
+    let find = |ty: &str, entity: i64| {
+        events
+            .iter()
+            .find(|e| e["event_type"] == ty && entity_of(e) == Some(entity))
+            .unwrap_or_else(|| panic!("{ty} {entity}"))
+            .clone()
+    };
+    let published = find("list_entry.published", e_person);
+    assert_eq!(published["payload"]["subject"]["code"], person);
+    assert_eq!(published["payload"]["subject"]["kind"], "individual");
+    let removed = find("list_entry.removed", e_person);
+    assert_eq!(removed["payload"]["subject"]["code"], person);
+    assert_eq!(removed["payload"]["removal_reason"], "revoked");
+    let shared = find("case.shared", c);
+    assert_eq!(shared["payload"]["subjects"][0]["code"], person);
+    let org = find("list_entry.published", e_org);
+    assert_eq!(org["payload"]["subject"]["code"], uscc(331));
+    // A legal representative's number was never shared in full, and still is not.
+    assert_eq!(
+        org["payload"]["legal_representative_id"],
+        format!("{}********{}", &rep[..6], &rep[14..])
+    );
+    assert!(
+        !org["payload"].to_string().contains("$pii"),
+        "no marker is left: {}",
+        org["payload"]
+    );
+
+    // Pushed: another instance on the same database delivers exactly what the API reads.
+    let rx = receiver(0).await;
+    let (_pusher, handle) = spawn_on_stoppable(&app.db_url, push_to(rx.url.clone())).await;
+    wait_delivered(app, &admin.token, last).await;
+    handle.stop(true).await;
+    let pushed = rx.events.lock().unwrap().clone();
+    assert_eq!(pushed, events);
+    rx.handle.stop(true).await;
+}
+
+/// Payloads an older version stored in clear are sealed when the service starts, once, in one
+/// audited transaction; what the feed gives out does not change, except that an ID number inside
+/// free text is masked.
+#[tokio::test]
+async fn payloads_stored_in_clear_by_an_older_version_are_sealed_at_start_up() {
+    use credit_lists::schema::{audit_log, feed_events};
+    use diesel::prelude::*;
+    let s = setup().await;
+    let app = &s.f.app;
+    let t = &s.f.tax.token;
+    let admin = app.admin().await;
+    let person = crate::entries::id_number(41);
+    let e = create_entry(app, t, entry("black", s.f.black, &person, "HEI-OLD")).await["id"]
+        .as_i64()
+        .unwrap();
+    crate::entries::publish_entry(app, t, e).await;
+    let (events, _) = read_all(app, &admin.token, 0, 1000).await;
+    let event = events
+        .iter()
+        .find(|ev| ev["event_type"] == "list_entry.published" && entity_of(ev) == Some(e))
+        .unwrap()
+        .clone();
+    let id = event["id"].as_i64().unwrap();
+    // What an older version wrote: the payload in clear, with the number in free text too.
+    let mut clear = event["payload"].clone();
+    clear["facts"] = json!(format!("当事人身份证号{person}，拒不履行"));
+    diesel::update(feed_events::table.find(id))
+        .set(feed_events::payload.eq(clear.to_string()))
+        .execute(&mut *app.conn())
+        .unwrap();
+    let sealing = || {
+        audit_log::table
+            .filter(audit_log::action.eq("feed.payloads_sealed"))
+            .select(audit_log::after_json)
+            .load::<Option<String>>(&mut *app.conn())
+            .unwrap()
+    };
+    assert!(sealing().is_empty());
+
+    let (_second, handle) = spawn_on_stoppable(&app.db_url, |_| {}).await;
+    handle.stop(true).await;
+    let stored = stored_payloads(app);
+    let row = &stored.iter().find(|(i, _)| *i == id).unwrap().1;
+    assert!(!row.contains(&person), "{row}");
+    assert!(row.contains("$pii"), "{row}");
+    let audit = sealing();
+    assert_eq!(audit.len(), 1);
+    let after: Value = serde_json::from_str(audit[0].as_deref().unwrap()).unwrap();
+    assert_eq!(after["rewritten"], 1);
+    assert_eq!(after["first_id"], id);
+
+    let (again, _) = read_all(app, &admin.token, 0, 1000).await;
+    let got = again.iter().find(|ev| ev["id"] == id).unwrap();
+    let mut expected = event.clone();
+    expected["payload"]["facts"] = json!(format!(
+        "当事人身份证号{}********{}，拒不履行",
+        &person[..6],
+        &person[14..]
+    ));
+    assert_eq!(got, &expected);
+
+    // Idempotent: a further start rewrites nothing and audits nothing.
+    let (_third, handle) = spawn_on_stoppable(&app.db_url, |_| {}).await;
+    handle.stop(true).await;
+    assert_eq!(sealing().len(), 1);
+    assert_eq!(stored_payloads(app), stored);
+    assert!(credit_lists::audit::verify(&mut app.conn()).unwrap().ok);
+}
+
+/// ID numbers typed into free text (facts, notes, names, objection grounds, removal notes) are
+/// masked before they are stored, audited or shared; text that only looks like one is kept.
+#[tokio::test]
+async fn id_numbers_typed_into_free_text_are_masked_before_storing_auditing_or_sharing() {
+    let s = setup().await;
+    let app = &s.f.app;
+    let t = &s.f.tax.token;
+    let admin = app.admin().await;
+    let person = crate::entries::id_number(51);
+    let other = crate::entries::id_number(52);
+    let masked = |id: &str| format!("{}********{}", &id[..6], &id[14..]);
+    let near_miss = "110105194912310021"; // wrong check character: not an ID number
+    let mut body = entry("black", s.f.black, &uscc(351), "HEI-TEXT");
+    body["facts"] = json!(format!(
+        "法定代表人张三（身份证号{person}）拒不履行；编号{near_miss}。"
+    ));
+    body["legal_representative"] = json!(format!("张三 {}", other.to_lowercase()));
+    body["internal_note"] = json!(format!("核实身份证{other}"));
+    let v = create_entry(app, t, body).await;
+    let e = v["id"].as_i64().unwrap();
+    assert_eq!(
+        v["facts"],
+        format!(
+            "法定代表人张三（身份证号{}）拒不履行；编号{near_miss}。",
+            masked(&person)
+        )
+    );
+    assert_eq!(
+        v["legal_representative"],
+        format!("张三 {}", masked(&other))
+    );
+    assert_eq!(v["internal_note"], format!("核实身份证{}", masked(&other)));
+    crate::entries::publish_entry(app, t, e).await;
+    let res = app
+        .post(
+            &format!("/api/v1/list-entries/{e}/objections"),
+            t,
+            json!({"raised_by": format!("李四{person}"), "grounds": format!("{person}不是本人")}),
+        )
+        .await;
+    let status = res.status();
+    let objection: Value = res.json().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{objection}");
+    assert_eq!(objection["raised_by"], format!("李四{}", masked(&person)));
+    assert_eq!(objection["grounds"], format!("{}不是本人", masked(&person)));
+    // The shared payload has the masked facts.
+    let (events, _) = read_all(app, &admin.token, 0, 1000).await;
+    let published = events
+        .iter()
+        .find(|ev| ev["event_type"] == "list_entry.published" && entity_of(ev) == Some(e))
+        .unwrap();
+    assert_eq!(published["payload"]["facts"], v["facts"]);
+
+    // Nowhere in the database: entries, objections, audit trail, outbox.
+    let data = crate::process::dump(&app.db_url);
+    assert!(data.len() > 10_000, "a real dump");
+    for id in [&person, &other] {
+        for needle in [id.clone(), id.to_lowercase()] {
+            assert!(
+                !data.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{needle} in clear in the database"
+            );
+        }
+    }
+    assert!(
+        data.windows(near_miss.len())
+            .any(|w| w == near_miss.as_bytes()),
+        "text that is not an ID number is kept as typed"
+    );
 }

@@ -520,7 +520,7 @@ fn pg_tool(name: &str) -> std::path::PathBuf {
 }
 
 /// Everything a database holds, as bytes: the SQLite file with its WAL, or `pg_dump` output.
-fn dump(db: &str) -> Vec<u8> {
+pub fn dump(db: &str) -> Vec<u8> {
     if db.starts_with("postgres") {
         let pg_dump = pg_tool("pg_dump");
         let out = Command::new(pg_dump)
@@ -670,6 +670,242 @@ async fn personal_id_numbers_are_in_clear_in_neither_the_database_nor_the_log() 
         assert!(
             !data.windows(needle.len()).any(|w| w == needle),
             "{id} in clear in the database"
+        );
+    }
+}
+
+/// Every resident ID number with a valid check character (and a real birth date) found in
+/// `bytes`: any 18-byte run of 17 ASCII digits and a digit or `X`/`x`, wherever it stands.
+fn valid_id_numbers_in(bytes: &[u8]) -> std::collections::BTreeSet<String> {
+    bytes
+        .windows(18)
+        .filter(|w| {
+            w[..17].iter().all(u8::is_ascii_digit)
+                && (w[17].is_ascii_digit() || w[17] == b'X' || w[17] == b'x')
+        })
+        .filter_map(|w| {
+            let text = std::str::from_utf8(w).ok()?;
+            credit_lists::domain::IdNumber::parse(text)
+                .ok()
+                .map(|id| id.as_str().to_string())
+        })
+        .collect()
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_scan_finds_id_numbers_however_they_are_surrounded() {
+    let id = crate::entries::id_number(1);
+    for text in [
+        id.clone(),
+        format!("x{id}y"),
+        format!("9{id}"),
+        format!("\0\u{1}{}\"", id.to_lowercase()),
+    ] {
+        assert_eq!(
+            valid_id_numbers_in(text.as_bytes())
+                .into_iter()
+                .collect::<Vec<_>>(),
+            vec![id.clone()],
+            "{text}"
+        );
+    }
+    for text in [
+        "110105194912310021",
+        "220502********0011",
+        "2026-12-06T08:00:00",
+    ] {
+        assert!(valid_id_numbers_in(text.as_bytes()).is_empty(), "{text}");
+    }
+}
+
+/// The real binary in demo mode (its 140 individuals listed, published and removed, cases about
+/// them shared) plus, through the API, entries of individuals published and removed, an ID number
+/// typed into free text, and credit checks by number; then a backup. No valid ID number is in
+/// clear in anything the service wrote: the database (SQLite file, WAL and receipt log, or
+/// `pg_dump`), every file in its data directory and working directory, the debug log, the backup.
+#[tokio::test]
+async fn no_valid_id_number_is_in_clear_in_anything_the_service_writes_after_a_demo_run() {
+    use credit_lists::schema::feed_events;
+    let (db, _d) = fresh_database();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("service.log");
+    let (mut child, address) = start_server_logged(&db, dir.path(), &log);
+    let client = reqwest::Client::new();
+    let admin = login_to(&client, &address, "demo-admin").await;
+    let approval = login_to(&client, &address, "demo-approval").await;
+    let items: Value = client
+        .get(format!(
+            "{address}/api/v1/four-list-items?kind=black_scope&per_page=100"
+        ))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let scope = items["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == "FY-HEI-01")
+        .expect("the demo court scope")["id"]
+        .clone();
+    let ids: Vec<String> = (911..915).map(crate::entries::id_number).collect();
+    let mut entries = Vec::new();
+    for (i, id) in ids.iter().enumerate().take(3) {
+        let mut body = crate::entries::entry("black", 0, id, &format!("通法执〔2026〕8{i}号"));
+        body["scope_item_id"] = scope.clone();
+        body["department_id"] = json!(15);
+        body["subject_name"] = json!("王某某");
+        // Free text with another person's number in it.
+        body["facts"] = json!(format!("与{}共同拒不履行生效判决", ids[3]));
+        body["internal_note"] = json!(format!("身份证{id}已核实"));
+        body.as_object_mut().unwrap().remove("legal_representative");
+        let res = client
+            .post(format!("{address}/api/v1/list-entries"))
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        let e = v["id"].as_i64().unwrap();
+        let res = client
+            .post(format!("{address}/api/v1/list-entries/{e}/publish"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        entries.push(e);
+    }
+    let res = client
+        .post(format!(
+            "{address}/api/v1/list-entries/{}/remove",
+            entries[0]
+        ))
+        .bearer_auth(&admin)
+        .json(&json!({"reason": "revoked", "note": format!("{}申请撤销", ids[0])}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    for id in &ids {
+        let res = client
+            .post(format!("{address}/api/v1/credit-checks"))
+            .bearer_auth(&approval)
+            .json(
+                &json!({"subject_code": id, "field": "administrative_licensing",
+                          "reference": format!("XK-{id}"), "purpose": format!("核查{id}")}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let res = client
+            .get(format!("{address}/api/v1/subjects/{id}"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success() || res.status() == StatusCode::NOT_FOUND);
+    }
+    let res = client
+        .post(format!("{address}/api/v1/credit-checks/batch"))
+        .bearer_auth(&approval)
+        .json(&json!({"subject_codes": ids, "field": "administrative_licensing"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // The feed's readers still get full numbers (so the scan below is not vacuous).
+    let feed: Value = client
+        .get(format!("{address}/api/v1/feed?limit=1000"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let in_feed = valid_id_numbers_in(feed.to_string().as_bytes());
+    assert!(in_feed.contains(&ids[1]), "the feed gives full numbers");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // What the run covered: individuals published and removed, shared cases about them.
+    let mut conn = open_db(&db);
+    for ty in ["list_entry.published", "list_entry.removed", "case.shared"] {
+        let sealed: i64 = feed_events::table
+            .filter(feed_events::event_type.eq(ty))
+            .filter(feed_events::payload.like("%\"$pii\"%"))
+            .count()
+            .get_result(&mut *conn)
+            .unwrap();
+        assert!(sealed > 0, "{ty} events about individuals");
+    }
+    drop(conn);
+
+    let mut written: Vec<(String, Vec<u8>)> = vec![
+        ("database".into(), dump(&db)),
+        ("log".into(), std::fs::read(&log).unwrap()),
+    ];
+    assert!(written[0].1.len() > 100_000, "a real dump");
+    let text = String::from_utf8_lossy(&written[1].1);
+    assert!(
+        text.contains("DEBUG") || text.contains("INFO"),
+        "a log was written"
+    );
+    let mut dirs = vec![dir.path().to_path_buf()];
+    if !is_postgres() {
+        let path = std::path::PathBuf::from(
+            db.trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:"),
+        );
+        dirs.push(path.parent().unwrap().to_path_buf());
+        // A backup made with the command line.
+        let (mut cmd, backup_dir) = cli(&db);
+        let target = backup_dir.path().join("backup.db");
+        let out = cmd.args(["backup", "--to"]).arg(&target).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        written.push(("backup".into(), std::fs::read(&target).unwrap()));
+    }
+    for d in &dirs {
+        for file in files_under(d) {
+            written.push((
+                file.display().to_string(),
+                std::fs::read(&file).unwrap_or_default(),
+            ));
+        }
+    }
+    for (what, bytes) in &written {
+        let found = valid_id_numbers_in(bytes);
+        assert!(
+            found.is_empty(),
+            "{} valid ID numbers in clear in {what}, e.g. {:?}",
+            found.len(),
+            found.iter().next().map(|id| format!("{}…", &id[..6]))
         );
     }
 }
