@@ -95,11 +95,15 @@ impl Application {
         let app_state = state.clone();
         let spec = crate::openapi::spec();
         let max_body = settings.max_body_bytes;
+        let trusted_proxies = web::Data::new(crate::auth::TrustedProxies(
+            settings.trusted_proxies.clone(),
+        ));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(max_body))
                 .app_data(crate::http::JsonBodyLimit(max_body))
+                .app_data(trusted_proxies.clone())
                 .app_data(web::QueryConfig::default().error_handler(|e, req| {
                     crate::console::malformed(req, e).unwrap_or_else(|e| error::query_error(e).into())
                 }))

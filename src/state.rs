@@ -26,8 +26,8 @@ pub struct AppState {
     pub receipts: ReceiptWriter,
     /// The in-memory index credit checks answer from; `None` when disabled by configuration.
     pub check_index: Option<Arc<CheckIndex>>,
-    /// Recently read sessions; see [`crate::auth::SessionCache`].
-    pub sessions: crate::auth::SessionCache,
+    /// Recently read sessions; see [`crate::auth::session_cache::SessionCache`].
+    pub sessions: crate::auth::session_cache::SessionCache,
     /// Upload slots: spreadsheets read at once (see [`crate::tabular::UploadGate`]).
     pub uploads: crate::tabular::UploadGate,
 }

@@ -1,23 +1,20 @@
 //! Authentication (who is calling) and the one authorisation mechanism every handler uses
 //! (role plus scope).
 
+pub mod extract;
 pub mod handlers;
 pub mod password;
+pub mod session_cache;
 pub mod throttle;
 pub mod tokens;
-
-use std::future::Future;
-use std::pin::Pin;
 
 use actix_web::{dev::Payload, web, FromRequest, HttpMessage, HttpRequest};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::db;
 use crate::error::ApiError;
-use crate::schema::{departments, sessions, users};
-use crate::state::AppState;
+use crate::schema::departments;
 
 /// The whole city (通化市): a bureau bound to it sees every county and zone.
 pub const CITY_REGION: &str = "220500";
@@ -65,6 +62,11 @@ pub struct RequestMeta {
     pub ip: Option<String>,
 }
 
+/// The proxies whose `X-Forwarded-For` is believed (`trusted_proxies`), set as app data at
+/// start-up.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(pub Vec<ipnet::IpNet>);
+
 /// Set by the request-id middleware.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
@@ -72,8 +74,8 @@ pub struct RequestId(pub String);
 impl RequestMeta {
     pub fn from_request(req: &HttpRequest) -> Self {
         let trusted = req
-            .app_data::<web::Data<AppState>>()
-            .map(|s| s.settings.trusted_proxies.as_slice())
+            .app_data::<web::Data<TrustedProxies>>()
+            .map(|t| t.0.as_slice())
             .unwrap_or_default();
         RequestMeta {
             request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
@@ -198,204 +200,6 @@ impl AuthUser {
             request_id: self.meta.request_id.clone(),
             ip: self.meta.ip.clone(),
         }
-    }
-}
-
-fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
-    let header = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthorized("authentication required: send a Bearer token"))?;
-    let value = header
-        .to_str()
-        .map_err(|_| ApiError::unauthorized("malformed Authorization header"))?;
-    let (scheme, token) = value
-        .split_once(' ')
-        .ok_or_else(|| ApiError::unauthorized("malformed Authorization header"))?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(ApiError::unauthorized(
-            "the Authorization scheme must be Bearer",
-        ));
-    }
-    Ok(token.trim().to_string())
-}
-
-type SessionRow = (
-    i32,
-    String,
-    String,
-    Option<i32>,
-    Option<String>,
-    bool,
-    Option<String>,
-);
-
-impl FromRequest for AuthUser {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer_token(req);
-        let meta = RequestMeta::from_request(req);
-        Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
-            authenticate(&state, token, meta).await
-        })
-    }
-}
-
-/// Checks an API access token (signature, audience, expiry) from the `Authorization` header and
-/// its session (not ended, account active), and gives the caller with their role and scope.
-pub async fn authenticate(
-    state: &web::Data<AppState>,
-    token: Result<String, ApiError>,
-    meta: RequestMeta,
-) -> Result<AuthUser, ApiError> {
-    authenticate_for(state, token, meta, tokens::AUDIENCE).await
-}
-
-/// [`authenticate`] for the staff console's session cookie (its own audience: the API refuses
-/// it, and the console refuses API tokens).
-pub async fn authenticate_console(
-    state: &web::Data<AppState>,
-    token: Result<String, ApiError>,
-    meta: RequestMeta,
-) -> Result<AuthUser, ApiError> {
-    authenticate_for(state, token, meta, tokens::CONSOLE_AUDIENCE).await
-}
-
-async fn authenticate_for(
-    state: &web::Data<AppState>,
-    token: Result<String, ApiError>,
-    meta: RequestMeta,
-    audience: &str,
-) -> Result<AuthUser, ApiError> {
-    let claims = state.keys.verify_for(&token?, audience)?;
-    let user_id: i32 = claims
-        .sub
-        .parse()
-        .map_err(|_| ApiError::unauthorized("the access token is invalid"))?;
-    let row = match state.sessions.get(&claims.sid, user_id) {
-        Some(row) => Some(row),
-        None => {
-            let epoch = db::local_commits();
-            let sid = claims.sid.clone();
-            let fetched = db::run(&state.pool, move |conn| {
-                let now = db::now();
-                Ok(sessions::table
-                    .inner_join(users::table)
-                    .left_join(
-                        departments::table.on(departments::id.nullable().eq(users::department_id)),
-                    )
-                    .filter(sessions::id.eq(&sid))
-                    .filter(sessions::user_id.eq(user_id))
-                    .filter(sessions::revoked_at.is_null())
-                    .filter(sessions::expires_at.gt(now))
-                    .select((
-                        (
-                            users::id,
-                            users::username,
-                            users::role,
-                            users::department_id,
-                            users::region_code,
-                            users::active,
-                            departments::region_code.nullable(),
-                        ),
-                        sessions::expires_at,
-                    ))
-                    .first::<(SessionRow, chrono::NaiveDateTime)>(conn)
-                    .optional()?)
-            })
-            .await?;
-            fetched.map(|(row, expires_at)| {
-                state
-                    .sessions
-                    .put(&claims.sid, user_id, row.clone(), expires_at, epoch);
-                row
-            })
-        }
-    };
-    let (id, username, role, department_id, region_code, active, dept_region) =
-        row.ok_or_else(|| ApiError::unauthorized("the session has ended; log in again"))?;
-    if !active {
-        return Err(ApiError::unauthorized("this account is disabled"));
-    }
-    let role = Role::parse(&role).ok_or_else(|| ApiError::internal("unknown role in database"))?;
-    let region_code = match role {
-        Role::Department => dept_region,
-        _ => region_code,
-    };
-    Ok(AuthUser {
-        id,
-        username,
-        role,
-        department_id,
-        region_code,
-        session_id: claims.sid.clone(),
-        meta,
-    })
-}
-
-/// How long a session row read from the database may be reused by other requests of the same
-/// session (see [`SessionCache`]).
-pub const SESSION_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
-
-struct CachedSession {
-    row: SessionRow,
-    expires_at: chrono::NaiveDateTime,
-    fetched: std::time::Instant,
-    epoch: u64,
-}
-
-/// Recently read sessions (joined with their user), so that a burst of requests on one session
-/// (an approval system's credit checks) costs one query per [`SESSION_CACHE_TTL`], not one each.
-/// An entry is used only while younger than the TTL, before the session's expiry, and while this
-/// process has committed no write since it was read (`db::local_commits`): a logout, disabled
-/// account, role change or password change made through this instance applies to the very next
-/// request; one made through another instance within the TTL.
-#[derive(Default)]
-pub struct SessionCache {
-    map: std::sync::Mutex<std::collections::HashMap<(String, i32), CachedSession>>,
-}
-
-impl SessionCache {
-    const MAX_ENTRIES: usize = 10_000;
-
-    fn get(&self, sid: &str, user_id: i32) -> Option<SessionRow> {
-        let map = self.map.lock().ok()?;
-        let c = map.get(&(sid.to_string(), user_id))?;
-        (c.fetched.elapsed() < SESSION_CACHE_TTL
-            && c.epoch == db::local_commits()
-            && c.expires_at > db::now())
-        .then(|| c.row.clone())
-    }
-
-    /// `epoch` is `db::local_commits()` read *before* the row was: a write committed in between
-    /// makes the entry stale at once, never fresh.
-    fn put(
-        &self,
-        sid: &str,
-        user_id: i32,
-        row: SessionRow,
-        expires_at: chrono::NaiveDateTime,
-        epoch: u64,
-    ) {
-        let Ok(mut map) = self.map.lock() else {
-            return;
-        };
-        if map.len() >= Self::MAX_ENTRIES {
-            map.retain(|_, c| c.fetched.elapsed() < SESSION_CACHE_TTL);
-        }
-        map.insert(
-            (sid.to_string(), user_id),
-            CachedSession {
-                row,
-                expires_at,
-                fetched: std::time::Instant::now(),
-                epoch,
-            },
-        );
     }
 }
 

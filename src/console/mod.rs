@@ -361,9 +361,10 @@ async fn console_user(
         .cookie(SESSION_COOKIE)
         .map(|c| c.value().to_string())
         .ok_or_else(|| ApiError::unauthorized("no console session"));
-    let user = crate::auth::authenticate_console(state, token, RequestMeta::from_request(req))
-        .await
-        .map_err(|_| redirect("/console/login"))?;
+    let user =
+        crate::auth::extract::authenticate_console(state, token, RequestMeta::from_request(req))
+            .await
+            .map_err(|_| redirect("/console/login"))?;
     // Each request of the session moves its idle deadline on.
     let renewed = state
         .keys
