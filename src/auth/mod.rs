@@ -17,6 +17,17 @@ use crate::error::ApiError;
 use crate::schema::departments;
 
 /// The whole city (通化市): a bureau bound to it sees every county and zone.
+/// Staff roles: everyone but approval systems.
+pub const STAFF: &[Role] = &[Role::Admin, Role::Bureau, Role::Department];
+
+/// Roles that may run credit checks (核查).
+pub const CHECKERS: &[Role] = &[
+    Role::ApprovalSystem,
+    Role::Admin,
+    Role::Bureau,
+    Role::Department,
+];
+
 pub const CITY_REGION: &str = "220500";
 
 /// 角色: what kind of account this is.

@@ -25,7 +25,7 @@ use crate::schema::{
 };
 use crate::state::AppState;
 
-pub const STAFF: &[Role] = &[Role::Admin, Role::Bureau, Role::Department];
+pub use crate::auth::STAFF;
 
 /// A subject of a case, by its code (recorded as entries record subjects).
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]

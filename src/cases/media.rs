@@ -7,10 +7,10 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::handlers::STAFF;
 use super::*;
 use crate::audit::{self, Entry};
 use crate::auth::AuthUser;
+use crate::auth::STAFF;
 use crate::db;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::{required_line, ApiJson};

@@ -7,9 +7,10 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::handlers::{load_receipt, CHECKERS};
+use super::handlers::load_receipt;
 use crate::audit::{self, Entry};
 use crate::auth::AuthUser;
+use crate::auth::CHECKERS;
 use crate::db;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::ApiJson;

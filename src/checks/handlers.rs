@@ -20,12 +20,7 @@ use crate::schema::credit_checks;
 use crate::state::AppState;
 
 /// Who may run checks: approval systems and staff.
-pub const CHECKERS: &[Role] = &[
-    Role::ApprovalSystem,
-    Role::Admin,
-    Role::Bureau,
-    Role::Department,
-];
+pub use crate::auth::CHECKERS;
 
 pub const MAX_BATCH: usize = 1_000;
 
@@ -104,18 +99,9 @@ fn receipt_region(user: &AuthUser, subject_region: Option<&str>) -> String {
         .unwrap_or_else(|| CITY_REGION.to_string())
 }
 
-/// The refusal for a field that is not an active application field.
-pub fn unknown_field(field: &str) -> ApiError {
-    ApiError::invalid_field(
-        "field",
-        "unknown_field",
-        format!("{field} is not an active application field (see GET /api/v1/application-fields)"),
-    )
-}
-
 fn require_field(conn: &mut DbConnection, field: &str) -> Result<(), ApiError> {
     if !field_is_active(conn, field)? {
-        return Err(unknown_field(field));
+        return Err(super::unknown_field(field));
     }
     Ok(())
 }
@@ -515,11 +501,6 @@ pub struct ReceiptSummary {
     pub subject_name: Option<String>,
 }
 
-/// Start of a UTC+8 day, in the UTC stored in `checked_at`.
-pub fn day_start_utc(d: NaiveDate) -> chrono::NaiveDateTime {
-    d.and_hms_opt(0, 0, 0).unwrap_or_default() - chrono::Duration::hours(8)
-}
-
 /// Receipts for staff: bureaus see their region, admins and the city bureau all, department
 /// officers the checks made by their department.
 #[utoipa::path(
@@ -539,7 +520,7 @@ pub async fn list_receipts(
     user: AuthUser,
     query: web::Query<ReceiptFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(crate::entries::handlers::STAFF)?;
+    user.require(crate::auth::STAFF)?;
     let f = query.into_inner();
     let (limit, offset, page, per_page) = crate::http::PageQuery {
         page: f.page,
@@ -593,11 +574,12 @@ pub async fn list_receipts(
                         .filter(credit_checks::subject_key.eq(k.clone()));
                 }
                 if let Some(d) = f.from {
-                    q = q.filter(credit_checks::checked_at.ge(day_start_utc(d)));
+                    q = q.filter(credit_checks::checked_at.ge(super::day_start_utc(d)));
                 }
                 if let Some(d) = f.to {
                     q = q.filter(
-                        credit_checks::checked_at.lt(day_start_utc(d + chrono::Duration::days(1))),
+                        credit_checks::checked_at
+                            .lt(super::day_start_utc(d + chrono::Duration::days(1))),
                     );
                 }
                 if let Some(a) = f.advice {

@@ -35,7 +35,7 @@ use crate::entries::lookup_key;
 use crate::error::ApiError;
 use crate::four_lists::SubjectType;
 use crate::pii::PiiCipher;
-use crate::repair::commitments::{shown_on, CommitmentSummary};
+use crate::repair::letters::{shown_on, CommitmentSummary};
 use crate::schema::{check_changes, commitments, list_entries, subjects};
 
 /// The index answers only if its last complete poll started less than this long ago.
@@ -183,7 +183,7 @@ impl CheckIndex {
         };
         self.answered.fetch_add(n, Ordering::Relaxed);
         if !ix.catalogue.field_is_active(ask.field) {
-            return Some(Err(super::handlers::unknown_field(ask.field)));
+            return Some(Err(super::unknown_field(ask.field)));
         }
         let mut out = Vec::with_capacity(codes.len());
         for code in codes {
@@ -324,7 +324,7 @@ impl CheckIndex {
             let committed: Vec<i32> = committed.into_iter().collect();
             let mut letters = HashMap::new();
             for chunk in committed.chunks(500) {
-                letters.extend(crate::repair::commitments::summaries(conn, chunk)?);
+                letters.extend(crate::repair::letters::summaries(conn, chunk)?);
             }
             let catalogue = if catalogue_dirty {
                 Some(Catalogue::load_all(conn)?)
@@ -413,7 +413,7 @@ impl CheckIndex {
             .load(conn)?;
         for chunk in committed.chunks(500) {
             ix.commitments
-                .extend(crate::repair::commitments::summaries(conn, chunk)?);
+                .extend(crate::repair::letters::summaries(conn, chunk)?);
         }
         tracing::info!(
             subjects = ix.subjects.len(),

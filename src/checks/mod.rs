@@ -28,7 +28,7 @@ use crate::entries::{in_force, in_force_sql, lookup_key, Source};
 use crate::error::ApiError;
 use crate::four_lists::{LegalBasis, SubjectType, VersionRow};
 use crate::pii::PiiCipher;
-use crate::repair::commitments::{shown_on, CommitmentSummary};
+use crate::repair::letters::{shown_on, CommitmentSummary};
 use crate::schema::{
     application_fields, departments, four_list_item_versions, four_list_items, four_list_links,
     list_entries, subjects,
@@ -349,7 +349,7 @@ pub fn evaluate(
         entries.extend(rows.into_iter().filter(|e| e.in_force_on(today)));
     }
     let catalogue = Catalogue::load_for(conn, &entries)?;
-    let commitments = crate::repair::commitments::summaries(conn, &subject_ids)?;
+    let commitments = crate::repair::letters::summaries(conn, &subject_ids)?;
     let mut by_subject: HashMap<i32, Vec<&EntryLite>> = HashMap::new();
     for e in &entries {
         by_subject.entry(e.subject_id).or_default().push(e);
@@ -701,4 +701,18 @@ impl Catalogue {
         }
         a.measures = measures.into_values().collect();
     }
+}
+
+/// The refusal for a field that is not an active application field.
+pub fn unknown_field(field: &str) -> ApiError {
+    ApiError::invalid_field(
+        "field",
+        "unknown_field",
+        format!("{field} is not an active application field (see GET /api/v1/application-fields)"),
+    )
+}
+
+/// Start of a UTC+8 day, in the UTC stored in `checked_at`.
+pub fn day_start_utc(d: chrono::NaiveDate) -> chrono::NaiveDateTime {
+    d.and_hms_opt(0, 0, 0).unwrap_or_default() - chrono::Duration::hours(8)
 }

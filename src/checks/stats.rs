@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::handlers::day_start_utc;
+use super::day_start_utc;
 use crate::auth::{AuthUser, Role};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::schema::{check_feedback, credit_checks, departments};

@@ -15,9 +15,10 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::handlers::{day_start_utc, CHECKERS};
+use super::day_start_utc;
 use crate::audit::{self, Entry};
 use crate::auth::AuthUser;
+use crate::auth::CHECKERS;
 use crate::db::{self, DbConnection};
 use crate::domain::SubjectCode;
 use crate::entries::{lookup_key, parse_subject_code, today, EntryRow};

@@ -17,7 +17,7 @@ use crate::http::{required_line, required_text, ApiJson, Page, PageQuery};
 use crate::schema::{audit_log, departments, list_entries, subjects};
 use crate::state::AppState;
 
-pub const STAFF: &[Role] = &[Role::Admin, Role::Bureau, Role::Department];
+pub use crate::auth::STAFF;
 
 /// A new entry (draft).
 #[derive(Debug, Deserialize, Serialize, ToSchema)]

@@ -29,7 +29,7 @@ pub struct SubjectProfile {
     /// status as of `as_of`.
     pub entries: Vec<EntryView>,
     /// Every commitment letter (信用承诺书) the subject signed, with recorded breaches (违诺).
-    pub commitments: Vec<crate::repair::commitments::CommitmentSummary>,
+    pub commitments: Vec<crate::repair::letters::CommitmentSummary>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -114,7 +114,7 @@ pub(crate) async fn load_profile(
             .iter()
             .map(|e| entry_view(conn, &st.pii, e, Disclosure::Full, as_of))
             .collect::<Result<Vec<_>, _>>()?;
-        let commitments = crate::repair::commitments::summaries(conn, &[subject.id])?
+        let commitments = crate::repair::letters::summaries(conn, &[subject.id])?
             .remove(&subject.id)
             .unwrap_or_default();
         Ok(SubjectProfile {

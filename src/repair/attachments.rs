@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::audit::{self, Entry};
+use crate::auth::STAFF;
 use crate::auth::{AuthUser, Role};
 use crate::db::{self, DbConnection};
-use crate::entries::handlers::STAFF;
 use crate::error::{ApiError, Problem};
 use crate::schema::{attachments, commitments, repair_documents, repairs};
 use crate::state::AppState;

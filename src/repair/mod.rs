@@ -7,6 +7,7 @@ pub mod applications;
 pub mod attachments;
 pub mod commitments;
 pub mod demo;
+pub mod letters;
 pub mod templates;
 pub mod training;
 

@@ -9,39 +9,14 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::audit::{self, Entry};
 use crate::auth::AuthUser;
+use crate::auth::STAFF;
 use crate::db::{self, DbConnection};
-use crate::entries::handlers::STAFF;
 use crate::error::{ApiError, Problem};
 use crate::http::{required_line, required_text, ApiJson};
 use crate::schema::{commitment_template_versions as versions, commitment_templates, departments};
 use crate::state::AppState;
 
-/// What a commitment letter is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Purpose {
-    /// 告知承诺: signed before a licence or approval is granted.
-    PreLicensing,
-    /// 信用修复承诺: signed by a subject applying for credit repair.
-    Repair,
-}
-
-impl Purpose {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Purpose::PreLicensing => "pre_licensing",
-            Purpose::Repair => "repair",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Purpose> {
-        match s {
-            "pre_licensing" => Some(Purpose::PreLicensing),
-            "repair" => Some(Purpose::Repair),
-            _ => None,
-        }
-    }
-}
+pub use super::letters::Purpose;
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = commitment_templates)]

@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::audit::{self, Entry};
+use crate::auth::STAFF;
 use crate::auth::{AuthUser, Role};
 use crate::db::{self, DbConnection};
 use crate::domain::SubjectCode;
-use crate::entries::handlers::STAFF;
 use crate::entries::{subject_ref, today, Disclosure, SubjectRef, SubjectRow};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::{required_line, ApiJson};
