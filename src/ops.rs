@@ -109,7 +109,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         ));
     }
     {
-        use crate::checks::receipts::{COMMITS, RECEIPTS};
+        use crate::checks::receipt_queue::{COMMITS, RECEIPTS};
         use std::sync::atomic::Ordering::Relaxed;
         out.push_str("# HELP credit_lists_receipt_commits_total Group commits of check receipts (one transaction on PostgreSQL, one synced append to the receipt log on SQLite).\n");
         out.push_str("# TYPE credit_lists_receipt_commits_total counter\n");

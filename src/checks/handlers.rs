@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::receipts::NewReceipt;
+use super::receipt_queue::NewReceipt;
 use super::{evaluate, field_is_active, Advice, Ask, CheckAnswer, Evaluation};
 use crate::auth::{AuthUser, Role, CITY_REGION};
 use crate::db::{self, DbConnection};
@@ -159,7 +159,7 @@ fn receipts_for(
             reference: a.reference,
             purpose: a.purpose,
             advice: a.advice.as_str().to_string(),
-            subject_bucket: super::receipts::subject_bucket(&ev.subject_key),
+            subject_bucket: super::receipt_queue::subject_bucket(&ev.subject_key),
             subject_key: ev.subject_key,
             subject_id: ev.subject_id,
             measure_ids: serde_json::to_string(&measure_ids).unwrap_or_else(|_| "[]".into()),
@@ -569,7 +569,8 @@ pub async fn list_receipts(
                     // compared within the index entry); PostgreSQL uses its index on the subject.
                     q = q
                         .filter(
-                            credit_checks::subject_bucket.eq(super::receipts::subject_bucket(k)),
+                            credit_checks::subject_bucket
+                                .eq(super::receipt_queue::subject_bucket(k)),
                         )
                         .filter(credit_checks::subject_key.eq(k.clone()));
                 }

@@ -11,6 +11,7 @@ pub mod feedback;
 pub mod handlers;
 pub mod index;
 pub mod receipt_log;
+pub mod receipt_queue;
 pub mod receipts;
 pub mod stats;
 pub mod watches;

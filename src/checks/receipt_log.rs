@@ -42,7 +42,7 @@ use diesel::prelude::*;
 use diesel::r2d2::ManageConnection;
 use diesel::SqliteConnection;
 
-use super::receipts::{Job, Lazy, NewReceipt, COMMITS, RECEIPTS};
+use super::receipt_queue::{Job, Lazy, NewReceipt, COMMITS, RECEIPTS};
 use crate::db::{ConnectionManager, DatabaseUrl, DbConnection};
 
 /// A segment's size: the next group that does not fit goes into the next segment.
@@ -495,7 +495,7 @@ impl LogWriter {
         let mut buf = Vec::with_capacity(1 << 20);
         while let Ok(first) = rx.recv() {
             let held = self.hold_back(HOLD_BACK_LIMIT);
-            let jobs = super::receipts::gather(first, &rx);
+            let jobs = super::receipt_queue::gather(first, &rx);
             if let Err(e) = held {
                 tracing::error!(error = %e, "check receipts refused");
                 for job in jobs {

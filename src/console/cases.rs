@@ -24,20 +24,6 @@ fn may_file_new(user: &AuthUser) -> bool {
     may_file(user) && (user.role == Role::Department || user.department_id.is_some())
 }
 
-/// The application fields (领域) in use: (code, name).
-pub(super) async fn fields(state: &web::Data<AppState>) -> Result<Vec<(String, String)>, ApiError> {
-    use crate::schema::application_fields as f;
-    use diesel::prelude::*;
-    crate::db::run(&state.pool, move |conn| {
-        Ok(f::table
-            .filter(f::active.eq(true))
-            .order(f::code.asc())
-            .select((f::code, f::name))
-            .load(conn)?)
-    })
-    .await
-}
-
 const STATUSES: [(&str, &str); 3] = [
     ("draft", "草稿"),
     ("submitted", "已报送"),
@@ -391,7 +377,10 @@ async fn new_case_page(
     form: &CaseForm,
     errors: &[String],
 ) -> HttpResponse {
-    let (fields, measures) = match (fields(state).await, measure_options(state, user).await) {
+    let (fields, measures) = match (
+        super::lists::fields(state).await,
+        measure_options(state, user).await,
+    ) {
         (Ok(f), Ok(m)) => (f, m),
         (Err(e), _) | (_, Err(e)) => return api_error(e),
     };

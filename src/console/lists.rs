@@ -1090,7 +1090,7 @@ async fn item_form_page(
     errors: &[String],
     done: bool,
 ) -> HttpResponse {
-    match super::cases::fields(state).await {
+    match fields(state).await {
         Ok(fields) => render(
             status,
             "item_edit.html",
@@ -1351,4 +1351,18 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .service(edit_item)
         .service(save_item)
         .service(four_list_publish);
+}
+
+/// The application fields (领域) in use: (code, name).
+pub(super) async fn fields(state: &web::Data<AppState>) -> Result<Vec<(String, String)>, ApiError> {
+    use crate::schema::application_fields as f;
+    use diesel::prelude::*;
+    crate::db::run(&state.pool, move |conn| {
+        Ok(f::table
+            .filter(f::active.eq(true))
+            .order(f::code.asc())
+            .select((f::code, f::name))
+            .load(conn)?)
+    })
+    .await
 }

@@ -910,12 +910,12 @@ async fn index_answers_of(app: &TestApp) -> u64 {
 }
 
 /// Receipts are found by subject through a bucket (the lookup key's last byte modulo 8, see
-/// `checks::receipts::subject_bucket`): subjects that share a bucket must still be told apart, an
+/// `checks::receipt_queue::subject_bucket`): subjects that share a bucket must still be told apart, an
 /// individual's ID number is searched by its lookup hash, and the stored bucket is the one the
 /// search computes.
 #[tokio::test]
 async fn receipts_are_found_by_subject_exactly_among_subjects_of_the_same_bucket() {
-    use credit_lists::checks::receipts::subject_bucket;
+    use credit_lists::checks::receipt_queue::subject_bucket;
     use credit_lists::schema::credit_checks;
     let s = setup().await;
     let app = &s.f.app;
