@@ -200,10 +200,10 @@ fn execute(cli: Cli) -> Result<(), String> {
             if settings.demo {
                 let mut conn = app.pool.get().map_err(|e| e.to_string())?;
                 let accounts = crate::demo::seed(&mut conn).map_err(|e| e.to_string())?;
-                if crate::demo_lists::seed(&mut conn, &app.state).map_err(|e| e.to_string())? {
+                if crate::demo::lists::seed(&mut conn, &app.state).map_err(|e| e.to_string())? {
                     println!("Demo four lists and red/black list entries created.");
                 }
-                if crate::demo_cases::seed(&mut conn, &app.state).map_err(|e| e.to_string())? {
+                if crate::demo::cases::seed(&mut conn, &app.state).map_err(|e| e.to_string())? {
                     println!("Demo cases (some drafts, submitted, shared with media reports) and a closed month created.");
                 }
                 crate::demo::print_accounts(&accounts);
@@ -322,7 +322,7 @@ fn execute(cli: Cli) -> Result<(), String> {
             settings.bind = "127.0.0.1:0".into();
             let app = Application::build(settings).map_err(|e| e.to_string())?;
             let mut conn = app.pool.get().map_err(|e| e.to_string())?;
-            let s = crate::checks::bench::generate(
+            let s = crate::demo::bench::generate(
                 &mut conn,
                 &app.state,
                 *subjects,

@@ -243,6 +243,52 @@ pub fn required_line(
     trimmed_text(errors, field, value, max_chars, false)
 }
 
+/// Trims an optional text field: empty becomes `None`; otherwise its length, characters and ID
+/// numbers are treated as in [`required_text`] (`multiline`) or [`required_line`].
+fn trimmed_optional(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    value: Option<&str>,
+    max_chars: usize,
+    multiline: bool,
+) -> Option<String> {
+    let v = value.map(str::trim).filter(|s| !s.is_empty())?;
+    // Free text never stores an ID number in clear.
+    let v = crate::pii::mask_id_numbers_in(v);
+    if v.chars().count() > max_chars {
+        errors.push(FieldError::new(
+            field,
+            "too_long",
+            format!("{field} must have at most {max_chars} characters"),
+        ));
+    } else {
+        text_chars(errors, field, &v, multiline);
+    }
+    Some(v.into_owned())
+}
+
+/// An optional multi-line text field (a purpose, a note): `None` when absent or blank, otherwise
+/// checked as [`required_text`] checks.
+pub fn optional_text(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    value: Option<&str>,
+    max_chars: usize,
+) -> Option<String> {
+    trimmed_optional(errors, field, value, max_chars, true)
+}
+
+/// An optional single-line text field (a reference, a certificate number): `None` when absent
+/// or blank, otherwise checked as [`required_line`] checks.
+pub fn optional_line(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    value: Option<&str>,
+    max_chars: usize,
+) -> Option<String> {
+    trimmed_optional(errors, field, value, max_chars, false)
+}
+
 /// A public JSON answer with a strong `ETag` (hash of the body) and a short shared cache
 /// lifetime; `If-None-Match` with the same tag gets 304 without a body.
 pub fn cacheable_json<T: Serialize>(

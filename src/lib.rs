@@ -12,8 +12,6 @@ pub mod config;
 pub mod console;
 pub mod db;
 pub mod demo;
-pub mod demo_cases;
-pub mod demo_lists;
 pub mod domain;
 pub mod entries;
 pub mod error;

@@ -69,27 +69,6 @@ pub struct BatchResponse {
     pub results: Vec<BatchItem>,
 }
 
-fn optional_text(
-    errors: &mut Vec<FieldError>,
-    field: &str,
-    v: Option<&str>,
-    max: usize,
-    multiline: bool,
-) -> Option<String> {
-    let v = v.map(str::trim).filter(|s| !s.is_empty())?;
-    // Free text never stores an ID number in clear.
-    let v = crate::pii::mask_id_numbers_in(v);
-    if v.chars().count() > max {
-        errors.push(FieldError::new(
-            field,
-            "too_long",
-            format!("{field} must have at most {max} characters"),
-        ));
-    }
-    crate::http::text_chars(errors, field, &v, multiline);
-    Some(v.into_owned())
-}
-
 /// The region a receipt is counted under: the caller's (an approval system's county, a
 /// department's region), else the subject's, else the city.
 fn receipt_region(user: &AuthUser, subject_region: Option<&str>) -> String {
@@ -263,14 +242,9 @@ pub async fn check(
     let req = body.0;
     let (code, _) = parse_subject_code("subject_code", &req.subject_code, false)?;
     let mut errors = Vec::new();
-    let reference = optional_text(
-        &mut errors,
-        "reference",
-        req.reference.as_deref(),
-        200,
-        false,
-    );
-    let purpose = optional_text(&mut errors, "purpose", req.purpose.as_deref(), 1000, true);
+    let reference =
+        crate::http::optional_line(&mut errors, "reference", req.reference.as_deref(), 200);
+    let purpose = crate::http::optional_text(&mut errors, "purpose", req.purpose.as_deref(), 1000);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -318,14 +292,9 @@ pub async fn batch(
             format!("subject_codes must hold between 1 and {MAX_BATCH} codes"),
         ));
     }
-    let reference = optional_text(
-        &mut errors,
-        "reference",
-        req.reference.as_deref(),
-        200,
-        false,
-    );
-    let purpose = optional_text(&mut errors, "purpose", req.purpose.as_deref(), 1000, true);
+    let reference =
+        crate::http::optional_line(&mut errors, "reference", req.reference.as_deref(), 200);
+    let purpose = crate::http::optional_text(&mut errors, "purpose", req.purpose.as_deref(), 1000);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }

@@ -6,7 +6,6 @@
 //! `docs/credit-checks.md`). Receipts are written through [`receipts::ReceiptWriter`], which groups
 //! concurrent checks into one durable transaction.
 
-pub mod bench;
 pub mod feedback;
 pub mod handlers;
 pub mod index;

@@ -6,7 +6,6 @@
 pub mod applications;
 pub mod attachments;
 pub mod commitments;
-pub mod demo;
 pub mod letters;
 pub mod templates;
 pub mod training;
@@ -129,28 +128,6 @@ pub fn resolve_subject(
         fallback_region.to_string()
     };
     upsert_subject(conn, pii, &code, kind, name, &region, false)
-}
-
-/// Trims an optional single-line text (ID numbers in it masked); empty becomes `None`; a
-/// control character or longer than `max` characters is a field error.
-pub fn optional_text(
-    errors: &mut Vec<crate::error::FieldError>,
-    field: &str,
-    v: Option<&str>,
-    max: usize,
-) -> Option<String> {
-    let v = v.map(str::trim).filter(|s| !s.is_empty())?;
-    // Free text never stores an ID number in clear.
-    let v = crate::pii::mask_id_numbers_in(v);
-    if v.chars().count() > max {
-        errors.push(crate::error::FieldError::new(
-            field,
-            "too_long",
-            format!("{field} must have at most {max} characters"),
-        ));
-    }
-    crate::http::text_chars(errors, field, &v, false);
-    Some(v.into_owned())
 }
 
 /// Hex SHA-256.

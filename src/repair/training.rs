@@ -448,7 +448,7 @@ fn insert_attendance(
         &a.attendee_name,
         100,
     );
-    let certificate = super::optional_text(
+    let certificate = crate::http::optional_line(
         &mut errors,
         &format!("{prefix}certificate_number"),
         a.certificate_number.as_deref(),
@@ -676,7 +676,7 @@ pub async fn update_attendance(
         .attendee_name
         .as_deref()
         .map(|n| required_line(&mut errors, "attendee_name", n, 100));
-    let certificate = super::optional_text(
+    let certificate = crate::http::optional_line(
         &mut errors,
         "certificate_number",
         input.certificate_number.as_deref(),

@@ -791,10 +791,10 @@ async fn demo_cases_cover_every_state_and_a_closed_month() {
     let app = credit_lists::startup::Application::build(test_settings(&db_url)).unwrap();
     let mut conn = app.pool.get().unwrap();
     credit_lists::demo::seed(&mut conn).unwrap();
-    assert!(credit_lists::demo_lists::seed(&mut conn, &app.state).unwrap());
-    assert!(credit_lists::demo_cases::seed(&mut conn, &app.state).unwrap());
+    assert!(credit_lists::demo::lists::seed(&mut conn, &app.state).unwrap());
+    assert!(credit_lists::demo::cases::seed(&mut conn, &app.state).unwrap());
     assert!(
-        !credit_lists::demo_cases::seed(&mut conn, &app.state).unwrap(),
+        !credit_lists::demo::cases::seed(&mut conn, &app.state).unwrap(),
         "seeded once"
     );
     let by_state: Vec<(String, String, i64)> = cases::table

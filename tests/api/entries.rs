@@ -777,9 +777,9 @@ async fn demo_lists_are_seeded_once_and_consistent() {
     };
     let mut conn = app.conn();
     credit_lists::demo::seed(&mut conn).unwrap();
-    assert!(credit_lists::demo_lists::seed(&mut conn, &state).unwrap());
+    assert!(credit_lists::demo::lists::seed(&mut conn, &state).unwrap());
     assert!(
-        !credit_lists::demo_lists::seed(&mut conn, &state).unwrap(),
+        !credit_lists::demo::lists::seed(&mut conn, &state).unwrap(),
         "second run creates nothing"
     );
     drop(conn);

@@ -489,7 +489,7 @@ pub fn seed(conn: &mut DbConnection, state: &AppState) -> Result<bool, ApiError>
     let admin = demo_admin(conn)?;
     if exists > 0 {
         // Lists seeded by an earlier version: add what came later (idempotent).
-        db::write_tx(conn, |conn| crate::repair::demo::seed(conn, state, &admin))?;
+        db::write_tx(conn, |conn| crate::demo::repair::seed(conn, state, &admin))?;
         return Ok(false);
     }
     db::write_tx(conn, |conn| seed_all(conn, state, &admin))?;
@@ -631,5 +631,5 @@ fn seed_all(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
             special_rectification_items::set_at.eq(db::now()),
         ))
         .execute(conn)?;
-    crate::repair::demo::seed(conn, state, admin)
+    crate::demo::repair::seed(conn, state, admin)
 }

@@ -1,6 +1,11 @@
 //! Demo data for `serve --demo`: one account per role, created once (a second run finds them
 //! and creates nothing).
 
+pub mod bench;
+pub mod cases;
+pub mod lists;
+pub mod repair;
+
 use diesel::prelude::*;
 
 use crate::audit::Actor;

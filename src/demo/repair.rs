@@ -89,7 +89,7 @@ pub fn seed(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
     let mut picked: Vec<EntryRow> = Vec::new();
     for (e, v) in rows {
         if crate::entries::in_force_on(&e, day)
-            && day >= super::applications::earliest_repair_date(&e, &v)
+            && day >= crate::repair::applications::earliest_repair_date(&e, &v)
             && !picked.iter().any(|p| p.subject_id == e.subject_id)
         {
             picked.push(e);
@@ -135,7 +135,7 @@ pub fn seed(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
                     .eq(e.legal_representative.as_deref().unwrap_or(&e.subject_name)),
                 commitments::signed_at.eq(now),
                 commitments::text_snapshot.eq(body),
-                commitments::text_sha256.eq(super::sha256_hex(body.as_bytes())),
+                commitments::text_sha256.eq(crate::repair::sha256_hex(body.as_bytes())),
                 commitments::recorded_by.eq(admin.id),
                 commitments::created_at.eq(now),
             ))
@@ -242,7 +242,7 @@ pub fn seed(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
                     attachments::filename.eq(name),
                     attachments::content_type.eq("application/pdf"),
                     attachments::size_bytes.eq(DEMO_PDF.len() as i64),
-                    attachments::sha256.eq(super::sha256_hex(DEMO_PDF)),
+                    attachments::sha256.eq(crate::repair::sha256_hex(DEMO_PDF)),
                     attachments::content.eq(DEMO_PDF),
                     attachments::department_id.eq(e.department_id),
                     attachments::region_code.eq(&e.region_code),
@@ -416,7 +416,7 @@ fn county_repair_work(conn: &mut DbConnection, admin: &AuthUser) -> Result<(), A
                         commitments::signed_at.eq(now),
                         commitments::text_snapshot.eq(COUNTY_COMMITMENT),
                         commitments::text_sha256
-                            .eq(super::sha256_hex(COUNTY_COMMITMENT.as_bytes())),
+                            .eq(crate::repair::sha256_hex(COUNTY_COMMITMENT.as_bytes())),
                         commitments::recorded_by.eq(admin.id),
                         commitments::created_at.eq(now),
                     ))

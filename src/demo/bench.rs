@@ -100,7 +100,7 @@ pub fn generate(
 ) -> Result<Summary, String> {
     let err = |e: diesel::result::Error| e.to_string();
     crate::demo::seed(conn).map_err(|e| e.to_string())?;
-    crate::demo_lists::seed(conn, state).map_err(|e| e.to_string())?;
+    crate::demo::lists::seed(conn, state).map_err(|e| e.to_string())?;
     let scopes = scopes(conn).map_err(err)?;
     if scopes.is_empty() {
         return Err("no published scope items to list subjects under".into());

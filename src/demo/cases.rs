@@ -22,7 +22,7 @@ pub fn seed(conn: &mut DbConnection, state: &AppState) -> Result<bool, ApiError>
     if exists > 0 {
         return Ok(false);
     }
-    let admin = crate::demo_lists::demo_admin(conn)?;
+    let admin = crate::demo::lists::demo_admin(conn)?;
     db::write_tx(conn, |conn| seed_all(conn, state, &admin))?;
     Ok(true)
 }
