@@ -289,6 +289,41 @@ pub fn optional_line(
     trimmed_optional(errors, field, value, max_chars, false)
 }
 
+/// Most characters of an `Idempotency-Key`.
+pub const MAX_IDEMPOTENCY_KEY: usize = 200;
+
+/// The `Idempotency-Key` header that makes a retried POST safe: absent or blank is `None`; a key
+/// that is not visible ASCII (422 `invalid_value`) or longer than [`MAX_IDEMPOTENCY_KEY`]
+/// characters (422 `too_long`) is refused, on every operation that takes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(pub Option<String>);
+
+impl IdempotencyKey {
+    pub fn from_request(req: &actix_web::HttpRequest) -> Result<Self, ApiError> {
+        let Some(value) = req.headers().get("idempotency-key") else {
+            return Ok(IdempotencyKey(None));
+        };
+        let text = value.to_str().map_err(|_| {
+            ApiError::invalid_field(
+                "Idempotency-Key",
+                "invalid_value",
+                "the Idempotency-Key header must be visible ASCII",
+            )
+        })?;
+        let key = text.trim();
+        if key.len() > MAX_IDEMPOTENCY_KEY {
+            return Err(ApiError::invalid_field(
+                "Idempotency-Key",
+                "too_long",
+                format!(
+                    "the Idempotency-Key header must have at most {MAX_IDEMPOTENCY_KEY} characters"
+                ),
+            ));
+        }
+        Ok(IdempotencyKey((!key.is_empty()).then(|| key.to_string())))
+    }
+}
+
 /// A public JSON answer with a strong `ETag` (hash of the body) and a short shared cache
 /// lifetime; `If-None-Match` with the same tag gets 304 without a body.
 pub fn cacheable_json<T: Serialize>(

@@ -447,31 +447,6 @@ pub fn audit_case(
     Ok(view)
 }
 
-fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let key = req
-        .headers()
-        .get("idempotency-key")
-        .map(|v| {
-            v.to_str().map(|s| s.trim().to_string()).map_err(|_| {
-                ApiError::invalid_field(
-                    "Idempotency-Key",
-                    "invalid_value",
-                    "the Idempotency-Key header must be visible ASCII",
-                )
-            })
-        })
-        .transpose()?
-        .filter(|s| !s.is_empty());
-    if key.as_ref().is_some_and(|k| k.len() > 200) {
-        return Err(ApiError::invalid_field(
-            "Idempotency-Key",
-            "too_long",
-            "the Idempotency-Key header must have at most 200 characters",
-        ));
-    }
-    Ok(key)
-}
-
 fn respond(status: u16, v: CaseView) -> HttpResponse {
     if status == 201 {
         HttpResponse::Created().json(v)
@@ -505,7 +480,7 @@ pub async fn create(
     body: ApiJson<NewCase>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(STAFF)?;
-    let key = idempotency_key(&req)?;
+    let key = crate::http::IdempotencyKey::from_request(&req)?.0;
     let input = body.0;
     let hash = hex::encode(Sha256::digest(
         serde_json::to_vec(&input).map_err(|e| ApiError::internal(e.to_string()))?,

@@ -134,19 +134,7 @@ pub async fn create(
     user.require(CHECKERS)?;
     let id = path.into_inner();
     let fb = body.0;
-    let key = req
-        .headers()
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty());
-    if key.as_ref().is_some_and(|k| k.len() > 200) {
-        return Err(ApiError::invalid_field(
-            "Idempotency-Key",
-            "too_long",
-            "the Idempotency-Key header must have at most 200 characters",
-        ));
-    }
+    let key = crate::http::IdempotencyKey::from_request(&req)?.0;
     let note = crate::pii::mask_id_numbers(fb.note.trim().to_string());
     if note.chars().count() > 2000 {
         return Err(ApiError::invalid_field(

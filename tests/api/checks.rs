@@ -409,6 +409,45 @@ async fn feedback_is_idempotent_and_validated() {
     assert_eq!(problem_fields(&body), vec!["measures_applied[1]"]);
 }
 
+/// The `Idempotency-Key` of feedback is read as the cases' is: a key that is not visible ASCII,
+/// or longer than 200 characters, is refused naming the header (it used to be dropped silently,
+/// which made a retry file a second decision).
+#[tokio::test]
+async fn feedback_refuses_an_idempotency_key_it_cannot_read() {
+    let s = setup().await;
+    let app = &s.f.app;
+    let a = uscc(503);
+    let v = check(&s, &a, "government_procurement").await;
+    let path = format!("/api/v1/credit-checks/{}/feedback", v["check_id"]);
+    let body = json!({"decision": "approved", "measures_applied": [], "note": "", "decided_at": "2026-11-28T08:00:00Z"});
+    let send = |key: reqwest::header::HeaderValue| {
+        app.client
+            .post(app.url(&path))
+            .bearer_auth(&s.approver.token)
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+    };
+    let non_ascii = reqwest::header::HeaderValue::from_bytes("键-1".as_bytes()).unwrap();
+    let p = assert_problem(
+        send(non_ascii).await.unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_value",
+    )
+    .await;
+    assert_eq!(problem_fields(&p), vec!["Idempotency-Key"]);
+    let long = reqwest::header::HeaderValue::from_str(&"k".repeat(201)).unwrap();
+    let p = assert_problem(
+        send(long).await.unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "too_long",
+    )
+    .await;
+    assert_eq!(problem_fields(&p), vec!["Idempotency-Key"]);
+    let fits = reqwest::header::HeaderValue::from_str(&"k".repeat(200)).unwrap();
+    assert_eq!(send(fits).await.unwrap().status(), StatusCode::CREATED);
+}
+
 /// `decided_at` takes RFC 3339 with `Z` or any offset, and a time without offset as China time
 /// (UTC+8); the answer is always UTC with `Z`.
 #[tokio::test]
