@@ -102,20 +102,8 @@ fn subject_kind(
     code: &SubjectCode,
     given: Option<SubjectType>,
 ) -> Result<SubjectType, FieldError> {
-    match (code, given) {
-        (SubjectCode::IdNumber(_), None | Some(SubjectType::Individual)) => {
-            Ok(SubjectType::Individual)
-        }
-        (SubjectCode::IdNumber(_), Some(_))
-        | (SubjectCode::Uscc(_), Some(SubjectType::Individual)) => Err(FieldError::new(
-            field,
-            "kind_mismatch",
-            "an ID number identifies an individual, a unified social credit code an organisation",
-        )),
-        (SubjectCode::Uscc(_), Some(k)) => Ok(k),
-        (SubjectCode::Uscc(u), None) if u.as_str().starts_with('9') => Ok(SubjectType::Enterprise),
-        (SubjectCode::Uscc(_), None) => Ok(SubjectType::OtherOrganisation),
-    }
+    code.type_with(given)
+        .map_err(|m| FieldError::new(field, "kind_mismatch", m))
 }
 
 /// Validates a case's content and writes it (new row or replacing a draft's content) with its

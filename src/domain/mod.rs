@@ -3,4 +3,4 @@
 pub mod dates;
 pub mod subject_code;
 
-pub use subject_code::{IdNumber, SubjectCode, SubjectCodeError, SubjectKind, Uscc};
+pub use subject_code::{IdNumber, SubjectCode, SubjectCodeError, SubjectKind, SubjectType, Uscc};

@@ -240,6 +240,44 @@ pub enum SubjectKind {
     Individual,
 }
 
+/// Kinds of subject an item applies to (适用主体).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectType {
+    /// 企业
+    Enterprise,
+    /// 自然人
+    Individual,
+    /// 其他组织 (社会组织, 事业单位 …)
+    OtherOrganisation,
+}
+
+impl SubjectType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubjectType::Enterprise => "enterprise",
+            SubjectType::Individual => "individual",
+            SubjectType::OtherOrganisation => "other_organisation",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            SubjectType::Enterprise,
+            SubjectType::Individual,
+            SubjectType::OtherOrganisation,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// Why a stated kind does not fit a code ([`SubjectCode::kind_with`]).
+pub const KIND_MISMATCH: &str =
+    "an ID number identifies an individual, a unified social credit code an organisation";
+
 /// A subject's identifier: a unified social credit code or a resident ID number.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub enum SubjectCode {
@@ -264,6 +302,32 @@ impl SubjectCode {
             }
         } else {
             Uscc::parse(&t).map(SubjectCode::Uscc)
+        }
+    }
+
+    /// The kind of subject when none is stated: an ID number an individual; a unified social
+    /// credit code of an enterprise (registered by market regulation, first character `9`) an
+    /// enterprise; any other code another organisation (社会组织, 事业单位 …).
+    pub fn default_type(&self) -> SubjectType {
+        match self {
+            SubjectCode::IdNumber(_) => SubjectType::Individual,
+            SubjectCode::Uscc(u) if u.as_str().starts_with('9') => SubjectType::Enterprise,
+            SubjectCode::Uscc(_) => SubjectType::OtherOrganisation,
+        }
+    }
+
+    /// The kind a caller stated, if it fits the code (an ID number is an individual, a unified
+    /// social credit code is not), or [`Self::default_type`] when none is stated. `Err` is
+    /// [`KIND_MISMATCH`].
+    pub fn type_with(&self, stated: Option<SubjectType>) -> Result<SubjectType, &'static str> {
+        match (self, stated) {
+            (_, None) => Ok(self.default_type()),
+            (SubjectCode::IdNumber(_), Some(SubjectType::Individual)) => {
+                Ok(SubjectType::Individual)
+            }
+            (SubjectCode::IdNumber(_), Some(_))
+            | (SubjectCode::Uscc(_), Some(SubjectType::Individual)) => Err(KIND_MISMATCH),
+            (SubjectCode::Uscc(_), Some(k)) => Ok(k),
         }
     }
 
@@ -477,6 +541,31 @@ mod tests {
         assert_eq!(
             IdNumber::parse("1101051949123"),
             Err(SubjectCodeError::Length(13))
+        );
+    }
+
+    #[test]
+    fn the_subject_type_follows_the_code_unless_a_fitting_one_is_stated() {
+        let enterprise = SubjectCode::parse("91350100M000100Y43").unwrap();
+        let person = SubjectCode::parse("11010519491231002X").unwrap();
+        assert_eq!(enterprise.default_type(), SubjectType::Enterprise);
+        assert_eq!(person.default_type(), SubjectType::Individual);
+        assert_eq!(
+            enterprise.type_with(Some(SubjectType::OtherOrganisation)),
+            Ok(SubjectType::OtherOrganisation)
+        );
+        assert_eq!(enterprise.type_with(None), Ok(SubjectType::Enterprise));
+        assert_eq!(
+            enterprise.type_with(Some(SubjectType::Individual)),
+            Err(KIND_MISMATCH)
+        );
+        assert_eq!(
+            person.type_with(Some(SubjectType::Enterprise)),
+            Err(KIND_MISMATCH)
+        );
+        assert_eq!(
+            person.type_with(Some(SubjectType::Individual)),
+            Ok(SubjectType::Individual)
         );
     }
 

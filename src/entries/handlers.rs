@@ -88,19 +88,9 @@ pub fn create_entry(
         &input.subject_code,
         input.acknowledge_invalid_checksum,
     )?;
-    let kind = match (&code, input.subject_kind) {
-        (SubjectCode::IdNumber(_), None | Some(SubjectType::Individual)) => SubjectType::Individual,
-        (SubjectCode::IdNumber(_), Some(_)) | (SubjectCode::Uscc(_), Some(SubjectType::Individual)) => {
-            return Err(ApiError::invalid_field(
-                "subject_kind",
-                "kind_mismatch",
-                "an ID number identifies an individual, a unified social credit code an organisation",
-            ))
-        }
-        (SubjectCode::Uscc(_), Some(k)) => k,
-        (SubjectCode::Uscc(u), None) if u.as_str().starts_with('9') => SubjectType::Enterprise,
-        (SubjectCode::Uscc(_), None) => SubjectType::OtherOrganisation,
-    };
+    let kind = code
+        .type_with(input.subject_kind)
+        .map_err(|m| ApiError::invalid_field("subject_kind", "kind_mismatch", m))?;
     let subject_name = required_line(&mut errors, "subject_name", &input.subject_name, 200);
     let document_number =
         required_line(&mut errors, "document_number", &input.document_number, 100);

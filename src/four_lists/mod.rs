@@ -71,37 +71,7 @@ impl ItemKind {
     }
 }
 
-/// Kinds of subject an item applies to (适用主体).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SubjectType {
-    /// 企业
-    Enterprise,
-    /// 自然人
-    Individual,
-    /// 其他组织 (社会组织, 事业单位 …)
-    OtherOrganisation,
-}
-
-impl SubjectType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SubjectType::Enterprise => "enterprise",
-            SubjectType::Individual => "individual",
-            SubjectType::OtherOrganisation => "other_organisation",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            SubjectType::Enterprise,
-            SubjectType::Individual,
-            SubjectType::OtherOrganisation,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-}
+pub use crate::domain::SubjectType;
 
 /// Severity tier of a black-list scope item (失信严重程度), which fixes its default publication
 /// and repair periods.

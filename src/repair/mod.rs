@@ -17,7 +17,6 @@ use crate::db::DbConnection;
 use crate::domain::SubjectCode;
 use crate::entries::{find_subject_by_code, parse_subject_code, upsert_subject, SubjectRow};
 use crate::error::ApiError;
-use crate::four_lists::SubjectType;
 use crate::pii::PiiCipher;
 use crate::schema::{departments, regions};
 
@@ -112,11 +111,7 @@ pub fn resolve_subject(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let kind = match &code {
-        SubjectCode::IdNumber(_) => SubjectType::Individual,
-        SubjectCode::Uscc(u) if u.as_str().starts_with('9') => SubjectType::Enterprise,
-        SubjectCode::Uscc(_) => SubjectType::OtherOrganisation,
-    };
+    let kind = code.default_type();
     let division = code.division_code().to_string();
     let known: i64 = regions::table
         .filter(regions::code.eq(&division))
