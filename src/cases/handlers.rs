@@ -1112,19 +1112,10 @@ fn check_filter(f: &CaseFilter, state: &AppState) -> Result<Option<String>, ApiE
             ));
         }
     }
-    match &f.subject {
-        None => Ok(None),
-        Some(raw) => {
-            let code = SubjectCode::parse(raw).map_err(|e| {
-                ApiError::invalid_query(
-                    "subject",
-                    "invalid_value",
-                    format!("not a valid subject code: {e}"),
-                )
-            })?;
-            Ok(Some(lookup_key(&code, &state.pii)))
-        }
-    }
+    Ok(
+        crate::entries::subject_filter("subject", f.subject.as_deref())?
+            .map(|code| lookup_key(&code, &state.pii)),
+    )
 }
 
 fn filtered<'a>(

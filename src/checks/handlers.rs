@@ -501,18 +501,8 @@ pub async fn list_receipts(
     } else {
         (user.region_filter()?, None)
     };
-    let subject_key = match &f.subject {
-        Some(s) => Some(
-            SubjectCode::parse(s)
-                .map(|c| lookup_key(&c, &state.pii))
-                .map_err(|e| ApiError::BadRequest {
-                    code: "invalid_query",
-                    detail: format!("subject: {e}"),
-                    errors: vec![FieldError::new("query.subject", e.code(), e.to_string())],
-                })?,
-        ),
-        None => None,
-    };
+    let subject_key = crate::entries::subject_filter("subject", f.subject.as_deref())?
+        .map(|c| lookup_key(&c, &state.pii));
     let page_v = state
         .receipts
         .run_settled(&state.pool, move |conn| {

@@ -11,7 +11,6 @@ use crate::audit::{self, Entry};
 use crate::auth::{AuthUser, Role};
 use crate::db;
 use crate::domain::dates::{check_date, check_optional_date};
-use crate::domain::SubjectCode;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::{required_line, required_text, ApiJson, Page, PageQuery};
 use crate::schema::{audit_log, departments, list_entries, subjects};
@@ -957,19 +956,8 @@ pub fn check_filter(f: &EntryFilter, state: &AppState) -> Result<Option<String>,
             ));
         }
     }
-    match &f.subject {
-        None => Ok(None),
-        Some(raw) => {
-            let code = SubjectCode::parse(raw).map_err(|e| {
-                ApiError::invalid_query(
-                    "subject",
-                    "invalid_value",
-                    format!("not a valid subject code: {e}"),
-                )
-            })?;
-            Ok(Some(lookup_key(&code, &state.pii)))
-        }
-    }
+    Ok(super::subject_filter("subject", f.subject.as_deref())?
+        .map(|code| lookup_key(&code, &state.pii)))
 }
 
 /// List entries with filters, sorting and paging (drafts only for those who manage them).

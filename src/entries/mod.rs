@@ -269,6 +269,30 @@ fn code_error(field: &str, e: &crate::domain::SubjectCodeError) -> ApiError {
     }
 }
 
+/// A subject filter in a query string (`?subject=` or `?subject_code=`): `None` when absent,
+/// otherwise the code (one whose only fault is its check character is accepted, as for records
+/// filed with `acknowledge_invalid_checksum`); anything else is 400 `invalid_query` naming
+/// `query.{param}` with the field code `invalid_subject_code` and the check that failed. Every
+/// list endpoint that filters by subject reads it here.
+pub fn subject_filter(param: &str, raw: Option<&str>) -> Result<Option<SubjectCode>, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    parse_subject_code(param, raw, true)
+        .map(|(code, _)| Some(code))
+        .map_err(|_| {
+            let why = SubjectCode::parse(raw)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            ApiError::invalid_query(
+                param,
+                "invalid_subject_code",
+                format!("{param} is not a valid subject code: {why}"),
+            )
+        })
+}
+
 /// The key a subject is found by: the USCC itself, or a keyed hash of the ID number.
 pub fn lookup_key(code: &SubjectCode, pii: &PiiCipher) -> String {
     match code {

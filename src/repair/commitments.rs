@@ -317,7 +317,7 @@ pub async fn list(
         per_page: f.per_page,
     }
     .resolve()?;
-    let code = super::code_query(f.subject_code.as_deref())?;
+    let code = crate::entries::subject_filter("subject_code", f.subject_code.as_deref())?;
     let st = state.clone();
     let out = db::run(&state.pool, move |conn| {
         let filter = |conn: &mut DbConnection| -> Result<_, ApiError> {

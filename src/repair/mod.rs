@@ -131,18 +131,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
-/// A `subject_code` query filter: `None` when absent, 400 `invalid_query` when not a valid code.
-pub fn code_query(raw: Option<&str>) -> Result<Option<SubjectCode>, ApiError> {
-    raw.map(|raw| {
-        parse_subject_code("query.subject_code", raw, true)
-            .map(|(c, _)| c)
-            .map_err(|_| {
-                ApiError::invalid_query("subject_code", "invalid_subject_code", "not a valid code")
-            })
-    })
-    .transpose()
-}
-
 /// The id of the subject with this code, or -1 (matches nothing) when none is recorded.
 pub fn subject_id_or_none(
     conn: &mut DbConnection,

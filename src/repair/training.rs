@@ -828,7 +828,7 @@ pub async fn list_services(
     query: web::Query<SubjectFilter>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(STAFF)?;
-    let code = super::code_query(query.subject_code.as_deref())?;
+    let code = crate::entries::subject_filter("subject_code", query.subject_code.as_deref())?;
     let st = state.clone();
     let v = db::run(&state.pool, move |conn| {
         let mut q = service_records::table

@@ -400,3 +400,31 @@ async fn control_characters_are_refused_naming_the_field() {
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
 }
+
+/// Every list endpoint that filters by subject reads the filter the same way: a code that is not
+/// valid is 400 `invalid_query`, naming the parameter, with the field code `invalid_subject_code`;
+/// a valid code filters (here: nothing recorded, so an empty page).
+#[tokio::test]
+async fn subject_filters_of_every_list_are_read_alike() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let good = "91220500MA0000001Q";
+    for (path, param) in [
+        ("/api/v1/list-entries", "subject"),
+        ("/api/v1/cases", "subject"),
+        ("/api/v1/credit-checks", "subject"),
+        ("/api/v1/commitments", "subject_code"),
+        ("/api/v1/service-records", "subject_code"),
+    ] {
+        let res = app
+            .get(&format!("{path}?{param}=not-a-code"), &admin.token)
+            .await;
+        let p = assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+        assert_eq!(p["errors"][0]["field"], format!("query.{param}"), "{path}");
+        assert_eq!(p["errors"][0]["code"], "invalid_subject_code", "{path}");
+        let res = app
+            .get(&format!("{path}?{param}={good}"), &admin.token)
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+    }
+}
