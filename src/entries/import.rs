@@ -457,10 +457,12 @@ pub(crate) fn template_file(
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     /// `xlsx` (default) or `csv`.
+    #[param(pattern = "^(xlsx|csv)$")]
     pub format: Option<String>,
     pub list_type: Option<ListType>,
     pub department_id: Option<i32>,
     pub region_code: Option<String>,
+    #[param(pattern = "^(draft|published|removed|in_force|expired|pending)$")]
     pub status: Option<String>,
     pub source: Option<Source>,
     pub subject: Option<String>,
