@@ -684,7 +684,7 @@ fn at(v: &Value, path: &[&str]) -> String {
     security(("bearer" = [])),
     params(MonthQuery),
     responses(
-        (status = 200, description = "The file", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 200, description = "The file", content(("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), ("text/csv"))),
         (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Outside your scope", body = Problem, content_type = "application/problem+json"),
