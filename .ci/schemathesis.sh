@@ -51,10 +51,13 @@ for who in anonymous demo-approval demo-tax demo-city-bureau demo-admin; do
     auth=(-H "Authorization: Bearer $(token "$who")")
   fi
   echo "==> schemathesis as $who"
+  # One worker: with two, Hypothesis describing its filters from two threads at once trips a
+  # CPython 3.11 bug ("AST constructor recursion depth mismatch", KeyError) on the upload
+  # operations, a runtime error that makes `st run` exit non-zero with no failure found.
   run() {
     "$WORK/venv/bin/st" run "http://127.0.0.1:$PORT/api-docs/openapi.json" "${auth[@]}" \
       --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-      --phases examples,coverage,fuzzing --max-examples "$EXAMPLES" --workers 2 \
+      --phases examples,coverage,fuzzing --max-examples "$EXAMPLES" --workers 1 \
       --exclude-path-regex 'auth/logout|me/password' --continue-on-failure \
       --seed 2019 > "$WORK/st-$who.log" 2>&1
   }

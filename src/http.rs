@@ -78,39 +78,109 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             });
         }
     }
+    match read_json(body) {
+        // JSON Schema counts `2.0` as the integer 2 (our OpenAPI document is JSON Schema
+        // 2020-12), serde does not: a body refused only for a whole number spelt with a
+        // fraction or exponent is read again with those numbers as integers (docs/api.md).
+        Err((e, true)) => match whole_floats_as_integers(body) {
+            Some(rewritten) => read_json(&rewritten).map_err(|(e, _)| e),
+            None => Err(e),
+        },
+        other => other.map_err(|(e, _)| e),
+    }
+}
+
+/// Reads a body; on error, the problem and whether it was a value of the wrong type or shape
+/// (rather than a syntax error).
+fn read_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, (ApiError, bool)> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let syntax = inner.is_syntax() || inner.is_eof();
-        let field = if syntax || path == "." || path.is_empty() {
-            "body".to_string()
-        } else {
-            path
-        };
-        let (code, detail) = if syntax {
-            (
-                "malformed_json",
-                format!("the request body is not valid JSON: {inner}"),
-            )
-        } else {
-            (
-                "invalid_body",
-                format!("invalid request body at {field}: {inner}"),
-            )
-        };
-        ApiError::BadRequest {
-            code,
-            detail: detail.clone(),
-            errors: vec![FieldError::new(field, code, inner.to_string())],
-        }
+        (body_error(path, inner), !syntax)
     })?;
-    de.end().map_err(|e| ApiError::BadRequest {
-        code: "malformed_json",
-        detail: format!("the request body has trailing characters: {e}"),
-        errors: vec![FieldError::new("body", "malformed_json", e.to_string())],
+    de.end().map_err(|e| {
+        let problem = ApiError::BadRequest {
+            code: "malformed_json",
+            detail: format!("the request body has trailing characters: {e}"),
+            errors: vec![FieldError::new("body", "malformed_json", e.to_string())],
+        };
+        (problem, false)
     })?;
     Ok(value)
+}
+
+/// The body with every number outside strings that is a whole number written with a fraction or
+/// exponent (`22.0`, `2.2e1`) written as an integer (`22`), within ±2^53 where a float spells one
+/// integer exactly; `None` when there is none. Text, keys and structure are left as they are, so
+/// the second reading refuses what the first would (duplicate keys, trailing characters).
+fn whole_floats_as_integers(body: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut changed = false;
+    let mut i = 0;
+    while i < body.len() {
+        let b = body[i];
+        if b == b'"' {
+            let start = i;
+            i += 1;
+            while i < body.len() && body[i] != b'"' {
+                i += if body[i] == b'\\' { 2 } else { 1 };
+            }
+            i = (i + 1).min(body.len());
+            out.extend_from_slice(&body[start..i]);
+        } else if b == b'-' || b.is_ascii_digit() {
+            let start = i;
+            while i < body.len()
+                && matches!(body[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+            {
+                i += 1;
+            }
+            let token = &body[start..i];
+            let whole = token
+                .iter()
+                .any(|c| matches!(c, b'.' | b'e' | b'E'))
+                .then(|| std::str::from_utf8(token).ok()?.parse::<f64>().ok())
+                .flatten()
+                .filter(|f| f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0);
+            match whole {
+                Some(f) => {
+                    out.extend_from_slice((f as i64).to_string().as_bytes());
+                    changed = true;
+                }
+                None => out.extend_from_slice(token),
+            }
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    changed.then_some(out)
+}
+
+fn body_error(path: String, inner: serde_json::Error) -> ApiError {
+    let syntax = inner.is_syntax() || inner.is_eof();
+    let field = if syntax || path == "." || path.is_empty() {
+        "body".to_string()
+    } else {
+        path
+    };
+    let (code, detail) = if syntax {
+        (
+            "malformed_json",
+            format!("the request body is not valid JSON: {inner}"),
+        )
+    } else {
+        (
+            "invalid_body",
+            format!("invalid request body at {field}: {inner}"),
+        )
+    };
+    ApiError::BadRequest {
+        code,
+        detail,
+        errors: vec![FieldError::new(field, code, inner.to_string())],
+    }
 }
 
 pub const MAX_PER_PAGE: i64 = 200;

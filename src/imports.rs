@@ -152,6 +152,7 @@ impl From<ApiError> for ImportAbort {
 #[serde(deny_unknown_fields)]
 pub struct FormatQuery {
     /// `xlsx` (default) or `csv`.
+    #[param(pattern = "^(xlsx|csv)$")]
     pub format: Option<String>,
 }
 

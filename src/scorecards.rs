@@ -27,6 +27,7 @@ use crate::state::AppState;
 pub struct ScorecardQuery {
     pub year: i32,
     /// 1–4: counts run from 1 January to the quarter's end (or today).
+    #[param(minimum = 1, maximum = 4)]
     pub quarter: u32,
     /// Departments of this region only (default: all the caller may see).
     pub region: Option<String>,

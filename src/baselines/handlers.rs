@@ -30,7 +30,7 @@ pub struct BaselineFilter {
     #[param(example = "220521")]
     pub region_code: Option<String>,
     /// `red` or `black`.
-    #[param(example = "black")]
+    #[param(example = "black", pattern = "^(red|black)$")]
     pub list_type: Option<String>,
 }
 
@@ -105,16 +105,21 @@ pub struct BaselineInput {
     #[schema(example = "220521")]
     pub region_code: String,
     /// 2000–2100.
-    #[schema(example = 2019)]
+    #[schema(example = 2019, minimum = 2000, maximum = 2100)]
     pub year: i32,
     /// `red` or `black`.
-    #[schema(example = "black")]
+    #[schema(example = "black", pattern = "^(red|black)$")]
     pub list_type: String,
     /// At least 0.
     #[schema(example = 37, minimum = 0)]
     pub count: i32,
     /// Required: the document or platform export the count came from, at most 500 characters.
-    #[schema(example = "信用中国（吉林）2019 年度导出, 2020-01-06")]
+    #[schema(
+        example = "信用中国（吉林）2019 年度导出, 2020-01-06",
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub provenance: String,
 }
 

@@ -36,7 +36,7 @@ fn check_year(year: i32) -> Result<(), ApiError> {
 #[utoipa::path(
     tag = "calendar",
     security(("bearer" = [])),
-    params(("year" = i32, Path, description = "Calendar year, 2000–2100", example = 2019)),
+    params(("year" = i32, Path, minimum = 2000, maximum = 2100, description = "Calendar year, 2000–2100", example = 2019)),
     responses(
         (status = 200, description = "The year's exceptions, by date", body = CalendarYear),
         (status = 400, description = "The year is not a number", body = Problem, content_type = "application/problem+json"),
@@ -142,7 +142,7 @@ fn validate_year(year: i32, input: CalendarYearInput) -> Result<CalendarYear, Ap
 #[utoipa::path(
     tag = "calendar",
     security(("bearer" = [])),
-    params(("year" = i32, Path, description = "Calendar year, 2000–2100", example = 2026)),
+    params(("year" = i32, Path, minimum = 2000, maximum = 2100, description = "Calendar year, 2000–2100", example = 2026)),
     request_body = CalendarYearInput,
     responses(
         (status = 200, description = "The stored year", body = CalendarYear),

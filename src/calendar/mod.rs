@@ -223,7 +223,12 @@ pub struct NamedDay {
     #[schema(value_type = String, format = Date, example = "2019-10-07")]
     pub date: NaiveDate,
     /// Festival or reason, at most 50 characters.
-    #[schema(example = "国庆节")]
+    #[schema(
+        example = "国庆节",
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub name: String,
 }
 

@@ -34,7 +34,12 @@ pub struct CaseSubjectInput {
     /// Unified social credit code or resident ID number (stored encrypted, shown masked).
     #[schema(example = "91220500MA0000001Q")]
     pub code: String,
-    #[schema(example = "通化市某某商贸有限公司")]
+    #[schema(
+        example = "通化市某某商贸有限公司",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub name: String,
     /// Defaults from the code, as for list entries.
     pub kind: Option<SubjectType>,
@@ -45,7 +50,12 @@ pub struct CaseSubjectInput {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCase {
-    #[schema(example = "某公司因偷税被限制参与政府采购")]
+    #[schema(
+        example = "某公司因偷税被限制参与政府采购",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub title: String,
     pub kind: CaseKind,
     /// The filing department; defaults to the caller's (department officers may only file for
@@ -69,6 +79,11 @@ pub struct NewCase {
     pub field: String,
     #[schema(value_type = String, format = Date)]
     pub case_date: NaiveDate,
+    #[schema(
+        min_length = 1,
+        max_length = 5000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub summary: String,
     /// The credit check whose feedback the case came from.
     pub source_check_id: Option<i32>,
@@ -78,6 +93,11 @@ pub struct NewCase {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CasePatch {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub title: Option<String>,
     pub kind: Option<CaseKind>,
     pub subjects: Option<Vec<CaseSubjectInput>>,
@@ -87,6 +107,11 @@ pub struct CasePatch {
     pub field: Option<String>,
     #[schema(value_type = Option<String>, format = Date)]
     pub case_date: Option<NaiveDate>,
+    #[schema(
+        min_length = 1,
+        max_length = 5000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub summary: Option<String>,
 }
 
@@ -1094,6 +1119,13 @@ pub struct CaseFilter {
 }
 
 fn check_filter(f: &CaseFilter, state: &AppState) -> Result<Option<String>, ApiError> {
+    // The list and the export share the filter: each refuses what the other alone reads.
+    check_format(&f.format)?;
+    PageQuery {
+        page: f.page,
+        per_page: f.per_page,
+    }
+    .resolve()?;
     if let Some(s) = &f.status {
         if !["draft", "submitted", "shared"].contains(&s.as_str()) {
             return Err(ApiError::invalid_query(
@@ -1254,7 +1286,7 @@ const EXPORT_HEADERS: &[&str] = &[
     security(("bearer" = [])),
     params(CaseFilter),
     responses(
-        (status = 200, description = "The file", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 200, description = "The file", content(("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), ("text/csv"))),
         (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Staff only", body = Problem, content_type = "application/problem+json"),

@@ -38,7 +38,12 @@ impl MediaLevel {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMediaReport {
-    #[schema(example = "通化日报")]
+    #[schema(
+        example = "通化日报",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub outlet: String,
     pub level: MediaLevel,
     /// Not in the future, not before the case date.

@@ -335,6 +335,7 @@ pub struct FeedQuery {
     /// The last notification id seen (the cursor); omit to start from the beginning.
     pub after: Option<i32>,
     /// At most this many (1–500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 

@@ -29,7 +29,12 @@ pub struct NewEntry {
     /// Defaults from the code: ID numbers are individuals; codes registered by market regulation
     /// (first character 9) enterprises; others other organisations.
     pub subject_kind: Option<SubjectType>,
-    #[schema(example = "通化市某某商贸有限公司")]
+    #[schema(
+        example = "通化市某某商贸有限公司",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub subject_name: String,
     /// 法定代表人 (organisations).
     pub legal_representative: Option<String>,
@@ -42,7 +47,12 @@ pub struct NewEntry {
     pub department_id: Option<i32>,
     /// A published scope item of the right kind (red_scope / black_scope).
     pub scope_item_id: i32,
-    #[schema(example = "通税稽罚〔2026〕12号")]
+    #[schema(
+        example = "通税稽罚〔2026〕12号",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub document_number: String,
     #[schema(value_type = String, format = Date)]
     pub determination_date: NaiveDate,
@@ -53,6 +63,11 @@ pub struct NewEntry {
     /// the maximum publication period of its tier, counted from the determination date.
     #[schema(value_type = Option<String>, format = Date)]
     pub valid_until: Option<NaiveDate>,
+    #[schema(
+        min_length = 1,
+        max_length = 5000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub facts: String,
     /// Staff-only note, never published.
     pub internal_note: Option<String>,
@@ -675,6 +690,11 @@ pub struct RemoveRequest {
     #[schema(value_type = Option<String>, format = Date)]
     pub removal_date: Option<NaiveDate>,
     /// Why, for the record (required).
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub note: String,
 }
 
@@ -851,6 +871,7 @@ pub struct EntryFilter {
     /// Substring of the subject name, document number or facts.
     pub q: Option<String>,
     /// `determination_date` (default, newest first), `valid_until`, `id`.
+    #[param(pattern = "^(determination_date|valid_until|id)$")]
     pub sort: Option<String>,
     /// Page number, from 1 (default 1).
     #[param(minimum = 1, maximum = 1000000)]

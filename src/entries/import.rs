@@ -401,7 +401,7 @@ fn apply(
     security(("bearer" = [])),
     params(FormatQuery),
     responses(
-        (status = 200, description = "The template file", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 200, description = "The template file", content(("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), ("text/csv"))),
         (status = 400, description = "Bad format", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Staff only", body = Problem, content_type = "application/problem+json"),
@@ -457,10 +457,12 @@ pub(crate) fn template_file(
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     /// `xlsx` (default) or `csv`.
+    #[param(pattern = "^(xlsx|csv)$")]
     pub format: Option<String>,
     pub list_type: Option<ListType>,
     pub department_id: Option<i32>,
     pub region_code: Option<String>,
+    #[param(pattern = "^(draft|published|removed|in_force|expired|pending)$")]
     pub status: Option<String>,
     pub source: Option<Source>,
     pub subject: Option<String>,
@@ -478,7 +480,7 @@ pub struct ExportQuery {
     security(("bearer" = [])),
     params(ExportQuery),
     responses(
-        (status = 200, description = "The file", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 200, description = "The file", content(("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), ("text/csv"))),
         (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Staff only", body = Problem, content_type = "application/problem+json"),

@@ -133,7 +133,9 @@ pub(crate) async fn load_profile(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SubjectSearch {
-    /// A full code (exact match) or part of a name (substring, CJK included).
+    /// A full code (exact match) or part of a name (substring, CJK included); 1–100 characters
+    /// once trimmed.
+    #[param(min_length = 1, max_length = 100, pattern = r"\S")]
     pub q: String,
     /// Page number, from 1 (default 1).
     #[param(minimum = 1, maximum = 1000000)]

@@ -28,8 +28,10 @@ pub fn require_reader(user: &AuthUser) -> Result<(), ApiError> {
 #[serde(deny_unknown_fields)]
 pub struct FeedQuery {
     /// Cursor: the id of the last event already read (0 or absent: from the start).
+    #[param(minimum = 0)]
     pub after: Option<i64>,
     /// Events per page, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 

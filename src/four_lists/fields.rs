@@ -19,7 +19,12 @@ use crate::state::AppState;
 pub struct ApplicationField {
     #[schema(example = "administrative_licensing")]
     pub code: String,
-    #[schema(example = "行政许可")]
+    #[schema(
+        example = "行政许可",
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub name: String,
     /// Inactive fields cannot be named by new or edited measures.
     pub active: bool,
@@ -61,9 +66,14 @@ pub async fn list_fields(
 #[serde(deny_unknown_fields)]
 pub struct NewField {
     /// Lower-case letters, digits and `_`, 2–50 characters.
-    #[schema(example = "land_supply")]
+    #[schema(example = "land_supply", pattern = "^[a-z0-9_]{2,50}$")]
     pub code: String,
-    #[schema(example = "土地供应")]
+    #[schema(
+        example = "土地供应",
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub name: String,
 }
 
@@ -137,6 +147,11 @@ pub async fn create_field(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FieldPatch {
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub name: Option<String>,
     pub active: Option<bool>,
 }

@@ -194,7 +194,12 @@ pub struct NewItem {
     pub kind: ItemKind,
     #[schema(example = "SW-HEI-001")]
     pub code: String,
-    #[schema(example = "重大税收违法失信主体")]
+    #[schema(
+        example = "重大税收违法失信主体",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub title: String,
     #[serde(default)]
     pub description: String,
@@ -604,6 +609,11 @@ pub async fn list_versions(
 pub struct ItemPatch {
     /// Only while the item was never published.
     pub code: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub title: Option<String>,
     pub description: Option<String>,
     pub legal_basis: Option<Vec<LegalBasis>>,

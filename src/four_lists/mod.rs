@@ -154,7 +154,12 @@ impl Severity {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LegalBasis {
-    #[schema(example = "《中华人民共和国税收征收管理法》")]
+    #[schema(
+        example = "《中华人民共和国税收征收管理法》",
+        min_length = 1,
+        max_length = 300,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub document: String,
     #[schema(example = "第六十三条")]
     pub article: Option<String>,

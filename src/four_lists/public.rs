@@ -47,7 +47,11 @@ pub struct PublicItemFilter {
     pub kind: Option<ItemKind>,
     pub department_id: Option<i32>,
     pub region_code: Option<String>,
+    /// Page number, from 1 (default 1).
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<i64>,
 }
 

@@ -48,6 +48,7 @@ pub struct DepartmentFilter {
     /// Only active (`true`) or inactive (`false`) departments.
     pub active: Option<bool>,
     /// `bureau`, `management_committee` or `unit`.
+    #[param(pattern = "^(bureau|management_committee|unit)$")]
     pub kind: Option<String>,
 }
 
@@ -125,12 +126,17 @@ pub async fn get_department(
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDepartment {
-    #[schema(example = "通化县市场监督管理局")]
+    #[schema(
+        example = "通化县市场监督管理局",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub name: String,
     #[schema(example = "220521")]
     pub region_code: String,
     /// `bureau`, `management_committee` or `unit`.
-    #[schema(example = "unit")]
+    #[schema(example = "unit", pattern = "^(bureau|management_committee|unit)$")]
     pub kind: String,
 }
 
@@ -229,6 +235,11 @@ pub async fn create_department(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DepartmentPatch {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub name: Option<String>,
     pub active: Option<bool>,
 }

@@ -159,6 +159,11 @@ pub struct NewRepair {
     /// The black-list entry to repair (published, in force, of this subject).
     pub entry_id: i32,
     /// 申请理由: what was corrected and how.
+    #[schema(
+        min_length = 1,
+        max_length = 5000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub grounds: String,
     /// Proof the conduct is corrected (attachment ids, at least one).
     pub correction_attachment_ids: Vec<i32>,
@@ -180,6 +185,11 @@ pub struct NewRepair {
 pub struct Resubmission {
     pub version: Option<i32>,
     pub comment: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 5000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub grounds: Option<String>,
     pub correction_attachment_ids: Option<Vec<i32>>,
     pub obligation_attachment_ids: Option<Vec<i32>>,
@@ -203,6 +213,9 @@ pub struct Transition {
 pub struct RepairFilter {
     /// One status, or `open` for every status in which the application is still open
     /// (`submitted`, `returned`, `accepted`, `approved`, `refused`, `filed`, `sent_back`).
+    #[param(
+        pattern = "^(open|submitted|returned|accepted|approved|refused|filed|sent_back|completed|withdrawn)$"
+    )]
     pub status: Option<String>,
     pub region: Option<String>,
     pub department: Option<i32>,
@@ -1308,7 +1321,7 @@ macro_rules! step_endpoint {
             security(("bearer" = [])),
             params(
                 ("id" = i32, Path, description = "Application id"),
-                ("If-Match" = Option<String>, Header, description = "The version acted on, e.g. \"3\""),
+                ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(W/)?"?[0-9]{1,9}"?$"#, description = "The version acted on, e.g. \"3\""),
             ),
             request_body(content = Option<Transition>, content_type = "application/json"),
             responses(
@@ -1407,7 +1420,7 @@ step_endpoint!(
     security(("bearer" = [])),
     params(
         ("id" = i32, Path, description = "Application id"),
-        ("If-Match" = Option<String>, Header, description = "The version acted on, e.g. \"3\""),
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(W/)?"?[0-9]{1,9}"?$"#, description = "The version acted on, e.g. \"3\""),
     ),
     request_body = Resubmission,
     responses(

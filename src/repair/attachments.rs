@@ -145,6 +145,7 @@ pub fn load_readable(
 #[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     /// The original file name (shown to reviewers; 1–200 characters).
+    #[param(min_length = 1, max_length = 200, pattern = r"\S")]
     pub filename: String,
 }
 

@@ -61,6 +61,11 @@ pub struct NewCommitment {
     /// A published version of the template; defaults to the one in force.
     pub template_version: Option<i32>,
     /// The signatory (法定代表人 for organisations).
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub signatory: String,
     /// Defaults to now. RFC 3339 with `Z` or an offset; without one, China time.
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -75,6 +80,11 @@ pub struct NewCommitment {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewBreach {
+    #[schema(
+        min_length = 1,
+        max_length = 5000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub facts: String,
     #[schema(value_type = String, format = Date)]
     pub breach_date: NaiveDate,

@@ -78,6 +78,11 @@ pub struct BreachView {
     pub department_id: i32,
     #[schema(value_type = String, format = Date)]
     pub breach_date: NaiveDate,
+    #[schema(
+        min_length = 1,
+        max_length = 5000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub facts: String,
     pub recorded_by: i32,
     #[schema(value_type = String, format = DateTime)]

@@ -147,8 +147,14 @@ pub struct NewSession {
     #[schema(value_type = String, format = Date)]
     pub session_date: NaiveDate,
     pub form: Form,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub topic: String,
     /// Length in hours (more than 0, at most 100).
+    #[schema(exclusive_minimum = 0, maximum = 100)]
     pub hours: f64,
 }
 
@@ -158,6 +164,11 @@ pub struct NewAttendance {
     pub subject_code: String,
     /// Needed only when the subject is not recorded yet.
     pub subject_name: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub attendee_name: String,
     pub completed: bool,
     pub certificate_number: Option<String>,
@@ -166,13 +177,19 @@ pub struct NewAttendance {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkAttendance {
-    /// All or nothing: one invalid item rejects the whole request, naming `items[i].…`.
+    /// All or nothing: one invalid item rejects the whole request, naming `items[i].…`. 1–1000.
+    #[schema(min_items = 1, max_items = 1000)]
     pub items: Vec<NewAttendance>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAttendance {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub attendee_name: Option<String>,
     pub completed: Option<bool>,
     pub certificate_number: Option<String>,
@@ -185,11 +202,22 @@ pub struct NewServiceRecord {
     pub subject_code: String,
     pub subject_name: Option<String>,
     pub kind: ServiceKind,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub organisation: String,
+    #[schema(exclusive_minimum = 0, maximum = 100)]
     pub hours: f64,
     #[schema(value_type = String, format = Date)]
     pub service_date: NaiveDate,
     /// The certificate or record number of the proof.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub proof_reference: String,
     /// The recording department; defaults to the caller's.
     pub department_id: Option<i32>,
@@ -1035,7 +1063,7 @@ pub async fn import_attendance(
     security(("bearer" = [])),
     params(crate::imports::FormatQuery),
     responses(
-        (status = 200, description = "The template", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 200, description = "The template", content(("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), ("text/csv"))),
         (status = 400, description = "Bad format", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Staff only", body = Problem, content_type = "application/problem+json"),

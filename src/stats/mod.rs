@@ -315,6 +315,7 @@ pub struct MonthQuery {
     #[param(minimum = 2000, maximum = 2100)]
     pub year: i32,
     /// 1–12.
+    #[param(minimum = 1, maximum = 12)]
     pub month: u32,
     /// A county, district or zone code; absent or `220500`: the whole city. A county bureau gets
     /// its own region.
@@ -535,8 +536,8 @@ pub async fn monthly(
     tag = "statistics",
     security(("bearer" = [])),
     params(
-        ("year" = i32, Path, description = "Year"),
-        ("month" = u32, Path, description = "Month, 1–12"),
+        ("year" = i32, Path, minimum = 2000, maximum = 2100, description = "Year, 2000–2100"),
+        ("month" = u32, Path, minimum = 1, maximum = 12, description = "Month, 1–12"),
     ),
     responses(
         (status = 201, description = "Closed", body = MonthlyStats),
@@ -683,7 +684,7 @@ fn at(v: &Value, path: &[&str]) -> String {
     security(("bearer" = [])),
     params(MonthQuery),
     responses(
-        (status = 200, description = "The file", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 200, description = "The file", content(("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), ("text/csv"))),
         (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Outside your scope", body = Problem, content_type = "application/problem+json"),

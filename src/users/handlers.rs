@@ -167,6 +167,11 @@ pub async fn get_user(
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub display_name: Option<String>,
     pub role: Option<Role>,
     #[serde(default, deserialize_with = "double_option")]
@@ -296,6 +301,7 @@ pub async fn update_user(
 #[serde(deny_unknown_fields)]
 pub struct PasswordReset {
     /// 12 to 256 characters; not containing the username, not a common or repetitive password.
+    #[schema(min_length = 12, max_length = 256)]
     pub new_password: String,
 }
 

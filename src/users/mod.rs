@@ -215,6 +215,11 @@ pub struct NewUser {
     #[schema(example = "scjg.officer")]
     pub username: String,
     /// Shown in the console; defaults to the username.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub display_name: Option<String>,
     /// 12 to 256 characters; not containing the username, not a common or repetitive password.
     #[schema(example = "a long passphrase")]

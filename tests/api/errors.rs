@@ -428,3 +428,64 @@ async fn subject_filters_of_every_list_are_read_alike() {
         assert_eq!(res.status(), StatusCode::OK, "{path}");
     }
 }
+
+#[tokio::test]
+async fn whole_numbers_with_a_fraction_are_integers_and_others_are_not() {
+    // JSON Schema counts 2019.0 as the integer 2019: a body the schema admits is read as such.
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let put = |body: &'static str| {
+        app.client
+            .put(app.url("/api/v1/national-baselines"))
+            .bearer_auth(&admin.token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let before = app.audit_count();
+    let res = put(
+        r#"{"region_code":"220521","year":2019.0,"list_type":"black","count":3.7e1,"provenance":"导出"}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let row: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(row["year"], 2019);
+    assert_eq!(row["count"], 37);
+    assert_eq!(app.audit_count(), before + 1);
+    for (body, field) in [
+        (
+            r#"{"region_code":"220521","year":2019.5,"list_type":"black","count":3,"provenance":"导出"}"#,
+            "year",
+        ),
+        (
+            r#"{"region_code":"220521","year":2019,"list_type":"black","count":1e300,"provenance":"导出"}"#,
+            "count",
+        ),
+        (
+            r#"{"region_code":"220521","year":2019.0,"list_type":"black","count":3,"provenance":"导出","x":1}"#,
+            "`x`",
+        ),
+    ] {
+        let p = assert_problem(
+            put(body).await.unwrap(),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        )
+        .await;
+        assert!(p["detail"].as_str().unwrap().contains(field), "{body}: {p}");
+    }
+    // A duplicated key stays refused, whichever of the two is the whole float.
+    for body in [
+        r#"{"region_code":"220521","year":2019.0,"year":2020.0,"list_type":"black","count":3,"provenance":"导出"}"#,
+        r#"{"region_code":"220521","year":2019,"year":2020.0,"list_type":"black","count":3,"provenance":"导出"}"#,
+    ] {
+        assert_problem(
+            put(body).await.unwrap(),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        )
+        .await;
+    }
+    assert_eq!(app.audit_count(), before + 1, "nothing else written");
+}
