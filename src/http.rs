@@ -323,18 +323,7 @@ fn trimmed_optional(
     multiline: bool,
 ) -> Option<String> {
     let v = value.map(str::trim).filter(|s| !s.is_empty())?;
-    // Free text never stores an ID number in clear.
-    let v = crate::pii::mask_id_numbers_in(v);
-    if v.chars().count() > max_chars {
-        errors.push(FieldError::new(
-            field,
-            "too_long",
-            format!("{field} must have at most {max_chars} characters"),
-        ));
-    } else {
-        text_chars(errors, field, &v, multiline);
-    }
-    Some(v.into_owned())
+    Some(trimmed_text(errors, field, v, max_chars, multiline))
 }
 
 /// An optional multi-line text field (a purpose, a note): `None` when absent or blank, otherwise
