@@ -559,6 +559,28 @@ pub fn dump(db: &str) -> Vec<u8> {
     }
 }
 
+/// The id of the demo's court black-list scope item (`FY-HEI-01`), read through the API.
+async fn demo_court_scope(client: &reqwest::Client, address: &str, token: &str) -> Value {
+    let items: Value = client
+        .get(format!(
+            "{address}/api/v1/four-list-items?kind=black_scope&per_page=100"
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    items["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == "FY-HEI-01")
+        .expect("the demo court scope")["id"]
+        .clone()
+}
+
 /// Personal ID numbers sent in every way the API takes them — entries of individuals, a legal
 /// representative's number, credit checks single and batch, a subject read by number, a search —
 /// appear in clear neither in the database (file or `pg_dump`) nor in the service's debug log.
@@ -571,24 +593,7 @@ async fn personal_id_numbers_are_in_clear_in_neither_the_database_nor_the_log() 
     let client = reqwest::Client::new();
     let admin = login_to(&client, &address, "demo-admin").await;
     let approval = login_to(&client, &address, "demo-approval").await;
-    let items: Value = client
-        .get(format!(
-            "{address}/api/v1/four-list-items?kind=black_scope&per_page=100"
-        ))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let scope = items["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["code"] == "FY-HEI-01")
-        .expect("the demo court scope")["id"]
-        .clone();
+    let scope = demo_court_scope(&client, &address, &admin).await;
     let post_entry = |body: Value| {
         let (client, address, admin) = (client.clone(), address.clone(), admin.clone());
         async move {
@@ -747,24 +752,7 @@ async fn no_valid_id_number_is_in_clear_in_anything_the_service_writes_after_a_d
     let client = reqwest::Client::new();
     let admin = login_to(&client, &address, "demo-admin").await;
     let approval = login_to(&client, &address, "demo-approval").await;
-    let items: Value = client
-        .get(format!(
-            "{address}/api/v1/four-list-items?kind=black_scope&per_page=100"
-        ))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let scope = items["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["code"] == "FY-HEI-01")
-        .expect("the demo court scope")["id"]
-        .clone();
+    let scope = demo_court_scope(&client, &address, &admin).await;
     let ids: Vec<String> = (911..915).map(crate::entries::id_number).collect();
     let mut entries = Vec::new();
     for (i, id) in ids.iter().enumerate().take(3) {
