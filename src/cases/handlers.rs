@@ -290,7 +290,7 @@ pub fn write_case(
     let mut entry_rows: Vec<(usize, EntryRow)> = Vec::new();
     for (i, e) in input.entry_ids.iter().enumerate() {
         let f = format!("entry_ids[{i}]");
-        match crate::entries::handlers::load_visible(conn, user, *e) {
+        match crate::entries::store::load_visible(conn, user, *e) {
             Ok(row) if row.status == "draft" => errors.push(FieldError::new(
                 f,
                 "entry_not_published",

@@ -191,7 +191,7 @@ async fn entries(
     };
     let q = query.into_inner();
     let page = q.page.unwrap_or(1).max(1);
-    let filter = crate::entries::handlers::EntryFilter {
+    let filter = crate::entries::store::EntryFilter {
         list_type: q.list_type(),
         department_id: q.department_id(),
         region_code: None,
@@ -205,7 +205,7 @@ async fn entries(
         page: Some(page),
         per_page: Some(50),
     };
-    let result = crate::entries::handlers::entries_page(&state, user, filter).await;
+    let result = crate::entries::store::entries_page(&state, user, filter).await;
     let result = match result {
         Ok(r) => r,
         Err(e) => return error_for(&shown, &csrf, e),
@@ -277,10 +277,10 @@ async fn entry_action(
     };
     let (id, action) = path.into_inner();
     let outcome = match action.as_str() {
-        "publish" => crate::entries::handlers::publish_draft(&state, user, id)
+        "publish" => crate::entries::store::publish_draft(&state, user, id)
             .await
             .map(|_| "published"),
-        "discard" => crate::entries::handlers::discard(&state, user, id)
+        "discard" => crate::entries::store::discard(&state, user, id)
             .await
             .map(|_| "discarded"),
         _ => return not_found_page(&shown, &csrf, "没有这个操作。"),
@@ -355,7 +355,7 @@ impl EntryForm {
     fn to_entry(
         &self,
         options: &[ScopeOption],
-    ) -> Result<crate::entries::handlers::NewEntry, Vec<String>> {
+    ) -> Result<crate::entries::store::NewEntry, Vec<String>> {
         let mut errors = Vec::new();
         let scope = options
             .iter()
@@ -382,7 +382,7 @@ impl EntryForm {
         let opt = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
         match (scope, determination) {
             (Some(scope), Some(determination_date)) if errors.is_empty() => {
-                Ok(crate::entries::handlers::NewEntry {
+                Ok(crate::entries::store::NewEntry {
                     list_type: if scope.red {
                         ListType::Red
                     } else {
@@ -493,7 +493,7 @@ async fn create_entry(
         Ok(i) => i,
         Err(errors) => return rejected(errors).await,
     };
-    match crate::entries::handlers::create_draft(&state, user.clone(), input).await {
+    match crate::entries::store::create_draft(&state, user.clone(), input).await {
         Ok(_) => redirect("/console/entries?status=draft&done=created"),
         Err(ApiError::Invalid {
             errors,

@@ -11,7 +11,7 @@ use rand::{Rng, SeedableRng};
 use crate::auth::{AuthUser, RequestMeta, Role};
 use crate::db::{self, DbConnection};
 use crate::domain::{IdNumber, Uscc};
-use crate::entries::handlers::{audit_entry, create_entry, publish_entry, NewEntry};
+use crate::entries::store::{audit_entry, create_entry, publish_entry, NewEntry};
 use crate::entries::{ListType, Source};
 use crate::error::ApiError;
 use crate::four_lists::handlers::NewItem;

@@ -296,7 +296,7 @@ pub fn seed(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
                 ))
                 .execute(conn)?;
             let after = find_entry(conn, e.id)?.ok_or_else(|| ApiError::internal("entry"))?;
-            crate::entries::handlers::audit_entry(
+            crate::entries::store::audit_entry(
                 conn,
                 state,
                 admin,

@@ -12,12 +12,13 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::handlers::{
+use super::store::{
     audit_entry_with, check_filter, create_entry, filtered_entries, publish_entry, EntryFilter,
-    NewEntry, STAFF,
+    NewEntry,
 };
 use super::*;
 use crate::auth::AuthUser;
+use crate::auth::STAFF;
 use crate::db;
 use crate::error::{ApiError, Problem};
 use crate::imports::{

@@ -9,6 +9,7 @@ pub mod import;
 pub mod objections;
 pub mod profiles;
 pub mod public;
+pub mod store;
 
 use chrono::{Months, NaiveDate};
 use diesel::prelude::*;

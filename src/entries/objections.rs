@@ -7,10 +7,11 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::handlers::{audit_entry, load_visible, require_manages, STAFF};
+use super::store::{audit_entry, load_visible, require_manages};
 use super::*;
 use crate::audit::{self, Entry};
 use crate::auth::AuthUser;
+use crate::auth::STAFF;
 use crate::db;
 use crate::error::{ApiError, Problem};
 use crate::http::{required_line, required_text, ApiJson};

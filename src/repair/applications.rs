@@ -22,9 +22,10 @@ use super::attachments::{self, AttachmentView};
 use super::commitments::{self, CommitmentView};
 use super::training::{self, AttendanceView, ServiceView};
 use crate::audit::{self, Entry};
+use crate::auth::STAFF;
 use crate::auth::{AuthUser, Role};
 use crate::db::{self, DbConnection};
-use crate::entries::handlers::{audit_entry, STAFF};
+use crate::entries::store::audit_entry;
 use crate::entries::{
     entry_view, find_entry, in_force_on, subject_ref, today, Disclosure, EntryRow, EntryView,
     SubjectRef, SubjectRow,
