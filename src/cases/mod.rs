@@ -8,6 +8,7 @@
 
 pub mod handlers;
 pub mod media;
+pub mod store;
 
 use std::collections::BTreeSet;
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::lists::{api_error, error_for};
 use super::{form_user, not_found_page, page_user, page_user_if, redirect, render, Shown};
 use crate::auth::{AuthUser, Role};
-use crate::cases::handlers::{CaseFilter, CaseSubjectInput, NewCase};
+use crate::cases::store::{CaseFilter, CaseSubjectInput, NewCase};
 use crate::cases::CaseKind;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -94,16 +94,11 @@ async fn cases(
     } else {
         Vec::new()
     };
-    let result = match crate::cases::handlers::cases_page(
-        &state,
-        user,
-        q.filter(Some(page), Some(50)),
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(e) => return error_for(&shown, &csrf, e),
-    };
+    let result =
+        match crate::cases::store::cases_page(&state, user, q.filter(Some(page), Some(50))).await {
+            Ok(r) => r,
+            Err(e) => return error_for(&shown, &csrf, e),
+        };
     let pages = (result.total + 49) / 50;
     render(
         StatusCode::OK,
@@ -129,7 +124,7 @@ async fn cases_export(
         Err(to_login) => return to_login,
     };
     let f = query.into_inner().filter(None, None);
-    match crate::cases::handlers::export_file(&state, user, f).await {
+    match crate::cases::store::export_file(&state, user, f).await {
         Ok(file) => file,
         Err(e) => error_for(&shown, &csrf, e),
     }
@@ -185,7 +180,7 @@ async fn case(
         Ok(u) => u,
         Err(to_login) => return to_login,
     };
-    match crate::cases::handlers::case_by_id(&state, user.clone(), path.into_inner()).await {
+    match crate::cases::store::case_by_id(&state, user.clone(), path.into_inner()).await {
         Ok(c) => case_page(&shown, &csrf, &user, &c, query.done.as_deref()),
         Err(ApiError::NotFound(_)) => {
             not_found_page(&shown, &csrf, "没有这个案例，或不在您的范围内。")
@@ -208,8 +203,8 @@ async fn case_step(
     };
     let (id, step) = path.into_inner();
     let outcome = match step.as_str() {
-        "submit" => crate::cases::handlers::submit_case(&state, user, id).await,
-        "share" => crate::cases::handlers::share_case(&state, user, id).await,
+        "submit" => crate::cases::store::submit_case(&state, user, id).await,
+        "share" => crate::cases::store::share_case(&state, user, id).await,
         _ => return not_found_page(&shown, &csrf, "没有这个操作。"),
     };
     match outcome {
@@ -439,8 +434,8 @@ async fn file_case(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             .await
         }
     };
-    match crate::cases::handlers::file_case(&state, user.clone(), input).await {
-        Ok(c) => redirect(&format!("/console/cases/{}?done=filed", c.id)),
+    match crate::cases::store::file_case(&state, user.clone(), input, None).await {
+        Ok((_, c)) => redirect(&format!("/console/cases/{}?done=filed", c.id)),
         Err(ApiError::Invalid {
             errors,
             detail,
@@ -495,7 +490,7 @@ async fn from_feedback(
         );
     };
     let department = form.department_id.trim().parse::<i32>().ok();
-    match crate::cases::handlers::draft_from_feedback(&state, user, check_id, department).await {
+    match crate::cases::store::draft_from_feedback(&state, user, check_id, department).await {
         Ok(c) => redirect(&format!("/console/cases/{}?done=filed", c.id)),
         Err(ApiError::Conflict { code, .. }) => super::lists::error_page(
             StatusCode::CONFLICT,

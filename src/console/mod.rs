@@ -618,7 +618,7 @@ async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             Ok(o) => objections = o,
             Err(e) => return actix_web::ResponseError::error_response(&e),
         }
-        let filter = crate::cases::handlers::CaseFilter {
+        let filter = crate::cases::store::CaseFilter {
             status: Some("draft".into()),
             kind: None,
             department_id: None,
@@ -630,7 +630,7 @@ async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             page: None,
             per_page: Some(WORK_BENCH_ROWS),
         };
-        match crate::cases::handlers::cases_page(&state, user.clone(), filter).await {
+        match crate::cases::store::cases_page(&state, user.clone(), filter).await {
             // Those the caller may submit (not the ones it only takes part in).
             Ok(p) => {
                 draft_cases_cut = p.total > p.items.len() as i64;

@@ -5,7 +5,9 @@
 use chrono::{Datelike, Duration};
 use diesel::prelude::*;
 
-use crate::cases::handlers::{mark_shared, mark_submitted, write_case, CaseSubjectInput, NewCase};
+use crate::cases::store::{
+    mark_shared, mark_submitted, write_case, CaseOrigin, CaseSubjectInput, NewCase,
+};
 use crate::cases::{find_case, CaseKind};
 use crate::db::{self, DbConnection};
 use crate::entries::{EntryRow, SubjectRow};
@@ -104,9 +106,9 @@ fn seed_all(
                 },
                 source_check_id: None,
             };
-            let id = write_case(conn, state, admin, None, &input, (None, None, None))?;
+            let id = write_case(conn, state, admin, None, &input, CaseOrigin::default())?;
             let row = find_case(conn, id)?.ok_or_else(|| ApiError::internal("case vanished"))?;
-            crate::cases::handlers::audit_case(conn, state, admin, "case.create", None, &row)?;
+            crate::cases::store::audit_case(conn, state, admin, "case.create", None, &row)?;
             // Two drafts, two submitted and two shared (with media reports) of each kind.
             if n >= 2 {
                 mark_submitted(conn, state, admin, &row)?;
@@ -216,9 +218,9 @@ fn county_cases(
                 summary: "县信用办组织相关部门核查，依法对其实施联合惩戒措施。".into(),
                 source_check_id: None,
             };
-            let id = write_case(conn, state, admin, None, &input, (None, None, None))?;
+            let id = write_case(conn, state, admin, None, &input, CaseOrigin::default())?;
             let row = find_case(conn, id)?.ok_or_else(|| ApiError::internal("case vanished"))?;
-            crate::cases::handlers::audit_case(conn, state, admin, "case.create", None, &row)?;
+            crate::cases::store::audit_case(conn, state, admin, "case.create", None, &row)?;
             mark_submitted(conn, state, admin, &row)?;
             let row = find_case(conn, id)?.ok_or_else(|| ApiError::internal("case vanished"))?;
             mark_shared(conn, state, admin, &row)?;
