@@ -344,7 +344,7 @@ async fn measure_options(
             "punishment",
         ),
     ] {
-        let filter = crate::four_lists::handlers::ItemFilter {
+        let filter = crate::four_lists::store::ItemFilter {
             kind: Some(kind),
             department_id: None,
             region_code: None,
@@ -353,7 +353,7 @@ async fn measure_options(
             page: Some(1),
             per_page: Some(200),
         };
-        let page = crate::four_lists::handlers::items_page(state, user.clone(), filter).await?;
+        let page = crate::four_lists::store::items_page(state, user.clone(), filter).await?;
         options.extend(page.items.into_iter().map(|i| MeasureOption {
             id: i.id,
             kind: case_kind,

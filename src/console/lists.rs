@@ -325,7 +325,7 @@ async fn scope_options(
 ) -> Result<Vec<ScopeOption>, ApiError> {
     let mut options = Vec::new();
     for kind in [ItemKind::BlackScope, ItemKind::RedScope] {
-        let filter = crate::four_lists::handlers::ItemFilter {
+        let filter = crate::four_lists::store::ItemFilter {
             kind: Some(kind),
             department_id: user.department_id,
             region_code: None,
@@ -334,7 +334,7 @@ async fn scope_options(
             page: Some(1),
             per_page: Some(200),
         };
-        let page = crate::four_lists::handlers::items_page(state, user.clone(), filter).await?;
+        let page = crate::four_lists::store::items_page(state, user.clone(), filter).await?;
         options.extend(
             page.items
                 .into_iter()
@@ -845,7 +845,7 @@ async fn four_lists(
     };
     let q = query.into_inner();
     let page = q.page.unwrap_or(1).max(1);
-    let filter = crate::four_lists::handlers::ItemFilter {
+    let filter = crate::four_lists::store::ItemFilter {
         kind: ItemKind::parse(&q.kind),
         department_id: q.department_id.parse().ok(),
         region_code: None,
@@ -854,7 +854,7 @@ async fn four_lists(
         page: Some(page),
         per_page: Some(50),
     };
-    let result = match crate::four_lists::handlers::items_page(&state, user.clone(), filter).await {
+    let result = match crate::four_lists::store::items_page(&state, user.clone(), filter).await {
         Ok(r) => r,
         Err(e) => return error_for(&shown, &csrf, e),
     };
@@ -910,7 +910,7 @@ async fn four_list_publish(
         Ok(u) => u,
         Err(page) => return page,
     };
-    match crate::four_lists::handlers::publish(&state, user, path.into_inner()).await {
+    match crate::four_lists::store::publish(&state, user, path.into_inner()).await {
         Ok(_) => redirect("/console/four-lists?done=published"),
         Err(e) => error_for(&shown, &csrf, e),
     }
@@ -1002,10 +1002,7 @@ impl ItemForm {
     }
 
     /// The API's changes for an item of `kind`, or what the form itself cannot read.
-    fn to_patch(
-        &self,
-        kind: ItemKind,
-    ) -> Result<crate::four_lists::handlers::ItemPatch, Vec<String>> {
+    fn to_patch(&self, kind: ItemKind) -> Result<crate::four_lists::store::ItemPatch, Vec<String>> {
         use crate::four_lists::{LegalBasis, Severity, SubjectType};
         let mut errors = Vec::new();
         let opt = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
@@ -1024,7 +1021,7 @@ impl ItemForm {
             .iter()
             .filter_map(|k| SubjectType::parse(k))
             .collect();
-        let mut patch = crate::four_lists::handlers::ItemPatch {
+        let mut patch = crate::four_lists::store::ItemPatch {
             title: Some(self.title.clone()),
             description: Some(self.description.clone()),
             legal_basis: Some(legal_basis),
@@ -1054,9 +1051,9 @@ impl ItemForm {
 
 impl ItemForm {
     /// A new item of `kind` from the form.
-    fn to_new(&self, kind: ItemKind) -> Result<crate::four_lists::handlers::NewItem, Vec<String>> {
+    fn to_new(&self, kind: ItemKind) -> Result<crate::four_lists::store::NewItem, Vec<String>> {
         let p = self.to_patch(kind)?;
-        Ok(crate::four_lists::handlers::NewItem {
+        Ok(crate::four_lists::store::NewItem {
             department_id: None,
             kind,
             code: self.code.clone(),
@@ -1113,7 +1110,7 @@ async fn editable_item(
     csrf: &str,
     id: i32,
 ) -> Result<crate::four_lists::FourListItemView, HttpResponse> {
-    let item = crate::four_lists::handlers::item_by_id(state, user.clone(), id)
+    let item = crate::four_lists::store::item_by_id(state, user.clone(), id)
         .await
         .map_err(|e| error_for(shown, csrf, e))?;
     if !matches!(user.role, Role::Admin | Role::Department)
@@ -1190,7 +1187,7 @@ async fn save_item(
         Err(page) => return page,
     };
     let errors = match form.to_patch(item.kind) {
-        Ok(patch) => match crate::four_lists::handlers::update(&state, user, id, patch).await {
+        Ok(patch) => match crate::four_lists::store::update(&state, user, id, patch).await {
             Ok(_) => return redirect(&format!("/console/four-lists/{id}/edit?done=saved")),
             Err(ApiError::Invalid {
                 errors,
@@ -1283,7 +1280,7 @@ async fn add_item(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
         .and_then(|(_, v)| ItemKind::parse(v))
         .unwrap_or(ItemKind::BlackScope);
     let errors = match form.to_new(kind) {
-        Ok(input) => match crate::four_lists::handlers::create(&state, user, input).await {
+        Ok(input) => match crate::four_lists::store::create(&state, user, input).await {
             Ok(item) => {
                 return redirect(&format!("/console/four-lists/{}/edit?done=saved", item.id))
             }

@@ -14,7 +14,7 @@ use crate::domain::{IdNumber, Uscc};
 use crate::entries::store::{audit_entry, create_entry, publish_entry, NewEntry};
 use crate::entries::{ListType, Source};
 use crate::error::ApiError;
-use crate::four_lists::handlers::NewItem;
+use crate::four_lists::store::NewItem;
 use crate::four_lists::{ItemKind, LegalBasis, Severity, SubjectType};
 use crate::schema::{
     four_list_items, list_entries, national_baselines, objections, special_rectification_items,
@@ -529,7 +529,7 @@ fn seed_all(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
             repairable: None,
             validity_months: (spec.kind == ItemKind::RedScope).then_some(36),
         };
-        let id = crate::four_lists::handlers::create_and_publish(conn, admin, item)?;
+        let id = crate::four_lists::store::create_and_publish(conn, admin, item)?;
         ids.insert(spec.code, id);
     }
     let mut lookups = crate::entries::Lookups::default();

@@ -5,7 +5,7 @@
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
 
-use super::handlers::{create_item_in, publish_item_in, NewItem};
+use super::store::{create_item_in, publish_item_in, NewItem};
 use super::{ItemKind, LegalBasis, Severity, SubjectType};
 use crate::auth::{AuthUser, Role};
 use crate::db::DbConnection;

@@ -10,6 +10,7 @@ pub mod fields;
 pub mod handlers;
 pub mod import;
 pub mod public;
+pub mod store;
 
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
