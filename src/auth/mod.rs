@@ -5,6 +5,7 @@ pub mod extract;
 pub mod handlers;
 pub mod password;
 pub mod session_cache;
+pub mod store;
 pub mod throttle;
 pub mod tokens;
 

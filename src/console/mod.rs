@@ -465,7 +465,7 @@ async fn login_submit(
             context! { csrf => &csrf, username => &form.username, error => message },
         )
     };
-    let tokens = match crate::auth::handlers::login_with_password(
+    let tokens = match crate::auth::store::login_with_password(
         &state,
         meta,
         &form.username,
@@ -535,7 +535,7 @@ async fn logout(
         let csrf = session_csrf(&req, &user.session_id);
         return forbidden_page(&shown, &csrf, "表单已过期或来源不明，请刷新页面后重试。");
     }
-    if let Err(e) = crate::auth::handlers::end_session(&state, &user).await {
+    if let Err(e) = crate::auth::store::end_session(&state, &user).await {
         return actix_web::ResponseError::error_response(&e);
     }
     let mut res = redirect("/console/login");
