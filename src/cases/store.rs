@@ -221,39 +221,8 @@ pub fn write_case(
         Some(true) => {}
     }
     // The filing department.
-    let department_id = match (existing, input.department_id, user.role) {
-        (Some(c), _, _) => c.department_id,
-        (None, Some(d), _) => d,
-        (None, None, Role::Department) => user
-            .department_id
-            .ok_or_else(|| ApiError::forbidden("no department"))?,
-        (None, None, _) => {
-            return Err(ApiError::invalid_field(
-                "department_id",
-                "required",
-                "name the filing department",
-            ))
-        }
-    };
-    let dept = crate::org::find_department(conn, department_id)?.ok_or_else(|| {
-        ApiError::invalid_field(
-            "department_id",
-            "unknown_department",
-            "there is no such department",
-        )
-    })?;
-    if !user.may_manage_department(dept.id, &dept.region_code) {
-        return Err(ApiError::forbidden(
-            "you may only file cases for your own department",
-        ));
-    }
-    if !dept.active {
-        errors.push(FieldError::new(
-            "department_id",
-            "inactive_department",
-            "the department is inactive",
-        ));
-    }
+    let requested = existing.map(|c| c.department_id).or(input.department_id);
+    let dept = crate::org::acting_department(conn, user, requested, crate::org::find_department)?;
     let mut participants = vec![dept.id];
     for (i, d) in input.department_ids.iter().enumerate() {
         match crate::org::find_department(conn, *d)? {

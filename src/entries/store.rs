@@ -164,38 +164,9 @@ pub fn create_entry(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let department_id = match (user.role, input.department_id) {
-        (_, Some(d)) => d,
-        (Role::Department, None) => user
-            .department_id
-            .ok_or_else(|| ApiError::forbidden("no department"))?,
-        (_, None) => {
-            return Err(ApiError::invalid_field(
-                "department_id",
-                "required",
-                "name the identifying department",
-            ))
-        }
-    };
-    let dept = lookups.department(conn, department_id)?.ok_or_else(|| {
-        ApiError::invalid_field(
-            "department_id",
-            "unknown_department",
-            "there is no such department",
-        )
+    let dept = crate::org::acting_department(conn, user, input.department_id, |c, id| {
+        lookups.department(c, id)
     })?;
-    if !user.may_manage_department(dept.id, &dept.region_code) {
-        return Err(ApiError::forbidden(
-            "you may only identify entries for your own department",
-        ));
-    }
-    if !dept.active {
-        return Err(ApiError::invalid_field(
-            "department_id",
-            "inactive_department",
-            "the department is inactive",
-        ));
-    }
     // The scope item: published, of the right kind, of that department (bureaus: of a
     // department in their region).
     let scope = lookups

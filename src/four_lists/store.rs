@@ -243,44 +243,14 @@ pub fn create_item_in(
     input: NewItem,
 ) -> Result<FourListItemView, ApiError> {
     user.require(&[Role::Admin, Role::Department])?;
-    let department_id = match (user.role, input.department_id) {
-        (Role::Department, None) => user
-            .department_id
-            .ok_or_else(|| ApiError::forbidden("no department"))?,
-        (_, Some(d)) => d,
-        (_, None) => {
-            return Err(ApiError::invalid_field(
-                "department_id",
-                "required",
-                "name the department that owns the item",
-            ))
-        }
-    };
     let mut errors = Vec::new();
     let code = check_code(&mut errors, &input.code);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
     let actor = user.actor();
-    let dept = find_department(conn, department_id)?.ok_or_else(|| {
-        ApiError::invalid_field(
-            "department_id",
-            "unknown_department",
-            "there is no such department",
-        )
-    })?;
-    if !user.may_manage_department(dept.id, &dept.region_code) {
-        return Err(ApiError::forbidden(
-            "you may only create items of your own department",
-        ));
-    }
-    if !dept.active {
-        return Err(ApiError::invalid_field(
-            "department_id",
-            "inactive_department",
-            "the department is inactive",
-        ));
-    }
+    let dept = crate::org::acting_department(conn, user, input.department_id, find_department)?;
+    let department_id = dept.id;
     let mut implementing = input.implementing_department_ids.clone();
     if input.kind.is_measure() && implementing.is_empty() {
         implementing.push(department_id);

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::auth::{AuthUser, Role};
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::schema::{departments, regions};
@@ -59,6 +60,53 @@ pub fn find_region(conn: &mut DbConnection, code: &str) -> Result<Option<Region>
         .select(Region::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// The department a staff write is recorded for (the acting department): the one named in the
+/// request, or a department officer's own when none is named; bureaus and admins must name one.
+/// Refused: none named by a bureau or an admin (422 `required`), a department that does not exist
+/// (422 `unknown_department`), one outside the caller's scope (403: an officer's own department
+/// only, a bureau's departments in its region), a deactivated one (422 `inactive_department`).
+/// `find` looks a department up (an importer passes its cache; others [`find_department`]).
+pub fn acting_department(
+    conn: &mut DbConnection,
+    user: &AuthUser,
+    requested: Option<i32>,
+    mut find: impl FnMut(&mut DbConnection, i32) -> Result<Option<Department>, ApiError>,
+) -> Result<Department, ApiError> {
+    let id = match (requested, user.role) {
+        (Some(d), _) => d,
+        (None, Role::Department) => user
+            .department_id
+            .ok_or_else(|| ApiError::forbidden("no department"))?,
+        (None, _) => {
+            return Err(ApiError::invalid_field(
+                "department_id",
+                "required",
+                "name the department",
+            ))
+        }
+    };
+    let dept = find(conn, id)?.ok_or_else(|| {
+        ApiError::invalid_field(
+            "department_id",
+            "unknown_department",
+            "there is no such department",
+        )
+    })?;
+    if !user.may_manage_department(dept.id, &dept.region_code) {
+        return Err(ApiError::forbidden(
+            "this department is outside your scope: a department officer acts for their own department only",
+        ));
+    }
+    if !dept.active {
+        return Err(ApiError::invalid_field(
+            "department_id",
+            "inactive_department",
+            "the department is inactive",
+        ));
+    }
+    Ok(dept)
 }
 
 pub fn find_department(conn: &mut DbConnection, id: i32) -> Result<Option<Department>, ApiError> {

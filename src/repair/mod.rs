@@ -18,56 +18,16 @@ use crate::domain::SubjectCode;
 use crate::entries::{find_subject_by_code, parse_subject_code, upsert_subject, SubjectRow};
 use crate::error::ApiError;
 use crate::pii::PiiCipher;
-use crate::schema::{departments, regions};
+use crate::schema::regions;
 
-/// The department a staff write is recorded for: a department officer's own (naming another is
-/// 403); bureaus and admins must name one they cover. Returns (id, region).
+/// The acting department and its region (see [`crate::org::acting_department`]).
 pub fn acting_department(
     conn: &mut DbConnection,
     user: &AuthUser,
     requested: Option<i32>,
 ) -> Result<(i32, String), ApiError> {
-    let id = match (user.role, requested) {
-        (Role::Department, Some(d)) if Some(d) != user.department_id => {
-            return Err(ApiError::forbidden(
-                "a department officer records only for their own department",
-            ))
-        }
-        (_, Some(d)) => d,
-        (Role::Department, None) => user
-            .department_id
-            .ok_or_else(|| ApiError::forbidden("no department"))?,
-        (_, None) => {
-            return Err(ApiError::invalid_field(
-                "department_id",
-                "required",
-                "name the department",
-            ))
-        }
-    };
-    let dept: Option<(String, bool)> = departments::table
-        .find(id)
-        .select((departments::region_code, departments::active))
-        .first(conn)
-        .optional()?;
-    let (region, active) = dept.ok_or_else(|| {
-        ApiError::invalid_field(
-            "department_id",
-            "unknown_department",
-            "there is no such department",
-        )
-    })?;
-    if !user.may_manage_department(id, &region) {
-        return Err(ApiError::forbidden("this department is outside your scope"));
-    }
-    if !active {
-        return Err(ApiError::invalid_field(
-            "department_id",
-            "inactive_department",
-            "this department is deactivated",
-        ));
-    }
-    Ok((id, region))
+    let d = crate::org::acting_department(conn, user, requested, crate::org::find_department)?;
+    Ok((d.id, d.region_code))
 }
 
 /// Whether the caller may see records of `department_id` in `region`: admins; bureaus covering the
