@@ -8,7 +8,7 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 
 use super::lists::{api_error, error_for};
-use super::{form_user, not_found_page, page_user, page_user_if, redirect, render, Shown};
+use super::{not_found_page, or_page, redirect, render, Shown, SignedIn};
 use crate::auth::{AuthUser, Role};
 use crate::cases::store::{CaseFilter, CaseSubjectInput, NewCase};
 use crate::cases::CaseKind;
@@ -67,21 +67,12 @@ impl CasesQuery {
 /// 联合奖惩案例: the cases in the caller's scope, newest first.
 #[get("/console/cases")]
 async fn cases(
-    req: HttpRequest,
+    signed: SignedIn,
     state: web::Data<AppState>,
     query: web::Query<CasesQuery>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user_if(
-        &req,
-        &state,
-        |user, _| may_file(user),
-        "联合奖惩案例仅供工作人员使用。",
-    )
-    .await
-    {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+    let SignedIn { user, shown, csrf } =
+        or_page!(signed.allowed(|user, _| may_file(user), "联合奖惩案例仅供工作人员使用。"));
     let q = query.into_inner();
     let page = q.page.unwrap_or(1).max(1);
     let filer = may_file_new(&user);
@@ -115,14 +106,11 @@ async fn cases(
 /// 导出: the filtered cases as a spreadsheet, through the API's export.
 #[get("/console/cases/export")]
 async fn cases_export(
-    req: HttpRequest,
+    signed: SignedIn,
     state: web::Data<AppState>,
     query: web::Query<CasesQuery>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user(&req, &state).await {
-        Ok(u) => u,
-        Err(to_login) => return to_login,
-    };
+    let SignedIn { user, shown, csrf } = signed;
     let f = query.into_inner().filter(None, None);
     match crate::cases::store::export_file(&state, user, f).await {
         Ok(file) => file,
@@ -171,15 +159,12 @@ fn case_page(
 /// One case with the steps open to the caller.
 #[get("/console/cases/{id}")]
 async fn case(
-    req: HttpRequest,
+    signed: SignedIn,
     state: web::Data<AppState>,
     path: web::Path<i32>,
     query: web::Query<CaseQuery>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user(&req, &state).await {
-        Ok(u) => u,
-        Err(to_login) => return to_login,
-    };
+    let SignedIn { user, shown, csrf } = signed;
     match crate::cases::store::case_by_id(&state, user.clone(), path.into_inner()).await {
         Ok(c) => case_page(&shown, &csrf, &user, &c, query.done.as_deref()),
         Err(ApiError::NotFound(_)) => {
@@ -192,15 +177,13 @@ async fn case(
 /// 报送 (submit) or 共享 (share) one case.
 #[post("/console/cases/{id}/{step}")]
 async fn case_step(
+    signed: SignedIn,
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(i32, String)>,
     form: web::Form<super::CsrfForm>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match form_user(&req, &state, &form.csrf).await {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+    let SignedIn { user, shown, csrf } = or_page!(signed.posted(&req, &form.csrf));
     let (id, step) = path.into_inner();
     let outcome = match step.as_str() {
         "submit" => crate::cases::store::submit_case(&state, user, id).await,
@@ -391,18 +374,9 @@ async fn new_case_page(
 
 /// 登记案例: the form.
 #[get("/console/cases/new")]
-async fn new_case(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let (user, shown, csrf) = match page_user_if(
-        &req,
-        &state,
-        |user, _| may_file_new(user),
-        "案例由部门登记。",
-    )
-    .await
-    {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+async fn new_case(signed: SignedIn, state: web::Data<AppState>) -> HttpResponse {
+    let SignedIn { user, shown, csrf } =
+        or_page!(signed.allowed(|user, _| may_file_new(user), "案例由部门登记。"));
     let form = CaseForm {
         case_date: crate::entries::today().to_string(),
         ..Default::default()
@@ -412,13 +386,15 @@ async fn new_case(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
 
 /// 登记案例: the posted form, filed as a draft through the API's rules.
 #[post("/console/cases/new")]
-async fn file_case(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+async fn file_case(
+    signed: SignedIn,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let (sent_csrf, form) = CaseForm::from_pairs(&pairs);
-    let (user, shown, csrf) = match form_user(&req, &state, &sent_csrf).await {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+    let SignedIn { user, shown, csrf } = or_page!(signed.posted(&req, &sent_csrf));
     let input = match form.to_case() {
         Ok(i) => i,
         Err(errors) => {
@@ -472,14 +448,12 @@ struct FeedbackForm {
 /// 从核查反馈生成: a draft case from a credit check whose feedback applied measures.
 #[post("/console/cases/from-feedback")]
 async fn from_feedback(
+    signed: SignedIn,
     req: HttpRequest,
     state: web::Data<AppState>,
     form: web::Form<FeedbackForm>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match form_user(&req, &state, &form.csrf).await {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+    let SignedIn { user, shown, csrf } = or_page!(signed.posted(&req, &form.csrf));
     let Ok(check_id) = form.check_id.trim().parse::<i32>() else {
         return super::lists::error_page(
             StatusCode::UNPROCESSABLE_ENTITY,

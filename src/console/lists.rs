@@ -10,10 +10,7 @@ use futures_util::StreamExt;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    csrf_ok, forbidden_page, form_user, not_found_page, page_user, page_user_if, redirect, render,
-    Shown,
-};
+use super::{csrf_ok, forbidden_page, not_found_page, or_page, redirect, render, Shown, SignedIn};
 use crate::auth::{AuthUser, Role};
 use crate::entries::ListType;
 use crate::error::ApiError;
@@ -174,21 +171,12 @@ fn done_zh(done: Option<&str>) -> Option<&'static str> {
 /// 红黑名单: the entries the caller may see, filtered, fifty to a page.
 #[get("/console/entries")]
 async fn entries(
-    req: HttpRequest,
+    signed: SignedIn,
     state: web::Data<AppState>,
     query: web::Query<EntriesQuery>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user_if(
-        &req,
-        &state,
-        |user, _| may_keep_lists(user),
-        "红黑名单仅供工作人员使用。",
-    )
-    .await
-    {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+    let SignedIn { user, shown, csrf } =
+        or_page!(signed.allowed(|user, _| may_keep_lists(user), "红黑名单仅供工作人员使用。"));
     let q = query.into_inner();
     let page = q.page.unwrap_or(1).max(1);
     let filter = crate::entries::store::EntryFilter {
@@ -229,21 +217,12 @@ async fn entries(
 /// 导出: the filtered entries as a spreadsheet, through the API's export.
 #[get("/console/entries/export")]
 async fn entries_export(
-    req: HttpRequest,
+    signed: SignedIn,
     state: web::Data<AppState>,
     query: web::Query<EntriesQuery>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user_if(
-        &req,
-        &state,
-        |user, _| may_keep_lists(user),
-        "红黑名单仅供工作人员使用。",
-    )
-    .await
-    {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+    let SignedIn { user, shown, csrf } =
+        or_page!(signed.allowed(|user, _| may_keep_lists(user), "红黑名单仅供工作人员使用。"));
     let q = query.into_inner();
     let export = crate::entries::import::ExportQuery {
         format: None,
@@ -266,15 +245,13 @@ async fn entries_export(
 /// 发布 or 删除 one draft entry.
 #[post("/console/entries/{id}/{action}")]
 async fn entry_action(
+    signed: SignedIn,
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(i32, String)>,
     form: web::Form<super::CsrfForm>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match form_user(&req, &state, &form.csrf).await {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+    let SignedIn { user, shown, csrf } = or_page!(signed.posted(&req, &form.csrf));
     let (id, action) = path.into_inner();
     let outcome = match action.as_str() {
         "publish" => crate::entries::store::publish_draft(&state, user, id)
@@ -439,18 +416,9 @@ async fn entry_form_page(
 
 /// 新增认定: the form for one entry (saved as a draft).
 #[get("/console/entries/new")]
-async fn new_entry(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let (user, shown, csrf) = match page_user_if(
-        &req,
-        &state,
-        |user, _| may_keep_lists(user),
-        "红黑名单仅供工作人员使用。",
-    )
-    .await
-    {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+async fn new_entry(signed: SignedIn, state: web::Data<AppState>) -> HttpResponse {
+    let SignedIn { user, shown, csrf } =
+        or_page!(signed.allowed(|user, _| may_keep_lists(user), "红黑名单仅供工作人员使用。"));
     let form = EntryForm {
         determination_date: crate::entries::today().to_string(),
         ..Default::default()
@@ -461,15 +429,13 @@ async fn new_entry(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
 /// 新增认定: the posted form, recorded as a draft through the API's rules.
 #[post("/console/entries/new")]
 async fn create_entry(
+    signed: SignedIn,
     req: HttpRequest,
     state: web::Data<AppState>,
     form: web::Form<EntryForm>,
 ) -> HttpResponse {
     let form = form.into_inner();
-    let (user, shown, csrf) = match form_user(&req, &state, &form.csrf).await {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+    let SignedIn { user, shown, csrf } = or_page!(signed.posted(&req, &form.csrf));
     let options = match scope_options(&state, &user).await {
         Ok(o) => o,
         Err(e) => return error_for(&shown, &csrf, e),
@@ -566,22 +532,12 @@ fn import_page(
     )
 }
 
-async fn import_form(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    kind: ImportKind,
-) -> HttpResponse {
-    let (_, shown, csrf) = match page_user_if(
-        &req,
-        &state,
-        |user, _| kind.allowed(user),
-        "您的账号不能导入此清单。",
-    )
-    .await
-    {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+async fn import_form(signed: SignedIn, kind: ImportKind) -> HttpResponse {
+    let SignedIn {
+        user: _,
+        shown,
+        csrf,
+    } = or_page!(signed.allowed(|user, _| kind.allowed(user), "您的账号不能导入此清单。"));
     import_page(StatusCode::OK, kind, &shown, &csrf, None, None)
 }
 
@@ -635,15 +591,13 @@ async fn read_form(mut form: Multipart, file_limit: usize) -> Result<Upload, Upl
 }
 
 async fn import_submit(
+    signed: SignedIn,
     req: HttpRequest,
     state: web::Data<AppState>,
     form: Multipart,
     kind: ImportKind,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user(&req, &state).await {
-        Ok(u) => u,
-        Err(to_login) => return to_login,
-    };
+    let SignedIn { user, shown, csrf } = signed;
     let fail =
         |status, message: &str| import_page(status, kind, &shown, &csrf, None, Some(message));
     // An upload slot before the body is read, held until the import is done.
@@ -733,44 +687,39 @@ async fn import_submit(
 }
 
 #[get("/console/entries/import")]
-async fn entries_import_form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    import_form(req, state, ImportKind::Entries).await
+async fn entries_import_form(signed: SignedIn) -> HttpResponse {
+    import_form(signed, ImportKind::Entries).await
 }
 
 #[post("/console/entries/import")]
 async fn entries_import(
+    signed: SignedIn,
     req: HttpRequest,
     state: web::Data<AppState>,
     form: Multipart,
 ) -> HttpResponse {
-    import_submit(req, state, form, ImportKind::Entries).await
+    import_submit(signed, req, state, form, ImportKind::Entries).await
 }
 
 #[get("/console/four-lists/import")]
-async fn four_lists_import_form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    import_form(req, state, ImportKind::FourLists).await
+async fn four_lists_import_form(signed: SignedIn) -> HttpResponse {
+    import_form(signed, ImportKind::FourLists).await
 }
 
 #[post("/console/four-lists/import")]
 async fn four_lists_import(
+    signed: SignedIn,
     req: HttpRequest,
     state: web::Data<AppState>,
     form: Multipart,
 ) -> HttpResponse {
-    import_submit(req, state, form, ImportKind::FourLists).await
+    import_submit(signed, req, state, form, ImportKind::FourLists).await
 }
 
 /// The import templates (xlsx).
 #[get("/console/{list}/import-template")]
-async fn import_template(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> HttpResponse {
-    let (user, shown, csrf) = match page_user(&req, &state).await {
-        Ok(u) => u,
-        Err(to_login) => return to_login,
-    };
+async fn import_template(signed: SignedIn, path: web::Path<String>) -> HttpResponse {
+    let SignedIn { user, shown, csrf } = signed;
     let file = match path.as_str() {
         "entries" if ImportKind::Entries.allowed(&user) => {
             crate::entries::import::template_file(&user, &None)
@@ -828,21 +777,14 @@ struct ItemRow {
 /// 四张清单: the items the caller may see (drafts of the departments they manage), filtered.
 #[get("/console/four-lists")]
 async fn four_lists(
-    req: HttpRequest,
+    signed: SignedIn,
     state: web::Data<AppState>,
     query: web::Query<ItemsQuery>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user_if(
-        &req,
-        &state,
+    let SignedIn { user, shown, csrf } = or_page!(signed.allowed(
         |user, _| may_keep_lists(user),
-        "四张清单管理仅供工作人员使用。",
-    )
-    .await
-    {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+        "四张清单管理仅供工作人员使用。"
+    ));
     let q = query.into_inner();
     let page = q.page.unwrap_or(1).max(1);
     let filter = crate::four_lists::store::ItemFilter {
@@ -901,15 +843,13 @@ async fn four_lists(
 /// 公布 an item's draft version.
 #[post("/console/four-lists/{id}/publish")]
 async fn four_list_publish(
+    signed: SignedIn,
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<i32>,
     form: web::Form<super::CsrfForm>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match form_user(&req, &state, &form.csrf).await {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+    let SignedIn { user, shown, csrf } = or_page!(signed.posted(&req, &form.csrf));
     match crate::four_lists::store::publish(&state, user, path.into_inner()).await {
         Ok(_) => redirect("/console/four-lists?done=published"),
         Err(e) => error_for(&shown, &csrf, e),
@@ -1138,15 +1078,12 @@ struct EditQuery {
 /// 修改清单事项: the form with the latest version's content.
 #[get("/console/four-lists/{id}/edit")]
 async fn edit_item(
-    req: HttpRequest,
+    signed: SignedIn,
     state: web::Data<AppState>,
     path: web::Path<i32>,
     query: web::Query<EditQuery>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user(&req, &state).await {
-        Ok(u) => u,
-        Err(to_login) => return to_login,
-    };
+    let SignedIn { user, shown, csrf } = signed;
     let item = match editable_item(&state, &user, &shown, &csrf, path.into_inner()).await {
         Ok(i) => i,
         Err(page) => return page,
@@ -1170,6 +1107,7 @@ async fn edit_item(
 /// 修改清单事项: the posted form; a published item gets a new draft version.
 #[post("/console/four-lists/{id}/edit")]
 async fn save_item(
+    signed: SignedIn,
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<i32>,
@@ -1177,10 +1115,7 @@ async fn save_item(
 ) -> HttpResponse {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let (sent_csrf, form) = ItemForm::from_pairs(&pairs);
-    let (user, shown, csrf) = match form_user(&req, &state, &sent_csrf).await {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+    let SignedIn { user, shown, csrf } = or_page!(signed.posted(&req, &sent_csrf));
     let id = path.into_inner();
     let item = match editable_item(&state, &user, &shown, &csrf, id).await {
         Ok(i) => i,
@@ -1225,21 +1160,18 @@ fn may_add_items(user: &AuthUser) -> bool {
 /// 新增清单事项: the form for an item of the chosen list.
 #[get("/console/four-lists/new")]
 async fn new_item(
-    req: HttpRequest,
+    signed: SignedIn,
     state: web::Data<AppState>,
     query: web::Query<NewItemQuery>,
 ) -> HttpResponse {
-    let (_, shown, csrf) = match page_user_if(
-        &req,
-        &state,
+    let SignedIn {
+        user: _,
+        shown,
+        csrf,
+    } = or_page!(signed.allowed(
         |user, _| may_add_items(user),
-        "清单事项由部门工作人员新增。",
-    )
-    .await
-    {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+        "清单事项由部门工作人员新增。"
+    ));
     let kind = query
         .kind
         .as_deref()
@@ -1264,13 +1196,15 @@ async fn new_item(
 
 /// 新增清单事项: the posted form, recorded as a draft through the API's rules.
 #[post("/console/four-lists/new")]
-async fn add_item(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+async fn add_item(
+    signed: SignedIn,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let (sent_csrf, mut form) = ItemForm::from_pairs(&pairs);
-    let (user, shown, csrf) = match form_user(&req, &state, &sent_csrf).await {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+    let SignedIn { user, shown, csrf } = or_page!(signed.posted(&req, &sent_csrf));
     if !may_add_items(&user) {
         return forbidden_page(&shown, &csrf, "清单事项由部门工作人员新增。");
     }

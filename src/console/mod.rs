@@ -251,48 +251,76 @@ fn base_cookie(
         .secure(req.connection_info().scheme() == "https")
 }
 
-/// The logged-in console user with the browser's CSRF token, or a redirect to the login page.
-async fn page_user(
-    req: &HttpRequest,
-    state: &web::Data<AppState>,
-) -> Result<(crate::auth::AuthUser, Shown, String), HttpResponse> {
-    let (user, shown) = console_user(req, state).await?;
-    let csrf = session_csrf(req, &user.session_id);
-    Ok((user, shown, csrf))
+/// The signed-in console user, the way every console page receives it: a handler takes a
+/// `SignedIn` argument and runs only when someone is signed in (the console cookie's session is
+/// live); otherwise the answer is a redirect to the sign-in page and the handler does not run.
+/// `csrf` is the browser's CSRF token for the forms the page shows.
+struct SignedIn {
+    user: crate::auth::AuthUser,
+    shown: Shown,
+    csrf: String,
 }
 
-/// The logged-in console user of a posted form whose CSRF token matches, or the page to answer
-/// instead (the login page, or a refusal that writes nothing).
-async fn form_user(
-    req: &HttpRequest,
-    state: &web::Data<AppState>,
-    sent_csrf: &str,
-) -> Result<(crate::auth::AuthUser, Shown, String), HttpResponse> {
-    let (user, shown, csrf) = page_user(req, state).await?;
-    if !csrf_ok(req, sent_csrf) {
-        return Err(forbidden_page(
-            &shown,
-            &csrf,
-            "表单已过期或来源不明，请刷新页面后重试。",
-        ));
+impl actix_web::FromRequest for SignedIn {
+    type Error = actix_web::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+                return Err(actix_web::error::ErrorInternalServerError(
+                    "application state missing",
+                ));
+            };
+            let (user, shown) = console_user(&req, &state)
+                .await
+                .map_err(|page| actix_web::error::InternalError::from_response("", page))?;
+            let csrf = session_csrf(&req, &user.session_id);
+            Ok(SignedIn { user, shown, csrf })
+        })
     }
-    Ok((user, shown, csrf))
 }
 
-/// The logged-in console user when `allowed`, or the page to answer instead (the login page, or
-/// a refusal saying `refusal`).
-async fn page_user_if(
-    req: &HttpRequest,
-    state: &web::Data<AppState>,
-    allowed: impl Fn(&crate::auth::AuthUser, &Shown) -> bool,
-    refusal: &str,
-) -> Result<(crate::auth::AuthUser, Shown, String), HttpResponse> {
-    let (user, shown, csrf) = page_user(req, state).await?;
-    if !allowed(&user, &shown) {
-        return Err(forbidden_page(&shown, &csrf, refusal));
+impl SignedIn {
+    /// This user when `allowed`, or the page to answer instead: a refusal saying `refusal`.
+    fn allowed(
+        self,
+        allowed: impl Fn(&crate::auth::AuthUser, &Shown) -> bool,
+        refusal: &str,
+    ) -> Result<Self, HttpResponse> {
+        if allowed(&self.user, &self.shown) {
+            Ok(self)
+        } else {
+            Err(forbidden_page(&self.shown, &self.csrf, refusal))
+        }
     }
-    Ok((user, shown, csrf))
+
+    /// This user posting a form whose CSRF token (`sent_csrf`) matches and whose origin is the
+    /// console's, or the page to answer instead: a refusal that writes nothing.
+    fn posted(self, req: &HttpRequest, sent_csrf: &str) -> Result<Self, HttpResponse> {
+        if csrf_ok(req, sent_csrf) {
+            Ok(self)
+        } else {
+            Err(forbidden_page(
+                &self.shown,
+                &self.csrf,
+                "表单已过期或来源不明，请刷新页面后重试。",
+            ))
+        }
+    }
 }
+
+/// The value of a `Result<T, HttpResponse>`, or returns its page from the handler.
+macro_rules! or_page {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(page) => return page,
+        }
+    };
+}
+use or_page;
 
 /// A malformed query, path or form under `/console/` (a tampered form, a hand-edited address): a
 /// page in Chinese (400) instead of the API's problem+json; writes nothing. Elsewhere the error
@@ -714,15 +742,12 @@ fn repair_page(
 /// 信用修复审核: one application on one page, with the steps open to the caller.
 #[get("/console/repairs/{id}")]
 async fn repair(
-    req: HttpRequest,
+    signed: SignedIn,
     state: web::Data<AppState>,
     path: web::Path<i32>,
     query: web::Query<RepairQuery>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user(&req, &state).await {
-        Ok(u) => u,
-        Err(to_login) => return to_login,
-    };
+    let SignedIn { user, shown, csrf } = signed;
     match crate::repair::applications::view(&state, user, path.into_inner()).await {
         Ok(r) => {
             let done = query
@@ -758,15 +783,13 @@ struct StepForm {
 /// required reasons). A stale version says another reviewer acted first.
 #[post("/console/repairs/{id}/{action}")]
 async fn repair_step(
+    signed: SignedIn,
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(i32, String)>,
     form: web::Form<StepForm>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match form_user(&req, &state, &form.csrf).await {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+    let SignedIn { user, shown, csrf } = or_page!(signed.posted(&req, &form.csrf));
     let (id, action) = path.into_inner();
     let Some(step) = crate::repair::applications::review_step(&action) else {
         return not_found_page(&shown, &csrf, "没有这个办理环节。");
@@ -846,21 +869,14 @@ struct SearchForm {
 /// 主体查询: search by code (exact) or part of a name.
 #[get("/console/subjects")]
 async fn subjects(
-    req: HttpRequest,
+    signed: SignedIn,
     state: web::Data<AppState>,
     query: web::Query<SearchForm>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user_if(
-        &req,
-        &state,
+    let SignedIn { user, shown, csrf } = or_page!(signed.allowed(
         |_, shown| shown.may_search_subjects,
-        "主体查询仅供工作人员使用。",
-    )
-    .await
-    {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+        "主体查询仅供工作人员使用。"
+    ));
     let q = query.into_inner().q.unwrap_or_default();
     let regions = match region_names(&state).await {
         Ok(r) => r,
@@ -963,21 +979,14 @@ fn timeline(p: &crate::entries::profiles::SubjectProfile) -> Vec<TimelineItem> {
 /// One subject: its red and black entries, a timeline and its commitments.
 #[get("/console/subjects/{code}")]
 async fn subject(
-    req: HttpRequest,
+    signed: SignedIn,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user_if(
-        &req,
-        &state,
+    let SignedIn { user, shown, csrf } = or_page!(signed.allowed(
         |_, shown| shown.may_search_subjects,
-        "主体查询仅供工作人员使用。",
-    )
-    .await
-    {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+        "主体查询仅供工作人员使用。"
+    ));
     let profile = match crate::entries::profiles::load_profile(
         &state,
         user,
@@ -1037,12 +1046,12 @@ fn target_row(name: String, r: &crate::targets::RegionTargets) -> TargetRow {
 /// caller's region and (for the whole city) each county/district/zone.
 #[get("/console/targets")]
 async fn targets(
-    req: HttpRequest,
+    signed: SignedIn,
     state: web::Data<AppState>,
     query: web::Query<TargetsForm>,
 ) -> HttpResponse {
     let (_, shown, csrf, report) =
-        match reports::caller_report(&req, &state, query.year, query.as_of).await {
+        match reports::caller_report(signed, &state, query.year, query.as_of).await {
             Ok(r) => r,
             Err(page) => return page,
         };

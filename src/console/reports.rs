@@ -3,13 +3,13 @@
 //! each month, drawn as inline SVG on the server.
 
 use actix_web::http::StatusCode;
-use actix_web::{get, web, HttpRequest, HttpResponse};
+use actix_web::{get, web, HttpResponse};
 use chrono::{Datelike, NaiveDate};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
 use super::lists::{api_error, error_page};
-use super::{page_user_if, Shown, TargetsForm};
+use super::{or_page, Shown, SignedIn, TargetsForm};
 use crate::auth::AuthUser;
 use crate::auth::Role;
 use crate::error::ApiError;
@@ -20,18 +20,15 @@ use crate::targets::TargetsReport;
 /// The year-end report of the caller's region for a targets page: only bureaus and admins, the
 /// year defaulting to this one, a query outside the year answered as a page.
 pub(super) async fn caller_report(
-    req: &HttpRequest,
+    signed: SignedIn,
     state: &web::Data<AppState>,
     year: Option<i32>,
     as_of: Option<NaiveDate>,
 ) -> Result<(AuthUser, Shown, String, TargetsReport), HttpResponse> {
-    let (user, shown, csrf) = page_user_if(
-        req,
-        state,
+    let SignedIn { user, shown, csrf } = signed.allowed(
         |_, shown| shown.may_read_targets,
         "年度目标仅供信用主管部门和系统管理员查看。",
-    )
-    .await?;
+    )?;
     let year = year.unwrap_or_else(|| crate::entries::today().year());
     let region = user.region_code.clone();
     match crate::targets::report_for(state, user.clone(), year, region, as_of).await {
@@ -50,11 +47,11 @@ pub(super) async fn caller_report(
 /// 导出 Excel: the targets report the page shows, as a workbook.
 #[get("/console/targets/export")]
 async fn targets_export(
-    req: HttpRequest,
+    signed: SignedIn,
     state: web::Data<AppState>,
     query: web::Query<TargetsForm>,
 ) -> HttpResponse {
-    match caller_report(&req, &state, query.year, query.as_of).await {
+    match caller_report(signed, &state, query.year, query.as_of).await {
         Ok((_, _, _, report)) => crate::targets::export_file(&report).unwrap_or_else(api_error),
         Err(page) => page,
     }
@@ -167,12 +164,12 @@ fn month_ends(year: i32, as_of: NaiveDate) -> Vec<(u32, NaiveDate)> {
 /// 月度趋势: the four ratios at the end of each month of the year so far.
 #[get("/console/targets/trend")]
 async fn trend(
-    req: HttpRequest,
+    signed: SignedIn,
     state: web::Data<AppState>,
     query: web::Query<TargetsForm>,
 ) -> HttpResponse {
     // The year's report fixes the as-of day (today within the current year, 31 December before).
-    let (user, shown, csrf, last) = match caller_report(&req, &state, query.year, None).await {
+    let (user, shown, csrf, last) = match caller_report(signed, &state, query.year, None).await {
         Ok(r) => r,
         Err(page) => return page,
     };
@@ -228,21 +225,14 @@ struct ScoreForm {
 /// 部门评分: the departments' scorecards for a quarter (counts from 1 January).
 #[get("/console/scorecards")]
 async fn scorecards(
-    req: HttpRequest,
+    signed: SignedIn,
     state: web::Data<AppState>,
     query: web::Query<ScoreForm>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match page_user_if(
-        &req,
-        &state,
+    let SignedIn { user, shown, csrf } = or_page!(signed.allowed(
         |user, _| matches!(user.role, Role::Admin | Role::Bureau | Role::Department),
-        "部门评分仅供工作人员查看。",
-    )
-    .await
-    {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+        "部门评分仅供工作人员查看。"
+    ));
     let today = crate::entries::today();
     let year = query.year.unwrap_or(today.year());
     let quarter = query.quarter.unwrap_or(if year == today.year() {
@@ -283,14 +273,11 @@ async fn scorecards(
 /// 证明材料: a repair application's document, for those who may read it.
 #[get("/console/attachments/{id}")]
 async fn attachment(
-    req: HttpRequest,
+    signed: SignedIn,
     state: web::Data<AppState>,
     path: web::Path<i32>,
 ) -> HttpResponse {
-    let (user, shown, csrf) = match super::page_user(&req, &state).await {
-        Ok(u) => u,
-        Err(to_login) => return to_login,
-    };
+    let SignedIn { user, shown, csrf } = signed;
     match crate::repair::attachments::download(&state, user, path.into_inner()).await {
         Ok(file) => file,
         Err(e) => super::lists::error_for(&shown, &csrf, e),
