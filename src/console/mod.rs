@@ -288,35 +288,35 @@ impl SignedIn {
         self,
         allowed: impl Fn(&crate::auth::AuthUser, &Shown) -> bool,
         refusal: &str,
-    ) -> Result<Self, HttpResponse> {
+    ) -> Result<Self, Box<HttpResponse>> {
         if allowed(&self.user, &self.shown) {
             Ok(self)
         } else {
-            Err(forbidden_page(&self.shown, &self.csrf, refusal))
+            Err(Box::new(forbidden_page(&self.shown, &self.csrf, refusal)))
         }
     }
 
     /// This user posting a form whose CSRF token (`sent_csrf`) matches and whose origin is the
     /// console's, or the page to answer instead: a refusal that writes nothing.
-    fn posted(self, req: &HttpRequest, sent_csrf: &str) -> Result<Self, HttpResponse> {
+    fn posted(self, req: &HttpRequest, sent_csrf: &str) -> Result<Self, Box<HttpResponse>> {
         if csrf_ok(req, sent_csrf) {
             Ok(self)
         } else {
-            Err(forbidden_page(
+            Err(Box::new(forbidden_page(
                 &self.shown,
                 &self.csrf,
                 "表单已过期或来源不明，请刷新页面后重试。",
-            ))
+            )))
         }
     }
 }
 
-/// The value of a `Result<T, HttpResponse>`, or returns its page from the handler.
+/// The value of a `Result<T, Box<HttpResponse>>`, or returns its page from the handler.
 macro_rules! or_page {
     ($e:expr) => {
         match $e {
             Ok(v) => v,
-            Err(page) => return page,
+            Err(page) => return *page,
         }
     };
 }

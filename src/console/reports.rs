@@ -25,10 +25,12 @@ pub(super) async fn caller_report(
     year: Option<i32>,
     as_of: Option<NaiveDate>,
 ) -> Result<(AuthUser, Shown, String, TargetsReport), HttpResponse> {
-    let SignedIn { user, shown, csrf } = signed.allowed(
-        |_, shown| shown.may_read_targets,
-        "年度目标仅供信用主管部门和系统管理员查看。",
-    )?;
+    let SignedIn { user, shown, csrf } = signed
+        .allowed(
+            |_, shown| shown.may_read_targets,
+            "年度目标仅供信用主管部门和系统管理员查看。",
+        )
+        .map_err(|page| *page)?;
     let year = year.unwrap_or_else(|| crate::entries::today().year());
     let region = user.region_code.clone();
     match crate::targets::report_for(state, user.clone(), year, region, as_of).await {
