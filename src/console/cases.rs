@@ -7,7 +7,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::lists::{api_error, error_for};
+use super::pages::{api_error, error_for};
 use super::{not_found_page, or_page, redirect, render, Shown, SignedIn};
 use crate::auth::{AuthUser, Role};
 use crate::cases::store::{CaseFilter, CaseSubjectInput, NewCase};
@@ -78,7 +78,7 @@ async fn cases(
     let filer = may_file_new(&user);
     // Accounts bound to no department name the filing department of a case from feedback.
     let departments = if user.department_id.is_none() {
-        match super::lists::departments(&state).await {
+        match super::pages::departments(&state).await {
             Ok(d) => d,
             Err(e) => return api_error(e),
         }
@@ -356,7 +356,7 @@ async fn new_case_page(
     errors: &[String],
 ) -> HttpResponse {
     let (fields, measures) = match (
-        super::lists::fields(state).await,
+        super::pages::fields(state).await,
         measure_options(state, user).await,
     ) {
         (Ok(f), Ok(m)) => (f, m),
@@ -417,7 +417,7 @@ async fn file_case(
             detail,
             code,
         }) => {
-            let messages = super::lists::invalid_messages(&errors, code, &detail, |f| {
+            let messages = super::pages::invalid_messages(&errors, code, &detail, |f| {
                 field_label(f).to_string()
             });
             new_case_page(
@@ -455,7 +455,7 @@ async fn from_feedback(
 ) -> HttpResponse {
     let SignedIn { user, shown, csrf } = or_page!(signed.posted(&req, &form.csrf));
     let Ok(check_id) = form.check_id.trim().parse::<i32>() else {
-        return super::lists::error_page(
+        return super::pages::error_page(
             StatusCode::UNPROCESSABLE_ENTITY,
             &shown,
             &csrf,
@@ -466,7 +466,7 @@ async fn from_feedback(
     let department = form.department_id.trim().parse::<i32>().ok();
     match crate::cases::store::draft_from_feedback(&state, user, check_id, department).await {
         Ok(c) => redirect(&format!("/console/cases/{}?done=filed", c.id)),
-        Err(ApiError::Conflict { code, .. }) => super::lists::error_page(
+        Err(ApiError::Conflict { code, .. }) => super::pages::error_page(
             StatusCode::CONFLICT,
             &shown,
             &csrf,

@@ -24,7 +24,10 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 mod cases;
-mod lists;
+mod entries;
+mod four_lists;
+mod imports;
+mod pages;
 mod reports;
 
 pub(crate) const SESSION_COOKIE: &str = "cl_console";
@@ -1102,7 +1105,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(subject)
         .service(stylesheet)
         .service(bare)
-        .configure(lists::routes)
+        .configure(imports::routes)
+        .configure(entries::routes)
+        .configure(four_lists::routes)
         .configure(cases::routes)
         .configure(reports::routes);
 }

@@ -8,7 +8,7 @@ use chrono::{Datelike, NaiveDate};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::lists::{api_error, error_page};
+use super::pages::{api_error, error_page};
 use super::{or_page, Shown, SignedIn, TargetsForm};
 use crate::auth::AuthUser;
 use crate::auth::Role;
@@ -282,7 +282,7 @@ async fn attachment(
     let SignedIn { user, shown, csrf } = signed;
     match crate::repair::attachments::download(&state, user, path.into_inner()).await {
         Ok(file) => file,
-        Err(e) => super::lists::error_for(&shown, &csrf, e),
+        Err(e) => super::pages::error_for(&shown, &csrf, e),
     }
 }
 

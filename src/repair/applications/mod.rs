@@ -575,7 +575,7 @@ pub async fn submit_application(
         attendance_id: input.attendance_id,
         service_record_ids: input.service_record_ids,
     };
-    let limits = Limits::of(&state);
+    let limits = Limits::of(state);
     let st = state.clone();
     db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
