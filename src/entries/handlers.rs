@@ -94,7 +94,7 @@ pub async fn publish(
         (status = 200, description = "Removed", body = EntryView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Outside your scope", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Outside your scope, or a national entry (国家层面认定: only its source or an admin correction changes it)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such entry", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not in force (draft, removed or expired)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Reserved reason, bad date or missing note", body = Problem, content_type = "application/problem+json"),

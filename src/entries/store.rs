@@ -851,6 +851,14 @@ pub async fn remove_entry(
         db::write_tx(conn, |conn| {
             let before = load_visible(conn, &user, id)?;
             require_manages(conn, &user, &before)?;
+            // A national entry (国家层面认定) belongs to its source: it changes through the
+            // national-list sync, or by an admin's correction, audited as such.
+            let national = before.source == Source::National.as_str();
+            if national && user.role != Role::Admin {
+                return Err(ApiError::forbidden(
+                    "a national entry (国家层面认定) changes only through its source: the national-list sync, or an admin's audited correction",
+                ));
+            }
             let today = today();
             let date = req.removal_date.unwrap_or(today);
             if date > today {
@@ -886,7 +894,12 @@ pub async fn remove_entry(
                 .execute(conn)?;
             let after =
                 find_entry(conn, id)?.ok_or_else(|| ApiError::internal("entry vanished"))?;
-            audit_entry(conn, &st, &user, "list_entry.remove", Some(&before), &after)?;
+            let action = if national {
+                "list_entry.admin_correction"
+            } else {
+                "list_entry.remove"
+            };
+            audit_entry(conn, &st, &user, action, Some(&before), &after)?;
             crate::checks::watches::notify(
                 conn,
                 &after,

@@ -1613,3 +1613,106 @@ async fn implausible_dates_and_control_characters_are_refused() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn national_entries_change_only_through_their_source() {
+    let w = world().await;
+    let admin = w.app.admin().await;
+    // A national identification (国家层面认定) held by the tax department, long enough ago that a
+    // local entry of the same item could be repaired.
+    let code = uscc(31);
+    let mut e = entry("black", w.serious, &code, "（2023）吉05执31号");
+    e["determination_date"] = json!((today() - Duration::days(900)).to_string());
+    e["source"] = json!("national");
+    let id = create_entry(&w.app, &w.tax.token, e).await["id"]
+        .as_i64()
+        .unwrap();
+    publish_entry(&w.app, &w.tax.token, id).await;
+    let body = json!({
+        "subject_code": code, "entry_id": id, "grounds": "已履行",
+        "correction_attachment_ids": [doc(&w, "a.pdf").await],
+        "obligation_attachment_ids": [doc(&w, "b.pdf").await],
+        "commitment_id": commitment(&w, &code).await,
+        "attendance_id": attendance(&w, session(&w).await, &code, true).await
+    });
+    let before = w.app.audit_count();
+    // The city's review does not repair it: 422 naming the entry and who identified it.
+    let p = assert_problem(
+        w.app
+            .post("/api/v1/repairs", &w.tax.token, body.clone())
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not_locally_repairable",
+    )
+    .await;
+    assert_eq!(p["errors"][0]["field"], "entry_id");
+    let detail = p["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+        + p["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("市税务局"), "{p}");
+    // Neither the holding department nor the region's bureaus remove it.
+    let removal = json!({"reason": "revoked", "note": "本地撤销"});
+    for who in [&w.tax, &w.dongchang, &w.city] {
+        assert_problem(
+            w.app
+                .post(
+                    &format!("/api/v1/list-entries/{id}/remove"),
+                    &who.token,
+                    removal.clone(),
+                )
+                .await,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        )
+        .await;
+    }
+    assert_eq!(w.app.audit_count(), before, "nothing was written");
+    let still: Value = ok(
+        w.app
+            .get(&format!("/api/v1/list-entries/{id}"), &w.tax.token)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(still["status"], "published");
+    // An admin's correction removes it, audited as a correction, not as a local removal.
+    let removed = ok(
+        w.app
+            .post(
+                &format!("/api/v1/list-entries/{id}/remove"),
+                &admin.token,
+                removal,
+            )
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(removed["status"], "removed");
+    let audit: Value = ok(
+        w.app
+            .get(
+                "/api/v1/audit-log?action=list_entry.admin_correction",
+                &admin.token,
+            )
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(audit["total"], 1, "{audit}");
+    assert_eq!(audit["items"][0]["entity_id"], id.to_string());
+    // A local entry of the same item is still repaired through the city's review.
+    let code = uscc(32);
+    let local = black_entry(&w, w.serious, &code, "通税罚〔2023〕32号", 900).await;
+    let mut body = body;
+    body["subject_code"] = json!(code);
+    body["entry_id"] = json!(local);
+    body["commitment_id"] = json!(commitment(&w, &code).await);
+    body["attendance_id"] = json!(attendance(&w, session(&w).await, &code, true).await);
+    ok(
+        w.app.post("/api/v1/repairs", &w.tax.token, body).await,
+        StatusCode::CREATED,
+    )
+    .await;
+}

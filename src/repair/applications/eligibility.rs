@@ -73,6 +73,21 @@ pub(super) fn check_eligibility(
         .find((entry.scope_item_id, entry.scope_item_version))
         .select(VersionRow::as_select())
         .first(conn)?;
+    if entry.source == crate::entries::Source::National.as_str() {
+        use crate::schema::departments;
+        let holder: String = departments::table
+            .find(entry.department_id)
+            .select(departments::name)
+            .first(conn)?;
+        return Err(ApiError::invalid_field(
+            "entry_id",
+            "not_locally_repairable",
+            format!(
+                "this entry was identified nationally (国家层面认定) under 「{}」 and is held here by {holder}: it is repaired by its identifying authority, not through the city's review",
+                v.title
+            ),
+        ));
+    }
     if v.repairable == Some(false) || v.severity.as_deref() == Some("specific_serious") {
         return Err(ApiError::invalid_field(
             "entry_id",

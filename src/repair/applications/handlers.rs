@@ -22,7 +22,7 @@ use crate::state::AppState;
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only the identifying department or its bureau submits", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "An application for this entry is already open", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not eligible (`not_repairable`, `too_early` with the earliest date, `not_in_force` …) or a document is missing", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not eligible (`not_repairable`, `not_locally_repairable` for a national entry, `too_early` with the earliest date, `not_in_force` …) or a document is missing", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/repairs")]
