@@ -72,6 +72,9 @@ pub struct Settings {
     pub repair_decide_days: u32,
     /// Working days to file an approved repair, and for the bureau to review a filing.
     pub repair_review_days: u32,
+    /// Days a removal (移出) stays announced on the public endpoints, with name, code, list, date
+    /// and reason only; 0 announces none. After it the entry is no longer published at all.
+    pub public_removal_notice_days: u32,
     pub demo: bool,
     /// Push target of the provincial feed (共享至省平台); no push without it. See `docs/feed.md`.
     pub feed_push_url: Option<String>,
@@ -152,6 +155,7 @@ pub struct Layer {
     pub repair_accept_days: Option<u32>,
     pub repair_decide_days: Option<u32>,
     pub repair_review_days: Option<u32>,
+    pub public_removal_notice_days: Option<u32>,
     pub feed_push_url: Option<String>,
     pub feed_push_batch: Option<usize>,
     pub feed_push_backoff_ms: Option<u64>,
@@ -207,6 +211,10 @@ impl std::fmt::Debug for Layer {
             .field("repair_accept_days", &self.repair_accept_days)
             .field("repair_decide_days", &self.repair_decide_days)
             .field("repair_review_days", &self.repair_review_days)
+            .field(
+                "public_removal_notice_days",
+                &self.public_removal_notice_days,
+            )
             .field("feed_push_url", &self.feed_push_url)
             .field("feed_push_batch", &self.feed_push_batch)
             .field("feed_push_backoff_ms", &self.feed_push_backoff_ms)
@@ -336,6 +344,7 @@ impl Layer {
             repair_accept_days: parse(&get, "CREDIT_LISTS_REPAIR_ACCEPT_DAYS")?,
             repair_decide_days: parse(&get, "CREDIT_LISTS_REPAIR_DECIDE_DAYS")?,
             repair_review_days: parse(&get, "CREDIT_LISTS_REPAIR_REVIEW_DAYS")?,
+            public_removal_notice_days: parse(&get, "CREDIT_LISTS_PUBLIC_REMOVAL_NOTICE_DAYS")?,
             feed_push_url: get("CREDIT_LISTS_FEED_PUSH_URL"),
             feed_push_batch: parse(&get, "CREDIT_LISTS_FEED_PUSH_BATCH")?,
             feed_push_backoff_ms: parse(&get, "CREDIT_LISTS_FEED_PUSH_BACKOFF_MS")?,
@@ -393,6 +402,9 @@ impl Layer {
             repair_accept_days: other.repair_accept_days.or(self.repair_accept_days),
             repair_decide_days: other.repair_decide_days.or(self.repair_decide_days),
             repair_review_days: other.repair_review_days.or(self.repair_review_days),
+            public_removal_notice_days: other
+                .public_removal_notice_days
+                .or(self.public_removal_notice_days),
             feed_push_url: other.feed_push_url.or(self.feed_push_url),
             feed_push_batch: other.feed_push_batch.or(self.feed_push_batch),
             feed_push_backoff_ms: other.feed_push_backoff_ms.or(self.feed_push_backoff_ms),
@@ -519,6 +531,7 @@ impl Settings {
             repair_accept_days: layer.repair_accept_days.unwrap_or(2),
             repair_decide_days: layer.repair_decide_days.unwrap_or(10),
             repair_review_days: layer.repair_review_days.unwrap_or(3),
+            public_removal_notice_days: layer.public_removal_notice_days.unwrap_or(30).min(3650),
             demo,
             feed_push_url: match layer.feed_push_url.map(|u| u.trim().to_string()) {
                 None => None,

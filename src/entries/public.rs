@@ -1,5 +1,10 @@
 //! `/api/v1/public/list-entries`: the red and black lists as published (对外公开). ID numbers are
 //! masked; internal notes, legal representatives' ID numbers and objection details are absent.
+//!
+//! Publicity ends (终止公示): an entry is public while it is in force, and no longer once it is
+//! removed (a repair, a revocation) or its period ends. A removal is then announced for
+//! `public_removal_notice_days` (default 30) with the subject's name and code, the list, the date
+//! and the reason only: no facts, no legal representative. Staff endpoints keep the whole history.
 
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
@@ -25,6 +30,7 @@ pub struct PublicEntry {
     pub subject_code: String,
     pub subject_kind: SubjectType,
     pub subject_name: String,
+    /// Null for removals (only the removal itself is announced).
     pub legal_representative: Option<String>,
     pub department_name: String,
     pub region_code: String,
@@ -37,7 +43,8 @@ pub struct PublicEntry {
     pub valid_from: NaiveDate,
     #[schema(value_type = String, format = Date)]
     pub valid_until: NaiveDate,
-    pub facts: String,
+    /// The facts found (失信事实); null for removals.
+    pub facts: Option<String>,
     pub source: Source,
     pub removal_reason: Option<String>,
     #[schema(value_type = Option<String>, format = Date)]
@@ -51,7 +58,8 @@ pub struct PublicEntryFilter {
     pub list_type: Option<ListType>,
     pub department_id: Option<i32>,
     pub region_code: Option<String>,
-    /// `in_force` (default) or `removed` (removals and expiries).
+    /// `in_force` (default) or `removed` (removals and expiries announced within the last
+    /// `public_removal_notice_days` days).
     #[param(pattern = "^(in_force|removed)$")]
     pub status: Option<String>,
     /// Page number, from 1 (default 1).
@@ -62,7 +70,9 @@ pub struct PublicEntryFilter {
     pub per_page: Option<i64>,
 }
 
-/// The published red and black lists (anonymous). Supports `If-None-Match`.
+/// The published red and black lists (anonymous): entries in force, or the removals of the last
+/// `public_removal_notice_days` days (default 30) without facts or legal representative. Supports
+/// `If-None-Match`.
 #[utoipa::path(
     tag = "public",
     params(PublicEntryFilter),
@@ -97,8 +107,13 @@ pub async fn public_entries(
     }
     .resolve()?;
     let st = state.clone();
+    let notice_days = i64::from(state.settings.public_removal_notice_days);
     let result = db::run(&state.pool, move |conn| {
         let today = today();
+        // A removal is announced while it ended within the last `notice_days` days: removed on a
+        // day after `since`, or expired (last day in force on or after `since`, not removed
+        // before).
+        let since = today - chrono::Duration::days(notice_days);
         let filtered = || {
             let mut q = list_entries::table
                 .filter(list_entries::status.ne("draft"))
@@ -107,7 +122,14 @@ pub async fn public_entries(
                 q.filter(
                     list_entries::removal_date
                         .le(today)
-                        .or(list_entries::valid_until.lt(today).nullable()),
+                        .and(list_entries::removal_date.gt(since))
+                        .or(list_entries::valid_until
+                            .lt(today)
+                            .and(list_entries::valid_until.ge(since))
+                            .and(list_entries::removal_date.is_null().or(
+                                list_entries::removal_date.gt(list_entries::valid_until.nullable()),
+                            ))
+                            .nullable()),
                 )
             } else {
                 q.filter(in_force_sql(today))
@@ -133,10 +155,11 @@ pub async fn public_entries(
         let mut items = Vec::with_capacity(rows.len());
         for e in &rows {
             let v = entry_view(conn, &st.pii, e, Disclosure::Masked, today)?;
+            let in_force = v.effective_status == "in_force";
             items.push(PublicEntry {
                 id: v.id,
                 list_type: v.list_type,
-                status: if v.effective_status == "in_force" {
+                status: if in_force {
                     "in_force".into()
                 } else {
                     "removed".into()
@@ -144,7 +167,7 @@ pub async fn public_entries(
                 subject_code: v.subject.code,
                 subject_kind: v.subject.kind,
                 subject_name: v.subject_name,
-                legal_representative: v.legal_representative,
+                legal_representative: v.legal_representative.filter(|_| in_force),
                 department_name: v.department_name,
                 region_code: v.region_code,
                 scope_item_code: v.scope_item_code,
@@ -153,7 +176,7 @@ pub async fn public_entries(
                 determination_date: v.determination_date,
                 valid_from: v.valid_from,
                 valid_until: v.valid_until,
-                facts: v.facts,
+                facts: in_force.then_some(v.facts),
                 source: v.source,
                 removal_reason: v.removal_reason,
                 removal_date: v

@@ -1142,3 +1142,129 @@ async fn implausible_dates_and_control_characters_in_entries_are_refused() {
     .await;
     assert_eq!(e["facts"], "一、虚开增值税专用发票；\n\t二、逃避追缴欠税。");
 }
+
+/// The public list (anonymous): a page of entries, or of removals with `status=removed`.
+async fn public_page(app: &TestApp, query: &str) -> Value {
+    let res = app
+        .client
+        .get(app.url(&format!("/api/v1/public/list-entries{query}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn publicity_ends_and_removals_are_announced_briefly_without_the_facts() {
+    let f = fixture().await;
+    let (app, t) = (&f.app, &f.tax.token);
+    // In force: public with its facts and legal representative.
+    let a = create_entry(app, t, entry("black", f.black, &uscc(41), "D-41")).await["id"]
+        .as_i64()
+        .unwrap();
+    publish_entry(app, t, a).await;
+    let public = public_page(app, "").await;
+    assert_eq!(public["total"], 1);
+    assert_eq!(public["items"][0]["facts"], "虚开增值税专用发票");
+    assert_eq!(public["items"][0]["legal_representative"], "张三");
+    // Removed today (终止公示): gone from the list at once, announced with name, code, list, date
+    // and reason only.
+    let res = app
+        .post(
+            &format!("/api/v1/list-entries/{a}/remove"),
+            t,
+            json!({"reason": "revoked", "note": "行政复议撤销"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(public_page(app, "").await["total"], 0);
+    // Removed 40 days ago, and expired 40 days ago: past the 30-day notice, no longer public.
+    let mut old = entry("black", f.black, &uscc(42), "D-42");
+    old["determination_date"] = json!((today() - Duration::days(100)).to_string());
+    let b = create_entry(app, t, old).await["id"].as_i64().unwrap();
+    publish_entry(app, t, b).await;
+    let res = app
+        .post(
+            &format!("/api/v1/list-entries/{b}/remove"),
+            t,
+            json!({"reason": "revoked", "note": "撤销", "removal_date": (today() - Duration::days(40)).to_string()}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut expired_long_ago = entry("black", f.minor, &uscc(43), "D-43");
+    expired_long_ago["determination_date"] = json!((today() - Duration::days(60)).to_string());
+    expired_long_ago["valid_until"] = json!((today() - Duration::days(40)).to_string());
+    let c = create_entry(app, t, expired_long_ago).await["id"]
+        .as_i64()
+        .unwrap();
+    publish_entry(app, t, c).await;
+    // Expired five days ago: announced as an expiry.
+    let mut expired_lately = entry("black", f.minor, &uscc(44), "D-44");
+    expired_lately["determination_date"] = json!((today() - Duration::days(60)).to_string());
+    expired_lately["valid_until"] = json!((today() - Duration::days(5)).to_string());
+    let d = create_entry(app, t, expired_lately).await["id"]
+        .as_i64()
+        .unwrap();
+    publish_entry(app, t, d).await;
+    let removed = public_page(app, "?status=removed").await;
+    assert_eq!(removed["total"], 2, "{removed}");
+    let items = removed["items"].as_array().unwrap();
+    let by_id = |id: i64| items.iter().find(|i| i["id"] == id).unwrap();
+    let revoked = by_id(a);
+    assert_eq!(revoked["status"], "removed");
+    assert_eq!(revoked["removal_reason"], "revoked");
+    assert_eq!(revoked["removal_date"], today().to_string());
+    assert_eq!(revoked["subject_code"], uscc(41));
+    assert_eq!(revoked["subject_name"], "通化市某某商贸有限公司");
+    assert_eq!(revoked["list_type"], "black");
+    assert!(revoked["facts"].is_null(), "{revoked}");
+    assert!(revoked["legal_representative"].is_null(), "{revoked}");
+    let expired = by_id(d);
+    assert_eq!(expired["removal_reason"], "expired");
+    assert_eq!(
+        expired["removal_date"],
+        (today() - Duration::days(5)).to_string()
+    );
+    assert!(expired["facts"].is_null());
+    // Staff keep the whole history: all four, with their facts.
+    let staff: Value = app
+        .get("/api/v1/list-entries?per_page=50", t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(staff["total"], 4);
+    assert!(staff["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["facts"] == "虚开增值税专用发票"));
+}
+
+#[tokio::test]
+async fn a_notice_window_of_zero_announces_no_removal() {
+    let app = spawn_app_with(|s| s.public_removal_notice_days = 0).await;
+    let tax = app
+        .account("tax", Role::Department, Some(DEPT_TAX), None)
+        .await;
+    let scope = create(&app, &tax.token, black_scope("HEI-0")).await["id"]
+        .as_i64()
+        .unwrap();
+    publish(&app, &tax.token, scope).await;
+    let id = create_entry(&app, &tax.token, entry("black", scope, &uscc(45), "D-45")).await["id"]
+        .as_i64()
+        .unwrap();
+    publish_entry(&app, &tax.token, id).await;
+    assert_eq!(public_page(&app, "").await["total"], 1);
+    let res = app
+        .post(
+            &format!("/api/v1/list-entries/{id}/remove"),
+            &tax.token,
+            json!({"reason": "revoked", "note": "撤销"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(public_page(&app, "").await["total"], 0);
+    assert_eq!(public_page(&app, "?status=removed").await["total"], 0);
+}
