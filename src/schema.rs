@@ -397,6 +397,7 @@ diesel::table! {
         publication_months_max -> Nullable<Integer>,
         repair_after_months -> Nullable<Integer>,
         repairable -> Nullable<Bool>,
+        repair_requires_training -> Nullable<Bool>,
         validity_months -> Nullable<Integer>,
         created_at -> Timestamp,
         created_by -> Nullable<Integer>,

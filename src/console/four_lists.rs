@@ -289,6 +289,7 @@ impl ItemForm {
             publication_months_max: None,
             repair_after_months: None,
             repairable: None,
+            repair_requires_training: None,
             validity_months: p.validity_months,
         })
     }

@@ -527,6 +527,7 @@ fn seed_all(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
             publication_months_max: None,
             repair_after_months: None,
             repairable: None,
+            repair_requires_training: None,
             validity_months: (spec.kind == ItemKind::RedScope).then_some(36),
         };
         let id = crate::four_lists::store::create_and_publish(conn, admin, item)?;

@@ -295,6 +295,7 @@ fn apply(
             publication_months_max: max,
             repair_after_months: repair,
             repairable: None,
+            repair_requires_training: None,
             validity_months: validity,
         };
         // No savepoint per row (see the list-entry import): failures are validation errors.

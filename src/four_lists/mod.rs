@@ -79,7 +79,8 @@ pub use crate::domain::SubjectType;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
-    /// 轻微: not published, or at most 3 months; no repair needed.
+    /// 轻微: normally not published; where it is, at most 3 months, and repairable once the
+    /// obligations are fulfilled.
     Minor,
     /// 一般: 3 months – 1 year; repairable after the minimum.
     General,
@@ -126,8 +127,8 @@ impl Severity {
             Severity::Minor => TierPeriods {
                 publication_months_min: 0,
                 publication_months_max: 3,
-                repair_after_months: None,
-                repairable: false,
+                repair_after_months: Some(0),
+                repairable: true,
             },
             Severity::General => TierPeriods {
                 publication_months_min: 3,
@@ -183,6 +184,7 @@ pub struct ItemContent {
     pub publication_months_max: Option<i32>,
     pub repair_after_months: Option<i32>,
     pub repairable: Option<bool>,
+    pub repair_requires_training: Option<bool>,
     pub validity_months: Option<i32>,
 }
 
@@ -220,6 +222,7 @@ pub struct VersionRow {
     pub publication_months_max: Option<i32>,
     pub repair_after_months: Option<i32>,
     pub repairable: Option<bool>,
+    pub repair_requires_training: Option<bool>,
     pub validity_months: Option<i32>,
     pub created_at: chrono::NaiveDateTime,
     pub created_by: Option<i32>,
@@ -245,6 +248,7 @@ impl VersionRow {
             publication_months_max: self.publication_months_max,
             repair_after_months: self.repair_after_months,
             repairable: self.repairable,
+            repair_requires_training: self.repair_requires_training,
             validity_months: self.validity_months,
         }
     }
@@ -290,6 +294,11 @@ pub struct FourListItemView {
     pub publication_months_max: Option<i32>,
     pub repair_after_months: Option<i32>,
     pub repairable: Option<bool>,
+    /// Black-list scope items: whether the item's standard makes repair training (信用修复培训;
+    /// for individuals training or public service) a condition of repair. False unless the law,
+    /// regulation or rule behind the list says so: the rules in force ask for proof of fulfilment
+    /// and a commitment only.
+    pub repair_requires_training: Option<bool>,
     /// Red-list scope items: validity of a listing, in months.
     pub validity_months: Option<i32>,
     #[schema(value_type = String, format = DateTime)]
@@ -364,6 +373,7 @@ pub fn view(
         publication_months_max: c.publication_months_max,
         repair_after_months: c.repair_after_months,
         repairable: c.repairable,
+        repair_requires_training: c.repair_requires_training,
         validity_months: c.validity_months,
         created_at: item.created_at,
         updated_at: item.updated_at,
@@ -538,6 +548,7 @@ pub fn validate_content(
                     .publication_months_max
                     .get_or_insert(d.publication_months_max);
                 let repairable = *c.repairable.get_or_insert(d.repairable);
+                c.repair_requires_training.get_or_insert(false);
                 if repairable {
                     c.repair_after_months = c
                         .repair_after_months
@@ -578,6 +589,10 @@ pub fn validate_content(
                 ("publication_months_max", c.publication_months_max.is_some()),
                 ("repair_after_months", c.repair_after_months.is_some()),
                 ("repairable", c.repairable.is_some()),
+                (
+                    "repair_requires_training",
+                    c.repair_requires_training.is_some(),
+                ),
             ] {
                 if set {
                     errors.push(FieldError::new(

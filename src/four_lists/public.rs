@@ -33,6 +33,8 @@ pub struct PublicFourListItem {
     pub publication_months_min: Option<i32>,
     pub publication_months_max: Option<i32>,
     pub repairable: Option<bool>,
+    /// Repair training is a condition of repair under this item's standard.
+    pub repair_requires_training: Option<bool>,
     pub repair_after_months: Option<i32>,
     pub validity_months: Option<i32>,
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -134,6 +136,7 @@ pub async fn public_items(
                 publication_months_min: c.publication_months_min,
                 publication_months_max: c.publication_months_max,
                 repairable: c.repairable,
+                repair_requires_training: c.repair_requires_training,
                 repair_after_months: c.repair_after_months,
                 validity_months: c.validity_months,
                 published_at: v.published_at,

@@ -202,6 +202,9 @@ pub struct NewItem {
     pub publication_months_max: Option<i32>,
     pub repair_after_months: Option<i32>,
     pub repairable: Option<bool>,
+    /// black_scope only: repair training is a condition of repair under this item's standard
+    /// (default false).
+    pub repair_requires_training: Option<bool>,
     /// red_scope only (required there).
     pub validity_months: Option<i32>,
 }
@@ -268,6 +271,7 @@ pub fn create_item_in(
         publication_months_max: input.publication_months_max,
         repair_after_months: input.repair_after_months,
         repairable: input.repairable,
+        repair_requires_training: input.repair_requires_training,
         validity_months: input.validity_months,
     };
     let content = validate_content(conn, input.kind, None, content)?;
@@ -443,6 +447,7 @@ fn insert_version(
             four_list_item_versions::publication_months_max.eq(c.publication_months_max),
             four_list_item_versions::repair_after_months.eq(c.repair_after_months),
             four_list_item_versions::repairable.eq(c.repairable),
+            four_list_item_versions::repair_requires_training.eq(c.repair_requires_training),
             four_list_item_versions::validity_months.eq(c.validity_months),
             four_list_item_versions::created_at.eq(db::now()),
             four_list_item_versions::created_by.eq(created_by),
@@ -492,6 +497,7 @@ pub struct ItemPatch {
     pub publication_months_max: Option<i32>,
     pub repair_after_months: Option<i32>,
     pub repairable: Option<bool>,
+    pub repair_requires_training: Option<bool>,
     pub validity_months: Option<i32>,
 }
 
@@ -563,6 +569,9 @@ pub(crate) async fn update(
             }
             if let Some(v) = p.repairable {
                 c.repairable = Some(v);
+            }
+            if let Some(v) = p.repair_requires_training {
+                c.repair_requires_training = Some(v);
             }
             if let Some(v) = p.validity_months {
                 c.validity_months = Some(v);

@@ -149,6 +149,10 @@ pub(super) fn check_eligibility(
         )),
         Some(_) => {}
     }
+    // Training (or, for individuals, public service) is a condition only where the entry's list
+    // standard makes it one; otherwise a record given is checked and shown, and a missing one is
+    // no refusal (国办发〔2025〕22号: proof of fulfilment and a commitment).
+    let training_required = v.repair_requires_training == Some(true);
     let individual = subject.kind == "individual";
     match m.attendance_id {
         Some(a) => match training::find_attendance(conn, a)? {
@@ -169,6 +173,7 @@ pub(super) fn check_eligibility(
             )),
             Some(_) => {}
         },
+        None if !training_required => {}
         None if !individual => errors.push(FieldError::new(
             "attendance_id",
             "training_required",

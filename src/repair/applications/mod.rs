@@ -137,6 +137,8 @@ pub struct ScopeRules {
     pub severity: Option<String>,
     pub repairable: Option<bool>,
     pub repair_after_months: Option<i32>,
+    /// The item's standard makes repair training a condition of repair.
+    pub repair_requires_training: Option<bool>,
 }
 
 /// Everything a reviewer needs on one page.
@@ -419,6 +421,7 @@ fn full_view(
             severity: v.severity,
             repairable: v.repairable,
             repair_after_months: v.repair_after_months,
+            repair_requires_training: v.repair_requires_training,
         },
         other_entries,
         commitment,
