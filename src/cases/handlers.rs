@@ -1106,6 +1106,7 @@ pub struct CaseFilter {
     #[param(value_type = Option<String>, format = Date)]
     pub to: Option<NaiveDate>,
     /// A subject code (exact).
+    #[param(pattern = "^[0-9A-HJ-NP-RTUW-Ya-hj-np-rtuw-y]{18}$")]
     pub subject: Option<String>,
     /// Export only: `xlsx` (default) or `csv`.
     #[param(pattern = "^(xlsx|csv)$")]
@@ -1137,11 +1138,12 @@ fn check_filter(f: &CaseFilter, state: &AppState) -> Result<Option<String>, ApiE
     }
     if let (Some(a), Some(b)) = (f.from, f.to) {
         if a > b {
-            return Err(ApiError::invalid_query(
-                "from",
+            // Both well-formed: a cross-field rule the document cannot state, so 422.
+            return Err(ApiError::validation(vec![FieldError::new(
+                "query.from",
                 "invalid_range",
                 "from must not be after to",
-            ));
+            )]));
         }
     }
     Ok(
@@ -1211,6 +1213,7 @@ fn filtered<'a>(
         (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Staff only", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A subject code of the right shape that is no code (`invalid_subject_code`), or `from` after `to` (`invalid_range`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/cases")]
@@ -1290,6 +1293,7 @@ const EXPORT_HEADERS: &[&str] = &[
         (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Staff only", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A subject code of the right shape that is no code (`invalid_subject_code`), or `from` after `to` (`invalid_range`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/cases/export")]

@@ -863,6 +863,7 @@ pub struct EntryFilter {
     pub status: Option<String>,
     pub source: Option<Source>,
     /// A subject code (exact).
+    #[param(pattern = "^[0-9A-HJ-NP-RTUW-Ya-hj-np-rtuw-y]{18}$")]
     pub subject: Option<String>,
     #[param(value_type = Option<String>, format = Date)]
     pub determined_from: Option<NaiveDate>,
@@ -991,6 +992,7 @@ pub fn check_filter(f: &EntryFilter, state: &AppState) -> Result<Option<String>,
         (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Approval systems use credit checks", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A subject code of the right shape that is no code (`invalid_subject_code`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/list-entries")]

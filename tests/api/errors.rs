@@ -401,9 +401,11 @@ async fn control_characters_are_refused_naming_the_field() {
     assert_eq!(res.status(), StatusCode::CREATED);
 }
 
-/// Every list endpoint that filters by subject reads the filter the same way: a code that is not
-/// valid is 400 `invalid_query`, naming the parameter, with the field code `invalid_subject_code`;
-/// a valid code filters (here: nothing recorded, so an empty page).
+/// Every list endpoint that filters by subject reads the filter the same way: a value of the
+/// wrong shape (not 18 characters of a code's alphabet: the documented pattern) is 400
+/// `invalid_query`; one of the right shape that is no code (an ID number whose birth date is no
+/// date) is 422 `validation_failed`; both name the parameter with the field code
+/// `invalid_subject_code`. A valid code filters (here: nothing recorded, so an empty page).
 #[tokio::test]
 async fn subject_filters_of_every_list_are_read_alike() {
     let app = spawn_app().await;
@@ -420,6 +422,13 @@ async fn subject_filters_of_every_list_are_read_alike() {
             .get(&format!("{path}?{param}=not-a-code"), &admin.token)
             .await;
         let p = assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+        assert_eq!(p["errors"][0]["field"], format!("query.{param}"), "{path}");
+        assert_eq!(p["errors"][0]["code"], "invalid_subject_code", "{path}");
+        // Month 13: the shape of an ID number (and of a USCC, whose check character it fails).
+        let res = app
+            .get(&format!("{path}?{param}=110101199913450014"), &admin.token)
+            .await;
+        let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
         assert_eq!(p["errors"][0]["field"], format!("query.{param}"), "{path}");
         assert_eq!(p["errors"][0]["code"], "invalid_subject_code", "{path}");
         let res = app
