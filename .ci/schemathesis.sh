@@ -88,9 +88,10 @@ for who in ${FUZZ_ROLES:-anonymous demo-approval demo-tax demo-city-bureau demo-
   if ! run; then
     echo "(first run failed; once more)"
     tail -n 40 "$WORK/st-$who.log"
+    [ -z "${FUZZ_KEEP_LOGS:-}" ] || cp "$WORK/st-$who.log" "$FUZZ_KEEP_LOGS/st-$who-first.log"
     run || { status=1; tail -n 80 "$WORK/st-$who.log"; }
   fi
   grep -E "generated|failures?,|passed" "$WORK/st-$who.log" | tail -n 3 || true
-  [ -z "${FUZZ_KEEP_LOGS:-}" ] || cp "$WORK/st-$who.log" "$FUZZ_KEEP_LOGS/"
+  [ -z "${FUZZ_KEEP_LOGS:-}" ] || cp "$WORK/st-$who.log" "$WORK/server.log" "$FUZZ_KEEP_LOGS/"
 done
 exit $status
