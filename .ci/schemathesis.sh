@@ -25,7 +25,8 @@
 # Usage: .ci/schemathesis.sh [DATABASE_URL]   (default: a fresh SQLite file)
 # Environment: FUZZ_PORT (default 18777), FUZZ_EXAMPLES (4), FUZZ_VENV (a venv with schemathesis
 # 4.32.5 to reuse instead of making one), FUZZ_ROLES (a subset of the roles, in order),
-# FUZZ_KEEP_LOGS (a directory to copy each role's schemathesis log into).
+# FUZZ_SEED (2019), FUZZ_KEEP_LOGS (a directory to copy the server's and each role's
+# schemathesis logs into).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -81,7 +82,7 @@ for who in ${FUZZ_ROLES:-anonymous demo-approval demo-tax demo-city-bureau demo-
       --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,positive_data_acceptance,negative_data_rejection \
       --phases examples,coverage,fuzzing --max-examples "$EXAMPLES" --workers 1 \
       --exclude-path-regex 'auth/logout|me/password' --continue-on-failure \
-      --seed 2019 > "$WORK/st-$who.log" 2>&1
+      --seed "${FUZZ_SEED:-2019}" > "$WORK/st-$who.log" 2>&1
   }
   # The generation is seeded, so a real failure repeats; one retry absorbs a transient network
   # error of the fuzzer itself.
