@@ -242,6 +242,43 @@ pub fn forbidden_char(c: char, multiline: bool) -> bool {
     }
 }
 
+/// The pattern the OpenAPI document gives every query parameter that is free text (a string with no
+/// pattern, format or enum of its own): no character that [`forbidden_char`] refuses in a line.
+pub const QUERY_TEXT_PATTERN: &str =
+    "^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*$";
+
+/// Middleware for `/api/`: a query parameter whose name or value (decoded) holds a character that
+/// [`forbidden_char`] refuses in a line is 400 `invalid_query` naming `query.{name}`, field code
+/// `control_character`, before any handler reads it. Every query parameter is a line: a region
+/// code, a search text, a file name. The document says so ([`QUERY_TEXT_PATTERN`], added by
+/// `openapi::spec`), and no filter then hands PostgreSQL a NUL, which it refuses in text.
+pub async fn query_text(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    if req.path().starts_with("/api/") && !req.query_string().is_empty() {
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+        let bad = pairs
+            .iter()
+            .find(|(k, v)| k.chars().chain(v.chars()).any(|c| forbidden_char(c, false)));
+        if let Some((name, _)) = bad {
+            let name: String = name
+                .chars()
+                .filter(|c| !forbidden_char(*c, false))
+                .collect();
+            let message = format!("{name} must not contain control characters");
+            let res = actix_web::ResponseError::error_response(&ApiError::invalid_query(
+                &name,
+                "control_character",
+                message,
+            ));
+            return Ok(req.into_response(res));
+        }
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
 /// Refuses control characters (see [`forbidden_char`]) in a text field: single-line text (names,
 /// titles, numbers) allows none, multi-line free text allows line breaks and tabs. The error
 /// (code `control_character`) names the field and the first offending character.

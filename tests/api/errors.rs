@@ -498,3 +498,56 @@ async fn whole_numbers_with_a_fraction_are_integers_and_others_are_not() {
     }
     assert_eq!(app.audit_count(), before + 1, "nothing else written");
 }
+
+/// A query parameter is a line of text: a control character in a name or value (NUL, which
+/// PostgreSQL refuses in text, a line break, a bidirectional override) is 400 `invalid_query`
+/// naming the parameter, before any handler runs, on public and secured operations alike; the
+/// OpenAPI document declares it with a pattern on every free-text query parameter.
+#[tokio::test]
+async fn control_characters_in_query_parameters_are_refused() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    for (path, field) in [
+        (
+            "/api/v1/public/four-list-items?region_code=22%00",
+            "query.region_code",
+        ),
+        (
+            "/api/v1/public/list-entries?page=1&region_code=%0A220500",
+            "query.region_code",
+        ),
+        ("/api/v1/four-list-items?q=a%E2%80%AEb", "query.q"),
+        ("/api/v1/audit-log?action=user.create%7F", "query.action"),
+        ("/api/v1/list-entries?region_code%00=1", "query.region_code"),
+    ] {
+        let res = app.get(path, &admin.token).await;
+        let p = assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+        assert_eq!(p["errors"][0]["field"], field, "{path}");
+        assert_eq!(p["errors"][0]["code"], "control_character", "{path}");
+    }
+    // Text without them is read as before (here: matching nothing).
+    let res = app
+        .get(
+            "/api/v1/public/four-list-items?region_code=22%20",
+            &admin.token,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let doc: serde_json::Value = app
+        .client
+        .get(app.url("/api-docs/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let params = doc["paths"]["/api/v1/audit-log"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let action = params.iter().find(|p| p["name"] == "action").unwrap();
+    assert_eq!(
+        action["schema"]["pattern"],
+        credit_lists::http::QUERY_TEXT_PATTERN
+    );
+}
