@@ -25,20 +25,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let content_type_ok = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                let mime = v
-                    .split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase();
-                mime == "application/json" || mime.ends_with("+json")
-            })
-            .unwrap_or(false);
+        let content_type_ok = json_content_type(req);
         let limit = req.app_data::<JsonBodyLimit>().map(|l| l.0).unwrap_or(0);
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
@@ -47,19 +34,70 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                     "the request body must be sent as Content-Type: application/json".into(),
                 ));
             }
-            let body = bytes.await.map_err(|e| {
-                let status = actix_web::ResponseError::status_code(e.as_response_error());
-                if status == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge { limit }
-                } else {
-                    ApiError::BadRequest {
-                        code: "malformed_body",
-                        detail: format!("the request body could not be read: {e}"),
-                        errors: vec![],
-                    }
-                }
-            })?;
+            let body = bytes.await.map_err(|e| body_read_error(e, limit))?;
             parse_json(&body).map(ApiJson)
+        })
+    }
+}
+
+fn json_content_type(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            let mime = v
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            mime == "application/json" || mime.ends_with("+json")
+        })
+        .unwrap_or(false)
+}
+
+fn body_read_error(e: actix_web::Error, limit: usize) -> ApiError {
+    let status = actix_web::ResponseError::status_code(e.as_response_error());
+    if status == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge { limit }
+    } else {
+        ApiError::BadRequest {
+            code: "malformed_body",
+            detail: format!("the request body could not be read: {e}"),
+            errors: vec![],
+        }
+    }
+}
+
+/// An optional JSON request body (documented as the object or `null`): no body at all, or JSON
+/// `null`, is `None`; any other body is read as [`ApiJson`] reads it and refused as it refuses
+/// it (415, 400 naming the field, 413). `Option<ApiJson<T>>` would not do: actix turns every
+/// refusal of the inner extractor into `None`, so a body with an unknown field or a value of
+/// the wrong type would be ignored and the request carried out as if there were no body.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type_ok = json_content_type(req);
+        let limit = req.app_data::<JsonBodyLimit>().map(|l| l.0).unwrap_or(0);
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let body = bytes.await.map_err(|e| body_read_error(e, limit))?;
+            if body.iter().all(|b| b.is_ascii_whitespace()) {
+                return Ok(OptionalJson(None));
+            }
+            if !content_type_ok {
+                return Err(ApiError::UnsupportedMediaType(
+                    "the request body must be sent as Content-Type: application/json".into(),
+                ));
+            }
+            if body.trim_ascii() == b"null" {
+                return Ok(OptionalJson(None));
+            }
+            parse_json(&body).map(|t| OptionalJson(Some(t)))
         })
     }
 }
