@@ -22,6 +22,10 @@
 #     a wrong shape stays 400), and a code of the right shape that is no code (an ID number
 #     whose birth date is no date) is 422.
 #   - `from` after `to` (GET /cases, /cases/export, /audit-log), both well-formed: 422, was 400.
+#   - a NUL in a free-text query parameter was a 500 on PostgreSQL: a control character in any
+#     query parameter is now 400 (http::query_text), and the document says so with a pattern.
+#   - the optional body of the repair steps was ignored, and the step taken, when it did not fit
+#     the schema (unknown field, wrong type): it is now read and refused (http::OptionalJson).
 # Usage: .ci/schemathesis.sh [DATABASE_URL]   (default: a fresh SQLite file)
 # Environment: FUZZ_PORT (default 18777), FUZZ_EXAMPLES (4), FUZZ_VENV (a venv with schemathesis
 # 4.32.5 to reuse instead of making one), FUZZ_ROLES (a subset of the roles, in order),
