@@ -25,20 +25,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let content_type_ok = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                let mime = v
-                    .split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase();
-                mime == "application/json" || mime.ends_with("+json")
-            })
-            .unwrap_or(false);
+        let content_type_ok = json_content_type(req);
         let limit = req.app_data::<JsonBodyLimit>().map(|l| l.0).unwrap_or(0);
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
@@ -47,19 +34,70 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                     "the request body must be sent as Content-Type: application/json".into(),
                 ));
             }
-            let body = bytes.await.map_err(|e| {
-                let status = actix_web::ResponseError::status_code(e.as_response_error());
-                if status == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge { limit }
-                } else {
-                    ApiError::BadRequest {
-                        code: "malformed_body",
-                        detail: format!("the request body could not be read: {e}"),
-                        errors: vec![],
-                    }
-                }
-            })?;
+            let body = bytes.await.map_err(|e| body_read_error(e, limit))?;
             parse_json(&body).map(ApiJson)
+        })
+    }
+}
+
+fn json_content_type(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            let mime = v
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            mime == "application/json" || mime.ends_with("+json")
+        })
+        .unwrap_or(false)
+}
+
+fn body_read_error(e: actix_web::Error, limit: usize) -> ApiError {
+    let status = actix_web::ResponseError::status_code(e.as_response_error());
+    if status == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge { limit }
+    } else {
+        ApiError::BadRequest {
+            code: "malformed_body",
+            detail: format!("the request body could not be read: {e}"),
+            errors: vec![],
+        }
+    }
+}
+
+/// An optional JSON request body (documented as the object or `null`): no body at all, or JSON
+/// `null`, is `None`; any other body is read as [`ApiJson`] reads it and refused as it refuses
+/// it (415, 400 naming the field, 413). `Option<ApiJson<T>>` would not do: actix turns every
+/// refusal of the inner extractor into `None`, so a body with an unknown field or a value of
+/// the wrong type would be ignored and the request carried out as if there were no body.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type_ok = json_content_type(req);
+        let limit = req.app_data::<JsonBodyLimit>().map(|l| l.0).unwrap_or(0);
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let body = bytes.await.map_err(|e| body_read_error(e, limit))?;
+            if body.iter().all(|b| b.is_ascii_whitespace()) {
+                return Ok(OptionalJson(None));
+            }
+            if !content_type_ok {
+                return Err(ApiError::UnsupportedMediaType(
+                    "the request body must be sent as Content-Type: application/json".into(),
+                ));
+            }
+            if body.trim_ascii() == b"null" {
+                return Ok(OptionalJson(None));
+            }
+            parse_json(&body).map(|t| OptionalJson(Some(t)))
         })
     }
 }
@@ -240,6 +278,43 @@ pub fn forbidden_char(c: char, multiline: bool) -> bool {
         '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => true,
         _ => false,
     }
+}
+
+/// The pattern the OpenAPI document gives every query parameter that is free text (a string with no
+/// pattern, format or enum of its own): no character that [`forbidden_char`] refuses in a line.
+pub const QUERY_TEXT_PATTERN: &str =
+    "^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*$";
+
+/// Middleware for `/api/`: a query parameter whose name or value (decoded) holds a character that
+/// [`forbidden_char`] refuses in a line is 400 `invalid_query` naming `query.{name}`, field code
+/// `control_character`, before any handler reads it. Every query parameter is a line: a region
+/// code, a search text, a file name. The document says so ([`QUERY_TEXT_PATTERN`], added by
+/// `openapi::spec`), and no filter then hands PostgreSQL a NUL, which it refuses in text.
+pub async fn query_text(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    if req.path().starts_with("/api/") && !req.query_string().is_empty() {
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+        let bad = pairs
+            .iter()
+            .find(|(k, v)| k.chars().chain(v.chars()).any(|c| forbidden_char(c, false)));
+        if let Some((name, _)) = bad {
+            let name: String = name
+                .chars()
+                .filter(|c| !forbidden_char(*c, false))
+                .collect();
+            let message = format!("{name} must not contain control characters");
+            let res = actix_web::ResponseError::error_response(&ApiError::invalid_query(
+                &name,
+                "control_character",
+                message,
+            ));
+            return Ok(req.into_response(res));
+        }
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 /// Refuses control characters (see [`forbidden_char`]) in a text field: single-line text (names,

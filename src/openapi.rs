@@ -70,7 +70,45 @@ pub fn spec() -> utoipa::openapi::OpenApi {
         .split_for_parts()
         .1;
     add_extractor_problems(&mut doc);
+    add_query_text_pattern(&mut doc);
     doc
+}
+
+/// Gives every query parameter that is free text (a string without a pattern, format or enum)
+/// the pattern [`crate::http::QUERY_TEXT_PATTERN`], which `http::query_text` enforces for all
+/// query parameters: a request the document admits is then never refused for its shape.
+fn add_query_text_pattern(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::schema::{SchemaType, Type};
+    use utoipa::openapi::{RefOr, Schema};
+    for item in doc.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            for p in op.parameters.iter_mut().flatten() {
+                let RefOr::T(p) = p else { continue };
+                if !matches!(p.parameter_in, ParameterIn::Query) {
+                    continue;
+                }
+                if let Some(RefOr::T(Schema::Object(o))) = &mut p.schema {
+                    if matches!(o.schema_type, SchemaType::Type(Type::String))
+                        && o.pattern.is_none()
+                        && o.format.is_none()
+                        && o.enum_values.is_none()
+                    {
+                        o.pattern = Some(crate::http::QUERY_TEXT_PATTERN.to_string());
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Documents the problems every operation can answer before its handler runs, from the shared

@@ -121,6 +121,7 @@ impl Application {
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", spec.clone()))
                 .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::not_found("resource")) }))
                 .wrap(actix_web::middleware::from_fn(crate::console::guard))
+                .wrap(actix_web::middleware::from_fn(crate::http::query_text))
                 .wrap(ErrorHandlers::new().default_handler(error::problem_fallback))
                 .wrap_fn(|req, srv| {
                     let request_id = ops::request_id_from(

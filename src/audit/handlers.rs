@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{AuditRow, VerifyReport};
 use crate::auth::{AuthUser, Role};
 use crate::db;
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, FieldError, Problem};
 use crate::http::{Page, PageQuery};
 use crate::schema::audit_log;
 use crate::state::AppState;
@@ -102,6 +102,7 @@ pub struct AuditFilter {
         (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin or bureau account, or another region", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`from` after `to`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/audit-log")]
@@ -124,11 +125,12 @@ pub async fn list_audit(
     let to = crate::http::utc::query_param("to", f.to.as_deref())?;
     if let (Some(from), Some(to)) = (from, to) {
         if from > to {
-            return Err(ApiError::invalid_query(
-                "from",
+            // Both well-formed: a cross-field rule the document cannot state, so 422.
+            return Err(ApiError::validation(vec![FieldError::new(
+                "query.from",
                 "out_of_range",
                 "from must not be after to",
-            ));
+            )]));
         }
     }
     let (limit, offset, page, per_page) = PageQuery {

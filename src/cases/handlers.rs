@@ -226,6 +226,7 @@ pub async fn correct(
         (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Staff only", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A subject code of the right shape that is no code (`invalid_subject_code`), or `from` after `to` (`invalid_range`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/cases")]
@@ -249,6 +250,7 @@ pub async fn list(
         (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Staff only", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A subject code of the right shape that is no code (`invalid_subject_code`), or `from` after `to` (`invalid_range`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/cases/export")]

@@ -784,6 +784,7 @@ pub struct CaseFilter {
     #[param(value_type = Option<String>, format = Date)]
     pub to: Option<NaiveDate>,
     /// A subject code (exact).
+    #[param(pattern = "^[0-9A-HJ-NP-RTUW-Ya-hj-np-rtuw-y]{18}$")]
     pub subject: Option<String>,
     /// Export only: `xlsx` (default) or `csv`.
     #[param(pattern = "^(xlsx|csv)$")]
@@ -815,11 +816,12 @@ fn check_filter(f: &CaseFilter, state: &AppState) -> Result<Option<String>, ApiE
     }
     if let (Some(a), Some(b)) = (f.from, f.to) {
         if a > b {
-            return Err(ApiError::invalid_query(
-                "from",
+            // Both well-formed: a cross-field rule the document cannot state, so 422.
+            return Err(ApiError::validation(vec![FieldError::new(
+                "query.from",
                 "invalid_range",
                 "from must not be after to",
-            ));
+            )]));
         }
     }
     Ok(

@@ -434,6 +434,7 @@ pub struct ReceiptFilter {
     pub field: Option<String>,
     pub region_code: Option<String>,
     /// A subject code (exact).
+    #[param(pattern = "^[0-9A-HJ-NP-RTUW-Ya-hj-np-rtuw-y]{18}$")]
     pub subject: Option<String>,
     /// Checks on or after this day (UTC+8).
     #[param(value_type = Option<String>, format = Date)]
@@ -481,6 +482,7 @@ pub struct ReceiptSummary {
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A subject code of the right shape that is no code (`invalid_subject_code`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/credit-checks")]

@@ -144,6 +144,7 @@ pub async fn discard_draft(
         (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Approval systems use credit checks", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A subject code of the right shape that is no code (`invalid_subject_code`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/list-entries")]

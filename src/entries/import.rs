@@ -466,6 +466,7 @@ pub struct ExportQuery {
     #[param(pattern = "^(draft|published|removed|in_force|expired|pending)$")]
     pub status: Option<String>,
     pub source: Option<Source>,
+    #[param(pattern = "^[0-9A-HJ-NP-RTUW-Ya-hj-np-rtuw-y]{18}$")]
     pub subject: Option<String>,
     #[param(value_type = Option<String>, format = Date)]
     pub determined_from: Option<NaiveDate>,
@@ -485,6 +486,7 @@ pub struct ExportQuery {
         (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Staff only", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A subject code of the right shape that is no code (`invalid_subject_code`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/list-entries/export")]

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::DbConnection;
-use crate::domain::{SubjectCode, Uscc};
+use crate::domain::{SubjectCode, SubjectCodeError, Uscc};
 use crate::error::{ApiError, FieldError};
 use crate::four_lists::SubjectType;
 use crate::pii::PiiCipher;
@@ -272,9 +272,14 @@ fn code_error(field: &str, e: &crate::domain::SubjectCodeError) -> ApiError {
 
 /// A subject filter in a query string (`?subject=` or `?subject_code=`): `None` when absent,
 /// otherwise the code (one whose only fault is its check character is accepted, as for records
-/// filed with `acknowledge_invalid_checksum`); anything else is 400 `invalid_query` naming
-/// `query.{param}` with the field code `invalid_subject_code` and the check that failed. Every
-/// list endpoint that filters by subject reads it here.
+/// filed with `acknowledge_invalid_checksum`). A value of the wrong shape — not 18 characters, or
+/// a character no code has — does not match the pattern the OpenAPI document declares for these parameters
+/// (`^[0-9A-HJ-NP-RTUW-Ya-hj-np-rtuw-y]{18}$`: the characters of a unified social credit code,
+/// which cover resident ID numbers; lower case is read as upper case) and
+/// is 400 `invalid_query`; one of the right shape that is still no code (an ID number whose birth
+/// date is no date) is 422 `validation_failed`. Both name `query.{param}` with the field code
+/// `invalid_subject_code` and say which check failed. Every list endpoint that filters by subject
+/// reads it here.
 pub fn subject_filter(param: &str, raw: Option<&str>) -> Result<Option<SubjectCode>, ApiError> {
     let Some(raw) = raw else {
         return Ok(None);
@@ -282,15 +287,17 @@ pub fn subject_filter(param: &str, raw: Option<&str>) -> Result<Option<SubjectCo
     parse_subject_code(param, raw, true)
         .map(|(code, _)| Some(code))
         .map_err(|_| {
-            let why = SubjectCode::parse(raw)
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
-            ApiError::invalid_query(
-                param,
-                "invalid_subject_code",
-                format!("{param} is not a valid subject code: {why}"),
-            )
+            let err = SubjectCode::parse(raw).err();
+            let why = err.as_ref().map(|e| e.to_string()).unwrap_or_default();
+            let message = format!("{param} is not a valid subject code: {why}");
+            match err {
+                Some(SubjectCodeError::IdBirthDate) => ApiError::validation(vec![FieldError::new(
+                    format!("query.{param}"),
+                    "invalid_subject_code",
+                    message,
+                )]),
+                _ => ApiError::invalid_query(param, "invalid_subject_code", message),
+            }
         })
 }
 

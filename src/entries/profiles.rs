@@ -135,7 +135,11 @@ pub(crate) async fn load_profile(
 pub struct SubjectSearch {
     /// A full code (exact match) or part of a name (substring, CJK included); 1–100 characters
     /// once trimmed.
-    #[param(min_length = 1, max_length = 100, pattern = r"\S")]
+    #[param(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub q: String,
     /// Page number, from 1 (default 1).
     #[param(minimum = 1, maximum = 1000000)]

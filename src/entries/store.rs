@@ -639,6 +639,7 @@ pub struct EntryFilter {
     pub status: Option<String>,
     pub source: Option<Source>,
     /// A subject code (exact).
+    #[param(pattern = "^[0-9A-HJ-NP-RTUW-Ya-hj-np-rtuw-y]{18}$")]
     pub subject: Option<String>,
     #[param(value_type = Option<String>, format = Date)]
     pub determined_from: Option<NaiveDate>,

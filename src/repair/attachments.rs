@@ -145,7 +145,11 @@ pub fn load_readable(
 #[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     /// The original file name (shown to reviewers; 1–200 characters).
-    #[param(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[param(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    )]
     pub filename: String,
 }
 

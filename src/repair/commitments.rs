@@ -96,6 +96,7 @@ pub struct NewBreach {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CommitmentFilter {
+    #[param(pattern = "^[0-9A-HJ-NP-RTUW-Ya-hj-np-rtuw-y]{18}$")]
     pub subject_code: Option<String>,
     pub purpose: Option<Purpose>,
     pub department_id: Option<i32>,
@@ -312,6 +313,7 @@ pub async fn create(
         (status = 400, description = "Bad filter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Staff only", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A subject code of the right shape that is no code (`invalid_subject_code`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/commitments")]

@@ -387,8 +387,8 @@ fn resolve_scope(
     let region = region.filter(|r| r != CITY_REGION);
     if let Some(r) = &region {
         if crate::org::find_region(conn, r)?.is_none() {
-            return Err(ApiError::invalid_query(
-                "region",
+            return Err(ApiError::invalid_field(
+                "query.region",
                 "unknown_region",
                 format!("there is no region {r}"),
             ));
@@ -396,8 +396,8 @@ fn resolve_scope(
     }
     if let Some(d) = department {
         if crate::org::find_department(conn, d)?.is_none() {
-            return Err(ApiError::invalid_query(
-                "department",
+            return Err(ApiError::invalid_field(
+                "query.department",
                 "unknown_department",
                 format!("there is no department {d}"),
             ));
@@ -509,9 +509,10 @@ fn stats_for(
     params(MonthQuery),
     responses(
         (status = 200, description = "The month's figures", body = MonthlyStats),
-        (status = 400, description = "Bad year, month, region or department", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad year, month or format", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Outside your scope", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No such region (`unknown_region`) or department (`unknown_department`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/stats/monthly")]
@@ -688,6 +689,7 @@ fn at(v: &Value, path: &[&str]) -> String {
         (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Outside your scope", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No such region (`unknown_region`) or department (`unknown_department`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/stats/monthly/export")]

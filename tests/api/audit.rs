@@ -257,7 +257,9 @@ async fn audit_filters_are_checked() {
             &admin.token,
         )
         .await;
-    assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+    // Each well-formed, together out of order: 422, not 400 (a cross-field rule).
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(p["errors"][0]["field"], "query.from");
     let res = app
         .get("/api/v1/audit-log?from=yesterday", &admin.token)
         .await;

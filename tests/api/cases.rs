@@ -548,6 +548,19 @@ async fn scope_filters_and_export() {
     assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query").await;
     let res = app.get(&q("subject=123"), t).await;
     assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+    // Two well-formed dates out of order: a cross-field rule, 422 (not 400), on both.
+    for path in ["/api/v1/cases", "/api/v1/cases/export"] {
+        let res = app
+            .get(&format!("{path}?from=2026-02-01&to=2026-01-31"), t)
+            .await;
+        let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert_eq!(p["errors"][0]["field"], "query.from", "{path}");
+        assert_eq!(p["errors"][0]["code"], "invalid_range", "{path}");
+        let res = app
+            .get(&format!("{path}?from=2026-01-31&to=2026-01-31"), t)
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "{path}: one day is a range");
+    }
 
     // Export (csv and xlsx) with Chinese headers.
     let res = app.get("/api/v1/cases/export?format=csv", t).await;

@@ -401,9 +401,11 @@ async fn control_characters_are_refused_naming_the_field() {
     assert_eq!(res.status(), StatusCode::CREATED);
 }
 
-/// Every list endpoint that filters by subject reads the filter the same way: a code that is not
-/// valid is 400 `invalid_query`, naming the parameter, with the field code `invalid_subject_code`;
-/// a valid code filters (here: nothing recorded, so an empty page).
+/// Every list endpoint that filters by subject reads the filter the same way: a value of the
+/// wrong shape (not 18 characters of a code's alphabet: the documented pattern) is 400
+/// `invalid_query`; one of the right shape that is no code (an ID number whose birth date is no
+/// date) is 422 `validation_failed`; both name the parameter with the field code
+/// `invalid_subject_code`. A valid code filters (here: nothing recorded, so an empty page).
 #[tokio::test]
 async fn subject_filters_of_every_list_are_read_alike() {
     let app = spawn_app().await;
@@ -420,6 +422,13 @@ async fn subject_filters_of_every_list_are_read_alike() {
             .get(&format!("{path}?{param}=not-a-code"), &admin.token)
             .await;
         let p = assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+        assert_eq!(p["errors"][0]["field"], format!("query.{param}"), "{path}");
+        assert_eq!(p["errors"][0]["code"], "invalid_subject_code", "{path}");
+        // Month 13: the shape of an ID number (and of a USCC, whose check character it fails).
+        let res = app
+            .get(&format!("{path}?{param}=110101199913450014"), &admin.token)
+            .await;
+        let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
         assert_eq!(p["errors"][0]["field"], format!("query.{param}"), "{path}");
         assert_eq!(p["errors"][0]["code"], "invalid_subject_code", "{path}");
         let res = app
@@ -488,4 +497,57 @@ async fn whole_numbers_with_a_fraction_are_integers_and_others_are_not() {
         .await;
     }
     assert_eq!(app.audit_count(), before + 1, "nothing else written");
+}
+
+/// A query parameter is a line of text: a control character in a name or value (NUL, which
+/// PostgreSQL refuses in text, a line break, a bidirectional override) is 400 `invalid_query`
+/// naming the parameter, before any handler runs, on public and secured operations alike; the
+/// OpenAPI document declares it with a pattern on every free-text query parameter.
+#[tokio::test]
+async fn control_characters_in_query_parameters_are_refused() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    for (path, field) in [
+        (
+            "/api/v1/public/four-list-items?region_code=22%00",
+            "query.region_code",
+        ),
+        (
+            "/api/v1/public/list-entries?page=1&region_code=%0A220500",
+            "query.region_code",
+        ),
+        ("/api/v1/four-list-items?q=a%E2%80%AEb", "query.q"),
+        ("/api/v1/audit-log?action=user.create%7F", "query.action"),
+        ("/api/v1/list-entries?region_code%00=1", "query.region_code"),
+    ] {
+        let res = app.get(path, &admin.token).await;
+        let p = assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+        assert_eq!(p["errors"][0]["field"], field, "{path}");
+        assert_eq!(p["errors"][0]["code"], "control_character", "{path}");
+    }
+    // Text without them is read as before (here: matching nothing).
+    let res = app
+        .get(
+            "/api/v1/public/four-list-items?region_code=22%20",
+            &admin.token,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let doc: serde_json::Value = app
+        .client
+        .get(app.url("/api-docs/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let params = doc["paths"]["/api/v1/audit-log"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let action = params.iter().find(|p| p["name"] == "action").unwrap();
+    assert_eq!(
+        action["schema"]["pattern"],
+        credit_lists::http::QUERY_TEXT_PATTERN
+    );
 }

@@ -931,6 +931,81 @@ async fn two_reviewers_approving_at_once_one_wins() {
     assert_problem(res, StatusCode::CONFLICT, "version_conflict").await;
 }
 
+/// The body of a step is optional (the object, `null`, or none at all), but a body that is sent
+/// is read: an unknown field or a value of the wrong type is 400 naming it, not ignored, and the
+/// step is not taken.
+#[tokio::test]
+async fn a_step_body_that_does_not_fit_is_refused_not_ignored() {
+    let w = world().await;
+    let (_, _, body) = enterprise_case(&w, 51).await;
+    let r = ok(
+        w.app.post("/api/v1/repairs", &w.tax.token, body).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = r["id"].as_i64().unwrap();
+    for (bad, field) in [
+        (json!({"": {"x": null}}), ""),
+        (json!({"version": 1, "note": "x"}), "note"),
+        (json!({"version": "one"}), "version"),
+        (json!({"comment": 5}), "comment"),
+    ] {
+        let res = act(&w, &w.tax.token, id, "accept", bad.clone()).await;
+        let p = assert_problem(res, StatusCode::BAD_REQUEST, "invalid_body").await;
+        if !field.is_empty() {
+            assert_eq!(p["errors"][0]["field"], field, "{bad}");
+        }
+    }
+    let res = w
+        .app
+        .client
+        .post(w.app.url(&format!("/api/v1/repairs/{id}/accept")))
+        .bearer_auth(&w.tax.token)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(
+        res,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+    let v = ok(
+        w.app
+            .get(&format!("/api/v1/repairs/{id}"), &w.tax.token)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(v["status"], "submitted", "no refused body took the step");
+    // JSON null is no body: the step is taken.
+    let res = w
+        .app
+        .client
+        .post(w.app.url(&format!("/api/v1/repairs/{id}/accept")))
+        .bearer_auth(&w.tax.token)
+        .header("content-type", "application/json")
+        .body("null")
+        .send()
+        .await
+        .unwrap();
+    let v = ok(res, StatusCode::OK).await;
+    assert_eq!(v["status"], "accepted");
+    // And so is none at all.
+    let res = w
+        .app
+        .client
+        .post(w.app.url(&format!("/api/v1/repairs/{id}/approve")))
+        .bearer_auth(&w.tax.token)
+        .send()
+        .await
+        .unwrap();
+    let v = ok(res, StatusCode::OK).await;
+    assert_eq!(v["status"], "approved");
+}
+
 /// The next `n` weekdays after `from`.
 fn next_weekdays(from: NaiveDate, n: usize) -> Vec<NaiveDate> {
     let mut out = Vec::new();

@@ -184,17 +184,29 @@ async fn monthly_figures_close_and_later_differences() {
     assert_eq!(v["live"]["cases_filed"]["total"], 1);
     assert_eq!(v["live"]["black_published"], 0);
 
-    // Bad parameters.
-    for bad in [
-        "year=1999&month=1",
-        "year=2026&month=0",
-        "year=2026&month=1&region=999999",
-        "year=2026",
-    ] {
+    // Bad parameters: malformed per the document (400) …
+    for bad in ["year=1999&month=1", "year=2026&month=0", "year=2026"] {
         let res = app
             .get(&format!("/api/v1/stats/monthly?{bad}"), &s.city.token)
             .await;
         assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+    }
+    // … and well-formed references to nothing (422), on the figures and on the export.
+    for path in ["/api/v1/stats/monthly", "/api/v1/stats/monthly/export"] {
+        for (bad, field, code) in [
+            ("region=999999", "query.region", "unknown_region"),
+            (
+                "department=999999",
+                "query.department",
+                "unknown_department",
+            ),
+        ] {
+            let res = app
+                .get(&format!("{path}?year=2026&month=1&{bad}"), &s.city.token)
+                .await;
+            let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, code).await;
+            assert_eq!(p["errors"][0]["field"], field, "{path}?{bad}");
+        }
     }
 
     // Export: Chinese headers, live, snapshot and difference columns.

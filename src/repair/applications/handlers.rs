@@ -157,9 +157,9 @@ macro_rules! step_endpoint {
             user: AuthUser,
             req: HttpRequest,
             path: web::Path<i32>,
-            body: Option<ApiJson<Transition>>,
+            body: crate::http::OptionalJson<Transition>,
         ) -> Result<HttpResponse, ApiError> {
-            let t = body.map(|b| b.0).unwrap_or_default();
+            let t = body.0.unwrap_or_default();
             let version = expected_version(&req, t.version)?;
             transition(state, user, path.into_inner(), &$step, version, t.comment, None).await
         }
