@@ -398,6 +398,8 @@ diesel::table! {
         repair_after_months -> Nullable<Integer>,
         repairable -> Nullable<Bool>,
         repair_requires_training -> Nullable<Bool>,
+        objection_accept_days -> Nullable<Integer>,
+        objection_verify_days -> Nullable<Integer>,
         validity_months -> Nullable<Integer>,
         created_at -> Timestamp,
         created_by -> Nullable<Integer>,

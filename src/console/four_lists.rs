@@ -290,6 +290,8 @@ impl ItemForm {
             repair_after_months: None,
             repairable: None,
             repair_requires_training: None,
+            objection_accept_days: None,
+            objection_verify_days: None,
             validity_months: p.validity_months,
         })
     }

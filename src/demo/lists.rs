@@ -528,6 +528,8 @@ fn seed_all(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
             repair_after_months: None,
             repairable: None,
             repair_requires_training: None,
+            objection_accept_days: None,
+            objection_verify_days: None,
             validity_months: (spec.kind == ItemKind::RedScope).then_some(36),
         };
         let id = crate::four_lists::store::create_and_publish(conn, admin, item)?;

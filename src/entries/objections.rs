@@ -18,10 +18,22 @@ use crate::http::{required_line, required_text, ApiJson};
 use crate::schema::{list_entries, objections};
 use crate::state::AppState;
 
-/// Working days to accept (受理) an objection, and to verify (核实) it: one city's practice
-/// (DOMAIN.md), counted with the working-day calendar from the day it was received.
-pub const ACCEPT_WORKING_DAYS: u32 = 2;
-pub const VERIFY_WORKING_DAYS: u32 = 10;
+/// Working days to accept (受理) an objection, and to verify (核实) it, from the standard of the
+/// scope item version the entry cites (its defaults: [`crate::four_lists::DEFAULT_OBJECTION_ACCEPT_DAYS`],
+/// [`crate::four_lists::DEFAULT_OBJECTION_VERIFY_DAYS`]), counted with the working-day calendar
+/// from the day the objection was received.
+fn objection_days(conn: &mut DbConnection, entry: &EntryRow) -> Result<(u32, u32), ApiError> {
+    use crate::schema::four_list_item_versions as v;
+    let (accept, verify): (Option<i32>, Option<i32>) = v::table
+        .find((entry.scope_item_id, entry.scope_item_version))
+        .select((v::objection_accept_days, v::objection_verify_days))
+        .first(conn)?;
+    let days = |d: Option<i32>, default: i32| d.unwrap_or(default).max(1) as u32;
+    Ok((
+        days(accept, crate::four_lists::DEFAULT_OBJECTION_ACCEPT_DAYS),
+        days(verify, crate::four_lists::DEFAULT_OBJECTION_VERIFY_DAYS),
+    ))
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = objections)]
@@ -215,8 +227,9 @@ pub async fn create(
                     "an objection to this entry is already open",
                 ));
             }
-            let accept = crate::calendar::deadline(conn, received, ACCEPT_WORKING_DAYS)?;
-            let verify = crate::calendar::deadline(conn, received, VERIFY_WORKING_DAYS)?;
+            let (accept_days, verify_days) = objection_days(conn, &entry)?;
+            let accept = crate::calendar::deadline(conn, received, accept_days)?;
+            let verify = crate::calendar::deadline(conn, received, verify_days)?;
             let oid: i32 = diesel::insert_into(objections::table)
                 .values((
                     objections::entry_id.eq(id),

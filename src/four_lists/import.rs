@@ -296,6 +296,8 @@ fn apply(
             repair_after_months: repair,
             repairable: None,
             repair_requires_training: None,
+            objection_accept_days: None,
+            objection_verify_days: None,
             validity_months: validity,
         };
         // No savepoint per row (see the list-entry import): failures are validation errors.

@@ -185,6 +185,8 @@ pub struct ItemContent {
     pub repair_after_months: Option<i32>,
     pub repairable: Option<bool>,
     pub repair_requires_training: Option<bool>,
+    pub objection_accept_days: Option<i32>,
+    pub objection_verify_days: Option<i32>,
     pub validity_months: Option<i32>,
 }
 
@@ -223,6 +225,8 @@ pub struct VersionRow {
     pub repair_after_months: Option<i32>,
     pub repairable: Option<bool>,
     pub repair_requires_training: Option<bool>,
+    pub objection_accept_days: Option<i32>,
+    pub objection_verify_days: Option<i32>,
     pub validity_months: Option<i32>,
     pub created_at: chrono::NaiveDateTime,
     pub created_by: Option<i32>,
@@ -249,6 +253,8 @@ impl VersionRow {
             repair_after_months: self.repair_after_months,
             repairable: self.repairable,
             repair_requires_training: self.repair_requires_training,
+            objection_accept_days: self.objection_accept_days,
+            objection_verify_days: self.objection_verify_days,
             validity_months: self.validity_months,
         }
     }
@@ -299,6 +305,11 @@ pub struct FourListItemView {
     /// regulation or rule behind the list says so: the rules in force ask for proof of fulfilment
     /// and a commitment only.
     pub repair_requires_training: Option<bool>,
+    /// Scope items: working days to accept (受理) an objection to an entry, from its receipt
+    /// (default 2).
+    pub objection_accept_days: Option<i32>,
+    /// Scope items: working days to verify (核实) and answer an objection (default 10).
+    pub objection_verify_days: Option<i32>,
     /// Red-list scope items: validity of a listing, in months.
     pub validity_months: Option<i32>,
     #[schema(value_type = String, format = DateTime)]
@@ -374,6 +385,8 @@ pub fn view(
         repair_after_months: c.repair_after_months,
         repairable: c.repairable,
         repair_requires_training: c.repair_requires_training,
+        objection_accept_days: c.objection_accept_days,
+        objection_verify_days: c.objection_verify_days,
         validity_months: c.validity_months,
         created_at: item.created_at,
         updated_at: item.updated_at,
@@ -604,6 +617,41 @@ pub fn validate_content(
             }
         }
     }
+    if matches!(kind, ItemKind::RedScope | ItemKind::BlackScope) {
+        let accept = *c
+            .objection_accept_days
+            .get_or_insert(DEFAULT_OBJECTION_ACCEPT_DAYS);
+        let verify = *c
+            .objection_verify_days
+            .get_or_insert(DEFAULT_OBJECTION_VERIFY_DAYS);
+        if !(1..=60).contains(&accept) {
+            errors.push(FieldError::new(
+                "objection_accept_days",
+                "out_of_range",
+                "must be 1–60 working days",
+            ));
+        }
+        if !(1..=120).contains(&verify) || verify < accept {
+            errors.push(FieldError::new(
+                "objection_verify_days",
+                "out_of_range",
+                "must be 1–120 working days and not below objection_accept_days",
+            ));
+        }
+    } else {
+        for (name, set) in [
+            ("objection_accept_days", c.objection_accept_days.is_some()),
+            ("objection_verify_days", c.objection_verify_days.is_some()),
+        ] {
+            if set {
+                errors.push(FieldError::new(
+                    name,
+                    "not_applicable",
+                    format!("{name} applies to scope items only"),
+                ));
+            }
+        }
+    }
     match (kind, c.validity_months) {
         (ItemKind::RedScope, None) => errors.push(FieldError::new(
             "validity_months",
@@ -628,6 +676,12 @@ pub fn validate_content(
     }
     Ok(c)
 }
+
+/// Working days to accept (受理) an objection, and to verify (核实) and answer it, when a scope
+/// item's standard says nothing else: the practice DOMAIN.md describes. Each scope item stores its
+/// own (`objection_accept_days`, `objection_verify_days`).
+pub const DEFAULT_OBJECTION_ACCEPT_DAYS: i32 = 2;
+pub const DEFAULT_OBJECTION_VERIFY_DAYS: i32 = 10;
 
 pub fn json_text<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())

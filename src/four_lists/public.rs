@@ -35,6 +35,9 @@ pub struct PublicFourListItem {
     pub repairable: Option<bool>,
     /// Repair training is a condition of repair under this item's standard.
     pub repair_requires_training: Option<bool>,
+    /// Working days to accept and to verify an objection to an entry of this item.
+    pub objection_accept_days: Option<i32>,
+    pub objection_verify_days: Option<i32>,
     pub repair_after_months: Option<i32>,
     pub validity_months: Option<i32>,
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -137,6 +140,8 @@ pub async fn public_items(
                 publication_months_max: c.publication_months_max,
                 repairable: c.repairable,
                 repair_requires_training: c.repair_requires_training,
+                objection_accept_days: c.objection_accept_days,
+                objection_verify_days: c.objection_verify_days,
                 repair_after_months: c.repair_after_months,
                 validity_months: c.validity_months,
                 published_at: v.published_at,

@@ -205,6 +205,10 @@ pub struct NewItem {
     /// black_scope only: repair training is a condition of repair under this item's standard
     /// (default false).
     pub repair_requires_training: Option<bool>,
+    /// Scope items: working days to accept an objection (default 2) and to verify and answer it
+    /// (default 10).
+    pub objection_accept_days: Option<i32>,
+    pub objection_verify_days: Option<i32>,
     /// red_scope only (required there).
     pub validity_months: Option<i32>,
 }
@@ -272,6 +276,8 @@ pub fn create_item_in(
         repair_after_months: input.repair_after_months,
         repairable: input.repairable,
         repair_requires_training: input.repair_requires_training,
+        objection_accept_days: input.objection_accept_days,
+        objection_verify_days: input.objection_verify_days,
         validity_months: input.validity_months,
     };
     let content = validate_content(conn, input.kind, None, content)?;
@@ -448,6 +454,8 @@ fn insert_version(
             four_list_item_versions::repair_after_months.eq(c.repair_after_months),
             four_list_item_versions::repairable.eq(c.repairable),
             four_list_item_versions::repair_requires_training.eq(c.repair_requires_training),
+            four_list_item_versions::objection_accept_days.eq(c.objection_accept_days),
+            four_list_item_versions::objection_verify_days.eq(c.objection_verify_days),
             four_list_item_versions::validity_months.eq(c.validity_months),
             four_list_item_versions::created_at.eq(db::now()),
             four_list_item_versions::created_by.eq(created_by),
@@ -498,6 +506,8 @@ pub struct ItemPatch {
     pub repair_after_months: Option<i32>,
     pub repairable: Option<bool>,
     pub repair_requires_training: Option<bool>,
+    pub objection_accept_days: Option<i32>,
+    pub objection_verify_days: Option<i32>,
     pub validity_months: Option<i32>,
 }
 
@@ -572,6 +582,12 @@ pub(crate) async fn update(
             }
             if let Some(v) = p.repair_requires_training {
                 c.repair_requires_training = Some(v);
+            }
+            if let Some(v) = p.objection_accept_days {
+                c.objection_accept_days = Some(v);
+            }
+            if let Some(v) = p.objection_verify_days {
+                c.objection_verify_days = Some(v);
             }
             if let Some(v) = p.validity_months {
                 c.validity_months = Some(v);

@@ -1268,3 +1268,58 @@ async fn a_notice_window_of_zero_announces_no_removal() {
     assert_eq!(public_page(&app, "").await["total"], 0);
     assert_eq!(public_page(&app, "?status=removed").await["total"], 0);
 }
+
+#[tokio::test]
+async fn objection_time_limits_come_from_the_scope_items_standard() {
+    let f = fixture().await;
+    let (app, t) = (&f.app, &f.tax.token);
+    credit_lists::calendar::seed_demo(&mut app.conn()).unwrap();
+    // Scope items carry the limits, 2 and 10 working days unless their standard says otherwise.
+    let plain: Value = app
+        .get(&format!("/api/v1/four-list-items/{}", f.black), t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(plain["objection_accept_days"], 2);
+    assert_eq!(plain["objection_verify_days"], 10);
+    let mut item = black_scope("HEI-OBJ");
+    item["objection_accept_days"] = json!(5);
+    item["objection_verify_days"] = json!(15);
+    let own = create(app, t, item).await["id"].as_i64().unwrap();
+    publish(app, t, own).await;
+    let id = create_entry(app, t, entry("black", own, &uscc(46), "O-46")).await["id"]
+        .as_i64()
+        .unwrap();
+    publish_entry(app, t, id).await;
+    let res = app
+        .post(
+            &format!("/api/v1/list-entries/{id}/objections"),
+            t,
+            json!({"raised_by": "企业", "grounds": "认定事实有误", "received_date": "2026-09-28"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let o: Value = res.json().await.unwrap();
+    // From Monday 2026-09-28: five working days → 29, 30, (1–7 October National Day), 8, 9, 10
+    // (a Saturday make-up day); fifteen → …, 12, 13, 14, 15, 16, 19, 20, 21, 22, 23.
+    assert_eq!(o["accept_deadline"], "2026-10-10");
+    assert_eq!(o["verify_deadline"], "2026-10-23");
+    // Limits out of range, a verification shorter than the acceptance, or on a measure: refused.
+    for (accept, verify, field) in [
+        (0, 10, "objection_accept_days"),
+        (5, 3, "objection_verify_days"),
+        (2, 121, "objection_verify_days"),
+    ] {
+        let mut bad = black_scope("HEI-OBJ-BAD");
+        bad["objection_accept_days"] = json!(accept);
+        bad["objection_verify_days"] = json!(verify);
+        let p = assert_problem(
+            app.post("/api/v1/four-list-items", t, bad).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(p["errors"][0]["field"], field, "{p}");
+    }
+}

@@ -1,0 +1,2 @@
+ALTER TABLE four_list_item_versions DROP COLUMN objection_verify_days;
+ALTER TABLE four_list_item_versions DROP COLUMN objection_accept_days;
