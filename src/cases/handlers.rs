@@ -614,8 +614,9 @@ pub(crate) async fn draft_from_feedback(
     user.require(STAFF)?;
     let st = state.clone();
     state.receipts.run_settled(&state.pool, move |conn| {
-        db::write_tx(conn, |conn| {
-            let receipt = load_receipt(conn, &user, check_id)?;
+        conn.write_tx(|settled| {
+            let receipt = load_receipt(settled, &user, check_id)?;
+            let conn = settled.conn();
             let department_id = match (receipt.caller_department_id, given_department, user.role)
             {
                 (Some(d), _, _) => d,

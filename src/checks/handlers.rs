@@ -9,6 +9,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::receipt_queue::NewReceipt;
+use super::receipts::Settled;
 use super::{evaluate, field_is_active, Advice, Ask, CheckAnswer, Evaluation};
 use crate::auth::{AuthUser, Role, CITY_REGION};
 use crate::db::{self, DbConnection};
@@ -382,10 +383,11 @@ pub fn may_read(user: &AuthUser, r: &ReceiptRow) -> bool {
 }
 
 pub fn load_receipt(
-    conn: &mut DbConnection,
+    settled: &mut Settled<'_>,
     user: &AuthUser,
     id: i32,
 ) -> Result<ReceiptRow, ApiError> {
+    let conn = settled.conn();
     let r: ReceiptRow = credit_checks::table
         .find(id)
         .select(ReceiptRow::as_select())
@@ -505,7 +507,8 @@ pub async fn list_receipts(
         .map(|c| lookup_key(&c, &state.pii));
     let page_v = state
         .receipts
-        .run_settled(&state.pool, move |conn| {
+        .run_settled(&state.pool, move |settled| {
+            let conn = settled.conn();
             let build = || {
                 let mut q = credit_checks::table.into_boxed();
                 if let Some(r) = &scope_region {

@@ -538,21 +538,10 @@ pub fn dump(db: &str) -> Vec<u8> {
             .trim_start_matches("sqlite://")
             .trim_start_matches("sqlite:");
         let mut bytes = std::fs::read(path).unwrap();
-        for suffix in ["-wal", "-journal"] {
+        // With the check receipts' log, a second SQLite database beside the first, and its WAL.
+        for suffix in ["-wal", "-journal", "-receipts.db", "-receipts.db-wal"] {
             if let Ok(more) = std::fs::read(format!("{path}{suffix}")) {
                 bytes.extend(more);
-            }
-        }
-        // The check receipts' log: one directory per instance, its segments and lock.
-        if let Ok(dirs) = std::fs::read_dir(format!("{path}-receipts")) {
-            for dir in dirs.flatten() {
-                for file in std::fs::read_dir(dir.path())
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                {
-                    bytes.extend(std::fs::read(file.path()).unwrap_or_default());
-                }
             }
         }
         bytes
