@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{AuthUser, Role};
-
 use crate::checks::receipts::Settled;
 use crate::entries::today;
 use crate::error::{ApiError, Problem};

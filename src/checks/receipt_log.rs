@@ -45,8 +45,16 @@ diesel::table! {
 }
 
 /// The folder gathers receipts for at least this long between folds while checks arrive (a
-/// reader that waits for it wakes it at once).
+/// reader that waits for it wakes it at once). `CREDIT_LISTS_RECEIPT_FOLD_MS` changes it (tests
+/// use it to keep receipts in the log; see docs/operations.md).
 const FOLD_EVERY: Duration = Duration::from_millis(5);
+
+fn fold_every() -> Duration {
+    std::env::var("CREDIT_LISTS_RECEIPT_FOLD_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(FOLD_EVERY, Duration::from_millis)
+}
 /// While nothing is written here, the folder still looks this often for receipts that other
 /// instances on the same file wrote to the log.
 const IDLE_FOLD: Duration = Duration::from_secs(1);
@@ -87,10 +95,15 @@ impl LogShared {
         (self.acked.load(Ordering::Acquire) - *self.folded.borrow()).max(0)
     }
 
+    /// Sets a flag for the folder, and wakes it when that changed something (a stream of commits
+    /// wakes it once, not once per commit).
     fn ring(&self, f: impl FnOnce(&mut (bool, bool, bool))) {
         if let Ok(mut w) = self.wake.lock() {
+            let was = *w;
             f(&mut w);
-            self.bell.notify_one();
+            if *w != was {
+                self.bell.notify_one();
+            }
         }
     }
 
@@ -392,6 +405,8 @@ fn writer_loop(mut conn: Lazy<SqliteConnection>, rx: mpsc::Receiver<Job>, shared
 /// so that the writer's commits seldom copy the log's WAL themselves. Ends after a last fold when
 /// the writer has stopped.
 fn folder_loop(mut conn: Lazy<SqliteConnection>, shared: &LogShared) {
+    let every = fold_every();
+    let idle = IDLE_FOLD.max(every);
     let mut last = Instant::now();
     loop {
         let (urgent, stop) = {
@@ -399,7 +414,7 @@ fn folder_loop(mut conn: Lazy<SqliteConnection>, shared: &LogShared) {
                 return;
             };
             if !(w.0 || w.1 || w.2) {
-                w = match shared.bell.wait_timeout(w, IDLE_FOLD) {
+                w = match shared.bell.wait_timeout(w, idle) {
                     Ok((w, _)) => w,
                     Err(_) => return,
                 };
@@ -409,7 +424,18 @@ fn folder_loop(mut conn: Lazy<SqliteConnection>, shared: &LogShared) {
             got
         };
         if !urgent && !stop {
-            std::thread::sleep(FOLD_EVERY.saturating_sub(last.elapsed()));
+            // Woken early (a reader) ends the wait.
+            let until = last + every;
+            let Ok(mut w) = shared.wake.lock() else {
+                return;
+            };
+            while !(w.1 || w.2) && Instant::now() < until {
+                w = match shared.bell.wait_timeout(w, until - Instant::now()) {
+                    Ok((w, _)) => w,
+                    Err(_) => return,
+                };
+            }
+            w.1 = false;
         }
         last = Instant::now();
         let done = conn.get().and_then(|c| {
