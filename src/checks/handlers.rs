@@ -10,9 +10,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::receipt_queue::NewReceipt;
 use super::receipts::Settled;
-use super::{evaluate, field_is_active, Advice, Ask, CheckAnswer, Evaluation};
+use super::{evaluate, require_active_field, Advice, Ask, CheckAnswer, Evaluation};
 use crate::auth::{AuthUser, Role, CITY_REGION};
-use crate::db::{self, DbConnection};
+use crate::db;
 use crate::domain::SubjectCode;
 use crate::entries::{lookup_key, parse_subject_code, today};
 use crate::error::{ApiError, FieldError, Problem};
@@ -79,13 +79,6 @@ fn receipt_region(user: &AuthUser, subject_region: Option<&str>) -> String {
         .unwrap_or_else(|| CITY_REGION.to_string())
 }
 
-fn require_field(conn: &mut DbConnection, field: &str) -> Result<(), ApiError> {
-    if !field_is_active(conn, field)? {
-        return Err(super::unknown_field(field));
-    }
-    Ok(())
-}
-
 /// A stored check: its receipt id and the answer as sent (JSON, `check_id` first).
 pub struct Checked {
     pub check_id: i32,
@@ -122,9 +115,9 @@ fn receipts_for(
         let a = ev.answer;
         let measure_ids: Vec<i32> = a.measures.iter().map(|m| m.measure_item_id).collect();
         let as_sent = stored_json(&a)?;
-        let answer = match crate::domain::IdNumber::parse(&a.subject_code) {
-            Ok(id) => as_sent.replace(id.as_str(), &id.masked()),
-            Err(_) => as_sent.clone(),
+        let answer = match &ev.id_number {
+            Some(id) => as_sent.replace(id.as_str(), &id.masked()),
+            None => as_sent.clone(),
         };
         sent.push(as_sent);
         rows.push(NewReceipt {
@@ -189,7 +182,7 @@ async fn run_checks(
                     tracing::warn!(error = %e, "database pool exhausted or unreachable");
                     ApiError::unavailable("the database is not reachable right now")
                 })?;
-                require_field(&mut conn, &field)?;
+                require_active_field(&mut conn, &field)?;
                 let ask = Ask {
                     field: &field,
                     reference: reference.as_deref(),
