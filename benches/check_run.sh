@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # One server run: /health, single checks, batches of 1,000 and 50, then the index counters and RSS.
 # Usage: benches/check_run.sh DATABASE_URL [CODES_FILE]
+# BIN=path runs another build (default target/release/credit-lists), e.g. one kept from before a
+# change, to compare two builds alternately on copies of one database.
 # Needs a database filled by `credit-lists bench-data` (see docs/performance.md), wrk, jq, curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +20,7 @@ if curl -sf localhost:$PORT/health >/dev/null; then
   echo "port $PORT already answers: stop the server on it first (or set PORT)" >&2
   exit 1
 fi
-target/release/credit-lists --database-url "$DB" serve --bind 127.0.0.1:$PORT >/tmp/check_run.log 2>&1 &
+"${BIN:-target/release/credit-lists}" --database-url "$DB" serve --bind 127.0.0.1:$PORT >/tmp/check_run.log 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
 for _ in $(seq 120); do curl -sf localhost:$PORT/health >/dev/null && break; sleep 0.5; done
@@ -27,9 +29,11 @@ TOKEN=$(curl -s -X POST localhost:$PORT/api/v1/auth/login -H 'content-type: appl
   -d '{"username":"demo-approval","password":"demo-approval-pass"}' | jq -r .access_token)
 export TOKEN
 DUR=${DUR:-15}
+uptime
 echo "health:";    wrk -t2 -c64 -d${DUR}s --latency http://127.0.0.1:$PORT/health | grep Requests/sec
 echo "check:";     wrk -t2 -c64 -d${DUR}s -s benches/check.lua http://127.0.0.1:$PORT | tail -4
 echo "batch 1000:"; BATCH=1000 wrk -t1 -c1 -d10s -s benches/batch.lua http://127.0.0.1:$PORT | tail -4
 echo "batch 50:";  BATCH=50 wrk -t1 -c1 -d10s -s benches/batch.lua http://127.0.0.1:$PORT | tail -4
 curl -s localhost:$PORT/metrics | grep -E 'check_codes_total\{|receipt'
+uptime
 ps -o rss= -p $PID | awk '{printf "server RSS %.0f MB\n", $1/1024}'

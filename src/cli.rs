@@ -308,6 +308,13 @@ fn execute(cli: Cli) -> Result<(), String> {
                 return Err(format!("{} already exists", to.display()));
             }
             let mut conn = open_existing(&settings, false)?;
+            // SQLite: receipts acknowledged but still in the receipt log are folded into the
+            // table first, so the copy holds every receipt acknowledged before the backup began.
+            if let (DbConnection::Sqlite(c), crate::db::DatabaseUrl::Sqlite(path)) =
+                (&mut conn, &settings.database_url)
+            {
+                crate::checks::receipt_log::fold_beside(c, path)?;
+            }
             backup(&mut conn, to)?;
             println!("backup written to {}", to.display());
             Ok(())

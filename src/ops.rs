@@ -111,7 +111,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     {
         use crate::checks::receipt_queue::{COMMITS, RECEIPTS};
         use std::sync::atomic::Ordering::Relaxed;
-        out.push_str("# HELP credit_lists_receipt_commits_total Group commits of check receipts (one transaction on PostgreSQL, one synced append to the receipt log on SQLite).\n");
+        out.push_str("# HELP credit_lists_receipt_commits_total Group commits of check receipts (one transaction: into the table on PostgreSQL, into the receipt log on SQLite).\n");
         out.push_str("# TYPE credit_lists_receipt_commits_total counter\n");
         out.push_str(&format!(
             "credit_lists_receipt_commits_total {}\n",
@@ -125,17 +125,11 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             "credit_lists_receipts_total {}\n",
             RECEIPTS.load(Relaxed)
         ));
-        out.push_str("# HELP credit_lists_receipts_unindexed Receipts durable in this instance's receipt log but not yet in the receipts table (SQLite).\n");
+        out.push_str("# HELP credit_lists_receipts_unindexed About how many receipts this instance acknowledged are in the receipt log but not yet in the receipts table (SQLite).\n");
         out.push_str("# TYPE credit_lists_receipts_unindexed gauge\n");
         out.push_str(&format!(
             "credit_lists_receipts_unindexed {}\n",
             state.receipts.unindexed()
-        ));
-        out.push_str("# HELP credit_lists_receipt_log_held_back_total Groups of check receipts the log writer held back because the unindexed backlog was at its limit (SQLite).\n");
-        out.push_str("# TYPE credit_lists_receipt_log_held_back_total counter\n");
-        out.push_str(&format!(
-            "credit_lists_receipt_log_held_back_total {}\n",
-            crate::checks::receipt_log::HELD_BACK.load(Relaxed)
         ));
     }
     HttpResponse::Ok()

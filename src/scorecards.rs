@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{AuthUser, Role};
-use crate::db::DbConnection;
+use crate::checks::receipts::Settled;
 use crate::entries::today;
 use crate::error::{ApiError, Problem};
 use crate::schema::{
@@ -133,7 +133,7 @@ pub fn period(year: i32, quarter: u32, today: NaiveDate) -> Option<(NaiveDate, N
 }
 
 fn compute(
-    conn: &mut DbConnection,
+    settled: &mut Settled<'_>,
     year: i32,
     quarter: u32,
     from: NaiveDate,
@@ -141,6 +141,7 @@ fn compute(
     region: Option<String>,
     only: Option<i32>,
 ) -> Result<ScorecardReport, ApiError> {
+    let conn = settled.conn();
     let end = to
         .succ_opt()
         .and_then(|d| d.and_hms_opt(0, 0, 0))

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::*;
 use crate::audit::{self, Entry};
 use crate::auth::{AuthUser, Role, STAFF};
-use crate::checks::handlers::load_receipt;
+use crate::checks::receipts::load_receipt;
 use crate::db;
 use crate::domain::SubjectCode;
 use crate::entries::{self, lookup_key, parse_subject_code, upsert_subject, Disclosure, EntryRow};
@@ -514,8 +514,9 @@ pub(crate) async fn draft_from_feedback(
     user.require(STAFF)?;
     let st = state.clone();
     state.receipts.run_settled(&state.pool, move |conn| {
-        db::write_tx(conn, |conn| {
-            let receipt = load_receipt(conn, &user, check_id)?;
+        conn.write_tx(|settled| {
+            let receipt = load_receipt(settled, &user, check_id)?;
+            let conn = settled.conn();
             let department_id = match (receipt.caller_department_id, given_department, user.role)
             {
                 (Some(d), _, _) => d,

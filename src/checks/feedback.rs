@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::handlers::load_receipt;
+use super::receipts::load_receipt;
 use crate::audit::{self, Entry};
 use crate::auth::AuthUser;
 use crate::auth::CHECKERS;
@@ -156,8 +156,9 @@ pub async fn create(
     let (status, v) = state
         .receipts
         .run_settled(&state.pool, move |conn| {
-            db::write_tx(conn, |conn| {
-                let receipt = load_receipt(conn, &user, id)?;
+            conn.write_tx(|settled| {
+                let receipt = load_receipt(settled, &user, id)?;
+                let conn = settled.conn();
                 // Only the caller that made the check reports what it did.
                 if receipt.caller_user_id != user.id {
                     return Err(ApiError::forbidden(

@@ -1,17 +1,18 @@
 //! `/api/v1/credit-checks`: single and batch checks, receipts.
 
+use crate::checks::receipts::load_receipt;
+use crate::checks::receipts::ReceiptRow;
 use actix_web::{get, post, web, HttpResponse};
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::receipt_queue::NewReceipt;
-use super::{evaluate, field_is_active, Advice, Ask, CheckAnswer, Evaluation};
+use super::{evaluate, require_active_field, Advice, Ask, CheckAnswer, Evaluation};
 use crate::auth::{AuthUser, Role, CITY_REGION};
-use crate::db::{self, DbConnection};
+use crate::db;
 use crate::domain::SubjectCode;
 use crate::entries::{lookup_key, parse_subject_code, today};
 use crate::error::{ApiError, FieldError, Problem};
@@ -78,13 +79,6 @@ fn receipt_region(user: &AuthUser, subject_region: Option<&str>) -> String {
         .unwrap_or_else(|| CITY_REGION.to_string())
 }
 
-fn require_field(conn: &mut DbConnection, field: &str) -> Result<(), ApiError> {
-    if !field_is_active(conn, field)? {
-        return Err(super::unknown_field(field));
-    }
-    Ok(())
-}
-
 /// A stored check: its receipt id and the answer as sent (JSON, `check_id` first).
 pub struct Checked {
     pub check_id: i32,
@@ -121,9 +115,9 @@ fn receipts_for(
         let a = ev.answer;
         let measure_ids: Vec<i32> = a.measures.iter().map(|m| m.measure_item_id).collect();
         let as_sent = stored_json(&a)?;
-        let answer = match crate::domain::IdNumber::parse(&a.subject_code) {
-            Ok(id) => as_sent.replace(id.as_str(), &id.masked()),
-            Err(_) => as_sent.clone(),
+        let answer = match &ev.id_number {
+            Some(id) => as_sent.replace(id.as_str(), &id.masked()),
+            None => as_sent.clone(),
         };
         sent.push(as_sent);
         rows.push(NewReceipt {
@@ -188,7 +182,7 @@ async fn run_checks(
                     tracing::warn!(error = %e, "database pool exhausted or unreachable");
                     ApiError::unavailable("the database is not reachable right now")
                 })?;
-                require_field(&mut conn, &field)?;
+                require_active_field(&mut conn, &field)?;
                 let ask = Ask {
                     field: &field,
                     reference: reference.as_deref(),
@@ -342,63 +336,6 @@ pub async fn batch(
     }))
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = credit_checks)]
-pub struct ReceiptRow {
-    pub id: i32,
-    pub checked_at: chrono::NaiveDateTime,
-    pub caller_user_id: i32,
-    pub caller_department_id: Option<i32>,
-    pub field: String,
-    pub reference: Option<String>,
-    pub purpose: Option<String>,
-    pub advice: String,
-    pub subject_key: String,
-    pub subject_id: Option<i32>,
-    pub region_code: String,
-    pub measure_ids: String,
-    pub answer: String,
-}
-
-impl ReceiptRow {
-    /// The answer exactly as it was given.
-    pub fn answer_value(&self) -> Value {
-        let mut v: Value = serde_json::from_str(&self.answer).unwrap_or(Value::Null);
-        if let Value::Object(m) = &mut v {
-            m.insert("check_id".into(), Value::from(self.id));
-        }
-        v
-    }
-}
-
-/// Whether `user` may read a receipt: its caller; admins; bureaus whose region covers it;
-/// department officers for checks made by their department.
-pub fn may_read(user: &AuthUser, r: &ReceiptRow) -> bool {
-    r.caller_user_id == user.id
-        || user.covers_region(&r.region_code)
-        || (user.role == Role::Department
-            && user.department_id.is_some()
-            && user.department_id == r.caller_department_id)
-}
-
-pub fn load_receipt(
-    conn: &mut DbConnection,
-    user: &AuthUser,
-    id: i32,
-) -> Result<ReceiptRow, ApiError> {
-    let r: ReceiptRow = credit_checks::table
-        .find(id)
-        .select(ReceiptRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| ApiError::not_found("credit check"))?;
-    if !may_read(user, &r) {
-        // Someone else's check: indistinguishable from a missing one.
-        return Err(ApiError::not_found("credit check"));
-    }
-    Ok(r)
-}
-
 /// A receipt (核查记录): the answer exactly as it was given, even if the lists changed since.
 #[utoipa::path(
     tag = "credit-checks",
@@ -507,7 +444,8 @@ pub async fn list_receipts(
         .map(|c| lookup_key(&c, &state.pii));
     let page_v = state
         .receipts
-        .run_settled(&state.pool, move |conn| {
+        .run_settled(&state.pool, move |settled| {
+            let conn = settled.conn();
             let build = || {
                 let mut q = credit_checks::table.into_boxed();
                 if let Some(r) = &scope_region {

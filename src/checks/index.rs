@@ -182,8 +182,8 @@ impl CheckIndex {
             return None;
         };
         self.answered.fetch_add(n, Ordering::Relaxed);
-        if !ix.catalogue.field_is_active(ask.field) {
-            return Some(Err(super::unknown_field(ask.field)));
+        if let Err(e) = ix.catalogue.require_active_field(ask.field) {
+            return Some(Err(e));
         }
         let mut out = Vec::with_capacity(codes.len());
         for code in codes {

@@ -156,6 +156,8 @@ pub struct CheckAnswer {
 /// What a check needs from the database, for many codes at once (a batch is one pass).
 pub struct Evaluation {
     pub answer: CheckAnswer,
+    /// The code when it is a resident ID number, parsed once: the receipt masks it.
+    pub id_number: Option<crate::domain::IdNumber>,
     pub subject_key: String,
     pub subject_id: Option<i32>,
 }
@@ -228,14 +230,24 @@ impl EntryLite {
     }
 }
 
-/// True when `field` is an active application field.
-pub fn field_is_active(conn: &mut DbConnection, field: &str) -> Result<bool, ApiError> {
+/// The one rule for a check's field, whichever source says whether it is active (the index's
+/// catalogue or the database): an active application field, else 422 `unknown_field`.
+fn require_active(active: bool, field: &str) -> Result<(), ApiError> {
+    if active {
+        Ok(())
+    } else {
+        Err(unknown_field(field))
+    }
+}
+
+/// [`require_active`] with the database's `application_fields` (the path without the index).
+pub fn require_active_field(conn: &mut DbConnection, field: &str) -> Result<(), ApiError> {
     let n: i64 = application_fields::table
         .filter(application_fields::code.eq(field))
         .filter(application_fields::active.eq(true))
         .count()
         .get_result(conn)?;
-    Ok(n > 0)
+    require_active(n > 0, field)
 }
 
 fn json_list<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
@@ -291,6 +303,10 @@ pub fn answer_for(
     advise(&mut answer);
     Ok(Evaluation {
         answer,
+        id_number: match code {
+            SubjectCode::IdNumber(id) => Some(id.clone()),
+            SubjectCode::Uscc(_) => None,
+        },
         subject_key: key,
         subject_id: subject.map(|s| s.id),
     })
@@ -561,8 +577,9 @@ impl Catalogue {
         Ok(c)
     }
 
-    pub fn field_is_active(&self, field: &str) -> bool {
-        self.fields.contains(field)
+    /// [`require_active`] with the catalogue's active fields.
+    pub fn require_active_field(&self, field: &str) -> Result<(), ApiError> {
+        require_active(self.fields.contains(field), field)
     }
 
     /// Published measures with their published version (all, or those in `ids`).

@@ -2,14 +2,20 @@
 //! instance that groups concurrent checks into one write (group commit).
 //!
 //! A check's response is sent only after its receipt is durable. On PostgreSQL the group is one
-//! transaction into `credit_checks`. On SQLite the group is appended to the instance's receipt log
-//! and synced, and an indexer thread moves receipts into `credit_checks` in batches (see
-//! [`super::receipt_log`]); handlers read the table through [`ReceiptWriter::run_settled`]. Grouping
-//! turns N syncs into one when N checks arrive together.
+//! transaction into `credit_checks`. On SQLite the group is one transaction into the receipt log,
+//! a second SQLite database beside the main one, and a folder thread moves receipts into
+//! `credit_checks` in batches (see [`super::receipt_log`]). Queries that read `credit_checks` take
+//! a [`Settled`] connection, which only [`ReceiptWriter::run_settled`] and
+//! [`ReceiptWriter::settled`] hand out, once every receipt this instance acknowledged is in the
+//! table. Grouping turns N syncs into one when N checks arrive together.
 //! Receipts do not pass through the audit chain's head row (see `docs/credit-checks.md`): the
 //! receipt table is itself the record of the check, and does not serialise with audited writes
 //! beyond SQLite's own write lock.
 
+use crate::auth::AuthUser;
+use crate::auth::Role;
+use crate::schema::credit_checks;
+use serde_json::Value;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -29,13 +35,49 @@ pub struct ReceiptWriter {
     log: Option<Arc<super::receipt_log::LogShared>>,
 }
 
-/// How long a reader of receipts waits at most for the indexer (SQLite) before answering 503.
+/// A database connection on which every receipt this instance acknowledged is in `credit_checks`
+/// (on SQLite, folded from the receipt log). Functions that read `credit_checks` take one, so a
+/// reader that did not wait for the receipts does not compile. Only the receipt writer makes one.
+/// It is a connection otherwise (it dereferences to [`DbConnection`]); [`Settled::write_tx`] keeps
+/// it settled inside a write transaction.
+pub struct Settled<'c>(&'c mut DbConnection);
+
+impl Settled<'_> {
+    /// The connection, for diesel's query methods.
+    pub fn conn(&mut self) -> &mut DbConnection {
+        self.0
+    }
+
+    /// [`crate::db::write_tx`] on this connection, still settled inside.
+    pub fn write_tx<T, F>(&mut self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut Settled<'_>) -> Result<T, ApiError>,
+    {
+        crate::db::write_tx(self.0, |c| f(&mut Settled(c)))
+    }
+}
+
+impl std::ops::Deref for Settled<'_> {
+    type Target = DbConnection;
+    fn deref(&self) -> &DbConnection {
+        self.0
+    }
+}
+
+impl std::ops::DerefMut for Settled<'_> {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        self.0
+    }
+}
+
+/// How long a reader of receipts waits at most for the folder (SQLite) before answering 503.
 const SETTLE_LIMIT: Duration = Duration::from_secs(5);
 
 impl ReceiptWriter {
     /// PostgreSQL: starts the writer thread with its own connection (never waiting behind checks
-    /// for a pooled one). SQLite: replays the logs of stopped instances and starts this instance's
-    /// receipt log (see [`super::receipt_log`]). The threads end when the writer is dropped.
+    /// for a pooled one). SQLite: opens the receipt log, folds what it holds into the table, and
+    /// starts its writer and folder (see [`super::receipt_log`]). The threads end when the writer
+    /// is dropped.
     pub fn start(url: DatabaseUrl) -> Result<Self, String> {
         if let DatabaseUrl::Sqlite(_) = &url {
             let (tx, log) = super::receipt_log::start(url)?;
@@ -55,15 +97,15 @@ impl ReceiptWriter {
         })
     }
 
-    /// Receipts this instance acknowledged but has not yet stored in the table (SQLite's receipt
-    /// log; always 0 on PostgreSQL, which stores them before acknowledging).
+    /// About how many receipts this instance acknowledged that are not yet in the table (SQLite's
+    /// receipt log; always 0 on PostgreSQL, which stores them before acknowledging).
     pub fn unindexed(&self) -> i64 {
         self.log.as_ref().map_or(0, |log| log.backlog())
     }
 
-    /// On SQLite, waits until every receipt this instance acknowledged is in the table (normally
-    /// a few tens of milliseconds at most; at once when nothing is pending). Nothing to wait for
-    /// on PostgreSQL.
+    /// On SQLite, waits until every receipt this instance acknowledged is in the table (a few
+    /// milliseconds at most normally; at once when nothing is pending). Nothing to wait for on
+    /// PostgreSQL.
     async fn settle(&self) -> Result<(), ApiError> {
         match &self.log {
             Some(log) if !log.settle(SETTLE_LIMIT).await => Err(ApiError::unavailable(
@@ -73,16 +115,29 @@ impl ReceiptWriter {
         }
     }
 
-    /// Runs `f` like [`crate::db::run`], once every receipt this instance acknowledged is in
-    /// `credit_checks` ([`Self::settle`]): every handler that reads receipts queries through this,
-    /// so none sees the table without the checks it has already answered.
+    /// Runs `f` like [`crate::db::run`] with a [`Settled`] connection, once every receipt this
+    /// instance acknowledged is in `credit_checks`.
     pub async fn run_settled<T, F>(&self, pool: &crate::db::Pool, f: F) -> Result<T, ApiError>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&mut Settled<'_>) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
         self.settle().await?;
-        crate::db::run(pool, f).await
+        crate::db::run(pool, move |c| f(&mut Settled(c))).await
+    }
+
+    /// [`Self::run_settled`] for code that holds a connection and is not async (the demo
+    /// seeding): waits on this thread. Not inside a write transaction on SQLite while receipts
+    /// are pending: the folder needs the write lock (it then answers 503 after the limit).
+    pub fn settled<'c>(&self, conn: &'c mut DbConnection) -> Result<Settled<'c>, ApiError> {
+        if let Some(log) = &self.log {
+            if !log.settle_blocking(SETTLE_LIMIT) {
+                return Err(ApiError::unavailable(
+                    "recent check receipts are still being stored; retry",
+                ));
+            }
+        }
+        Ok(Settled(conn))
     }
 
     /// Stores `rows` durably and returns their ids in order, once their group has committed.
@@ -165,4 +220,63 @@ fn insert_all(conn: &mut DbConnection, jobs: &[Job]) -> QueryResult<Vec<i32>> {
         }
         Ok(ids)
     })
+}
+
+/// A stored receipt (核查记录) as read back.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = credit_checks)]
+pub struct ReceiptRow {
+    pub id: i32,
+    pub checked_at: chrono::NaiveDateTime,
+    pub caller_user_id: i32,
+    pub caller_department_id: Option<i32>,
+    pub field: String,
+    pub reference: Option<String>,
+    pub purpose: Option<String>,
+    pub advice: String,
+    pub subject_key: String,
+    pub subject_id: Option<i32>,
+    pub region_code: String,
+    pub measure_ids: String,
+    pub answer: String,
+}
+
+impl ReceiptRow {
+    /// The answer exactly as it was given.
+    pub fn answer_value(&self) -> Value {
+        let mut v: Value = serde_json::from_str(&self.answer).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut v {
+            m.insert("check_id".into(), Value::from(self.id));
+        }
+        v
+    }
+}
+
+/// Whether `user` may read a receipt: its caller; admins; bureaus whose region covers it;
+/// department officers for checks made by their department.
+pub fn may_read(user: &AuthUser, r: &ReceiptRow) -> bool {
+    r.caller_user_id == user.id
+        || user.covers_region(&r.region_code)
+        || (user.role == Role::Department
+            && user.department_id.is_some()
+            && user.department_id == r.caller_department_id)
+}
+
+pub fn load_receipt(
+    settled: &mut Settled<'_>,
+    user: &AuthUser,
+    id: i32,
+) -> Result<ReceiptRow, ApiError> {
+    let conn = settled.conn();
+    let r: ReceiptRow = credit_checks::table
+        .find(id)
+        .select(ReceiptRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("credit check"))?;
+    if !may_read(user, &r) {
+        // Someone else's check: indistinguishable from a missing one.
+        return Err(ApiError::not_found("credit check"));
+    }
+    Ok(r)
 }

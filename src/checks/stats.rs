@@ -115,7 +115,8 @@ pub async fn stats(
     let region_c = region.clone();
     let v = state
         .receipts
-        .run_settled(&state.pool, move |conn| {
+        .run_settled(&state.pool, move |settled| {
+            let conn = settled.conn();
             // One pass over the year's receipts (small columns only).
             let mut q = credit_checks::table
                 .left_join(check_feedback::table)

@@ -147,7 +147,7 @@ fn seed_all(
     let first = today.with_day(1).unwrap_or(today);
     let prev = first - Duration::days(1);
     crate::stats::close_month(
-        conn,
+        &mut state.receipts.settled(conn)?,
         admin,
         crate::auth::CITY_REGION,
         prev.year(),

@@ -12,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::audit::{self, Entry};
 use crate::auth::{AuthUser, Role, CITY_REGION};
+use crate::checks::receipts::Settled;
 use crate::db::{self, DbConnection};
 use crate::error::{ApiError, Problem};
 use crate::feed::{self, EventType};
@@ -99,11 +100,12 @@ pub fn month_bounds(
 
 /// Computes the live figures with one aggregate query per figure.
 pub fn compute(
-    conn: &mut DbConnection,
+    settled: &mut Settled<'_>,
     scope: &Scope,
     year: i32,
     month: u32,
 ) -> Result<MonthlyFigures, ApiError> {
+    let conn = settled.conn();
     let (d0, d1, t0, t1) =
         month_bounds(year, month).ok_or_else(|| ApiError::internal("bad month"))?;
     let entries = || {
@@ -468,7 +470,7 @@ fn load_snapshot(
 }
 
 fn stats_for(
-    conn: &mut DbConnection,
+    conn: &mut Settled<'_>,
     user: &AuthUser,
     q: &MonthQuery,
 ) -> Result<MonthlyStats, ApiError> {
@@ -571,7 +573,7 @@ pub async fn close(
     let s = state
         .receipts
         .run_settled(&state.pool, move |conn| {
-            db::write_tx(conn, |conn| close_month(conn, &user, &region, year, month))
+            conn.write_tx(|conn| close_month(conn, &user, &region, year, month))
         })
         .await?;
     Ok(HttpResponse::Created().json(s))
@@ -580,7 +582,7 @@ pub async fn close(
 /// Freezes a month's figures for `region` (the city code: the whole city), audited, with its feed
 /// event. Runs inside the caller's write transaction.
 pub fn close_month(
-    conn: &mut DbConnection,
+    conn: &mut Settled<'_>,
     user: &AuthUser,
     region: &str,
     year: i32,
@@ -609,7 +611,7 @@ pub fn close_month(
             monthly_snapshots::closed_at.eq(now),
             monthly_snapshots::closed_by.eq(user.id),
         ))
-        .execute(conn)?;
+        .execute(conn.conn())?;
     let snapshot = load_snapshot(conn, &region, year, month)?
         .ok_or_else(|| ApiError::internal("snapshot vanished"))?;
     audit::append(

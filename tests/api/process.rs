@@ -538,21 +538,10 @@ pub fn dump(db: &str) -> Vec<u8> {
             .trim_start_matches("sqlite://")
             .trim_start_matches("sqlite:");
         let mut bytes = std::fs::read(path).unwrap();
-        for suffix in ["-wal", "-journal"] {
+        // With the check receipts' log, a second SQLite database beside the first, and its WAL.
+        for suffix in ["-wal", "-journal", "-receipts.db", "-receipts.db-wal"] {
             if let Ok(more) = std::fs::read(format!("{path}{suffix}")) {
                 bytes.extend(more);
-            }
-        }
-        // The check receipts' log: one directory per instance, its segments and lock.
-        if let Ok(dirs) = std::fs::read_dir(format!("{path}-receipts")) {
-            for dir in dirs.flatten() {
-                for file in std::fs::read_dir(dir.path())
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                {
-                    bytes.extend(std::fs::read(file.path()).unwrap_or_default());
-                }
             }
         }
         bytes
@@ -1086,6 +1075,106 @@ async fn sigkill_during_an_import_a_check_stream_and_a_repair_confirmation_leave
     assert_eq!(res.status(), StatusCode::OK);
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// SQLite: a backup made with the command line while a stream of checks runs holds every receipt
+/// acknowledged before the backup began, including those still in the receipt log (the backup
+/// folds it into the table before copying). PostgreSQL stores receipts before acknowledging them,
+/// and its backup is `pg_dump`'s (see `backup_and_restore_give_a_working_database`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_during_a_check_stream_holds_every_receipt_acknowledged_before_it() {
+    use credit_lists::schema::credit_checks;
+    if is_postgres() {
+        return;
+    }
+    let (db, _d) = fresh_database();
+    let dir = tempfile::tempdir().unwrap();
+    // The folder stores receipts only every 10 minutes: without a reader waiting for them, every
+    // receipt stays in the log, and only the backup's own fold can put it in the copy.
+    let (mut child, address) = start_server_env(
+        &db,
+        dir.path(),
+        true,
+        &[("CREDIT_LISTS_RECEIPT_FOLD_MS", "600000")],
+    );
+    let client = reqwest::Client::new();
+    let approval = login_to(&client, &address, "demo-approval").await;
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<i32>::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let streams: Vec<_> = (0..4u32)
+        .map(|k| {
+            let (client, address, approval) = (client.clone(), address.clone(), approval.clone());
+            let (acknowledged, stop) = (acknowledged.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut n = k;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let res = client
+                        .post(format!("{address}/api/v1/credit-checks"))
+                        .bearer_auth(&approval)
+                        .json(&json!({"subject_code": crate::entries::uscc(n % 500), "field": "administrative_licensing"}))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(res.status(), StatusCode::CREATED);
+                    let v: Value = res.json().await.unwrap();
+                    acknowledged
+                        .lock()
+                        .unwrap()
+                        .push(v["check_id"].as_i64().unwrap() as i32);
+                    n += 4;
+                }
+            })
+        })
+        .collect();
+    for _ in 0..3000 {
+        if acknowledged.lock().unwrap().len() >= 50 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let before: Vec<i32> = acknowledged.lock().unwrap().clone();
+    let (mut cmd, backup_dir) = cli(&db);
+    let target = backup_dir.path().join("backup.db");
+    let out = {
+        let target = target.clone();
+        tokio::task::spawn_blocking(move || cmd.args(["backup", "--to"]).arg(&target).output())
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for s in streams {
+        s.await.unwrap();
+    }
+    let after = acknowledged.lock().unwrap().len();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(after > before.len(), "checks ran during the backup");
+    let mut conn = credit_lists::db::connect(
+        &credit_lists::db::DatabaseUrl::Sqlite(target.clone()),
+        1,
+        false,
+    )
+    .unwrap()
+    .get()
+    .unwrap();
+    let stored: Vec<i32> = credit_checks::table
+        .filter(credit_checks::id.eq_any(&before))
+        .select(credit_checks::id)
+        .load(&mut *conn)
+        .unwrap();
+    let missing: Vec<&i32> = before.iter().filter(|id| !stored.contains(id)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} receipts acknowledged before the backup are not in it: {missing:?}",
+        missing.len(),
+        before.len()
+    );
 }
 
 fn rss_kib(pid: u32) -> u64 {
