@@ -17,9 +17,13 @@
 //! - A row holds the receipt's columns as one JSON array (one bound value per row for the writer).
 //! - The folder thread copies what the log holds into `credit_checks` with one
 //!   `INSERT OR IGNORE … SELECT` over the attached log (committed in the main database), then
-//!   deletes those rows from the log, then checkpoints the log's write-ahead log. A crash between
-//!   the two leaves rows that are folded again and ignored. At start, whatever the log holds is
-//!   folded before the instance serves; `credit-lists backup` folds it too before copying.
+//!   checkpoints the log's write-ahead log. The writer deletes folded rows from the log at the
+//!   start of its next group's transaction, so the log has one writing thread and the writer
+//!   never waits for the folder's lock (SQLite's busy wait sleeps 1, 2, 5, 10 ms …, which was
+//!   the single checks' p99 when the folder deleted; performance.md, ninth round). A crash
+//!   between a fold and the deletion leaves rows that are folded again and ignored. At start,
+//!   whatever the log holds is folded and deleted before the instance serves; `credit-lists
+//!   backup` does the same before copying.
 //! - Readers of `credit_checks` go through [`super::receipts::Settled`], which the receipt writer
 //!   hands out only after the folder has stored every receipt this instance acknowledged.
 
@@ -159,7 +163,7 @@ pub(super) fn start(url: DatabaseUrl) -> Result<(mpsc::Sender<Job>, Arc<LogShare
         .get_result(&mut main)
         .map_err(|e| format!("receipt log: {e}"))?;
     seed(&mut log, i64::from(max_id.unwrap_or(0)))?;
-    let n = fold(&mut main).map_err(|e| format!("cannot fold the receipt log: {e}"))?;
+    let n = fold(&mut main, true).map_err(|e| format!("cannot fold the receipt log: {e}"))?;
     if n.rows > 0 {
         tracing::warn!(
             receipts = n.rows,
@@ -262,8 +266,10 @@ struct Folded {
 }
 
 /// Copies every receipt the log holds into `credit_checks` (`INSERT OR IGNORE`: one stored
-/// before is skipped), commits, then deletes them from the log. `c` has the log attached.
-fn fold(c: &mut SqliteConnection) -> QueryResult<Folded> {
+/// before is skipped) and commits; with `delete`, then deletes them from the log. `c` has the log
+/// attached. The folder thread does not delete: the writer does, in its own transactions (see
+/// [`append`]), so that the folder never holds the log's write lock the writer waits for.
+fn fold(c: &mut SqliteConnection, delete: bool) -> QueryResult<Folded> {
     #[derive(QueryableByName)]
     struct Top {
         #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
@@ -295,9 +301,13 @@ fn fold(c: &mut SqliteConnection) -> QueryResult<Folded> {
     .bind::<diesel::sql_types::BigInt, _>(top)
     .execute(c)?;
     // Inserted or ignored, every row up to `top` is now in the table: out of the log with them.
-    let gone = diesel::sql_query("DELETE FROM rlog.receipt_log WHERE id <= ?1")
-        .bind::<diesel::sql_types::BigInt, _>(top)
-        .execute(c)?;
+    let gone = if delete {
+        diesel::sql_query("DELETE FROM rlog.receipt_log WHERE id <= ?1")
+            .bind::<diesel::sql_types::BigInt, _>(top)
+            .execute(c)?
+    } else {
+        0
+    };
     Ok(Folded {
         rows: rows.max(gone),
         up_to: top,
@@ -312,7 +322,7 @@ pub fn fold_beside(c: &mut SqliteConnection, db: &Path) -> Result<usize, String>
         return Ok(0);
     }
     attach(c, &path)?;
-    let n = fold(c).map_err(|e| format!("cannot fold the receipt log: {e}"));
+    let n = fold(c, true).map_err(|e| format!("cannot fold the receipt log: {e}"));
     let detached = c
         .batch_execute("DETACH DATABASE rlog;")
         .map_err(|e| format!("receipt log: {e}"));
@@ -321,11 +331,16 @@ pub fn fold_beside(c: &mut SqliteConnection, db: &Path) -> Result<usize, String>
     Ok(n.rows)
 }
 
-/// One group: appended to the log in one transaction (synced at commit), ids in row order.
-fn append(c: &mut SqliteConnection, jobs: &[Job]) -> Result<Vec<i32>, String> {
+/// One group: appended to the log in one transaction (synced at commit), ids in row order. The
+/// same transaction first deletes the rows up to `folded` (every one of them is in the table), so
+/// the log's only writer is this thread and it never waits for the folder.
+fn append(c: &mut SqliteConnection, jobs: &[Job], folded: Option<i64>) -> Result<Vec<i32>, String> {
     let n: usize = jobs.iter().map(|j| j.rows.len()).sum();
     let last = c
         .immediate_transaction(|c| {
+            if let Some(up_to) = folded {
+                diesel::delete(receipt_log::table.filter(receipt_log::id.le(up_to))).execute(c)?;
+            }
             for r in jobs.iter().flat_map(|j| j.rows.iter()) {
                 diesel::insert_into(receipt_log::table)
                     .values(receipt_log::receipt.eq(encode(r)))
@@ -373,11 +388,16 @@ fn encode(r: &NewReceipt) -> String {
 }
 
 fn writer_loop(mut conn: Lazy<SqliteConnection>, rx: mpsc::Receiver<Job>, shared: &LogShared) {
+    // The log's rows up to here are deleted (or were folded at start).
+    let mut deleted = *shared.folded.borrow();
     while let Ok(first) = rx.recv() {
         let jobs = super::receipt_queue::gather(first, &rx);
-        let result = conn.get().and_then(|c| append(c, &jobs));
+        let folded = *shared.folded.borrow();
+        let delete = (folded > deleted).then_some(folded);
+        let result = conn.get().and_then(|c| append(c, &jobs, delete));
         match result {
             Ok(mut ids) => {
+                deleted = deleted.max(folded);
                 COMMITS.fetch_add(1, Ordering::Relaxed);
                 RECEIPTS.fetch_add(ids.len() as u64, Ordering::Relaxed);
                 if let Some(last) = ids.last() {
@@ -439,7 +459,7 @@ fn folder_loop(mut conn: Lazy<SqliteConnection>, shared: &LogShared) {
         }
         last = Instant::now();
         let done = conn.get().and_then(|c| {
-            let n = fold(c).map_err(|e| e.to_string())?;
+            let n = fold(c, false).map_err(|e| e.to_string())?;
             c.batch_execute("PRAGMA rlog.wal_checkpoint(PASSIVE);")
                 .map_err(|e| e.to_string())?;
             Ok(n)
