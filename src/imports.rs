@@ -84,6 +84,8 @@ pub fn zh_message(code: &str, english: &str) -> String {
         "invalid_code" => "编码格式错误",
         "unknown_field" => "适用领域不存在或已停用",
         "not_applicable" => "该项不适用于此清单类型",
+        "notice_missing" => "本地认定的黑名单须先告知并记录陈述申辩情况，方可公示",
+        "notice_after_determination" => "告知日期不能晚于认定日期",
         "out_of_range" => "数值超出范围",
         "self_link" => "事项不能关联自身",
         "repealed" => "关联事项已废止",

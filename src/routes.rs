@@ -57,6 +57,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(entries::handlers::create)
                 .service(entries::handlers::get_one)
                 .service(entries::handlers::publish)
+                .service(entries::handlers::notice)
                 .service(entries::handlers::remove)
                 .service(entries::handlers::discard_draft)
                 .service(entries::handlers::history)

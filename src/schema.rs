@@ -460,6 +460,8 @@ diesel::table! {
         created_by -> Nullable<Integer>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        notice_date -> Nullable<Date>,
+        statement_outcome -> Nullable<Text>,
     }
 }
 

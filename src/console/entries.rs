@@ -173,6 +173,10 @@ struct EntryForm {
     facts: String,
     internal_note: String,
     source: String,
+    #[serde(default)]
+    notice_date: String,
+    #[serde(default)]
+    statement_outcome: String,
 }
 
 /// A published red- or black-list scope item the caller may cite.
@@ -347,6 +351,17 @@ impl EntryForm {
         }
         let valid_from = date("有效期起", &self.valid_from, &mut errors);
         let valid_until = date("有效期止", &self.valid_until, &mut errors);
+        let notice_date = date("告知日期", &self.notice_date, &mut errors);
+        let statement_outcome = match self.statement_outcome.as_str() {
+            "" => None,
+            raw => {
+                let o = crate::entries::StatementOutcome::parse(raw);
+                if o.is_none() {
+                    errors.push("陈述申辩情况：请从列表中选择".to_string());
+                }
+                o
+            }
+        };
         let opt = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
         match (scope, determination) {
             (Some(scope), Some(determination_date)) if errors.is_empty() => {
@@ -375,6 +390,8 @@ impl EntryForm {
                     } else {
                         crate::entries::Source::Local
                     },
+                    notice_date,
+                    statement_outcome,
                     acknowledge_invalid_checksum: false,
                 })
             }

@@ -12,7 +12,7 @@ use crate::auth::{AuthUser, RequestMeta, Role};
 use crate::db::{self, DbConnection};
 use crate::domain::{IdNumber, Uscc};
 use crate::entries::store::{audit_entry, create_entry, publish_entry, NewEntry};
-use crate::entries::{ListType, Source};
+use crate::entries::{ListType, Source, StatementOutcome};
 use crate::error::ApiError;
 use crate::four_lists::store::NewItem;
 use crate::four_lists::{ItemKind, LegalBasis, Severity, SubjectType};
@@ -393,6 +393,15 @@ fn demo_entry(
         } else {
             Source::Local
         },
+        // Local black entries: the subject was notified (告知) one to three weeks before the
+        // determination; most made no statement (陈述申辩), some did and were not heard.
+        notice_date: (list_type == ListType::Black && !national)
+            .then(|| determination - Duration::days(7 + i64::from(n % 15))),
+        statement_outcome: (list_type == ListType::Black && !national).then_some(if n % 5 == 2 {
+            StatementOutcome::NotAdopted
+        } else {
+            StatementOutcome::NoneReceived
+        }),
         acknowledge_invalid_checksum: false,
     }
 }

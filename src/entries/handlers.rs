@@ -10,8 +10,8 @@ use crate::http::{ApiJson, Page};
 use crate::state::AppState;
 
 use super::store::{
-    create_draft, discard, entries_page, entry_by_id, entry_history, publish_draft, remove_entry,
-    EntryFilter, HistoryEvent, NewEntry, RemoveRequest,
+    create_draft, discard, entries_page, entry_by_id, entry_history, publish_draft, record_notice,
+    remove_entry, EntryFilter, HistoryEvent, NewEntry, NoticeRecord, RemoveRequest,
 };
 
 /// Identify a subject on the red or black list (draft).
@@ -72,6 +72,7 @@ pub async fn get_one(
         (status = 403, description = "Outside your scope", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such entry", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not a draft", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A local black entry without its notice (告知) or statement outcome (陈述申辩): `notice_missing`, naming each missing field", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/list-entries/{id}/publish")]
@@ -81,6 +82,35 @@ pub async fn publish(
     path: web::Path<i32>,
 ) -> Result<HttpResponse, ApiError> {
     let v = publish_draft(&state, user, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(v))
+}
+
+/// Record the notice (告知) given to the subject of a draft black entry and the outcome of its
+/// statement (陈述申辩), which a local black entry needs before it is published (国办发〔2020〕49号
+/// (八)). Audited as `list_entry.notice`.
+#[utoipa::path(
+    tag = "list-entries",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Entry id")),
+    request_body = NoticeRecord,
+    responses(
+        (status = 200, description = "Recorded", body = EntryView),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Outside your scope", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such entry", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not a draft", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A red entry (`not_applicable`), a notice in the future or after the determination (`notice_after_determination`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/list-entries/{id}/notice")]
+pub async fn notice(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i32>,
+    body: ApiJson<NoticeRecord>,
+) -> Result<HttpResponse, ApiError> {
+    let v = record_notice(&state, user, path.into_inner(), body.0).await?;
     Ok(HttpResponse::Ok().json(v))
 }
 

@@ -82,6 +82,12 @@ const COLUMNS: &[(&str, &[&str], &str)] = &[
     ("有效期止", &["有效期止", "valid_until"], "valid_until"),
     ("事实*", &["事实", "失信事实", "守信事实", "facts"], "facts"),
     ("来源", &["来源", "source"], "source"),
+    ("告知日期", &["告知日期", "notice_date"], "notice_date"),
+    (
+        "陈述申辩情况",
+        &["陈述申辩情况", "陈述申辩", "statement_outcome"],
+        "statement_outcome",
+    ),
 ];
 
 /// Read-only columns added by the export (ignored by the import).
@@ -161,6 +167,14 @@ fn parse_row(cells: &dyn Fn(usize) -> String, user: &AuthUser) -> ParsedRow {
             Source::Local
         }
     };
+    let notice_date = parse_date(&mut errors, 15, &cells(15));
+    let statement_outcome = match cells(16).as_str() {
+        "" => None,
+        raw => StatementOutcome::parse(raw).or_else(|| {
+            errors.push((16, "invalid_value".into()));
+            None
+        }),
+    };
     let opt = |i: usize| Some(cells(i)).filter(|s| !s.is_empty());
     let input = match (list_type, determination) {
         (Some(list_type), Some(determination_date)) if errors.is_empty() => Some(NewEntry {
@@ -180,6 +194,8 @@ fn parse_row(cells: &dyn Fn(usize) -> String, user: &AuthUser) -> ParsedRow {
             facts: cells(13),
             internal_note: None,
             source,
+            notice_date,
+            statement_outcome,
             acknowledge_invalid_checksum: false,
         }),
         _ => None,
@@ -442,6 +458,8 @@ pub(crate) fn template_file(
         String::new(),
         "虚开增值税专用发票".to_string(),
         "本地".to_string(),
+        "2026-02-20".to_string(),
+        "未提出陈述申辩".to_string(),
     ]];
     file_response(
         format,
@@ -567,6 +585,10 @@ pub(crate) async fn export_file(
                     "本地"
                 }
                 .to_string(),
+                v.notice_date.map(|d| d.to_string()).unwrap_or_default(),
+                v.statement_outcome
+                    .map(|o| o.zh().to_string())
+                    .unwrap_or_default(),
                 v.id.to_string(),
                 match v.effective_status.as_str() {
                     "draft" => "草稿",

@@ -52,6 +52,138 @@ impl ListType {
     }
 }
 
+/// Outcome of the subject's statement and defence (陈述申辩) after it was notified (告知) of an
+/// intended black-list identification (国办发〔2020〕49号 (八)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatementOutcome {
+    /// 未提出陈述申辩: none received within the time the notice gave.
+    NoneReceived,
+    /// 已陈述申辩，未采纳: received and not adopted.
+    NotAdopted,
+    /// 已陈述申辩，予以采纳: received and (wholly or partly) adopted; the identification went ahead
+    /// as changed.
+    Adopted,
+}
+
+impl StatementOutcome {
+    pub const ALL: [StatementOutcome; 3] = [
+        StatementOutcome::NoneReceived,
+        StatementOutcome::NotAdopted,
+        StatementOutcome::Adopted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatementOutcome::NoneReceived => "none_received",
+            StatementOutcome::NotAdopted => "not_adopted",
+            StatementOutcome::Adopted => "adopted",
+        }
+    }
+
+    /// The name staff read and write in sheets and the console.
+    pub fn zh(self) -> &'static str {
+        match self {
+            StatementOutcome::NoneReceived => "未提出陈述申辩",
+            StatementOutcome::NotAdopted => "陈述申辩未采纳",
+            StatementOutcome::Adopted => "陈述申辩已采纳",
+        }
+    }
+
+    /// From the API value or the Chinese name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s || o.zh() == s)
+    }
+}
+
+/// Checks the notice (告知) and statement (陈述申辩) recorded for an entry: only black entries
+/// carry them; the notice is not in the future and not after the determination; an outcome
+/// follows a notice. Every problem goes to `errors`, each naming its field.
+pub fn check_notice(
+    errors: &mut Vec<FieldError>,
+    list_type: ListType,
+    determination_date: NaiveDate,
+    notice_date: Option<NaiveDate>,
+    outcome: Option<StatementOutcome>,
+    today: NaiveDate,
+) {
+    if list_type == ListType::Red {
+        for (field, set) in [
+            ("notice_date", notice_date.is_some()),
+            ("statement_outcome", outcome.is_some()),
+        ] {
+            if set {
+                errors.push(FieldError::new(
+                    field,
+                    "not_applicable",
+                    format!("{field} applies to black-list entries only"),
+                ));
+            }
+        }
+        return;
+    }
+    if let Some(n) = notice_date {
+        crate::domain::dates::check_date(errors, "notice_date", n);
+        if n > today {
+            errors.push(FieldError::new(
+                "notice_date",
+                "in_future",
+                "the notice date cannot be in the future",
+            ));
+        } else if n > determination_date {
+            errors.push(FieldError::new(
+                "notice_date",
+                "notice_after_determination",
+                "the subject is notified before it is identified: the notice date cannot be after the determination date",
+            ));
+        }
+    } else if outcome.is_some() {
+        errors.push(FieldError::new(
+            "notice_date",
+            "required",
+            "a statement outcome follows a notice: give notice_date too",
+        ));
+    }
+}
+
+/// A local black-list entry is published only after the subject was told the reasons, the basis
+/// and its rights and its statement was heard (国办发〔2020〕49号 (八)). National entries were
+/// notified by their source; red entries need no notice.
+pub fn require_notice(e: &EntryRow) -> Result<(), ApiError> {
+    if e.list_type != "black" || e.source == "national" {
+        return Ok(());
+    }
+    let mut errors = Vec::new();
+    if e.notice_date.is_none() {
+        errors.push(FieldError::new(
+            "notice_date",
+            "notice_missing",
+            "a local black-list entry is published only after the subject was notified (告知) of the reasons, the basis and its right to state its case: record the notice date first (POST /list-entries/{id}/notice)",
+        ));
+    }
+    if e.statement_outcome.is_none() {
+        errors.push(FieldError::new(
+            "statement_outcome",
+            "notice_missing",
+            "record the outcome of the subject's statement (陈述申辩) before publishing",
+        ));
+    }
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::Invalid {
+        code: "notice_missing",
+        detail: errors
+            .iter()
+            .map(|e| e.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
+        errors,
+    })
+}
+
 /// Why an entry left the list (移出原因).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -173,6 +305,8 @@ pub struct EntryRow {
     pub created_at: chrono::NaiveDateTime,
     #[serde(with = "crate::http::utc")]
     pub updated_at: chrono::NaiveDateTime,
+    pub notice_date: Option<NaiveDate>,
+    pub statement_outcome: Option<String>,
 }
 
 /// Status as of a day, computed from the stored status, validity and removal date.
@@ -420,6 +554,11 @@ pub struct EntryView {
     /// Staff only; never public.
     pub internal_note: Option<String>,
     pub source: Source,
+    /// 告知日期: the day the subject was notified of the intended identification (black entries).
+    #[schema(value_type = Option<String>, format = Date)]
+    pub notice_date: Option<NaiveDate>,
+    /// 陈述申辩: the outcome of the subject's statement (black entries).
+    pub statement_outcome: Option<StatementOutcome>,
     /// An objection (异议) is open.
     pub objection_open: bool,
     /// `expired` is reported for entries whose period ended even though nothing was stored.
@@ -590,6 +729,11 @@ pub fn entry_view_with(
         } else {
             Source::Local
         },
+        notice_date: e.notice_date,
+        statement_outcome: e
+            .statement_outcome
+            .as_deref()
+            .and_then(StatementOutcome::parse),
         objection_open: e.objection_open,
         removal_reason,
         removal_date: e.removal_date.filter(|_| status == "removed"),

@@ -73,6 +73,13 @@ pub struct NewEntry {
     pub internal_note: Option<String>,
     #[serde(default)]
     pub source: Source,
+    /// 告知日期: the day the subject was notified of the reasons, the basis and its right to state
+    /// its case (black entries; not after the determination). A local black entry is published
+    /// only with it (422 `notice_missing`).
+    #[schema(value_type = Option<String>, format = Date)]
+    pub notice_date: Option<NaiveDate>,
+    /// 陈述申辩: the outcome of the subject's statement (black entries; follows a notice).
+    pub statement_outcome: Option<StatementOutcome>,
     /// Record a unified social credit code whose only fault is its check character (some real
     /// early codes); bureau and admin accounts only. The subject stays flagged.
     #[serde(default)]
@@ -161,6 +168,14 @@ pub fn create_entry(
             "the determination date cannot be in the future",
         ));
     }
+    check_notice(
+        &mut errors,
+        input.list_type,
+        input.determination_date,
+        input.notice_date,
+        input.statement_outcome,
+        today,
+    );
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -340,6 +355,8 @@ pub fn create_entry(
                 .filter(|s| !s.is_empty())
                 .map(crate::pii::mask_id_numbers_in)),
             list_entries::source.eq(input.source.as_str()),
+            list_entries::notice_date.eq(input.notice_date),
+            list_entries::statement_outcome.eq(input.statement_outcome.map(|o| o.as_str())),
             list_entries::objection_open.eq(false),
             list_entries::created_by.eq(user.id),
             list_entries::created_at.eq(now),
@@ -508,6 +525,70 @@ pub(crate) async fn publish_draft(
     .await
 }
 
+/// The notice (告知) and statement (陈述申辩) of a draft black entry.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeRecord {
+    /// 告知日期: not in the future, not after the determination date.
+    #[schema(value_type = String, format = Date)]
+    pub notice_date: NaiveDate,
+    /// 陈述申辩 outcome.
+    pub statement_outcome: StatementOutcome,
+}
+
+/// Records (or corrects) the notice and statement of a draft black entry; audited as
+/// `list_entry.notice`. Published entries keep the notice they were published with.
+pub(crate) async fn record_notice(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    id: i32,
+    input: NoticeRecord,
+) -> Result<EntryView, ApiError> {
+    user.require(STAFF)?;
+    let st = state.clone();
+    db::run(&state.pool, move |conn| {
+        db::write_tx(conn, |conn| {
+            let before = load_visible(conn, &user, id)?;
+            require_manages(conn, &user, &before)?;
+            if before.status != "draft" {
+                return Err(ApiError::conflict(
+                    "not_a_draft",
+                    "the notice is recorded before publication, on a draft",
+                ));
+            }
+            let list_type = if before.list_type == "red" {
+                ListType::Red
+            } else {
+                ListType::Black
+            };
+            let mut errors = Vec::new();
+            check_notice(
+                &mut errors,
+                list_type,
+                before.determination_date,
+                Some(input.notice_date),
+                Some(input.statement_outcome),
+                today(),
+            );
+            if !errors.is_empty() {
+                return Err(ApiError::validation(errors));
+            }
+            diesel::update(list_entries::table.find(id))
+                .set((
+                    list_entries::notice_date.eq(input.notice_date),
+                    list_entries::statement_outcome.eq(input.statement_outcome.as_str()),
+                    list_entries::updated_at.eq(db::now()),
+                ))
+                .execute(conn)?;
+            let after =
+                find_entry(conn, id)?.ok_or_else(|| ApiError::internal("entry vanished"))?;
+            audit_entry(conn, &st, &user, "list_entry.notice", Some(&before), &after)?;
+            entry_view(conn, &st.pii, &after, Disclosure::Full, today())
+        })
+    })
+    .await
+}
+
 /// Publishes a draft (checked by the caller) and applies the black-while-red rule; audited.
 pub fn publish_entry(
     conn: &mut DbConnection,
@@ -515,6 +596,7 @@ pub fn publish_entry(
     user: &AuthUser,
     before: EntryRow,
 ) -> Result<EntryRow, ApiError> {
+    require_notice(&before)?;
     let now = db::now();
     let today = today();
     diesel::update(list_entries::table.find(before.id))

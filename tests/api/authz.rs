@@ -108,6 +108,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
         "-nyhyhy",
     ),
     ("POST", "/api/v1/list-entries/{id}/publish", "-nyhyhy"),
+    ("POST", "/api/v1/list-entries/{id}/notice", "-nyhyhy"),
     ("POST", "/api/v1/list-entries/{id}/remove", "-nyhyhy"),
     ("GET", "/api/v1/me", "-yyyyyy"),
     ("POST", "/api/v1/me/password", "*"),

@@ -60,6 +60,7 @@ pub async fn fixture() -> Fixture {
     }
 }
 
+/// A new entry determined ten days ago.
 pub fn entry(list_type: &str, scope: i64, code: &str, doc: &str) -> Value {
     json!({
         "list_type": list_type,
@@ -73,8 +74,27 @@ pub fn entry(list_type: &str, scope: i64, code: &str, doc: &str) -> Value {
     })
 }
 
+/// A local black entry without a word on its notice (告知) gets one given five days before its
+/// determination and no statement (陈述申辩), so that it may be published. A body that names
+/// `notice_date` (even as null) is sent as it is.
+pub fn with_notice(mut body: Value) -> Value {
+    let local_black = body["list_type"] == "black" && body["source"] != "national";
+    if local_black && body.get("notice_date").is_none() {
+        if let Some(d) = body["determination_date"]
+            .as_str()
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        {
+            body["notice_date"] = json!((d - Duration::days(5)).to_string());
+            body["statement_outcome"] = json!("none_received");
+        }
+    }
+    body
+}
+
 pub async fn create_entry(app: &TestApp, token: &str, body: Value) -> Value {
-    let res = app.post("/api/v1/list-entries", token, body).await;
+    let res = app
+        .post("/api/v1/list-entries", token, with_notice(body))
+        .await;
     let status = res.status();
     let v: Value = res.json().await.unwrap();
     assert_eq!(status, StatusCode::CREATED, "{v}");
@@ -1322,4 +1342,154 @@ async fn objection_time_limits_come_from_the_scope_items_standard() {
         .await;
         assert_eq!(p["errors"][0]["field"], field, "{p}");
     }
+}
+
+/// 国办发〔2020〕49号 (八): a local black entry is published only after the subject was told the
+/// reasons, the basis and its rights (告知) and its statement (陈述申辩) was heard.
+#[tokio::test]
+async fn a_local_black_entry_is_published_only_after_its_notice() {
+    let f = fixture().await;
+    let (app, t) = (&f.app, &f.tax.token);
+    let determined = today() - Duration::days(10);
+    let scjg = app
+        .account("scjg", Role::Department, Some(DEPT_SCJG), None)
+        .await;
+    let mut body = entry("black", f.black, &uscc(900), "通税罚〔2026〕900号");
+    body["notice_date"] = Value::Null;
+    let e = create_entry(app, t, body).await;
+    let id = e["id"].as_i64().unwrap();
+    assert_eq!(e["notice_date"], Value::Null);
+    assert_eq!(e["statement_outcome"], Value::Null);
+
+    // Publishing without the notice names both missing fields and changes nothing.
+    let before = app.audit_count();
+    let publish_path = format!("/api/v1/list-entries/{id}/publish");
+    let res = app
+        .request(Method::POST, &publish_path, Some(t), None)
+        .await;
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "notice_missing").await;
+    let fields: Vec<&str> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["notice_date", "statement_outcome"], "{p}");
+    assert_eq!(app.audit_count(), before);
+    let stored: Value = app
+        .get(&format!("/api/v1/list-entries/{id}"), t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["status"], "draft");
+
+    // The notice endpoint refuses a notice after the determination, in the future, a made-up
+    // outcome, and other departments' entries.
+    let notice_path = format!("/api/v1/list-entries/{id}/notice");
+    let notice = |d: NaiveDate, outcome: &str| json!({"notice_date": d.to_string(), "statement_outcome": outcome});
+    let res = app
+        .post(
+            &notice_path,
+            t,
+            notice(determined + Duration::days(1), "none_received"),
+        )
+        .await;
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(p["errors"][0]["field"], "notice_date");
+    assert_eq!(p["errors"][0]["code"], "notice_after_determination");
+    let res = app
+        .post(
+            &notice_path,
+            t,
+            notice(today() + Duration::days(1), "none_received"),
+        )
+        .await;
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(p["errors"][0]["code"], "in_future");
+    let res = app.post(&notice_path, t, notice(determined, "maybe")).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = app
+        .post(
+            &notice_path,
+            &scjg.token,
+            notice(determined, "none_received"),
+        )
+        .await;
+    assert!(
+        matches!(res.status(), StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+        "{}",
+        res.status()
+    );
+    assert_eq!(app.audit_count(), before);
+
+    // The notice on the determination day itself is in time; it is audited, then the entry
+    // publishes and keeps it.
+    let res = app
+        .post(&notice_path, t, notice(determined, "not_adopted"))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["notice_date"], determined.to_string());
+    assert_eq!(v["statement_outcome"], "not_adopted");
+    assert_eq!(app.audit_count(), before + 1);
+    let published = publish_entry(app, t, id).await;
+    assert_eq!(published["notice_date"], determined.to_string());
+    assert_eq!(published["statement_outcome"], "not_adopted");
+    let res = app
+        .post(&notice_path, t, notice(determined, "none_received"))
+        .await;
+    assert_problem(res, StatusCode::CONFLICT, "not_a_draft").await;
+
+    // On creation: a notice after the determination, or an outcome without a notice, is
+    // refused; red entries carry no notice.
+    let mut body = entry("black", f.black, &uscc(901), "通税罚〔2026〕901号");
+    body["notice_date"] = json!((determined + Duration::days(2)).to_string());
+    let res = app.post("/api/v1/list-entries", t, body).await;
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(p["errors"][0]["code"], "notice_after_determination");
+    let mut body = entry("black", f.black, &uscc(901), "通税罚〔2026〕901号");
+    body["notice_date"] = Value::Null;
+    body["statement_outcome"] = json!("none_received");
+    let res = app.post("/api/v1/list-entries", t, body).await;
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(p["errors"][0]["field"], "notice_date");
+    assert_eq!(p["errors"][0]["code"], "required");
+    let mut body = entry("red", f.red, &uscc(902), "通税奖〔2026〕902号");
+    body["notice_date"] = json!(determined.to_string());
+    let res = app.post("/api/v1/list-entries", t, body).await;
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(p["errors"][0]["code"], "not_applicable");
+    let red = create_entry(
+        app,
+        t,
+        entry("red", f.red, &uscc(902), "通税奖〔2026〕902号"),
+    )
+    .await;
+    let res = app
+        .post(
+            &format!("/api/v1/list-entries/{}/notice", red["id"]),
+            t,
+            notice(determined, "none_received"),
+        )
+        .await;
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(p["errors"][0]["code"], "not_applicable");
+    // A red entry and a national black entry (notified by its source) publish without one.
+    publish_entry(app, t, red["id"].as_i64().unwrap()).await;
+    let mut body = entry("black", f.black, &uscc(903), "（2026）吉05执903号");
+    body["source"] = json!("national");
+    let national = create_entry(app, t, body).await;
+    assert_eq!(national["notice_date"], Value::Null);
+    publish_entry(app, t, national["id"].as_i64().unwrap()).await;
+
+    // The import template carries the two columns.
+    let res = app
+        .get("/api/v1/list-entries/import-template?format=csv", t)
+        .await;
+    let text = res.text().await.unwrap();
+    assert!(
+        text.contains("告知日期") && text.contains("陈述申辩情况"),
+        "{text}"
+    );
 }

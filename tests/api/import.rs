@@ -5,10 +5,18 @@ use serde_json::Value;
 use crate::entries::{fixture, id_number, uscc};
 use crate::helpers::*;
 
-pub const HEADER: &str = "名单类型*,主体代码*,主体类型,主体名称*,法定代表人,法定代表人身份证号,所属区域代码,认定部门编号,清单事项编码*,认定文书号*,认定日期*,有效期起,有效期止,事实*,来源";
+pub const HEADER: &str = "名单类型*,主体代码*,主体类型,主体名称*,法定代表人,法定代表人身份证号,所属区域代码,认定部门编号,清单事项编码*,认定文书号*,认定日期*,有效期起,有效期止,事实*,来源,告知日期,陈述申辩情况";
 
+/// One local entry's row; a black one was notified (告知) on its determination day, without a
+/// statement (陈述申辩).
 pub fn row(list: &str, code: &str, name: &str, scope: &str, doc: &str, date: &str) -> String {
-    format!("{list},{code},,{name},王五,,,,{scope},{doc},{date},,,虚开发票,本地")
+    let readable = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok();
+    let notice = if list == "黑名单" && readable {
+        format!("{date},未提出陈述申辩")
+    } else {
+        ",".to_string()
+    };
+    format!("{list},{code},,{name},王五,,,,{scope},{doc},{date},,,虚开发票,本地,{notice}")
 }
 
 async fn upload(

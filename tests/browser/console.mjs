@@ -102,12 +102,13 @@ try {
 
   // 红黑名单导入: a file with bad rows shows every one in a table and writes nothing; the corrected
   // file, published at once, adds one entry to the public list.
-  const header = '名单类型*,主体代码*,主体类型,主体名称*,清单事项编码*,认定文书号*,认定日期*,事实*';
+  const header = '名单类型*,主体代码*,主体类型,主体名称*,清单事项编码*,认定文书号*,认定日期*,事实*,告知日期,陈述申辩情况';
   const day = new Date(Date.now() - 3 * 86400000).toISOString().slice(0, 10);
-  const good = `黑名单,91220582MA5G33YTA8,企业,集安医药有限公司,SJ-HEI-02,通市监〔2026〕900号,${day},未按期公示年度报告`;
+  const notice = new Date(Date.now() - 10 * 86400000).toISOString().slice(0, 10);
+  const good = `黑名单,91220582MA5G33YTA8,企业,集安医药有限公司,SJ-HEI-02,通市监〔2026〕900号,${day},未按期公示年度报告,${notice},未提出陈述申辩`;
   const bad = [header, good.replace('91220582MA5G33YTA8', '91220582MA5G33YTA9'),
-    `紫名单,91220582MA5G33YTA8,企业,集安医药有限公司,SJ-HEI-02,通市监〔2026〕901号,${day},事实`,
-    `黑名单,91220582MA5G33YTA8,企业,集安医药有限公司,NO-SUCH,通市监〔2026〕902号,2026-13-01,事实`].join('\n');
+    `紫名单,91220582MA5G33YTA8,企业,集安医药有限公司,SJ-HEI-02,通市监〔2026〕901号,${day},事实,${notice},未提出陈述申辩`,
+    `黑名单,91220582MA5G33YTA8,企业,集安医药有限公司,NO-SUCH,通市监〔2026〕902号,2026-13-01,事实,${notice},未提出陈述申辩`].join('\n');
   const publicBefore = await publicBlackEntries();
   await officer.getByRole('link', { name: '红黑名单' }).click();
   await officer.getByText('导出当前筛选结果（Excel）').waitFor();
