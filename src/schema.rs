@@ -263,6 +263,7 @@ diesel::table! {
         updated_at -> Timestamp,
         completed_at -> Nullable<Timestamp>,
         created_by -> Integer,
+        correction_date -> Nullable<Date>,
     }
 }
 
@@ -400,6 +401,8 @@ diesel::table! {
         repair_requires_training -> Nullable<Bool>,
         objection_accept_days -> Nullable<Integer>,
         objection_verify_days -> Nullable<Integer>,
+        publicly_disclosed -> Nullable<Bool>,
+        repair_waiting_from -> Nullable<Text>,
         validity_months -> Nullable<Integer>,
         created_at -> Timestamp,
         created_by -> Nullable<Integer>,

@@ -290,6 +290,8 @@ impl ItemForm {
             repair_after_months: None,
             repairable: None,
             repair_requires_training: None,
+            publicly_disclosed: None,
+            repair_waiting_from: None,
             objection_accept_days: None,
             objection_verify_days: None,
             validity_months: p.validity_months,

@@ -201,7 +201,7 @@ const ITEMS: &[ItemSpec] = &[
         code: "RS-HEI-01",
         title: "拖欠农民工工资失信联合惩戒对象",
         basis: (
-            "《拖欠农民工工资失信联合惩戒对象名单管理暂行办法》",
+            "《拖欠农民工工资失信联合惩戒对象名单管理暂行办法》（人社部令第45号）",
             "第五条",
             "人力资源社会保障部",
         ),
@@ -505,6 +505,19 @@ pub fn seed(conn: &mut DbConnection, state: &AppState) -> Result<bool, ApiError>
     Ok(true)
 }
 
+/// The periods of a demo item whose real standard differs from its tier's national defaults.
+/// 人社部令第45号 (拖欠农民工工资失信联合惩戒对象名单管理暂行办法): a three-year list, left early six
+/// months after the correction, with a commitment: the waiting period counts from the correction.
+fn with_own_standard(code: &str, mut item: NewItem) -> NewItem {
+    if code == "RS-HEI-01" {
+        item.publication_months_min = Some(36);
+        item.publication_months_max = Some(36);
+        item.repair_after_months = Some(6);
+        item.repair_waiting_from = Some(crate::four_lists::WaitingFrom::Correction);
+    }
+    item
+}
+
 fn seed_all(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Result<(), ApiError> {
     let mut rng = StdRng::seed_from_u64(2019);
     let today = crate::entries::today();
@@ -537,10 +550,13 @@ fn seed_all(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
             repair_after_months: None,
             repairable: None,
             repair_requires_training: None,
+            publicly_disclosed: None,
+            repair_waiting_from: None,
             objection_accept_days: None,
             objection_verify_days: None,
             validity_months: (spec.kind == ItemKind::RedScope).then_some(36),
         };
+        let item = with_own_standard(spec.code, item);
         let id = crate::four_lists::store::create_and_publish(conn, admin, item)?;
         ids.insert(spec.code, id);
     }

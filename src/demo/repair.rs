@@ -89,7 +89,8 @@ pub fn seed(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
     let mut picked: Vec<EntryRow> = Vec::new();
     for (e, v) in rows {
         if crate::entries::in_force_on(&e, day)
-            && day >= crate::repair::applications::earliest_repair_date(&e, &v)
+            && crate::repair::applications::earliest_repair_date(&e, &v, None)
+                .is_some_and(|earliest| day >= earliest)
             && !picked.iter().any(|p| p.subject_id == e.subject_id)
         {
             picked.push(e);

@@ -16,7 +16,7 @@ use super::*;
 use crate::db;
 use crate::error::{ApiError, Problem};
 use crate::http::{Page, PageQuery};
-use crate::schema::list_entries;
+use crate::schema::{four_list_item_versions, list_entries};
 use crate::state::AppState;
 
 /// A published entry as the public sees it.
@@ -71,8 +71,9 @@ pub struct PublicEntryFilter {
 }
 
 /// The published red and black lists (anonymous): entries in force, or the removals of the last
-/// `public_removal_notice_days` days (default 30) without facts or legal representative. Supports
-/// `If-None-Match`.
+/// `public_removal_notice_days` days (default 30) without facts or legal representative. Entries of
+/// a scope item whose standard does not publish them (`publicly_disclosed: false`, the minor tier's
+/// default) are never shown. Supports `If-None-Match`.
 #[utoipa::path(
     tag = "public",
     params(PublicEntryFilter),
@@ -134,6 +135,14 @@ pub async fn public_entries(
             } else {
                 q.filter(in_force_sql(today))
             };
+            // Only entries whose list standard publishes them (the minor tier's normally does
+            // not).
+            q = q.filter(diesel::dsl::not(diesel::dsl::exists(
+                four_list_item_versions::table
+                    .filter(four_list_item_versions::item_id.eq(list_entries::scope_item_id))
+                    .filter(four_list_item_versions::version.eq(list_entries::scope_item_version))
+                    .filter(four_list_item_versions::publicly_disclosed.eq(false)),
+            )));
             if let Some(t) = f.list_type {
                 q = q.filter(list_entries::list_type.eq(t.as_str()));
             }

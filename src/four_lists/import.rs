@@ -296,6 +296,8 @@ fn apply(
             repair_after_months: repair,
             repairable: None,
             repair_requires_training: None,
+            publicly_disclosed: None,
+            repair_waiting_from: None,
             objection_accept_days: None,
             objection_verify_days: None,
             validity_months: validity,

@@ -152,6 +152,36 @@ impl Severity {
     }
 }
 
+/// The day a black-list entry's repair waiting period counts from (修复等待期起算).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitingFrom {
+    /// 自认定之日起: the determination date (the national default).
+    Determination,
+    /// 自纠正失信行为之日起: the day the subject corrected its conduct, given with the repair
+    /// application (e.g. 人社部令第45号: early removal six months after the correction).
+    Correction,
+}
+
+impl WaitingFrom {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitingFrom::Determination => "determination",
+            WaitingFrom::Correction => "correction",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [WaitingFrom::Determination, WaitingFrom::Correction]
+            .into_iter()
+            .find(|w| w.as_str() == s)
+    }
+}
+
+/// Longest publication of minor-tier (轻微) information that is published at all, in months
+/// (国办发〔2025〕22号).
+pub const MINOR_PUBLICATION_MONTHS_MAX: i32 = 3;
+
 /// Legal basis (依据) of an item: a law, regulation or policy document and its article.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -185,6 +215,8 @@ pub struct ItemContent {
     pub repair_after_months: Option<i32>,
     pub repairable: Option<bool>,
     pub repair_requires_training: Option<bool>,
+    pub publicly_disclosed: Option<bool>,
+    pub repair_waiting_from: Option<WaitingFrom>,
     pub objection_accept_days: Option<i32>,
     pub objection_verify_days: Option<i32>,
     pub validity_months: Option<i32>,
@@ -225,6 +257,8 @@ pub struct VersionRow {
     pub repair_after_months: Option<i32>,
     pub repairable: Option<bool>,
     pub repair_requires_training: Option<bool>,
+    pub publicly_disclosed: Option<bool>,
+    pub repair_waiting_from: Option<String>,
     pub objection_accept_days: Option<i32>,
     pub objection_verify_days: Option<i32>,
     pub validity_months: Option<i32>,
@@ -253,6 +287,11 @@ impl VersionRow {
             repair_after_months: self.repair_after_months,
             repairable: self.repairable,
             repair_requires_training: self.repair_requires_training,
+            publicly_disclosed: self.publicly_disclosed,
+            repair_waiting_from: self
+                .repair_waiting_from
+                .as_deref()
+                .and_then(WaitingFrom::parse),
             objection_accept_days: self.objection_accept_days,
             objection_verify_days: self.objection_verify_days,
             validity_months: self.validity_months,
@@ -305,6 +344,14 @@ pub struct FourListItemView {
     /// regulation or rule behind the list says so: the rules in force ask for proof of fulfilment
     /// and a commitment only.
     pub repair_requires_training: Option<bool>,
+    /// Black-list scope items: whether entries of this item are published (公开公示) on the public
+    /// endpoints. Default true, except the minor tier (轻微), whose information is normally not
+    /// published (国办发〔2025〕22号); a minor item published at all is published for at most 3 months.
+    pub publicly_disclosed: Option<bool>,
+    /// Black-list scope items: the day the repair waiting period (`repair_after_months`) counts
+    /// from: `determination` (the determination date, default) or `correction` (the day the subject
+    /// corrected its conduct, given with the application; e.g. 人社部令第45号).
+    pub repair_waiting_from: Option<WaitingFrom>,
     /// Scope items: working days to accept (受理) an objection to an entry, from its receipt
     /// (default 2).
     pub objection_accept_days: Option<i32>,
@@ -385,6 +432,8 @@ pub fn view(
         repair_after_months: c.repair_after_months,
         repairable: c.repairable,
         repair_requires_training: c.repair_requires_training,
+        publicly_disclosed: c.publicly_disclosed,
+        repair_waiting_from: c.repair_waiting_from,
         objection_accept_days: c.objection_accept_days,
         objection_verify_days: c.objection_verify_days,
         validity_months: c.validity_months,
@@ -562,6 +611,18 @@ pub fn validate_content(
                     .get_or_insert(d.publication_months_max);
                 let repairable = *c.repairable.get_or_insert(d.repairable);
                 c.repair_requires_training.get_or_insert(false);
+                c.repair_waiting_from
+                    .get_or_insert(WaitingFrom::Determination);
+                let public = *c.publicly_disclosed.get_or_insert(sev != Severity::Minor);
+                if sev == Severity::Minor && public && max > MINOR_PUBLICATION_MONTHS_MAX {
+                    errors.push(FieldError::new(
+                        "publication_months_max",
+                        "out_of_range",
+                        format!(
+                            "minor-tier information that is published at all is published for at most {MINOR_PUBLICATION_MONTHS_MAX} months"
+                        ),
+                    ));
+                }
                 if repairable {
                     c.repair_after_months = c
                         .repair_after_months
@@ -606,6 +667,8 @@ pub fn validate_content(
                     "repair_requires_training",
                     c.repair_requires_training.is_some(),
                 ),
+                ("publicly_disclosed", c.publicly_disclosed.is_some()),
+                ("repair_waiting_from", c.repair_waiting_from.is_some()),
             ] {
                 if set {
                     errors.push(FieldError::new(

@@ -35,6 +35,10 @@ pub struct PublicFourListItem {
     pub repairable: Option<bool>,
     /// Repair training is a condition of repair under this item's standard.
     pub repair_requires_training: Option<bool>,
+    /// Entries of this item are published on the public endpoints.
+    pub publicly_disclosed: Option<bool>,
+    /// The day the repair waiting period counts from: `determination` or `correction`.
+    pub repair_waiting_from: Option<crate::four_lists::WaitingFrom>,
     /// Working days to accept and to verify an objection to an entry of this item.
     pub objection_accept_days: Option<i32>,
     pub objection_verify_days: Option<i32>,
@@ -140,6 +144,8 @@ pub async fn public_items(
                 publication_months_max: c.publication_months_max,
                 repairable: c.repairable,
                 repair_requires_training: c.repair_requires_training,
+                publicly_disclosed: c.publicly_disclosed,
+                repair_waiting_from: c.repair_waiting_from,
                 objection_accept_days: c.objection_accept_days,
                 objection_verify_days: c.objection_verify_days,
                 repair_after_months: c.repair_after_months,

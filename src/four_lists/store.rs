@@ -205,6 +205,12 @@ pub struct NewItem {
     /// black_scope only: repair training is a condition of repair under this item's standard
     /// (default false).
     pub repair_requires_training: Option<bool>,
+    /// black_scope only: entries are published on the public endpoints (default true; the minor
+    /// tier false, and at most 3 months when true).
+    pub publicly_disclosed: Option<bool>,
+    /// black_scope only: `determination` (default) or `correction`: the day the repair waiting
+    /// period counts from.
+    pub repair_waiting_from: Option<WaitingFrom>,
     /// Scope items: working days to accept an objection (default 2) and to verify and answer it
     /// (default 10).
     pub objection_accept_days: Option<i32>,
@@ -276,6 +282,8 @@ pub fn create_item_in(
         repair_after_months: input.repair_after_months,
         repairable: input.repairable,
         repair_requires_training: input.repair_requires_training,
+        publicly_disclosed: input.publicly_disclosed,
+        repair_waiting_from: input.repair_waiting_from,
         objection_accept_days: input.objection_accept_days,
         objection_verify_days: input.objection_verify_days,
         validity_months: input.validity_months,
@@ -454,6 +462,9 @@ fn insert_version(
             four_list_item_versions::repair_after_months.eq(c.repair_after_months),
             four_list_item_versions::repairable.eq(c.repairable),
             four_list_item_versions::repair_requires_training.eq(c.repair_requires_training),
+            four_list_item_versions::publicly_disclosed.eq(c.publicly_disclosed),
+            four_list_item_versions::repair_waiting_from
+                .eq(c.repair_waiting_from.map(|w| w.as_str())),
             four_list_item_versions::objection_accept_days.eq(c.objection_accept_days),
             four_list_item_versions::objection_verify_days.eq(c.objection_verify_days),
             four_list_item_versions::validity_months.eq(c.validity_months),
@@ -506,6 +517,8 @@ pub struct ItemPatch {
     pub repair_after_months: Option<i32>,
     pub repairable: Option<bool>,
     pub repair_requires_training: Option<bool>,
+    pub publicly_disclosed: Option<bool>,
+    pub repair_waiting_from: Option<WaitingFrom>,
     pub objection_accept_days: Option<i32>,
     pub objection_verify_days: Option<i32>,
     pub validity_months: Option<i32>,
@@ -582,6 +595,12 @@ pub(crate) async fn update(
             }
             if let Some(v) = p.repair_requires_training {
                 c.repair_requires_training = Some(v);
+            }
+            if let Some(v) = p.publicly_disclosed {
+                c.publicly_disclosed = Some(v);
+            }
+            if let Some(v) = p.repair_waiting_from {
+                c.repair_waiting_from = Some(v);
             }
             if let Some(v) = p.objection_accept_days {
                 c.objection_accept_days = Some(v);

@@ -44,8 +44,10 @@ pub async fn fixture() -> Fixture {
     let red = create(&app, &tax.token, red_scope("HONG-1")).await["id"]
         .as_i64()
         .unwrap();
+    // A minor-tier item whose standard publishes its entries (for at most three months).
     let mut m = black_scope("HEI-MINOR");
     m["severity"] = json!("minor");
+    m["publicly_disclosed"] = json!(true);
     m["subject_kinds"] = json!(["enterprise", "individual"]);
     let minor = create(&app, &tax.token, m).await["id"].as_i64().unwrap();
     for id in [black, red, minor] {
@@ -1492,4 +1494,103 @@ async fn a_local_black_entry_is_published_only_after_its_notice() {
         text.contains("告知日期") && text.contains("陈述申辩情况"),
         "{text}"
     );
+}
+
+/// Minor-tier (轻微) information is normally not published (国办发〔2025〕22号): its entries stay off
+/// the public list unless its standard publishes them, and then for at most three months.
+#[tokio::test]
+async fn minor_tier_entries_are_public_only_where_their_standard_publishes_them() {
+    let f = fixture().await;
+    let (app, t) = (&f.app, &f.tax.token);
+    let item = |id: i64| {
+        let path = format!("/api/v1/four-list-items/{id}");
+        async move {
+            let v: Value = app.get(&path, t).await.json().await.unwrap();
+            v
+        }
+    };
+    let mut m = black_scope("HEI-MINOR-QUIET");
+    m["severity"] = json!("minor");
+    let quiet = create(app, t, m).await["id"].as_i64().unwrap();
+    publish(app, t, quiet).await;
+    assert_eq!(item(quiet).await["publicly_disclosed"], false);
+    assert_eq!(item(f.black).await["publicly_disclosed"], true);
+    let ids = |page: &Value| -> Vec<i64> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_i64().unwrap())
+            .collect()
+    };
+    let minor = create_entry(
+        app,
+        t,
+        entry("black", quiet, &uscc(910), "通税罚〔2026〕910号"),
+    )
+    .await;
+    let minor_id = minor["id"].as_i64().unwrap();
+    let serious = create_entry(
+        app,
+        t,
+        entry("black", f.black, &uscc(911), "通税罚〔2026〕911号"),
+    )
+    .await;
+    let serious_id = serious["id"].as_i64().unwrap();
+    assert_eq!(publish_entry(app, t, minor_id).await["in_force"], true);
+    publish_entry(app, t, serious_id).await;
+    let public = ids(&public_page(app, "?list_type=black").await);
+    assert!(public.contains(&serious_id), "{public:?}");
+    assert!(
+        !public.contains(&minor_id),
+        "a minor entry is not published"
+    );
+    // Nor is its removal announced; staff still see it.
+    let res = app
+        .post(
+            &format!("/api/v1/list-entries/{minor_id}/remove"),
+            t,
+            json!({"reason": "revoked", "note": "撤销认定"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(!ids(&public_page(app, "?status=removed").await).contains(&minor_id));
+    let staff: Value = app
+        .get(&format!("/api/v1/list-entries/{minor_id}"), t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(staff["effective_status"], "removed");
+
+    // A minor standard that publishes does so for at most three months.
+    let mut m = black_scope("HEI-MINOR-PUB");
+    m["severity"] = json!("minor");
+    m["publicly_disclosed"] = json!(true);
+    m["publication_months_max"] = json!(6);
+    let res = app.post("/api/v1/four-list-items", t, m.clone()).await;
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(p["errors"][0]["field"], "publication_months_max");
+    assert_eq!(p["errors"][0]["code"], "out_of_range");
+    m["publication_months_max"] = json!(3);
+    let published_minor = create(app, t, m).await;
+    assert_eq!(published_minor["publicly_disclosed"], true);
+    let pm = published_minor["id"].as_i64().unwrap();
+    publish(app, t, pm).await;
+    let e = create_entry(
+        app,
+        t,
+        entry("black", pm, &uscc(912), "通税罚〔2026〕912号"),
+    )
+    .await;
+    let e_id = e["id"].as_i64().unwrap();
+    publish_entry(app, t, e_id).await;
+    assert!(ids(&public_page(app, "?list_type=black").await).contains(&e_id));
+    // The flag is a black-list standard's only.
+    let mut red = red_scope("HONG-PUB");
+    red["publicly_disclosed"] = json!(false);
+    let res = app.post("/api/v1/four-list-items", t, red).await;
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(p["errors"][0]["field"], "publicly_disclosed");
+    assert_eq!(p["errors"][0]["code"], "not_applicable");
 }

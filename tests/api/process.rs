@@ -753,6 +753,7 @@ async fn no_valid_id_number_is_in_clear_in_anything_the_service_writes_after_a_d
         body["facts"] = json!(format!("与{}共同拒不履行生效判决", ids[3]));
         body["internal_note"] = json!(format!("身份证{id}已核实"));
         body.as_object_mut().unwrap().remove("legal_representative");
+        let body = crate::entries::with_notice(body);
         let res = client
             .post(format!("{address}/api/v1/list-entries"))
             .bearer_auth(&admin)

@@ -1911,3 +1911,109 @@ async fn a_minor_tier_entry_is_repairable_once_the_obligations_are_fulfilled() {
     )
     .await;
 }
+
+/// Some list standards count the repair waiting period from the day the conduct was corrected
+/// (e.g. 人社部令第45号: early removal six months after the correction plus a commitment).
+#[tokio::test]
+async fn a_waiting_period_counted_from_the_correction_ends_on_its_boundary_day() {
+    let w = world().await;
+    let mut item = black_scope("HEI-CORR");
+    item["repair_after_months"] = json!(6);
+    item["repair_waiting_from"] = json!("correction");
+    let created = create(&w.app, &w.tax.token, item).await;
+    assert_eq!(created["repair_waiting_from"], "correction");
+    let corr = created["id"].as_i64().unwrap();
+    publish(&w.app, &w.tax.token, corr).await;
+    // Other items count from the determination.
+    let plain: Value = ok(
+        w.app
+            .get(
+                &format!("/api/v1/four-list-items/{}", w.serious),
+                &w.tax.token,
+            )
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(plain["repair_waiting_from"], "determination");
+
+    let code = uscc(61);
+    let determined = today() - Duration::days(300);
+    let e = black_entry(&w, corr, &code, "通人社罚〔2026〕61号", 300).await;
+    let proof = (
+        doc(&w, "整改报告.pdf").await,
+        doc(&w, "工资支付凭证.pdf").await,
+    );
+    let body = json!({
+        "subject_code": code, "entry_id": e, "grounds": "已足额支付拖欠工资",
+        "correction_attachment_ids": [proof.0], "obligation_attachment_ids": [proof.1],
+        "commitment_id": commitment(&w, &code).await
+    });
+    let refused = |body: Value, code: &'static str| {
+        let app = &w.app;
+        let token = w.tax.token.clone();
+        async move {
+            assert_problem(
+                app.post("/api/v1/repairs", &token, body).await,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code,
+            )
+            .await
+        }
+    };
+    // Without the correction date the earliest day cannot be known.
+    let p = refused(body.clone(), "correction_date_required").await;
+    assert_eq!(p["errors"][0]["field"], "correction_date");
+    // A correction in the future, or before the determination, is refused.
+    let mut b = body.clone();
+    b["correction_date"] = json!((today() + Duration::days(1)).to_string());
+    let p = refused(b, "validation_failed").await;
+    assert_eq!(p["errors"][0]["code"], "in_future", "{p}");
+    let mut b = body.clone();
+    b["correction_date"] = json!((determined - Duration::days(1)).to_string());
+    let p = refused(b, "validation_failed").await;
+    assert_eq!(p["errors"][0]["code"], "before_determination", "{p}");
+    // The last correction day from which six months have passed today, and the day after it.
+    let plus6 = |d: NaiveDate| d.checked_add_months(chrono::Months::new(6)).unwrap();
+    let mut last = today().checked_sub_months(chrono::Months::new(6)).unwrap();
+    while plus6(last + Duration::days(1)) <= today() {
+        last += Duration::days(1);
+    }
+    assert!(last > determined);
+    let mut b = body.clone();
+    b["correction_date"] = json!((last + Duration::days(1)).to_string());
+    let p = refused(b, "too_early").await;
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&plus6(last + Duration::days(1)).to_string()),
+        "{p}"
+    );
+    let mut b = body.clone();
+    b["correction_date"] = json!(last.to_string());
+    let v = ok(
+        w.app.post("/api/v1/repairs", &w.tax.token, b).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(v["correction_date"], last.to_string());
+    assert_eq!(v["scope_item"]["repair_waiting_from"], "correction");
+    assert_eq!(
+        v["scope_item"]["earliest_repair_date"],
+        plus6(last).to_string()
+    );
+    // The field is refused on other kinds of item.
+    let mut red = crate::four_lists::red_scope("HONG-CORR");
+    red["repair_waiting_from"] = json!("correction");
+    let p = assert_problem(
+        w.app
+            .post("/api/v1/four-list-items", &w.tax.token, red)
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(p["errors"][0]["field"], "repair_waiting_from");
+    assert_eq!(p["errors"][0]["code"], "not_applicable");
+}

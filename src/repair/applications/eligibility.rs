@@ -22,20 +22,32 @@ pub(super) struct Materials {
     pub(super) commitment_id: i32,
     pub(super) attendance_id: Option<i32>,
     pub(super) service_record_ids: Vec<i32>,
+    pub(super) correction_date: Option<NaiveDate>,
 }
 
-/// The earliest day a black entry may be repaired: the determination date plus the scope item
-/// version's minimum period (`repair_after_months`, else `publication_months_min`).
-pub fn earliest_repair_date(entry: &EntryRow, v: &VersionRow) -> NaiveDate {
+/// The earliest day a black entry may be repaired: the day the waiting period counts from plus
+/// the scope item version's waiting period (`repair_after_months`, else
+/// `publication_months_min`). The period counts from the determination date, or, where the
+/// standard says `repair_waiting_from: correction`, from the correction date — `None` while that
+/// date is not known.
+pub fn earliest_repair_date(
+    entry: &EntryRow,
+    v: &VersionRow,
+    correction_date: Option<NaiveDate>,
+) -> Option<NaiveDate> {
     let months = v
         .repair_after_months
         .or(v.publication_months_min)
         .unwrap_or(0)
         .max(0) as u32;
-    entry
-        .determination_date
-        .checked_add_months(chrono::Months::new(months))
-        .unwrap_or(NaiveDate::MAX)
+    let from = match v.repair_waiting_from.as_deref() {
+        Some("correction") => correction_date?,
+        _ => entry.determination_date,
+    };
+    Some(
+        from.checked_add_months(chrono::Months::new(months))
+            .unwrap_or(NaiveDate::MAX),
+    )
 }
 
 /// The eligibility rules (发改办财金〔2019〕527号; 2019 plan, section 六), checked at submission
@@ -95,7 +107,33 @@ pub(super) fn check_eligibility(
             "the entry's scope item is of the specific-serious tier (特定严重) or marked not repairable: credit repair does not apply",
         ));
     }
-    let earliest = earliest_repair_date(entry, &v);
+    if let Some(c) = m.correction_date {
+        let mut errors = Vec::new();
+        crate::domain::dates::check_date(&mut errors, "correction_date", c);
+        if c > day {
+            errors.push(FieldError::new(
+                "correction_date",
+                "in_future",
+                "the correction date cannot be in the future",
+            ));
+        } else if c < entry.determination_date {
+            errors.push(FieldError::new(
+                "correction_date",
+                "before_determination",
+                "the conduct is corrected after the identification: the correction date cannot precede the determination date",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors));
+        }
+    }
+    let Some(earliest) = earliest_repair_date(entry, &v, m.correction_date) else {
+        return Err(ApiError::invalid_field(
+            "correction_date",
+            "correction_date_required",
+            "the entry's standard counts the waiting period from the day the conduct was corrected: give correction_date",
+        ));
+    };
     if day < earliest {
         return Err(ApiError::invalid_field(
             "entry_id",

@@ -79,6 +79,7 @@ pub struct RepairRow {
     #[serde(default, with = "crate::http::utc::option")]
     pub completed_at: Option<chrono::NaiveDateTime>,
     pub created_by: i32,
+    pub correction_date: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
@@ -139,6 +140,12 @@ pub struct ScopeRules {
     pub repair_after_months: Option<i32>,
     /// The item's standard makes repair training a condition of repair.
     pub repair_requires_training: Option<bool>,
+    /// `determination` or `correction`: the day `repair_after_months` counts from.
+    pub repair_waiting_from: Option<crate::four_lists::WaitingFrom>,
+    /// The first day the entry may be repaired under this standard (with the application's
+    /// correction date where the waiting period counts from it).
+    #[schema(value_type = Option<String>, format = Date)]
+    pub earliest_repair_date: Option<NaiveDate>,
 }
 
 /// Everything a reviewer needs on one page.
@@ -158,6 +165,9 @@ pub struct RepairView {
     pub history: Vec<StepView>,
     /// What the caller may do now.
     pub allowed_actions: Vec<String>,
+    /// 纠正失信行为之日: the day the subject corrected its conduct, as the application states it.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub correction_date: Option<NaiveDate>,
     #[schema(value_type = Option<String>, format = DateTime)]
     #[serde(default, with = "crate::http::utc::option")]
     pub completed_at: Option<chrono::NaiveDateTime>,
@@ -188,6 +198,11 @@ pub struct NewRepair {
     /// Public-service records of the subject (individuals).
     #[serde(default)]
     pub service_record_ids: Vec<i32>,
+    /// 纠正失信行为之日: the day the subject corrected its conduct (not in the future, not before
+    /// the determination). Required where the entry's standard counts the waiting period from
+    /// the correction (`repair_waiting_from: correction`); recorded otherwise.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub correction_date: Option<NaiveDate>,
 }
 
 /// Amendments on resubmission; what is left out stays as it was.
@@ -207,6 +222,8 @@ pub struct Resubmission {
     pub commitment_id: Option<i32>,
     pub attendance_id: Option<i32>,
     pub service_record_ids: Option<Vec<i32>>,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub correction_date: Option<NaiveDate>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -410,6 +427,7 @@ fn full_view(
         .order(repair_steps::id)
         .select(StepView::as_select())
         .load(conn)?;
+    let earliest = earliest_repair_date(&entry, &v, r.correction_date);
     Ok(RepairView {
         summary: summary(conn, state, &r, Disclosure::Full)?,
         grounds: r.grounds.clone(),
@@ -422,6 +440,11 @@ fn full_view(
             repairable: v.repairable,
             repair_after_months: v.repair_after_months,
             repair_requires_training: v.repair_requires_training,
+            repair_waiting_from: v
+                .repair_waiting_from
+                .as_deref()
+                .and_then(crate::four_lists::WaitingFrom::parse),
+            earliest_repair_date: earliest,
         },
         other_entries,
         commitment,
@@ -430,6 +453,7 @@ fn full_view(
         documents,
         history,
         allowed_actions: allowed_actions(conn, user, &r)?,
+        correction_date: r.correction_date,
         completed_at: r.completed_at,
     })
 }
@@ -577,6 +601,7 @@ pub async fn submit_application(
         commitment_id: input.commitment_id,
         attendance_id: input.attendance_id,
         service_record_ids: input.service_record_ids,
+        correction_date: input.correction_date,
     };
     let limits = Limits::of(state);
     let st = state.clone();
@@ -624,6 +649,7 @@ pub async fn submit_application(
                     repairs::grounds.eq(&m.grounds),
                     repairs::commitment_id.eq(m.commitment_id),
                     repairs::attendance_id.eq(m.attendance_id),
+                    repairs::correction_date.eq(m.correction_date),
                     repairs::version.eq(1),
                     repairs::deadline.eq(deadline),
                     repairs::submitted_at.eq(now),

@@ -251,6 +251,7 @@ pub(crate) async fn apply_step(
                     commitment_id: a.commitment_id.unwrap_or(before.commitment_id),
                     attendance_id: a.attendance_id.or(before.attendance_id),
                     service_record_ids: a.service_record_ids.clone().unwrap_or(old_services),
+                    correction_date: a.correction_date.or(before.correction_date),
                 };
                 check_eligibility(conn, &user, &subject, &entry, &m)?;
                 store_materials(conn, id, &m)?;
@@ -258,6 +259,7 @@ pub(crate) async fn apply_step(
                     .set((
                         repairs::grounds.eq(&m.grounds),
                         repairs::commitment_id.eq(m.commitment_id),
+                        repairs::correction_date.eq(m.correction_date),
                         repairs::attendance_id.eq(m.attendance_id),
                     ))
                     .execute(conn)?;

@@ -1,0 +1,3 @@
+ALTER TABLE repairs DROP COLUMN correction_date;
+ALTER TABLE four_list_item_versions DROP COLUMN repair_waiting_from;
+ALTER TABLE four_list_item_versions DROP COLUMN publicly_disclosed;

@@ -1,0 +1,12 @@
+-- The list standard's publication flag and the start of the repair waiting period, versioned with
+-- each black-list scope item. Minor-tier (轻微) information is normally not published
+-- (国办发〔2025〕22号), so stored minor items become unpublished; every other black item stays
+-- published. Waiting periods stored so far counted from the determination date.
+ALTER TABLE four_list_item_versions ADD COLUMN publicly_disclosed BOOLEAN;
+ALTER TABLE four_list_item_versions ADD COLUMN repair_waiting_from TEXT;
+UPDATE four_list_item_versions SET publicly_disclosed = (severity <> 'minor'),
+    repair_waiting_from = 'determination'
+  WHERE item_id IN (SELECT id FROM four_list_items WHERE kind = 'black_scope');
+-- The day the subject corrected its conduct (纠正失信行为之日), given with a repair application
+-- when the entry's standard counts the waiting period from it.
+ALTER TABLE repairs ADD COLUMN correction_date DATE;
