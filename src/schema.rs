@@ -399,6 +399,7 @@ diesel::table! {
         repair_after_months -> Nullable<Integer>,
         repairable -> Nullable<Bool>,
         repair_requires_training -> Nullable<Bool>,
+        repair_requires_credit_report -> Nullable<Bool>,
         objection_accept_days -> Nullable<Integer>,
         objection_verify_days -> Nullable<Integer>,
         publicly_disclosed -> Nullable<Bool>,

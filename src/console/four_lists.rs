@@ -290,6 +290,7 @@ impl ItemForm {
             repair_after_months: None,
             repairable: None,
             repair_requires_training: None,
+            repair_requires_credit_report: None,
             publicly_disclosed: None,
             repair_waiting_from: None,
             objection_accept_days: None,

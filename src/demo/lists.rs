@@ -550,6 +550,7 @@ fn seed_all(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
             repair_after_months: None,
             repairable: None,
             repair_requires_training: None,
+            repair_requires_credit_report: None,
             publicly_disclosed: None,
             repair_waiting_from: None,
             objection_accept_days: None,

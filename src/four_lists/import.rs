@@ -296,6 +296,7 @@ fn apply(
             repair_after_months: repair,
             repairable: None,
             repair_requires_training: None,
+            repair_requires_credit_report: None,
             publicly_disclosed: None,
             repair_waiting_from: None,
             objection_accept_days: None,

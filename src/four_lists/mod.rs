@@ -215,6 +215,9 @@ pub struct ItemContent {
     pub repair_after_months: Option<i32>,
     pub repairable: Option<bool>,
     pub repair_requires_training: Option<bool>,
+    /// Black-list scope items: the standard asks for a credit report (信用报告) among the repair
+    /// materials (default false).
+    pub repair_requires_credit_report: Option<bool>,
     pub publicly_disclosed: Option<bool>,
     pub repair_waiting_from: Option<WaitingFrom>,
     pub objection_accept_days: Option<i32>,
@@ -257,6 +260,9 @@ pub struct VersionRow {
     pub repair_after_months: Option<i32>,
     pub repairable: Option<bool>,
     pub repair_requires_training: Option<bool>,
+    /// Black-list scope items: the standard asks for a credit report (信用报告) among the repair
+    /// materials (default false).
+    pub repair_requires_credit_report: Option<bool>,
     pub publicly_disclosed: Option<bool>,
     pub repair_waiting_from: Option<String>,
     pub objection_accept_days: Option<i32>,
@@ -287,6 +293,7 @@ impl VersionRow {
             repair_after_months: self.repair_after_months,
             repairable: self.repairable,
             repair_requires_training: self.repair_requires_training,
+            repair_requires_credit_report: self.repair_requires_credit_report,
             publicly_disclosed: self.publicly_disclosed,
             repair_waiting_from: self
                 .repair_waiting_from
@@ -344,6 +351,9 @@ pub struct FourListItemView {
     /// regulation or rule behind the list says so: the rules in force ask for proof of fulfilment
     /// and a commitment only.
     pub repair_requires_training: Option<bool>,
+    /// Black-list scope items: the standard asks for a credit report (信用报告) among the repair
+    /// materials (default false).
+    pub repair_requires_credit_report: Option<bool>,
     /// Black-list scope items: whether entries of this item are published (公开公示) on the public
     /// endpoints. Default true, except the minor tier (轻微), whose information is normally not
     /// published (国办发〔2025〕22号); a minor item published at all is published for at most 3 months.
@@ -432,6 +442,7 @@ pub fn view(
         repair_after_months: c.repair_after_months,
         repairable: c.repairable,
         repair_requires_training: c.repair_requires_training,
+        repair_requires_credit_report: c.repair_requires_credit_report,
         publicly_disclosed: c.publicly_disclosed,
         repair_waiting_from: c.repair_waiting_from,
         objection_accept_days: c.objection_accept_days,
@@ -611,6 +622,7 @@ pub fn validate_content(
                     .get_or_insert(d.publication_months_max);
                 let repairable = *c.repairable.get_or_insert(d.repairable);
                 c.repair_requires_training.get_or_insert(false);
+                c.repair_requires_credit_report.get_or_insert(false);
                 c.repair_waiting_from
                     .get_or_insert(WaitingFrom::Determination);
                 let public = *c.publicly_disclosed.get_or_insert(sev != Severity::Minor);
@@ -666,6 +678,10 @@ pub fn validate_content(
                 (
                     "repair_requires_training",
                     c.repair_requires_training.is_some(),
+                ),
+                (
+                    "repair_requires_credit_report",
+                    c.repair_requires_credit_report.is_some(),
                 ),
                 ("publicly_disclosed", c.publicly_disclosed.is_some()),
                 ("repair_waiting_from", c.repair_waiting_from.is_some()),

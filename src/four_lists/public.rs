@@ -35,6 +35,9 @@ pub struct PublicFourListItem {
     pub repairable: Option<bool>,
     /// Repair training is a condition of repair under this item's standard.
     pub repair_requires_training: Option<bool>,
+    /// Black-list scope items: the standard asks for a credit report (信用报告) among the repair
+    /// materials (default false).
+    pub repair_requires_credit_report: Option<bool>,
     /// Entries of this item are published on the public endpoints.
     pub publicly_disclosed: Option<bool>,
     /// The day the repair waiting period counts from: `determination` or `correction`.
@@ -144,6 +147,7 @@ pub async fn public_items(
                 publication_months_max: c.publication_months_max,
                 repairable: c.repairable,
                 repair_requires_training: c.repair_requires_training,
+                repair_requires_credit_report: c.repair_requires_credit_report,
                 publicly_disclosed: c.publicly_disclosed,
                 repair_waiting_from: c.repair_waiting_from,
                 objection_accept_days: c.objection_accept_days,

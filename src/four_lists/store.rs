@@ -205,6 +205,9 @@ pub struct NewItem {
     /// black_scope only: repair training is a condition of repair under this item's standard
     /// (default false).
     pub repair_requires_training: Option<bool>,
+    /// Black-list scope items: the standard asks for a credit report (信用报告) among the repair
+    /// materials (default false).
+    pub repair_requires_credit_report: Option<bool>,
     /// black_scope only: entries are published on the public endpoints (default true; the minor
     /// tier false, and at most 3 months when true).
     pub publicly_disclosed: Option<bool>,
@@ -282,6 +285,7 @@ pub fn create_item_in(
         repair_after_months: input.repair_after_months,
         repairable: input.repairable,
         repair_requires_training: input.repair_requires_training,
+        repair_requires_credit_report: input.repair_requires_credit_report,
         publicly_disclosed: input.publicly_disclosed,
         repair_waiting_from: input.repair_waiting_from,
         objection_accept_days: input.objection_accept_days,
@@ -462,6 +466,8 @@ fn insert_version(
             four_list_item_versions::repair_after_months.eq(c.repair_after_months),
             four_list_item_versions::repairable.eq(c.repairable),
             four_list_item_versions::repair_requires_training.eq(c.repair_requires_training),
+            four_list_item_versions::repair_requires_credit_report
+                .eq(c.repair_requires_credit_report),
             four_list_item_versions::publicly_disclosed.eq(c.publicly_disclosed),
             four_list_item_versions::repair_waiting_from
                 .eq(c.repair_waiting_from.map(|w| w.as_str())),
@@ -517,6 +523,9 @@ pub struct ItemPatch {
     pub repair_after_months: Option<i32>,
     pub repairable: Option<bool>,
     pub repair_requires_training: Option<bool>,
+    /// Black-list scope items: the standard asks for a credit report (信用报告) among the repair
+    /// materials (default false).
+    pub repair_requires_credit_report: Option<bool>,
     pub publicly_disclosed: Option<bool>,
     pub repair_waiting_from: Option<WaitingFrom>,
     pub objection_accept_days: Option<i32>,
@@ -595,6 +604,9 @@ pub(crate) async fn update(
             }
             if let Some(v) = p.repair_requires_training {
                 c.repair_requires_training = Some(v);
+            }
+            if let Some(v) = p.repair_requires_credit_report {
+                c.repair_requires_credit_report = Some(v);
             }
             if let Some(v) = p.publicly_disclosed {
                 c.publicly_disclosed = Some(v);

@@ -2017,3 +2017,80 @@ async fn a_waiting_period_counted_from_the_correction_ends_on_its_boundary_day()
     assert_eq!(p["errors"][0]["field"], "repair_waiting_from");
     assert_eq!(p["errors"][0]["code"], "not_applicable");
 }
+
+/// A credit report (信用报告) is among the repair materials only where the list's standard asks
+/// for one.
+#[tokio::test]
+async fn a_credit_report_is_required_only_where_the_standard_asks_for_one() {
+    let w = world().await;
+    let mut item = black_scope("HEI-REPORT");
+    item["repair_requires_credit_report"] = json!(true);
+    let created = create(&w.app, &w.tax.token, item).await;
+    assert_eq!(created["repair_requires_credit_report"], true);
+    let with_report = created["id"].as_i64().unwrap();
+    publish(&w.app, &w.tax.token, with_report).await;
+    let code = uscc(71);
+    let e = black_entry(&w, with_report, &code, "通税罚〔2025〕71号", 400).await;
+    let proof = (doc(&w, "整改报告.pdf").await, doc(&w, "完税证明.pdf").await);
+    let mut body = json!({
+        "subject_code": code, "entry_id": e, "grounds": "已履行法定义务",
+        "correction_attachment_ids": [proof.0], "obligation_attachment_ids": [proof.1],
+        "commitment_id": commitment(&w, &code).await
+    });
+    let p = assert_problem(
+        w.app
+            .post("/api/v1/repairs", &w.tax.token, body.clone())
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(p["errors"][0]["field"], "credit_report_attachment_ids");
+    assert_eq!(p["errors"][0]["code"], "missing_document");
+    let report = doc(&w, "信用报告.pdf").await;
+    body["credit_report_attachment_ids"] = json!([report]);
+    let v = ok(
+        w.app.post("/api/v1/repairs", &w.tax.token, body).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(v["scope_item"]["repair_requires_credit_report"], true);
+    let purposes: Vec<&str> = v["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["purpose"].as_str().unwrap())
+        .collect();
+    assert!(purposes.contains(&"credit_report"), "{purposes:?}");
+    // Under the default standard none is asked for.
+    let code = uscc(72);
+    let e = black_entry(&w, w.serious, &code, "通税罚〔2025〕72号", 400).await;
+    let body = json!({
+        "subject_code": code, "entry_id": e, "grounds": "已履行法定义务",
+        "correction_attachment_ids": [proof.0], "obligation_attachment_ids": [proof.1],
+        "commitment_id": commitment(&w, &code).await
+    });
+    let v = ok(
+        w.app.post("/api/v1/repairs", &w.tax.token, body).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(v["scope_item"]["repair_requires_credit_report"], false);
+    // A report that is not a document the caller may read is refused.
+    let code = uscc(73);
+    let e = black_entry(&w, with_report, &code, "通税罚〔2025〕73号", 400).await;
+    let body = json!({
+        "subject_code": code, "entry_id": e, "grounds": "已履行法定义务",
+        "correction_attachment_ids": [proof.0], "obligation_attachment_ids": [proof.1],
+        "credit_report_attachment_ids": [999_999],
+        "commitment_id": commitment(&w, &code).await
+    });
+    let p = assert_problem(
+        w.app.post("/api/v1/repairs", &w.tax.token, body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(p["errors"][0]["field"], "credit_report_attachment_ids[0]");
+    assert_eq!(p["errors"][0]["code"], "unknown_attachment");
+}

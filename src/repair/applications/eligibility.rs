@@ -19,6 +19,7 @@ pub(super) struct Materials {
     pub(super) grounds: String,
     pub(super) corrections: Vec<i32>,
     pub(super) obligations: Vec<i32>,
+    pub(super) credit_reports: Vec<i32>,
     pub(super) commitment_id: i32,
     pub(super) attendance_id: Option<i32>,
     pub(super) service_record_ids: Vec<i32>,
@@ -144,15 +145,22 @@ pub(super) fn check_eligibility(
         ));
     }
     let mut errors = Vec::new();
-    for (field, ids) in [
-        ("correction_attachment_ids", &m.corrections),
-        ("obligation_attachment_ids", &m.obligations),
+    // A credit report (信用报告) is among the materials only where the standard asks for one.
+    let report_required = v.repair_requires_credit_report == Some(true);
+    for (field, ids, required) in [
+        ("correction_attachment_ids", &m.corrections, true),
+        ("obligation_attachment_ids", &m.obligations, true),
+        (
+            "credit_report_attachment_ids",
+            &m.credit_reports,
+            report_required,
+        ),
     ] {
-        if ids.is_empty() {
+        if required && ids.is_empty() {
             errors.push(FieldError::new(
                 field,
                 "missing_document",
-                format!("{field}: at least one proof document is required"),
+                format!("{field}: at least one document is required"),
             ));
         }
         for (i, id) in ids.iter().enumerate() {
@@ -258,6 +266,7 @@ pub(super) fn store_materials(
     for (purpose, ids) in [
         ("correction", &m.corrections),
         ("obligations", &m.obligations),
+        ("credit_report", &m.credit_reports),
     ] {
         for a in ids {
             let exists: i64 = repair_documents::table

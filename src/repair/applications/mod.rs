@@ -103,8 +103,8 @@ pub struct StepView {
 /// A proof document of an application.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DocumentView {
-    /// `correction` (proof the conduct is corrected) or `obligations` (proof the legal obligations
-    /// are fulfilled).
+    /// `correction` (proof the conduct is corrected), `obligations` (proof the legal obligations
+    /// are fulfilled) or `credit_report` (信用报告).
     pub purpose: String,
     pub attachment: AttachmentView,
 }
@@ -140,6 +140,9 @@ pub struct ScopeRules {
     pub repair_after_months: Option<i32>,
     /// The item's standard makes repair training a condition of repair.
     pub repair_requires_training: Option<bool>,
+    /// Black-list scope items: the standard asks for a credit report (信用报告) among the repair
+    /// materials (default false).
+    pub repair_requires_credit_report: Option<bool>,
     /// `determination` or `correction`: the day `repair_after_months` counts from.
     pub repair_waiting_from: Option<crate::four_lists::WaitingFrom>,
     /// The first day the entry may be repaired under this standard (with the application's
@@ -190,6 +193,10 @@ pub struct NewRepair {
     pub correction_attachment_ids: Vec<i32>,
     /// Proof the legal obligations are fulfilled (attachment ids, at least one).
     pub obligation_attachment_ids: Vec<i32>,
+    /// A credit report (信用报告): required where the entry's standard asks for one
+    /// (`repair_requires_credit_report`), kept with the application otherwise.
+    #[serde(default)]
+    pub credit_report_attachment_ids: Vec<i32>,
     /// The subject's signed `repair` commitment letter.
     pub commitment_id: i32,
     /// A completed repair-training attendance of the subject (required for organisations; for
@@ -219,6 +226,7 @@ pub struct Resubmission {
     pub grounds: Option<String>,
     pub correction_attachment_ids: Option<Vec<i32>>,
     pub obligation_attachment_ids: Option<Vec<i32>>,
+    pub credit_report_attachment_ids: Option<Vec<i32>>,
     pub commitment_id: Option<i32>,
     pub attendance_id: Option<i32>,
     pub service_record_ids: Option<Vec<i32>>,
@@ -440,6 +448,7 @@ fn full_view(
             repairable: v.repairable,
             repair_after_months: v.repair_after_months,
             repair_requires_training: v.repair_requires_training,
+            repair_requires_credit_report: v.repair_requires_credit_report,
             repair_waiting_from: v
                 .repair_waiting_from
                 .as_deref()
@@ -598,6 +607,7 @@ pub async fn submit_application(
         grounds,
         corrections: input.correction_attachment_ids,
         obligations: input.obligation_attachment_ids,
+        credit_reports: input.credit_report_attachment_ids,
         commitment_id: input.commitment_id,
         attendance_id: input.attendance_id,
         service_record_ids: input.service_record_ids,

@@ -248,6 +248,10 @@ pub(crate) async fn apply_step(
                         .obligation_attachment_ids
                         .clone()
                         .unwrap_or_else(|| pick("obligations")),
+                    credit_reports: a
+                        .credit_report_attachment_ids
+                        .clone()
+                        .unwrap_or_else(|| pick("credit_report")),
                     commitment_id: a.commitment_id.unwrap_or(before.commitment_id),
                     attendance_id: a.attendance_id.or(before.attendance_id),
                     service_record_ids: a.service_record_ids.clone().unwrap_or(old_services),
