@@ -152,8 +152,11 @@ impl Severity {
     }
 }
 
-/// The level (效力层级) of a legal-basis document. 国办发〔2020〕49号 (五)(六) say which levels
-/// may found a punishment measure or a local black list: see [`basis_shortfall`].
+/// The level (效力层级) of a legal-basis document: `law` 法律, `administrative_regulation`
+/// 行政法规, `departmental_rule` 部门规章, `local_regulation` 地方性法规, `local_government_rule`
+/// 地方政府规章, `central_policy_document` 党中央国务院政策文件, `normative_document` 其他规范性文件.
+/// 国办发〔2020〕49号 (五)(六) say which levels may found a punishment measure or a local black
+/// list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LegalBasisLevel {
