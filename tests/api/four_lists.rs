@@ -910,7 +910,7 @@ async fn publishing_needs_a_legal_basis_of_a_sufficient_level() {
 }
 
 /// Versions stored before levels were recorded: their rows have no `level`.
-fn strip_levels(app: &TestApp, id: i64) {
+pub fn strip_levels(app: &TestApp, id: i64) {
     use credit_lists::schema::four_list_item_versions as v;
     use diesel::prelude::*;
     diesel::update(v::table.filter(v::item_id.eq(id as i32)))
