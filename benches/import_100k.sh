@@ -22,7 +22,7 @@ for _ in $(seq 50); do curl -sf http://127.0.0.1:18099/health >/dev/null && brea
 TOKEN=$(curl -sf -XPOST http://127.0.0.1:18099/api/v1/auth/login -H 'content-type: application/json' \
   -d '{"username":"bench","password":"bench password 123"}' | python3 -c 'import sys,json;print(json.load(sys.stdin)["access_token"])')
 ID=$(curl -sf -XPOST http://127.0.0.1:18099/api/v1/four-list-items -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \
-  -d '{"kind":"black_scope","code":"BENCH-HEI","title":"基准测试","legal_basis":[{"document":"基准"}],"subject_kinds":["enterprise"],"severity":"serious"}' \
+  -d '{"kind":"black_scope","code":"BENCH-HEI","title":"基准测试","legal_basis":[{"document":"基准","level":"departmental_rule"}],"subject_kinds":["enterprise"],"severity":"serious"}' \
   | python3 -c 'import sys,json;print(json.load(sys.stdin)["id"])')
 curl -sf -XPOST "http://127.0.0.1:18099/api/v1/four-list-items/$ID/publish" -H "authorization: Bearer $TOKEN" >/dev/null
 python3 benches/gen_entries_csv.py "$ROWS" BENCH-HEI >"$WORK/entries.csv"

@@ -92,6 +92,9 @@ pub fn zh_message(code: &str, english: &str) -> String {
         "already_recorded" => "该主体已登记本期培训",
         "unknown_subject_name" => "主体尚未登记，须填写主体名称",
         "invalid_subject_code" => "主体代码无效",
+        "insufficient_legal_basis" => {
+            "设定依据层级不足：失信惩戒措施须以法律、法规、部门规章或党中央国务院政策文件为依据，本地设定的严重失信名单须以法律、行政法规、部门规章或地方性法规为依据"
+        }
         _ => "数据无效",
     };
     format!("{zh}（{english}）")

@@ -408,6 +408,7 @@ diesel::table! {
         created_at -> Timestamp,
         created_by -> Nullable<Integer>,
         published_at -> Nullable<Timestamp>,
+        origin -> Nullable<Text>,
     }
 }
 

@@ -114,6 +114,7 @@ async fn four_lists(
             statuses => ITEM_STATUSES,
             status_zh => ITEM_STATUSES.iter().copied().collect::<std::collections::BTreeMap<_, _>>(),
             departments => departments, done => done,
+            level_zh => basis_levels().into_iter().collect::<std::collections::BTreeMap<_, _>>(),
             may_import => ImportKind::FourLists.allowed(&user),
             may_add => may_add_items(&user),
         },
@@ -132,6 +133,20 @@ async fn four_list_publish(
     let SignedIn { user, shown, csrf } = or_page!(signed.posted(&req, &form.csrf));
     match crate::four_lists::store::publish(&state, user, path.into_inner()).await {
         Ok(_) => redirect("/console/four-lists?done=published"),
+        Err(ApiError::Invalid {
+            code: code @ "insufficient_legal_basis",
+            detail,
+            ..
+        }) => error_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &shown,
+            &csrf,
+            "不能公布",
+            &format!(
+                "{}。请修改该事项，在设定依据中注明依据层级后再公布。",
+                crate::imports::zh_message(code, &detail)
+            ),
+        ),
         Err(e) => error_for(&shown, &csrf, e),
     }
 }
@@ -143,19 +158,29 @@ struct ItemForm {
     code: String,
     title: String,
     description: String,
-    /// (document, article, issuer), three rows on the form.
-    basis: Vec<(String, String, String)>,
+    /// (document, article, issuer, level), three rows on the form.
+    basis: Vec<(String, String, String, String)>,
     subject_kinds: Vec<String>,
     fields: Vec<String>,
     severity: String,
     validity_months: String,
+    /// Scope items: `national` or `local`.
+    origin: String,
+}
+
+/// The levels of a legal basis as (API value, Chinese name), for the form's select and the pages.
+fn basis_levels() -> Vec<(&'static str, &'static str)> {
+    crate::four_lists::LegalBasisLevel::ALL
+        .iter()
+        .map(|l| (l.as_str(), l.zh()))
+        .collect()
 }
 
 const BASIS_ROWS: usize = 3;
 
 impl ItemForm {
     fn of(v: &crate::four_lists::FourListItemView) -> ItemForm {
-        let mut basis: Vec<(String, String, String)> = v
+        let mut basis: Vec<(String, String, String, String)> = v
             .legal_basis
             .iter()
             .map(|b| {
@@ -163,6 +188,7 @@ impl ItemForm {
                     b.document.clone(),
                     b.article.clone().unwrap_or_default(),
                     b.issuer.clone().unwrap_or_default(),
+                    b.level.map(|l| l.as_str().to_string()).unwrap_or_default(),
                 )
             })
             .collect();
@@ -183,13 +209,15 @@ impl ItemForm {
                 .map(|s| s.as_str().to_string())
                 .unwrap_or_default(),
             validity_months: v.validity_months.map(|m| m.to_string()).unwrap_or_default(),
+            origin: v.origin.map(|o| o.as_str().to_string()).unwrap_or_default(),
         }
     }
 
     fn from_pairs(pairs: &[(String, String)]) -> (String, ItemForm) {
         let mut csrf = String::new();
         let mut f = ItemForm::default();
-        let (mut docs, mut articles, mut issuers) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut docs, mut articles, mut issuers, mut levels) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (k, v) in pairs {
             let v = v.trim().to_string();
             match k.as_str() {
@@ -200,6 +228,8 @@ impl ItemForm {
                 "basis_document" => docs.push(v),
                 "basis_article" => articles.push(v),
                 "basis_issuer" => issuers.push(v),
+                "basis_level" => levels.push(v),
+                "origin" => f.origin = v,
                 "subject_kind" => f.subject_kinds.push(v),
                 "field" => f.fields.push(v),
                 "severity" => f.severity = v,
@@ -215,6 +245,7 @@ impl ItemForm {
                     d,
                     articles.get(i).cloned().unwrap_or_default(),
                     issuers.get(i).cloned().unwrap_or_default(),
+                    levels.get(i).cloned().unwrap_or_default(),
                 )
             })
             .collect();
@@ -223,17 +254,25 @@ impl ItemForm {
 
     /// The API's changes for an item of `kind`, or what the form itself cannot read.
     fn to_patch(&self, kind: ItemKind) -> Result<crate::four_lists::store::ItemPatch, Vec<String>> {
-        use crate::four_lists::{LegalBasis, Severity, SubjectType};
+        use crate::four_lists::{ItemOrigin, LegalBasis, LegalBasisLevel, Severity, SubjectType};
         let mut errors = Vec::new();
         let opt = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
         let legal_basis: Vec<LegalBasis> = self
             .basis
             .iter()
-            .filter(|(d, a, i)| !(d.is_empty() && a.is_empty() && i.is_empty()))
-            .map(|(d, a, i)| LegalBasis {
+            .filter(|(d, a, i, l)| !(d.is_empty() && a.is_empty() && i.is_empty() && l.is_empty()))
+            .map(|(d, a, i, l)| LegalBasis {
                 document: d.clone(),
                 article: opt(a),
                 issuer: opt(i),
+                level: if l.is_empty() {
+                    None
+                } else {
+                    LegalBasisLevel::parse(l).or_else(|| {
+                        errors.push("依据层级：请从列表中选择".to_string());
+                        None
+                    })
+                },
             })
             .collect();
         let subject_kinds: Vec<SubjectType> = self
@@ -256,6 +295,16 @@ impl ItemForm {
             ItemKind::RedScope => match self.validity_months.parse::<i32>() {
                 Ok(m) => patch.validity_months = Some(m),
                 Err(_) => errors.push("有效期（月）：请填写整数".to_string()),
+            },
+            _ => {}
+        }
+        match kind {
+            ItemKind::RedScope | ItemKind::BlackScope => match self.origin.as_str() {
+                "" => {}
+                o => match ItemOrigin::parse(o) {
+                    Some(o) => patch.origin = Some(o),
+                    None => errors.push("设定来源：请选择".to_string()),
+                },
             },
             ItemKind::IncentiveMeasures | ItemKind::PunishmentMeasures => {
                 patch.fields = Some(self.fields.clone());
@@ -296,6 +345,7 @@ impl ItemForm {
             objection_accept_days: None,
             objection_verify_days: None,
             validity_months: p.validity_months,
+            origin: p.origin,
         })
     }
 }
@@ -320,7 +370,7 @@ async fn item_form_page(
             context! {
                 user => shown, csrf => csrf, page => "four_lists", item => item, form => form,
                 kind => kind.as_str(), kinds => KINDS,
-                errors => errors, fields => fields, done => done,
+                errors => errors, fields => fields, done => done, levels => basis_levels(),
                 kind_zh => KINDS.iter().copied().collect::<std::collections::BTreeMap<_, _>>(),
             },
         ),
@@ -466,6 +516,7 @@ async fn new_item(
     let mut form = ItemForm::default();
     form.basis.resize(BASIS_ROWS, Default::default());
     form.subject_kinds = vec!["enterprise".into()];
+    form.origin = "local".into();
     item_form_page(
         &state,
         StatusCode::OK,
@@ -544,6 +595,8 @@ fn item_field_label(field: &str) -> &str {
         "fields" => "适用领域",
         "severity" => "失信等级",
         "validity_months" => "有效期（月）",
+        "origin" => "设定来源",
+        f if f.starts_with("legal_basis") && f.ends_with(".level") => "依据层级",
         f if f.starts_with("legal_basis") => "设定依据",
         f if f.starts_with("fields") => "适用领域",
         other => other,

@@ -15,12 +15,23 @@ use crate::entries::store::{audit_entry, create_entry, publish_entry, NewEntry};
 use crate::entries::{ListType, Source, StatementOutcome};
 use crate::error::ApiError;
 use crate::four_lists::store::NewItem;
-use crate::four_lists::{ItemKind, LegalBasis, Severity, SubjectType};
+use crate::four_lists::{ItemKind, ItemOrigin, LegalBasis, LegalBasisLevel, Severity, SubjectType};
+
+type Basis = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<LegalBasisLevel>,
+);
 use crate::schema::{
     four_list_items, list_entries, national_baselines, objections, special_rectification_items,
     users,
 };
 use crate::state::AppState;
+use LegalBasisLevel::{
+    AdministrativeRegulation as AdmReg, CentralPolicyDocument as Central,
+    DepartmentalRule as DeptRule, Law, NormativeDocument as Normative,
+};
 
 const DEPT_COURT: i32 = 15; // 市中级人民法院
 const DEPT_HRSS: i32 = 27; // 市人力资源和社会保障局
@@ -38,7 +49,11 @@ struct ItemSpec {
     kind: ItemKind,
     code: &'static str,
     title: &'static str,
-    basis: (&'static str, &'static str, &'static str),
+    /// (document, article, issuer, level): the real levels of the documents, so that every
+    /// punishment measure and local black list publishes (国办发〔2020〕49号 (五)(六)).
+    basis: &'static [Basis],
+    /// Scope items: the lists a national authority sets are `national`.
+    origin: Option<ItemOrigin>,
     subjects: &'static [SubjectType],
     severity: Option<Severity>,
     fields: &'static [&'static str],
@@ -54,7 +69,13 @@ const ITEMS: &[ItemSpec] = &[
         kind: ItemKind::RedScope,
         code: "SW-HONG-01",
         title: "纳税信用A级纳税人",
-        basis: ("《纳税信用管理办法（试行）》", "第二十九条", "国家税务总局"),
+        basis: &[(
+            "《纳税信用管理办法（试行）》",
+            "第二十九条",
+            "国家税务总局",
+            Some(Normative),
+        )],
+        origin: Some(ItemOrigin::National),
         subjects: &[E],
         severity: None,
         fields: &[],
@@ -65,11 +86,13 @@ const ITEMS: &[ItemSpec] = &[
         kind: ItemKind::BlackScope,
         code: "SW-HEI-01",
         title: "重大税收违法失信主体",
-        basis: (
+        basis: &[(
             "《重大税收违法失信主体信息公布管理办法》",
             "第六条",
             "国家税务总局",
-        ),
+            Some(DeptRule),
+        )],
+        origin: Some(ItemOrigin::National),
         subjects: &[E, I],
         severity: Some(Severity::Serious),
         fields: &[],
@@ -80,11 +103,13 @@ const ITEMS: &[ItemSpec] = &[
         kind: ItemKind::IncentiveMeasures,
         code: "SW-JL-01",
         title: "办税绿色通道和容缺办理",
-        basis: (
+        basis: &[(
             "《关于对纳税信用A级纳税人实施联合激励措施的合作备忘录》",
             "第二条",
             "国家发展改革委等",
-        ),
+            Some(Normative),
+        )],
+        origin: None,
         subjects: &[E],
         severity: None,
         fields: &["administrative_licensing", "supervision"],
@@ -95,11 +120,21 @@ const ITEMS: &[ItemSpec] = &[
         kind: ItemKind::PunishmentMeasures,
         code: "SW-CJ-01",
         title: "限制参与政府采购和招标投标",
-        basis: (
-            "《关于对重大税收违法案件当事人实施联合惩戒措施的合作备忘录》",
-            "第二条",
-            "国家发展改革委等",
-        ),
+        basis: &[
+            (
+                "《关于对重大税收违法案件当事人实施联合惩戒措施的合作备忘录》",
+                "第二条",
+                "国家发展改革委等",
+                Some(Normative),
+            ),
+            (
+                "《中华人民共和国政府采购法》",
+                "第二十二条",
+                "全国人民代表大会常务委员会",
+                Some(Law),
+            ),
+        ],
+        origin: None,
         subjects: &[E, I],
         severity: None,
         fields: &["government_procurement", "bidding", "fiscal_funds"],
@@ -110,11 +145,13 @@ const ITEMS: &[ItemSpec] = &[
         kind: ItemKind::RedScope,
         code: "SJ-HONG-01",
         title: "守合同重信用企业",
-        basis: (
+        basis: &[(
             "《吉林省守合同重信用企业公示办法》",
             "第五条",
             "吉林省市场监督管理厅",
-        ),
+            Some(Normative),
+        )],
+        origin: Some(ItemOrigin::Local),
         subjects: &[E],
         severity: None,
         fields: &[],
@@ -125,11 +162,13 @@ const ITEMS: &[ItemSpec] = &[
         kind: ItemKind::BlackScope,
         code: "SJ-HEI-01",
         title: "严重违法失信企业",
-        basis: (
+        basis: &[(
             "《市场监督管理严重违法失信名单管理办法》",
             "第九条",
             "国家市场监督管理总局",
-        ),
+            Some(DeptRule),
+        )],
+        origin: Some(ItemOrigin::National),
         subjects: &[E, O],
         severity: Some(Severity::Serious),
         fields: &[],
@@ -140,11 +179,13 @@ const ITEMS: &[ItemSpec] = &[
         kind: ItemKind::BlackScope,
         code: "SJ-HEI-02",
         title: "经营异常名录（未按期公示年报）",
-        basis: (
+        basis: &[(
             "《企业经营异常名录管理暂行办法》",
             "第四条",
             "国家工商行政管理总局",
-        ),
+            Some(DeptRule),
+        )],
+        origin: Some(ItemOrigin::National),
         subjects: &[E],
         severity: Some(Severity::General),
         fields: &[],
@@ -155,11 +196,13 @@ const ITEMS: &[ItemSpec] = &[
         kind: ItemKind::PunishmentMeasures,
         code: "SJ-CJ-01",
         title: "列为重点监管对象，提高抽查比例和频次",
-        basis: (
+        basis: &[(
             "《市场监督管理严重违法失信名单管理办法》",
             "第十四条",
             "国家市场监督管理总局",
-        ),
+            Some(DeptRule),
+        )],
+        origin: None,
         subjects: &[E, O],
         severity: None,
         fields: &["supervision", "market_access"],
@@ -170,11 +213,22 @@ const ITEMS: &[ItemSpec] = &[
         kind: ItemKind::BlackScope,
         code: "FY-HEI-01",
         title: "失信被执行人",
-        basis: (
-            "《最高人民法院关于公布失信被执行人名单信息的若干规定》",
-            "第一条",
-            "最高人民法院",
-        ),
+        basis: &[
+            // A judicial interpretation (司法解释) has none of the seven levels: left unstated.
+            (
+                "《最高人民法院关于公布失信被执行人名单信息的若干规定》",
+                "第一条",
+                "最高人民法院",
+                None,
+            ),
+            (
+                "《中华人民共和国民事诉讼法》",
+                "第二百六十六条",
+                "全国人民代表大会",
+                Some(Law),
+            ),
+        ],
+        origin: Some(ItemOrigin::National),
         subjects: &[E, I, O],
         severity: Some(Severity::Serious),
         fields: &[],
@@ -185,11 +239,21 @@ const ITEMS: &[ItemSpec] = &[
         kind: ItemKind::PunishmentMeasures,
         code: "FY-CJ-01",
         title: "限制高消费及有关消费，限制担任国有企业高管",
-        basis: (
-            "《关于对失信被执行人实施联合惩戒的合作备忘录》",
-            "第二条",
-            "国家发展改革委、最高人民法院等",
-        ),
+        basis: &[
+            (
+                "《关于对失信被执行人实施联合惩戒的合作备忘录》",
+                "第二条",
+                "国家发展改革委、最高人民法院等",
+                Some(Normative),
+            ),
+            (
+                "《关于加快推进失信被执行人信用监督、警示和惩戒机制建设的意见》",
+                "二、加强联合惩戒",
+                "中共中央办公厅、国务院办公厅",
+                Some(Central),
+            ),
+        ],
+        origin: None,
         subjects: &[E, I, O],
         severity: None,
         fields: &["public_recruitment", "honours", "fiscal_funds"],
@@ -200,11 +264,13 @@ const ITEMS: &[ItemSpec] = &[
         kind: ItemKind::BlackScope,
         code: "RS-HEI-01",
         title: "拖欠农民工工资失信联合惩戒对象",
-        basis: (
+        basis: &[(
             "《拖欠农民工工资失信联合惩戒对象名单管理暂行办法》（人社部令第45号）",
             "第五条",
             "人力资源社会保障部",
-        ),
+            Some(DeptRule),
+        )],
+        origin: Some(ItemOrigin::National),
         subjects: &[E, I],
         severity: Some(Severity::General),
         fields: &[],
@@ -215,7 +281,13 @@ const ITEMS: &[ItemSpec] = &[
         kind: ItemKind::PunishmentMeasures,
         code: "RS-CJ-01",
         title: "限制享受财政补贴和评优评先",
-        basis: ("《保障农民工工资支付条例》", "第四十八条", "国务院"),
+        basis: &[(
+            "《保障农民工工资支付条例》",
+            "第四十八条",
+            "国务院",
+            Some(AdmReg),
+        )],
+        origin: None,
         subjects: &[E, I],
         severity: None,
         fields: &["fiscal_funds", "honours"],
@@ -226,11 +298,13 @@ const ITEMS: &[ItemSpec] = &[
         kind: ItemKind::RedScope,
         code: "JT-HONG-01",
         title: "交通运输守信激励对象（AA级信用企业）",
-        basis: (
+        basis: &[(
             "《交通运输守信联合激励和失信联合惩戒对象名单管理办法（试行）》",
             "第七条",
             "交通运输部",
-        ),
+            Some(Normative),
+        )],
+        origin: Some(ItemOrigin::National),
         subjects: &[E],
         severity: None,
         fields: &[],
@@ -241,11 +315,13 @@ const ITEMS: &[ItemSpec] = &[
         kind: ItemKind::IncentiveMeasures,
         code: "JT-JL-01",
         title: "行政审批优先办理",
-        basis: (
+        basis: &[(
             "《交通运输守信联合激励和失信联合惩戒对象名单管理办法（试行）》",
             "第十五条",
             "交通运输部",
-        ),
+            Some(Normative),
+        )],
+        origin: None,
         subjects: &[E],
         severity: None,
         fields: &["administrative_licensing"],
@@ -535,11 +611,16 @@ fn seed_all(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
             code: spec.code.into(),
             title: spec.title.into(),
             description: String::new(),
-            legal_basis: vec![LegalBasis {
-                document: spec.basis.0.into(),
-                article: Some(spec.basis.1.into()),
-                issuer: Some(spec.basis.2.into()),
-            }],
+            legal_basis: spec
+                .basis
+                .iter()
+                .map(|&(document, article, issuer, level)| LegalBasis {
+                    document: document.into(),
+                    article: Some(article.into()),
+                    issuer: Some(issuer.into()),
+                    level,
+                })
+                .collect(),
             subject_kinds: spec.subjects.to_vec(),
             fields: spec.fields.iter().map(|f| f.to_string()).collect(),
             implementing_department_ids: vec![],
@@ -556,6 +637,7 @@ fn seed_all(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
             objection_accept_days: None,
             objection_verify_days: None,
             validity_months: (spec.kind == ItemKind::RedScope).then_some(36),
+            origin: spec.origin,
         };
         let item = with_own_standard(spec.code, item);
         let id = crate::four_lists::store::create_and_publish(conn, admin, item)?;

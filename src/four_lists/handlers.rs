@@ -140,7 +140,7 @@ pub async fn update_item(
         (status = 403, description = "Outside your scope", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Nothing to publish (no draft version), or repealed", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A linked scope item is not published", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A linked scope item is not published (`validation_failed`), or the legal basis has no row of a sufficient level (`insufficient_legal_basis`, field `legal_basis`): a punishment measure needs a law, administrative regulation, departmental rule, local regulation or central policy document, a local black scope item a law, administrative regulation, departmental rule or local regulation", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/four-list-items/{id}/publish")]

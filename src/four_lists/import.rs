@@ -6,7 +6,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
 
 use super::store::{create_item_in, publish_item_in, NewItem};
-use super::{ItemKind, LegalBasis, Severity, SubjectType};
+use super::{ItemKind, ItemOrigin, LegalBasis, LegalBasisLevel, Severity, SubjectType};
 use crate::auth::{AuthUser, Role};
 use crate::db::DbConnection;
 use crate::error::{ApiError, Problem};
@@ -63,7 +63,22 @@ const COLUMNS: &[(&str, &[&str], &str)] = &[
         "linked_scope_item_ids",
     ),
     ("部门编号", &["部门编号", "department_id"], "department_id"),
+    // Looked up by key, not position: columns may be added before these.
+    (
+        "依据层级",
+        &["依据层级", "效力层级", "legal_basis_level"],
+        "legal_basis_level",
+    ),
+    ("设定来源", &["设定来源", "origin"], "origin"),
 ];
+
+/// A column's index by its key (the third element of [`COLUMNS`]).
+fn col(key: &str) -> usize {
+    COLUMNS
+        .iter()
+        .position(|c| c.2 == key)
+        .expect("a known column key")
+}
 
 fn split_list(raw: &str) -> Vec<String> {
     raw.split(['、', ',', '，', ';', '；', '\n'])
@@ -91,8 +106,19 @@ fn kind_of(raw: &str) -> Option<ItemKind> {
 }
 
 fn column_for_field(field: &str) -> Option<usize> {
+    if field.starts_with("legal_basis[") && field.ends_with(".level") {
+        return Some(col("legal_basis_level"));
+    }
     let base = field.split(['[', '.']).next().unwrap_or(field);
     COLUMNS.iter().position(|c| c.2 == base)
+}
+
+fn origin_of(raw: &str) -> Option<ItemOrigin> {
+    Some(match raw {
+        "national" | "国家" | "国家层面" | "国家设定" => ItemOrigin::National,
+        "local" | "本地" | "地方" | "本地设定" | "地方设定" => ItemOrigin::Local,
+        _ => return None,
+    })
 }
 
 fn apply(
@@ -225,6 +251,33 @@ fn apply(
             months(12, &mut report),
             months(13, &mut report),
         );
+        let level_col = col("legal_basis_level");
+        let level = match cells(level_col).as_str() {
+            "" => None,
+            raw => LegalBasisLevel::parse(raw).or_else(|| {
+                bad(
+                    level_col,
+                    "invalid_value",
+                    "the level is one of 法律, 行政法规, 部门规章, 地方性法规, 地方政府规章, \
+                     党中央国务院政策文件, 其他规范性文件",
+                    &mut report,
+                );
+                None
+            }),
+        };
+        let origin_col = col("origin");
+        let origin = match cells(origin_col).as_str() {
+            "" => None,
+            raw => origin_of(raw).or_else(|| {
+                bad(
+                    origin_col,
+                    "invalid_value",
+                    "the origin is 国家层面 or 本地",
+                    &mut report,
+                );
+                None
+            }),
+        };
         if report.errors.len() > before {
             continue;
         }
@@ -284,6 +337,7 @@ fn apply(
                     document: cells(4),
                     article: opt(5),
                     issuer: opt(6),
+                    level,
                 }]
             },
             subject_kinds,
@@ -302,6 +356,7 @@ fn apply(
             objection_accept_days: None,
             objection_verify_days: None,
             validity_months: validity,
+            origin,
         };
         // No savepoint per row (see the list-entry import): failures are validation errors.
         let created = (|| -> Result<(), ApiError> {
@@ -398,63 +453,78 @@ pub(crate) fn template_file(
         .department_id
         .map(|d| d.to_string())
         .unwrap_or_default();
-    let row = |cells: [&str; 15]| -> Vec<String> {
+    // The 15 columns before 部门编号, then 依据层级 and 设定来源.
+    let row = |cells: [&str; 15], level: &str, origin: &str| -> Vec<String> {
         let mut v: Vec<String> = cells.iter().map(|s| s.to_string()).collect();
         v.push(dept.clone());
+        v.push(level.to_string());
+        v.push(origin.to_string());
         v
     };
     let examples = vec![
-        row([
-            "严重失信行为及主体范围清单",
-            "HEI-01",
-            "重大税收违法失信主体",
+        row(
+            [
+                "严重失信行为及主体范围清单",
+                "HEI-01",
+                "重大税收违法失信主体",
+                "",
+                "《重大税收违法失信主体信息公布管理办法》",
+                "第六条",
+                "国家税务总局",
+                "企业、自然人",
+                "",
+                "严重",
+                "",
+                "",
+                "",
+                "",
+                "",
+            ],
+            "部门规章",
+            "国家层面",
+        ),
+        row(
+            [
+                "失信惩戒政策措施清单",
+                "CJ-01",
+                "限制参与政府采购",
+                "",
+                "《政府采购法》",
+                "第二十二条",
+                "全国人民代表大会常务委员会",
+                "企业",
+                "政府采购、招标投标",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "HEI-01",
+            ],
+            "法律",
             "",
-            "《重大税收违法失信主体信息公布管理办法》",
-            "第六条",
-            "国家税务总局",
-            "企业、自然人",
-            "",
-            "严重",
-            "",
-            "",
-            "",
-            "",
-            "",
-        ]),
-        row([
-            "失信惩戒政策措施清单",
-            "CJ-01",
-            "限制参与政府采购",
-            "",
-            "《政府采购法》",
-            "第二十二条",
-            "全国人民代表大会常务委员会",
-            "企业",
-            "政府采购、招标投标",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "HEI-01",
-        ]),
-        row([
-            "诚信典型范围清单",
-            "HONG-01",
-            "纳税信用A级纳税人",
-            "",
-            "《纳税信用管理办法（试行）》",
-            "",
-            "国家税务总局",
-            "企业",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "36",
-            "",
-        ]),
+        ),
+        row(
+            [
+                "诚信典型范围清单",
+                "HONG-01",
+                "纳税信用A级纳税人",
+                "",
+                "《纳税信用管理办法（试行）》",
+                "",
+                "国家税务总局",
+                "企业",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "36",
+                "",
+            ],
+            "其他规范性文件",
+            "国家层面",
+        ),
     ];
     file_response(
         format,

@@ -182,6 +182,145 @@ impl WaitingFrom {
 /// (国办发〔2025〕22号).
 pub const MINOR_PUBLICATION_MONTHS_MAX: i32 = 3;
 
+/// The level (效力层级) of a legal-basis document: `law` 法律, `administrative_regulation`
+/// 行政法规, `departmental_rule` 部门规章, `local_regulation` 地方性法规, `local_government_rule`
+/// 地方政府规章, `central_policy_document` 党中央国务院政策文件, `normative_document` 其他规范性文件.
+/// 国办发〔2020〕49号 (五)(六) say which levels may found a punishment measure or a local black
+/// list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LegalBasisLevel {
+    /// 法律: adopted by the National People's Congress or its Standing Committee.
+    Law,
+    /// 行政法规: issued by the State Council (国务院令).
+    AdministrativeRegulation,
+    /// 部门规章: a rule of a State Council department (部门令).
+    DepartmentalRule,
+    /// 地方性法规: adopted by a provincial (or city) people's congress or its standing committee.
+    LocalRegulation,
+    /// 地方政府规章: a rule of a provincial or city government.
+    LocalGovernmentRule,
+    /// 党中央、国务院政策文件: a policy document of the Party Central Committee or the State Council
+    /// (中发, 国发, 中办发, 国办发 ...).
+    CentralPolicyDocument,
+    /// 其他规范性文件: any other normative document (departmental notices, memoranda of
+    /// cooperation, provincial or local documents ...).
+    NormativeDocument,
+}
+
+impl LegalBasisLevel {
+    pub const ALL: [LegalBasisLevel; 7] = [
+        LegalBasisLevel::Law,
+        LegalBasisLevel::AdministrativeRegulation,
+        LegalBasisLevel::DepartmentalRule,
+        LegalBasisLevel::LocalRegulation,
+        LegalBasisLevel::LocalGovernmentRule,
+        LegalBasisLevel::CentralPolicyDocument,
+        LegalBasisLevel::NormativeDocument,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LegalBasisLevel::Law => "law",
+            LegalBasisLevel::AdministrativeRegulation => "administrative_regulation",
+            LegalBasisLevel::DepartmentalRule => "departmental_rule",
+            LegalBasisLevel::LocalRegulation => "local_regulation",
+            LegalBasisLevel::LocalGovernmentRule => "local_government_rule",
+            LegalBasisLevel::CentralPolicyDocument => "central_policy_document",
+            LegalBasisLevel::NormativeDocument => "normative_document",
+        }
+    }
+
+    /// The level's Chinese name, as staff and the public read it.
+    pub fn zh(self) -> &'static str {
+        match self {
+            LegalBasisLevel::Law => "法律",
+            LegalBasisLevel::AdministrativeRegulation => "行政法规",
+            LegalBasisLevel::DepartmentalRule => "部门规章",
+            LegalBasisLevel::LocalRegulation => "地方性法规",
+            LegalBasisLevel::LocalGovernmentRule => "地方政府规章",
+            LegalBasisLevel::CentralPolicyDocument => "党中央国务院政策文件",
+            LegalBasisLevel::NormativeDocument => "其他规范性文件",
+        }
+    }
+
+    /// The API value or the Chinese name (a few common spellings accepted).
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        Self::ALL
+            .into_iter()
+            .find(|l| l.as_str() == s || l.zh() == s)
+            .or(match s {
+                "党中央、国务院政策文件" | "中央政策文件" => {
+                    Some(LegalBasisLevel::CentralPolicyDocument)
+                }
+                "规范性文件" => Some(LegalBasisLevel::NormativeDocument),
+                _ => None,
+            })
+    }
+}
+
+/// Who sets a red or black list (scope items only): a national authority, or this city.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemOrigin {
+    /// 国家层面设定: a list set by a national authority and applied here (the courts'
+    /// 失信被执行人, tax's 重大税收违法失信主体, market regulation's 严重违法失信名单 ...).
+    National,
+    /// 本地设定: a list the city (or province) sets itself. A local black list must rest on a law,
+    /// administrative regulation, departmental rule or local regulation (国办发〔2020〕49号 (五)(六)).
+    Local,
+}
+
+impl ItemOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemOrigin::National => "national",
+            ItemOrigin::Local => "local",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "national" => Some(ItemOrigin::National),
+            "local" => Some(ItemOrigin::Local),
+            _ => None,
+        }
+    }
+}
+
+/// Why an item's legal basis may not found a published version, or `None` when it may:
+/// under 国办发〔2020〕49号 (五)(六) a punishment measure rests on a law, a regulation (administrative
+/// or local), a departmental rule or a central policy document, and a black list set locally rests
+/// on a law, administrative regulation, departmental rule or local regulation. Other kinds (and
+/// black lists a national authority sets) carry no such condition here.
+pub fn basis_shortfall(
+    kind: ItemKind,
+    origin: Option<ItemOrigin>,
+    basis: &[LegalBasis],
+) -> Option<&'static str> {
+    use LegalBasisLevel::*;
+    let (accepted, message): (&[LegalBasisLevel], &'static str) = match (kind, origin) {
+        (ItemKind::PunishmentMeasures, _) => (
+            &[Law, AdministrativeRegulation, DepartmentalRule, LocalRegulation, CentralPolicyDocument],
+            "a punishment measure must rest on a law, administrative regulation, departmental rule, \
+             local regulation or central policy document (国办发〔2020〕49号): state the level of a \
+             basis of one of these levels",
+        ),
+        (ItemKind::BlackScope, Some(ItemOrigin::Local) | None) => (
+            &[Law, AdministrativeRegulation, DepartmentalRule, LocalRegulation],
+            "a black list set locally must rest on a law, administrative regulation, departmental \
+             rule or local regulation (国办发〔2020〕49号): state the level of a basis of one of \
+             these levels, or mark the item's origin national",
+        ),
+        _ => return None,
+    };
+    let met = basis
+        .iter()
+        .any(|b| b.level.is_some_and(|l| accepted.contains(&l)));
+    (!met).then_some(message)
+}
+
 /// Legal basis (依据) of an item: a law, regulation or policy document and its article.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -197,6 +336,11 @@ pub struct LegalBasis {
     pub article: Option<String>,
     #[schema(example = "全国人民代表大会常务委员会")]
     pub issuer: Option<String>,
+    /// The document's level (效力层级); null when not stated (rows stored before levels were
+    /// recorded). Drafts may leave it out; publishing a punishment measure or a local black scope
+    /// item needs a row of a sufficient level.
+    #[serde(default)]
+    pub level: Option<LegalBasisLevel>,
 }
 
 /// The versioned content of an item.
@@ -223,6 +367,7 @@ pub struct ItemContent {
     pub objection_accept_days: Option<i32>,
     pub objection_verify_days: Option<i32>,
     pub validity_months: Option<i32>,
+    pub origin: Option<ItemOrigin>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -271,6 +416,7 @@ pub struct VersionRow {
     pub created_at: chrono::NaiveDateTime,
     pub created_by: Option<i32>,
     pub published_at: Option<chrono::NaiveDateTime>,
+    pub origin: Option<String>,
 }
 
 fn parse_json<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
@@ -302,6 +448,7 @@ impl VersionRow {
             objection_accept_days: self.objection_accept_days,
             objection_verify_days: self.objection_verify_days,
             validity_months: self.validity_months,
+            origin: self.origin.as_deref().and_then(ItemOrigin::parse),
         }
     }
 }
@@ -369,6 +516,18 @@ pub struct FourListItemView {
     pub objection_verify_days: Option<i32>,
     /// Red-list scope items: validity of a listing, in months.
     pub validity_months: Option<i32>,
+    /// Scope items: who sets the list (`national` or `local`, default `local`).
+    pub origin: Option<ItemOrigin>,
+    /// Whether this version's legal basis may found a published version (国办发〔2020〕49号
+    /// (五)(六)): false for a punishment measure without a law, administrative regulation,
+    /// departmental rule, local regulation or central policy document among its rows, and for a
+    /// local black scope item without a law, administrative regulation, departmental rule or local
+    /// regulation. Always true for other items.
+    pub legal_basis_sufficient: bool,
+    /// The same for the version in force (`published_version`); null when the item was never
+    /// published. A published item whose basis falls short keeps working (entries, checks) and is
+    /// flagged until a version with a sufficient basis is published.
+    pub published_legal_basis_sufficient: Option<bool>,
     #[schema(value_type = String, format = DateTime)]
     #[serde(with = "crate::http::utc")]
     pub created_at: chrono::NaiveDateTime,
@@ -413,12 +572,25 @@ pub fn view(
         .select((departments::name, departments::region_code))
         .first(conn)?;
     let c = version.content();
+    let kind =
+        ItemKind::parse(&item.kind).ok_or_else(|| ApiError::internal("unknown item kind"))?;
+    let legal_basis_sufficient = basis_shortfall(kind, c.origin, &c.legal_basis).is_none();
+    let published_legal_basis_sufficient = match item.published_version {
+        None => None,
+        Some(p) if p == version.version => Some(legal_basis_sufficient),
+        Some(p) => {
+            let pc = find_version(conn, item.id, p)?
+                .ok_or_else(|| ApiError::internal("missing published version"))?
+                .content();
+            Some(basis_shortfall(kind, pc.origin, &pc.legal_basis).is_none())
+        }
+    };
     Ok(FourListItemView {
         id: item.id,
         department_id: item.department_id,
         department_name,
         region_code,
-        kind: ItemKind::parse(&item.kind).ok_or_else(|| ApiError::internal("unknown item kind"))?,
+        kind,
         code: item.code.clone(),
         status: item.status.clone(),
         version: version.version,
@@ -448,6 +620,9 @@ pub fn view(
         objection_accept_days: c.objection_accept_days,
         objection_verify_days: c.objection_verify_days,
         validity_months: c.validity_months,
+        origin: c.origin,
+        legal_basis_sufficient,
+        published_legal_basis_sufficient,
         created_at: item.created_at,
         updated_at: item.updated_at,
         published_at: item.published_at,
@@ -730,6 +905,16 @@ pub fn validate_content(
                 ));
             }
         }
+    }
+    if matches!(kind, ItemKind::RedScope | ItemKind::BlackScope) {
+        // Unstated means set locally: the stricter reading, which a national list lifts by saying so.
+        c.origin.get_or_insert(ItemOrigin::Local);
+    } else if c.origin.is_some() {
+        errors.push(FieldError::new(
+            "origin",
+            "not_applicable",
+            "origin applies to scope items only",
+        ));
     }
     match (kind, c.validity_months) {
         (ItemKind::RedScope, None) => errors.push(FieldError::new(

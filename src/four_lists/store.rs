@@ -220,6 +220,10 @@ pub struct NewItem {
     pub objection_verify_days: Option<i32>,
     /// red_scope only (required there).
     pub validity_months: Option<i32>,
+    /// Scope items only: `national` for a list a national authority sets, `local` (the default)
+    /// for the city's own. A local black list needs a law, administrative regulation,
+    /// departmental rule or local regulation among its legal basis to be published.
+    pub origin: Option<ItemOrigin>,
 }
 
 fn check_code(errors: &mut Vec<FieldError>, code: &str) -> String {
@@ -291,6 +295,7 @@ pub fn create_item_in(
         objection_accept_days: input.objection_accept_days,
         objection_verify_days: input.objection_verify_days,
         validity_months: input.validity_months,
+        origin: input.origin,
     };
     let content = validate_content(conn, input.kind, None, content)?;
     let taken: i64 = four_list_items::table
@@ -366,6 +371,16 @@ pub fn publish_item_in(
         ));
     }
     let content = draft.content();
+    // What may be saved as a draft may not always be published: the basis's level (国办发〔2020〕
+    // 49号 (五)(六)). Versions published before keep working; they are only flagged.
+    let kind = ItemKind::parse(&item.kind).ok_or_else(|| ApiError::internal("unknown kind"))?;
+    if let Some(message) = basis_shortfall(kind, content.origin, &content.legal_basis) {
+        return Err(ApiError::invalid_field(
+            "legal_basis",
+            "insufficient_legal_basis",
+            message,
+        ));
+    }
     let mut errors = Vec::new();
     for (i, s) in content.linked_scope_item_ids.iter().enumerate() {
         let published: i64 = four_list_items::table
@@ -474,6 +489,7 @@ fn insert_version(
             four_list_item_versions::objection_accept_days.eq(c.objection_accept_days),
             four_list_item_versions::objection_verify_days.eq(c.objection_verify_days),
             four_list_item_versions::validity_months.eq(c.validity_months),
+            four_list_item_versions::origin.eq(c.origin.map(|o| o.as_str())),
             four_list_item_versions::created_at.eq(db::now()),
             four_list_item_versions::created_by.eq(created_by),
         ))
@@ -531,6 +547,7 @@ pub struct ItemPatch {
     pub objection_accept_days: Option<i32>,
     pub objection_verify_days: Option<i32>,
     pub validity_months: Option<i32>,
+    pub origin: Option<ItemOrigin>,
 }
 
 /// Edits an item: in place while a draft, as a new draft version once published (the API's and
@@ -622,6 +639,9 @@ pub(crate) async fn update(
             }
             if let Some(v) = p.validity_months {
                 c.validity_months = Some(v);
+            }
+            if let Some(v) = p.origin {
+                c.origin = Some(v);
             }
             let c = validate_content(conn, kind, Some(id), c)?;
             if let Some(code) = &p.code {

@@ -1047,3 +1047,27 @@ async fn receipts_are_found_by_subject_exactly_among_subjects_of_the_same_bucket
         );
     }
 }
+
+/// A punishment measure published before legal-basis levels were recorded (its basis now falls
+/// short, `docs/lists.md`) keeps applying in checks until it is changed.
+#[tokio::test]
+async fn a_measure_published_before_levels_still_applies() {
+    let s = setup().await;
+    crate::four_lists::strip_levels(&s.f.app, s.punish);
+    let item: Value =
+        s.f.app
+            .get(
+                &format!("/api/v1/four-list-items/{}", s.punish),
+                &s.f.tax.token,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(item["published_legal_basis_sufficient"], false, "{item}");
+    let a = uscc(131);
+    listed(&s, "black", &a, "HEI-OLD").await;
+    let v = check(&s, &a, "government_procurement").await;
+    assert_eq!(v["advice"], "restrict", "{v}");
+    assert_eq!(measure_ids(&v), vec![s.punish]);
+}

@@ -1721,3 +1721,106 @@ async fn cross_site_console_posts_are_refused_and_same_origin_ones_accepted() {
     assert_eq!(p.location(), "/console/login");
     assert_eq!(b.get("/console/").await.status, StatusCode::SEE_OTHER);
 }
+
+/// 设定依据层级: the form's select and origin, the refusal to publish in Chinese, and the flag on
+/// the list and the edit page until a sufficient version is published.
+#[tokio::test]
+async fn four_list_pages_show_and_edit_the_basis_level_and_flag_insufficient_items() {
+    let app = spawn_app().await;
+    app.account(
+        "tax",
+        credit_lists::auth::Role::Department,
+        Some(DEPT_TAX),
+        None,
+    )
+    .await;
+    let mut b = Browser::new(&app);
+    b.log_in("tax", PASSWORD).await;
+    let page = b.get("/console/four-lists/new?kind=black_scope").await;
+    assert!(page.body.contains("name=\"basis_level\""));
+    assert!(page
+        .body
+        .contains("<option value=\"local_regulation\">地方性法规</option>"));
+    assert!(page.body.contains("<option value=\"local\" selected>"));
+    let csrf = page.csrf();
+    let new_item = |level: &str| -> Vec<(String, String)> {
+        [
+            ("csrf", csrf.as_str()),
+            ("kind", "black_scope"),
+            ("code", "HEI-LOCAL"),
+            ("title", "拒不履行法定义务"),
+            ("description", ""),
+            ("basis_document", "《通化市某某办法》"),
+            ("basis_article", "第五条"),
+            ("basis_issuer", "通化市人民政府"),
+            ("basis_level", level),
+            ("subject_kind", "enterprise"),
+            ("severity", "serious"),
+            ("origin", "local"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    };
+    let add = |b: &Browser, fields: Vec<(String, String)>| {
+        b.client
+            .post(format!("{}/console/four-lists/new", b.base))
+            .header(header::COOKIE, b.cookie_header())
+            .form(&fields)
+            .send()
+    };
+    let res = add(&b, new_item("bogus")).await.unwrap();
+    let p = b.keep(res).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("依据层级：请从列表中选择"), "{}", p.body);
+    // A 地方政府规章 saves as a draft, flagged, and cannot be published.
+    let res = add(&b, new_item("local_government_rule")).await.unwrap();
+    let p = b.keep(res).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let edit = b.get(p.location()).await;
+    assert!(edit.body.contains("设定依据层级不足"), "{}", edit.body);
+    assert!(edit
+        .body
+        .contains("<option value=\"local_government_rule\" selected>地方政府规章</option>"));
+    let id = p
+        .location()
+        .trim_start_matches("/console/four-lists/")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let list = b.get("/console/four-lists?q=HEI-LOCAL").await;
+    assert!(list.body.contains("（地方政府规章）"), "{}", list.body);
+    assert!(list.body.contains("设定依据层级不足"));
+    let p = b
+        .post(
+            &format!("/console/four-lists/{id}/publish"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("设定依据层级不足"), "{}", p.body);
+    // Saved with a 地方性法规, it publishes and the flag goes.
+    let mut fields = new_item("local_regulation");
+    fields.retain(|(k, _)| k != "code" && k != "kind");
+    let res = b
+        .client
+        .post(format!("{}/console/four-lists/{id}/edit", b.base))
+        .header(header::COOKIE, b.cookie_header())
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    let p = b.keep(res).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let p = b
+        .post(
+            &format!("/console/four-lists/{id}/publish"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let list = b.get("/console/four-lists?q=HEI-LOCAL").await;
+    assert!(list.body.contains("已公布") && list.body.contains("（地方性法规）"));
+    assert!(!list.body.contains("设定依据层级不足"), "{}", list.body);
+}

@@ -10,7 +10,7 @@ pub fn black_scope(code: &str) -> Value {
         "code": code,
         "title": "重大税收违法失信主体",
         "description": "偷税、逃避追缴欠税、骗取出口退税等情形",
-        "legal_basis": [{"document": "《重大税收违法失信主体信息公布管理办法》", "article": "第六条", "issuer": "国家税务总局"}],
+        "legal_basis": [{"document": "《重大税收违法失信主体信息公布管理办法》", "article": "第六条", "issuer": "国家税务总局", "level": "departmental_rule"}],
         "subject_kinds": ["enterprise", "individual"],
         "severity": "serious"
     })
@@ -21,7 +21,7 @@ pub fn red_scope(code: &str) -> Value {
         "kind": "red_scope",
         "code": code,
         "title": "纳税信用A级纳税人",
-        "legal_basis": [{"document": "《纳税信用管理办法（试行）》"}],
+        "legal_basis": [{"document": "《纳税信用管理办法（试行）》", "level": "normative_document"}],
         "subject_kinds": ["enterprise"],
         "validity_months": 24
     })
@@ -32,7 +32,7 @@ pub fn punishment(code: &str, scopes: &[i64]) -> Value {
         "kind": "punishment_measures",
         "code": code,
         "title": "限制参与政府采购",
-        "legal_basis": [{"document": "《政府采购法》", "article": "第二十二条"}],
+        "legal_basis": [{"document": "《政府采购法》", "article": "第二十二条", "level": "law"}],
         "subject_kinds": ["enterprise"],
         "fields": ["government_procurement", "bidding"],
         "linked_scope_item_ids": scopes
@@ -686,4 +686,443 @@ async fn versions_and_items_of_unknown_ids_are_404_and_bad_ids_400() {
         )
         .await;
     assert_problem(res, StatusCode::BAD_REQUEST, "invalid_body").await;
+}
+
+/// Publishes `id`, expecting 422 `insufficient_legal_basis` naming `legal_basis`.
+async fn refused_for_its_basis(app: &TestApp, token: &str, id: i64) {
+    let res = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/four-list-items/{id}/publish"),
+            Some(token),
+            None,
+        )
+        .await;
+    let p = assert_problem(
+        res,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "insufficient_legal_basis",
+    )
+    .await;
+    assert_eq!(problem_fields(&p), vec!["legal_basis".to_string()], "{p}");
+}
+
+fn basis(level: Option<&str>) -> Value {
+    match level {
+        Some(l) => json!([{"document": "《某某文件》", "article": "第一条", "level": l}]),
+        None => json!([{"document": "《某某文件》", "article": "第一条"}]),
+    }
+}
+
+#[tokio::test]
+async fn publishing_needs_a_legal_basis_of_a_sufficient_level() {
+    let app = spawn_app().await;
+    let tax = app
+        .account("tax", Role::Department, Some(DEPT_TAX), None)
+        .await;
+    let t = &tax.token;
+    let scope = create(&app, t, black_scope("HEI-1")).await;
+    assert_eq!(scope["origin"], "local", "scope items are local by default");
+    assert_eq!(scope["legal_basis"][0]["level"], "departmental_rule");
+    assert_eq!(scope["legal_basis_sufficient"], true);
+    assert_eq!(scope["published_legal_basis_sufficient"], Value::Null);
+    let scope = scope["id"].as_i64().unwrap();
+    publish(&app, t, scope).await;
+
+    // A measure resting only on 其他规范性文件: saved as a draft, flagged, refused on publish.
+    let mut m = punishment("CJ-1", &[scope]);
+    m["legal_basis"] = basis(Some("normative_document"));
+    let measure = create(&app, t, m).await;
+    assert_eq!(measure["status"], "draft");
+    assert_eq!(measure["legal_basis"][0]["level"], "normative_document");
+    assert_eq!(measure["legal_basis_sufficient"], false);
+    let measure = measure["id"].as_i64().unwrap();
+    let before = app.audit_count();
+    refused_for_its_basis(&app, t, measure).await;
+    assert_eq!(
+        app.audit_count(),
+        before,
+        "a refused publish writes nothing"
+    );
+    let v: Value = app
+        .get(&format!("/api/v1/four-list-items/{measure}"), t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (v["status"].as_str(), v["published_version"].as_i64()),
+        (Some("draft"), None)
+    );
+    // Neither a 地方政府规章 nor a row without a level is enough for a measure.
+    for level in [Some("local_government_rule"), None] {
+        let res = app
+            .patch(
+                &format!("/api/v1/four-list-items/{measure}"),
+                t,
+                json!({"legal_basis": basis(level)}),
+            )
+            .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::OK,
+            "a draft saves without a level"
+        );
+        refused_for_its_basis(&app, t, measure).await;
+    }
+    // A central policy document (党中央国务院政策文件) among the rows is.
+    let res = app
+        .patch(
+            &format!("/api/v1/four-list-items/{measure}"),
+            t,
+            json!({"legal_basis": [
+                {"document": "《某某通知》", "level": "normative_document"},
+                {"document": "《关于加快推进失信被执行人信用监督、警示和惩戒机制建设的意见》", "article": "二", "issuer": "中共中央办公厅、国务院办公厅", "level": "central_policy_document"}
+            ]}),
+        )
+        .await;
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["legal_basis_sufficient"], true, "{v}");
+    let v = publish(&app, t, measure).await;
+    assert_eq!(v["status"], "published");
+    assert_eq!(v["published_legal_basis_sufficient"], true);
+    // So is each of law, administrative regulation, departmental rule and local regulation.
+    for (n, level) in [
+        "law",
+        "administrative_regulation",
+        "departmental_rule",
+        "local_regulation",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut m = punishment(&format!("CJ-OK-{n}"), &[scope]);
+        m["legal_basis"] = basis(Some(level));
+        let id = create(&app, t, m).await["id"].as_i64().unwrap();
+        publish(&app, t, id).await;
+    }
+
+    // A local black scope item: a 地方政府规章 or a central policy document is not enough, a
+    // 地方性法规 is.
+    let mut local = black_scope("HEI-LOCAL");
+    local["legal_basis"] = basis(Some("local_government_rule"));
+    let local = create(&app, t, local).await;
+    assert_eq!(local["legal_basis_sufficient"], false);
+    let local = local["id"].as_i64().unwrap();
+    refused_for_its_basis(&app, t, local).await;
+    for level in [
+        Some("central_policy_document"),
+        Some("normative_document"),
+        None,
+    ] {
+        app.patch(
+            &format!("/api/v1/four-list-items/{local}"),
+            t,
+            json!({"legal_basis": basis(level)}),
+        )
+        .await;
+        refused_for_its_basis(&app, t, local).await;
+    }
+    let res = app
+        .patch(
+            &format!("/api/v1/four-list-items/{local}"),
+            t,
+            json!({"legal_basis": basis(Some("local_regulation"))}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(publish(&app, t, local).await["status"], "published");
+
+    // A list a national authority sets is not held to the local rule.
+    let mut national = black_scope("HEI-NATIONAL");
+    national["legal_basis"] = basis(Some("central_policy_document"));
+    national["origin"] = json!("national");
+    let national = create(&app, t, national).await;
+    assert_eq!(national["origin"], "national");
+    assert_eq!(national["legal_basis_sufficient"], true);
+    let v = publish(&app, t, national["id"].as_i64().unwrap()).await;
+    assert_eq!(v["origin"], "national");
+    // Marking a local item national (a new version) is what lifts the rule, nothing else.
+    let mut flip = black_scope("HEI-FLIP");
+    flip["legal_basis"] = basis(None);
+    let flip = create(&app, t, flip).await["id"].as_i64().unwrap();
+    refused_for_its_basis(&app, t, flip).await;
+    app.patch(
+        &format!("/api/v1/four-list-items/{flip}"),
+        t,
+        json!({"origin": "national"}),
+    )
+    .await;
+    publish(&app, t, flip).await;
+
+    // Red scope items and incentive measures have no such condition.
+    let mut red = red_scope("HONG-1");
+    red["legal_basis"] = basis(None);
+    let red = create(&app, t, red).await;
+    assert_eq!(red["legal_basis_sufficient"], true);
+    publish(&app, t, red["id"].as_i64().unwrap()).await;
+
+    // Bad values are refused with the field named; origin is for scope items only.
+    let mut bad_level = punishment("CJ-BAD", &[scope]);
+    bad_level["legal_basis"] = json!([{"document": "《宪法》", "level": "constitution"}]);
+    let p = assert_problem(
+        app.post("/api/v1/four-list-items", t, bad_level).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_body",
+    )
+    .await;
+    assert_eq!(
+        problem_fields(&p),
+        vec!["legal_basis[0].level".to_string()],
+        "{p}"
+    );
+    let mut bad_origin = black_scope("HEI-BAD");
+    bad_origin["origin"] = json!("provincial");
+    let p = assert_problem(
+        app.post("/api/v1/four-list-items", t, bad_origin).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_body",
+    )
+    .await;
+    assert_eq!(problem_fields(&p), vec!["origin".to_string()], "{p}");
+    let mut measure_origin = punishment("CJ-ORIGIN", &[scope]);
+    measure_origin["origin"] = json!("local");
+    let p = assert_problem(
+        app.post("/api/v1/four-list-items", t, measure_origin).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem_fields(&p), vec!["origin".to_string()], "{p}");
+    let res = app
+        .patch(
+            &format!("/api/v1/four-list-items/{measure}"),
+            t,
+            json!({"legal_basis": [{"document": "《办法》", "level": "法律"}]}),
+        )
+        .await;
+    let p = assert_problem(res, StatusCode::BAD_REQUEST, "invalid_body").await;
+    assert_eq!(
+        problem_fields(&p),
+        vec!["legal_basis[0].level".to_string()],
+        "{p}"
+    );
+}
+
+/// Versions stored before levels were recorded: their rows have no `level`.
+pub fn strip_levels(app: &TestApp, id: i64) {
+    use credit_lists::schema::four_list_item_versions as v;
+    use diesel::prelude::*;
+    diesel::update(v::table.filter(v::item_id.eq(id as i32)))
+        .set(
+            v::legal_basis
+                .eq(r#"[{"document":"《某某管理办法》","article":"第六条","issuer":"某某局"}]"#),
+        )
+        .execute(&mut *app.conn())
+        .unwrap();
+}
+
+#[tokio::test]
+async fn items_published_before_levels_keep_working_and_are_flagged_until_republished() {
+    let f = crate::entries::fixture().await;
+    let (app, t) = (&f.app, f.tax.token.as_str());
+    let measure = create(app, t, punishment("CJ-OLD", &[f.black])).await["id"]
+        .as_i64()
+        .unwrap();
+    publish(app, t, measure).await;
+    strip_levels(app, f.black);
+    strip_levels(app, measure);
+    for id in [f.black, measure] {
+        let v: Value = app
+            .get(&format!("/api/v1/four-list-items/{id}"), t)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["status"], "published");
+        assert_eq!(v["legal_basis"][0]["level"], Value::Null, "{v}");
+        assert_eq!(v["legal_basis_sufficient"], false, "{v}");
+        assert_eq!(v["published_legal_basis_sufficient"], false, "{v}");
+    }
+    // Others (and the public) see the version in force, flagged the same way.
+    let other = app
+        .account("scjg", Role::Department, Some(DEPT_SCJG), None)
+        .await;
+    let seen: Value = app
+        .get(
+            &format!("/api/v1/four-list-items/{}", f.black),
+            &other.token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["legal_basis_sufficient"], false);
+    let public: Value = app
+        .client
+        .get(app.url("/api/v1/public/four-list-items?kind=punishment_measures"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        public["items"][0]["legal_basis"][0]["document"], "《某某管理办法》",
+        "still published: {public}"
+    );
+
+    // The scope item still takes entries.
+    let e = crate::entries::create_entry(
+        app,
+        t,
+        crate::entries::entry(
+            "black",
+            f.black,
+            &crate::entries::uscc(7),
+            "通税稽罚〔2026〕7号",
+        ),
+    )
+    .await;
+    let e = crate::entries::publish_entry(app, t, e["id"].as_i64().unwrap()).await;
+    assert_eq!(e["status"], "published", "{e}");
+
+    // A fixed draft is sufficient itself; the version in force stays flagged until it is published.
+    let res = app
+        .patch(
+            &format!("/api/v1/four-list-items/{}", f.black),
+            t,
+            json!({"legal_basis": [{"document": "《某某管理办法》", "level": "departmental_rule"}]}),
+        )
+        .await;
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["version"], 2);
+    assert_eq!(v["legal_basis_sufficient"], true);
+    assert_eq!(v["published_legal_basis_sufficient"], false);
+    let v = publish(app, t, f.black).await;
+    assert_eq!(v["published_version"], 2);
+    assert_eq!(v["published_legal_basis_sufficient"], true);
+    // A new version of the old measure without levels cannot be published.
+    app.patch(
+        &format!("/api/v1/four-list-items/{measure}"),
+        t,
+        json!({"title": "限制参与政府采购（修订）"}),
+    )
+    .await;
+    refused_for_its_basis(app, t, measure).await;
+    let v: Value = app
+        .get(&format!("/api/v1/four-list-items/{measure}"), t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["published_version"], 1, "version 1 stays in force");
+}
+
+#[tokio::test]
+async fn import_reads_the_level_and_origin_columns() {
+    let app = spawn_app().await;
+    let tax = app
+        .account("tax", Role::Department, Some(DEPT_TAX), None)
+        .await;
+    let upload = |query: &'static str, csv: String| {
+        app.client
+            .post(app.url(&format!("/api/v1/four-list-items/import{query}")))
+            .bearer_auth(&tax.token)
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+    };
+    let header = "清单类型*,事项编码*,名称*,依据文件*,依据条款,依据层级,设定来源,适用主体*,适用领域,失信等级,关联范围事项编码";
+    // A local list on a 地方政府规章 cannot be published; an unknown level or origin is named.
+    let before = app.audit_count();
+    let bad = [
+        header,
+        "严重失信行为及主体范围清单,HEI-1,拒不履行义务,《通化市某某办法》,第五条,地方政府规章,,企业,,严重,",
+        "严重失信行为及主体范围清单,HEI-2,名称,《某办法》,,宪法,,企业,,严重,",
+        "严重失信行为及主体范围清单,HEI-3,名称,《某办法》,,法律,省级,企业,,严重,",
+    ]
+    .join("\n");
+    let res = upload("?publish=true", bad).await.unwrap();
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "import_rejected").await;
+    let rows: Vec<(u64, String, String)> = p["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["row"].as_u64().unwrap(),
+                r["column"].as_str().unwrap_or("").to_string(),
+                r["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (2, "依据文件".into(), "insufficient_legal_basis".into()),
+            (3, "依据层级".into(), "invalid_value".into()),
+            (4, "设定来源".into(), "invalid_value".into()),
+        ],
+        "{p}"
+    );
+    assert_eq!(app.audit_count(), before, "nothing written");
+
+    // Chinese level names; a national list on a normative document; a measure on a central
+    // policy document; all published.
+    let good = [
+        header,
+        "严重失信行为及主体范围清单,HEI-1,拒不履行义务,《吉林省社会信用条例》,第三十条,地方性法规,本地,企业,,严重,",
+        "严重失信行为及主体范围清单,HEI-2,重大税收违法失信主体,《某某公告》,,其他规范性文件,国家层面,企业,,严重,",
+        "失信惩戒政策措施清单,CJ-1,限制参与政府采购,《关于某某的意见》,二,党中央国务院政策文件,,企业,政府采购,,HEI-1、HEI-2",
+    ]
+    .join("\n");
+    let res = upload("?publish=true", good).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let r: Value = res.json().await.unwrap();
+    assert_eq!(
+        (r["created"].as_u64(), r["published"].as_u64()),
+        (Some(3), Some(3)),
+        "{r}"
+    );
+    let page: Value = app
+        .get("/api/v1/four-list-items?q=HEI-", &tax.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = page["items"].as_array().unwrap();
+    let by_code = |code: &str| items.iter().find(|i| i["code"] == code).unwrap().clone();
+    assert_eq!(
+        by_code("HEI-1")["legal_basis"][0]["level"],
+        "local_regulation"
+    );
+    assert_eq!(by_code("HEI-1")["origin"], "local");
+    assert_eq!(
+        by_code("HEI-2")["legal_basis"][0]["level"],
+        "normative_document"
+    );
+    assert_eq!(by_code("HEI-2")["origin"], "national");
+
+    // Without publishing, a row without a level is a draft like any other.
+    let draft = [
+        header,
+        "失信惩戒政策措施清单,CJ-2,限制享受财政补贴,《某某通知》,,,,企业,政府采购,,HEI-1",
+    ]
+    .join("\n");
+    let res = upload("", draft).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let template = app
+        .get(
+            "/api/v1/four-list-items/import-template?format=csv",
+            &tax.token,
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        template.contains("依据层级") && template.contains("部门规章"),
+        "{template}"
+    );
 }

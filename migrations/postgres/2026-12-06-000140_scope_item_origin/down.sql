@@ -1,0 +1,1 @@
+ALTER TABLE four_list_item_versions DROP COLUMN origin;
