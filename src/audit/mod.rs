@@ -147,7 +147,7 @@ pub fn append(conn: &mut DbConnection, actor: &Actor, entry: Entry) -> QueryResu
         region_code: entry.region_code,
         department_id: entry.department_id,
         before_json: entry.before.map(|v| v.to_string()),
-        after_json: entry.after.map(|v| v.to_string()),
+        after_json: crate::backdating::mark(entry.after).map(|v| v.to_string()),
         request_id: actor.request_id.clone(),
         ip: actor.ip.clone(),
         prev_hash: last_hash,
