@@ -2,7 +2,7 @@
 //! signed on a past day — who may, what is refused, how it is audited, and that the year-end
 //! figures of that year count it.
 
-use chrono::Duration;
+use chrono::{Datelike, Duration};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -290,11 +290,30 @@ async fn a_repair_completed_on_a_past_day_counts_in_that_year() {
     assert_eq!(t["special_exit_rate"]["numerator"], 1);
     assert_eq!(t["special_exit_rate"]["denominator"], 1);
     assert_eq!(t["special_commitment_rate"]["numerator"], 1);
-    let t = targets(&w.app, &w.city.token, 2026, &today().to_string()).await;
+    let t = targets(&w.app, &w.city.token, today().year(), &today().to_string()).await;
     assert_eq!(t["local_black_in_force"], 0);
     // No population at all: no figure (a repair confirmed today would make it 1).
     assert_eq!(t["special_exit_rate"]["denominator"], Value::Null, "{t}");
     assert_eq!(t["training_rate"]["denominator"], Value::Null, "{t}");
+
+    // The monthly statistics count the repair in November 2025, not in the month it was entered.
+    let month = |y: i32, m: u32| {
+        let app = &w.app;
+        let token = w.city.token.clone();
+        async move {
+            ok(
+                app.get(&format!("/api/v1/stats/monthly?year={y}&month={m}"), &token)
+                    .await,
+                StatusCode::OK,
+            )
+            .await["live"]
+                .clone()
+        }
+    };
+    assert_eq!(month(2025, 11).await["repairs_completed"], 1);
+    assert_eq!(month(2025, 11).await["removals"]["repaired"], 1);
+    let this_month = month(today().year(), today().month()).await;
+    assert_eq!(this_month["repairs_completed"], 0, "{this_month}");
 
     // The quarterly scorecard counts the repair in 2025 Q4, not in 2026.
     let card = |v: &Value| -> Value {
@@ -324,7 +343,14 @@ async fn a_repair_completed_on_a_past_day_counts_in_that_year() {
     assert_eq!(card(&q4), json!([id]));
     let now = ok(
         w.app
-            .get("/api/v1/scorecards?year=2026&quarter=4", &w.city.token)
+            .get(
+                &format!(
+                    "/api/v1/scorecards?year={}&quarter={}",
+                    today().year(),
+                    (today().month() + 2) / 3
+                ),
+                &w.city.token,
+            )
             .await,
         StatusCode::OK,
     )
@@ -654,9 +680,29 @@ async fn a_case_shared_on_a_past_day_counts_in_that_year_and_month() {
         1
     );
     assert_eq!(
-        targets(app, &s.city.token, 2026, &today().to_string()).await["cases_shared"],
+        targets(app, &s.city.token, today().year(), &today().to_string()).await["cases_shared"],
         0
     );
+
+    // The monthly statistics: submitted in June 2025, shared in July 2025.
+    let month = |y: i32, m: u32| {
+        let token = s.city.token.clone();
+        async move {
+            ok(
+                app.get(&format!("/api/v1/stats/monthly?year={y}&month={m}"), &token)
+                    .await,
+                StatusCode::OK,
+            )
+            .await["live"]
+                .clone()
+        }
+    };
+    let june = month(2025, 6).await;
+    assert_eq!(june["cases_filed"]["total"], 1, "{june}");
+    assert_eq!(june["cases_shared"]["total"], 0, "{june}");
+    let july = month(2025, 7).await;
+    assert_eq!(july["cases_filed"]["total"], 0, "{july}");
+    assert_eq!(july["cases_shared"]["total"], 1, "{july}");
 
     // Another case shared today with no date: not back-dated, and counted in 2026 only if dated
     // 2026 (this one is dated 2025 too, so the 2025 figures as of today's year-end grow).
@@ -714,12 +760,13 @@ async fn a_case_shared_on_a_past_day_counts_in_that_year_and_month() {
         ]
     );
     let unmarked = audit(app, &s.city.token, "backdated=false&entity_type=case").await;
+    let (id_s, other_s) = (id.to_string(), other.to_string());
     assert!(unmarked
         .iter()
-        .any(|r| r["action"] == "case.share" && r["entity_id"] == other.to_string()));
+        .any(|r| r["action"] == "case.share" && r["entity_id"] == other_s.as_str()));
     assert!(unmarked
         .iter()
-        .all(|r| r["entity_id"] != id.to_string() || r["action"] == "case.create"));
+        .all(|r| r["entity_id"] != id_s.as_str() || r["action"] == "case.create"));
 }
 
 /// A letter signed on a past day: a bureau may record it (audited as back-dated), a department
