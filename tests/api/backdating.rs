@@ -347,7 +347,7 @@ async fn a_repair_completed_on_a_past_day_counts_in_that_year() {
                 &format!(
                     "/api/v1/scorecards?year={}&quarter={}",
                     today().year(),
-                    (today().month() + 2) / 3
+                    today().month().div_ceil(3)
                 ),
                 &w.city.token,
             )
