@@ -14,8 +14,6 @@
 //!   `"effective_date"` and `"effective_field"` in its `after` (see [`Marker`]); the audit API
 //!   filters them with `?backdated=true`.
 
-use std::cell::RefCell;
-
 use chrono::{NaiveDate, NaiveDateTime};
 
 use crate::auth::{AuthUser, Role};
@@ -89,46 +87,6 @@ pub fn precedes(field: &str, code: &'static str, day: NaiveDate, what: &str) -> 
     ApiError::invalid_field(field, code, format!("{field} ({day}) is before {what}"))
 }
 
-thread_local! {
-    static CURRENT: RefCell<Option<(String, NaiveDate)>> = const { RefCell::new(None) };
-}
-
-/// While alive, every audit record this thread appends is marked as back-dated (the write runs
-/// on one thread inside `db::write_tx`). Create it inside the transaction's closure.
-pub struct Marker(());
-
-impl Marker {
-    /// Marks the audit records of this step when `day` is a back-dated day (else does nothing).
-    pub fn set(field: &str, day: Option<NaiveDate>) -> Marker {
-        if let Some(d) = day {
-            CURRENT.with(|c| *c.borrow_mut() = Some((field.to_string(), d)));
-        }
-        Marker(())
-    }
-}
-
-impl Drop for Marker {
-    fn drop(&mut self) {
-        CURRENT.with(|c| *c.borrow_mut() = None);
-    }
-}
-
-/// Adds the back-dating marker of the current step, if any, to an audit record's `after`.
-pub(crate) fn mark(after: Option<serde_json::Value>) -> Option<serde_json::Value> {
-    let Some((field, day)) = CURRENT.with(|c| c.borrow().clone()) else {
-        return after;
-    };
-    let mut after = match after {
-        Some(serde_json::Value::Object(m)) => m,
-        Some(other) => {
-            let mut m = serde_json::Map::new();
-            m.insert("value".into(), other);
-            m
-        }
-        None => serde_json::Map::new(),
-    };
-    after.insert("backdated".into(), serde_json::Value::Bool(true));
-    after.insert("effective_date".into(), serde_json::json!(day));
-    after.insert("effective_field".into(), serde_json::json!(field));
-    Some(serde_json::Value::Object(after))
-}
+/// While alive, every audit record this thread appends is marked as back-dated (see
+/// [`crate::audit::BackdatedMarker`]). Create it inside the transaction's closure.
+pub type Marker = crate::audit::BackdatedMarker;
