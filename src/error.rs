@@ -77,6 +77,13 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// 403 with its own code and the field that asked for what the caller may not do.
+    #[error("{detail}")]
+    Denied {
+        code: &'static str,
+        detail: String,
+        errors: Vec<FieldError>,
+    },
     #[error("{0} not found")]
     NotFound(String),
     #[error("{detail}")]
@@ -176,6 +183,7 @@ impl ApiError {
             ApiError::Invalid { code, .. } => code,
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::Denied { code, .. } => code,
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict { code, .. } => code,
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
@@ -205,7 +213,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest { errors, .. }
             | ApiError::Invalid { errors, .. }
-            | ApiError::TooLarge { errors, .. } => errors.clone(),
+            | ApiError::TooLarge { errors, .. }
+            | ApiError::Denied { errors, .. } => errors.clone(),
             _ => Vec::new(),
         }
     }
@@ -233,7 +242,7 @@ impl ResponseError for ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::Denied { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } | ApiError::TooLarge { .. } => {

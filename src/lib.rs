@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backdating;
 pub mod baselines;
 pub mod calendar;
 pub mod cases;

@@ -84,6 +84,10 @@ pub struct AuditFilter {
     /// Up to this time (exclusive); same forms as `from`.
     #[param(value_type = Option<String>, format = DateTime)]
     pub to: Option<String>,
+    /// `true`: only records of back-dated writes (补录: a step recorded with a past effective
+    /// date; their `after` carries `backdated`, `effective_date` and `effective_field`);
+    /// `false`: only the others.
+    pub backdated: Option<bool>,
     /// Page number, from 1.
     #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
@@ -91,6 +95,8 @@ pub struct AuditFilter {
     #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<i64>,
 }
+
+const BACKDATED_PATTERN: &str = "%\"backdated\":true%";
 
 /// Read the audit trail, newest first (admin: everything; bureau: its region).
 #[utoipa::path(
@@ -162,6 +168,19 @@ pub async fn list_audit(
             }
             if let Some(to) = to {
                 q = q.filter(audit_log::at.lt(to));
+            }
+            // The marker is a top-level key the service adds itself (`backdating::mark`); a
+            // quote inside any stored string is escaped, so no text can imitate it.
+            match f.backdated {
+                Some(true) => q = q.filter(audit_log::after_json.like(BACKDATED_PATTERN)),
+                Some(false) => {
+                    q = q.filter(
+                        audit_log::after_json
+                            .is_null()
+                            .or(audit_log::after_json.not_like(BACKDATED_PATTERN)),
+                    )
+                }
+                None => {}
             }
             q
         };

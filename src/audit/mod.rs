@@ -147,7 +147,7 @@ pub fn append(conn: &mut DbConnection, actor: &Actor, entry: Entry) -> QueryResu
         region_code: entry.region_code,
         department_id: entry.department_id,
         before_json: entry.before.map(|v| v.to_string()),
-        after_json: entry.after.map(|v| v.to_string()),
+        after_json: mark_backdated(entry.after).map(|v| v.to_string()),
         request_id: actor.request_id.clone(),
         ip: actor.ip.clone(),
         prev_hash: last_hash,
@@ -163,6 +163,54 @@ pub fn append(conn: &mut DbConnection, actor: &Actor, entry: Entry) -> QueryResu
         crate::db::write_audit_head(conn, row.id, &row.hash)?;
     }
     Ok(row.id)
+}
+
+thread_local! {
+    /// The back-dated step this thread is writing, if any: its field and effective date.
+    static BACKDATED: std::cell::RefCell<Option<(String, chrono::NaiveDate)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// While alive, every record this thread appends is marked as written by a back-dated step
+/// (`crate::backdating`): its `after` carries `"backdated": true`, `"effective_date"` and
+/// `"effective_field"`, inside the hashed record. A write runs on one thread inside
+/// `db::write_tx`: create the marker inside the transaction's closure.
+pub struct BackdatedMarker(());
+
+impl BackdatedMarker {
+    /// Marks this step's records when `day` is a back-dated day (else does nothing).
+    pub fn set(field: &str, day: Option<chrono::NaiveDate>) -> BackdatedMarker {
+        if let Some(d) = day {
+            BACKDATED.with(|c| *c.borrow_mut() = Some((field.to_string(), d)));
+        }
+        BackdatedMarker(())
+    }
+}
+
+impl Drop for BackdatedMarker {
+    fn drop(&mut self) {
+        BACKDATED.with(|c| *c.borrow_mut() = None);
+    }
+}
+
+/// Adds the back-dating marker of the current step, if any, to a record's `after`.
+fn mark_backdated(after: Option<serde_json::Value>) -> Option<serde_json::Value> {
+    let Some((field, day)) = BACKDATED.with(|c| c.borrow().clone()) else {
+        return after;
+    };
+    let mut after = match after {
+        Some(serde_json::Value::Object(m)) => m,
+        Some(other) => {
+            let mut m = serde_json::Map::new();
+            m.insert("value".into(), other);
+            m
+        }
+        None => serde_json::Map::new(),
+    };
+    after.insert("backdated".into(), serde_json::Value::Bool(true));
+    after.insert("effective_date".into(), serde_json::json!(day));
+    after.insert("effective_field".into(), serde_json::json!(field));
+    Some(serde_json::Value::Object(after))
 }
 
 /// Result of checking the chain.

@@ -12,9 +12,32 @@ use crate::http::{ApiJson, Page};
 use crate::state::AppState;
 
 use super::store::{
-    case_by_id, cases_page, correct_case, draft_from_feedback, export_file, file_case, share_case,
-    submit_case, update_case, CaseFilter, CasePatch, NewCase,
+    case_by_id, cases_page, correct_case, draft_from_feedback, export_file, file_case,
+    share_case_on, submit_case_on, update_case, CaseFilter, CasePatch, NewCase,
 };
+
+/// The optional body of a submission: the day it was really submitted, when recording the past.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaseSubmission {
+    /// The day the case was submitted (报送), when recording the past (补录); default today. A
+    /// past day only for admins and bureaus (else 403 `backdating_not_allowed`); not in the
+    /// future, not before 2019-01-01, not before `case_date` (422 naming `submitted_on`).
+    #[schema(value_type = Option<String>, format = Date)]
+    pub submitted_on: Option<chrono::NaiveDate>,
+}
+
+/// The optional body of a share: the day it was really shared, when recording the past.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaseShare {
+    /// The day the case was shared with the provincial platform (共享), when recording the past
+    /// (补录); default today. Not in the future, not before 2019-01-01, not before `case_date` nor
+    /// the day it was submitted (422 naming `shared_on`). `shared_at` is then noon (China time)
+    /// of that day.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub shared_on: Option<chrono::NaiveDate>,
+}
 
 fn respond(status: u16, v: CaseView) -> HttpResponse {
     if status == 201 {
@@ -148,13 +171,15 @@ pub async fn update(
     tag = "cases",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Case id")),
+    request_body(content = Option<CaseSubmission>, content_type = "application/json"),
     responses(
         (status = 200, description = "Submitted", body = CaseView),
+        (status = 400, description = "Malformed body or date", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not your department", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not your department; a past `submitted_on` only for admins and bureaus (`backdating_not_allowed`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case in your scope", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not a draft", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Incomplete (`subjects`, `measure_item_ids`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Incomplete (`subjects`, `measure_item_ids`); `submitted_on` in the future, before 2019 or before `case_date`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/cases/{id}/submit")]
@@ -162,24 +187,30 @@ pub async fn submit(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i32>,
+    body: crate::http::OptionalJson<CaseSubmission>,
 ) -> Result<HttpResponse, ApiError> {
-    let v = submit_case(&state, user, path.into_inner()).await?;
+    let on = body.0.unwrap_or_default().submitted_on;
+    let v = submit_case_on(&state, user, path.into_inner(), on).await?;
     Ok(HttpResponse::Ok().json(v))
 }
 
 /// Share a submitted case with the provincial platform (共享): the bureau of the case's region or
 /// the city bureau (and admins). Records `shared_at` and queues a `case.shared` feed event in the
-/// same transaction. A shared case never changes again.
+/// same transaction. A shared case never changes again. `shared_on` records a case shared on a
+/// past day (补录); the audit records say `backdated`.
 #[utoipa::path(
     tag = "cases",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Case id")),
+    request_body(content = Option<CaseShare>, content_type = "application/json"),
     responses(
         (status = 200, description = "Shared", body = CaseView),
+        (status = 400, description = "Malformed body or date", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only the region's bureau or the city bureau shares", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case in your scope", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not submitted (`not_submitted`) or already shared (`case_shared`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`shared_on` in the future, before 2019, before `case_date` or before the submission", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/cases/{id}/share")]
@@ -187,8 +218,10 @@ pub async fn share(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i32>,
+    body: crate::http::OptionalJson<CaseShare>,
 ) -> Result<HttpResponse, ApiError> {
-    let v = share_case(&state, user, path.into_inner()).await?;
+    let on = body.0.unwrap_or_default().shared_on;
+    let v = share_case_on(&state, user, path.into_inner(), on).await?;
     Ok(HttpResponse::Ok().json(v))
 }
 

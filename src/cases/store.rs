@@ -639,10 +639,53 @@ pub(crate) async fn submit_case(
     user: AuthUser,
     id: i32,
 ) -> Result<CaseView, ApiError> {
+    submit_case_on(state, user, id, None).await
+}
+
+/// The effective date of a back-dated case step, checked before the transaction (see
+/// `crate::backdating`): range, future, 2019, and who may back-date.
+fn case_effective_date(
+    user: &AuthUser,
+    field: &str,
+    day: Option<NaiveDate>,
+) -> Result<Option<NaiveDate>, ApiError> {
+    if let Some(d) = day {
+        let mut errors = Vec::new();
+        crate::domain::dates::check_date(&mut errors, field, d);
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors));
+        }
+    }
+    crate::backdating::effective_date(user, field, day)
+}
+
+/// A back-dated case step may not precede the case's date (`case_date`).
+fn not_before_case_date(c: &CaseRow, field: &str, day: NaiveDate) -> Result<(), ApiError> {
+    if day < c.case_date {
+        return Err(crate::backdating::precedes(
+            field,
+            "before_case_date",
+            day,
+            &format!("the case's date ({})", c.case_date),
+        ));
+    }
+    Ok(())
+}
+
+/// [`submit_case`], optionally recorded as submitted on a past day (`submitted_on`, 补录): admins
+/// and bureaus only, not before the case's date; audited as back-dated.
+pub(crate) async fn submit_case_on(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    id: i32,
+    submitted_on: Option<NaiveDate>,
+) -> Result<CaseView, ApiError> {
     user.require(STAFF)?;
+    let backdated = case_effective_date(&user, "submitted_on", submitted_on)?;
     let st = state.clone();
     db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
+            let _marker = crate::backdating::Marker::set("submitted_on", backdated);
             let c = load_visible(conn, &user, id)?;
             require_manage(&user, &c)?;
             match c.status.as_str() {
@@ -673,7 +716,13 @@ pub(crate) async fn submit_case(
             if !errors.is_empty() {
                 return Err(ApiError::validation(errors));
             }
-            mark_submitted(conn, &st, &user, &c)
+            match backdated {
+                Some(d) => {
+                    not_before_case_date(&c, "submitted_on", d)?;
+                    mark_submitted_at(conn, &st, &user, &c, crate::backdating::instant(d))
+                }
+                None => mark_submitted(conn, &st, &user, &c),
+            }
         })
     })
     .await
@@ -686,12 +735,23 @@ pub fn mark_submitted(
     user: &AuthUser,
     c: &CaseRow,
 ) -> Result<CaseView, ApiError> {
+    mark_submitted_at(conn, state, user, c, db::now())
+}
+
+/// [`mark_submitted`] with the instant it was submitted (a past one when back-dated).
+pub fn mark_submitted_at(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user: &AuthUser,
+    c: &CaseRow,
+    at: chrono::NaiveDateTime,
+) -> Result<CaseView, ApiError> {
     let before = case_view(conn, &state.pii, c, Disclosure::Masked)?;
     let now = db::now();
     diesel::update(cases::table.find(c.id))
         .set((
             cases::status.eq("submitted"),
-            cases::submitted_at.eq(now),
+            cases::submitted_at.eq(at),
             cases::updated_at.eq(now),
         ))
         .execute(conn)?;
@@ -706,12 +766,23 @@ pub fn mark_shared(
     user: &AuthUser,
     c: &CaseRow,
 ) -> Result<CaseView, ApiError> {
+    mark_shared_at(conn, state, user, c, db::now())
+}
+
+/// [`mark_shared`] with the instant it was shared (a past one when back-dated).
+pub fn mark_shared_at(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user: &AuthUser,
+    c: &CaseRow,
+    at: chrono::NaiveDateTime,
+) -> Result<CaseView, ApiError> {
     let before = case_view(conn, &state.pii, c, Disclosure::Masked)?;
     let now = db::now();
     diesel::update(cases::table.find(c.id))
         .set((
             cases::status.eq("shared"),
-            cases::shared_at.eq(now),
+            cases::shared_at.eq(at),
             cases::updated_at.eq(now),
         ))
         .execute(conn)?;
@@ -739,10 +810,23 @@ pub(crate) async fn share_case(
     user: AuthUser,
     id: i32,
 ) -> Result<CaseView, ApiError> {
+    share_case_on(state, user, id, None).await
+}
+
+/// [`share_case`], optionally recorded as shared on a past day (`shared_on`, 补录): not before
+/// the case's date nor its submission day; audited as back-dated.
+pub(crate) async fn share_case_on(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    id: i32,
+    shared_on: Option<NaiveDate>,
+) -> Result<CaseView, ApiError> {
     user.require(STAFF)?;
+    let backdated = case_effective_date(&user, "shared_on", shared_on)?;
     let st = state.clone();
     db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
+            let _marker = crate::backdating::Marker::set("shared_on", backdated);
             let c = load_visible(conn, &user, id)?;
             if !matches!(user.role, Role::Admin | Role::Bureau)
                 || !user.covers_region(&c.region_code)
@@ -761,7 +845,23 @@ pub(crate) async fn share_case(
                 }
                 _ => {}
             }
-            mark_shared(conn, &st, &user, &c)
+            match backdated {
+                Some(d) => {
+                    not_before_case_date(&c, "shared_on", d)?;
+                    if let Some(submitted) = c.submitted_at.map(crate::backdating::china_date) {
+                        if d < submitted {
+                            return Err(crate::backdating::precedes(
+                                "shared_on",
+                                "before_submission",
+                                d,
+                                &format!("the case's submission ({submitted})"),
+                            ));
+                        }
+                    }
+                    mark_shared_at(conn, &st, &user, &c, crate::backdating::instant(d))
+                }
+                None => mark_shared(conn, &st, &user, &c),
+            }
         })
     })
     .await

@@ -67,7 +67,9 @@ pub struct NewCommitment {
         pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
     )]
     pub signatory: String,
-    /// Defaults to now. RFC 3339 with `Z` or an offset; without one, China time.
+    /// Defaults to now. RFC 3339 with `Z` or an offset; without one, China time. A time before
+    /// today (China time) is back-dated (补录): admins and bureaus only (else 403
+    /// `backdating_not_allowed`), not before 2019-01-01; audited as back-dated.
     #[schema(value_type = Option<String>, format = DateTime)]
     #[serde(default, with = "crate::http::utc::option")]
     pub signed_at: Option<chrono::NaiveDateTime>,
@@ -172,8 +174,8 @@ fn load_visible(
         (status = 201, description = "Recorded", body = CommitmentView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The template's department is outside your scope", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid code, unknown or unpublished template version, unknown attachment", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The template's department is outside your scope; a past `signed_at` only for admins and bureaus (`backdating_not_allowed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid code, unknown or unpublished template version, unknown attachment; `signed_at` before 2019 (`before_2019`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/commitments")]
@@ -202,6 +204,12 @@ pub async fn create(
             "a letter cannot be signed in the future",
         ));
     }
+    // A letter signed before today (China time) is back-dated: admins and bureaus only.
+    let backdated = crate::backdating::effective_date(
+        &user,
+        "signed_at",
+        input.signed_at.map(crate::backdating::china_date),
+    )?;
     if input.valid_until.is_some_and(|u| u < signed_at.date()) {
         return Err(ApiError::invalid_field(
             "valid_until",
@@ -212,6 +220,7 @@ pub async fn create(
     let st = state.clone();
     let v = db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
+            let _marker = crate::backdating::Marker::set("signed_at", backdated);
             let t = templates::find(conn, input.template_id)?.ok_or_else(|| {
                 ApiError::invalid_field(
                     "template_id",

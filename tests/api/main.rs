@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod authz;
+mod backdating;
 mod baselines;
 mod calendar;
 mod cases;

@@ -206,14 +206,56 @@ step_endpoint!(
     "Filed",
     "Only the identifying department (or its bureau)"
 );
-step_endpoint!(
-    confirm,
-    "/repairs/{id}/confirm",
-    CONFIRM,
-    "The bureau confirms the filing: the repair is completed, the entry is removed with reason `repaired`, watchers are notified and the result is queued for the provincial platform, in one transaction.",
-    "Completed",
-    "Only a bureau of the entry's region (or the city bureau)"
-);
+/// The bureau confirms the filing: the repair is completed, the entry is removed with reason
+/// `repaired`, watchers are notified and the result is queued for the provincial platform, in one
+/// transaction. `completed_on` records a repair completed on a past day (补录): the entry's removal
+/// date and the repair's `completed_at` are that day, and the audit records say `backdated`.
+#[utoipa::path(
+    tag = "repair",
+    security(("bearer" = [])),
+    params(
+        ("id" = i32, Path, description = "Application id"),
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(W/)?"?[0-9]{1,9}"?$"#, description = "The version acted on, e.g. \"3\""),
+    ),
+    request_body(content = Option<Confirmation>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Completed", body = RepairView),
+        (status = 400, description = "Malformed body, date or If-Match", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only a bureau of the entry's region (or the city bureau); a past `completed_on` only for admins and bureaus (`backdating_not_allowed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such application", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not filed, another reviewer acted first (`version_conflict`), or the entry is no longer in force (`entry_not_in_force`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`completed_on` in the future (`in_future`), before 2019 (`before_2019`), before the submission (`before_submission`) or on a day the entry was not in force (`not_in_force`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/repairs/{id}/confirm")]
+pub async fn confirm(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    path: web::Path<i32>,
+    body: crate::http::OptionalJson<Confirmation>,
+) -> Result<HttpResponse, ApiError> {
+    let c = body.0.unwrap_or_default();
+    let version = expected_version(&req, c.version)?;
+    let v = apply_step_on(
+        &state,
+        user,
+        path.into_inner(),
+        &CONFIRM,
+        version,
+        c.comment,
+        None,
+        c.completed_on,
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            actix_web::http::header::ETAG,
+            format!("\"{}\"", v.summary.version),
+        ))
+        .json(v))
+}
 step_endpoint!(
     send_back,
     "/repairs/{id}/send-back",

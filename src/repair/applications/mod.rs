@@ -210,6 +210,12 @@ pub struct NewRepair {
     /// the correction (`repair_waiting_from: correction`); recorded otherwise.
     #[schema(value_type = Option<String>, format = Date)]
     pub correction_date: Option<NaiveDate>,
+    /// The day the application was really submitted, when recording the past (补录); default
+    /// today. A past day only for admins and bureaus (else 403 `backdating_not_allowed`); not in
+    /// the future, not before 2019-01-01, not before the entry's determination date nor its
+    /// earliest repair date, and the entry in force that day (422 naming `submitted_on`).
+    #[schema(value_type = Option<String>, format = Date)]
+    pub submitted_on: Option<NaiveDate>,
 }
 
 /// Amendments on resubmission; what is left out stays as it was.
@@ -232,6 +238,21 @@ pub struct Resubmission {
     pub service_record_ids: Option<Vec<i32>>,
     #[schema(value_type = Option<String>, format = Date)]
     pub correction_date: Option<NaiveDate>,
+}
+
+/// The bureau's confirmation of a filing (确认), optionally of a repair completed on a past day.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Confirmation {
+    /// The version the reviewer acted on (or send it as `If-Match`). A stale version → 409.
+    pub version: Option<i32>,
+    pub comment: Option<String>,
+    /// The day the repair was really completed, when recording the past (补录); default today.
+    /// The entry is removed with that date and the repair's `completed_at` is that day. Not in
+    /// the future, not before 2019-01-01, not before the application's submission day, and the
+    /// entry in force that day (422 naming `completed_on`). Audited as back-dated.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub completed_on: Option<NaiveDate>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -600,9 +621,11 @@ pub async fn submit_application(
     let (code, _) = crate::entries::parse_subject_code("subject_code", &input.subject_code, true)?;
     let mut errors = Vec::new();
     let grounds = required_text(&mut errors, "grounds", &input.grounds, 5000);
+    crate::domain::dates::check_optional_date(&mut errors, "submitted_on", input.submitted_on);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
+    let backdated = crate::backdating::effective_date(&user, "submitted_on", input.submitted_on)?;
     let m = Materials {
         grounds,
         corrections: input.correction_attachment_ids,
@@ -635,7 +658,11 @@ pub async fn submit_application(
                     "applications are submitted through the identifying department (or its bureau)",
                 ));
             }
+            let _marker = crate::backdating::Marker::set("submitted_on", backdated);
             check_eligibility(conn, &user, &subject, &entry, &m)?;
+            if let Some(day) = backdated {
+                check_submitted_on(conn, &entry, day, m.correction_date)?;
+            }
             let open: i64 = repairs::table
                 .filter(repairs::entry_id.eq(entry.id))
                 .filter(repairs::status.eq_any(OPEN))
@@ -662,7 +689,7 @@ pub async fn submit_application(
                     repairs::correction_date.eq(m.correction_date),
                     repairs::version.eq(1),
                     repairs::deadline.eq(deadline),
-                    repairs::submitted_at.eq(now),
+                    repairs::submitted_at.eq(backdated.map_or(now, crate::backdating::instant)),
                     repairs::updated_at.eq(now),
                     repairs::created_by.eq(user.id),
                 ))
@@ -676,4 +703,50 @@ pub async fn submit_application(
         })
     })
     .await
+}
+
+/// A back-dated submission day: the entry was determined, published and in force that day, and
+/// its minimum publication period had passed (the rules of [`check_eligibility`] on that day).
+fn check_submitted_on(
+    conn: &mut DbConnection,
+    entry: &EntryRow,
+    day: NaiveDate,
+    correction_date: Option<NaiveDate>,
+) -> Result<(), ApiError> {
+    use crate::backdating::precedes;
+    if day < entry.determination_date {
+        return Err(precedes(
+            "submitted_on",
+            "before_determination",
+            day,
+            &format!(
+                "the entry's determination date ({})",
+                entry.determination_date
+            ),
+        ));
+    }
+    if !crate::entries::in_force_on(entry, day) {
+        return Err(ApiError::invalid_field(
+            "submitted_on",
+            "not_in_force",
+            format!("the entry was not in force on {day}"),
+        ));
+    }
+    let v: VersionRow = four_list_item_versions::table
+        .find((entry.scope_item_id, entry.scope_item_version))
+        .select(VersionRow::as_select())
+        .first(conn)?;
+    // Without a correction date where the standard counts from it, eligibility has refused.
+    let Some(earliest) = earliest_repair_date(entry, &v, correction_date) else {
+        return Ok(());
+    };
+    if day < earliest {
+        return Err(precedes(
+            "submitted_on",
+            "too_early",
+            day,
+            &format!("the earliest date to apply ({earliest})"),
+        ));
+    }
+    Ok(())
 }

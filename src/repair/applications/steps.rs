@@ -146,7 +146,39 @@ pub(crate) async fn apply_step(
     comment: Option<String>,
     amend: Option<Resubmission>,
 ) -> Result<RepairView, ApiError> {
+    apply_step_on(state, user, id, step, version, comment, amend, None).await
+}
+
+/// [`apply_step`], for the confirmation optionally of a repair completed on a past day
+/// (`completed_on`, see `crate::backdating`): the entry is removed with that date and the
+/// repair's `completed_at` is that day; the audit records are marked as back-dated.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn apply_step_on(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    id: i32,
+    step: &'static Step,
+    version: Option<i32>,
+    comment: Option<String>,
+    amend: Option<Resubmission>,
+    completed_on: Option<chrono::NaiveDate>,
+) -> Result<RepairView, ApiError> {
     user.require(STAFF)?;
+    if completed_on.is_some() && step.to != "completed" {
+        return Err(ApiError::invalid_field(
+            "completed_on",
+            "not_applicable",
+            "completed_on belongs to the confirmation only",
+        ));
+    }
+    if let Some(d) = completed_on {
+        let mut errors = Vec::new();
+        crate::domain::dates::check_date(&mut errors, "completed_on", d);
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors));
+        }
+    }
+    let backdated = crate::backdating::effective_date(&user, "completed_on", completed_on)?;
     let comment = comment
         .map(|c| crate::pii::mask_id_numbers(c.trim().to_string()))
         .filter(|c| !c.is_empty());
@@ -168,6 +200,7 @@ pub(crate) async fn apply_step(
     let st = state.clone();
     db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
+            let _marker = crate::backdating::Marker::set("completed_on", backdated);
             let before = find(conn, id)?.ok_or_else(|| ApiError::not_found("repair application"))?;
             let permitted = match step.side {
                 Side::Department => is_department_side(conn, &user, &before)?,
@@ -200,6 +233,17 @@ pub(crate) async fn apply_step(
                         step.action, before.status
                     ),
                 ));
+            }
+            if let Some(d) = backdated {
+                let submitted = crate::backdating::china_date(before.submitted_at);
+                if d < submitted {
+                    return Err(crate::backdating::precedes(
+                        "completed_on",
+                        "before_submission",
+                        d,
+                        &format!("the application's submission ({submitted})"),
+                    ));
+                }
             }
             let day = today();
             let deadline = match step.to {
@@ -281,7 +325,7 @@ pub(crate) async fn apply_step(
                 repairs::deadline.eq(deadline),
                 repairs::updated_at.eq(now),
                 repairs::completed_at.eq(if step.to == "completed" {
-                    Some(now)
+                    Some(backdated.map_or(now, crate::backdating::instant))
                 } else {
                     None
                 }),
@@ -303,7 +347,7 @@ pub(crate) async fn apply_step(
                 comment.as_deref(),
             )?;
             if step.to == "completed" {
-                complete(conn, &st, &user, &before)?;
+                complete(conn, &st, &user, &before, backdated.unwrap_or(day))?;
             }
             let after = find(conn, id)?.ok_or_else(|| ApiError::internal("vanished"))?;
             audit_repair(
@@ -320,18 +364,35 @@ pub(crate) async fn apply_step(
     .await
 }
 
-/// The bureau confirmed: the entry leaves the list (reason `repaired`), watchers are told, and the
-/// province is fed (`list_entry.removed` through `audit_entry`, then `repair.completed`) — all in
-/// the confirming transaction.
+/// The bureau confirmed: the entry leaves the list (reason `repaired`, removal date `day`: today,
+/// or the back-dated completion day), watchers are told, and the province is fed
+/// (`list_entry.removed` through `audit_entry`, then `repair.completed`) — all in the confirming
+/// transaction.
 pub(super) fn complete(
     conn: &mut DbConnection,
     state: &AppState,
     user: &AuthUser,
     r: &RepairRow,
+    day: chrono::NaiveDate,
 ) -> Result<(), ApiError> {
-    let day = today();
     let before = find_entry(conn, r.entry_id)?.ok_or_else(|| ApiError::internal("entry"))?;
-    if before.status != "published" || !in_force_on(&before, day) {
+    if before.status != "published" {
+        return Err(ApiError::conflict(
+            "entry_not_in_force",
+            "the entry is no longer in force (expired or removed meanwhile); send the filing back",
+        ));
+    }
+    if !in_force_on(&before, day) {
+        if day < today() {
+            return Err(ApiError::invalid_field(
+                "completed_on",
+                "not_in_force",
+                format!(
+                    "the entry was not in force on {day} (valid from {} until {})",
+                    before.valid_from, before.valid_until
+                ),
+            ));
+        }
         return Err(ApiError::conflict(
             "entry_not_in_force",
             "the entry is no longer in force (expired or removed meanwhile); send the filing back",
