@@ -943,14 +943,12 @@ pub async fn remove_entry(
                 ));
             }
             let today = today();
-            let date = req.removal_date.unwrap_or(today);
-            if date > today {
-                return Err(ApiError::invalid_field(
-                    "removal_date",
-                    "in_future",
-                    "the removal date cannot be in the future",
-                ));
-            }
+            // A removal on a past day is back-dating: admins and bureaus only, marked in the
+            // audit trail (crate::backdating).
+            let backdated =
+                crate::backdating::effective_date(&user, "removal_date", req.removal_date)?;
+            let _marker = crate::backdating::Marker::set("removal_date", backdated);
+            let date = backdated.unwrap_or(today);
             if date < before.valid_from {
                 return Err(ApiError::invalid_field(
                     "removal_date",

@@ -393,14 +393,46 @@ async fn as_of_reads_answer_what_was_in_force_on_a_day() {
     let id = create_entry(app, t, body).await["id"].as_i64().unwrap();
     publish_entry(app, t, id).await;
     let removal = today() - Duration::days(20);
+    let body = json!({"reason": "objection_upheld", "note": "异议成立", "removal_date": removal.to_string()});
+    // A removal on a past day is back-dating: a department officer may not, a bureau may, and
+    // the audit trail marks it.
     let res = app
         .post(
             &format!("/api/v1/list-entries/{id}/remove"),
             t,
-            json!({"reason": "objection_upheld", "note": "异议成立", "removal_date": removal.to_string()}),
+            body.clone(),
+        )
+        .await;
+    let p = assert_problem(res, StatusCode::FORBIDDEN, "backdating_not_allowed").await;
+    assert_eq!(p["errors"][0]["field"], "removal_date");
+    let city = app
+        .account("city-bureau", Role::Bureau, None, Some("220500"))
+        .await;
+    let res = app
+        .post(
+            &format!("/api/v1/list-entries/{id}/remove"),
+            &city.token,
+            body,
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
+    let marked: Value = app
+        .get(
+            &format!("/api/v1/audit-log?backdated=true&entity_type=list_entry&entity_id={id}"),
+            &city.token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        marked["items"][0]["action"], "list_entry.remove",
+        "{marked}"
+    );
+    assert_eq!(
+        marked["items"][0]["after"]["effective_date"],
+        removal.to_string()
+    );
     for (days_ago, in_force) in [
         (101, false),
         (100, true),
@@ -1206,10 +1238,13 @@ async fn publicity_ends_and_removals_are_announced_briefly_without_the_facts() {
     old["determination_date"] = json!((today() - Duration::days(100)).to_string());
     let b = create_entry(app, t, old).await["id"].as_i64().unwrap();
     publish_entry(app, t, b).await;
+    let city = app
+        .account("city-bureau", Role::Bureau, None, Some("220500"))
+        .await;
     let res = app
         .post(
             &format!("/api/v1/list-entries/{b}/remove"),
-            t,
+            &city.token,
             json!({"reason": "revoked", "note": "撤销", "removal_date": (today() - Duration::days(40)).to_string()}),
         )
         .await;
