@@ -863,3 +863,77 @@ async fn only_bureaus_and_admins_record_letters_signed_on_a_past_day() {
     )
     .await;
 }
+
+/// An entry that has expired since can still have the repair it had in its time recorded: the
+/// back-dated application is judged as of its own day.
+#[tokio::test]
+async fn a_repair_of_an_entry_expired_since_is_recorded_as_of_its_day() {
+    let w = world().await;
+    let mut item = crate::four_lists::black_scope("HEI-GEN");
+    item["severity"] = json!("general");
+    let general = crate::four_lists::create(&w.app, &w.tax.token, item).await["id"]
+        .as_i64()
+        .unwrap();
+    crate::four_lists::publish(&w.app, &w.tax.token, general).await;
+    let code = uscc(7301);
+    let determined = today() - Duration::days(420);
+    let e = crate::repairs::black_entry(&w, general, &code, "通税罚〔2025〕7301号", 420).await;
+    let v: Value = ok(
+        w.app
+            .get(&format!("/api/v1/list-entries/{e}"), &w.tax.token)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        v["effective_status"], "expired",
+        "the general tier's 12 months are over"
+    );
+    let submitted = determined + Duration::days(130);
+    let letter = ok(
+        w.app
+            .post(
+                "/api/v1/commitments",
+                &w.city.token,
+                json!({"subject_code": code, "template_id": w.template, "signatory": "张三",
+                       "signed_at": format!("{}T10:00:00+08:00", determined + Duration::days(120))}),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let body = json!({
+        "subject_code": code, "entry_id": e, "grounds": "已补缴税款",
+        "correction_attachment_ids": [doc(&w, "整改报告.pdf").await],
+        "obligation_attachment_ids": [doc(&w, "完税证明.pdf").await],
+        "commitment_id": letter,
+        "submitted_on": submitted.to_string()
+    });
+    let v = ok(
+        w.app
+            .post("/api/v1/repairs", &w.city.token, body.clone())
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(v["status"], "submitted");
+    // Without the past day it is judged today, when the entry is no longer in force.
+    let code2 = uscc(7302);
+    let e2 = crate::repairs::black_entry(&w, general, &code2, "通税罚〔2025〕7302号", 420).await;
+    let mut today_body = body;
+    today_body["subject_code"] = json!(code2);
+    today_body["entry_id"] = json!(e2);
+    today_body["commitment_id"] = json!(crate::repairs::commitment(&w, &code2).await);
+    today_body.as_object_mut().unwrap().remove("submitted_on");
+    let p = assert_problem(
+        w.app
+            .post("/api/v1/repairs", &w.city.token, today_body)
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not_in_force",
+    )
+    .await;
+    assert_eq!(p["errors"][0]["field"], "entry_id");
+}

@@ -96,7 +96,13 @@ pub(crate) async fn ok(res: reqwest::Response, status: StatusCode) -> Value {
 }
 
 /// A published black entry determined `days_ago` days ago.
-async fn black_entry(w: &World, scope: i64, code: &str, doc: &str, days_ago: i64) -> i64 {
+pub(crate) async fn black_entry(
+    w: &World,
+    scope: i64,
+    code: &str,
+    doc: &str,
+    days_ago: i64,
+) -> i64 {
     let mut e = entry("black", scope, code, doc);
     e["determination_date"] = json!((today() - Duration::days(days_ago)).to_string());
     if code.len() == 18 && !code.starts_with('9') {
@@ -131,7 +137,7 @@ pub(crate) async fn doc(w: &World, name: &str) -> i64 {
         .unwrap()
 }
 
-async fn commitment(w: &World, code: &str) -> i64 {
+pub(crate) async fn commitment(w: &World, code: &str) -> i64 {
     ok(
         w.app
             .post(

@@ -9,7 +9,7 @@ use super::commitments::{self};
 use super::training::{self};
 use crate::auth::AuthUser;
 use crate::db::DbConnection;
-use crate::entries::{in_force_on, today, EntryRow, SubjectRow};
+use crate::entries::{in_force_on, EntryRow, SubjectRow};
 use crate::error::{ApiError, FieldError};
 use crate::four_lists::VersionRow;
 use crate::schema::{four_list_item_versions, repair_documents, repair_service_records};
@@ -59,8 +59,8 @@ pub(super) fn check_eligibility(
     subject: &SubjectRow,
     entry: &EntryRow,
     m: &Materials,
+    day: NaiveDate,
 ) -> Result<(), ApiError> {
-    let day = today();
     if entry.subject_id != subject.id {
         return Err(ApiError::invalid_field(
             "entry_id",

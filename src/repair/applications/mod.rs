@@ -659,10 +659,19 @@ pub async fn submit_application(
                 ));
             }
             let _marker = crate::backdating::Marker::set("submitted_on", backdated);
-            check_eligibility(conn, &user, &subject, &entry, &m)?;
+            // Judged as of the day the application was made (a back-dated one: that day, whose
+            // own rules name `submitted_on`).
             if let Some(day) = backdated {
                 check_submitted_on(conn, &entry, day, m.correction_date)?;
             }
+            check_eligibility(
+                conn,
+                &user,
+                &subject,
+                &entry,
+                &m,
+                backdated.unwrap_or(today()),
+            )?;
             let open: i64 = repairs::table
                 .filter(repairs::entry_id.eq(entry.id))
                 .filter(repairs::status.eq_any(OPEN))

@@ -301,7 +301,7 @@ pub(crate) async fn apply_step_on(
                     service_record_ids: a.service_record_ids.clone().unwrap_or(old_services),
                     correction_date: a.correction_date.or(before.correction_date),
                 };
-                check_eligibility(conn, &user, &subject, &entry, &m)?;
+                check_eligibility(conn, &user, &subject, &entry, &m, today())?;
                 store_materials(conn, id, &m)?;
                 diesel::update(repairs::table.find(id))
                     .set((
