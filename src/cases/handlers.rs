@@ -71,6 +71,9 @@ pub async fn create(
     req: HttpRequest,
     body: ApiJson<NewCase>,
 ) -> Result<HttpResponse, ApiError> {
+    // Who may file is decided before the key is read: an unreadable key from a caller who may not
+    // file at all is a 403, not a 422.
+    user.require(crate::auth::STAFF)?;
     let key = crate::http::IdempotencyKey::from_request(&req)?.0;
     let (status, view) = file_case(&state, user, body.0, key).await?;
     Ok(respond(status, view))

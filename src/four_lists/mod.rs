@@ -753,22 +753,18 @@ pub fn validate_content(
             }
         }
     } else {
-        for (name, empty) in [
-            ("fields", c.fields.is_empty()),
-            (
-                "implementing_department_ids",
-                c.implementing_department_ids.is_empty(),
-            ),
-            ("linked_scope_item_ids", c.linked_scope_item_ids.is_empty()),
-        ] {
-            if !empty {
-                errors.push(FieldError::new(
-                    name,
-                    "not_applicable",
-                    format!("{name} applies to measure items only"),
-                ));
-            }
-        }
+        not_applicable(
+            &mut errors,
+            "measure items",
+            &[
+                ("fields", !c.fields.is_empty()),
+                (
+                    "implementing_department_ids",
+                    !c.implementing_department_ids.is_empty(),
+                ),
+                ("linked_scope_item_ids", !c.linked_scope_item_ids.is_empty()),
+            ],
+        );
     }
     if item_id.is_some_and(|id| c.linked_scope_item_ids.contains(&id)) {
         errors.push(FieldError::new(
@@ -844,31 +840,27 @@ pub fn validate_content(
             }
         },
         _ => {
-            for (name, set) in [
-                ("severity", c.severity.is_some()),
-                ("publication_months_min", c.publication_months_min.is_some()),
-                ("publication_months_max", c.publication_months_max.is_some()),
-                ("repair_after_months", c.repair_after_months.is_some()),
-                ("repairable", c.repairable.is_some()),
-                (
-                    "repair_requires_training",
-                    c.repair_requires_training.is_some(),
-                ),
-                (
-                    "repair_requires_credit_report",
-                    c.repair_requires_credit_report.is_some(),
-                ),
-                ("publicly_disclosed", c.publicly_disclosed.is_some()),
-                ("repair_waiting_from", c.repair_waiting_from.is_some()),
-            ] {
-                if set {
-                    errors.push(FieldError::new(
-                        name,
-                        "not_applicable",
-                        format!("{name} applies to black_scope items only"),
-                    ));
-                }
-            }
+            not_applicable(
+                &mut errors,
+                "black_scope items",
+                &[
+                    ("severity", c.severity.is_some()),
+                    ("publication_months_min", c.publication_months_min.is_some()),
+                    ("publication_months_max", c.publication_months_max.is_some()),
+                    ("repair_after_months", c.repair_after_months.is_some()),
+                    ("repairable", c.repairable.is_some()),
+                    (
+                        "repair_requires_training",
+                        c.repair_requires_training.is_some(),
+                    ),
+                    (
+                        "repair_requires_credit_report",
+                        c.repair_requires_credit_report.is_some(),
+                    ),
+                    ("publicly_disclosed", c.publicly_disclosed.is_some()),
+                    ("repair_waiting_from", c.repair_waiting_from.is_some()),
+                ],
+            );
         }
     }
     if matches!(kind, ItemKind::RedScope | ItemKind::BlackScope) {
@@ -893,28 +885,19 @@ pub fn validate_content(
             ));
         }
     } else {
-        for (name, set) in [
-            ("objection_accept_days", c.objection_accept_days.is_some()),
-            ("objection_verify_days", c.objection_verify_days.is_some()),
-        ] {
-            if set {
-                errors.push(FieldError::new(
-                    name,
-                    "not_applicable",
-                    format!("{name} applies to scope items only"),
-                ));
-            }
-        }
+        not_applicable(
+            &mut errors,
+            "scope items",
+            &[
+                ("objection_accept_days", c.objection_accept_days.is_some()),
+                ("objection_verify_days", c.objection_verify_days.is_some()),
+                ("origin", c.origin.is_some()),
+            ],
+        );
     }
     if matches!(kind, ItemKind::RedScope | ItemKind::BlackScope) {
         // Unstated means set locally: the stricter reading, which a national list lifts by saying so.
         c.origin.get_or_insert(ItemOrigin::Local);
-    } else if c.origin.is_some() {
-        errors.push(FieldError::new(
-            "origin",
-            "not_applicable",
-            "origin applies to scope items only",
-        ));
     }
     match (kind, c.validity_months) {
         (ItemKind::RedScope, None) => errors.push(FieldError::new(
@@ -928,17 +911,30 @@ pub fn validate_content(
             "must be 1–120 months",
         )),
         (ItemKind::RedScope, _) => {}
-        (_, Some(_)) => errors.push(FieldError::new(
-            "validity_months",
-            "not_applicable",
-            "validity_months applies to red_scope items only",
-        )),
-        _ => {}
+        (_, set) => not_applicable(
+            &mut errors,
+            "red_scope items",
+            &[("validity_months", set.is_some())],
+        ),
     }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
     Ok(c)
+}
+
+/// A `not_applicable` error for each field that is set although it applies to `applies_to` only
+/// (refused rather than silently dropped).
+fn not_applicable(errors: &mut Vec<FieldError>, applies_to: &str, fields: &[(&str, bool)]) {
+    for (name, set) in fields {
+        if *set {
+            errors.push(FieldError::new(
+                *name,
+                "not_applicable",
+                format!("{name} applies to {applies_to} only"),
+            ));
+        }
+    }
 }
 
 /// Working days to accept (受理) an objection, and to verify (核实) and answer it, when a scope

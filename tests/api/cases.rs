@@ -158,6 +158,37 @@ async fn a_retried_post_with_the_same_idempotency_key_files_one_case() {
     .await;
     assert_eq!(problem_fields(&p), vec!["Idempotency-Key"]);
     assert_eq!(case_count(app), 1);
+    // A key too long to read: 422 for a filer, but 403 for a caller who may not file at all.
+    let long = "k".repeat(300);
+    let res = app
+        .client
+        .post(app.url("/api/v1/cases"))
+        .bearer_auth(&s.f.tax.token)
+        .header("Idempotency-Key", &long)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let machine = app
+        .account(
+            "machine",
+            credit_lists::auth::Role::ApprovalSystem,
+            None,
+            None,
+        )
+        .await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/cases"))
+        .bearer_auth(&machine.token)
+        .header("Idempotency-Key", &long)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_eq!(case_count(app), 1);
     // Concurrent retries with a new key still file exactly one case.
     let futs: Vec<_> = (0..6)
         .map(|_| send(body.clone(), "case-2", s.f.tax.token.clone()))
