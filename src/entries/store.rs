@@ -915,12 +915,12 @@ pub async fn remove_entry(
     user.require(STAFF)?;
     if matches!(
         req.reason,
-        RemovalReason::Repaired | RemovalReason::BlackListedWhileRed
+        RemovalReason::Repaired | RemovalReason::BlackListedWhileRed | RemovalReason::SourceRemoved
     ) {
         return Err(ApiError::invalid_field(
             "reason",
             "reserved_reason",
-            "this reason is set by the service itself (credit repair, black-listing)",
+            "this reason is set by the service itself (credit repair, black-listing, national sync)",
         ));
     }
     let mut errors = Vec::new();
