@@ -15,6 +15,7 @@ mod feed;
 mod four_lists;
 mod helpers;
 mod import;
+mod national;
 mod openapi;
 mod operations;
 mod organisation;
