@@ -660,7 +660,8 @@ pub fn publish_entry(
 #[serde(deny_unknown_fields)]
 pub struct RemoveRequest {
     /// `expired`, `objection_upheld`, `revoked` or `standard_changed`. (`repaired` is set by the
-    /// credit-repair workflow, `black_listed_while_red` automatically.)
+    /// credit-repair workflow, `black_listed_while_red` automatically, `source_removed` by the
+    /// national-list sync.)
     pub reason: RemovalReason,
     /// Defaults to today; not in the future, not before the entry's determination.
     #[schema(value_type = Option<String>, format = Date)]
