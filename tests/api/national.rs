@@ -832,3 +832,36 @@ async fn sync_national_on_the_command_line() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[tokio::test]
+async fn a_synced_black_entry_ends_the_subjects_red_entry() {
+    let s = setup().await;
+    let app = &s.f.app;
+    let red = crate::entries::create_entry(
+        app,
+        &s.f.tax.token,
+        crate::entries::entry("red", s.f.red, &uscc(1), "通税红〔2026〕1号"),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    crate::entries::publish_entry(app, &s.f.tax.token, red).await;
+    let r = sync_ok(
+        &s,
+        "",
+        csv(HEADER, &[row(1, &case(1), ""), row(2, &case(2), "")]),
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(r["red_entries_removed"], json!([red]), "{r}");
+    let e: Value = app
+        .get(&format!("/api/v1/list-entries/{red}"), &s.admin.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(e["removal_reason"], "black_listed_while_red");
+    assert_eq!(e["in_force"], false);
+    assert_eq!(sync_audits(app)[0]["red_removed_ids"], json!([red]));
+    assert_eq!(feed_count(app, "list_entry.removed"), 1);
+}
