@@ -89,6 +89,7 @@ pub struct SyncQuery {
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Admins and the city bureau only", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such source", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The source's scope item is no longer published (`scope_not_published`)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "File too large", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Refused rows (`sync_rejected`, every one in `rows`, the report in `report`), or a snapshot ending too many entries without `confirm` (`snapshot_ends_too_many`); nothing written", body = Problem, content_type = "application/problem+json"),
     )
