@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate`, `user …`, `audit verify`, `backup`, `openapi`.
+//! The command line: `serve`, `migrate`, `user …`, `audit verify`, `backup`, `openapi`,
+//! `sync-national`.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -60,6 +61,29 @@ pub enum Command {
     },
     /// Print the OpenAPI document (JSON).
     Openapi,
+    /// Sync a national source (国家层面认定) from its file: a full snapshot (default) or a delta.
+    /// All or nothing; prints the report (JSON). Exits non-zero when rows are refused or the
+    /// snapshot would end too many entries without --confirm.
+    SyncNational {
+        /// The source's name (POST /api/v1/national-sources).
+        #[arg(long)]
+        source: String,
+        /// The file (.xlsx or .csv).
+        file: PathBuf,
+        /// The file lists changes only (column 变动类型: 新增 / 变更 / 移出).
+        #[arg(long)]
+        delta: bool,
+        /// Report only; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Accept a snapshot that ends more than national_sync_max_end_percent of the entries.
+        #[arg(long)]
+        confirm: bool,
+        /// The account the sync is recorded under (an admin or the city bureau); default the
+        /// first active admin account.
+        #[arg(long)]
+        user: Option<String>,
+    },
     /// Fill a benchmark database: demo accounts and four lists, then many subjects and list
     /// entries written in bulk (not audited). Never on a production database.
     BenchData {
@@ -345,6 +369,57 @@ fn execute(cli: Cli) -> Result<(), String> {
         }
         Command::Openapi => {
             print!("{}", crate::openapi::spec_json());
+            Ok(())
+        }
+        Command::SyncNational {
+            source,
+            file,
+            delta,
+            dry_run,
+            confirm,
+            user,
+        } => {
+            let mut settings = load_settings(&cli, Layer::default(), false)?;
+            settings.bind = "127.0.0.1:0".into();
+            let bytes =
+                std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let format = crate::tabular::Format::detect(file.to_str(), None, &bytes);
+            let table =
+                crate::tabular::read_table_with_limits(&bytes, format, settings.upload_limits())
+                    .map_err(|e| format!("{}: {e}", file.display()))?;
+            let app = Application::build(settings).map_err(|e| e.to_string())?;
+            let mut conn = app.pool.get().map_err(|e| e.to_string())?;
+            let who = crate::national::store::cli_user(&mut conn, user.as_deref())
+                .map_err(describe_api_error)?;
+            let opts = crate::national::store::SyncOptions {
+                mode: if *delta {
+                    crate::national::store::SyncMode::Delta
+                } else {
+                    crate::national::store::SyncMode::Snapshot
+                },
+                dry_run: *dry_run,
+                confirm: *confirm,
+            };
+            let report = crate::national::store::sync(
+                &mut conn,
+                &app.state,
+                &who,
+                crate::national::store::SourceRef::Name(source),
+                &table,
+                &crate::national::store::sha256_hex(&bytes),
+                opts,
+            )
+            .map_err(describe_api_error)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+            );
+            if !report.errors.is_empty() {
+                return Err(format!(
+                    "{} row error(s); nothing was written",
+                    report.errors.len()
+                ));
+            }
             Ok(())
         }
     }

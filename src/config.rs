@@ -75,6 +75,9 @@ pub struct Settings {
     /// Days a removal (移出) stays announced on the public endpoints, with name, code, list, date
     /// and reason only; 0 announces none. After it the entry is no longer published at all.
     pub public_removal_notice_days: u32,
+    /// A national snapshot sync that would end more than this share (percent) of its source's
+    /// entries in force is refused unless confirmed (default 20).
+    pub national_sync_max_end_percent: u32,
     pub demo: bool,
     /// Push target of the provincial feed (共享至省平台); no push without it. See `docs/feed.md`.
     pub feed_push_url: Option<String>,
@@ -156,6 +159,7 @@ pub struct Layer {
     pub repair_decide_days: Option<u32>,
     pub repair_review_days: Option<u32>,
     pub public_removal_notice_days: Option<u32>,
+    pub national_sync_max_end_percent: Option<u32>,
     pub feed_push_url: Option<String>,
     pub feed_push_batch: Option<usize>,
     pub feed_push_backoff_ms: Option<u64>,
@@ -214,6 +218,10 @@ impl std::fmt::Debug for Layer {
             .field(
                 "public_removal_notice_days",
                 &self.public_removal_notice_days,
+            )
+            .field(
+                "national_sync_max_end_percent",
+                &self.national_sync_max_end_percent,
             )
             .field("feed_push_url", &self.feed_push_url)
             .field("feed_push_batch", &self.feed_push_batch)
@@ -345,6 +353,10 @@ impl Layer {
             repair_decide_days: parse(&get, "CREDIT_LISTS_REPAIR_DECIDE_DAYS")?,
             repair_review_days: parse(&get, "CREDIT_LISTS_REPAIR_REVIEW_DAYS")?,
             public_removal_notice_days: parse(&get, "CREDIT_LISTS_PUBLIC_REMOVAL_NOTICE_DAYS")?,
+            national_sync_max_end_percent: parse(
+                &get,
+                "CREDIT_LISTS_NATIONAL_SYNC_MAX_END_PERCENT",
+            )?,
             feed_push_url: get("CREDIT_LISTS_FEED_PUSH_URL"),
             feed_push_batch: parse(&get, "CREDIT_LISTS_FEED_PUSH_BATCH")?,
             feed_push_backoff_ms: parse(&get, "CREDIT_LISTS_FEED_PUSH_BACKOFF_MS")?,
@@ -405,6 +417,9 @@ impl Layer {
             public_removal_notice_days: other
                 .public_removal_notice_days
                 .or(self.public_removal_notice_days),
+            national_sync_max_end_percent: other
+                .national_sync_max_end_percent
+                .or(self.national_sync_max_end_percent),
             feed_push_url: other.feed_push_url.or(self.feed_push_url),
             feed_push_batch: other.feed_push_batch.or(self.feed_push_batch),
             feed_push_backoff_ms: other.feed_push_backoff_ms.or(self.feed_push_backoff_ms),
@@ -532,6 +547,10 @@ impl Settings {
             repair_decide_days: layer.repair_decide_days.unwrap_or(10),
             repair_review_days: layer.repair_review_days.unwrap_or(3),
             public_removal_notice_days: layer.public_removal_notice_days.unwrap_or(30).min(3650),
+            national_sync_max_end_percent: layer
+                .national_sync_max_end_percent
+                .unwrap_or(20)
+                .min(100),
             demo,
             feed_push_url: match layer.feed_push_url.map(|u| u.trim().to_string()) {
                 None => None,

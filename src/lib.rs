@@ -21,6 +21,7 @@ pub mod four_lists;
 pub mod http;
 pub mod imports;
 pub mod metrics;
+pub mod national;
 pub mod openapi;
 pub mod ops;
 pub mod org;

@@ -26,6 +26,7 @@ the four lists (信用\"四张清单\"), red and black lists (红黑名单), cre
         (name = "audit", description = "Audit trail (审计日志)"),
         (name = "four-lists", description = "The four lists (信用\"四张清单\") and the fields (领域) vocabulary"),
         (name = "list-entries", description = "Red and black list entries (红黑名单)"),
+        (name = "national-sources", description = "National sources (国家层面认定的名单来源) and their sync: snapshots and deltas of the court's, tax and market regulation lists"),
         (name = "subjects", description = "Subjects (主体): profile and search"),
         (name = "public", description = "Anonymous, read-only disclosure (对外公开)"),
         (name = "calendar", description = "Working-day calendar (工作日历): public holidays, make-up working days (调休) and working-day deadlines"),

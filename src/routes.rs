@@ -4,8 +4,8 @@
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
 use crate::{
-    audit, auth, baselines, calendar, cases, checks, entries, four_lists, ops, org, repair,
-    targets, users,
+    audit, auth, baselines, calendar, cases, checks, entries, four_lists, national, ops, org,
+    repair, targets, users,
 };
 
 /// Every documented route. One list, used by the server and by the OpenAPI generator.
@@ -67,6 +67,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(entries::profiles::search)
                 .service(entries::profiles::profile)
                 .service(entries::public::public_entries)
+                .service(national::handlers::create)
+                .service(national::handlers::list)
+                .service(national::handlers::sync_source)
                 // Before `/calendar/{year}`, which would otherwise take this path.
                 .service(calendar::handlers::add_working_days)
                 .service(calendar::handlers::get_calendar)

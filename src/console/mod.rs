@@ -933,6 +933,7 @@ fn removal_zh(reason: &str) -> &'static str {
         "revoked" => "撤销认定",
         "standard_changed" => "认定标准调整移出",
         "black_listed_while_red" => "因列入黑名单移出红名单",
+        "source_removed" => "国家层面来源已移出",
         _ => "移出",
     }
 }

@@ -200,6 +200,8 @@ pub enum RemovalReason {
     StandardChanged,
     /// 红名单期间被列入黑名单 (set automatically)
     BlackListedWhileRed,
+    /// 来源已移出: the national source no longer lists the entry (set by the national sync only)
+    SourceRemoved,
 }
 
 impl RemovalReason {
@@ -211,6 +213,7 @@ impl RemovalReason {
             RemovalReason::Revoked => "revoked",
             RemovalReason::StandardChanged => "standard_changed",
             RemovalReason::BlackListedWhileRed => "black_listed_while_red",
+            RemovalReason::SourceRemoved => "source_removed",
         }
     }
 }

@@ -660,7 +660,8 @@ pub fn publish_entry(
 #[serde(deny_unknown_fields)]
 pub struct RemoveRequest {
     /// `expired`, `objection_upheld`, `revoked` or `standard_changed`. (`repaired` is set by the
-    /// credit-repair workflow, `black_listed_while_red` automatically.)
+    /// credit-repair workflow, `black_listed_while_red` automatically, `source_removed` by the
+    /// national-list sync.)
     pub reason: RemovalReason,
     /// Defaults to today; not in the future, not before the entry's determination.
     #[schema(value_type = Option<String>, format = Date)]
@@ -915,12 +916,12 @@ pub async fn remove_entry(
     user.require(STAFF)?;
     if matches!(
         req.reason,
-        RemovalReason::Repaired | RemovalReason::BlackListedWhileRed
+        RemovalReason::Repaired | RemovalReason::BlackListedWhileRed | RemovalReason::SourceRemoved
     ) {
         return Err(ApiError::invalid_field(
             "reason",
             "reserved_reason",
-            "this reason is set by the service itself (credit repair, black-listing)",
+            "this reason is set by the service itself (credit repair, black-listing, national sync)",
         ));
     }
     let mut errors = Vec::new();

@@ -31,6 +31,9 @@ pub enum EventType {
     EntryPublished,
     /// A red or black list entry was removed (移出), whatever the reason.
     EntryRemoved,
+    /// A national entry's content changed at its source (dates, facts, name …), applied by the
+    /// national-list sync.
+    EntryChanged,
     /// A four-list item version was published.
     FourListItemPublished,
     /// A four-list item was repealed.
@@ -48,6 +51,7 @@ impl EventType {
         match self {
             EventType::EntryPublished => "list_entry.published",
             EventType::EntryRemoved => "list_entry.removed",
+            EventType::EntryChanged => "list_entry.changed",
             EventType::FourListItemPublished => "four_list_item.published",
             EventType::FourListItemRepealed => "four_list_item.repealed",
             EventType::RepairCompleted => "repair.completed",
@@ -56,9 +60,10 @@ impl EventType {
         }
     }
 
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 8] = [
         EventType::EntryPublished,
         EventType::EntryRemoved,
+        EventType::EntryChanged,
         EventType::FourListItemPublished,
         EventType::FourListItemRepealed,
         EventType::RepairCompleted,

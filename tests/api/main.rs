@@ -16,6 +16,7 @@ mod feed;
 mod four_lists;
 mod helpers;
 mod import;
+mod national;
 mod openapi;
 mod operations;
 mod organisation;
