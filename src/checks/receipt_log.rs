@@ -17,13 +17,11 @@
 //! - A row holds the receipt's columns as one JSON array (one bound value per row for the writer).
 //! - The folder thread copies what the log holds into `credit_checks` with one
 //!   `INSERT OR IGNORE … SELECT` over the attached log (committed in the main database), then
-//!   checkpoints the log's write-ahead log. The writer clears folded rows from the log at the
+//!   checkpoints the log's write-ahead log. The writer deletes folded rows from the log at the
 //!   start of its next group's transaction, so the log has one writing thread and the writer
 //!   never waits for the folder's lock (SQLite's busy wait sleeps 1, 2, 5, 10 ms …, which was
-//!   the single checks' p99 when the folder deleted; performance.md, ninth round). It clears the
-//!   whole table at once when everything in it is folded (no per-row work), and trims by range
-//!   only a log that steady load never lets be wholly folded. A crash between a fold and the
-//!   clearing leaves rows that are folded again and ignored. At start,
+//!   the single checks' p99 when the folder deleted; performance.md, ninth round). A crash
+//!   between a fold and the deletion leaves rows that are folded again and ignored. At start,
 //!   whatever the log holds is folded and deleted before the instance serves; `credit-lists
 //!   backup` does the same before copying.
 //! - Readers of `credit_checks` go through [`super::receipts::Settled`], which the receipt writer
@@ -333,49 +331,16 @@ pub fn fold_beside(c: &mut SqliteConnection, db: &Path) -> Result<usize, String>
     Ok(n.rows)
 }
 
-/// A log never wholly folded at the start of a group (steady load) is trimmed by id range once it
-/// spans this many ids; otherwise it is cleared whole whenever everything in it is folded.
-const TRIM_AFTER: i64 = 50_000;
-
-/// Clears what is folded out of the log, inside the writer's group transaction: when every row
-/// is folded (`folded` is at or past the highest id), the whole table in one `DELETE` without a
-/// `WHERE`, which SQLite carries out by freeing the table's pages without visiting its rows (the
-/// truncate optimisation); when rows wait to be folded, nothing — unless the log spans
-/// [`TRIM_AFTER`] ids, then the folded ones by range. Per-row deletes after every group cost the
-/// 1,000-code batches their p99 (performance.md, ninth round).
-fn clear_folded(c: &mut SqliteConnection, folded: i64) -> QueryResult<()> {
-    #[derive(QueryableByName)]
-    struct Span {
-        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
-        low: Option<i64>,
-        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
-        high: Option<i64>,
-    }
-    // Two rowid probes (a combined min/max would scan).
-    let span: Span = diesel::sql_query(
-        "SELECT (SELECT min(id) FROM receipt_log) AS low, (SELECT max(id) FROM receipt_log) AS high",
-    )
-    .get_result(c)?;
-    match (span.low, span.high) {
-        (Some(_), Some(high)) if high <= folded => {
-            diesel::delete(receipt_log::table).execute(c)?;
-        }
-        (Some(low), Some(high)) if high - low >= TRIM_AFTER && folded >= low => {
-            diesel::delete(receipt_log::table.filter(receipt_log::id.le(folded))).execute(c)?;
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
 /// One group: appended to the log in one transaction (synced at commit), ids in row order. The
-/// same transaction first clears what is folded ([`clear_folded`]), so the log's only writer is
-/// this thread and it never waits for the folder.
-fn append(c: &mut SqliteConnection, jobs: &[Job], folded: i64) -> Result<Vec<i32>, String> {
+/// same transaction first deletes the rows up to `folded` (every one of them is in the table), so
+/// the log's only writer is this thread and it never waits for the folder.
+fn append(c: &mut SqliteConnection, jobs: &[Job], folded: Option<i64>) -> Result<Vec<i32>, String> {
     let n: usize = jobs.iter().map(|j| j.rows.len()).sum();
     let last = c
         .immediate_transaction(|c| {
-            clear_folded(c, folded)?;
+            if let Some(up_to) = folded {
+                diesel::delete(receipt_log::table.filter(receipt_log::id.le(up_to))).execute(c)?;
+            }
             for r in jobs.iter().flat_map(|j| j.rows.iter()) {
                 diesel::insert_into(receipt_log::table)
                     .values(receipt_log::receipt.eq(encode(r)))
@@ -423,12 +388,16 @@ fn encode(r: &NewReceipt) -> String {
 }
 
 fn writer_loop(mut conn: Lazy<SqliteConnection>, rx: mpsc::Receiver<Job>, shared: &LogShared) {
+    // The log's rows up to here are deleted (or were folded at start).
+    let mut deleted = *shared.folded.borrow();
     while let Ok(first) = rx.recv() {
         let jobs = super::receipt_queue::gather(first, &rx);
         let folded = *shared.folded.borrow();
-        let result = conn.get().and_then(|c| append(c, &jobs, folded));
+        let delete = (folded > deleted).then_some(folded);
+        let result = conn.get().and_then(|c| append(c, &jobs, delete));
         match result {
             Ok(mut ids) => {
+                deleted = deleted.max(folded);
                 COMMITS.fetch_add(1, Ordering::Relaxed);
                 RECEIPTS.fetch_add(ids.len() as u64, Ordering::Relaxed);
                 if let Some(last) = ids.last() {
@@ -549,52 +518,6 @@ mod tests {
         assert_eq!(v[4], "REF-1");
         assert_eq!(v[9], 9);
         assert_eq!(v[12], "{\"a\":\"b\"}");
-    }
-
-    /// The ids the log holds.
-    fn ids(c: &mut SqliteConnection) -> Vec<i64> {
-        receipt_log::table
-            .select(receipt_log::id)
-            .order(receipt_log::id)
-            .load(c)
-            .unwrap()
-    }
-
-    fn add(c: &mut SqliteConnection, n: usize) {
-        for _ in 0..n {
-            diesel::insert_into(receipt_log::table)
-                .values(receipt_log::receipt.eq("[]"))
-                .execute(c)
-                .unwrap();
-        }
-    }
-
-    #[test]
-    fn the_writer_clears_the_log_whole_when_folded_and_trims_only_a_long_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut c = open_log(&dir.path().join("r.db")).unwrap();
-        seed(&mut c, 100).unwrap();
-        add(&mut c, 3);
-        assert_eq!(ids(&mut c), [101, 102, 103]);
-        // Rows wait to be folded: nothing goes.
-        clear_folded(&mut c, 102).unwrap();
-        assert_eq!(ids(&mut c), [101, 102, 103]);
-        // Everything folded: the table is emptied, and ids keep rising after it.
-        clear_folded(&mut c, 103).unwrap();
-        assert!(ids(&mut c).is_empty());
-        add(&mut c, 1);
-        assert_eq!(ids(&mut c), [104]);
-        clear_folded(&mut c, 103).unwrap();
-        assert_eq!(ids(&mut c), [104], "a row after the fold stays");
-        // A log spanning TRIM_AFTER ids is trimmed up to the fold even while rows wait.
-        diesel::sql_query("UPDATE sqlite_sequence SET seq = ?1 WHERE name = 'receipt_log'")
-            .bind::<diesel::sql_types::BigInt, _>(104 + TRIM_AFTER - 1)
-            .execute(&mut c)
-            .unwrap();
-        add(&mut c, 2);
-        assert_eq!(ids(&mut c), [104, 104 + TRIM_AFTER, 105 + TRIM_AFTER]);
-        clear_folded(&mut c, 104 + TRIM_AFTER).unwrap();
-        assert_eq!(ids(&mut c), [105 + TRIM_AFTER]);
     }
 
     #[test]
