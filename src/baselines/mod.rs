@@ -5,6 +5,7 @@
 //! source is required (`provenance`: the document or platform export the count came from).
 
 pub mod handlers;
+pub mod store;
 
 use diesel::prelude::*;
 use serde::Serialize;

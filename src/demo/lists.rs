@@ -17,21 +17,22 @@ use crate::error::ApiError;
 use crate::four_lists::store::NewItem;
 use crate::four_lists::{ItemKind, ItemOrigin, LegalBasis, LegalBasisLevel, Severity, SubjectType};
 
-type Basis = (
-    &'static str,
-    &'static str,
-    &'static str,
-    Option<LegalBasisLevel>,
-);
 use crate::schema::{
-    four_list_items, list_entries, national_baselines, objections, special_rectification_items,
-    users,
+    four_list_items, list_entries, objections, special_rectification_items, users,
 };
 use crate::state::AppState;
 use LegalBasisLevel::{
     AdministrativeRegulation as AdmReg, CentralPolicyDocument as Central,
     DepartmentalRule as DeptRule, Law, NormativeDocument as Normative,
 };
+
+/// A legal basis of a demo item: document, article, issuer, level.
+type Basis = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<LegalBasisLevel>,
+);
 
 const DEPT_COURT: i32 = 15; // 市中级人民法院
 const DEPT_HRSS: i32 = 27; // 市人力资源和社会保障局
@@ -533,17 +534,15 @@ fn balance_national(
         let local = count(region, "local");
         let wanted = (local * 100 + pct - 1) / pct;
         if declared {
-            diesel::insert_into(national_baselines::table)
-                .values((
-                    national_baselines::region_code.eq(region),
-                    national_baselines::year.eq(chrono::Datelike::year(&today)),
-                    national_baselines::list_type.eq("black"),
-                    national_baselines::count.eq(wanted as i32),
-                    national_baselines::provenance.eq("演示数据：信用中国（吉林）国家层面认定数"),
-                    national_baselines::updated_at.eq(db::now()),
-                    national_baselines::updated_by.eq(Some(admin.id)),
-                ))
-                .execute(conn)?;
+            crate::baselines::store::declare_in(
+                conn,
+                admin,
+                region,
+                chrono::Datelike::year(&today),
+                "black",
+                wanted as i32,
+                "演示数据：信用中国（吉林）国家层面认定数",
+            )?;
             continue;
         }
         for _ in count(region, "national")..wanted {
