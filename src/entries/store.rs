@@ -500,6 +500,22 @@ pub fn require_manages(
     }
 }
 
+/// A draft entry the caller manages, for a step only drafts take; otherwise 404 (not visible),
+/// 403 (not the caller's) or 409 `not_a_draft` with `why`.
+fn managed_draft(
+    conn: &mut DbConnection,
+    user: &AuthUser,
+    id: i32,
+    why: &'static str,
+) -> Result<EntryRow, ApiError> {
+    let before = load_visible(conn, user, id)?;
+    require_manages(conn, user, &before)?;
+    if before.status != "draft" {
+        return Err(ApiError::conflict("not_a_draft", why));
+    }
+    Ok(before)
+}
+
 /// Publishes one draft entry (the API's and the console's).
 pub(crate) async fn publish_draft(
     state: &web::Data<AppState>,
@@ -510,14 +526,7 @@ pub(crate) async fn publish_draft(
     let st = state.clone();
     db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
-            let before = load_visible(conn, &user, id)?;
-            require_manages(conn, &user, &before)?;
-            if before.status != "draft" {
-                return Err(ApiError::conflict(
-                    "not_a_draft",
-                    "only a draft entry can be published",
-                ));
-            }
+            let before = managed_draft(conn, &user, id, "only a draft entry can be published")?;
             let row = publish_entry(conn, &st, &user, before)?;
             entry_view(conn, &st.pii, &row, Disclosure::Full, today())
         })
@@ -548,14 +557,12 @@ pub(crate) async fn record_notice(
     let st = state.clone();
     db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
-            let before = load_visible(conn, &user, id)?;
-            require_manages(conn, &user, &before)?;
-            if before.status != "draft" {
-                return Err(ApiError::conflict(
-                    "not_a_draft",
-                    "the notice is recorded before publication, on a draft",
-                ));
-            }
+            let before = managed_draft(
+                conn,
+                &user,
+                id,
+                "the notice is recorded before publication, on a draft",
+            )?;
             let list_type = if before.list_type == "red" {
                 ListType::Red
             } else {
@@ -685,14 +692,12 @@ pub(crate) async fn discard(
     let st = state.clone();
     db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
-            let before = load_visible(conn, &user, id)?;
-            require_manages(conn, &user, &before)?;
-            if before.status != "draft" {
-                return Err(ApiError::conflict(
-                    "not_a_draft",
-                    "a published entry is removed with a reason, never deleted",
-                ));
-            }
+            let before = managed_draft(
+                conn,
+                &user,
+                id,
+                "a published entry is removed with a reason, never deleted",
+            )?;
             let view = entry_view(conn, &st.pii, &before, Disclosure::Masked, today())?;
             diesel::delete(list_entries::table.find(id)).execute(conn)?;
             audit::append(
