@@ -467,6 +467,7 @@ diesel::table! {
         updated_at -> Timestamp,
         notice_date -> Nullable<Date>,
         statement_outcome -> Nullable<Text>,
+        import_id -> Nullable<Text>,
     }
 }
 
