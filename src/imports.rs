@@ -455,6 +455,9 @@ where
     })
 }
 
+/// SQLite's page cache during an import (KiB), instead of its default 2,000 KiB.
+const IMPORT_CACHE_KIB: i64 = 64 * 1024;
+
 /// Runs `apply` in one write transaction, rolled back for a dry run or when any row was rejected;
 /// the report says which (the staff console shows it as a table).
 pub async fn import_report<F>(
@@ -466,6 +469,17 @@ where
     F: FnOnce(&mut DbConnection) -> Result<ImportReport, ApiError> + Send + 'static,
 {
     db::run(&state.pool, move |conn| {
+        use diesel::connection::SimpleConnection;
+        // A large import touches the same index pages again and again: with SQLite's default
+        // page cache (2 MB) they are spilled to the WAL and read back many times over. Its reads
+        // go through that cache rather than the memory map, so that what the import holds is
+        // bounded by the cache, not by the size of the database file.
+        let sqlite = conn.backend() == db::Backend::Sqlite;
+        if sqlite {
+            conn.batch_execute(&format!(
+                "PRAGMA cache_size = -{IMPORT_CACHE_KIB}; PRAGMA mmap_size = 0;"
+            ))?;
+        }
         let outcome = db::write_tx(conn, |conn| {
             let report = apply(conn)?;
             if dry_run || report.rejected() {
@@ -473,6 +487,12 @@ where
             }
             Ok(report)
         });
+        if sqlite {
+            conn.batch_execute(&format!(
+                "PRAGMA cache_size = -2000; PRAGMA mmap_size = {};",
+                db::SQLITE_MMAP_BYTES
+            ))?;
+        }
         match outcome {
             Ok(r) | Err(ImportAbort::Report(r)) => Ok(r),
             Err(ImportAbort::Api(e)) => Err(e),
