@@ -1692,6 +1692,132 @@ mod tests {
         assert_eq!(table.rows[1].number, 3);
     }
 
+    /// A reader that hands out its bytes a few at a time, as a slow network or a small buffer
+    /// would: every boundary falls somewhere inside a character, a line break or a quote.
+    struct Trickle {
+        data: std::io::Cursor<Vec<u8>>,
+        step: usize,
+    }
+
+    impl std::io::Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.step);
+            self.data.read(&mut buf[..n])
+        }
+    }
+
+    impl std::io::Seek for Trickle {
+        fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+            self.data.seek(to)
+        }
+    }
+
+    fn stream(bytes: Vec<u8>, step: usize) -> Result<(Vec<String>, Vec<TableRow>), TabularError> {
+        let rows = RowStream::open(
+            Trickle {
+                data: std::io::Cursor::new(bytes),
+                step,
+            },
+            Format::Csv,
+            Limits::default(),
+        )?;
+        let headers = rows.headers().to_vec();
+        let rows = rows.collect::<Result<Vec<_>, _>>()?;
+        Ok((headers, rows))
+    }
+
+    #[test]
+    fn streamed_rows_match_the_table_whatever_the_read_sizes() {
+        let text = "\r\n名称,代码\r\nA,1\r\n\r\n , \r\nB,2\r\n\"x\r\ny\",3\nC,4\n\n";
+        let table = csv(text).unwrap();
+        let gbk = encoding_rs::GB18030.encode(text).0.into_owned();
+        for bytes in [text.as_bytes().to_vec(), gbk] {
+            for step in [1, 2, 3, 7, 4096] {
+                let (headers, rows) = stream(bytes.clone(), step).unwrap();
+                assert_eq!(headers, table.headers, "step {step}");
+                let numbers: Vec<usize> = rows.iter().map(|r| r.number).collect();
+                let in_table: Vec<usize> = table.rows.iter().map(|r| r.number).collect();
+                assert_eq!(numbers, in_table, "step {step}");
+                let got: Vec<(usize, &str, &str)> = rows
+                    .iter()
+                    .map(|r| (r.number, r.cell(0), r.cell(1)))
+                    .collect();
+                assert_eq!(
+                    got,
+                    vec![
+                        (3, "A", "1"),
+                        (6, "B", "2"),
+                        (7, "x\r\ny", "3"),
+                        (8, "C", "4")
+                    ],
+                    "step {step}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn streamed_csv_refuses_what_the_table_refuses() {
+        // A GB18030 byte sequence that is not valid, after a valid UTF-8 start.
+        let mut bad = "名称\n".repeat(30_000).into_bytes();
+        bad.extend_from_slice(b"\xff\xff\n");
+        assert_eq!(stream(bad, 4096).unwrap_err(), TabularError::BadEncoding);
+        // NUL bytes: binary, or UTF-16.
+        let err = stream(b"a,b\n1,\x002\n".to_vec(), 3).unwrap_err();
+        assert_eq!(err.code(), "unreadable_file");
+        // A quote never closed stops at the row budget, naming the row it began on.
+        let mut open = b"h\nok\n\"".to_vec();
+        open.extend(std::iter::repeat_n(b'a', MAX_ROW_BYTES + 200_000));
+        let err = stream(open, 65_536).unwrap_err();
+        assert_eq!(
+            err,
+            TabularError::RowTooLarge {
+                row: 3,
+                limit: MAX_ROW_BYTES
+            }
+        );
+        assert_eq!(stream(Vec::new(), 1).unwrap_err(), TabularError::Empty);
+        assert_eq!(
+            stream(b"\n \n".to_vec(), 1).unwrap_err(),
+            TabularError::Empty
+        );
+    }
+
+    #[test]
+    fn a_worksheet_whose_rows_go_back_is_refused() {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default();
+        let parts: [(&str, &str); 4] = [
+            (
+                "[Content_Types].xml",
+                r#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#,
+            ),
+            (
+                "_rels/.rels",
+                r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#,
+            ),
+            (
+                "xl/workbook.xml",
+                r#"<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="s" sheetId="1" r:id="rId1"/></sheets></workbook>"#,
+            ),
+            (
+                "xl/_rels/workbook.xml.rels",
+                r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#,
+            ),
+        ];
+        for (name, xml) in parts {
+            zip.start_file(name, opts).unwrap();
+            zip.write_all(xml.as_bytes()).unwrap();
+        }
+        zip.start_file("xl/worksheets/sheet1.xml", opts).unwrap();
+        zip.write_all(br#"<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>h</t></is></c></row><row r="3"><c r="A3" t="inlineStr"><is><t>x</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>y</t></is></c></row></sheetData></worksheet>"#).unwrap();
+        let bytes = zip.finish().unwrap().into_inner();
+        let err = read_table(&bytes, Format::Xlsx).unwrap_err();
+        assert_eq!(err.code(), "unreadable_file", "{err}");
+        assert!(err.to_string().contains("row 2 comes after row 3"), "{err}");
+    }
+
     #[test]
     fn blank_rows_are_skipped_but_keep_their_numbers() {
         let t = csv("\n名称,代码\nA,1\n\n , \nB,2\n\"x\ny\",3\nC,4\n").unwrap();
