@@ -272,7 +272,7 @@ pub fn write_case(
                     let fields = crate::four_lists::find_version(conn, item.id, v)?
                         .map(|ver| ver.content().fields)
                         .unwrap_or_default();
-                    if field_ok.is_some() && !fields.iter().any(|f| *f == input.field) {
+                    if field_ok.is_some() && !fields.contains(&input.field) {
                         errors.push(FieldError::new(
                             f,
                             "measure_not_in_field",

@@ -612,7 +612,7 @@ fn demo_entry(
     // (吉05 the intermediate court, 吉05xx the basic court of the county or district).
     let document_number = match scope_code {
         // One in five enforced by the intermediate court itself, the others by the county's court.
-        "FY-HEI-01" if n % 5 == 0 => format!("（{year}）吉05执{number}号"),
+        "FY-HEI-01" if n.is_multiple_of(5) => format!("（{year}）吉05执{number}号"),
         "FY-HEI-01" => format!("（{year}）吉05{}执{number}号", &division[4..]),
         "SW-HEI-01" => format!("通税稽罚〔{year}〕{number}号"),
         "SW-HONG-01" => format!("通税信评〔{year}〕{number}号"),
