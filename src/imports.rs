@@ -131,6 +131,8 @@ pub fn zh_message(code: &str, english: &str) -> String {
         "self_link" => "事项不能关联自身",
         "repealed" => "关联事项已废止",
         "already_recorded" => "该主体已登记本期培训",
+        "measure_not_in_field" => "所选措施不适用于该案例的领域",
+        "row_too_large" => "该行内容过长（常见原因：引号未闭合）",
         "unknown_subject_name" => "主体尚未登记，须填写主体名称",
         "invalid_subject_code" => "主体代码无效",
         "insufficient_legal_basis" => {

@@ -499,23 +499,34 @@ pub fn audit_entry_with(
         _ => None,
     };
     if let Some(event_type) = event {
-        let mut payload =
-            entry_view_with(conn, &state.pii, after, Disclosure::Full, today, lookups)?;
-        // The staff-only note stays in the city.
-        payload.internal_note = None;
-        crate::feed::enqueue_with(
-            conn,
-            &state.pii,
-            crate::feed::Event {
-                event_type,
-                entity_type: "list_entry",
-                entity_id: after.id.to_string(),
-                region_code: Some(&after.region_code),
-                department_id: Some(after.department_id),
-                payload: &payload,
-            },
-        )?;
+        feed_entry_event(conn, state, after, event_type, lookups)?;
     }
+    Ok(())
+}
+
+/// Queues an entry's change for the provincial platform (共享至省平台): its full view, without the
+/// staff-only note, which stays in the city.
+pub fn feed_entry_event(
+    conn: &mut DbConnection,
+    state: &AppState,
+    e: &EntryRow,
+    event_type: crate::feed::EventType,
+    lookups: &mut Lookups,
+) -> Result<(), ApiError> {
+    let mut payload = entry_view_with(conn, &state.pii, e, Disclosure::Full, today(), lookups)?;
+    payload.internal_note = None;
+    crate::feed::enqueue_with(
+        conn,
+        &state.pii,
+        crate::feed::Event {
+            event_type,
+            entity_type: "list_entry",
+            entity_id: e.id.to_string(),
+            region_code: Some(&e.region_code),
+            department_id: Some(e.department_id),
+            payload: &payload,
+        },
+    )?;
     Ok(())
 }
 

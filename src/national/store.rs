@@ -17,8 +17,8 @@ use crate::db;
 use crate::domain::{IdNumber, SubjectCode};
 use crate::entries::store::{create_entry, NewEntry};
 use crate::entries::{
-    entry_view_with, find_entry, in_force_on, lookup_key, parse_subject_code, period_end, today,
-    Disclosure, EntryRow, ListType, Lookups, RemovalReason, Source,
+    find_entry, in_force_on, lookup_key, parse_subject_code, period_end, today, EntryRow, ListType,
+    Lookups, RemovalReason, Source,
 };
 use crate::error::{ApiError, FieldError};
 use crate::imports::{zh_message, RowError};
@@ -989,7 +989,7 @@ fn apply(
                     .execute(conn)?;
                 let after = find_entry(conn, entry_id)?
                     .ok_or_else(|| ApiError::internal("entry vanished"))?;
-                feed_event(
+                crate::entries::store::feed_entry_event(
                     conn,
                     state,
                     &after,
@@ -1067,7 +1067,7 @@ fn apply(
                     .execute(conn)?;
                 let after = find_entry(conn, created.id)?
                     .ok_or_else(|| ApiError::internal("entry vanished"))?;
-                feed_event(
+                crate::entries::store::feed_entry_event(
                     conn,
                     state,
                     &after,
@@ -1304,7 +1304,7 @@ fn end_entry(
         ))
         .execute(conn)?;
     let after = find_entry(conn, id)?.ok_or_else(|| ApiError::internal("entry vanished"))?;
-    feed_event(
+    crate::entries::store::feed_entry_event(
         conn,
         state,
         &after,
@@ -1345,7 +1345,7 @@ fn end_reds(
             .execute(conn)?;
         let after =
             find_entry(conn, red.id)?.ok_or_else(|| ApiError::internal("entry vanished"))?;
-        feed_event(
+        crate::entries::store::feed_entry_event(
             conn,
             state,
             &after,
@@ -1356,29 +1356,4 @@ fn end_reds(
         ids.push(red.id);
     }
     Ok(ids)
-}
-
-/// One feed event for one changed entry (the province hears of each change).
-fn feed_event(
-    conn: &mut DbConnection,
-    state: &AppState,
-    e: &EntryRow,
-    event_type: crate::feed::EventType,
-    lookups: &mut Lookups,
-) -> Result<(), ApiError> {
-    let mut payload = entry_view_with(conn, &state.pii, e, Disclosure::Full, today(), lookups)?;
-    payload.internal_note = None;
-    crate::feed::enqueue_with(
-        conn,
-        &state.pii,
-        crate::feed::Event {
-            event_type,
-            entity_type: "list_entry",
-            entity_id: e.id.to_string(),
-            region_code: Some(&e.region_code),
-            department_id: Some(e.department_id),
-            payload: &payload,
-        },
-    )?;
-    Ok(())
 }
