@@ -28,28 +28,30 @@ ID=$(curl -sf -XPOST http://127.0.0.1:18099/api/v1/four-list-items -H "authoriza
   | python3 -c 'import sys,json;print(json.load(sys.stdin)["id"])')
 curl -sf -XPOST "http://127.0.0.1:18099/api/v1/four-list-items/$ID/publish" -H "authorization: Bearer $TOKEN" >/dev/null
 python3 benches/gen_entries_csv.py "$ROWS" BENCH-HEI >"$WORK/entries.csv"
-# The server's anonymous memory (heap, not the database file's mapped pages), sampled every 0.1 s.
-echo 0 >"$WORK/anon_peak"
-( peak=0; while kill -0 "$SERVER" 2>/dev/null; do
-    a=$(awk '/^RssAnon/{print $2}' /proc/"$SERVER"/status 2>/dev/null || echo 0)
-    if [ "${a:-0}" -gt "$peak" ]; then peak=$a; echo "$peak" >"$WORK/anon_peak"; fi
+# The server's anonymous memory (heap, not the database file's mapped pages), sampled every 0.1 s
+# into a timeline; each phase's peak is read from it.
+( while kill -0 "$SERVER" 2>/dev/null; do
+    echo "$(date +%s.%N) $(awk '/^RssAnon/{print $2}' /proc/"$SERVER"/status 2>/dev/null || echo 0)"
     sleep 0.1
-  done ) &
+  done >"$WORK/anon.log" ) &
+peak_anon() { # FROM TO: the highest RssAnon (kB) sampled between two times
+  awk -v a="$1" -v b="$2" '$1 >= a && $1 <= b && $2 > m { m = $2 } END { print m + 0 }' "$WORK/anon.log"
+}
 echo "file: $(wc -l <"$WORK/entries.csv") lines, $(du -h "$WORK/entries.csv" | cut -f1)"
 for run in dry_run=true "" ; do
   START=$(date +%s.%N)
   STATUS=$(curl -s -o "$WORK/report.json" -w '%{http_code}' -XPOST "http://127.0.0.1:18099/api/v1/list-entries/import?$run" \
     -H "authorization: Bearer $TOKEN" -H 'content-type: text/csv' -T "$WORK/entries.csv")
   END=$(date +%s.%N)
-  echo "import ${run:-apply}: HTTP $STATUS in $(python3 -c "print(round($END-$START,2))") s: $(head -c 200 "$WORK/report.json")"
+  echo "import ${run:-apply}: HTTP $STATUS in $(python3 -c "print(round($END-$START,2))") s, peak RssAnon $(peak_anon "$START" "$END") kB: $(head -c 200 "$WORK/report.json")"
   if [ -z "$run" ]; then IMPORT_SECS=$(python3 -c "print($END-$START)"); fi
 done
 START=$(date +%s.%N)
 curl -s -o /dev/null -XPOST "http://127.0.0.1:18099/api/v1/list-entries/import" \
   -H "authorization: Bearer $TOKEN" -H 'content-type: text/csv' -T "$WORK/entries.csv"
 END=$(date +%s.%N)
-echo "re-import (all unchanged): $(python3 -c "print(round($END-$START,1))") s"
-echo "server peak RSS (VmHWM): $(grep VmHWM /proc/$SERVER/status | awk '{print $2, $3}'); peak anonymous memory (RssAnon): $(cat "$WORK/anon_peak") kB"
+echo "re-import (all unchanged): $(python3 -c "print(round($END-$START,1))") s, peak RssAnon $(peak_anon "$START" "$END") kB"
+echo "server peak RSS over the run (VmHWM, with the database file's mapped pages): $(grep VmHWM /proc/$SERVER/status | awk '{print $2, $3}'); RssAnon at start $(head -1 "$WORK/anon.log" | cut -d' ' -f2) kB, at the end $(awk '/^RssAnon/{print $2}' /proc/$SERVER/status) kB"
 # The same file with the sqlite3 shell: a table of the file's columns and the entries' identity
 # index (department, document number, subject, list), in one transaction as .import does.
 NCOL=$(head -1 "$WORK/entries.csv" | tr ',' '\n' | wc -l)

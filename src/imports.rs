@@ -458,7 +458,7 @@ where
 }
 
 /// SQLite's page cache during an import (KiB), instead of its default 2,000 KiB.
-const IMPORT_CACHE_KIB: i64 = 64 * 1024;
+const IMPORT_CACHE_KIB: i64 = 32 * 1024;
 
 /// Runs `apply` in one write transaction, rolled back for a dry run or when any row was rejected;
 /// the report says which (the staff console shows it as a table).
@@ -491,7 +491,7 @@ where
         });
         if sqlite {
             conn.batch_execute(&format!(
-                "PRAGMA cache_size = -2000; PRAGMA mmap_size = {};",
+                "PRAGMA cache_size = -2000; PRAGMA shrink_memory; PRAGMA mmap_size = {};",
                 db::SQLITE_MMAP_BYTES
             ))?;
         }

@@ -319,8 +319,10 @@ type EntryKey = (i32, String, i32, String);
 /// What the import has written so far.
 struct Written {
     import_id: String,
-    /// Entry id → the row that created it (to name the first row of a duplicate).
-    created: std::collections::HashMap<i32, u32>,
+    /// The entries created, each with the row that created it (to name the first row of a
+    /// duplicate), in the order they were inserted: ids only grow within a transaction, so the
+    /// list is sorted and searched by halves (8 bytes an entry).
+    created: Vec<(i32, u32)>,
     departments: std::collections::BTreeSet<i32>,
     regions: std::collections::BTreeSet<String>,
 }
@@ -360,7 +362,7 @@ fn apply(
         std::collections::HashMap::new();
     let mut written = Written {
         import_id: uuid::Uuid::new_v4().to_string(),
-        created: std::collections::HashMap::new(),
+        created: Vec::new(),
         departments: Default::default(),
         regions: Default::default(),
     };
@@ -454,7 +456,7 @@ fn apply(
     report.errors.sort_by_key(|e| e.row);
     if !report.rejected() && !written.created.is_empty() {
         // One record for the import, naming what it created (each entry's history shows it).
-        let ids: Vec<i32> = written.created.keys().copied().collect();
+        let ids: Vec<i32> = written.created.iter().map(|(id, _)| *id).collect();
         audit::append(
             conn,
             &user.actor(),
@@ -533,7 +535,12 @@ fn write_batch(
                 entry.list_type.as_str().to_string(),
             );
             if let Some(id) = recorded.get(&identity) {
-                match written.created.get(id) {
+                let first = written
+                    .created
+                    .binary_search_by_key(id, |(created, _)| *created)
+                    .ok()
+                    .map(|at| written.created[at].1);
+                match first {
                     Some(first) => report.push_error(RowError {
                         row: number,
                         column: None,
@@ -595,7 +602,14 @@ fn write_batch(
             ),
             id,
         );
-        written.created.insert(id, number as u32);
+        match written.created.last() {
+            Some((last, _)) if *last > id => {
+                // Not expected (a sequence only grows), but kept sorted whatever happens.
+                let at = written.created.partition_point(|(c, _)| *c < id);
+                written.created.insert(at, (id, number as u32));
+            }
+            _ => written.created.push((id, number as u32)),
+        }
         written.departments.insert(entry.department_id);
         written.regions.insert(entry.region_code.clone());
         if publish {

@@ -18,3 +18,12 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
+CREATE OR REPLACE FUNCTION list_entries_check_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        INSERT INTO check_changes (tbl, row_id) VALUES ('list_entries', OLD.id);
+    ELSE
+        INSERT INTO check_changes (tbl, row_id) VALUES ('list_entries', NEW.id);
+    END IF;
+    RETURN NULL;
+END $$;

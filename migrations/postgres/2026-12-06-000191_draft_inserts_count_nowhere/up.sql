@@ -21,3 +21,14 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
+
+-- Nor does the check index hold drafts: a draft's insert is no change to it (its publication is).
+CREATE OR REPLACE FUNCTION list_entries_check_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        INSERT INTO check_changes (tbl, row_id) VALUES ('list_entries', OLD.id);
+    ELSIF TG_OP = 'UPDATE' OR NEW.status <> 'draft' THEN
+        INSERT INTO check_changes (tbl, row_id) VALUES ('list_entries', NEW.id);
+    END IF;
+    RETURN NULL;
+END $$;

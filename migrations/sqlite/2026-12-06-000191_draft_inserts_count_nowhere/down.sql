@@ -9,3 +9,5 @@ BEGIN
     INSERT INTO population_refresh (subject_id)
     SELECT NEW.subject_id WHERE NEW.list_type = 'black';
 END;
+DROP TRIGGER list_entries_insert_changes;
+CREATE TRIGGER list_entries_insert_changes AFTER INSERT ON list_entries BEGIN INSERT INTO check_changes (tbl, row_id) VALUES ('list_entries', NEW.id); END;

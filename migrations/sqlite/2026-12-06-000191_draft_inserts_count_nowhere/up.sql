@@ -13,3 +13,8 @@ BEGIN
     INSERT INTO population_refresh (subject_id)
     SELECT NEW.subject_id WHERE NEW.list_type = 'black';
 END;
+
+-- Nor does the check index hold drafts: a draft's insert is no change to it (its publication is).
+DROP TRIGGER list_entries_insert_changes;
+CREATE TRIGGER list_entries_insert_changes AFTER INSERT ON list_entries WHEN NEW.status <> 'draft'
+BEGIN INSERT INTO check_changes (tbl, row_id) VALUES ('list_entries', NEW.id); END;
