@@ -149,8 +149,28 @@ pub struct CheckAnswer {
     /// recorded breach (违诺).
     pub commitments: Vec<CommitmentSummary>,
     pub advice: Advice,
-    /// Why this advice, in words.
-    pub reasons: Vec<String>,
+    /// Why this advice: stable codes with messages in Chinese a clerk can show (see
+    /// `docs/credit-checks.md` for the codes). Receipts stored before reasons had codes read
+    /// back each old sentence as `{"code": "legacy", "message": <the sentence>}`.
+    pub reasons: Vec<Reason>,
+}
+
+/// One reason of an answer: a stable machine-readable code and a message in Chinese.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Reason {
+    #[schema(example = "black_no_measure_in_field")]
+    pub code: String,
+    #[schema(example = "该主体在严重失信主体名单内，但本领域无适用惩戒措施")]
+    pub message: String,
+}
+
+impl Reason {
+    pub fn new(code: &str, message: String) -> Self {
+        Reason {
+            code: code.to_string(),
+            message,
+        }
+    }
 }
 
 /// What a check needs from the database, for many codes at once (a batch is one pass).
@@ -387,6 +407,13 @@ pub fn evaluate(
     Ok(out)
 }
 
+fn ids_text(ids: &[i32]) -> String {
+    ids.iter()
+        .map(i32::to_string)
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
 fn advise(a: &mut CheckAnswer) {
     let punish: Vec<&CheckMeasure> = a
         .measures
@@ -400,63 +427,89 @@ fn advise(a: &mut CheckAnswer) {
         .collect();
     let mut reasons = Vec::new();
     if !a.known {
-        reasons.push("no subject with this code is recorded: no red or black list entry".into());
+        reasons.push(Reason::new(
+            "subject_not_recorded",
+            "未查询到该代码对应的主体，无红黑名单记录".to_string(),
+        ));
     }
     for e in a.black.iter().filter(|e| e.objection_open) {
-        reasons.push(format!(
-            "black-list entry {} ({}) is under objection (异议处理中)",
-            e.entry_id, e.document_number
+        reasons.push(Reason::new(
+            "black_entry_under_objection",
+            format!(
+                "严重失信主体名单记录 {}（{}）正在异议处理中，处理期间仍在有效期内",
+                e.entry_id, e.document_number
+            ),
         ));
     }
     for e in a.red.iter().filter(|e| e.objection_open) {
-        reasons.push(format!(
-            "red-list entry {} ({}) is under objection (异议处理中)",
-            e.entry_id, e.document_number
+        reasons.push(Reason::new(
+            "red_entry_under_objection",
+            format!(
+                "诚信典型名单记录 {}（{}）正在异议处理中",
+                e.entry_id, e.document_number
+            ),
         ));
     }
     for c in a.commitments.iter().filter(|c| !c.breaches.is_empty()) {
-        reasons.push(format!(
-            "commitment letter {} ({}) has {} recorded breach(es) (违诺)",
-            c.commitment_id,
-            c.purpose.as_str(),
-            c.breaches.len()
+        reasons.push(Reason::new(
+            "commitment_breached",
+            format!(
+                "信用承诺书 {}（{}）有 {} 条违诺记录",
+                c.commitment_id,
+                c.purpose.name_zh(),
+                c.breaches.len()
+            ),
         ));
     }
     let advice = if !punish.is_empty() {
         for m in &punish {
-            reasons.push(format!(
-                "punishment measure {} 「{}」 applies in {} (black-list entries {:?})",
-                m.code, m.title, a.field, m.entry_ids
+            reasons.push(Reason::new(
+                "punishment_measure_applies",
+                format!(
+                    "本领域适用失信惩戒措施「{}」（{}），依据严重失信主体名单记录 {}",
+                    m.title,
+                    m.code,
+                    ids_text(&m.entry_ids)
+                ),
             ));
         }
         Advice::Restrict
     } else if !incent.is_empty() && a.black.is_empty() {
         for m in &incent {
-            reasons.push(format!(
-                "incentive measure {} 「{}」 applies in {} (red-list entries {:?})",
-                m.code, m.title, a.field, m.entry_ids
+            reasons.push(Reason::new(
+                "incentive_measure_applies",
+                format!(
+                    "本领域适用守信激励措施「{}」（{}），依据诚信典型名单记录 {}",
+                    m.title,
+                    m.code,
+                    ids_text(&m.entry_ids)
+                ),
             ));
         }
         Advice::GreenChannel
     } else {
         if !a.black.is_empty() {
-            reasons.push(format!(
-                "{} black-list entries in force, but no punishment measure applies in {}",
-                a.black.len(),
-                a.field
+            reasons.push(Reason::new(
+                "black_no_measure_in_field",
+                "该主体在严重失信主体名单内，但本领域无适用惩戒措施".to_string(),
             ));
         }
         if !incent.is_empty() {
-            reasons.push("incentives are withheld while a black-list entry is in force".into());
+            reasons.push(Reason::new(
+                "incentives_withheld_while_black",
+                "该主体有严重失信主体名单记录在有效期内，暂停适用守信激励措施".to_string(),
+            ));
         }
         if a.known && a.black.is_empty() && incent.is_empty() {
             if a.red.is_empty() {
-                reasons.push("no red or black list entry in force".into());
+                reasons.push(Reason::new(
+                    "no_entry_in_force",
+                    "该主体无有效的红黑名单记录".to_string(),
+                ));
             } else {
-                reasons.push(format!(
-                    "{} red-list entries in force, but no incentive measure applies in {}",
-                    a.red.len(),
-                    a.field
+                reasons.push(Reason::new(
+                    "red_no_measure_in_field",
+                    "该主体在诚信典型名单内，但本领域无适用激励措施".to_string(),
                 ));
             }
         }

@@ -31,6 +31,14 @@ impl Purpose {
         }
     }
 
+    /// The name shown to staff and in check reasons.
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Purpose::PreLicensing => "告知承诺",
+            Purpose::Repair => "信用修复承诺",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Purpose> {
         match s {
             "pre_licensing" => Some(Purpose::PreLicensing),

@@ -208,7 +208,8 @@ async fn advice_and_measures_follow_the_lists_field_and_subject_kind() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|r| r.as_str().unwrap().contains("objection")));
+        .any(|r| r["code"] == "black_entry_under_objection"
+            && r["message"].as_str().unwrap().contains("异议处理中")));
 }
 
 async fn v_entry(s: &Setup, code: &str) -> i64 {
