@@ -149,10 +149,62 @@ pub struct CheckAnswer {
     /// recorded breach (违诺).
     pub commitments: Vec<CommitmentSummary>,
     pub advice: Advice,
+    /// 告知承诺: whether the subject may use the notification-and-commitment procedure in this
+    /// field, with the reasons; null when the field does not offer the procedure.
+    pub notification_commitment: Option<NotificationCommitment>,
     /// Why this advice: stable codes with messages in Chinese a clerk can show (see
     /// `docs/credit-checks.md` for the codes). Receipts stored before reasons had codes read
     /// back each old sentence as `{"code": "legacy", "message": <the sentence>}`.
     pub reasons: Vec<Reason>,
+}
+
+/// Whether 告知承诺 may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NcStatus {
+    Allowed,
+    NotAllowed,
+}
+
+/// The answer on 告知承诺 (notification and commitment) in a field that offers it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NotificationCommitment {
+    pub status: NcStatus,
+    /// `nc_allowed`, or each rule that refuses it: `nc_black_entry_in_force`,
+    /// `nc_commitment_breached`.
+    pub reasons: Vec<Reason>,
+}
+
+/// 国办发〔2020〕42号: an applicant with a serious bad credit record, or who made a false
+/// commitment before, may not use 告知承诺 until its credit is repaired.
+fn notification_commitment(a: &CheckAnswer) -> NotificationCommitment {
+    let mut reasons = Vec::new();
+    if !a.black.is_empty() {
+        reasons.push(Reason::new(
+            "nc_black_entry_in_force",
+            "该主体有严重失信主体名单记录在有效期内，信用修复前不适用告知承诺制".to_string(),
+        ));
+    }
+    if a.commitments.iter().any(|c| !c.breaches.is_empty()) {
+        reasons.push(Reason::new(
+            "nc_commitment_breached",
+            "该主体有违反信用承诺（违诺）的记录，信用修复前不适用告知承诺制".to_string(),
+        ));
+    }
+    if reasons.is_empty() {
+        NotificationCommitment {
+            status: NcStatus::Allowed,
+            reasons: vec![Reason::new(
+                "nc_allowed",
+                "该主体可适用告知承诺制".to_string(),
+            )],
+        }
+    } else {
+        NotificationCommitment {
+            status: NcStatus::NotAllowed,
+            reasons,
+        }
+    }
 }
 
 /// One reason of an answer: a stable machine-readable code and a message in Chinese.
@@ -308,6 +360,7 @@ pub fn answer_for(
         measures: vec![],
         commitments,
         advice: Advice::Normal,
+        notification_commitment: None,
         reasons: vec![],
     };
     if let Some(s) = subject {
@@ -321,6 +374,9 @@ pub fn answer_for(
         catalogue.fill(&mut answer, s.kind, entries);
     }
     advise(&mut answer);
+    if catalogue.nc_fields.contains(ask.field) {
+        answer.notification_commitment = Some(notification_commitment(&answer));
+    }
     Ok(Evaluation {
         answer,
         id_number: match code {
@@ -384,7 +440,15 @@ pub fn evaluate(
         };
         entries.extend(rows.into_iter().filter(|e| e.in_force_on(today)));
     }
-    let catalogue = Catalogue::load_for(conn, &entries)?;
+    let mut catalogue = Catalogue::load_for(conn, &entries)?;
+    let nc: Option<bool> = application_fields::table
+        .find(ask.field)
+        .select(application_fields::notification_commitment)
+        .first(conn)
+        .optional()?;
+    if nc == Some(true) {
+        catalogue.nc_fields.insert(ask.field.to_string());
+    }
     let commitments = crate::repair::letters::summaries(conn, &subject_ids)?;
     let mut by_subject: HashMap<i32, Vec<&EntryLite>> = HashMap::new();
     for e in &entries {
@@ -547,6 +611,9 @@ pub struct Catalogue {
     measures: HashMap<i32, MeasureInfo>,
     /// Active application fields (领域).
     fields: BTreeSet<String>,
+    /// Fields that offer 告知承诺 (all of them in [`Catalogue::load_all`]; the asked one, if it
+    /// does, in [`evaluate`]).
+    nc_fields: BTreeSet<String>,
 }
 
 type MeasureRow = (i32, String, String, i32, VersionRow);
@@ -621,12 +688,19 @@ impl Catalogue {
             .load::<(i32, String)>(conn)?
             .into_iter()
             .collect();
-        c.fields = application_fields::table
+        for (code, nc) in application_fields::table
             .filter(application_fields::active.eq(true))
-            .select(application_fields::code)
-            .load::<String>(conn)?
-            .into_iter()
-            .collect();
+            .select((
+                application_fields::code,
+                application_fields::notification_commitment,
+            ))
+            .load::<(String, bool)>(conn)?
+        {
+            if nc {
+                c.nc_fields.insert(code.clone());
+            }
+            c.fields.insert(code);
+        }
         Ok(c)
     }
 

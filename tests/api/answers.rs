@@ -181,3 +181,276 @@ async fn a_receipt_stored_with_plain_sentences_reads_back_as_legacy_reasons() {
     );
     assert_eq!(r["check_id"], id);
 }
+
+/// A published commitment template of the tax department.
+async fn template(s: &Setup, purpose: &str) -> i64 {
+    let app = &s.f.app;
+    let res = app
+        .post(
+            "/api/v1/commitment-templates",
+            &s.f.tax.token,
+            json!({"purpose": purpose, "title": "信用承诺书", "body": "本单位承诺所填报信息真实、准确，符合许可条件。"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let id = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let res = app
+        .post(
+            &format!("/api/v1/commitment-templates/{id}/publish"),
+            &s.f.tax.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    id
+}
+
+fn nc(v: &Value) -> (String, Vec<String>) {
+    let n = &v["notification_commitment"];
+    (
+        n["status"].as_str().unwrap().to_string(),
+        n["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["code"].as_str().unwrap().to_string())
+            .collect(),
+    )
+}
+
+async fn letters_total(app: &TestApp, admin: &str) -> i64 {
+    app.get("/api/v1/commitments?per_page=1", admin)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["total"]
+        .as_i64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn notification_commitment_is_allowed_for_a_clean_subject_and_refused_while_black_listed() {
+    let s = setup().await;
+    let app = &s.f.app;
+    let t = &s.approver.token;
+    let clean = uscc(321);
+    let v = check_as(app, t, &clean, "administrative_licensing").await;
+    assert_eq!(nc(&v), ("allowed".into(), vec!["nc_allowed".into()]));
+    // A recorded subject with a red entry only: allowed too.
+    let red = uscc(322);
+    listed(&s, "red", entry("red", s.f.red, &red, "HONG-322")).await;
+    let v = check_as(app, t, &red, "market_access").await;
+    assert_eq!(nc(&v).0, "allowed");
+    // A field that does not offer the procedure: no answer on it.
+    let v = check_as(app, t, &clean, "government_procurement").await;
+    assert_eq!(v["notification_commitment"], Value::Null);
+    // Black-listed: refused, with the reason.
+    let black = uscc(323);
+    listed(&s, "black", entry("black", s.f.black, &black, "HEI-323")).await;
+    let v = check_as(app, t, &black, "administrative_licensing").await;
+    assert_eq!(
+        nc(&v),
+        ("not_allowed".into(), vec!["nc_black_entry_in_force".into()])
+    );
+    assert!(v["notification_commitment"]["reasons"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("不适用告知承诺制"));
+    // Which fields offer it is data: the admin turns it on for procurement.
+    let admin = app.admin().await;
+    let res = app
+        .patch(
+            "/api/v1/application-fields/government_procurement",
+            &admin.token,
+            json!({"notification_commitment": true}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["notification_commitment"],
+        true
+    );
+    let v = check_as(app, t, &clean, "government_procurement").await;
+    assert_eq!(nc(&v).0, "allowed");
+    let res = app
+        .patch(
+            "/api/v1/application-fields/government_procurement",
+            &admin.token,
+            json!({"notification_commitment": "yes"}),
+        )
+        .await;
+    assert!(res.status().is_client_error());
+}
+
+#[tokio::test]
+async fn an_approval_system_records_a_pre_licensing_letter_that_later_checks_and_the_profile_show()
+{
+    let s = setup().await;
+    let app = &s.f.app;
+    let t = &s.approver.token;
+    let admin = app.admin().await;
+    let pre = template(&s, "pre_licensing").await;
+    let repair = template(&s, "repair").await;
+    let code = uscc(331);
+    let first = check_as(app, t, &code, "administrative_licensing").await;
+    let check_id = first["check_id"].as_i64().unwrap();
+    assert_eq!(first["commitments"], json!([]));
+    let letter = |check: Value, template: i64| {
+        json!({
+            "subject_code": code,
+            "subject_name": "通化市某某药业有限公司",
+            "template_id": template,
+            "signatory": "李四",
+            "check_id": check,
+            "licence_reference": "药品经营许可 XK-2026-001"
+        })
+    };
+
+    // Unhappy paths first: nothing is recorded by any of them.
+    let stranger = app
+        .account("approver2", Role::ApprovalSystem, None, None)
+        .await;
+    let audit_before = app.audit_count();
+    let total = letters_total(app, &admin.token).await;
+    let mut body = letter(json!(check_id), pre);
+    body.as_object_mut().unwrap().remove("check_id");
+    let res = app.post("/api/v1/commitments", t, body).await;
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(problem_fields(&p), vec!["check_id"]);
+    let mut body = letter(json!(check_id), pre);
+    body["licence_reference"] = json!("  ");
+    let res = app.post("/api/v1/commitments", t, body).await;
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(problem_fields(&p), vec!["licence_reference"]);
+    let res = app
+        .post("/api/v1/commitments", t, letter(json!(999_999), pre))
+        .await;
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "unknown_check").await;
+    assert_eq!(problem_fields(&p), vec!["check_id"]);
+    // A check of another subject.
+    let other = check_as(app, t, &uscc(332), "administrative_licensing").await;
+    let res = app
+        .post(
+            "/api/v1/commitments",
+            t,
+            letter(other["check_id"].clone(), pre),
+        )
+        .await;
+    assert_problem(
+        res,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "check_subject_mismatch",
+    )
+    .await;
+    // Another approval system's check is not this one's to cite.
+    let res = app
+        .post(
+            "/api/v1/commitments",
+            &stranger.token,
+            letter(json!(check_id), pre),
+        )
+        .await;
+    assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "unknown_check").await;
+    // Approval systems record 告知承诺 letters only.
+    let res = app
+        .post("/api/v1/commitments", t, letter(json!(check_id), repair))
+        .await;
+    assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+    // A repair letter names no check or licence, whoever records it (an admin may read the
+    // check; the tax officer may not: for them it is an unknown check).
+    let res = app
+        .post(
+            "/api/v1/commitments",
+            &admin.token,
+            letter(json!(check_id), repair),
+        )
+        .await;
+    assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "not_pre_licensing").await;
+    let res = app
+        .post(
+            "/api/v1/commitments",
+            &s.f.tax.token,
+            letter(json!(check_id), pre),
+        )
+        .await;
+    assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "unknown_check").await;
+    let mut body = letter(json!(check_id), repair);
+    body.as_object_mut().unwrap().remove("check_id");
+    let res = app.post("/api/v1/commitments", &s.f.tax.token, body).await;
+    assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "not_pre_licensing").await;
+    assert_eq!(app.audit_count(), audit_before);
+    assert_eq!(letters_total(app, &admin.token).await, total);
+
+    // The letter: 201, audited.
+    let res = app
+        .post("/api/v1/commitments", t, letter(json!(check_id), pre))
+        .await;
+    let status = res.status();
+    let c: Value = res.json().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    assert_eq!(c["purpose"], "pre_licensing");
+    assert_eq!(c["check_id"], check_id);
+    assert_eq!(c["licence_reference"], "药品经营许可 XK-2026-001");
+    assert_eq!(c["recorded_by"], s.approver.id);
+    assert_eq!(app.audit_count(), audit_before + 1);
+    let log: Value = app
+        .get("/api/v1/audit-log?action=commitment.create", &admin.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log["items"][0]["actor_role"], "approval_system", "{log}");
+    assert_eq!(log["items"][0]["actor_user_id"], s.approver.id);
+    let letter_id = c["id"].as_i64().unwrap();
+
+    // The next check shows it, still allowed.
+    let v = check_as(app, t, &code, "administrative_licensing").await;
+    let shown = &v["commitments"][0];
+    assert_eq!(shown["commitment_id"], letter_id);
+    assert_eq!(shown["purpose"], "pre_licensing");
+    assert_eq!(shown["check_id"], check_id);
+    assert_eq!(shown["licence_reference"], "药品经营许可 XK-2026-001");
+    assert_eq!(nc(&v).0, "allowed");
+    // So does the subject's profile.
+    let profile: Value = app
+        .get(&format!("/api/v1/subjects/{code}"), &s.f.tax.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(profile["commitments"][0]["commitment_id"], letter_id);
+    assert_eq!(profile["commitments"][0]["check_id"], check_id);
+
+    // The approval system may not record the breach; the department that finds it (not the
+    // template's) does.
+    let breach = json!({"facts": "承诺具备的条件与实际不符", "breach_date": crate::entries::today().to_string()});
+    let res = app
+        .post(
+            &format!("/api/v1/commitments/{letter_id}/breaches"),
+            t,
+            breach.clone(),
+        )
+        .await;
+    assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let scjg = app
+        .account("scjg", Role::Department, Some(DEPT_SCJG), None)
+        .await;
+    let res = app
+        .post(
+            &format!("/api/v1/commitments/{letter_id}/breaches"),
+            &scjg.token,
+            breach,
+        )
+        .await;
+    let status = res.status();
+    let b: Value = res.json().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{b}");
+    assert_eq!(b["breaches"][0]["department_id"], DEPT_SCJG);
+    // After the breach 告知承诺 is refused.
+    let v = check_as(app, t, &code, "administrative_licensing").await;
+    assert_eq!(
+        nc(&v),
+        ("not_allowed".into(), vec!["nc_commitment_breached".into()])
+    );
+    assert!(codes(&v).contains(&"commitment_breached".to_string()));
+}
