@@ -454,3 +454,148 @@ async fn an_approval_system_records_a_pre_licensing_letter_that_later_checks_and
     );
     assert!(codes(&v).contains(&"commitment_breached".to_string()));
 }
+
+#[tokio::test]
+async fn an_approval_account_bound_to_a_department_counts_in_that_departments_statistics() {
+    use chrono::Datelike;
+    let s = setup().await;
+    let app = &s.f.app;
+    let admin = app.admin().await;
+    // Binding: an unknown department and a region are refused; a department is accepted.
+    let res = app
+        .post(
+            "/api/v1/users",
+            &admin.token,
+            json!({"username": "scjg.approvals", "password": PASSWORD, "role": "approval_system", "department_id": 999_999}),
+        )
+        .await;
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(problem_fields(&p), vec!["department_id"]);
+    let res = app
+        .post(
+            "/api/v1/users",
+            &admin.token,
+            json!({"username": "scjg.approvals", "password": PASSWORD, "role": "approval_system", "department_id": DEPT_SCJG, "region_code": "220500"}),
+        )
+        .await;
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(problem_fields(&p), vec!["region_code"]);
+    // Only an admin binds accounts.
+    let res = app
+        .post(
+            "/api/v1/users",
+            &s.f.tax.token,
+            json!({"username": "scjg.approvals", "password": PASSWORD, "role": "approval_system", "department_id": DEPT_SCJG}),
+        )
+        .await;
+    assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let res = app
+        .post(
+            "/api/v1/users",
+            &admin.token,
+            json!({"username": "scjg.approvals", "password": PASSWORD, "role": "approval_system", "department_id": DEPT_SCJG}),
+        )
+        .await;
+    let status = res.status();
+    let u: Value = res.json().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{u}");
+    assert_eq!(u["department_id"], DEPT_SCJG);
+    assert_eq!(u["region_code"], "220500");
+    let bound = app.login_ok("scjg.approvals").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Two checks by the bound account, one by the city-wide one.
+    for n in [341, 342] {
+        check_as(app, &bound, &uscc(n), "administrative_licensing").await;
+    }
+    check_as(
+        app,
+        &s.approver.token,
+        &uscc(343),
+        "administrative_licensing",
+    )
+    .await;
+
+    let stats: Value = app
+        .get("/api/v1/credit-checks/stats", &admin.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let count = |key: &str| {
+        stats["by_department"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["key"] == key)
+            .map(|c| c["checks"].as_i64().unwrap())
+    };
+    assert_eq!(count(&DEPT_SCJG.to_string()), Some(2), "{stats}");
+    assert_eq!(count("none"), Some(1), "{stats}");
+
+    // The department's officers see its checks; the 信用产品应用 item of its scorecard counts them.
+    let scjg = app
+        .account("scjg", Role::Department, Some(DEPT_SCJG), None)
+        .await;
+    let list: Value = app
+        .get("/api/v1/credit-checks", &scjg.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 2, "{list}");
+    let today = crate::entries::today();
+    let cards: Value = app
+        .get(
+            &format!(
+                "/api/v1/scorecards?year={}&quarter={}",
+                today.year(),
+                today.month().div_ceil(3)
+            ),
+            &scjg.token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let item = cards["departments"][0]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == "credit_records_in_approvals")
+        .cloned()
+        .unwrap();
+    assert_eq!(cards["departments"][0]["department_id"], DEPT_SCJG);
+    assert_eq!(item["evidence"].as_array().unwrap().len(), 2, "{item}");
+    assert_eq!(item["points"], 3.0);
+
+    // Unbinding (null) leaves it city-wide: later checks count under `none`.
+    let uid = u["id"].as_i64().unwrap();
+    let res = app
+        .patch(
+            &format!("/api/v1/users/{uid}"),
+            &admin.token,
+            json!({"department_id": null}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    check_as(app, &bound, &uscc(344), "administrative_licensing").await;
+    let stats: Value = app
+        .get("/api/v1/credit-checks/stats", &admin.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let count = |key: &str| {
+        stats["by_department"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["key"] == key)
+            .map(|c| c["checks"].as_i64().unwrap())
+    };
+    assert_eq!(count(&DEPT_SCJG.to_string()), Some(2), "{stats}");
+    assert_eq!(count("none"), Some(2), "{stats}");
+}
