@@ -599,3 +599,130 @@ async fn an_approval_account_bound_to_a_department_counts_in_that_departments_st
     assert_eq!(count(&DEPT_SCJG.to_string()), Some(2), "{stats}");
     assert_eq!(count("none"), Some(2), "{stats}");
 }
+
+#[tokio::test]
+async fn a_legal_representative_on_a_black_list_is_reported_as_a_related_party_masked_unless_the_caller_may_see_it(
+) {
+    let s = setup().await;
+    let app = &s.f.app;
+    let t = &s.approver.token;
+    let person = crate::entries::id_number(501);
+    let masked = format!("{}********{}", &person[..6], &person[14..]);
+    let mut p = entry("black", s.f.black, &person, "HEI-501");
+    p["subject_name"] = json!("王五");
+    p.as_object_mut().unwrap().remove("legal_representative");
+    let person_entry = listed(&s, "black", p).await;
+    // The enterprise is on the red list with him as its legal representative; another one
+    // names a clean person; a third names none.
+    let firm = uscc(351);
+    let mut e = entry("red", s.f.red, &firm, "HONG-351");
+    e["legal_representative"] = json!("王五");
+    e["legal_representative_id"] = json!(person);
+    let firm_entry = listed(&s, "red", e).await;
+    let clean_firm = uscc(352);
+    let mut e = entry("red", s.f.red, &clean_firm, "HONG-352");
+    e["legal_representative_id"] = json!(crate::entries::id_number(502));
+    listed(&s, "red", e).await;
+
+    for field in ["administrative_licensing", "government_procurement"] {
+        let res = app
+            .post(
+                "/api/v1/credit-checks",
+                t,
+                json!({"subject_code": firm, "field": field}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let text = res.text().await.unwrap();
+        assert!(!text.contains(&person), "the ID number in clear: {text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        let r = &v["related"][0];
+        assert_eq!(v["related"].as_array().unwrap().len(), 1, "{v}");
+        assert_eq!(r["relation"], "legal_representative");
+        assert_eq!(r["name"], "王五");
+        assert_eq!(r["id_number"], masked);
+        assert_eq!(r["via_entry_ids"], json!([firm_entry]));
+        assert_eq!(r["black"][0]["entry_id"], person_entry);
+        assert_eq!(r["black"][0]["document_number"], "HEI-501");
+        // Reported, not acted on: the enterprise's own advice stands (no measure reaches it).
+        assert_eq!(v["advice"], "normal");
+        assert_eq!(v["measures"], json!([]));
+        assert!(codes(&v).contains(&"related_party_black_listed".to_string()));
+        // 告知承诺 is the enterprise's own: still allowed where the field offers it.
+        if field == "administrative_licensing" {
+            assert_eq!(v["notification_commitment"]["status"], "allowed");
+        }
+    }
+    let v = check_as(app, t, &clean_firm, "government_procurement").await;
+    assert_eq!(v["related"], json!([]));
+    // The person checked himself: no related party, his own entry.
+    let v = check_as(app, t, &person, "government_procurement").await;
+    assert_eq!(v["related"], json!([]));
+    assert_eq!(v["black"][0]["entry_id"], person_entry);
+
+    // An admin (and a bureau) sees the number in full; the stored receipt keeps it masked.
+    let admin = app.admin().await;
+    let v = check_as(app, &admin.token, &firm, "government_procurement").await;
+    assert_eq!(v["related"][0]["id_number"], person);
+    let id = v["check_id"].as_i64().unwrap();
+    let text = app
+        .get(&format!("/api/v1/credit-checks/{id}"), &admin.token)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!text.contains(&person), "receipt in clear: {text}");
+    let stored: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(stored["related"][0]["id_number"], masked);
+    let city = app
+        .account("city", Role::Bureau, None, Some("220500"))
+        .await;
+    let v = check_as(app, &city.token, &firm, "government_procurement").await;
+    assert_eq!(v["related"][0]["id_number"], person);
+    // A department officer does not.
+    let v = check_as(app, &s.f.tax.token, &firm, "government_procurement").await;
+    assert_eq!(v["related"][0]["id_number"], masked);
+    {
+        use credit_lists::schema::credit_checks;
+        let mut conn = app.raw_conn();
+        let all: Vec<String> = credit_checks::table
+            .select(credit_checks::answer)
+            .load(&mut conn)
+            .unwrap();
+        assert!(all.iter().all(|a| !a.contains(&person)));
+    }
+
+    // The database path gives the same related parties as the in-memory index.
+    let plain = spawn_on(&app.db_url, |st| st.check_index = false).await;
+    let body =
+        json!({"subject_codes": [firm, clean_firm, person], "field": "government_procurement"});
+    let strip = |v: Value| -> Vec<Value> {
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let mut c = r["check"].clone();
+                let m = c.as_object_mut().unwrap();
+                m.remove("check_id");
+                m.remove("checked_at");
+                c
+            })
+            .collect()
+    };
+    let expected = strip(crate::checks::batch_on(&plain, t, &body).await);
+    assert_eq!(
+        expected[0]["related"][0]["black"][0]["entry_id"],
+        person_entry
+    );
+    for _ in 0..200 {
+        let before = crate::checks::index_answers_of(app).await;
+        let got = strip(crate::checks::batch_on(app, t, &body).await);
+        if crate::checks::index_answers_of(app).await >= before + 3 {
+            assert_eq!(got, expected);
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the index never answered the batch");
+}
