@@ -223,7 +223,11 @@ impl CheckIndex {
                     .collect(),
                 None => vec![],
             };
-            match answer_for(code, key, facts, &list, shown, related, &ix.catalogue, ask) {
+            let around = super::Around {
+                commitments: shown,
+                related,
+            };
+            match answer_for(code, key, facts, &list, around, &ix.catalogue, ask) {
                 Ok(ev) => out.push(ev),
                 Err(e) => return Some(Err(e)),
             }

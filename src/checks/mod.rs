@@ -448,6 +448,13 @@ pub fn related_party(
     ))
 }
 
+/// What an answer shows beside the subject's own entries: its commitment letters, and related
+/// parties with the ID numbers shown in full (for the receipt to mask).
+pub struct Around {
+    pub commitments: Vec<CommitmentSummary>,
+    pub related: Vec<(RelatedParty, Option<crate::domain::IdNumber>)>,
+}
+
 /// Builds the answer for one code from the subject (if recorded), its entries in force and the
 /// catalogue. Shared by the database path ([`evaluate`]) and the in-memory index.
 pub fn answer_for(
@@ -455,11 +462,14 @@ pub fn answer_for(
     key: String,
     subject: Option<SubjectFacts<'_>>,
     entries: &[&EntryLite],
-    commitments: Vec<CommitmentSummary>,
-    related: Vec<(RelatedParty, Option<crate::domain::IdNumber>)>,
+    around: Around,
     catalogue: &Catalogue,
     ask: &Ask<'_>,
 ) -> Result<Evaluation, ApiError> {
+    let Around {
+        commitments,
+        related,
+    } = around;
     let mut answer = CheckAnswer {
         check_id: 0,
         checked_at: ask.now,
@@ -643,7 +653,16 @@ pub fn evaluate(
             })
             .collect();
         out.push(answer_for(
-            code, key, facts, list, shown, related, &catalogue, ask,
+            code,
+            key,
+            facts,
+            list,
+            Around {
+                commitments: shown,
+                related,
+            },
+            &catalogue,
+            ask,
         )?);
     }
     Ok(out)

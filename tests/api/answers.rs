@@ -726,3 +726,69 @@ async fn a_legal_representative_on_a_black_list_is_reported_as_a_related_party_m
     }
     panic!("the index never answered the batch");
 }
+
+#[tokio::test]
+async fn the_consoles_check_page_shows_reasons_notification_commitment_and_related_parties_in_chinese(
+) {
+    let s = setup().await;
+    let app = &s.f.app;
+    let person = crate::entries::id_number(601);
+    let mut p = entry("black", s.f.black, &person, "HEI-601");
+    p["subject_name"] = json!("赵六");
+    listed(&s, "black", p).await;
+    let firm = uscc(361);
+    let mut e = entry("black", s.f.black, &firm, "HEI-361");
+    e["legal_representative"] = json!("赵六");
+    e["legal_representative_id"] = json!(person);
+    listed(&s, "black", e).await;
+    // Checked by the tax department's officer (whose department's checks they may read).
+    let v = check_as(app, &s.f.tax.token, &firm, "administrative_licensing").await;
+    let id = v["check_id"].as_i64().unwrap();
+
+    let mut b = crate::console::Browser::new(app);
+    b.log_in("tax", PASSWORD).await;
+    let page = b.get(&format!("/console/checks/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let body = &page.body;
+    for text in [
+        "信用核查记录",
+        "行政许可",
+        "正常办理",
+        "该主体在严重失信主体名单内，但本领域无适用惩戒措施",
+        "告知承诺制",
+        "不适用",
+        "信用修复前不适用告知承诺制",
+        "法定代表人",
+        "赵六",
+        "HEI-601",
+        "不改变对被核查主体的核查建议",
+    ] {
+        assert!(body.contains(text), "{text} missing: {body}");
+    }
+    assert!(
+        !body.contains("black_no_measure_in_field"),
+        "codes are not shown"
+    );
+    assert!(!body.contains(&person), "the ID number in clear");
+    assert!(body.contains(&format!("{}********{}", &person[..6], &person[14..])));
+
+    // Someone else's check: not found, in Chinese; a bad id likewise.
+    let other = check_as(
+        app,
+        &s.approver.token,
+        &uscc(362),
+        "administrative_licensing",
+    )
+    .await;
+    let page = b
+        .get(&format!("/console/checks/{}", other["check_id"]))
+        .await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.body.contains("没有这条核查记录"));
+    let page = b.get("/console/checks/abc").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    // Not signed in: no page.
+    let mut anon = crate::console::Browser::new(app);
+    let page = anon.get(&format!("/console/checks/{id}")).await;
+    assert_ne!(page.status, StatusCode::OK);
+}
