@@ -381,12 +381,17 @@ fn execute(cli: Cli) -> Result<(), String> {
         } => {
             let mut settings = load_settings(&cli, Layer::default(), false)?;
             settings.bind = "127.0.0.1:0".into();
-            let bytes =
-                std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-            let format = crate::tabular::Format::detect(file.to_str(), None, &bytes);
-            let table =
-                crate::tabular::read_table_with_limits(&bytes, format, settings.upload_limits())
-                    .map_err(|e| format!("{}: {e}", file.display()))?;
+            let (format, file_sha256) = crate::imports::sniff_file(file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let opened = std::fs::File::open(file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let rows = crate::tabular::RowStream::open(
+                std::io::BufReader::new(opened),
+                format,
+                settings.import_limits(),
+            )
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+            let headers = rows.headers().to_vec();
             let app = Application::build(settings).map_err(|e| e.to_string())?;
             let mut conn = app.pool.get().map_err(|e| e.to_string())?;
             let who = crate::national::store::cli_user(&mut conn, user.as_deref())
@@ -405,8 +410,9 @@ fn execute(cli: Cli) -> Result<(), String> {
                 &app.state,
                 &who,
                 crate::national::store::SourceRef::Name(source),
-                &table,
-                &crate::national::store::sha256_hex(&bytes),
+                &headers,
+                rows,
+                &file_sha256,
                 opts,
             )
             .map_err(describe_api_error)?;

@@ -48,8 +48,16 @@ pub struct Settings {
     /// A console session ends this long after login, however busy (default 43,200 s = 12 h).
     pub console_session_max_secs: i64,
     pub max_body_bytes: usize,
-    /// Largest spreadsheet upload (bytes, default 32 MiB).
+    /// Largest spreadsheet upload held in memory (bytes, default 32 MiB): the console's import
+    /// form.
     pub upload_max_bytes: usize,
+    /// Largest spreadsheet sent to a streamed import endpoint (bytes, default 512 MiB): received
+    /// into an encrypted spool file, read row by row (`docs/pii-and-spreadsheets.md`).
+    pub import_max_bytes: u64,
+    /// Most data rows in one streamed import (default 1,000,000).
+    pub import_max_rows: usize,
+    /// Where streamed imports are spooled (default: the system's temporary directory).
+    pub upload_spool_dir: Option<std::path::PathBuf>,
     /// Uploads read at once; more are answered 503 (default 4).
     pub upload_max_concurrent: usize,
     /// Most data rows in one upload (default 200,000).
@@ -147,6 +155,9 @@ pub struct Layer {
     pub console_session_max_secs: Option<i64>,
     pub max_body_bytes: Option<usize>,
     pub upload_max_bytes: Option<usize>,
+    pub import_max_bytes: Option<u64>,
+    pub import_max_rows: Option<usize>,
+    pub upload_spool_dir: Option<std::path::PathBuf>,
     pub upload_max_concurrent: Option<usize>,
     pub upload_max_rows: Option<usize>,
     pub upload_max_cells: Option<usize>,
@@ -204,6 +215,9 @@ impl std::fmt::Debug for Layer {
             .field("console_session_max_secs", &self.console_session_max_secs)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("upload_max_bytes", &self.upload_max_bytes)
+            .field("import_max_bytes", &self.import_max_bytes)
+            .field("import_max_rows", &self.import_max_rows)
+            .field("upload_spool_dir", &self.upload_spool_dir)
             .field("upload_max_concurrent", &self.upload_max_concurrent)
             .field("upload_max_rows", &self.upload_max_rows)
             .field("upload_max_cells", &self.upload_max_cells)
@@ -341,6 +355,9 @@ impl Layer {
             console_session_max_secs: parse(&get, "CREDIT_LISTS_CONSOLE_SESSION_MAX_SECS")?,
             max_body_bytes: parse(&get, "CREDIT_LISTS_MAX_BODY_BYTES")?,
             upload_max_bytes: parse(&get, "CREDIT_LISTS_UPLOAD_MAX_BYTES")?,
+            import_max_bytes: parse(&get, "CREDIT_LISTS_IMPORT_MAX_BYTES")?,
+            import_max_rows: parse(&get, "CREDIT_LISTS_IMPORT_MAX_ROWS")?,
+            upload_spool_dir: get("CREDIT_LISTS_UPLOAD_SPOOL_DIR").map(std::path::PathBuf::from),
             upload_max_concurrent: parse(&get, "CREDIT_LISTS_UPLOAD_MAX_CONCURRENT")?,
             upload_max_rows: parse(&get, "CREDIT_LISTS_UPLOAD_MAX_ROWS")?,
             upload_max_cells: parse(&get, "CREDIT_LISTS_UPLOAD_MAX_CELLS")?,
@@ -401,6 +418,9 @@ impl Layer {
                 .or(self.console_session_max_secs),
             max_body_bytes: other.max_body_bytes.or(self.max_body_bytes),
             upload_max_bytes: other.upload_max_bytes.or(self.upload_max_bytes),
+            import_max_bytes: other.import_max_bytes.or(self.import_max_bytes),
+            import_max_rows: other.import_max_rows.or(self.import_max_rows),
+            upload_spool_dir: other.upload_spool_dir.or(self.upload_spool_dir),
             upload_max_concurrent: other.upload_max_concurrent.or(self.upload_max_concurrent),
             upload_max_rows: other.upload_max_rows.or(self.upload_max_rows),
             upload_max_cells: other.upload_max_cells.or(self.upload_max_cells),
@@ -520,6 +540,12 @@ impl Settings {
                 .upload_max_bytes
                 .unwrap_or(crate::tabular::MAX_UPLOAD_BYTES)
                 .max(1),
+            import_max_bytes: layer.import_max_bytes.unwrap_or(512 << 20).max(1),
+            import_max_rows: layer
+                .import_max_rows
+                .unwrap_or(crate::tabular::MAX_STREAMED_ROWS)
+                .max(1),
+            upload_spool_dir: layer.upload_spool_dir,
             upload_max_concurrent: layer.upload_max_concurrent.unwrap_or(4).max(1),
             upload_max_rows: layer
                 .upload_max_rows
@@ -581,6 +607,15 @@ impl Settings {
             max_unpacked_bytes: self.upload_max_unpacked_bytes,
             max_part_bytes: self.upload_max_part_bytes,
             ..crate::tabular::Limits::default()
+        }
+    }
+
+    /// The budget of a streamed import: the upload budget's per-row limits, with
+    /// `import_max_rows` rows.
+    pub fn import_limits(&self) -> crate::tabular::Limits {
+        crate::tabular::Limits {
+            max_rows: self.import_max_rows,
+            ..self.upload_limits()
         }
     }
 

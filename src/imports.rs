@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::db::{self, DbConnection};
 use crate::error::{ApiError, FieldError, PROBLEM_JSON};
 use crate::state::AppState;
-use crate::tabular::{self, Format, Table, UploadSlot};
+use crate::tabular::{self, Format, Table};
 
 /// One rejected cell or row.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -37,7 +37,48 @@ pub struct ImportReport {
     pub unchanged: usize,
     /// Created entries that were also published.
     pub published: usize,
+    /// The rejected cells and rows, in file order: the first 1,000 of them.
     pub errors: Vec<RowError>,
+    /// Rejections not listed in `errors` (past the first 1,000).
+    #[serde(default)]
+    pub errors_omitted: usize,
+}
+
+/// Most rejections an import report lists; the rest are counted (`errors_omitted`).
+pub const MAX_REPORTED_ERRORS: usize = 1000;
+
+impl ImportReport {
+    /// A report with nothing done yet.
+    pub fn new(dry_run: bool) -> Self {
+        ImportReport {
+            dry_run,
+            rows: 0,
+            created: 0,
+            unchanged: 0,
+            published: 0,
+            errors: Vec::new(),
+            errors_omitted: 0,
+        }
+    }
+
+    /// Records a rejection (listed while fewer than [`MAX_REPORTED_ERRORS`] are).
+    pub fn push_error(&mut self, e: RowError) {
+        if self.errors.len() < MAX_REPORTED_ERRORS {
+            self.errors.push(e);
+        } else {
+            self.errors_omitted += 1;
+        }
+    }
+
+    /// True when any row was rejected.
+    pub fn rejected(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
+    /// Rejections in all.
+    pub fn error_count(&self) -> usize {
+        self.errors.len() + self.errors_omitted
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -90,6 +131,8 @@ pub fn zh_message(code: &str, english: &str) -> String {
         "self_link" => "事项不能关联自身",
         "repealed" => "关联事项已废止",
         "already_recorded" => "该主体已登记本期培训",
+        "measure_not_in_field" => "所选措施不适用于该案例的领域",
+        "row_too_large" => "该行内容过长（常见原因：引号未闭合）",
         "unknown_subject_name" => "主体尚未登记，须填写主体名称",
         "invalid_subject_code" => "主体代码无效",
         "insufficient_legal_basis" => {
@@ -100,30 +143,13 @@ pub fn zh_message(code: &str, english: &str) -> String {
     format!("{zh}（{english}）")
 }
 
-/// Collects the body up to `limit` bytes.
-pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest {
-            code: "malformed_body",
-            detail: format!("the upload could not be read: {e}"),
-            errors: vec![],
-        })?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge { limit });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
 pub fn rejected(report: &ImportReport) -> HttpResponse {
     let mut body = serde_json::to_value(crate::error::problem_body(
         actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
         "import_rejected",
         format!(
             "{} row(s) are invalid; nothing was written",
-            report.errors.len()
+            report.error_count()
         ),
         vec![],
     ))
@@ -216,26 +242,144 @@ pub fn check_format(f: &Option<String>) -> Result<&'static str, ApiError> {
     }
 }
 
-/// Reads the uploaded file into a table (off the request thread) within the upload budget
-/// (`Settings::upload_limits`). Takes an upload slot first, before the body is read; the caller
-/// keeps the returned slot until it has finished with the table.
-pub async fn read_upload(
+/// An upload received into an encrypted spool file ([`crate::spool`]), not yet read.
+pub struct Upload {
+    reader: crate::spool::SpoolReader,
+    format: Format,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+}
+
+/// Bytes gathered before they are written to the spool.
+const SPOOL_WRITE_BYTES: usize = 1 << 20;
+
+/// Receives a streamed import's body into a spool file (off the request thread, in 1 MiB writes),
+/// within `import_max_bytes`; takes the caller's upload slot for granted. The body is never held
+/// in memory whole.
+pub async fn receive_upload(
     state: &AppState,
     req: &HttpRequest,
     filename: Option<&str>,
-    payload: web::Payload,
-) -> Result<(Table, UploadSlot), ApiError> {
-    let slot = state.uploads.enter()?;
-    let body = read_body(payload, state.settings.upload_max_bytes).await?;
+    mut payload: web::Payload,
+) -> Result<Upload, ApiError> {
+    use sha2::Digest;
+    let limit = state.settings.import_max_bytes;
+    let dir = state
+        .settings
+        .upload_spool_dir
+        .clone()
+        .unwrap_or_else(std::env::temp_dir);
+    let spool_failed = |e: std::io::Error| ApiError::internal(format!("the upload spool: {e}"));
+    let mut spool = web::block(move || crate::spool::Spool::create(&dir))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(spool_failed)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut head = Vec::with_capacity(8);
+    let mut pending = Vec::with_capacity(SPOOL_WRITE_BYTES);
+    let mut total = 0u64;
+    loop {
+        let chunk = payload.next().await;
+        let last = chunk.is_none();
+        if let Some(chunk) = chunk {
+            let chunk = chunk.map_err(|e| ApiError::BadRequest {
+                code: "malformed_body",
+                detail: format!("the upload could not be read: {e}"),
+                errors: vec![],
+            })?;
+            total += chunk.len() as u64;
+            if total > limit {
+                return Err(ApiError::PayloadTooLarge {
+                    limit: limit as usize,
+                });
+            }
+            hasher.update(&chunk);
+            if head.len() < 8 {
+                head.extend_from_slice(&chunk[..chunk.len().min(8 - head.len())]);
+            }
+            pending.extend_from_slice(&chunk);
+        }
+        if pending.len() >= SPOOL_WRITE_BYTES || (last && !pending.is_empty()) {
+            let mut buf = std::mem::take(&mut pending);
+            let (s, b) = web::block(move || {
+                let written = spool.append(&buf);
+                buf.clear();
+                written.map(|()| (spool, buf))
+            })
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(spool_failed)?;
+            spool = s;
+            pending = b;
+        }
+        if last {
+            break;
+        }
+    }
+    if spool.is_empty() {
+        return Err(table_error(&tabular::TabularError::Empty));
+    }
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let table = parse_upload(state, body, filename, content_type.as_deref())
-        .await
-        .map_err(|e| table_error(&e))?;
-    Ok((table, slot))
+        .and_then(|v| v.to_str().ok());
+    let format = Format::detect(filename, content_type, &head);
+    Ok(Upload {
+        reader: spool.into_reader().map_err(spool_failed)?,
+        format,
+        sha256: hex::encode(hasher.finalize()),
+    })
+}
+
+impl Upload {
+    /// Starts reading the upload's rows within the streamed-import budget; waits for the header
+    /// (call it where blocking is fine).
+    pub fn rows(self, state: &AppState) -> Result<tabular::RowStream, ApiError> {
+        tabular::RowStream::open(
+            std::io::BufReader::with_capacity(256 * 1024, self.reader),
+            self.format,
+            state.settings.import_limits(),
+        )
+        .map_err(|e| table_error(&e))
+    }
+}
+
+/// A file's format (from its name and first bytes) and SHA-256, read through once in chunks (the
+/// command line's imports).
+pub fn sniff_file(path: &std::path::Path) -> std::io::Result<(Format, String)> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut head = Vec::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        if head.len() < 8 {
+            head.extend_from_slice(&buf[..n.min(8 - head.len())]);
+        }
+        hasher.update(&buf[..n]);
+    }
+    let format = Format::detect(path.to_str(), None, &head);
+    Ok((format, hex::encode(hasher.finalize())))
+}
+
+/// Ids as the shortest list of inclusive ranges (`[[1, 4], [7, 7]]`): how an import's audit
+/// record names the entries it wrote.
+pub fn id_ranges(mut ids: Vec<i32>) -> Vec<[i32; 2]> {
+    ids.sort_unstable();
+    ids.dedup();
+    let mut ranges: Vec<[i32; 2]> = Vec::new();
+    for id in ids {
+        match ranges.last_mut() {
+            Some(r) if r[1] + 1 == id => r[1] = id,
+            _ => ranges.push([id, id]),
+        }
+    }
+    ranges
 }
 
 /// Reads an upload's bytes into a table off the request thread, within the upload budget. Used
@@ -274,7 +418,9 @@ pub fn table_error(e: &tabular::TabularError) -> ApiError {
         }
     } else if matches!(
         e,
-        tabular::TabularError::CellTooLong { .. } | tabular::TabularError::TooManyCells { .. }
+        tabular::TabularError::CellTooLong { .. }
+            | tabular::TabularError::RowTooLarge { .. }
+            | tabular::TabularError::TooManyCells { .. }
     ) {
         ApiError::Invalid {
             code: e.code(),
@@ -301,7 +447,7 @@ where
     F: FnOnce(&mut DbConnection) -> Result<ImportReport, ApiError> + Send + 'static,
 {
     let report = import_report(state, dry_run, apply).await?;
-    if !report.errors.is_empty() {
+    if report.rejected() {
         return Ok(rejected(&report));
     }
     Ok(if report.dry_run {
@@ -310,6 +456,9 @@ where
         HttpResponse::Created().json(report)
     })
 }
+
+/// SQLite's page cache during an import (KiB), instead of its default 2,000 KiB.
+const IMPORT_CACHE_KIB: i64 = 64 * 1024;
 
 /// Runs `apply` in one write transaction, rolled back for a dry run or when any row was rejected;
 /// the report says which (the staff console shows it as a table).
@@ -322,13 +471,30 @@ where
     F: FnOnce(&mut DbConnection) -> Result<ImportReport, ApiError> + Send + 'static,
 {
     db::run(&state.pool, move |conn| {
+        use diesel::connection::SimpleConnection;
+        // A large import touches the same index pages again and again: with SQLite's default
+        // page cache (2 MB) they are spilled to the WAL and read back many times over. Its reads
+        // go through that cache rather than the memory map, so that what the import holds is
+        // bounded by the cache, not by the size of the database file.
+        let sqlite = conn.backend() == db::Backend::Sqlite;
+        if sqlite {
+            conn.batch_execute(&format!(
+                "PRAGMA cache_size = -{IMPORT_CACHE_KIB}; PRAGMA mmap_size = 0;"
+            ))?;
+        }
         let outcome = db::write_tx(conn, |conn| {
             let report = apply(conn)?;
-            if dry_run || !report.errors.is_empty() {
+            if dry_run || report.rejected() {
                 return Err(ImportAbort::Report(report));
             }
             Ok(report)
         });
+        if sqlite {
+            conn.batch_execute(&format!(
+                "PRAGMA cache_size = -2000; PRAGMA mmap_size = {};",
+                db::SQLITE_MMAP_BYTES
+            ))?;
+        }
         match outcome {
             Ok(r) | Err(ImportAbort::Report(r)) => Ok(r),
             Err(ImportAbort::Api(e)) => Err(e),
@@ -377,26 +543,18 @@ pub fn record_outcome<T>(
             detail,
         }) => {
             if errors.is_empty() {
-                report
-                    .errors
-                    .push(row_error(row, None, None, code, &detail));
+                report.push_error(row_error(row, None, None, code, &detail));
             }
             for e in errors {
                 let (column, value) = cell(&e.field).unzip();
-                report
-                    .errors
-                    .push(row_error(row, column, value, &e.code, &e.message));
+                report.push_error(row_error(row, column, value, &e.code, &e.message));
             }
         }
         Err(ApiError::Forbidden(msg)) => {
-            report
-                .errors
-                .push(row_error(row, None, None, "forbidden", &msg));
+            report.push_error(row_error(row, None, None, "forbidden", &msg));
         }
         Err(ApiError::Conflict { code, detail }) => {
-            report
-                .errors
-                .push(row_error(row, None, None, code, &detail));
+            report.push_error(row_error(row, None, None, code, &detail));
         }
         Err(other) => return Err(other),
     }

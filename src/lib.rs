@@ -30,6 +30,7 @@ pub mod repair;
 pub mod routes;
 pub mod schema;
 pub mod scorecards;
+pub mod spool;
 pub mod startup;
 pub mod state;
 pub mod stats;

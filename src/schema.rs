@@ -19,6 +19,7 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        former_names -> Text,
     }
 }
 
@@ -470,6 +471,7 @@ diesel::table! {
         updated_at -> Timestamp,
         notice_date -> Nullable<Date>,
         statement_outcome -> Nullable<Text>,
+        import_id -> Nullable<Text>,
     }
 }
 

@@ -12,7 +12,6 @@
 //! `docs/pii-and-spreadsheets.md` describes the accepted formats for users and operators.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use calamine::{Data, Reader, SheetType, SheetVisible, Xlsx};
 
@@ -20,6 +19,8 @@ use calamine::{Data, Reader, SheetType, SheetVisible, Xlsx};
 pub const MAX_UPLOAD_BYTES: usize = 32 * 1024 * 1024;
 /// Most data rows (after the header, blank rows not counted) a file may have.
 pub const MAX_ROWS: usize = 200_000;
+/// Most data rows of a streamed import ([`RowStream`]), which holds no table.
+pub const MAX_STREAMED_ROWS: usize = 1_000_000;
 /// Most columns a file may have (trailing empty columns not counted).
 pub const MAX_COLUMNS: usize = 100;
 
@@ -188,6 +189,10 @@ pub enum TabularError {
         column: usize,
         limit: usize,
     },
+    /// A row of more than [`Limits::max_row_bytes`] bytes (in a CSV file, often a quote that is
+    /// never closed).
+    #[error("row {row}: the row has more than {limit} bytes")]
+    RowTooLarge { row: usize, limit: usize },
     /// More text than [`Limits::max_text_bytes`] in all cells together.
     #[error("the cells hold more than {limit} bytes of text; split the file")]
     TooMuchText { limit: usize },
@@ -206,7 +211,8 @@ impl TabularError {
     /// Stable machine-readable code: `unreadable_file`, `empty_file`, `too_many_rows`,
     /// `too_many_columns`, `bad_encoding`, `write_failed`, or one of the budget codes
     /// `unpacked_too_large`, `part_too_large`, `too_many_parts`, `xml_token_too_long`,
-    /// `too_many_shared_strings`, `cell_too_long`, `too_much_text`, `too_many_cells`.
+    /// `too_many_shared_strings`, `cell_too_long`, `row_too_large`, `too_much_text`,
+    /// `too_many_cells`.
     pub fn code(&self) -> &'static str {
         match self {
             TabularError::Unreadable(_) => "unreadable_file",
@@ -221,6 +227,7 @@ impl TabularError {
             TabularError::TokenTooLong { .. } => "xml_token_too_long",
             TabularError::TooManySharedStrings { .. } => "too_many_shared_strings",
             TabularError::CellTooLong { .. } => "cell_too_long",
+            TabularError::RowTooLarge { .. } => "row_too_large",
             TabularError::TooMuchText { .. } => "too_much_text",
             TabularError::TooManyCells { .. } => "too_many_cells",
         }
@@ -235,6 +242,7 @@ impl TabularError {
             | TabularError::TokenTooLong { limit, .. }
             | TabularError::TooManySharedStrings { limit }
             | TabularError::CellTooLong { limit, .. }
+            | TabularError::RowTooLarge { limit, .. }
             | TabularError::TooMuchText { limit }
             | TabularError::TooManyCells { limit, .. } => Some(*limit as u64),
             TabularError::UnpackedTooLarge { limit } | TabularError::PartTooLarge { limit, .. } => {
@@ -276,7 +284,9 @@ pub struct Limits {
     pub max_cells: usize,
     /// Characters in one cell (Excel's own limit is 32,767).
     pub max_cell_chars: usize,
-    /// Bytes of text in all cells together.
+    /// Bytes of one row's text (a CSV row is read whole before it is split).
+    pub max_row_bytes: usize,
+    /// Bytes of text in all cells together (tables held in memory).
     pub max_text_bytes: usize,
     /// Bytes of all of an xlsx file's parts together, unpacked.
     pub max_unpacked_bytes: u64,
@@ -295,7 +305,9 @@ pub struct Limits {
 pub const MAX_CELLS: usize = 2_000_000;
 /// Most characters in one cell: Excel's own limit.
 pub const MAX_CELL_CHARS: usize = 32_767;
-/// Most bytes of text in a table.
+/// Most bytes of one row.
+pub const MAX_ROW_BYTES: usize = 1 << 20;
+/// Most bytes of text in a table held in memory.
 pub const MAX_TEXT_BYTES: usize = 48 << 20;
 /// Most bytes of an xlsx file's parts together, unpacked.
 pub const MAX_UNPACKED_BYTES: u64 = 256 << 20;
@@ -316,6 +328,7 @@ impl Default for Limits {
             max_columns: MAX_COLUMNS,
             max_cells: MAX_CELLS,
             max_cell_chars: MAX_CELL_CHARS,
+            max_row_bytes: MAX_ROW_BYTES,
             max_text_bytes: MAX_TEXT_BYTES,
             max_unpacked_bytes: MAX_UNPACKED_BYTES,
             max_part_bytes: MAX_PART_BYTES,
@@ -332,9 +345,8 @@ impl Default for Limits {
 /// are skipped. Cells and headers are trimmed; trailing empty columns are dropped and short
 /// rows padded, so every row has `headers.len()` cells.
 ///
-/// The whole file is in memory: callers must cap the upload size (the HTTP body limit) before
-/// calling this. A compressed xlsx can expand a lot; the row and column limits are checked
-/// after calamine has read the sheet.
+/// The table is held in memory: its size is bounded by the text and cell budgets. Large
+/// imports read a [`RowStream`] instead.
 pub fn read_table(bytes: &[u8], format: Format) -> Result<Table, TabularError> {
     read_table_with_limits(bytes, format, Limits::default())
 }
@@ -348,36 +360,65 @@ pub fn read_table_with_limits(
     if bytes.is_empty() {
         return Err(TabularError::Empty);
     }
+    let mut builder = Builder::new(limits);
+    scan(
+        std::io::Cursor::new(bytes),
+        format,
+        &limits,
+        &mut |number, cells| {
+            builder.push(number, cells)?;
+            Ok(true)
+        },
+    )?;
+    builder.finish()
+}
+
+/// What [`scan`] hands on: a row's number and its trimmed cells (trailing empty ones dropped;
+/// blank rows come as no cells). Answering `Ok(false)` stops the reading.
+type RowSink<'a> = &'a mut dyn FnMut(usize, Vec<String>) -> Result<bool, TabularError>;
+
+/// Reads a file's rows one at a time, in file order, within the per-row budgets (`max_columns`,
+/// `max_cell_chars`, `max_row_bytes`, and for xlsx the part budgets). What is kept is up to
+/// the sink.
+fn scan<R: std::io::Read + std::io::Seek>(
+    source: R,
+    format: Format,
+    limits: &Limits,
+    sink: RowSink<'_>,
+) -> Result<(), TabularError> {
     match format {
-        Format::Xlsx => read_xlsx(bytes, limits),
-        Format::Csv => read_csv(bytes, limits),
+        Format::Xlsx => scan_xlsx(source, limits, sink),
+        Format::Csv => scan_csv(source, limits, sink),
     }
 }
 
-/// Collects rows: the first non-blank one is the header.
-struct Builder {
+/// Tells the header from the data rows and applies the per-row budgets.
+struct RowGate {
     limits: Limits,
-    headers: Option<Vec<String>>,
-    rows: Vec<TableRow>,
-    width: usize,
-    text_bytes: usize,
+    header_seen: bool,
+    rows: usize,
 }
 
-impl Builder {
+/// A row through the [`RowGate`].
+enum Admitted {
+    Blank,
+    Header(Vec<String>),
+    Row(TableRow),
+}
+
+impl RowGate {
     fn new(limits: Limits) -> Self {
-        Builder {
+        RowGate {
             limits,
-            headers: None,
-            rows: Vec::new(),
-            width: 0,
-            text_bytes: 0,
+            header_seen: false,
+            rows: 0,
         }
     }
 
     /// `cells` are already trimmed and at most one past the last non-empty cell long.
-    fn push(&mut self, number: usize, mut cells: Vec<String>) -> Result<(), TabularError> {
+    fn admit(&mut self, number: usize, mut cells: Vec<String>) -> Result<Admitted, TabularError> {
         let Some(last) = cells.iter().rposition(|c| !c.is_empty()) else {
-            return Ok(()); // blank row
+            return Ok(Admitted::Blank);
         };
         if last >= self.limits.max_columns {
             return Err(TabularError::TooManyColumns {
@@ -397,24 +438,64 @@ impl Builder {
                     limit: self.limits.max_cell_chars,
                 });
             }
-            self.text_bytes += cell.len();
         }
-        if self.text_bytes > self.limits.max_text_bytes {
+        if !self.header_seen {
+            self.header_seen = true;
+            return Ok(Admitted::Header(cells));
+        }
+        if self.rows >= self.limits.max_rows {
+            return Err(TabularError::TooManyRows {
+                limit: self.limits.max_rows,
+            });
+        }
+        self.rows += 1;
+        Ok(Admitted::Row(TableRow { number, cells }))
+    }
+}
+
+/// Collects rows into a [`Table`], within the text and cell budgets of a table held in memory.
+struct Builder {
+    gate: RowGate,
+    headers: Option<Vec<String>>,
+    rows: Vec<TableRow>,
+    width: usize,
+    text_bytes: usize,
+}
+
+impl Builder {
+    fn new(limits: Limits) -> Self {
+        Builder {
+            gate: RowGate::new(limits),
+            headers: None,
+            rows: Vec::new(),
+            width: 0,
+            text_bytes: 0,
+        }
+    }
+
+    fn push(&mut self, number: usize, cells: Vec<String>) -> Result<(), TabularError> {
+        let cells = match self.gate.admit(number, cells)? {
+            Admitted::Blank => return Ok(()),
+            Admitted::Header(cells) => {
+                self.account(&cells)?;
+                self.headers = Some(cells);
+                return Ok(());
+            }
+            Admitted::Row(row) => row,
+        };
+        self.account(&cells.cells)?;
+        self.rows.push(cells);
+        Ok(())
+    }
+
+    fn account(&mut self, cells: &[String]) -> Result<(), TabularError> {
+        self.text_bytes += cells.iter().map(String::len).sum::<usize>();
+        if self.text_bytes > self.gate.limits.max_text_bytes {
             return Err(TabularError::TooMuchText {
-                limit: self.limits.max_text_bytes,
+                limit: self.gate.limits.max_text_bytes,
             });
         }
         self.width = self.width.max(cells.len());
-        if self.headers.is_none() {
-            self.headers = Some(cells);
-        } else {
-            if self.rows.len() >= self.limits.max_rows {
-                return Err(TabularError::TooManyRows {
-                    limit: self.limits.max_rows,
-                });
-            }
-            self.rows.push(TableRow { number, cells });
-        }
         Ok(())
     }
 
@@ -422,11 +503,11 @@ impl Builder {
         let mut headers = self.headers.ok_or(TabularError::Empty)?;
         let width = self.width;
         // Padding every row to the widest one is where a table's size is decided.
-        if self.rows.len().saturating_mul(width) > self.limits.max_cells {
+        if self.rows.len().saturating_mul(width) > self.gate.limits.max_cells {
             return Err(TabularError::TooManyCells {
                 rows: self.rows.len(),
                 columns: width,
-                limit: self.limits.max_cells,
+                limit: self.gate.limits.max_cells,
             });
         }
         headers.resize(width, String::new());
@@ -438,16 +519,100 @@ impl Builder {
     }
 }
 
-fn read_xlsx(bytes: &[u8], limits: Limits) -> Result<Table, TabularError> {
-    if bytes.starts_with(OLE_MAGIC) {
+/// A file read row by row on a thread of its own while the caller works through the rows:
+/// memory holds the rows in flight (a bounded queue), never the file. The header is read when
+/// the stream is opened; the data rows come in file order, each trimmed (cells past the last
+/// non-empty one dropped: [`TableRow::cell`] answers "" for them). The per-row budgets and
+/// `max_rows` apply; the text and cell budgets of [`read_table`] do not, as nothing
+/// accumulates. Dropping the stream stops the reading.
+pub struct RowStream {
+    headers: Vec<String>,
+    rows: std::sync::mpsc::Receiver<Result<TableRow, TabularError>>,
+}
+
+/// Rows read ahead of the caller.
+const ROWS_IN_FLIGHT: usize = 1024;
+
+impl RowStream {
+    /// Starts reading `source` and waits for its header row (call it where blocking is fine).
+    pub fn open<R>(source: R, format: Format, limits: Limits) -> Result<RowStream, TabularError>
+    where
+        R: std::io::Read + std::io::Seek + Send + 'static,
+    {
+        let (header_tx, header_rx) = std::sync::mpsc::sync_channel(1);
+        let (tx, rows) = std::sync::mpsc::sync_channel(ROWS_IN_FLIGHT);
+        std::thread::Builder::new()
+            .name("spreadsheet-reader".into())
+            .spawn(move || {
+                let mut gate = RowGate::new(limits);
+                let mut header_tx = Some(header_tx);
+                let outcome = scan(source, format, &limits, &mut |number, cells| match gate
+                    .admit(number, cells)?
+                {
+                    Admitted::Blank => Ok(true),
+                    Admitted::Header(h) => {
+                        Ok(header_tx.take().is_some_and(|t| t.send(Ok(h)).is_ok()))
+                    }
+                    Admitted::Row(row) => Ok(tx.send(Ok(row)).is_ok()),
+                });
+                let failure = match outcome {
+                    Err(e) => Some(e),
+                    Ok(()) if !gate.header_seen => Some(TabularError::Empty),
+                    Ok(()) => None,
+                };
+                if let Some(e) = failure {
+                    match header_tx.take() {
+                        Some(t) => {
+                            let _ = t.send(Err(e));
+                        }
+                        None => {
+                            let _ = tx.send(Err(e));
+                        }
+                    }
+                }
+            })
+            .map_err(|e| TabularError::Unreadable(format!("cannot start reading ({e})")))?;
+        let headers = header_rx
+            .recv()
+            .unwrap_or_else(|_| Err(TabularError::Unreadable("the reading stopped".into())))?;
+        Ok(RowStream { headers, rows })
+    }
+
+    /// The header row, trimmed.
+    pub fn headers(&self) -> &[String] {
+        &self.headers
+    }
+}
+
+impl Iterator for RowStream {
+    type Item = Result<TableRow, TabularError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.rows.recv().ok()
+    }
+}
+
+fn scan_xlsx<R: std::io::Read + std::io::Seek>(
+    mut source: R,
+    limits: &Limits,
+    sink: RowSink<'_>,
+) -> Result<(), TabularError> {
+    let mut magic = [0u8; 8];
+    let n = read_up_to(&mut source, &mut magic)?;
+    if n == 0 {
+        return Err(TabularError::Empty);
+    }
+    if magic[..n].starts_with(OLE_MAGIC) {
         return Err(TabularError::Unreadable(
             "this is a legacy .xls (Excel 97-2003) file; open it in Excel or WPS and save it as \
              .xlsx"
                 .into(),
         ));
     }
-    check_xlsx_parts(bytes, &limits)?;
-    let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
+    rewind(&mut source)?;
+    check_xlsx_parts(&mut source, limits)?;
+    rewind(&mut source)?;
+    let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(std::io::BufReader::new(source))
         .map_err(|e| TabularError::Unreadable(format!("not a valid .xlsx file ({e})")))?;
     let sheets = workbook.sheets_metadata().to_vec();
     let name = sheets
@@ -459,11 +624,26 @@ fn read_xlsx(bytes: &[u8], limits: Limits) -> Result<Table, TabularError> {
     let unreadable = |e: calamine::XlsxError| {
         TabularError::Unreadable(format!("cannot read the worksheet ({e})"))
     };
-    // Cells one at a time, kept sparse (row → its non-empty cells): a sheet is as big as what
-    // it holds, never as big as the distance between its first and last cell addresses.
+    // Cells one at a time, gathered into the row they belong to, kept sparse (the row's
+    // non-empty cells): a row is as big as what it holds, never as big as the distance between
+    // its first and last cell addresses. Worksheets list their rows in ascending order (ECMA-376
+    // §18.3.1.73); a row that comes back after a later one is refused, not reordered.
     let mut cells = workbook.worksheet_cells_reader(&name).map_err(unreadable)?;
-    let mut sparse: BTreeMap<u32, Vec<(u32, String)>> = BTreeMap::new();
-    let mut text_bytes = 0usize;
+    let mut current: Option<u32> = None;
+    let mut row_cells: Vec<(u32, String)> = Vec::new();
+    let mut row_bytes = 0usize;
+    let emit = |row: u32, row_cells: &mut Vec<(u32, String)>, sink: RowSink<'_>| {
+        let width = row_cells
+            .iter()
+            .map(|(c, _)| *c as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let mut dense = vec![String::new(); width];
+        for (column, text) in row_cells.drain(..) {
+            dense[column as usize] = text; // a repeated address: the last one wins
+        }
+        sink(row as usize + 1, dense)
+    };
     while let Some(cell) = cells.next_cell().map_err(unreadable)? {
         let (row, column) = cell.get_position();
         let text = cell_text(&Data::from(cell.get_value().clone()));
@@ -478,12 +658,6 @@ fn read_xlsx(bytes: &[u8], limits: Limits) -> Result<Table, TabularError> {
                 limit: limits.max_columns,
             });
         }
-        text_bytes += text.len();
-        if text_bytes > limits.max_text_bytes {
-            return Err(TabularError::TooMuchText {
-                limit: limits.max_text_bytes,
-            });
-        }
         if text.len() > limits.max_cell_chars && text.chars().count() > limits.max_cell_chars {
             return Err(TabularError::CellTooLong {
                 row: row_number,
@@ -491,31 +665,84 @@ fn read_xlsx(bytes: &[u8], limits: Limits) -> Result<Table, TabularError> {
                 limit: limits.max_cell_chars,
             });
         }
-        let row_cells = sparse.entry(row).or_default();
-        row_cells.push((column, text));
-        // The header and `max_rows` data rows; one more is too many whatever its place.
-        if row_cells.len() == 1 && sparse.len() > limits.max_rows + 1 {
-            return Err(TabularError::TooManyRows {
-                limit: limits.max_rows,
+        match current {
+            Some(r) if r == row => {}
+            Some(r) if row < r => {
+                return Err(TabularError::Unreadable(format!(
+                    "row {row_number} comes after row {}; open the file in Excel or WPS and \
+                     save it again",
+                    r + 1
+                )))
+            }
+            _ => {
+                if let Some(r) = current {
+                    if !emit(r, &mut row_cells, sink)? {
+                        return Ok(());
+                    }
+                }
+                current = Some(row);
+                row_bytes = 0;
+            }
+        }
+        row_bytes += text.len();
+        if row_bytes > limits.max_row_bytes {
+            return Err(TabularError::RowTooLarge {
+                row: row_number,
+                limit: limits.max_row_bytes,
             });
         }
+        row_cells.push((column, text));
     }
-    drop(cells);
-    drop(workbook);
-    let mut builder = Builder::new(limits);
-    for (row, row_cells) in sparse {
-        let width = row_cells
-            .iter()
-            .map(|(c, _)| *c as usize + 1)
-            .max()
-            .unwrap_or(0);
-        let mut dense = vec![String::new(); width];
-        for (column, text) in row_cells {
-            dense[column as usize] = text; // a repeated address: the last one wins
+    if let Some(r) = current {
+        emit(r, &mut row_cells, sink)?;
+    }
+    Ok(())
+}
+
+fn io_error(e: std::io::Error) -> TabularError {
+    TabularError::Unreadable(format!("the upload cannot be read ({e})"))
+}
+
+fn rewind<R: std::io::Seek>(source: &mut R) -> Result<(), TabularError> {
+    source
+        .seek(std::io::SeekFrom::Start(0))
+        .map(|_| ())
+        .map_err(io_error)
+}
+
+/// Fills `buf` as far as the source goes; the bytes read.
+fn read_up_to<R: std::io::Read>(source: &mut R, buf: &mut [u8]) -> Result<usize, TabularError> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match source.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_error(e)),
         }
-        builder.push(row as usize + 1, dense)?;
     }
-    builder.finish()
+    Ok(filled)
+}
+
+/// Zip directory entries (`PK\x01\x02` signatures) in the whole file, counted while streaming
+/// through it in chunks.
+fn count_zip_entries<R: std::io::Read>(source: &mut R) -> Result<usize, TabularError> {
+    const SIGNATURE: &[u8] = b"PK\x01\x02";
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut carry = 0usize; // bytes kept from the end of the previous chunk
+    let mut count = 0usize;
+    loop {
+        let n = read_up_to(source, &mut buf[carry..])?;
+        let end = carry + n;
+        count += buf[..end].windows(4).filter(|w| *w == SIGNATURE).count();
+        if n == 0 {
+            return Ok(count);
+        }
+        // Keep the last three bytes: a signature may straddle two chunks (but was not counted).
+        let keep = end.min(3);
+        buf.copy_within(end - keep..end, 0);
+        carry = keep;
+    }
 }
 
 /// Unpacks every part of an xlsx file once, into a small buffer that is thrown away, before
@@ -523,16 +750,20 @@ fn read_xlsx(bytes: &[u8], limits: Limits) -> Result<Table, TabularError> {
 /// XML tag or text and the number of shared strings are measured against `limits`, so that the
 /// reading that follows cannot spend more memory than the budget allows. Legacy and odd XML
 /// (a DOCTYPE) is refused; xlsx files have none.
-fn check_xlsx_parts(bytes: &[u8], limits: &Limits) -> Result<(), TabularError> {
+fn check_xlsx_parts<R: std::io::Read + std::io::Seek>(
+    source: &mut R,
+    limits: &Limits,
+) -> Result<(), TabularError> {
     use std::io::Read;
     // The zip reader keeps a record per directory entry: count the entries' signatures first.
-    let entries = bytes.windows(4).filter(|w| *w == b"PK\x01\x02").count();
+    let entries = count_zip_entries(source)?;
+    rewind(source)?;
     if entries > limits.max_zip_entries {
         return Err(TabularError::TooManyParts {
             limit: limits.max_zip_entries,
         });
     }
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+    let mut archive = zip::ZipArchive::new(&mut *source)
         .map_err(|e| TabularError::Unreadable(format!("not a valid .xlsx file ({e})")))?;
     let mut total = 0u64;
     let mut buf = vec![0u8; 64 * 1024];
@@ -823,63 +1054,76 @@ fn iso_datetime_text(s: &str) -> String {
     }
 }
 
-/// UTF-8 (with or without a BOM) when the bytes are valid UTF-8, otherwise GB18030 (a superset
-/// of GBK and GB2312, what Excel on a Chinese Windows writes for "CSV").
-fn decode_csv(bytes: &[u8]) -> Result<Cow<'_, str>, TabularError> {
-    let body = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
-    // Neither UTF-8 nor GB18030 text has NUL bytes; binaries and UTF-16 do.
-    if body.contains(&0) {
-        return Err(TabularError::Unreadable(
-            "it contains binary data, not CSV text (UTF-16 \"Unicode text\" files are not \
-             accepted either: save as CSV UTF-8 or .xlsx)"
-                .into(),
-        ));
-    }
-    let text = match std::str::from_utf8(body) {
-        Ok(s) => Cow::Borrowed(s),
-        Err(_) => encoding_rs::GB18030
-            .decode_without_bom_handling_and_without_replacement(body)
-            .ok_or(TabularError::BadEncoding)?,
-    };
-    Ok(text)
-}
+/// How much of a CSV file's start decides its encoding.
+const ENCODING_SNIFF_BYTES: usize = 64 * 1024;
 
-fn read_csv(bytes: &[u8], limits: Limits) -> Result<Table, TabularError> {
-    let text = decode_csv(bytes)?;
+/// A CSV file read as it streams by. The encoding is decided from its first 64 KiB: UTF-8 (with
+/// or without a BOM) when they are valid UTF-8, otherwise GB18030 (a superset of GBK and
+/// GB2312, what Excel on a Chinese Windows writes for "CSV"); a later byte that does not fit the
+/// encoding is `bad_encoding`. Row numbers are the ones Excel shows.
+fn scan_csv<R: std::io::Read>(
+    mut source: R,
+    limits: &Limits,
+    sink: RowSink<'_>,
+) -> Result<(), TabularError> {
+    use std::io::Read;
+    let mut head = vec![0u8; ENCODING_SNIFF_BYTES];
+    let n = read_up_to(&mut source, &mut head)?;
+    head.truncate(n);
+    if head.is_empty() {
+        return Err(TabularError::Empty);
+    }
+    let bom = head.starts_with(UTF8_BOM);
+    let body = if bom { &head[3..] } else { &head[..] };
+    let utf8 = match std::str::from_utf8(body) {
+        Ok(_) => true,
+        // Cut in the middle of a character by the sniffing window, not by the file.
+        Err(e) => e.error_len().is_none() && n == ENCODING_SNIFF_BYTES,
+    };
+    let skip = if bom { 3 } else { 0 };
+    let stream = std::io::Cursor::new(head).chain(source);
+    let boundary = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let decoded: Box<dyn std::io::Read> = if utf8 {
+        let mut s = stream;
+        let mut bom_bytes = [0u8; 3];
+        s.read_exact(&mut bom_bytes[..skip]).map_err(io_error)?;
+        Box::new(s)
+    } else {
+        Box::new(Gb18030Reader::new(stream))
+    };
+    let tracked = LineTracker::new(decoded, boundary.clone(), limits.max_row_bytes);
+    let breaks = tracked.breaks.clone();
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(text.as_bytes());
-    let mut builder = Builder::new(limits);
+        .from_reader(tracked);
     let mut record = csv::StringRecord::new();
-    let bytes = text.as_bytes();
     // Row numbers as Excel shows them: line breaks before the record's first character, minus
     // those inside quoted values of earlier records (Excel shows such a record as one row).
     // The csv crate's own line numbers do not count the empty lines it skips.
-    let mut counted_to = 0usize;
+    let mut counted_to = 0u64;
     let mut line_breaks = 0usize;
     let mut embedded_newlines = 0usize;
+    let mut last_number = 0usize;
     loop {
-        let more = reader
-            .read_record(&mut record)
-            .map_err(|e| TabularError::Unreadable(format!("invalid CSV ({e})")))?;
+        let more = match reader.read_record(&mut record) {
+            Ok(more) => more,
+            Err(e) => return Err(csv_error(e, last_number + 1)),
+        };
         if !more {
             break;
         }
-        let mut start = record
+        let start = record
             .position()
-            .map(|p| p.byte() as usize)
+            .map(|p| p.byte())
             .unwrap_or(counted_to)
-            .clamp(counted_to, bytes.len());
-        while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
-            start += 1;
-        }
-        line_breaks += bytes[counted_to..start]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
+            .max(counted_to);
+        let (newlines, start) = breaks.borrow_mut().count_before(start);
+        line_breaks += newlines;
         counted_to = start;
+        boundary.set(reader.position().byte());
         let number = (line_breaks + 1).saturating_sub(embedded_newlines).max(1);
+        last_number = number;
         embedded_newlines += record
             .iter()
             .map(|f| f.matches('\n').count())
@@ -891,9 +1135,206 @@ fn read_csv(bytes: &[u8], limits: Limits) -> Result<Table, TabularError> {
             .map(|p| p + 1)
             .unwrap_or(0);
         let cells = fields[..end].iter().map(|f| f.to_string()).collect();
-        builder.push(number, cells)?;
+        if !sink(number, cells)? {
+            return Ok(());
+        }
     }
-    builder.finish()
+    Ok(())
+}
+
+/// The reading error behind a CSV error: our own (bad encoding, binary data, a row too large)
+/// or the csv crate's.
+fn csv_error(e: csv::Error, row: usize) -> TabularError {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => return TabularError::BadEncoding,
+        csv::ErrorKind::Io(_) => {}
+        _ => return TabularError::Unreadable(format!("invalid CSV ({e})")),
+    }
+    let csv::ErrorKind::Io(io) = e.into_kind() else {
+        return TabularError::Unreadable("invalid CSV".into());
+    };
+    let text = io.to_string();
+    match io
+        .into_inner()
+        .map(|inner| inner.downcast::<TabularError>())
+    {
+        Some(Ok(ours)) => match *ours {
+            TabularError::RowTooLarge { limit, .. } => TabularError::RowTooLarge { row, limit },
+            other => other,
+        },
+        _ => TabularError::Unreadable(format!("the upload cannot be read ({text})")),
+    }
+}
+
+/// The offsets of the line-break bytes (`\r`, `\n`) the CSV reader has been given and has not yet
+/// passed, to number rows as Excel does without keeping the text.
+#[derive(Default)]
+struct LineBreaks {
+    /// Offset of each break byte; `true` for `\n`.
+    pending: std::collections::VecDeque<(u64, bool)>,
+}
+
+impl LineBreaks {
+    /// Counts the `\n` before `start`, then steps `start` over the break bytes right at it (a
+    /// record's position may fall on the end of the previous line); the count and where the
+    /// record's text begins.
+    fn count_before(&mut self, mut start: u64) -> (usize, u64) {
+        let mut newlines = 0;
+        while let Some(&(offset, newline)) = self.pending.front() {
+            if offset < start {
+                newlines += usize::from(newline);
+            } else if offset == start {
+                newlines += usize::from(newline);
+                start += 1;
+            } else {
+                break;
+            }
+            self.pending.pop_front();
+        }
+        (newlines, start)
+    }
+}
+
+/// Passes decoded CSV text to the CSV reader, noting where the line breaks are, refusing binary
+/// data (neither UTF-8 nor GB18030 text has NUL bytes; binaries and UTF-16 do), and refusing a
+/// row that goes on for more than the row budget before it ends (an unclosed quote must not
+/// make the reader hold the rest of the file).
+struct LineTracker<R> {
+    inner: R,
+    offset: u64,
+    boundary: std::rc::Rc<std::cell::Cell<u64>>,
+    max_row_bytes: usize,
+    breaks: std::rc::Rc<std::cell::RefCell<LineBreaks>>,
+}
+
+impl<R> LineTracker<R> {
+    fn new(inner: R, boundary: std::rc::Rc<std::cell::Cell<u64>>, max_row_bytes: usize) -> Self {
+        LineTracker {
+            inner,
+            offset: 0,
+            boundary,
+            max_row_bytes,
+            breaks: Default::default(),
+        }
+    }
+}
+
+/// The CSV reader's own buffer: how far it reads ahead of the record it returns.
+const CSV_READ_AHEAD: u64 = 64 * 1024;
+
+impl<R: std::io::Read> std::io::Read for LineTracker<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let ahead = self.offset.saturating_sub(self.boundary.get());
+        if ahead > self.max_row_bytes as u64 + CSV_READ_AHEAD {
+            return Err(std::io::Error::other(TabularError::RowTooLarge {
+                row: 0,
+                limit: self.max_row_bytes,
+            }));
+        }
+        let n = self.inner.read(buf)?;
+        let mut breaks = self.breaks.borrow_mut();
+        for (i, &b) in buf[..n].iter().enumerate() {
+            match b {
+                b'\n' | b'\r' => breaks
+                    .pending
+                    .push_back((self.offset + i as u64, b == b'\n')),
+                0 => {
+                    return Err(std::io::Error::other(TabularError::Unreadable(
+                        "it contains binary data, not CSV text (UTF-16 \"Unicode text\" files \
+                         are not accepted either: save as CSV UTF-8 or .xlsx)"
+                            .into(),
+                    )))
+                }
+                _ => {}
+            }
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+/// GB18030 bytes in, UTF-8 out, as they stream by; a byte sequence that is not GB18030 is
+/// `bad_encoding`.
+struct Gb18030Reader<R> {
+    inner: R,
+    decoder: encoding_rs::Decoder,
+    input: Vec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+    finished: bool,
+    malformed: bool,
+}
+
+impl<R> Gb18030Reader<R> {
+    fn new(inner: R) -> Self {
+        Gb18030Reader {
+            inner,
+            decoder: encoding_rs::GB18030.new_decoder_without_bom_handling(),
+            input: vec![0u8; 16 * 1024],
+            start: 0,
+            end: 0,
+            eof: false,
+            finished: false,
+            malformed: false,
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Gb18030Reader<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.malformed {
+            return Err(std::io::Error::other(TabularError::BadEncoding));
+        }
+        if self.finished || out.is_empty() {
+            return Ok(0);
+        }
+        // Room for the longest character, so that the decoder always makes progress.
+        if out.len() < 4 {
+            let mut small = [0u8; 4];
+            let n = self.read(&mut small)?;
+            let take = n.min(out.len());
+            out[..take].copy_from_slice(&small[..take]);
+            if take < n {
+                return Err(std::io::Error::other(TabularError::Unreadable(
+                    "read buffer too small".into(),
+                )));
+            }
+            return Ok(take);
+        }
+        loop {
+            if self.start == self.end && !self.eof {
+                let n = self.inner.read(&mut self.input)?;
+                self.start = 0;
+                self.end = n;
+                self.eof = n == 0;
+            }
+            let (result, read, written) = self.decoder.decode_to_utf8_without_replacement(
+                &self.input[self.start..self.end],
+                out,
+                self.eof,
+            );
+            self.start += read;
+            if let encoding_rs::DecoderResult::Malformed(_, _) = result {
+                // What came before the bad bytes is read first (it may hold a NUL that says
+                // more about the file than its encoding does).
+                self.malformed = true;
+                if written > 0 {
+                    return Ok(written);
+                }
+            }
+            if self.malformed {
+                return Err(std::io::Error::other(TabularError::BadEncoding));
+            }
+            if self.eof && self.start == self.end {
+                self.finished = true;
+                return Ok(written);
+            }
+            if written > 0 {
+                return Ok(written);
+            }
+        }
+    }
 }
 
 /// Finds a column by any of its accepted header names, tried in order (put the Chinese header
@@ -1249,6 +1690,132 @@ mod tests {
         // The multi-line value is one spreadsheet row: the next row is row 3.
         assert_eq!(table.rows[0].number, 2);
         assert_eq!(table.rows[1].number, 3);
+    }
+
+    /// A reader that hands out its bytes a few at a time, as a slow network or a small buffer
+    /// would: every boundary falls somewhere inside a character, a line break or a quote.
+    struct Trickle {
+        data: std::io::Cursor<Vec<u8>>,
+        step: usize,
+    }
+
+    impl std::io::Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.step);
+            self.data.read(&mut buf[..n])
+        }
+    }
+
+    impl std::io::Seek for Trickle {
+        fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+            self.data.seek(to)
+        }
+    }
+
+    fn stream(bytes: Vec<u8>, step: usize) -> Result<(Vec<String>, Vec<TableRow>), TabularError> {
+        let rows = RowStream::open(
+            Trickle {
+                data: std::io::Cursor::new(bytes),
+                step,
+            },
+            Format::Csv,
+            Limits::default(),
+        )?;
+        let headers = rows.headers().to_vec();
+        let rows = rows.collect::<Result<Vec<_>, _>>()?;
+        Ok((headers, rows))
+    }
+
+    #[test]
+    fn streamed_rows_match_the_table_whatever_the_read_sizes() {
+        let text = "\r\n名称,代码\r\nA,1\r\n\r\n , \r\nB,2\r\n\"x\r\ny\",3\nC,4\n\n";
+        let table = csv(text).unwrap();
+        let gbk = encoding_rs::GB18030.encode(text).0.into_owned();
+        for bytes in [text.as_bytes().to_vec(), gbk] {
+            for step in [1, 2, 3, 7, 4096] {
+                let (headers, rows) = stream(bytes.clone(), step).unwrap();
+                assert_eq!(headers, table.headers, "step {step}");
+                let numbers: Vec<usize> = rows.iter().map(|r| r.number).collect();
+                let in_table: Vec<usize> = table.rows.iter().map(|r| r.number).collect();
+                assert_eq!(numbers, in_table, "step {step}");
+                let got: Vec<(usize, &str, &str)> = rows
+                    .iter()
+                    .map(|r| (r.number, r.cell(0), r.cell(1)))
+                    .collect();
+                assert_eq!(
+                    got,
+                    vec![
+                        (3, "A", "1"),
+                        (6, "B", "2"),
+                        (7, "x\r\ny", "3"),
+                        (8, "C", "4")
+                    ],
+                    "step {step}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn streamed_csv_refuses_what_the_table_refuses() {
+        // A GB18030 byte sequence that is not valid, after a valid UTF-8 start.
+        let mut bad = "名称\n".repeat(30_000).into_bytes();
+        bad.extend_from_slice(b"\xff\xff\n");
+        assert_eq!(stream(bad, 4096).unwrap_err(), TabularError::BadEncoding);
+        // NUL bytes: binary, or UTF-16.
+        let err = stream(b"a,b\n1,\x002\n".to_vec(), 3).unwrap_err();
+        assert_eq!(err.code(), "unreadable_file");
+        // A quote never closed stops at the row budget, naming the row it began on.
+        let mut open = b"h\nok\n\"".to_vec();
+        open.extend(std::iter::repeat_n(b'a', MAX_ROW_BYTES + 200_000));
+        let err = stream(open, 65_536).unwrap_err();
+        assert_eq!(
+            err,
+            TabularError::RowTooLarge {
+                row: 3,
+                limit: MAX_ROW_BYTES
+            }
+        );
+        assert_eq!(stream(Vec::new(), 1).unwrap_err(), TabularError::Empty);
+        assert_eq!(
+            stream(b"\n \n".to_vec(), 1).unwrap_err(),
+            TabularError::Empty
+        );
+    }
+
+    #[test]
+    fn a_worksheet_whose_rows_go_back_is_refused() {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default();
+        let parts: [(&str, &str); 4] = [
+            (
+                "[Content_Types].xml",
+                r#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#,
+            ),
+            (
+                "_rels/.rels",
+                r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#,
+            ),
+            (
+                "xl/workbook.xml",
+                r#"<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="s" sheetId="1" r:id="rId1"/></sheets></workbook>"#,
+            ),
+            (
+                "xl/_rels/workbook.xml.rels",
+                r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#,
+            ),
+        ];
+        for (name, xml) in parts {
+            zip.start_file(name, opts).unwrap();
+            zip.write_all(xml.as_bytes()).unwrap();
+        }
+        zip.start_file("xl/worksheets/sheet1.xml", opts).unwrap();
+        zip.write_all(br#"<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>h</t></is></c></row><row r="3"><c r="A3" t="inlineStr"><is><t>x</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>y</t></is></c></row></sheetData></worksheet>"#).unwrap();
+        let bytes = zip.finish().unwrap().into_inner();
+        let err = read_table(&bytes, Format::Xlsx).unwrap_err();
+        assert_eq!(err.code(), "unreadable_file", "{err}");
+        assert!(err.to_string().contains("row 2 comes after row 3"), "{err}");
     }
 
     #[test]

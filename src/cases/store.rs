@@ -242,7 +242,13 @@ pub fn write_case(
     let participants = dedup(&participants);
     // Measures: published items of the right kind; the version in force is kept.
     let mut measures = Vec::new();
-    for (i, m) in dedup(&input.measure_item_ids).iter().enumerate() {
+    for m in dedup(&input.measure_item_ids).iter() {
+        // The offending field names the position in the request (the first, if repeated).
+        let i = input
+            .measure_item_ids
+            .iter()
+            .position(|x| x == m)
+            .unwrap_or_default();
         let f = format!("measure_item_ids[{i}]");
         match crate::four_lists::find_item(conn, *m)? {
             None => errors.push(FieldError::new(
@@ -261,7 +267,26 @@ pub fn write_case(
                 ),
             )),
             Some(item) => match (item.status.as_str(), item.published_version) {
-                ("published", Some(v)) => measures.push((item.id, v)),
+                ("published", Some(v)) => {
+                    // The measure must apply in the case's field (the version in force says where).
+                    let fields = crate::four_lists::find_version(conn, item.id, v)?
+                        .map(|ver| ver.content().fields)
+                        .unwrap_or_default();
+                    if field_ok.is_some() && !fields.contains(&input.field) {
+                        errors.push(FieldError::new(
+                            f,
+                            "measure_not_in_field",
+                            format!(
+                                "measure {} does not apply in the field {} (it applies in: {})",
+                                item.code,
+                                input.field,
+                                fields.join(", ")
+                            ),
+                        ));
+                    } else {
+                        measures.push((item.id, v));
+                    }
+                }
                 _ => errors.push(FieldError::new(
                     f,
                     "measure_not_published",

@@ -434,10 +434,11 @@ async fn department_name(state: &web::Data<AppState>, id: i32) -> Result<String,
     use crate::schema::departments;
     use diesel::prelude::*;
     crate::db::run(&state.pool, move |conn| {
-        Ok(departments::table
+        let (name, former): (String, String) = departments::table
             .find(id)
-            .select(departments::name)
-            .first(conn)?)
+            .select((departments::name, departments::former_names))
+            .first(conn)?;
+        Ok(crate::org::display_name(&name, &former))
     })
     .await
 }

@@ -92,10 +92,19 @@ pub(super) async fn departments(
     use crate::schema::departments;
     use diesel::prelude::*;
     crate::db::run(&state.pool, move |conn| {
-        Ok(departments::table
+        let rows: Vec<(i32, String, String)> = departments::table
             .order(departments::id.asc())
-            .select((departments::id, departments::name))
-            .load(conn)?)
+            .select((
+                departments::id,
+                departments::name,
+                departments::former_names,
+            ))
+            .load(conn)?;
+        // Shown with their former names (曾用名), as the 2019 plan names some of them.
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, former)| (id, crate::org::display_name(&name, &former)))
+            .collect())
     })
     .await
 }

@@ -195,7 +195,7 @@ pub type PooledConn = PooledConnection<ConnectionManager>;
 /// the file (and its directory) is made if missing; without, a missing file is an error rather
 /// than a new empty database. WAL mode is set here, once per file.
 /// How much of an SQLite file each connection maps into memory for reading.
-const SQLITE_MMAP_BYTES: u64 = 1 << 30;
+pub const SQLITE_MMAP_BYTES: u64 = 1 << 30;
 
 pub fn open_direct(url: &DatabaseUrl, create: bool) -> Result<DbConnection, DbError> {
     if let DatabaseUrl::Sqlite(path) = url {

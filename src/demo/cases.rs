@@ -14,7 +14,8 @@ use crate::entries::{EntryRow, SubjectRow};
 use crate::error::ApiError;
 use crate::four_lists::SubjectType;
 use crate::schema::{
-    case_media_reports, cases, four_list_items, four_list_links, list_entries, subjects,
+    application_fields, case_media_reports, cases, four_list_items, four_list_links, list_entries,
+    subjects,
 };
 use crate::state::AppState;
 
@@ -29,13 +30,25 @@ pub fn seed(conn: &mut DbConnection, state: &AppState) -> Result<bool, ApiError>
     Ok(true)
 }
 
-/// A published measure of the kind linked to the entry's scope item, if any.
+/// A measure applied in a demo case: the item, its title, the field of the case (the first
+/// field the measure applies in) and that field's name.
+struct DemoMeasure {
+    id: i32,
+    title: String,
+    field: String,
+    field_name: String,
+}
+
+/// A published measure of the kind linked to the entry's scope item that applies to the
+/// subject's kind, if any (one of several in turn), with the field where it applies (a case's
+/// measures must apply in the case's field).
 fn measure_for(
     conn: &mut DbConnection,
     entry: &EntryRow,
     kind: CaseKind,
-) -> Result<Option<i32>, ApiError> {
-    Ok(four_list_links::table
+    subject_kind: &str,
+) -> Result<Option<DemoMeasure>, ApiError> {
+    let linked: Vec<(i32, Option<i32>)> = four_list_links::table
         .inner_join(
             four_list_items::table.on(four_list_items::id.eq(four_list_links::measure_item_id)),
         )
@@ -43,9 +56,41 @@ fn measure_for(
         .filter(four_list_items::kind.eq(kind.measure_kind()))
         .filter(four_list_items::status.eq("published"))
         .order(four_list_items::id.asc())
-        .select(four_list_items::id)
-        .first(conn)
-        .optional()?)
+        .select((four_list_items::id, four_list_items::published_version))
+        .load(conn)?;
+    let mut candidates = Vec::new();
+    for (id, version) in linked {
+        let Some(version) = version else { continue };
+        let Some(content) =
+            crate::four_lists::find_version(conn, id, version)?.map(|v| v.content())
+        else {
+            continue;
+        };
+        if content.fields.is_empty()
+            || !content
+                .subject_kinds
+                .iter()
+                .any(|k| k.as_str() == subject_kind)
+        {
+            continue;
+        }
+        candidates.push((id, content));
+    }
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    let (id, content) = candidates.swap_remove(entry.id as usize % candidates.len());
+    let field = content.fields[0].clone();
+    let field_name = application_fields::table
+        .find(&field)
+        .select(application_fields::name)
+        .first(conn)?;
+    Ok(Some(DemoMeasure {
+        id,
+        title: content.title,
+        field,
+        field_name,
+    }))
 }
 
 fn seed_all(
@@ -68,13 +113,13 @@ fn seed_all(
             if n >= 6 {
                 break;
             }
-            let Some(measure) = measure_for(conn, &e, kind)? else {
-                continue;
-            };
             let subject: SubjectRow = subjects::table
                 .find(e.subject_id)
                 .select(SubjectRow::as_select())
                 .first(conn)?;
+            let Some(measure) = measure_for(conn, &e, kind, &subject.kind)? else {
+                continue;
+            };
             let case_date = (today - Duration::days(3 + 9 * n as i64)).max(e.valid_from);
             let input = NewCase {
                 title: match kind {
@@ -89,20 +134,19 @@ fn seed_all(
                     kind: SubjectType::parse(&subject.kind),
                 }],
                 entry_ids: vec![e.id],
-                measure_item_ids: vec![measure],
+                measure_item_ids: vec![measure.id],
                 department_ids: vec![],
-                field: match kind {
-                    CaseKind::Punishment => "government_procurement".into(),
-                    CaseKind::Reward => "administrative_licensing".into(),
-                },
+                field: measure.field.clone(),
                 case_date,
                 summary: match kind {
-                    CaseKind::Punishment => {
-                        "在政府采购资格审查中核查发现其为失信主体，依法限制其参与。".into()
-                    }
-                    CaseKind::Reward => {
-                        "办理行政许可时查询为守信主体，给予容缺受理、绿色通道。".into()
-                    }
+                    CaseKind::Punishment => format!(
+                        "在{}环节核查发现其为失信主体，依法实施“{}”。",
+                        measure.field_name, measure.title
+                    ),
+                    CaseKind::Reward => format!(
+                        "在{}环节查询为守信主体，给予“{}”。",
+                        measure.field_name, measure.title
+                    ),
                 },
                 source_check_id: None,
             };
@@ -192,13 +236,13 @@ fn county_cases(
             if shared >= wanted {
                 break;
             }
-            let Some(measure) = measure_for(conn, e, CaseKind::Punishment)? else {
-                continue;
-            };
             let subject: SubjectRow = subjects::table
                 .find(e.subject_id)
                 .select(SubjectRow::as_select())
                 .first(conn)?;
+            let Some(measure) = measure_for(conn, e, CaseKind::Punishment, &subject.kind)? else {
+                continue;
+            };
             let input = NewCase {
                 title: format!("{}被多部门联合惩戒", subject.name),
                 kind: CaseKind::Punishment,
@@ -209,9 +253,9 @@ fn county_cases(
                     kind: SubjectType::parse(&subject.kind),
                 }],
                 entry_ids: vec![e.id],
-                measure_item_ids: vec![measure],
+                measure_item_ids: vec![measure.id],
                 department_ids: vec![e.department_id],
-                field: "government_procurement".into(),
+                field: measure.field.clone(),
                 case_date: (today - Duration::days(2 + (i % 20) as i64))
                     .max(e.valid_from)
                     .max(year_start),

@@ -3,7 +3,7 @@
 //! removals and expiries, so every screen and report has something to show. Seeded once: a second
 //! run finds the first item and does nothing.
 
-use chrono::{Duration, NaiveDate};
+use chrono::{Datelike, Duration, NaiveDate};
 use diesel::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -34,7 +34,11 @@ type Basis = (
     Option<LegalBasisLevel>,
 );
 
+const DEPT_BUREAU: i32 = 1; // 市政务服务和数字化局
 const DEPT_COURT: i32 = 15; // 市中级人民法院
+const DEPT_NDRC: i32 = 18; // 市发展和改革委员会
+const DEPT_CIVIL: i32 = 25; // 市民政局
+const DEPT_HOUSING: i32 = 30; // 市住房和城乡建设局
 const DEPT_HRSS: i32 = 27; // 市人力资源和社会保障局
 const DEPT_TRANSPORT: i32 = 32; // 市交通运输局
 const DEPT_SCJG: i32 = 42; // 市市场监督管理局
@@ -60,6 +64,13 @@ struct ItemSpec {
     fields: &'static [&'static str],
     /// Codes (same department) of the scope items a measure follows from.
     links: &'static [&'static str],
+    /// Measures: the departments that apply them (实施单位), besides the item's own.
+    implementing: &'static [i32],
+    /// Scope items: the period their standard sets, in months (black: how long an entry is
+    /// published; red: how long it is valid); `None`: the tier's default (red: 36 months).
+    months: Option<i32>,
+    /// Black scope items: the section 九 special-rectification category they are.
+    special: Option<&'static str>,
 }
 
 use SubjectType::{Enterprise as E, Individual as I, OtherOrganisation as O};
@@ -81,6 +92,10 @@ const ITEMS: &[ItemSpec] = &[
         severity: None,
         fields: &[],
         links: &[],
+        implementing: &[],
+        // The credit rating is made every year: an A rating counts for the year it was given.
+        months: Some(12),
+        special: None,
     },
     ItemSpec {
         department: DEPT_TAX,
@@ -98,6 +113,10 @@ const ITEMS: &[ItemSpec] = &[
         severity: Some(Severity::Serious),
         fields: &[],
         links: &[],
+        implementing: &[],
+        // Published for three years.
+        months: Some(36),
+        special: Some("major_tax_violation"),
     },
     ItemSpec {
         department: DEPT_TAX,
@@ -115,6 +134,9 @@ const ITEMS: &[ItemSpec] = &[
         severity: None,
         fields: &["administrative_licensing", "supervision"],
         links: &["SW-HONG-01"],
+        implementing: &[],
+        months: None,
+        special: None,
     },
     ItemSpec {
         department: DEPT_TAX,
@@ -140,6 +162,9 @@ const ITEMS: &[ItemSpec] = &[
         severity: None,
         fields: &["government_procurement", "bidding", "fiscal_funds"],
         links: &["SW-HEI-01"],
+        implementing: &[],
+        months: None,
+        special: None,
     },
     ItemSpec {
         department: DEPT_SCJG,
@@ -157,6 +182,9 @@ const ITEMS: &[ItemSpec] = &[
         severity: None,
         fields: &[],
         links: &[],
+        implementing: &[],
+        months: None,
+        special: None,
     },
     ItemSpec {
         department: DEPT_SCJG,
@@ -170,10 +198,15 @@ const ITEMS: &[ItemSpec] = &[
             Some(DeptRule),
         )],
         origin: Some(ItemOrigin::National),
-        subjects: &[E, O],
+        // The standard lists enterprises: associations are not on it.
+        subjects: &[E],
         severity: Some(Severity::Serious),
         fields: &[],
         links: &[],
+        implementing: &[],
+        // Removed after three years.
+        months: Some(36),
+        special: Some("serious_violation"),
     },
     ItemSpec {
         department: DEPT_SCJG,
@@ -191,6 +224,10 @@ const ITEMS: &[ItemSpec] = &[
         severity: Some(Severity::General),
         fields: &[],
         links: &[],
+        implementing: &[],
+        // At most three years on the list (then the serious list).
+        months: Some(36),
+        special: Some("abnormal_operation"),
     },
     ItemSpec {
         department: DEPT_SCJG,
@@ -204,10 +241,13 @@ const ITEMS: &[ItemSpec] = &[
             Some(DeptRule),
         )],
         origin: None,
-        subjects: &[E, O],
+        subjects: &[E],
         severity: None,
         fields: &["supervision", "market_access"],
         links: &["SJ-HEI-01", "SJ-HEI-02"],
+        implementing: &[],
+        months: None,
+        special: None,
     },
     ItemSpec {
         department: DEPT_COURT,
@@ -234,6 +274,10 @@ const ITEMS: &[ItemSpec] = &[
         severity: Some(Severity::Serious),
         fields: &[],
         links: &[],
+        implementing: &[],
+        // 若干规定 第二条: two years (the court may extend it by one to three years).
+        months: Some(24),
+        special: Some("judgment_defaulter"),
     },
     ItemSpec {
         department: DEPT_COURT,
@@ -242,8 +286,8 @@ const ITEMS: &[ItemSpec] = &[
         title: "限制高消费及有关消费，限制担任国有企业高管",
         basis: &[
             (
-                "《关于对失信被执行人实施联合惩戒的合作备忘录》",
-                "第二条",
+                "《关于对失信被执行人实施联合惩戒的合作备忘录》（发改财金〔2016〕141号）",
+                "二、惩戒措施及实施单位",
                 "国家发展改革委、最高人民法院等",
                 Some(Normative),
             ),
@@ -259,6 +303,57 @@ const ITEMS: &[ItemSpec] = &[
         severity: None,
         fields: &["public_recruitment", "honours", "fiscal_funds"],
         links: &["FY-HEI-01"],
+        implementing: &[],
+        months: None,
+        special: None,
+    },
+    ItemSpec {
+        department: DEPT_COURT,
+        kind: ItemKind::PunishmentMeasures,
+        code: "FY-CJ-02",
+        title: "从严审核行政许可审批项目，限制新增项目审批核准",
+        basis: &[
+            (
+                "《关于对失信被执行人实施联合惩戒的合作备忘录》（发改财金〔2016〕141号）",
+                "二、惩戒措施及实施单位",
+                "国家发展改革委、最高人民法院等",
+                Some(Normative),
+            ),
+            (
+                "《关于加快推进失信被执行人信用监督、警示和惩戒机制建设的意见》",
+                "二、加强联合惩戒",
+                "中共中央办公厅、国务院办公厅",
+                Some(Central),
+            ),
+        ],
+        origin: None,
+        subjects: &[E, O],
+        severity: None,
+        fields: &["administrative_licensing", "project_approval"],
+        links: &["FY-HEI-01"],
+        implementing: &[DEPT_BUREAU, DEPT_NDRC],
+        months: None,
+        special: None,
+    },
+    ItemSpec {
+        department: DEPT_COURT,
+        kind: ItemKind::PunishmentMeasures,
+        code: "FY-CJ-03",
+        title: "对房地产、建筑企业资质作出限制",
+        basis: &[(
+            "《关于加快推进失信被执行人信用监督、警示和惩戒机制建设的意见》",
+            "二、加强联合惩戒",
+            "中共中央办公厅、国务院办公厅",
+            Some(Central),
+        )],
+        origin: None,
+        subjects: &[E],
+        severity: None,
+        fields: &["qualification_accreditation"],
+        links: &["FY-HEI-01"],
+        implementing: &[DEPT_HOUSING],
+        months: None,
+        special: None,
     },
     ItemSpec {
         department: DEPT_HRSS,
@@ -276,6 +371,9 @@ const ITEMS: &[ItemSpec] = &[
         severity: Some(Severity::General),
         fields: &[],
         links: &[],
+        implementing: &[],
+        months: None, // with_own_standard: three years
+        special: None,
     },
     ItemSpec {
         department: DEPT_HRSS,
@@ -293,6 +391,9 @@ const ITEMS: &[ItemSpec] = &[
         severity: None,
         fields: &["fiscal_funds", "honours"],
         links: &["RS-HEI-01"],
+        implementing: &[],
+        months: None,
+        special: None,
     },
     ItemSpec {
         department: DEPT_TRANSPORT,
@@ -310,6 +411,9 @@ const ITEMS: &[ItemSpec] = &[
         severity: None,
         fields: &[],
         links: &[],
+        implementing: &[],
+        months: None,
+        special: None,
     },
     ItemSpec {
         department: DEPT_TRANSPORT,
@@ -327,20 +431,62 @@ const ITEMS: &[ItemSpec] = &[
         severity: None,
         fields: &["administrative_licensing"],
         links: &["JT-HONG-01"],
+        implementing: &[],
+        months: None,
+        special: None,
+    },
+    ItemSpec {
+        department: DEPT_CIVIL,
+        kind: ItemKind::BlackScope,
+        code: "MZ-HEI-01",
+        title: "社会组织严重违法失信名单",
+        basis: &[(
+            "《社会组织信用信息管理办法》（民政部令第60号）",
+            "",
+            "民政部",
+            Some(DeptRule),
+        )],
+        origin: Some(ItemOrigin::National),
+        // Social organisations registered by civil affairs (codes 5…), nobody else.
+        subjects: &[O],
+        severity: Some(Severity::Serious),
+        fields: &[],
+        links: &[],
+        implementing: &[],
+        // Removed after two years on the list.
+        months: Some(24),
+        special: None,
     },
 ];
 
-const NAME_HEADS: &[&str] = &[
-    "通化",
-    "东昌",
-    "二道江",
-    "梅河口",
-    "集安",
-    "辉南",
-    "柳河",
-    "长白山",
-    "鸭绿江",
+/// The division a name begins with (企业名称 = 行政区划 + 字号 + 行业 + 组织形式): the division of
+/// the subject's code.
+fn division_name(division: &str) -> &'static str {
+    match division {
+        "220502" => "通化市东昌区",
+        "220503" => "通化市二道江区",
+        "220521" => "通化县",
+        "220523" => "辉南县",
+        "220524" => "柳河县",
+        "220581" => "梅河口市",
+        "220582" => "集安市",
+        _ => "通化市",
+    }
+}
+/// Trade names (字号).
+const TRADE_NAMES: &[&str] = &[
+    "鑫源",
+    "宏达",
+    "盛华",
+    "金诚",
+    "恒泰",
+    "兴隆",
+    "华康",
+    "顺发",
+    "永信",
+    "长青",
     "佟佳江",
+    "鸭绿江",
 ];
 const NAME_MIDS: &[&str] = &[
     "葡萄酒",
@@ -355,6 +501,15 @@ const NAME_MIDS: &[&str] = &[
     "农业科技",
     "人参",
     "汽车运输",
+];
+/// Social organisations (社会团体) registered by civil affairs.
+const ASSOCIATIONS: &[&str] = &[
+    "人参产业协会",
+    "个体劳动者协会",
+    "葡萄酒行业协会",
+    "物流协会",
+    "建筑业协会",
+    "中药材种植协会",
 ];
 const SURNAMES: &[&str] = &["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴"];
 const GIVEN: &[&str] = &[
@@ -377,12 +532,14 @@ pub fn demo_admin(conn: &mut DbConnection) -> Result<AuthUser, ApiError> {
     })
 }
 
-fn uscc(rng: &mut StdRng, division: &str) -> String {
+/// A valid code: registering authority and type (`91` an enterprise, `51` a social
+/// organisation), the division, an organisation code beginning with `head`.
+fn uscc(rng: &mut StdRng, authority: &str, division: &str, head: &str) -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
     let tail: String = (0..7)
         .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
         .collect();
-    Uscc::with_check_character(&format!("91{division}MA{tail}"))
+    Uscc::with_check_character(&format!("{authority}{division}{head}{tail}"))
         .map(|u| u.as_str().to_string())
         .unwrap_or_default()
 }
@@ -415,12 +572,12 @@ fn person(rng: &mut StdRng) -> String {
     )
 }
 
-/// Creates the demo lists once. Returns whether anything was created.
-/// One generated entry of the demo (valid codes of `division`, a name, a document number).
+/// One generated entry of the demo (valid codes of `division`, a name beginning with that
+/// division, a document number in the identifying department's style, facts of its scope item).
 fn demo_entry(
     rng: &mut StdRng,
     n: u32,
-    (scope, list_type, department, kind): (i32, ListType, i32, SubjectType),
+    (scope, scope_code, list_type, department, kind): (i32, &str, ListType, i32, SubjectType),
     division: &str,
     determination: NaiveDate,
 ) -> NewEntry {
@@ -429,17 +586,67 @@ fn demo_entry(
             let name = person(rng);
             (id_number(rng, division), name, None)
         }
+        // Social organisations: registered by civil affairs (登记管理机关 5, 社会团体 1).
+        O => {
+            let name = format!(
+                "{}{}",
+                division_name(division),
+                ASSOCIATIONS[rng.gen_range(0..ASSOCIATIONS.len())]
+            );
+            (uscc(rng, "51", division, "MJ"), name, Some(person(rng)))
+        }
         _ => {
             let name = format!(
-                "{}{}{}",
-                NAME_HEADS[rng.gen_range(0..NAME_HEADS.len())],
+                "{}{}{}有限公司",
+                division_name(division),
+                TRADE_NAMES[rng.gen_range(0..TRADE_NAMES.len())],
                 NAME_MIDS[rng.gen_range(0..NAME_MIDS.len())],
-                if kind == O { "协会" } else { "有限公司" }
             );
-            (uscc(rng, division), name, Some(person(rng)))
+            (uscc(rng, "91", division, "MA"), name, Some(person(rng)))
         }
     };
     let national = department == DEPT_COURT;
+    let year = determination.format("%Y");
+    let number = n + 1;
+    // Each department's style of document number; the courts' 案号 name the court that enforces
+    // (吉05 the intermediate court, 吉05xx the basic court of the county or district).
+    let document_number = match scope_code {
+        // One in five enforced by the intermediate court itself, the others by the county's court.
+        "FY-HEI-01" if n.is_multiple_of(5) => format!("（{year}）吉05执{number}号"),
+        "FY-HEI-01" => format!("（{year}）吉05{}执{number}号", &division[4..]),
+        "SW-HEI-01" => format!("通税稽罚〔{year}〕{number}号"),
+        "SW-HONG-01" => format!("通税信评〔{year}〕{number}号"),
+        "SJ-HEI-01" => format!("通市监严失〔{year}〕{number}号"),
+        "SJ-HEI-02" => format!("通市监异〔{year}〕{number}号"),
+        "SJ-HONG-01" => format!("通市监合〔{year}〕{number}号"),
+        "RS-HEI-01" => format!("通人社欠薪认〔{year}〕{number}号"),
+        "JT-HONG-01" => format!("通交运信〔{year}〕{number}号"),
+        "MZ-HEI-01" => format!("通民社严〔{year}〕{number}号"),
+        _ => format!("通信认〔{year}〕{number}号"),
+    };
+    let last_year = determination.year() - 1;
+    let amount = rng.gen_range(12..480);
+    let facts = match scope_code {
+        "FY-HEI-01" => format!(
+            "有履行能力而拒不履行生效法律文书确定的给付义务，执行标的{amount}万元，经本院决定纳入失信被执行人名单"
+        ),
+        "SW-HEI-01" => format!(
+            "经税务稽查查实，采取虚假纳税申报手段少缴税款{}万元，且占各税种应纳税总额10%以上，依法确定为重大税收违法失信主体",
+            amount + 100
+        ),
+        "SW-HONG-01" => format!("{last_year}年度纳税信用评价为A级"),
+        "SJ-HEI-01" => "生产销售不符合保障人身健康和生命安全标准的产品，受到较重行政处罚，依法列入严重违法失信名单".into(),
+        "SJ-HEI-02" => format!("未按照规定期限公示{last_year}年度报告，列入经营异常名录"),
+        "SJ-HONG-01" => "连续两年合同履约率100%，无违法违规记录，经公示为守合同重信用企业".into(),
+        "RS-HEI-01" => format!(
+            "拖欠{}名农民工工资合计{amount}万元，经责令限期支付逾期未支付",
+            rng.gen_range(12..90)
+        ),
+        "JT-HONG-01" => format!("{last_year}年度道路运输企业质量信誉考核为AA级"),
+        "MZ-HEI-01" => "被列入活动异常名录满2年，仍未履行年度报告等义务".into(),
+        _ if list_type == ListType::Red => "连续三年无违法违规记录，依法诚信经营".into(),
+        _ => "经查实存在严重失信行为，依法认定".into(),
+    };
     NewEntry {
         list_type,
         subject_code: code,
@@ -450,20 +657,11 @@ fn demo_entry(
         region_code: None,
         department_id: Some(department),
         scope_item_id: scope,
-        document_number: format!(
-            "通{}〔{}〕{}号",
-            if national { "法执" } else { "信认" },
-            determination.format("%Y"),
-            n + 1
-        ),
+        document_number,
         determination_date: determination,
         valid_from: None,
         valid_until: None,
-        facts: if list_type == ListType::Red {
-            "连续三年无违法违规记录，依法诚信经营".into()
-        } else {
-            "经查实存在严重失信行为，依法认定".into()
-        },
+        facts,
         internal_note: None,
         source: if national {
             Source::National
@@ -552,7 +750,7 @@ fn balance_national(
             let input = demo_entry(
                 rng,
                 n,
-                (court_scope, ListType::Black, DEPT_COURT, kind),
+                (court_scope, "FY-HEI-01", ListType::Black, DEPT_COURT, kind),
                 region,
                 determination,
             );
@@ -615,18 +813,18 @@ fn seed_all(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
                 .iter()
                 .map(|&(document, article, issuer, level)| LegalBasis {
                     document: document.into(),
-                    article: Some(article.into()),
+                    article: (!article.is_empty()).then(|| article.into()),
                     issuer: Some(issuer.into()),
                     level,
                 })
                 .collect(),
             subject_kinds: spec.subjects.to_vec(),
             fields: spec.fields.iter().map(|f| f.to_string()).collect(),
-            implementing_department_ids: vec![],
+            implementing_department_ids: spec.implementing.to_vec(),
             linked_scope_item_ids: links,
             severity: spec.severity,
             publication_months_min: None,
-            publication_months_max: None,
+            publication_months_max: spec.months.filter(|_| spec.kind == ItemKind::BlackScope),
             repair_after_months: None,
             repairable: None,
             repair_requires_training: None,
@@ -635,7 +833,7 @@ fn seed_all(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
             repair_waiting_from: None,
             objection_accept_days: None,
             objection_verify_days: None,
-            validity_months: (spec.kind == ItemKind::RedScope).then_some(36),
+            validity_months: (spec.kind == ItemKind::RedScope).then_some(spec.months.unwrap_or(36)),
             origin: spec.origin,
         };
         let item = with_own_standard(spec.code, item);
@@ -643,7 +841,7 @@ fn seed_all(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
         ids.insert(spec.code, id);
     }
     let mut lookups = crate::entries::Lookups::default();
-    let scopes: Vec<(i32, ListType, i32, &[SubjectType])> = ITEMS
+    let scopes: Vec<(i32, &str, ListType, i32, &[SubjectType])> = ITEMS
         .iter()
         .filter(|s| matches!(s.kind, ItemKind::RedScope | ItemKind::BlackScope))
         .map(|s| {
@@ -652,11 +850,12 @@ fn seed_all(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
             } else {
                 ListType::Black
             };
-            (ids[s.code], t, s.department, s.subjects)
+            (ids[s.code], s.code, t, s.department, s.subjects)
         })
         .collect();
     for n in 0..320u32 {
-        let (scope, list_type, department, kinds) = scopes[rng.gen_range(0..scopes.len())];
+        let (scope, scope_code, list_type, department, kinds) =
+            scopes[rng.gen_range(0..scopes.len())];
         let kind = kinds[rng.gen_range(0..kinds.len())];
         let division = DIVISIONS[rng.gen_range(0..DIVISIONS.len())];
         let national = department == DEPT_COURT;
@@ -671,7 +870,7 @@ fn seed_all(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
         let input = demo_entry(
             &mut rng,
             n,
-            (scope, list_type, department, kind),
+            (scope, scope_code, list_type, department, kind),
             division,
             determination,
         );
@@ -732,14 +931,20 @@ fn seed_all(conn: &mut DbConnection, state: &AppState, admin: &AuthUser) -> Resu
         }
     }
     balance_national(conn, state, admin, &mut rng, ids["FY-HEI-01"], &mut lookups)?;
-    // The court's 失信被执行人 are special-rectification objects of section 九.
-    diesel::insert_into(special_rectification_items::table)
-        .values((
-            special_rectification_items::item_id.eq(ids["FY-HEI-01"]),
-            special_rectification_items::category.eq("judgment_defaulter"),
-            special_rectification_items::set_by.eq(admin.id),
-            special_rectification_items::set_at.eq(db::now()),
-        ))
-        .execute(conn)?;
+    // The four categories of section 九 (失信被执行人, 重大税收违法案件当事人, 企业异常名录, 严重违法
+    // 企业名单), each marked on the scope item that lists them.
+    for spec in ITEMS {
+        let Some(category) = spec.special else {
+            continue;
+        };
+        diesel::insert_into(special_rectification_items::table)
+            .values((
+                special_rectification_items::item_id.eq(ids[spec.code]),
+                special_rectification_items::category.eq(category),
+                special_rectification_items::set_by.eq(admin.id),
+                special_rectification_items::set_at.eq(db::now()),
+            ))
+            .execute(conn)?;
+    }
     crate::demo::repair::seed(conn, state, admin)
 }

@@ -13,20 +13,21 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::store::{
-    audit_entry_with, check_filter, create_entry, filtered_entries, publish_entry, EntryFilter,
-    NewEntry,
+    check_filter, filtered_entries, insert_entry, prepare_entry, publish_entry, EntryFilter,
+    NewEntry, PreparedEntry,
 };
 use super::*;
+use crate::audit;
 use crate::auth::AuthUser;
 use crate::auth::STAFF;
 use crate::db;
 use crate::error::{ApiError, Problem};
 use crate::imports::{
-    check_format, file_response, import_report, read_upload, record_outcome, run_import,
+    check_format, file_response, import_report, receive_upload, record_outcome, run_import,
     zh_message, FormatQuery, ImportQuery, ImportReport, RowError,
 };
 use crate::state::AppState;
-use crate::tabular::{self, column_index, Table};
+use crate::tabular::{self, column_index, Table, TableRow};
 
 /// The columns, in template order: (header, alternative names, API field it fills).
 const COLUMNS: &[(&str, &[&str], &str)] = &[
@@ -220,6 +221,10 @@ fn column_for_field(field: &str) -> Option<usize> {
 }
 
 /// Import entries from `.xlsx` or `.csv` (send the file as the request body). All or nothing.
+///
+/// The body is streamed to an encrypted spool file (up to `import_max_bytes`, 512 MiB by
+/// default) and read row by row (up to `import_max_rows`, 1,000,000): memory does not grow with
+/// the file. The import is one audit record (`list_entry.import`) naming the entries it created.
 #[utoipa::path(
     tag = "list-entries",
     security(("bearer" = [])),
@@ -246,11 +251,19 @@ pub async fn import(
 ) -> Result<HttpResponse, ApiError> {
     user.require(STAFF)?;
     let q = query.into_inner();
-    let (table, _slot) = read_upload(&state, &req, q.filename.as_deref(), payload).await?;
+    let _slot = state.uploads.enter()?;
+    let upload = receive_upload(&state, &req, q.filename.as_deref(), payload).await?;
     let st = state.clone();
     let (dry_run, publish) = (q.dry_run, q.publish);
     run_import(&state, dry_run, move |conn| {
-        apply(conn, &st, &user, &table, dry_run, publish)
+        let sha256 = upload.sha256.clone();
+        let rows = upload.rows(&st)?;
+        let headers = rows.headers().to_vec();
+        let source = ImportSource {
+            headers: &headers,
+            sha256: Some(&sha256),
+        };
+        apply(conn, &st, &user, source, rows, dry_run, publish)
     })
     .await
 }
@@ -266,34 +279,70 @@ pub(crate) async fn import_table(
     user.require(STAFF)?;
     let st = state.clone();
     import_report(state, dry_run, move |conn| {
-        apply(conn, &st, &user, &table, dry_run, publish)
+        let Table { headers, rows } = table;
+        let source = ImportSource {
+            headers: &headers,
+            sha256: None,
+        };
+        apply(
+            conn,
+            &st,
+            &user,
+            source,
+            rows.into_iter().map(Ok),
+            dry_run,
+            publish,
+        )
     })
     .await
 }
 
+/// What is known of an import's file before its rows are read.
+struct ImportSource<'a> {
+    headers: &'a [String],
+    sha256: Option<&'a str>,
+}
+
+/// Rows checked and waiting to be written together.
+const WRITE_BATCH: usize = 500;
+
+/// A row checked against the rules, waiting for its batch to be written.
+struct Pending {
+    row: TableRow,
+    entry: PreparedEntry,
+    key: String,
+}
+
+/// The entry identity: department, document number, subject and list.
+type EntryKey = (i32, String, i32, String);
+
+/// What the import has written so far.
+struct Written {
+    import_id: String,
+    /// Entry id → the row that created it (to name the first row of a duplicate).
+    created: std::collections::HashMap<i32, u32>,
+    departments: std::collections::BTreeSet<i32>,
+    regions: std::collections::BTreeSet<String>,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn apply(
     conn: &mut DbConnection,
     state: &AppState,
     user: &AuthUser,
-    table: &Table,
+    source: ImportSource<'_>,
+    rows: impl Iterator<Item = Result<TableRow, tabular::TabularError>>,
     dry_run: bool,
     publish: bool,
 ) -> Result<ImportReport, ApiError> {
-    let mut report = ImportReport {
-        dry_run,
-        rows: table.rows.len(),
-        created: 0,
-        unchanged: 0,
-        published: 0,
-        errors: Vec::new(),
-    };
+    let mut report = ImportReport::new(dry_run);
     let index: Vec<Option<usize>> = COLUMNS
         .iter()
-        .map(|(_, names, _)| column_index(&table.headers, names))
+        .map(|(_, names, _)| column_index(source.headers, names))
         .collect();
     for (i, (header, _, _)) in COLUMNS.iter().enumerate() {
         if header.ends_with('*') && index[i].is_none() {
-            report.errors.push(RowError {
+            report.push_error(RowError {
                 row: 1,
                 column: Some(header.trim_end_matches('*').to_string()),
                 value: None,
@@ -302,13 +351,23 @@ fn apply(
             });
         }
     }
-    if !report.errors.is_empty() {
+    if report.rejected() {
         return Ok(report);
     }
     let header_name = |i: usize| COLUMNS[i].0.trim_end_matches('*').to_string();
-    let mut seen = std::collections::HashMap::new();
     let mut lookups = Lookups::default();
-    for row in &table.rows {
+    let mut scope_codes: std::collections::HashMap<(i32, String), Option<i32>> =
+        std::collections::HashMap::new();
+    let mut written = Written {
+        import_id: uuid::Uuid::new_v4().to_string(),
+        created: std::collections::HashMap::new(),
+        departments: Default::default(),
+        regions: Default::default(),
+    };
+    let mut batch: Vec<Pending> = Vec::with_capacity(WRITE_BATCH);
+    for row in rows {
+        let row = row.map_err(|e| crate::imports::table_error(&e))?;
+        report.rows += 1;
         let cells = |i: usize| {
             index[i]
                 .map(|c| row.cell(c).trim().to_string())
@@ -316,7 +375,7 @@ fn apply(
         };
         let parsed = parse_row(&cells, user);
         for (col, code) in &parsed.errors {
-            report.errors.push(RowError {
+            report.push_error(RowError {
                 row: row.number,
                 column: Some(header_name(*col)),
                 value: Some(cells(*col)),
@@ -327,33 +386,23 @@ fn apply(
         let Some(mut input) = parsed.input else {
             continue;
         };
-        // Identity inside the file.
-        let key = (
-            input.department_id,
-            input.document_number.clone(),
-            input.subject_code.to_uppercase(),
-            input.list_type,
-        );
-        if let Some(first) = seen.insert(key, row.number) {
-            report.errors.push(RowError {
-                row: row.number,
-                column: None,
-                value: None,
-                code: "duplicate_in_file".into(),
-                message: zh_message("duplicate_in_file", &format!("same entry as row {first}")),
-            });
-            continue;
-        }
         // The scope item by its code within the department.
         let dept = input.department_id.unwrap_or_default();
-        let scope: Option<i32> = crate::schema::four_list_items::table
-            .filter(crate::schema::four_list_items::department_id.eq(dept))
-            .filter(crate::schema::four_list_items::code.eq(&parsed.scope_code))
-            .select(crate::schema::four_list_items::id)
-            .first(conn)
-            .optional()?;
+        let scope = match scope_codes.get(&(dept, parsed.scope_code.clone())) {
+            Some(found) => *found,
+            None => {
+                let found: Option<i32> = crate::schema::four_list_items::table
+                    .filter(crate::schema::four_list_items::department_id.eq(dept))
+                    .filter(crate::schema::four_list_items::code.eq(&parsed.scope_code))
+                    .select(crate::schema::four_list_items::id)
+                    .first(conn)
+                    .optional()?;
+                scope_codes.insert((dept, parsed.scope_code.clone()), found);
+                found
+            }
+        };
         let Some(scope) = scope else {
-            report.errors.push(RowError {
+            report.push_error(RowError {
                 row: row.number,
                 column: Some(header_name(8)),
                 value: Some(parsed.scope_code.clone()),
@@ -366,50 +415,206 @@ fn apply(
             continue;
         };
         input.scope_item_id = scope;
-        // Already recorded → unchanged.
-        if let Ok((code, _)) = parse_subject_code("subject_code", &input.subject_code, false) {
-            if let Some(subject) = find_subject_by_code(conn, &code, &state.pii)? {
-                let exists: i64 = crate::schema::list_entries::table
-                    .filter(crate::schema::list_entries::department_id.eq(dept))
-                    .filter(
-                        crate::schema::list_entries::document_number
-                            .eq(input.document_number.trim()),
-                    )
-                    .filter(crate::schema::list_entries::subject_id.eq(subject.id))
-                    .filter(crate::schema::list_entries::list_type.eq(input.list_type.as_str()))
-                    .count()
-                    .get_result(conn)?;
-                if exists > 0 {
-                    report.unchanged += 1;
-                    continue;
-                }
+        let prepared = prepare_entry(conn, user, input, &mut lookups);
+        let entry = match prepared {
+            Ok(entry) => entry,
+            Err(e) => {
+                record_outcome(&mut report, row.number, Err::<(), _>(e), false, |field| {
+                    column_for_field(field).map(|c| (header_name(c), cells(c)))
+                })?;
+                continue;
             }
-        }
-        // No savepoint per row: row failures are validation errors raised before any statement
-        // fails, so the transaction stays usable; and a file with any bad row is rolled back
-        // whole anyway. (Tens of thousands of savepoints overflow PostgreSQL's subtransaction
-        // cache and make every later lookup slow.)
-        let created = (|| -> Result<EntryRow, ApiError> {
-            let row_entry = create_entry(conn, state, user, input, &mut lookups)?;
-            audit_entry_with(
+        };
+        let key = crate::entries::lookup_key(&entry.code, &state.pii);
+        batch.push(Pending { row, entry, key });
+        if batch.len() >= WRITE_BATCH {
+            write_batch(
                 conn,
                 state,
                 user,
-                "list_entry.import",
-                None,
-                &row_entry,
-                &mut lookups,
+                std::mem::take(&mut batch),
+                &mut report,
+                &mut written,
+                publish,
+                &index,
             )?;
-            if publish {
-                return publish_entry(conn, state, user, row_entry);
-            }
-            Ok(row_entry)
-        })();
-        record_outcome(&mut report, row.number, created, publish, |field| {
-            column_for_field(field).map(|c| (header_name(c), cells(c)))
-        })?;
+        }
+    }
+    write_batch(
+        conn,
+        state,
+        user,
+        batch,
+        &mut report,
+        &mut written,
+        publish,
+        &index,
+    )?;
+    // Rows refused while their batch was written come after later rows' parse errors.
+    report.errors.sort_by_key(|e| e.row);
+    if !report.rejected() && !written.created.is_empty() {
+        // One record for the import, naming what it created (each entry's history shows it).
+        let ids: Vec<i32> = written.created.keys().copied().collect();
+        audit::append(
+            conn,
+            &user.actor(),
+            audit::Entry::new("list_entry.import", "import", &written.import_id)
+                .region(single(&written.regions))
+                .department(single(&written.departments))
+                .after(&serde_json::json!({
+                    "file_sha256": source.sha256,
+                    "rows": report.rows,
+                    "created": report.created,
+                    "unchanged": report.unchanged,
+                    "published": report.published,
+                    "entry_ids": crate::imports::id_ranges(ids),
+                })),
+        )?;
     }
     Ok(report)
+}
+
+/// The one element of a set, if it has exactly one.
+fn single<T: Clone>(set: &std::collections::BTreeSet<T>) -> Option<T> {
+    (set.len() == 1)
+        .then(|| set.iter().next().cloned())
+        .flatten()
+}
+
+/// Writes a batch of checked rows: their subjects are read in one query and recorded when new,
+/// the entries already recorded are read in one query (a row naming one is unchanged, or a
+/// duplicate of an earlier row of the file), and each new entry is one insert.
+#[allow(clippy::too_many_arguments)]
+fn write_batch(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user: &AuthUser,
+    batch: Vec<Pending>,
+    report: &mut ImportReport,
+    written: &mut Written,
+    publish: bool,
+    index: &[Option<usize>],
+) -> Result<(), ApiError> {
+    use crate::schema::{list_entries, subjects};
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<&str> = batch.iter().map(|p| p.key.as_str()).collect();
+    let mut subjects_by_key: std::collections::HashMap<String, (i32, String)> = subjects::table
+        .filter(subjects::lookup_key.eq_any(&keys))
+        .select((subjects::lookup_key, subjects::id, subjects::name))
+        .load::<(String, i32, String)>(conn)?
+        .into_iter()
+        .map(|(k, id, name)| (k, (id, name)))
+        .collect();
+    let subject_ids: Vec<i32> = subjects_by_key.values().map(|(id, _)| *id).collect();
+    let mut recorded: std::collections::HashMap<EntryKey, i32> = list_entries::table
+        .filter(list_entries::subject_id.eq_any(&subject_ids))
+        .select((
+            list_entries::department_id,
+            list_entries::document_number,
+            list_entries::subject_id,
+            list_entries::list_type,
+            list_entries::id,
+        ))
+        .load::<(i32, String, i32, String, i32)>(conn)?
+        .into_iter()
+        .map(|(d, doc, s, l, id)| ((d, doc, s, l), id))
+        .collect();
+    let header_name = |i: usize| COLUMNS[i].0.trim_end_matches('*').to_string();
+    for Pending { row, entry, key } in batch {
+        let number = row.number;
+        let known = subjects_by_key.get(&key).map(|(id, _)| *id);
+        if let Some(subject_id) = known {
+            let identity = (
+                entry.department_id,
+                entry.document_number.clone(),
+                subject_id,
+                entry.list_type.as_str().to_string(),
+            );
+            if let Some(id) = recorded.get(&identity) {
+                match written.created.get(id) {
+                    Some(first) => report.push_error(RowError {
+                        row: number,
+                        column: None,
+                        value: None,
+                        code: "duplicate_in_file".into(),
+                        message: zh_message(
+                            "duplicate_in_file",
+                            &format!("same entry as row {first}"),
+                        ),
+                    }),
+                    None => report.unchanged += 1,
+                }
+                continue;
+            }
+        }
+        // The newest name wins, as for an entry recorded through the API.
+        let subject_id = match subjects_by_key.get_mut(&key) {
+            Some((id, name)) => {
+                if *name != entry.subject_name {
+                    diesel::update(subjects::table.find(*id))
+                        .set((
+                            subjects::name.eq(&entry.subject_name),
+                            subjects::updated_at.eq(db::now()),
+                        ))
+                        .execute(conn)?;
+                    name.clone_from(&entry.subject_name);
+                }
+                *id
+            }
+            None => {
+                let id = crate::entries::insert_subject(
+                    conn,
+                    &state.pii,
+                    &entry.code,
+                    &key,
+                    entry.kind,
+                    &entry.subject_name,
+                    &entry.region_code,
+                    entry.flagged,
+                )?;
+                subjects_by_key.insert(key, (id, entry.subject_name.clone()));
+                id
+            }
+        };
+        let id = insert_entry(
+            conn,
+            state,
+            user,
+            &entry,
+            subject_id,
+            Some(&written.import_id),
+        )?;
+        recorded.insert(
+            (
+                entry.department_id,
+                entry.document_number.clone(),
+                subject_id,
+                entry.list_type.as_str().to_string(),
+            ),
+            id,
+        );
+        written.created.insert(id, number as u32);
+        written.departments.insert(entry.department_id);
+        written.regions.insert(entry.region_code.clone());
+        if publish {
+            let outcome = find_entry(conn, id)?
+                .ok_or_else(|| ApiError::internal("entry vanished"))
+                .and_then(|e| publish_entry(conn, state, user, e));
+            let cells = |i: usize| {
+                index[i]
+                    .map(|c| row.cell(c).trim().to_string())
+                    .unwrap_or_default()
+            };
+            record_outcome(report, number, outcome, true, |field| {
+                column_for_field(field).map(|c| (header_name(c), cells(c)))
+            })?;
+        } else {
+            report.created += 1;
+        }
+    }
+    Ok(())
 }
 
 /// The import template: the headers (required ones marked `*`) and one example row.

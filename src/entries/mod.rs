@@ -479,14 +479,43 @@ pub fn upsert_subject(
             ..existing
         });
     }
+    let id = insert_subject(
+        conn,
+        pii,
+        code,
+        &lookup_key(code, pii),
+        kind,
+        name,
+        region_code,
+        flagged,
+    )?;
+    Ok(subjects::table
+        .find(id)
+        .select(SubjectRow::as_select())
+        .first(conn)?)
+}
+
+/// Records a new subject under its lookup key (see [`lookup_key`]); its id.
+#[allow(clippy::too_many_arguments)]
+pub fn insert_subject(
+    conn: &mut DbConnection,
+    pii: &PiiCipher,
+    code: &SubjectCode,
+    key: &str,
+    kind: SubjectType,
+    name: &str,
+    region_code: &str,
+    flagged: bool,
+) -> Result<i32, ApiError> {
+    let now = crate::db::now();
     let (uscc, enc, masked) = match code {
         SubjectCode::Uscc(u) => (Some(u.as_str().to_string()), None, None),
         SubjectCode::IdNumber(id) => (None, Some(pii.encrypt(id.as_str())), Some(id.masked())),
     };
-    let id: i32 = diesel::insert_into(subjects::table)
+    Ok(diesel::insert_into(subjects::table)
         .values((
             subjects::kind.eq(kind.as_str()),
-            subjects::lookup_key.eq(lookup_key(code, pii)),
+            subjects::lookup_key.eq(key),
             subjects::uscc.eq(uscc),
             subjects::id_number_enc.eq(enc),
             subjects::id_number_masked.eq(masked),
@@ -497,11 +526,7 @@ pub fn upsert_subject(
             subjects::updated_at.eq(now),
         ))
         .returning(subjects::id)
-        .get_result(conn)?;
-    Ok(subjects::table
-        .find(id)
-        .select(SubjectRow::as_select())
-        .first(conn)?)
+        .get_result(conn)?)
 }
 
 /// Who is listed, as an entry view shows it.

@@ -90,7 +90,33 @@ fn scope_error(detail: impl Into<String>, code: &'static str) -> ApiError {
     ApiError::invalid_field("scope_item_id", code, detail)
 }
 
-/// Validates and inserts one draft entry; shared by the API and the import.
+/// An entry checked against the rules, the caller's scope and the reference data, ready to be
+/// written for its subject.
+pub struct PreparedEntry {
+    pub code: SubjectCode,
+    /// The code fails its check character and was acknowledged.
+    pub flagged: bool,
+    pub kind: SubjectType,
+    pub list_type: ListType,
+    pub subject_name: String,
+    pub department_id: i32,
+    pub region_code: String,
+    pub scope_item_id: i32,
+    pub scope_item_version: i32,
+    pub legal_representative: Option<String>,
+    pub legal_representative_id: Option<crate::domain::IdNumber>,
+    pub document_number: String,
+    pub determination_date: NaiveDate,
+    pub valid_from: NaiveDate,
+    pub valid_until: NaiveDate,
+    pub facts: String,
+    pub internal_note: Option<String>,
+    pub source: Source,
+    pub notice_date: Option<NaiveDate>,
+    pub statement_outcome: Option<StatementOutcome>,
+}
+
+/// Validates and inserts one draft entry (the API's, the console's, the demo's).
 pub fn create_entry(
     conn: &mut DbConnection,
     state: &AppState,
@@ -98,6 +124,41 @@ pub fn create_entry(
     input: NewEntry,
     lookups: &mut Lookups,
 ) -> Result<EntryRow, ApiError> {
+    let p = prepare_entry(conn, user, input, lookups)?;
+    let subject = upsert_subject(
+        conn,
+        &state.pii,
+        &p.code,
+        p.kind,
+        &p.subject_name,
+        &p.region_code,
+        p.flagged,
+    )?;
+    let duplicate: i64 = list_entries::table
+        .filter(list_entries::department_id.eq(p.department_id))
+        .filter(list_entries::document_number.eq(&p.document_number))
+        .filter(list_entries::subject_id.eq(subject.id))
+        .filter(list_entries::list_type.eq(p.list_type.as_str()))
+        .count()
+        .get_result(conn)?;
+    if duplicate > 0 {
+        return Err(ApiError::conflict(
+            "duplicate_entry",
+            "this department already recorded this subject on this list under this document number",
+        ));
+    }
+    let id = insert_entry(conn, state, user, &p, subject.id, None)?;
+    find_entry(conn, id)?.ok_or_else(|| ApiError::internal("entry vanished"))
+}
+
+/// Checks a new entry against the rules, the caller's scope and the reference data (read
+/// through `lookups`, so that an import reads each item once); writes nothing.
+pub fn prepare_entry(
+    conn: &mut DbConnection,
+    user: &AuthUser,
+    input: NewEntry,
+    lookups: &mut Lookups,
+) -> Result<PreparedEntry, ApiError> {
     let mut errors = Vec::new();
     if input.acknowledge_invalid_checksum && !matches!(user.role, Role::Admin | Role::Bureau) {
         return Err(ApiError::forbidden(
@@ -305,66 +366,80 @@ pub fn create_entry(
             "the entry's region is outside your scope",
         ));
     }
-    let subject = upsert_subject(
-        conn,
-        &state.pii,
-        &code,
-        kind,
-        &subject_name,
-        &region_code,
+    Ok(PreparedEntry {
+        code,
         flagged,
-    )?;
-    let duplicate: i64 = list_entries::table
-        .filter(list_entries::department_id.eq(dept.id))
-        .filter(list_entries::document_number.eq(&document_number))
-        .filter(list_entries::subject_id.eq(subject.id))
-        .filter(list_entries::list_type.eq(input.list_type.as_str()))
-        .count()
-        .get_result(conn)?;
-    if duplicate > 0 {
-        return Err(ApiError::conflict(
-            "duplicate_entry",
-            "this department already recorded this subject on this list under this document number",
-        ));
-    }
+        kind,
+        list_type: input.list_type,
+        subject_name,
+        department_id: dept.id,
+        region_code,
+        scope_item_id: scope.id,
+        scope_item_version: version_no,
+        legal_representative,
+        legal_representative_id: legal_rep_id,
+        document_number,
+        determination_date: input.determination_date,
+        valid_from,
+        valid_until,
+        facts,
+        internal_note: input
+            .internal_note
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| crate::pii::mask_id_numbers_in(s).into_owned()),
+        source: input.source,
+        notice_date: input.notice_date,
+        statement_outcome: input.statement_outcome,
+    })
+}
+
+/// Writes a prepared entry as a draft of `subject_id`; its id. `import_id` names the import
+/// that wrote it, whose audit record then stands for the entry's creation.
+pub fn insert_entry(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user: &AuthUser,
+    p: &PreparedEntry,
+    subject_id: i32,
+    import_id: Option<&str>,
+) -> Result<i32, ApiError> {
     let now = db::now();
-    let id: i32 = diesel::insert_into(list_entries::table)
+    Ok(diesel::insert_into(list_entries::table)
         .values((
-            list_entries::subject_id.eq(subject.id),
-            list_entries::list_type.eq(input.list_type.as_str()),
+            list_entries::subject_id.eq(subject_id),
+            list_entries::list_type.eq(p.list_type.as_str()),
             list_entries::status.eq("draft"),
-            list_entries::department_id.eq(dept.id),
-            list_entries::region_code.eq(&region_code),
-            list_entries::scope_item_id.eq(scope.id),
-            list_entries::scope_item_version.eq(version_no),
-            list_entries::subject_name.eq(&subject_name),
-            list_entries::legal_representative.eq(&legal_representative),
-            list_entries::legal_representative_id_enc
-                .eq(legal_rep_id.as_ref().map(|i| state.pii.encrypt(i.as_str()))),
+            list_entries::department_id.eq(p.department_id),
+            list_entries::region_code.eq(&p.region_code),
+            list_entries::scope_item_id.eq(p.scope_item_id),
+            list_entries::scope_item_version.eq(p.scope_item_version),
+            list_entries::subject_name.eq(&p.subject_name),
+            list_entries::legal_representative.eq(&p.legal_representative),
+            list_entries::legal_representative_id_enc.eq(p
+                .legal_representative_id
+                .as_ref()
+                .map(|i| state.pii.encrypt(i.as_str()))),
             list_entries::legal_representative_id_masked
-                .eq(legal_rep_id.as_ref().map(|i| i.masked())),
-            list_entries::document_number.eq(&document_number),
-            list_entries::determination_date.eq(input.determination_date),
-            list_entries::valid_from.eq(valid_from),
-            list_entries::valid_until.eq(valid_until),
-            list_entries::facts.eq(&facts),
-            list_entries::internal_note.eq(input
-                .internal_note
-                .as_deref()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(crate::pii::mask_id_numbers_in)),
-            list_entries::source.eq(input.source.as_str()),
-            list_entries::notice_date.eq(input.notice_date),
-            list_entries::statement_outcome.eq(input.statement_outcome.map(|o| o.as_str())),
+                .eq(p.legal_representative_id.as_ref().map(|i| i.masked())),
+            list_entries::document_number.eq(&p.document_number),
+            list_entries::determination_date.eq(p.determination_date),
+            list_entries::valid_from.eq(p.valid_from),
+            list_entries::valid_until.eq(p.valid_until),
+            list_entries::facts.eq(&p.facts),
+            list_entries::internal_note.eq(&p.internal_note),
+            list_entries::source.eq(p.source.as_str()),
+            list_entries::notice_date.eq(p.notice_date),
+            list_entries::statement_outcome.eq(p.statement_outcome.map(|o| o.as_str())),
             list_entries::objection_open.eq(false),
             list_entries::created_by.eq(user.id),
             list_entries::created_at.eq(now),
             list_entries::updated_at.eq(now),
+            list_entries::import_id.eq(import_id),
         ))
         .returning(list_entries::id)
-        .get_result(conn)?;
-    find_entry(conn, id)?.ok_or_else(|| ApiError::internal("entry vanished"))
+        .get_result(conn)?)
 }
 
 /// Audit record of an entry change (subject codes masked in the trail).
@@ -424,23 +499,34 @@ pub fn audit_entry_with(
         _ => None,
     };
     if let Some(event_type) = event {
-        let mut payload =
-            entry_view_with(conn, &state.pii, after, Disclosure::Full, today, lookups)?;
-        // The staff-only note stays in the city.
-        payload.internal_note = None;
-        crate::feed::enqueue_with(
-            conn,
-            &state.pii,
-            crate::feed::Event {
-                event_type,
-                entity_type: "list_entry",
-                entity_id: after.id.to_string(),
-                region_code: Some(&after.region_code),
-                department_id: Some(after.department_id),
-                payload: &payload,
-            },
-        )?;
+        feed_entry_event(conn, state, after, event_type, lookups)?;
     }
+    Ok(())
+}
+
+/// Queues an entry's change for the provincial platform (共享至省平台): its full view, without the
+/// staff-only note, which stays in the city.
+pub fn feed_entry_event(
+    conn: &mut DbConnection,
+    state: &AppState,
+    e: &EntryRow,
+    event_type: crate::feed::EventType,
+    lookups: &mut Lookups,
+) -> Result<(), ApiError> {
+    let mut payload = entry_view_with(conn, &state.pii, e, Disclosure::Full, today(), lookups)?;
+    payload.internal_note = None;
+    crate::feed::enqueue_with(
+        conn,
+        &state.pii,
+        crate::feed::Event {
+            event_type,
+            entity_type: "list_entry",
+            entity_id: e.id.to_string(),
+            region_code: Some(&e.region_code),
+            department_id: Some(e.department_id),
+            payload: &payload,
+        },
+    )?;
     Ok(())
 }
 
@@ -1031,9 +1117,20 @@ pub async fn entry_history(
     user.require(STAFF)?;
     db::run(&state.pool, move |conn| {
         load_visible(conn, &user, id)?;
+        // An entry written by a streamed import has no record of its own for its creation: the
+        // import's record names it.
+        let import_id: Option<String> = list_entries::table
+            .find(id)
+            .select(list_entries::import_id)
+            .first(conn)?;
+        let own = audit_log::entity_type
+            .eq("list_entry")
+            .and(audit_log::entity_id.eq(id.to_string()));
+        let by_import = audit_log::entity_type
+            .eq("import")
+            .and(audit_log::entity_id.eq(import_id.unwrap_or_default()));
         let rows: Vec<HistoryRow> = audit_log::table
-            .filter(audit_log::entity_type.eq("list_entry"))
-            .filter(audit_log::entity_id.eq(id.to_string()))
+            .filter(own.or(by_import))
             .order(audit_log::id.asc())
             .select((
                 audit_log::at,

@@ -11,8 +11,8 @@ use crate::auth::{AuthUser, Role};
 use crate::db::DbConnection;
 use crate::error::{ApiError, Problem};
 use crate::imports::{
-    check_format, file_response, import_report, read_upload, record_outcome, row_error, run_import,
-    FormatQuery, ImportQuery, ImportReport,
+    check_format, file_response, import_report, receive_upload, record_outcome, row_error,
+    run_import, FormatQuery, ImportQuery, ImportReport,
 };
 use crate::schema::{application_fields, four_list_items};
 use crate::state::AppState;
@@ -124,26 +124,20 @@ fn origin_of(raw: &str) -> Option<ItemOrigin> {
 fn apply(
     conn: &mut DbConnection,
     user: &AuthUser,
-    table: &Table,
+    headers: &[String],
+    rows: impl Iterator<Item = Result<crate::tabular::TableRow, crate::tabular::TabularError>>,
     dry_run: bool,
     publish: bool,
 ) -> Result<ImportReport, ApiError> {
-    let mut report = ImportReport {
-        dry_run,
-        rows: table.rows.len(),
-        created: 0,
-        unchanged: 0,
-        published: 0,
-        errors: Vec::new(),
-    };
+    let mut report = ImportReport::new(dry_run);
     let index: Vec<Option<usize>> = COLUMNS
         .iter()
-        .map(|(_, names, _)| column_index(&table.headers, names))
+        .map(|(_, names, _)| column_index(headers, names))
         .collect();
     let header_name = |i: usize| COLUMNS[i].0.trim_end_matches('*').to_string();
     for (i, (h, _, _)) in COLUMNS.iter().enumerate() {
         if h.ends_with('*') && index[i].is_none() {
-            report.errors.push(row_error(
+            report.push_error(row_error(
                 1,
                 Some(header_name(i)),
                 None,
@@ -152,20 +146,22 @@ fn apply(
             ));
         }
     }
-    if !report.errors.is_empty() {
+    if report.rejected() {
         return Ok(report);
     }
     let fields: Vec<(String, String)> = application_fields::table
         .select((application_fields::code, application_fields::name))
         .load(conn)?;
-    for row in &table.rows {
+    for row in rows {
+        let row = row.map_err(|e| crate::imports::table_error(&e))?;
+        report.rows += 1;
         let cells = |i: usize| {
             index[i]
                 .map(|c| row.cell(c).trim().to_string())
                 .unwrap_or_default()
         };
         let bad = |col: usize, code: &str, english: &str, report: &mut ImportReport| {
-            report.errors.push(row_error(
+            report.push_error(row_error(
                 row.number,
                 Some(header_name(col)),
                 Some(cells(col)),
@@ -173,7 +169,7 @@ fn apply(
                 english,
             ));
         };
-        let before = report.errors.len();
+        let before = report.error_count();
         let kind = kind_of(&cells(0));
         if kind.is_none() {
             bad(0, "invalid_value", "unknown list kind", &mut report);
@@ -234,7 +230,7 @@ fn apply(
             match raw.trim_end_matches(".0").parse::<i32>() {
                 Ok(v) => Some(v),
                 Err(_) => {
-                    report.errors.push(row_error(
+                    report.push_error(row_error(
                         row.number,
                         Some(header_name(col)),
                         Some(raw),
@@ -278,11 +274,11 @@ fn apply(
                 None
             }),
         };
-        if report.errors.len() > before {
+        if report.error_count() > before {
             continue;
         }
         let (Some(kind), Some(department_id)) = (kind, department_id) else {
-            report.errors.push(row_error(
+            report.push_error(row_error(
                 row.number,
                 Some(header_name(15)),
                 None,
@@ -311,7 +307,7 @@ fn apply(
                 .optional()?;
             match id {
                 Some(id) => linked.push(id),
-                None => report.errors.push(row_error(
+                None => report.push_error(row_error(
                     row.number,
                     Some(header_name(14)),
                     Some(c),
@@ -320,7 +316,7 @@ fn apply(
                 )),
             }
         }
-        if report.errors.len() > before {
+        if report.error_count() > before {
             continue;
         }
         let opt = |i: usize| Some(cells(i)).filter(|s| !s.is_empty());
@@ -400,10 +396,14 @@ pub async fn import(
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin, Role::Department])?;
     let q = query.into_inner();
-    let (table, _slot) = read_upload(&state, &req, q.filename.as_deref(), payload).await?;
+    let _slot = state.uploads.enter()?;
+    let upload = receive_upload(&state, &req, q.filename.as_deref(), payload).await?;
     let (dry_run, publish) = (q.dry_run, q.publish);
+    let st = state.clone();
     run_import(&state, dry_run, move |conn| {
-        apply(conn, &user, &table, dry_run, publish)
+        let rows = upload.rows(&st)?;
+        let headers = rows.headers().to_vec();
+        apply(conn, &user, &headers, rows, dry_run, publish)
     })
     .await
 }
@@ -418,7 +418,15 @@ pub(crate) async fn import_table(
 ) -> Result<ImportReport, ApiError> {
     user.require(&[Role::Admin, Role::Department])?;
     import_report(state, dry_run, move |conn| {
-        apply(conn, &user, &table, dry_run, publish)
+        let Table { headers, rows } = table;
+        apply(
+            conn,
+            &user,
+            &headers,
+            rows.into_iter().map(Ok),
+            dry_run,
+            publish,
+        )
     })
     .await
 }

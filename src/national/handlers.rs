@@ -1,20 +1,19 @@
 //! `/api/v1/national-sources`: register and list national sources, and sync a source's file.
 //! Each handler parses the request, makes one call to [`super::store`] and shapes the answer.
 
-use actix_web::http::header;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::store::{
-    create_source_api, list_sources_api, require_syncer, sha256_hex, sync, NewSource, SourceRef,
-    SourceView, SyncMode, SyncOptions, SyncReport,
+    create_source_api, list_sources_api, require_syncer, sync, NewSource, SourceRef, SourceView,
+    SyncMode, SyncOptions, SyncReport,
 };
 use crate::auth::AuthUser;
 use crate::db;
 use crate::error::{ApiError, Problem, PROBLEM_JSON};
 use crate::http::ApiJson;
-use crate::imports::{parse_upload, read_body, table_error};
+use crate::imports::receive_upload;
 use crate::state::AppState;
 
 /// Register a national source (admins).
@@ -107,16 +106,7 @@ pub async fn sync_source(
     let id = path.into_inner();
     let q = query.into_inner();
     let _slot = state.uploads.enter()?;
-    let body = read_body(payload, state.settings.upload_max_bytes).await?;
-    let file_sha256 = sha256_hex(&body);
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let table = parse_upload(&state, body, q.filename.as_deref(), content_type.as_deref())
-        .await
-        .map_err(|e| table_error(&e))?;
+    let upload = receive_upload(&state, &req, q.filename.as_deref(), payload).await?;
     let opts = SyncOptions {
         mode: q.mode.unwrap_or_default(),
         dry_run: q.dry_run,
@@ -124,12 +114,16 @@ pub async fn sync_source(
     };
     let st = state.clone();
     let report = db::run(&state.pool, move |conn| {
+        let file_sha256 = upload.sha256.clone();
+        let rows = upload.rows(&st)?;
+        let headers = rows.headers().to_vec();
         sync(
             conn,
             &st,
             &user,
             SourceRef::Id(id),
-            &table,
+            &headers,
+            rows,
             &file_sha256,
             opts,
         )

@@ -8,7 +8,6 @@ use actix_web::web;
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::*;
@@ -18,14 +17,14 @@ use crate::db;
 use crate::domain::{IdNumber, SubjectCode};
 use crate::entries::store::{create_entry, NewEntry};
 use crate::entries::{
-    entry_view_with, find_entry, in_force_on, lookup_key, parse_subject_code, period_end, today,
-    Disclosure, EntryRow, ListType, Lookups, RemovalReason, Source,
+    find_entry, in_force_on, lookup_key, parse_subject_code, period_end, today, EntryRow, ListType,
+    Lookups, RemovalReason, Source,
 };
 use crate::error::{ApiError, FieldError};
 use crate::imports::{zh_message, RowError};
 use crate::schema::{list_entries, subjects};
 use crate::state::AppState;
-use crate::tabular::{column_index, Table};
+use crate::tabular::{column_index, TableRow, TabularError};
 
 /// A new national source.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -691,27 +690,24 @@ pub fn cli_user(conn: &mut DbConnection, username: Option<&str>) -> Result<AuthU
     Ok(user)
 }
 
-/// SHA-256 of a file, hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
 /// Applies a file of a source in one write transaction: all or nothing. Returns the report
 /// (with `errors` when rows were refused, then nothing was written; a dry run writes nothing
 /// either). A snapshot that would end more than the configured share of the source's entries in
 /// force is refused (422 `snapshot_ends_too_many`) unless `confirm`.
+#[allow(clippy::too_many_arguments)]
 pub fn sync(
     conn: &mut DbConnection,
     state: &AppState,
     user: &AuthUser,
     source: SourceRef<'_>,
-    table: &Table,
+    headers: &[String],
+    rows: impl Iterator<Item = Result<TableRow, TabularError>>,
     file_sha256: &str,
     opts: SyncOptions,
 ) -> Result<SyncReport, ApiError> {
     require_syncer(user)?;
     let outcome = db::write_tx(conn, |conn| {
-        let report = apply(conn, state, user, &source, table, file_sha256, opts)?;
+        let report = apply(conn, state, user, &source, headers, rows, file_sha256, opts)?;
         if opts.dry_run || !report.errors.is_empty() {
             return Err(Abort::Report(Box::new(report)));
         }
@@ -724,12 +720,14 @@ pub fn sync(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn apply(
     conn: &mut DbConnection,
     state: &AppState,
     user: &AuthUser,
     source: &SourceRef<'_>,
-    table: &Table,
+    headers: &[String],
+    rows: impl Iterator<Item = Result<TableRow, TabularError>>,
     file_sha256: &str,
     opts: SyncOptions,
 ) -> Result<SyncReport, Abort> {
@@ -746,7 +744,7 @@ fn apply(
         dry_run: opts.dry_run,
         file_sha256: file_sha256.to_string(),
         as_of,
-        rows: table.rows.len(),
+        rows: 0,
         created: 0,
         changed: 0,
         ended: 0,
@@ -769,7 +767,7 @@ fn apply(
     };
     let index: Vec<Option<usize>> = COLUMNS
         .iter()
-        .map(|(_, names, _)| column_index(&table.headers, names))
+        .map(|(_, names, _)| column_index(headers, names))
         .collect();
     for (i, (_, _, required)) in COLUMNS.iter().enumerate() {
         if *required && index[i].is_none() {
@@ -822,7 +820,9 @@ fn apply(
     let mut touched_created = Vec::new();
     let mut touched_changed = Vec::new();
     let mut touched_ended = Vec::new();
-    for row in &table.rows {
+    for row in rows {
+        let row = row.map_err(|e| crate::imports::table_error(&e))?;
+        report.rows += 1;
         let cells = |i: usize| {
             index[i]
                 .map(|c| row.cell(c).trim().to_string())
@@ -989,7 +989,7 @@ fn apply(
                     .execute(conn)?;
                 let after = find_entry(conn, entry_id)?
                     .ok_or_else(|| ApiError::internal("entry vanished"))?;
-                feed_event(
+                crate::entries::store::feed_entry_event(
                     conn,
                     state,
                     &after,
@@ -1067,7 +1067,7 @@ fn apply(
                     .execute(conn)?;
                 let after = find_entry(conn, created.id)?
                     .ok_or_else(|| ApiError::internal("entry vanished"))?;
-                feed_event(
+                crate::entries::store::feed_entry_event(
                     conn,
                     state,
                     &after,
@@ -1304,7 +1304,7 @@ fn end_entry(
         ))
         .execute(conn)?;
     let after = find_entry(conn, id)?.ok_or_else(|| ApiError::internal("entry vanished"))?;
-    feed_event(
+    crate::entries::store::feed_entry_event(
         conn,
         state,
         &after,
@@ -1345,7 +1345,7 @@ fn end_reds(
             .execute(conn)?;
         let after =
             find_entry(conn, red.id)?.ok_or_else(|| ApiError::internal("entry vanished"))?;
-        feed_event(
+        crate::entries::store::feed_entry_event(
             conn,
             state,
             &after,
@@ -1356,29 +1356,4 @@ fn end_reds(
         ids.push(red.id);
     }
     Ok(ids)
-}
-
-/// One feed event for one changed entry (the province hears of each change).
-fn feed_event(
-    conn: &mut DbConnection,
-    state: &AppState,
-    e: &EntryRow,
-    event_type: crate::feed::EventType,
-    lookups: &mut Lookups,
-) -> Result<(), ApiError> {
-    let mut payload = entry_view_with(conn, &state.pii, e, Disclosure::Full, today(), lookups)?;
-    payload.internal_note = None;
-    crate::feed::enqueue_with(
-        conn,
-        &state.pii,
-        crate::feed::Event {
-            event_type,
-            entity_type: "list_entry",
-            entity_id: e.id.to_string(),
-            region_code: Some(&e.region_code),
-            department_id: Some(e.department_id),
-            payload: &payload,
-        },
-    )?;
-    Ok(())
 }

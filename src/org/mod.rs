@@ -50,6 +50,31 @@ pub struct Department {
     #[schema(value_type = String, format = DateTime)]
     #[serde(with = "crate::http::utc")]
     pub updated_at: chrono::NaiveDateTime,
+    /// Names the department had before (曾用名), oldest first: the 2019 plan names the units as
+    /// they were then (`银监会通化监管分局` is now `国家金融监督管理总局通化监管分局`).
+    #[schema(value_type = Vec<String>, example = json!(["银监会通化监管分局"]))]
+    #[serde(serialize_with = "json_list")]
+    pub former_names: String,
+}
+
+/// The stored JSON array of names, as an array (an unreadable value as none).
+fn json_list<S: serde::Serializer>(stored: &str, s: S) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&former_names(stored), s)
+}
+
+/// A department's former names from their stored form.
+pub fn former_names(stored: &str) -> Vec<String> {
+    serde_json::from_str(stored).unwrap_or_default()
+}
+
+/// A department's name as staff read it: with its former names, `今名（原旧名）`.
+pub fn display_name(name: &str, former: &str) -> String {
+    let former = former_names(former);
+    if former.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name}（原{}）", former.join("、"))
+    }
 }
 
 pub const DEPARTMENT_KINDS: &[&str] = &["bureau", "management_committee", "unit"];

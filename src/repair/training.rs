@@ -990,28 +990,23 @@ pub async fn import_attendance(
         let user = user.clone();
         db::run(&state.pool, move |conn| load_session(conn, &user, id, true)).await?;
     }
-    let (table, _slot) =
-        crate::imports::read_upload(&state, &req, q.filename.as_deref(), payload).await?;
+    let _slot = state.uploads.enter()?;
+    let upload =
+        crate::imports::receive_upload(&state, &req, q.filename.as_deref(), payload).await?;
     let st = state.clone();
     let dry_run = q.dry_run;
     crate::imports::run_import(&state, dry_run, move |conn| {
         let session = load_session(conn, &user, id, true)?;
-        let mut report = ImportReport {
-            dry_run,
-            rows: table.rows.len(),
-            created: 0,
-            unchanged: 0,
-            published: 0,
-            errors: Vec::new(),
-        };
+        let rows = upload.rows(&st)?;
+        let mut report = ImportReport::new(dry_run);
         let index: Vec<Option<usize>> = ATTENDANCE_COLUMNS
             .iter()
-            .map(|(_, names, _)| crate::tabular::column_index(&table.headers, names))
+            .map(|(_, names, _)| crate::tabular::column_index(rows.headers(), names))
             .collect();
         let header = |i: usize| ATTENDANCE_COLUMNS[i].0.trim_end_matches('*').to_string();
         for (i, (h, _, _)) in ATTENDANCE_COLUMNS.iter().enumerate() {
             if h.ends_with('*') && index[i].is_none() {
-                report.errors.push(row_error(
+                report.push_error(row_error(
                     1,
                     Some(header(i)),
                     None,
@@ -1020,17 +1015,19 @@ pub async fn import_attendance(
                 ));
             }
         }
-        if !report.errors.is_empty() {
+        if report.rejected() {
             return Ok(report);
         }
-        for row in &table.rows {
+        for row in rows {
+            let row = row.map_err(|e| crate::imports::table_error(&e))?;
+            report.rows += 1;
             let cell = |i: usize| {
                 index[i]
                     .map(|c| row.cell(c).trim().to_string())
                     .unwrap_or_default()
             };
             let Some(completed) = parse_completed(&cell(3)) else {
-                report.errors.push(row_error(
+                report.push_error(row_error(
                     row.number,
                     Some(header(3)),
                     Some(cell(3)),

@@ -1248,6 +1248,24 @@ async fn a_case_is_filed_on_the_form_submitted_and_shared_through_the_pages() {
     assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(p.body.contains("主体代码：代码校验位错误"), "{}", p.body);
     assert!(case_statuses(app).is_empty());
+    // A field where the measure does not apply (CJ-1: procurement and bidding): refused on the
+    // measure, nothing filed.
+    let mut elsewhere = filled("", &code);
+    for (k, v) in elsewhere.iter_mut() {
+        if k == "field" {
+            *v = "honours".into();
+        }
+    }
+    let res = post(&b, elsewhere).await.unwrap();
+    let p = b.keep(res).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("采取的措施："), "{}", p.body);
+    assert!(
+        p.body.contains("does not apply in the field honours"),
+        "{}",
+        p.body
+    );
+    assert!(case_statuses(app).is_empty());
     // Without the page's token: refused.
     let mut stale = filled("", &code);
     stale[0].1 = "0".repeat(64);

@@ -566,7 +566,8 @@ async fn admins_extend_the_fields_vocabulary() {
         .json()
         .await
         .unwrap();
-    assert_eq!(fields.as_array().unwrap().len(), 8);
+    // 16 seeded (issue 23: the fields the plan and the national memoranda name).
+    assert_eq!(fields.as_array().unwrap().len(), 16);
     assert_problem(
         app.post(
             "/api/v1/application-fields",

@@ -521,3 +521,157 @@ async fn concurrent_imports_of_the_same_rows_create_each_row_once() {
         .unwrap();
     assert_eq!(report["ok"], true);
 }
+
+/// Imports that stream (issue 22): a file far larger than the in-memory upload limit is received
+/// into the spool and read row by row, written in batches, all or nothing, and audited as one
+/// record that names every entry it created.
+#[tokio::test]
+async fn a_streamed_import_reads_a_file_larger_than_the_upload_limit() {
+    use crate::four_lists::{black_scope, create, publish};
+    let app = spawn_app_with(|s| {
+        s.upload_max_bytes = 4096;
+        s.import_max_bytes = 4 << 20;
+        s.import_max_rows = 1600;
+    })
+    .await;
+    let tax = app
+        .account("tax", Role::Department, Some(DEPT_TAX), None)
+        .await;
+    let black = create(&app, &tax.token, black_scope("HEI-1")).await["id"]
+        .as_i64()
+        .unwrap();
+    publish(&app, &tax.token, black).await;
+    let lines = |n: usize, first: u32, doc: &str| -> Vec<String> {
+        std::iter::once(HEADER.to_string())
+            .chain((0..n).map(|i| {
+                row(
+                    "黑名单",
+                    &uscc(first + i as u32),
+                    &format!("通化市流式{i}商贸有限公司"),
+                    "HEI-1",
+                    &format!("{doc}-{i}"),
+                    &recent(),
+                )
+            }))
+            .collect()
+    };
+    let rows = |n: usize| lines(n, 1000, "S");
+    // 1,200 rows, more than two write batches, forty times the in-memory limit.
+    let file = rows(1200).join("\n").into_bytes();
+    assert!(file.len() > 40 * 4096, "{}", file.len());
+    let before = app.audit_count();
+    let res = upload(&app, &tax.token, "", file.clone(), "text/csv").await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let r: Value = res.json().await.unwrap();
+    assert_eq!(
+        (r["rows"].as_u64(), r["created"].as_u64()),
+        (Some(1200), Some(1200)),
+        "{r}"
+    );
+    assert_eq!(count_entries(&app), 1200);
+    // One audit record for the import: the file's hash and every entry, as id ranges.
+    assert_eq!(app.audit_count(), before + 1);
+    let (after, entity): (Option<String>, Option<String>) = {
+        use credit_lists::schema::audit_log;
+        use diesel::prelude::*;
+        audit_log::table
+            .filter(audit_log::action.eq("list_entry.import"))
+            .select((audit_log::after_json, audit_log::entity_id))
+            .first(&mut *app.conn())
+            .unwrap()
+    };
+    let after: Value = serde_json::from_str(&after.unwrap()).unwrap();
+    assert_eq!(
+        after["file_sha256"],
+        credit_lists::repair::sha256_hex(&file)
+    );
+    let ids: Vec<i64> = {
+        use credit_lists::schema::list_entries;
+        use diesel::prelude::*;
+        list_entries::table
+            .select(list_entries::id)
+            .order(list_entries::id.asc())
+            .load::<i32>(&mut *app.conn())
+            .unwrap()
+            .into_iter()
+            .map(i64::from)
+            .collect()
+    };
+    let named: usize = after["entry_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r[1].as_i64().unwrap() - r[0].as_i64().unwrap() + 1) as usize)
+        .sum();
+    assert_eq!(named, ids.len(), "{after}");
+    assert_eq!(after["entry_ids"][0][0], ids[0]);
+    // Each entry's history shows the import that created it.
+    let history: Value = app
+        .get(
+            &format!("/api/v1/list-entries/{}/history", ids[700]),
+            &tax.token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, vec!["list_entry.import"], "{history}");
+    assert!(entity.is_some());
+    // The same file again: every row unchanged, nothing written, no audit record.
+    let res = upload(&app, &tax.token, "", file, "text/csv").await;
+    let r: Value = res.json().await.unwrap();
+    assert_eq!(
+        (r["created"].as_u64(), r["unchanged"].as_u64()),
+        (Some(0), Some(1200)),
+        "{r}"
+    );
+    assert_eq!(app.audit_count(), before + 1);
+
+    // A duplicate of row 2 in a later batch is reported against it; nothing is written.
+    let mut dup = lines(1300, 5000, "T");
+    dup[1001] = dup[1].clone();
+    let res = upload(
+        &app,
+        &tax.token,
+        "",
+        dup.join("\n").into_bytes(),
+        "text/csv",
+    )
+    .await;
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "import_rejected").await;
+    assert_eq!(p["rows"][0]["row"], 1002, "{p}");
+    assert_eq!(p["rows"][0]["code"], "duplicate_in_file", "{p}");
+    assert!(p["rows"][0]["message"].as_str().unwrap().contains("row 2"));
+    assert_eq!(count_entries(&app), 1200);
+
+    // Past the row budget (1,600): refused whole, nothing written.
+    let res = upload(
+        &app,
+        &tax.token,
+        "?dry_run=true",
+        rows(1601).join("\n").into_bytes(),
+        "text/csv",
+    )
+    .await;
+    let p = assert_problem(res, StatusCode::BAD_REQUEST, "too_many_rows").await;
+    assert!(p["detail"].as_str().unwrap().contains("1600"), "{p}");
+    // Past the byte budget (4 MiB): 413 before anything is read.
+    let big = vec![b'x'; (4 << 20) + 1];
+    let res = upload(&app, &tax.token, "", big, "text/csv").await;
+    assert_problem(res, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+    // A quote never closed: the row budget stops the reading, not the end of the file.
+    let mut open_quote = format!("{HEADER}\n黑名单,\"").into_bytes();
+    open_quote.extend(std::iter::repeat_n(b'a', 3_000_000));
+    let res = upload(&app, &tax.token, "", open_quote, "text/csv").await;
+    let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "row_too_large").await;
+    assert!(p["detail"].as_str().unwrap().contains("row 2"), "{p}");
+    assert_eq!(count_entries(&app), 1200);
+    let res = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}

@@ -11,6 +11,7 @@ mod calendar;
 mod cases;
 mod checks;
 mod console;
+mod demo_data;
 mod entries;
 mod errors;
 mod feed;

@@ -263,10 +263,7 @@ async fn a_snapshot_creates_changes_and_ends_entries_and_the_same_file_again_cha
     let r = sync_ok(&s, "", first.clone(), StatusCode::CREATED).await;
     assert_eq!(counts(&r), (3, 0, 0, 0), "{r}");
     assert_eq!(r["mode"], "snapshot");
-    assert_eq!(
-        r["file_sha256"],
-        credit_lists::national::store::sha256_hex(&first)
-    );
+    assert_eq!(r["file_sha256"], credit_lists::repair::sha256_hex(&first));
     let rows: Vec<u64> = r["created_entries"]
         .as_array()
         .unwrap()
@@ -282,7 +279,7 @@ async fn a_snapshot_creates_changes_and_ends_entries_and_the_same_file_again_cha
     assert_eq!(audits[0]["created_ids"].as_array().unwrap().len(), 3);
     assert_eq!(
         audits[0]["file_sha256"],
-        credit_lists::national::store::sha256_hex(&first)
+        credit_lists::repair::sha256_hex(&first)
     );
     assert_eq!(feed_count(app, "list_entry.published"), 3);
     let entries = national_entries(&s).await;

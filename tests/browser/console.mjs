@@ -95,7 +95,7 @@ try {
   await officer.getByRole('link', { name: '主体查询' }).click();
   await officer.getByLabel('统一社会信用代码、身份证号或名称').fill(subjectCode);
   await officer.getByRole('button', { name: '查询' }).click();
-  await officer.getByRole('link', { name: '柳河木业有限公司' }).click();
+  await officer.getByRole('link', { name: '通化县永信建材有限公司' }).click();
   await officer.waitForURL(`${base}/console/subjects/${subjectCode}`);
   await officer.getByText('信用修复后移出').first().waitFor();
   await shot(officer, 'subject');
