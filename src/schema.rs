@@ -188,6 +188,8 @@ diesel::table! {
         valid_until -> Nullable<Date>,
         recorded_by -> Integer,
         created_at -> Timestamp,
+        check_id -> Nullable<Integer>,
+        licence_reference -> Nullable<Text>,
     }
 }
 
@@ -363,6 +365,7 @@ diesel::table! {
         code -> Text,
         name -> Text,
         active -> Bool,
+        notification_commitment -> Bool,
     }
 }
 

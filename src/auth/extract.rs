@@ -128,6 +128,8 @@ async fn authenticate_for(
     let role = Role::parse(&role).ok_or_else(|| ApiError::internal("unknown role in database"))?;
     let region_code = match role {
         Role::Department => dept_region,
+        // An approval system bound to a department checks in that department's region.
+        Role::ApprovalSystem if department_id.is_some() => dept_region,
         _ => region_code,
     };
     Ok(AuthUser {

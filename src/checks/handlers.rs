@@ -79,6 +79,11 @@ fn receipt_region(user: &AuthUser, subject_region: Option<&str>) -> String {
         .unwrap_or_else(|| CITY_REGION.to_string())
 }
 
+/// Who sees a related party's ID number in full in an answer: admins and bureaus.
+fn reveals_ids(user: &AuthUser) -> bool {
+    matches!(user.role, Role::Admin | Role::Bureau)
+}
+
 /// A stored check: its receipt id and the answer as sent (JSON, `check_id` first).
 pub struct Checked {
     pub check_id: i32,
@@ -104,7 +109,8 @@ fn with_check_id(stored: &str, id: i32) -> Result<Box<RawValue>, ApiError> {
 
 /// Turns evaluations into receipts to store, and the answers to send. The two differ in one way:
 /// a receipt keeps an individual's ID number masked (`110105********002X`) so that no personal ID
-/// number is stored in clear; the caller, who sent the number, gets it back as sent.
+/// number is stored in clear; the caller, who sent the number, gets it back as sent. The same for
+/// related parties' ID numbers shown in full to admins and bureaus.
 fn receipts_for(
     user: &AuthUser,
     evals: Vec<Evaluation>,
@@ -115,10 +121,13 @@ fn receipts_for(
         let a = ev.answer;
         let measure_ids: Vec<i32> = a.measures.iter().map(|m| m.measure_item_id).collect();
         let as_sent = stored_json(&a)?;
-        let answer = match &ev.id_number {
+        let mut answer = match &ev.id_number {
             Some(id) => as_sent.replace(id.as_str(), &id.masked()),
             None => as_sent.clone(),
         };
+        for id in &ev.revealed {
+            answer = answer.replace(id.as_str(), &id.masked());
+        }
         sent.push(as_sent);
         rows.push(NewReceipt {
             checked_at: a.checked_at,
@@ -166,6 +175,7 @@ async fn run_checks(
         purpose: purpose.as_deref(),
         now: db::now(),
         today: today(),
+        reveal_ids: reveals_ids(user),
     };
     let cached = state
         .check_index
@@ -176,7 +186,7 @@ async fn run_checks(
         None => {
             let st = state.clone();
             let (field, reference, purpose) = (field.clone(), reference.clone(), purpose.clone());
-            let (now, day) = (ask.now, ask.today);
+            let (now, day, reveal_ids) = (ask.now, ask.today, ask.reveal_ids);
             web::block(move || {
                 let mut conn = st.pool.get().map_err(|e| {
                     tracing::warn!(error = %e, "database pool exhausted or unreachable");
@@ -189,6 +199,7 @@ async fn run_checks(
                     purpose: purpose.as_deref(),
                     now,
                     today: day,
+                    reveal_ids,
                 };
                 evaluate(&mut conn, &st.pii, &codes, &ask)
             })

@@ -206,7 +206,28 @@ impl CheckIndex {
                 .and_then(|s| ix.commitments.get(&s.id))
                 .map(|c| shown_on(c, ask.today))
                 .unwrap_or_default();
-            match answer_for(code, key, facts, &list, shown, &ix.catalogue, ask) {
+            let related = match subject {
+                Some(_) => super::legal_reps(pii, &list)
+                    .into_iter()
+                    .filter_map(|rep| {
+                        let black: Vec<&EntryLite> = ix
+                            .subjects
+                            .get(rep.key.as_str())
+                            .and_then(|p| ix.entries.get(&p.id))
+                            .into_iter()
+                            .flatten()
+                            .filter(|e| e.in_force_on(ask.today))
+                            .collect();
+                        super::related_party(rep, &black, &ix.catalogue, ask)
+                    })
+                    .collect(),
+                None => vec![],
+            };
+            let around = super::Around {
+                commitments: shown,
+                related,
+            };
+            match answer_for(code, key, facts, &list, around, &ix.catalogue, ask) {
                 Ok(ev) => out.push(ev),
                 Err(e) => return Some(Err(e)),
             }

@@ -148,9 +148,108 @@ pub struct CheckAnswer {
     /// The subject's signed commitment letters (信用承诺书) in force, and every letter with a
     /// recorded breach (违诺).
     pub commitments: Vec<CommitmentSummary>,
+    /// Related parties on a black list: an organisation's legal representative (法定代表人, as
+    /// its entries in force record him) with his own black-list entries in force. Reported only:
+    /// they do not change this subject's advice.
+    pub related: Vec<RelatedParty>,
     pub advice: Advice,
-    /// Why this advice, in words.
-    pub reasons: Vec<String>,
+    /// 告知承诺: whether the subject may use the notification-and-commitment procedure in this
+    /// field, with the reasons; null when the field does not offer the procedure.
+    pub notification_commitment: Option<NotificationCommitment>,
+    /// Why this advice: stable codes with messages in Chinese a clerk can show (see
+    /// `docs/credit-checks.md` for the codes). Receipts stored before reasons had codes read
+    /// back each old sentence as `{"code": "legacy", "message": <the sentence>}`.
+    pub reasons: Vec<Reason>,
+}
+
+/// How a related party is related to the subject checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Relation {
+    /// 法定代表人
+    LegalRepresentative,
+}
+
+/// A person related to the subject checked who is on a black list himself.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RelatedParty {
+    pub relation: Relation,
+    /// The name as the subject's entry records it.
+    pub name: Option<String>,
+    /// The person's ID number: in full for admin and bureau callers, masked
+    /// (`110105********002X`) for everyone else; always masked in the stored receipt.
+    pub id_number: String,
+    /// The subject's entries (in force) that record this person as legal representative.
+    pub via_entry_ids: Vec<i32>,
+    /// The person's own black-list entries in force.
+    pub black: Vec<CheckEntry>,
+}
+
+/// Whether 告知承诺 may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NcStatus {
+    Allowed,
+    NotAllowed,
+}
+
+/// The answer on 告知承诺 (notification and commitment) in a field that offers it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NotificationCommitment {
+    pub status: NcStatus,
+    /// `nc_allowed`, or each rule that refuses it: `nc_black_entry_in_force`,
+    /// `nc_commitment_breached`.
+    pub reasons: Vec<Reason>,
+}
+
+/// 国办发〔2020〕42号: an applicant with a serious bad credit record, or who made a false
+/// commitment before, may not use 告知承诺 until its credit is repaired.
+fn notification_commitment(a: &CheckAnswer) -> NotificationCommitment {
+    let mut reasons = Vec::new();
+    if !a.black.is_empty() {
+        reasons.push(Reason::new(
+            "nc_black_entry_in_force",
+            "该主体有严重失信主体名单记录在有效期内，信用修复前不适用告知承诺制".to_string(),
+        ));
+    }
+    if a.commitments.iter().any(|c| !c.breaches.is_empty()) {
+        reasons.push(Reason::new(
+            "nc_commitment_breached",
+            "该主体有违反信用承诺（违诺）的记录，信用修复前不适用告知承诺制".to_string(),
+        ));
+    }
+    if reasons.is_empty() {
+        NotificationCommitment {
+            status: NcStatus::Allowed,
+            reasons: vec![Reason::new(
+                "nc_allowed",
+                "该主体可适用告知承诺制".to_string(),
+            )],
+        }
+    } else {
+        NotificationCommitment {
+            status: NcStatus::NotAllowed,
+            reasons,
+        }
+    }
+}
+
+/// One reason of an answer: a stable machine-readable code and a message in Chinese.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Reason {
+    #[schema(example = "black_no_measure_in_field")]
+    pub code: String,
+    #[schema(example = "该主体在严重失信主体名单内，但本领域无适用惩戒措施")]
+    pub message: String,
+}
+
+impl Reason {
+    pub fn new(code: &str, message: String) -> Self {
+        Reason {
+            code: code.to_string(),
+            message,
+        }
+    }
 }
 
 /// What a check needs from the database, for many codes at once (a batch is one pass).
@@ -160,6 +259,8 @@ pub struct Evaluation {
     pub id_number: Option<crate::domain::IdNumber>,
     pub subject_key: String,
     pub subject_id: Option<i32>,
+    /// Related parties' ID numbers shown in full in the answer: the receipt masks them.
+    pub revealed: Vec<crate::domain::IdNumber>,
 }
 
 /// The columns of a subject a check reads.
@@ -192,6 +293,9 @@ pub struct EntryLite {
     pub source: String,
     pub objection_open: bool,
     pub removal_date: Option<NaiveDate>,
+    /// 法定代表人 and the encrypted ID number, as the (organisation's) entry records them.
+    pub legal_representative: Option<String>,
+    pub legal_representative_id_enc: Option<String>,
 }
 
 /// What an answer needs to know about a recorded subject.
@@ -261,6 +365,94 @@ pub struct Ask<'a> {
     pub purpose: Option<&'a str>,
     pub now: chrono::NaiveDateTime,
     pub today: NaiveDate,
+    /// The caller may see related parties' ID numbers in full (admins and bureaus).
+    pub reveal_ids: bool,
+}
+
+/// A legal representative recorded on a subject's entries: his lookup key (as an individual
+/// subject), his ID number, name and the entries that record him.
+pub struct LegalRep {
+    pub key: String,
+    pub id: crate::domain::IdNumber,
+    pub name: Option<String>,
+    pub via: Vec<i32>,
+}
+
+/// The legal representatives the entries of an organisation record (decrypted here, once per
+/// check; an undecryptable or invalid number is skipped).
+pub fn legal_reps(pii: &PiiCipher, entries: &[&EntryLite]) -> Vec<LegalRep> {
+    let mut out: Vec<LegalRep> = Vec::new();
+    for e in entries {
+        let Some(enc) = &e.legal_representative_id_enc else {
+            continue;
+        };
+        let Ok(clear) = pii.decrypt(enc) else {
+            tracing::warn!(
+                entry = e.id,
+                "a legal representative's ID number does not decrypt"
+            );
+            continue;
+        };
+        let Ok(id) = crate::domain::IdNumber::parse(&clear) else {
+            continue;
+        };
+        let key = lookup_key(&SubjectCode::IdNumber(id.clone()), pii);
+        match out.iter_mut().find(|r| r.key == key) {
+            Some(r) => {
+                r.via.push(e.id);
+                if r.name.is_none() {
+                    r.name = e.legal_representative.clone();
+                }
+            }
+            None => out.push(LegalRep {
+                key,
+                id,
+                name: e.legal_representative.clone(),
+                via: vec![e.id],
+            }),
+        }
+    }
+    out
+}
+
+/// A legal representative with his black-list entries in force (the party is reported only when
+/// there is one).
+pub fn related_party(
+    rep: LegalRep,
+    black: &[&EntryLite],
+    catalogue: &Catalogue,
+    ask: &Ask<'_>,
+) -> Option<(RelatedParty, Option<crate::domain::IdNumber>)> {
+    let black: Vec<CheckEntry> = black
+        .iter()
+        .filter(|e| e.list_type == "black")
+        .map(|e| catalogue.entry_view(e))
+        .collect();
+    if black.is_empty() {
+        return None;
+    }
+    let (id_number, revealed) = if ask.reveal_ids {
+        (rep.id.as_str().to_string(), Some(rep.id.clone()))
+    } else {
+        (rep.id.masked(), None)
+    };
+    Some((
+        RelatedParty {
+            relation: Relation::LegalRepresentative,
+            name: rep.name,
+            id_number,
+            via_entry_ids: rep.via,
+            black,
+        },
+        revealed,
+    ))
+}
+
+/// What an answer shows beside the subject's own entries: its commitment letters, and related
+/// parties with the ID numbers shown in full (for the receipt to mask).
+pub struct Around {
+    pub commitments: Vec<CommitmentSummary>,
+    pub related: Vec<(RelatedParty, Option<crate::domain::IdNumber>)>,
 }
 
 /// Builds the answer for one code from the subject (if recorded), its entries in force and the
@@ -270,10 +462,14 @@ pub fn answer_for(
     key: String,
     subject: Option<SubjectFacts<'_>>,
     entries: &[&EntryLite],
-    commitments: Vec<CommitmentSummary>,
+    around: Around,
     catalogue: &Catalogue,
     ask: &Ask<'_>,
 ) -> Result<Evaluation, ApiError> {
+    let Around {
+        commitments,
+        related,
+    } = around;
     let mut answer = CheckAnswer {
         check_id: 0,
         checked_at: ask.now,
@@ -287,7 +483,9 @@ pub fn answer_for(
         black: vec![],
         measures: vec![],
         commitments,
+        related: vec![],
         advice: Advice::Normal,
+        notification_commitment: None,
         reasons: vec![],
     };
     if let Some(s) = subject {
@@ -300,7 +498,15 @@ pub fn answer_for(
         });
         catalogue.fill(&mut answer, s.kind, entries);
     }
+    let mut revealed = Vec::new();
+    for (party, id) in related {
+        answer.related.push(party);
+        revealed.extend(id);
+    }
     advise(&mut answer);
+    if catalogue.nc_fields.contains(ask.field) {
+        answer.notification_commitment = Some(notification_commitment(&answer));
+    }
     Ok(Evaluation {
         answer,
         id_number: match code {
@@ -309,6 +515,7 @@ pub fn answer_for(
         },
         subject_key: key,
         subject_id: subject.map(|s| s.id),
+        revealed,
     })
 }
 
@@ -364,7 +571,57 @@ pub fn evaluate(
         };
         entries.extend(rows.into_iter().filter(|e| e.in_force_on(today)));
     }
-    let catalogue = Catalogue::load_for(conn, &entries)?;
+    // Legal representatives recorded on organisations' entries, and their own entries.
+    let mut reps: HashMap<i32, Vec<LegalRep>> = HashMap::new();
+    {
+        let mut recorded: HashMap<i32, Vec<&EntryLite>> = HashMap::new();
+        for e in entries
+            .iter()
+            .filter(|e| e.legal_representative_id_enc.is_some())
+        {
+            recorded.entry(e.subject_id).or_default().push(e);
+        }
+        for (sid, own) in recorded {
+            let found = legal_reps(pii, &own);
+            if !found.is_empty() {
+                reps.insert(sid, found);
+            }
+        }
+    }
+    let rep_keys: BTreeSet<&str> = reps.values().flatten().map(|r| r.key.as_str()).collect();
+    let rep_keys: Vec<&str> = rep_keys.into_iter().collect();
+    let mut rep_subjects: HashMap<String, i32> = HashMap::new();
+    for chunk in rep_keys.chunks(500) {
+        let rows: Vec<(String, i32)> = subjects::table
+            .filter(subjects::lookup_key.eq_any(chunk))
+            .select((subjects::lookup_key, subjects::id))
+            .load(conn)?;
+        rep_subjects.extend(rows);
+    }
+    let rep_ids: Vec<i32> = rep_subjects.values().copied().collect();
+    for chunk in rep_ids.chunks(500) {
+        let rows: Vec<EntryLite> = list_entries::table
+            .filter(list_entries::subject_id.eq_any(chunk))
+            .filter(list_entries::list_type.eq("black"))
+            .filter(in_force_sql(today))
+            .order(list_entries::id)
+            .select(EntryLite::as_select())
+            .load(conn)?;
+        entries.extend(
+            rows.into_iter().filter(|e| {
+                e.in_force_on(today) && !entries_ids_contain(&subject_ids, e.subject_id)
+            }),
+        );
+    }
+    let mut catalogue = Catalogue::load_for(conn, &entries)?;
+    let nc: Option<bool> = application_fields::table
+        .find(ask.field)
+        .select(application_fields::notification_commitment)
+        .first(conn)
+        .optional()?;
+    if nc == Some(true) {
+        catalogue.nc_fields.insert(ask.field.to_string());
+    }
     let commitments = crate::repair::letters::summaries(conn, &subject_ids)?;
     let mut by_subject: HashMap<i32, Vec<&EntryLite>> = HashMap::new();
     for e in &entries {
@@ -382,9 +639,44 @@ pub fn evaluate(
             .and_then(|s| commitments.get(&s.id))
             .map(|c| shown_on(c, today))
             .unwrap_or_default();
-        out.push(answer_for(code, key, facts, list, shown, &catalogue, ask)?);
+        let related = subject
+            .and_then(|s| reps.remove(&s.id))
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|rep| {
+                let black = rep_subjects
+                    .get(&rep.key)
+                    .and_then(|id| by_subject.get(id))
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
+                related_party(rep, black, &catalogue, ask)
+            })
+            .collect();
+        out.push(answer_for(
+            code,
+            key,
+            facts,
+            list,
+            Around {
+                commitments: shown,
+                related,
+            },
+            &catalogue,
+            ask,
+        )?);
     }
     Ok(out)
+}
+
+fn entries_ids_contain(ids: &[i32], id: i32) -> bool {
+    ids.contains(&id)
+}
+
+fn ids_text(ids: &[i32]) -> String {
+    ids.iter()
+        .map(i32::to_string)
+        .collect::<Vec<_>>()
+        .join("、")
 }
 
 fn advise(a: &mut CheckAnswer) {
@@ -400,63 +692,102 @@ fn advise(a: &mut CheckAnswer) {
         .collect();
     let mut reasons = Vec::new();
     if !a.known {
-        reasons.push("no subject with this code is recorded: no red or black list entry".into());
+        reasons.push(Reason::new(
+            "subject_not_recorded",
+            "未查询到该代码对应的主体，无红黑名单记录".to_string(),
+        ));
     }
     for e in a.black.iter().filter(|e| e.objection_open) {
-        reasons.push(format!(
-            "black-list entry {} ({}) is under objection (异议处理中)",
-            e.entry_id, e.document_number
+        reasons.push(Reason::new(
+            "black_entry_under_objection",
+            format!(
+                "严重失信主体名单记录 {}（{}）正在异议处理中，处理期间仍在有效期内",
+                e.entry_id, e.document_number
+            ),
         ));
     }
     for e in a.red.iter().filter(|e| e.objection_open) {
-        reasons.push(format!(
-            "red-list entry {} ({}) is under objection (异议处理中)",
-            e.entry_id, e.document_number
+        reasons.push(Reason::new(
+            "red_entry_under_objection",
+            format!(
+                "诚信典型名单记录 {}（{}）正在异议处理中",
+                e.entry_id, e.document_number
+            ),
         ));
     }
     for c in a.commitments.iter().filter(|c| !c.breaches.is_empty()) {
-        reasons.push(format!(
-            "commitment letter {} ({}) has {} recorded breach(es) (违诺)",
-            c.commitment_id,
-            c.purpose.as_str(),
-            c.breaches.len()
+        reasons.push(Reason::new(
+            "commitment_breached",
+            format!(
+                "信用承诺书 {}（{}）有 {} 条违诺记录",
+                c.commitment_id,
+                c.purpose.name_zh(),
+                c.breaches.len()
+            ),
+        ));
+    }
+    for r in &a.related {
+        reasons.push(Reason::new(
+            "related_party_black_listed",
+            format!(
+                "该主体的法定代表人{}在严重失信主体名单内（记录 {}），仅作提示，不改变对本主体的核查建议",
+                r.name
+                    .as_deref()
+                    .map(|n| format!("（{n}）"))
+                    .unwrap_or_default(),
+                ids_text(&r.black.iter().map(|e| e.entry_id).collect::<Vec<_>>())
+            ),
         ));
     }
     let advice = if !punish.is_empty() {
         for m in &punish {
-            reasons.push(format!(
-                "punishment measure {} 「{}」 applies in {} (black-list entries {:?})",
-                m.code, m.title, a.field, m.entry_ids
+            reasons.push(Reason::new(
+                "punishment_measure_applies",
+                format!(
+                    "本领域适用失信惩戒措施「{}」（{}），依据严重失信主体名单记录 {}",
+                    m.title,
+                    m.code,
+                    ids_text(&m.entry_ids)
+                ),
             ));
         }
         Advice::Restrict
     } else if !incent.is_empty() && a.black.is_empty() {
         for m in &incent {
-            reasons.push(format!(
-                "incentive measure {} 「{}」 applies in {} (red-list entries {:?})",
-                m.code, m.title, a.field, m.entry_ids
+            reasons.push(Reason::new(
+                "incentive_measure_applies",
+                format!(
+                    "本领域适用守信激励措施「{}」（{}），依据诚信典型名单记录 {}",
+                    m.title,
+                    m.code,
+                    ids_text(&m.entry_ids)
+                ),
             ));
         }
         Advice::GreenChannel
     } else {
         if !a.black.is_empty() {
-            reasons.push(format!(
-                "{} black-list entries in force, but no punishment measure applies in {}",
-                a.black.len(),
-                a.field
+            reasons.push(Reason::new(
+                "black_no_measure_in_field",
+                "该主体在严重失信主体名单内，但本领域无适用惩戒措施".to_string(),
             ));
         }
         if !incent.is_empty() {
-            reasons.push("incentives are withheld while a black-list entry is in force".into());
+            reasons.push(Reason::new(
+                "incentives_withheld_while_black",
+                "该主体有严重失信主体名单记录在有效期内，暂停适用守信激励措施".to_string(),
+            ));
         }
         if a.known && a.black.is_empty() && incent.is_empty() {
             if a.red.is_empty() {
-                reasons.push("no red or black list entry in force".into());
+                reasons.push(Reason::new(
+                    "no_entry_in_force",
+                    "该主体无有效的红黑名单记录".to_string(),
+                ));
             } else {
-                reasons.push(format!(
-                    "{} red-list entries in force, but no incentive measure applies in {}",
-                    a.red.len(),
-                    a.field
+                reasons.push(Reason::new(
+                    "red_no_measure_in_field",
+                    "该主体在诚信典型名单内，但本领域无适用激励措施".to_string(),
                 ));
             }
         }
@@ -494,6 +825,9 @@ pub struct Catalogue {
     measures: HashMap<i32, MeasureInfo>,
     /// Active application fields (领域).
     fields: BTreeSet<String>,
+    /// Fields that offer 告知承诺 (all of them in [`Catalogue::load_all`]; the asked one, if it
+    /// does, in [`evaluate`]).
+    nc_fields: BTreeSet<String>,
 }
 
 type MeasureRow = (i32, String, String, i32, VersionRow);
@@ -568,12 +902,19 @@ impl Catalogue {
             .load::<(i32, String)>(conn)?
             .into_iter()
             .collect();
-        c.fields = application_fields::table
+        for (code, nc) in application_fields::table
             .filter(application_fields::active.eq(true))
-            .select(application_fields::code)
-            .load::<String>(conn)?
-            .into_iter()
-            .collect();
+            .select((
+                application_fields::code,
+                application_fields::notification_commitment,
+            ))
+            .load::<(String, bool)>(conn)?
+        {
+            if nc {
+                c.nc_fields.insert(code.clone());
+            }
+            c.fields.insert(code);
+        }
         Ok(c)
     }
 
@@ -644,37 +985,42 @@ impl Catalogue {
         }
     }
 
+    /// An entry as an answer shows it.
+    pub fn entry_view(&self, e: &EntryLite) -> CheckEntry {
+        let (scope_code, scope_title) = self
+            .scopes
+            .get(&(e.scope_item_id, e.scope_item_version))
+            .cloned()
+            .unwrap_or_default();
+        CheckEntry {
+            entry_id: e.id,
+            department_id: e.department_id,
+            department_name: self
+                .departments
+                .get(&e.department_id)
+                .cloned()
+                .unwrap_or_default(),
+            scope_item_id: e.scope_item_id,
+            scope_item_code: scope_code,
+            scope_item_version: e.scope_item_version,
+            scope_item_title: scope_title,
+            document_number: e.document_number.clone(),
+            determination_date: e.determination_date,
+            valid_from: e.valid_from,
+            valid_until: e.valid_until,
+            source: if e.source == "national" {
+                Source::National
+            } else {
+                Source::Local
+            },
+            objection_open: e.objection_open,
+        }
+    }
+
     fn fill(&self, a: &mut CheckAnswer, kind: SubjectType, list: &[&EntryLite]) {
         let mut measures: BTreeMap<i32, CheckMeasure> = BTreeMap::new();
         for e in list {
-            let (scope_code, scope_title) = self
-                .scopes
-                .get(&(e.scope_item_id, e.scope_item_version))
-                .cloned()
-                .unwrap_or_default();
-            let view = CheckEntry {
-                entry_id: e.id,
-                department_id: e.department_id,
-                department_name: self
-                    .departments
-                    .get(&e.department_id)
-                    .cloned()
-                    .unwrap_or_default(),
-                scope_item_id: e.scope_item_id,
-                scope_item_code: scope_code,
-                scope_item_version: e.scope_item_version,
-                scope_item_title: scope_title,
-                document_number: e.document_number.clone(),
-                determination_date: e.determination_date,
-                valid_from: e.valid_from,
-                valid_until: e.valid_until,
-                source: if e.source == "national" {
-                    Source::National
-                } else {
-                    Source::Local
-                },
-                objection_open: e.objection_open,
-            };
+            let view = self.entry_view(e);
             let wanted = if e.list_type == "red" {
                 a.red.push(view);
                 "incentive_measures"

@@ -242,14 +242,27 @@ pub struct ReceiptRow {
 }
 
 impl ReceiptRow {
-    /// The answer exactly as it was given.
+    /// The answer exactly as it was given. A receipt stored before reasons had codes keeps its
+    /// sentences: each plain string reads back as `{"code": "legacy", "message": <sentence>}`.
     pub fn answer_value(&self) -> Value {
         let mut v: Value = serde_json::from_str(&self.answer).unwrap_or(Value::Null);
         if let Value::Object(m) = &mut v {
             m.insert("check_id".into(), Value::from(self.id));
+            if let Some(Value::Array(reasons)) = m.get_mut("reasons") {
+                for r in reasons.iter_mut() {
+                    if let Value::String(s) = r {
+                        *r = legacy_reason(std::mem::take(s));
+                    }
+                }
+            }
         }
         v
     }
+}
+
+/// An old receipt's reason sentence in today's shape.
+pub fn legacy_reason(sentence: String) -> Value {
+    serde_json::json!({"code": "legacy", "message": sentence})
 }
 
 /// Whether `user` may read a receipt: its caller; admins; bureaus whose region covers it;

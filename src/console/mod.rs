@@ -24,6 +24,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 mod cases;
+mod checks;
 mod entries;
 mod four_lists;
 mod imports;
@@ -59,6 +60,7 @@ fn templates() -> &'static Environment<'static> {
             ("case_new.html", include_str!("templates/case_new.html")),
             ("trend.html", include_str!("templates/trend.html")),
             ("scorecards.html", include_str!("templates/scorecards.html")),
+            ("check.html", include_str!("templates/check.html")),
         ] {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("console template {name}: {e}"));
@@ -1111,7 +1113,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(entries::routes)
         .configure(four_lists::routes)
         .configure(cases::routes)
-        .configure(reports::routes);
+        .configure(reports::routes)
+        .configure(checks::routes);
 }
 
 #[cfg(test)]

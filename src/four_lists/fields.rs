@@ -28,6 +28,9 @@ pub struct ApplicationField {
     pub name: String,
     /// Inactive fields cannot be named by new or edited measures.
     pub active: bool,
+    /// The field offers the notification-and-commitment procedure (告知承诺制): credit checks in
+    /// it say whether the subject may use it (`notification_commitment` in the answer).
+    pub notification_commitment: bool,
 }
 
 fn find(conn: &mut DbConnection, code: &str) -> Result<Option<ApplicationField>, ApiError> {
@@ -75,6 +78,8 @@ pub struct NewField {
         pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
     )]
     pub name: String,
+    /// The field offers 告知承诺 (default false).
+    pub notification_commitment: Option<bool>,
 }
 
 /// Add a field (admin).
@@ -112,6 +117,7 @@ pub async fn create_field(
         ));
     }
     let name = required_line(&mut errors, "name", &body.0.name, 50);
+    let notification_commitment = body.0.notification_commitment.unwrap_or(false);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -129,6 +135,7 @@ pub async fn create_field(
                     application_fields::code.eq(&code),
                     application_fields::name.eq(&name),
                     application_fields::active.eq(true),
+                    application_fields::notification_commitment.eq(notification_commitment),
                 ))
                 .execute(conn)?;
             let f = find(conn, &code)?.ok_or_else(|| ApiError::internal("field vanished"))?;
@@ -154,9 +161,11 @@ pub struct FieldPatch {
     )]
     pub name: Option<String>,
     pub active: Option<bool>,
+    /// Whether the field offers 告知承诺.
+    pub notification_commitment: Option<bool>,
 }
 
-/// Rename, deactivate or reactivate a field (admin).
+/// Rename, deactivate or reactivate a field, or say whether it offers 告知承诺 (admin).
 #[utoipa::path(
     tag = "four-lists",
     security(("bearer" = [])),
@@ -190,6 +199,7 @@ pub async fn update_field(
         return Err(ApiError::validation(errors));
     }
     let active = body.0.active;
+    let nc = body.0.notification_commitment;
     let actor = user.actor();
     let updated = db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
@@ -198,6 +208,8 @@ pub async fn update_field(
                 .set((
                     application_fields::name.eq(name.unwrap_or_else(|| before.name.clone())),
                     application_fields::active.eq(active.unwrap_or(before.active)),
+                    application_fields::notification_commitment
+                        .eq(nc.unwrap_or(before.notification_commitment)),
                 ))
                 .execute(conn)?;
             let after = find(conn, &code)?.ok_or_else(|| ApiError::internal("field vanished"))?;

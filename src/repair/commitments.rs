@@ -13,10 +13,18 @@ use crate::auth::STAFF;
 use crate::auth::{AuthUser, Role};
 use crate::db::{self, DbConnection};
 use crate::entries::{subject_ref, today, Disclosure, SubjectRef, SubjectRow};
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, FieldError, Problem};
 use crate::http::{required_line, required_text, ApiJson, Page, PageQuery};
 use crate::schema::{commitment_breaches, commitments, departments, subjects};
 use crate::state::AppState;
+
+/// Who may record a letter: staff, and approval systems (告知承诺 letters only).
+const COMMITMENT_RECORDERS: &[Role] = &[
+    Role::Admin,
+    Role::Bureau,
+    Role::Department,
+    Role::ApprovalSystem,
+];
 
 /// A signed letter as staff see it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -42,6 +50,10 @@ pub struct CommitmentView {
     pub valid_until: Option<NaiveDate>,
     /// Signed and not past `valid_until` today.
     pub in_force: bool,
+    /// The credit check a 告知承诺 letter follows.
+    pub check_id: Option<i32>,
+    /// The licence (or application) a 告知承诺 letter is for.
+    pub licence_reference: Option<String>,
     /// Recorded breaches (违诺), oldest first.
     pub breaches: Vec<BreachView>,
     pub recorded_by: i32,
@@ -77,6 +89,12 @@ pub struct NewCommitment {
     pub attachment_id: Option<i32>,
     #[schema(value_type = Option<String>, format = Date)]
     pub valid_until: Option<NaiveDate>,
+    /// 告知承诺 only: the credit check (its `check_id`) of the same subject that this letter
+    /// follows; one the caller may read. Required from `approval_system` accounts.
+    pub check_id: Option<i32>,
+    /// 告知承诺 only: the licence or application reference (up to 200 characters). Required
+    /// from `approval_system` accounts.
+    pub licence_reference: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -144,6 +162,8 @@ pub fn view(
         text_sha256: c.text_sha256,
         attachment_id: c.attachment_id,
         valid_until: c.valid_until,
+        check_id: c.check_id,
+        licence_reference: c.licence_reference,
         breaches,
         recorded_by: c.recorded_by,
         created_at: c.created_at,
@@ -165,7 +185,10 @@ fn load_visible(
 }
 
 /// Record a signed commitment letter on a published template version. The letter's text is
-/// copied from that version and hashed. Audited (ID numbers masked).
+/// copied from that version and hashed. Audited (ID numbers masked). An approval system records
+/// the 告知承诺 letter an applicant signs before a licence: on any published `pre_licensing`
+/// template, naming the credit check of that subject it follows (`check_id`) and the licence
+/// (`licence_reference`); later checks of the subject and its profile show the letter.
 #[utoipa::path(
     tag = "repair",
     security(("bearer" = [])),
@@ -175,7 +198,7 @@ fn load_visible(
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The template's department is outside your scope; a past `signed_at` only for admins and bureaus (`backdating_not_allowed`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid code, unknown or unpublished template version, unknown attachment; `signed_at` before 2019 (`before_2019`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid code, unknown or unpublished template version, unknown attachment; `signed_at` before 2019 (`before_2019`); `check_id` unknown or not readable (`unknown_check`) or of another subject (`check_subject_mismatch`); `check_id`/`licence_reference` on a letter that is not 告知承诺 (`not_pre_licensing`), or missing from an approval system (`required`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/commitments")]
@@ -184,10 +207,31 @@ pub async fn create(
     user: AuthUser,
     body: ApiJson<NewCommitment>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(STAFF)?;
+    user.require(COMMITMENT_RECORDERS)?;
     let input = body.0;
     let mut errors = Vec::new();
     let signatory = required_line(&mut errors, "signatory", &input.signatory, 100);
+    let licence_reference = crate::http::optional_line(
+        &mut errors,
+        "licence_reference",
+        input.licence_reference.as_deref(),
+        200,
+    );
+    let approval = user.role == Role::ApprovalSystem;
+    if approval && input.check_id.is_none() {
+        errors.push(FieldError::new(
+            "check_id",
+            "required",
+            "an approval system records a 告知承诺 letter after a credit check: name its check_id",
+        ));
+    }
+    if approval && licence_reference.is_none() {
+        errors.push(FieldError::new(
+            "licence_reference",
+            "required",
+            "an approval system names the licence the letter is for",
+        ));
+    }
     if let Some(t) = input.signed_at {
         crate::domain::dates::check_date_time(&mut errors, "signed_at", t);
     }
@@ -219,6 +263,25 @@ pub async fn create(
     }
     let st = state.clone();
     let v = db::run(&state.pool, move |conn| {
+        // The check it follows, read before the write (on SQLite the receipt may still be on its
+        // way from the receipt log into the table).
+        let check_subject = match input.check_id {
+            None => None,
+            Some(id) => {
+                let mut settled = st.receipts.settled(conn)?;
+                match crate::checks::receipts::load_receipt(&mut settled, &user, id) {
+                    Ok(r) => Some(r.subject_key),
+                    Err(ApiError::NotFound(_)) => {
+                        return Err(ApiError::invalid_field(
+                            "check_id",
+                            "unknown_check",
+                            format!("there is no credit check {id} you may read"),
+                        ))
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
         db::write_tx(conn, |conn| {
             let _marker = crate::backdating::Marker::set("signed_at", backdated);
             let t = templates::find(conn, input.template_id)?.ok_or_else(|| {
@@ -232,10 +295,30 @@ pub async fn create(
                 .find(t.department_id)
                 .select((departments::region_code,))
                 .first(conn)?;
-            if !user.may_manage_department(t.department_id, &dept_region) {
+            let pre_licensing = t.purpose == Purpose::PreLicensing.as_str();
+            if approval && !pre_licensing {
+                return Err(ApiError::forbidden(
+                    "an approval system records 告知承诺 (pre_licensing) letters only",
+                ));
+            }
+            if !approval && !user.may_manage_department(t.department_id, &dept_region) {
                 return Err(ApiError::forbidden(
                     "letters are recorded by the template's department (or its bureau)",
                 ));
+            }
+            if !pre_licensing {
+                for (name, given) in [
+                    ("check_id", input.check_id.is_some()),
+                    ("licence_reference", licence_reference.is_some()),
+                ] {
+                    if given {
+                        return Err(ApiError::invalid_field(
+                            name,
+                            "not_pre_licensing",
+                            format!("{name} belongs to a 告知承诺 (pre_licensing) letter only"),
+                        ));
+                    }
+                }
             }
             if t.status != "published" {
                 return Err(ApiError::invalid_field(
@@ -276,6 +359,16 @@ pub async fn create(
                 input.subject_name.as_deref(),
                 &dept_region,
             )?;
+            if check_subject
+                .as_ref()
+                .is_some_and(|key| key != &subject.lookup_key)
+            {
+                return Err(ApiError::invalid_field(
+                    "check_id",
+                    "check_subject_mismatch",
+                    "that credit check is about another subject",
+                ));
+            }
             let id: i32 = diesel::insert_into(commitments::table)
                 .values((
                     commitments::subject_id.eq(subject.id),
@@ -292,6 +385,8 @@ pub async fn create(
                     commitments::valid_until.eq(input.valid_until),
                     commitments::recorded_by.eq(user.id),
                     commitments::created_at.eq(db::now()),
+                    commitments::check_id.eq(input.check_id),
+                    commitments::licence_reference.eq(&licence_reference),
                 ))
                 .returning(commitments::id)
                 .get_result(conn)?;
@@ -418,7 +513,9 @@ pub async fn get_one(
 }
 
 /// Record a breach of a commitment (违诺) with its facts and date; it shows in the subject profile
-/// and in credit checks. Audited.
+/// and in credit checks (and refuses 告知承诺 in later checks). Audited. A 告知承诺
+/// (`pre_licensing`) letter may be breached by any department's officer, as the department that
+/// found the breach; other letters by those who may see them.
 #[utoipa::path(
     tag = "repair",
     security(("bearer" = [])),
@@ -459,7 +556,16 @@ pub async fn breach(
     let st = state.clone();
     let v = db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
-            let c = load_visible(conn, &user, id)?;
+            // A 告知承诺 letter is breached by whichever department finds the breach (the
+            // licence it was signed for is often supervised by another department); other
+            // letters by the departments that may see them.
+            let c = find(conn, id)?.ok_or_else(|| ApiError::not_found("commitment"))?;
+            let c = if c.purpose == Purpose::PreLicensing.as_str() && user.role == Role::Department
+            {
+                c
+            } else {
+                load_visible(conn, &user, id)?
+            };
             if input.breach_date < c.signed_at.date() {
                 return Err(ApiError::invalid_field(
                     "breach_date",

@@ -31,6 +31,14 @@ impl Purpose {
         }
     }
 
+    /// The name shown to staff and in check reasons.
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Purpose::PreLicensing => "告知承诺",
+            Purpose::Repair => "信用修复承诺",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Purpose> {
         match s {
             "pre_licensing" => Some(Purpose::PreLicensing),
@@ -60,6 +68,10 @@ pub struct CommitmentRow {
     pub recorded_by: i32,
     #[serde(with = "crate::http::utc")]
     pub created_at: chrono::NaiveDateTime,
+    /// 告知承诺 recorded after a credit check: the check it follows.
+    pub check_id: Option<i32>,
+    /// The licence (or application) the 告知承诺 letter is for.
+    pub licence_reference: Option<String>,
 }
 
 impl CommitmentRow {
@@ -104,6 +116,12 @@ pub struct CommitmentSummary {
     pub signed_at: chrono::NaiveDateTime,
     #[schema(value_type = Option<String>, format = Date)]
     pub valid_until: Option<NaiveDate>,
+    /// The credit check a 告知承诺 letter follows (letters recorded by approval systems).
+    #[serde(default)]
+    pub check_id: Option<i32>,
+    /// The licence (or application) a 告知承诺 letter is for.
+    #[serde(default)]
+    pub licence_reference: Option<String>,
     pub breaches: Vec<BreachView>,
 }
 
@@ -153,6 +171,8 @@ pub fn summaries(
                 template_version: c.template_version,
                 signed_at: c.signed_at,
                 valid_until: c.valid_until,
+                check_id: c.check_id,
+                licence_reference: c.licence_reference,
                 breaches: breaches.remove(&c.id).unwrap_or_default(),
             });
     }

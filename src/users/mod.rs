@@ -39,7 +39,9 @@ pub struct UserView {
     #[schema(example = "市场监管局 信用科")]
     pub display_name: String,
     pub role: Role,
-    /// For `department` accounts: the department they act for.
+    /// For `department` accounts: the department they act for. For `approval_system` accounts:
+    /// the department whose approvals they serve (their checks count towards its 信用产品应用
+    /// points and usage statistics), or null for a city-wide system.
     pub department_id: Option<i32>,
     pub department_name: Option<String>,
     /// For `bureau` accounts the region they cover; for `department` accounts the department's.
@@ -85,6 +87,7 @@ pub fn view(conn: &mut DbConnection, row: &UserRow) -> Result<UserView, ApiError
         Role::parse(&row.role).ok_or_else(|| ApiError::internal("unknown role in database"))?;
     let region_code = match role {
         Role::Department => dept.as_ref().map(|d| d.1.clone()),
+        Role::ApprovalSystem if dept.is_some() => dept.as_ref().map(|d| d.1.clone()),
         _ => row.region_code.clone(),
     };
     Ok(UserView {
@@ -113,7 +116,8 @@ pub struct Binding {
 }
 
 /// Checks that the role's binding is complete and consistent: `department` needs an active
-/// department and nothing else; `bureau` a region and nothing else; the others neither.
+/// department and nothing else; `bureau` a region and nothing else; `approval_system` may be
+/// bound to an active department (or to nothing: city-wide); `admin` to neither.
 /// `current_department` is the account's department before the change: keeping it is allowed
 /// even when it has been deactivated (so such accounts can still be edited and disabled).
 pub fn check_binding(
@@ -181,7 +185,35 @@ pub fn check_binding(
                 }
             }
         }
-        Role::Admin | Role::ApprovalSystem => {
+        Role::ApprovalSystem => {
+            // Bound to a department (its checks count as that department's use of credit
+            // records) or left city-wide.
+            if let Some(id) = department_id {
+                match find_department(conn, id)? {
+                    None => errors.push(FieldError::new(
+                        "department_id",
+                        "unknown_department",
+                        format!("there is no department {id}"),
+                    )),
+                    Some(d) if !d.active && current_department != Some(id) => {
+                        errors.push(FieldError::new(
+                            "department_id",
+                            "inactive_department",
+                            format!("department {id} is inactive"),
+                        ))
+                    }
+                    Some(_) => {}
+                }
+            }
+            if region_code.is_some() {
+                errors.push(FieldError::new(
+                    "region_code",
+                    "not_applicable",
+                    "an approval_system account takes its region from its department, if any",
+                ));
+            }
+        }
+        Role::Admin => {
             if department_id.is_some() {
                 errors.push(FieldError::new(
                     "department_id",
@@ -225,7 +257,8 @@ pub struct NewUser {
     #[schema(example = "a long passphrase")]
     pub password: String,
     pub role: Role,
-    /// Required for `department` accounts.
+    /// Required for `department` accounts; optional for `approval_system` accounts (the
+    /// department whose approvals the system serves; none: city-wide).
     pub department_id: Option<i32>,
     /// Required for `bureau` accounts (`220500` is the whole city).
     pub region_code: Option<String>,

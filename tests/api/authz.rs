@@ -63,7 +63,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
         "-nyhyhy",
     ),
     ("GET", "/api/v1/commitments", "-nyyyyy"),
-    ("POST", "/api/v1/commitments", "-nyhyhy"),
+    ("POST", "/api/v1/commitments", "-yyhyhy"),
     ("GET", "/api/v1/commitments/{id}", "-nyhyhy"),
     ("POST", "/api/v1/commitments/{id}/breaches", "-nyhyhy"),
     ("GET", "/api/v1/credit-checks", "-nyyyyy"),

@@ -208,7 +208,8 @@ async fn advice_and_measures_follow_the_lists_field_and_subject_kind() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|r| r.as_str().unwrap().contains("objection")));
+        .any(|r| r["code"] == "black_entry_under_objection"
+            && r["message"].as_str().unwrap().contains("异议处理中")));
 }
 
 async fn v_entry(s: &Setup, code: &str) -> i64 {
@@ -926,7 +927,7 @@ async fn checks_through_two_instances_at_once_get_distinct_receipts() {
     assert_eq!(receipts(&s.f.app, &admin.token).await, before + 50);
 }
 
-async fn batch_on(app: &TestApp, token: &str, body: &Value) -> Value {
+pub async fn batch_on(app: &TestApp, token: &str, body: &Value) -> Value {
     let res = app
         .post("/api/v1/credit-checks/batch", token, body.clone())
         .await;
@@ -934,7 +935,7 @@ async fn batch_on(app: &TestApp, token: &str, body: &Value) -> Value {
     res.json::<Value>().await.unwrap()
 }
 
-async fn index_answers_of(app: &TestApp) -> u64 {
+pub async fn index_answers_of(app: &TestApp) -> u64 {
     let url = format!("{}/metrics", app.address);
     index_answers(
         &app.client

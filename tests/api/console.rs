@@ -8,16 +8,16 @@ use crate::helpers::*;
 use crate::repairs::{enterprise_case, ok, public_entries_for, world};
 
 /// A browser without JavaScript: keeps the console's cookies, does not follow redirects.
-struct Browser {
+pub struct Browser {
     client: reqwest::Client,
     base: String,
     cookies: std::collections::BTreeMap<String, String>,
 }
 
-struct Page {
-    status: StatusCode,
+pub struct Page {
+    pub status: StatusCode,
     headers: header::HeaderMap,
-    body: String,
+    pub body: String,
 }
 
 impl Page {
@@ -48,7 +48,7 @@ impl Page {
 }
 
 impl Browser {
-    fn new(app: &TestApp) -> Self {
+    pub fn new(app: &TestApp) -> Self {
         Browser {
             client: reqwest::Client::builder()
                 .redirect(Policy::none())
@@ -88,7 +88,7 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub async fn get(&mut self, path: &str) -> Page {
         let res = self
             .client
             .get(format!("{}{path}", self.base))
@@ -158,7 +158,7 @@ impl Browser {
         self.keep(res).await
     }
 
-    async fn log_in(&mut self, username: &str, password: &str) -> Page {
+    pub async fn log_in(&mut self, username: &str, password: &str) -> Page {
         let csrf = self.get("/console/login").await.csrf();
         self.post(
             "/console/login",

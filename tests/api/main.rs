@@ -1,6 +1,7 @@
 //! One integration-test binary: every test starts the real server on a fresh database (an SQLite
 //! file, or a new PostgreSQL database when `TEST_DATABASE_URL` is set) and speaks HTTP to it.
 
+mod answers;
 mod audit;
 mod auth;
 mod authz;
