@@ -1,0 +1,1 @@
+UPDATE application_fields SET notification_commitment = FALSE WHERE code = 'qualification_accreditation';
