@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${1:-100000}
+# TIMELINE=path keeps the RssAnon samples ("epoch kB" per line).
 WORK=$(mktemp -d)
 SERVER=
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
@@ -16,6 +17,9 @@ DB=${DATABASE_URL:-$WORK/bench.db}
 export CREDIT_LISTS_JWT_SECRET=bench-secret-0123456789abcdef0123456789abcdef
 export CREDIT_LISTS_PII_KEY=$(python3 -c 'print("ab"*32)')
 export CREDIT_LISTS_LOG_LEVEL=warn
+# CHECK_INDEX=false runs without the in-memory check index, whose growth with the new subjects
+# (after the import commits) would otherwise be counted with the import's own memory.
+export CREDIT_LISTS_CHECK_INDEX=${CHECK_INDEX:-true}
 $BIN --database-url "$DB" migrate >/dev/null
 CREDIT_LISTS_NEW_USER_PASSWORD='import timing 4711' $BIN --database-url "$DB" user create --username bench --role department --department 52 >/dev/null
 $BIN --database-url "$DB" serve --bind 127.0.0.1:18099 >"$WORK/server.log" 2>&1 &
@@ -51,6 +55,7 @@ curl -s -o /dev/null -XPOST "http://127.0.0.1:18099/api/v1/list-entries/import" 
   -H "authorization: Bearer $TOKEN" -H 'content-type: text/csv' -T "$WORK/entries.csv"
 END=$(date +%s.%N)
 echo "re-import (all unchanged): $(python3 -c "print(round($END-$START,1))") s, peak RssAnon $(peak_anon "$START" "$END") kB"
+if [ -n "${TIMELINE:-}" ]; then cp "$WORK/anon.log" "$TIMELINE"; fi
 echo "server peak RSS over the run (VmHWM, with the database file's mapped pages): $(grep VmHWM /proc/$SERVER/status | awk '{print $2, $3}'); RssAnon at start $(head -1 "$WORK/anon.log" | cut -d' ' -f2) kB, at the end $(awk '/^RssAnon/{print $2}' /proc/$SERVER/status) kB"
 # The same file with the sqlite3 shell: a table of the file's columns and the entries' identity
 # index (department, document number, subject, list), in one transaction as .import does.
