@@ -408,8 +408,8 @@ pub(crate) async fn report(
 ) -> Result<ScorecardReport, ApiError> {
     user.require(&[Role::Admin, Role::Bureau, Role::Department])?;
     if !(1..=4).contains(&q.quarter) {
-        return Err(ApiError::invalid_query(
-            "quarter",
+        return Err(ApiError::invalid_field(
+            "query.quarter",
             "out_of_range",
             "quarter must be between 1 and 4",
         ));

@@ -502,7 +502,7 @@ async fn a_scorecard_of_a_year_that_has_not_begun_blames_the_year() {
                 &admin.token,
             )
             .await;
-        let p = assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+        let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "out_of_range").await;
         assert_eq!(problem_fields(&p), vec!["query.quarter"], "{quarter}");
     }
     let res = app

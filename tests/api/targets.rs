@@ -376,9 +376,17 @@ async fn the_year_end_report_exports_one_sheet_per_region() {
         .account("thx-bureau", Role::Bureau, None, Some("220521"))
         .await;
     let res = app
-        .get("/api/v1/targets/export?year=2019", &county.token)
+        .get(
+            "/api/v1/targets/export?year=2019&region=220502",
+            &county.token,
+        )
         .await;
     assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+    // Without `region`, its own region (issue 26: it was 403, the default being the whole city).
+    let res = app
+        .get("/api/v1/targets/export?year=2019", &county.token)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
 }
 
 #[tokio::test]
