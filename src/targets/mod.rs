@@ -34,7 +34,9 @@ pub struct TargetsQuery {
     /// The plan year, e.g. 2019.
     #[param(minimum = 2000, maximum = 2100)]
     pub year: i32,
-    /// A county/district/zone code, or `220500` (default) for the whole city with a breakdown.
+    /// A county/district/zone code, or `220500` for the whole city with a breakdown. Default: the
+    /// caller's own region (a county bureau's county; the whole city for the city bureau and
+    /// admins).
     pub region: Option<String>,
     /// The day counted (default today, or 31 December once the year has passed).
     #[param(value_type = Option<String>, format = Date)]
@@ -686,8 +688,8 @@ pub(crate) async fn report_for(
         (status = 200, description = "The report", body = TargetsReport),
         (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Bureaus and admins only; a county bureau only its region", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown region, or as_of outside the year or in the future", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Bureaus and admins only; a county bureau only its region (`query.region`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown region (`query.region`), a day outside the year or in the future (`query.as_of`), or a year that has not begun (`query.year`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/targets")]
@@ -775,8 +777,8 @@ fn region_rows(r: &RegionTargets) -> Vec<Vec<String>> {
         (status = 200, description = "The workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Bureaus and admins only; a county bureau only its region", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown region, or as_of outside the year or in the future", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Bureaus and admins only; a county bureau only its region (`query.region`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown region (`query.region`), a day outside the year or in the future (`query.as_of`), or a year that has not begun (`query.year`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/targets/export")]
