@@ -221,6 +221,85 @@ fn body_error(path: String, inner: serde_json::Error) -> ApiError {
     }
 }
 
+/// A query string. Unlike `web::Query`, every failure is a 400 `invalid_query` problem whose
+/// `errors[0].field` is `query.NAME`, naming the parameter that was sent (or the one missing):
+/// a value of the wrong type or shape (`?year=abc`, `?as_of=2019-02-30`), an unknown parameter
+/// (field code `unknown_parameter`, where the type denies unknown fields), a required one left
+/// out (`required`), one sent twice (`duplicate_parameter`). Every API operation that takes a
+/// query uses it (docs/api.md, "Errors").
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T> Query<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Query<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()).map(Query))
+    }
+}
+
+/// Reads a query string as [`Query`] reads it.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        query_problem(path, message)
+    })
+}
+
+/// The problem for a query string serde refused: the parameter is the path of the failing value
+/// or, for errors about the whole string (unknown, missing or repeated parameters), the name serde
+/// quotes in its message.
+fn query_problem(path: String, message: String) -> ApiError {
+    let quoted = || {
+        let start = message.find('`')? + 1;
+        let end = message[start..].find('`')? + start;
+        Some(message[start..end].to_string())
+    };
+    let (name, code) = if message.starts_with("unknown field") {
+        (quoted(), "unknown_parameter")
+    } else if message.starts_with("missing field") {
+        (quoted(), "required")
+    } else if message.starts_with("duplicate field") {
+        (quoted(), "duplicate_parameter")
+    } else if !path.is_empty() && path != "." {
+        (Some(path), "invalid")
+    } else {
+        (quoted(), "invalid")
+    };
+    let (field, detail) = match &name {
+        Some(n) => (
+            format!("query.{n}"),
+            format!("query parameter {n}: {message}"),
+        ),
+        None => (
+            "query".to_string(),
+            format!("invalid query string: {message}"),
+        ),
+    };
+    ApiError::BadRequest {
+        code: "invalid_query",
+        detail,
+        errors: vec![FieldError::new(field, code, message)],
+    }
+}
+
 pub const MAX_PER_PAGE: i64 = 200;
 
 /// `?page=1&per_page=50`: pages count from 1; `per_page` is at most 200.

@@ -394,7 +394,7 @@ fn compute(
 pub async fn scorecards(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<ScorecardQuery>,
+    query: crate::http::Query<ScorecardQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let report = report(&state, user, query.into_inner()).await?;
     Ok(HttpResponse::Ok().json(report))
@@ -407,11 +407,18 @@ pub(crate) async fn report(
     q: ScorecardQuery,
 ) -> Result<ScorecardReport, ApiError> {
     user.require(&[Role::Admin, Role::Bureau, Role::Department])?;
+    if !(1..=4).contains(&q.quarter) {
+        return Err(ApiError::invalid_field(
+            "query.quarter",
+            "out_of_range",
+            "quarter must be between 1 and 4",
+        ));
+    }
     let (from, to) = period(q.year, q.quarter, today()).ok_or_else(|| {
         ApiError::invalid_field(
-            "quarter",
+            "query.year",
             "out_of_range",
-            "quarter must be 1–4 of a year that has begun",
+            "the year has not begun (or is outside the calendar)",
         )
     })?;
     // Department officers see their own card; bureaus their region's departments.

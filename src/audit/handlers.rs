@@ -115,7 +115,7 @@ const BACKDATED_PATTERN: &str = "%\"backdated\":true%";
 pub async fn list_audit(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<AuditFilter>,
+    query: crate::http::Query<AuditFilter>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin, Role::Bureau])?;
     let f = query.into_inner();

@@ -27,7 +27,7 @@ use crate::state::AppState;
 pub async fn list_baselines(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<BaselineFilter>,
+    query: crate::http::Query<BaselineFilter>,
 ) -> Result<HttpResponse, ApiError> {
     let rows = baselines(&state, user, query.into_inner()).await?;
     Ok(HttpResponse::Ok().json(rows))

@@ -213,7 +213,7 @@ pub struct WorkingDaysResult {
 pub async fn add_working_days(
     state: web::Data<AppState>,
     _user: AuthUser,
-    query: web::Query<AddWorkingDaysQuery>,
+    query: crate::http::Query<AddWorkingDaysQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let mut errors = Vec::new();

@@ -114,7 +114,7 @@ pub async fn from_feedback(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i32>,
-    query: web::Query<FromFeedbackQuery>,
+    query: crate::http::Query<FromFeedbackQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let view = draft_from_feedback(&state, user, path.into_inner(), query.department_id).await?;
     Ok(HttpResponse::Created().json(view))
@@ -269,7 +269,7 @@ pub async fn correct(
 pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<CaseFilter>,
+    query: crate::http::Query<CaseFilter>,
 ) -> Result<HttpResponse, ApiError> {
     let result = cases_page(&state, user, query.into_inner()).await?;
     Ok(HttpResponse::Ok().json(result))
@@ -293,7 +293,7 @@ pub async fn list(
 pub async fn export(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<CaseFilter>,
+    query: crate::http::Query<CaseFilter>,
 ) -> Result<HttpResponse, ApiError> {
     export_file(&state, user, query.into_inner()).await
 }

@@ -549,7 +549,7 @@ pub(crate) async fn draft_from_feedback(
                 (None, None, Role::Department) => user.department_id.unwrap_or_default(),
                 (None, None, _) => {
                     return Err(ApiError::invalid_field(
-                        "department_id",
+                        "query.department_id",
                         "required",
                         "the check was made by an account without a department: name the filing department",
                     ))

@@ -437,7 +437,7 @@ pub struct ReceiptSummary {
 pub async fn list_receipts(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<ReceiptFilter>,
+    query: crate::http::Query<ReceiptFilter>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(crate::auth::STAFF)?;
     let f = query.into_inner();

@@ -86,7 +86,7 @@ pub struct CheckStats {
 pub async fn stats(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<StatsQuery>,
+    query: crate::http::Query<StatsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin, Role::Bureau])?;
     let q = query.into_inner();

@@ -438,7 +438,7 @@ fn missing_expiries(
 pub async fn notifications(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<FeedQuery>,
+    query: crate::http::Query<FeedQuery>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(CHECKERS)?;
     let q = query.into_inner();

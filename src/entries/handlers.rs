@@ -181,7 +181,7 @@ pub async fn discard_draft(
 pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<EntryFilter>,
+    query: crate::http::Query<EntryFilter>,
 ) -> Result<HttpResponse, ApiError> {
     let result = entries_page(&state, user, query.into_inner()).await?;
     Ok(HttpResponse::Ok().json(result))

@@ -246,7 +246,7 @@ pub async fn import(
     state: web::Data<AppState>,
     user: AuthUser,
     req: HttpRequest,
-    query: web::Query<ImportQuery>,
+    query: crate::http::Query<ImportQuery>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     user.require(STAFF)?;
@@ -646,7 +646,7 @@ fn write_batch(
 #[get("/list-entries/import-template")]
 pub async fn template(
     user: AuthUser,
-    query: web::Query<FormatQuery>,
+    query: crate::http::Query<FormatQuery>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(STAFF)?;
     template_file(&user, &query.format)
@@ -730,7 +730,7 @@ pub struct ExportQuery {
 pub async fn export(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<ExportQuery>,
+    query: crate::http::Query<ExportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     export_file(&state, user, query.into_inner()).await
 }

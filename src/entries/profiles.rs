@@ -60,7 +60,7 @@ pub async fn profile(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<String>,
-    query: web::Query<AsOf>,
+    query: crate::http::Query<AsOf>,
 ) -> Result<HttpResponse, ApiError> {
     let profile = load_profile(&state, user, &path.into_inner(), query.as_of).await?;
     Ok(HttpResponse::Ok().json(profile))
@@ -165,7 +165,7 @@ pub struct SubjectSearch {
 pub async fn search(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<SubjectSearch>,
+    query: crate::http::Query<SubjectSearch>,
 ) -> Result<HttpResponse, ApiError> {
     let result = find_subjects(&state, user, query.into_inner()).await?;
     Ok(HttpResponse::Ok().json(result))

@@ -88,7 +88,7 @@ pub struct PublicEntryFilter {
 pub async fn public_entries(
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<PublicEntryFilter>,
+    query: crate::http::Query<PublicEntryFilter>,
 ) -> Result<HttpResponse, ApiError> {
     let f = query.into_inner();
     let removed = match f.status.as_deref() {

@@ -62,7 +62,7 @@ pub struct FeedPage {
 pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<FeedQuery>,
+    query: crate::http::Query<FeedQuery>,
 ) -> Result<HttpResponse, ApiError> {
     require_reader(&user)?;
     let after = query.after.unwrap_or(0);

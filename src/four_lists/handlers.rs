@@ -28,7 +28,7 @@ use crate::state::AppState;
 pub async fn list_items(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<ItemFilter>,
+    query: crate::http::Query<ItemFilter>,
 ) -> Result<HttpResponse, ApiError> {
     let result = items_page(&state, user, query.into_inner()).await?;
     Ok(HttpResponse::Ok().json(result))

@@ -391,7 +391,7 @@ pub async fn import(
     state: web::Data<AppState>,
     user: AuthUser,
     req: HttpRequest,
-    query: web::Query<ImportQuery>,
+    query: crate::http::Query<ImportQuery>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin, Role::Department])?;
@@ -445,7 +445,7 @@ pub(crate) async fn import_table(
 #[get("/four-list-items/import-template")]
 pub async fn template(
     user: AuthUser,
-    query: web::Query<FormatQuery>,
+    query: crate::http::Query<FormatQuery>,
 ) -> Result<HttpResponse, ApiError> {
     template_file(&user, &query.format)
 }

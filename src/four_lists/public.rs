@@ -82,7 +82,7 @@ pub struct PublicItemFilter {
 pub async fn public_items(
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<PublicItemFilter>,
+    query: crate::http::Query<PublicItemFilter>,
 ) -> Result<HttpResponse, ApiError> {
     let f = query.into_inner();
     let (limit, offset, page, per_page) = PageQuery {

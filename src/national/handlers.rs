@@ -99,7 +99,7 @@ pub async fn sync_source(
     user: AuthUser,
     req: HttpRequest,
     path: web::Path<i32>,
-    query: web::Query<SyncQuery>,
+    query: crate::http::Query<SyncQuery>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     require_syncer(&user)?;

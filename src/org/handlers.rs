@@ -67,7 +67,7 @@ pub struct DepartmentFilter {
 pub async fn list_departments(
     state: web::Data<AppState>,
     _user: AuthUser,
-    query: web::Query<DepartmentFilter>,
+    query: crate::http::Query<DepartmentFilter>,
 ) -> Result<HttpResponse, ApiError> {
     let f = query.into_inner();
     if let Some(k) = &f.kind {

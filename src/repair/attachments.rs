@@ -143,6 +143,7 @@ pub fn load_readable(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct UploadQuery {
     /// The original file name (shown to reviewers; 1–200 characters).
     #[param(
@@ -175,7 +176,7 @@ pub struct UploadQuery {
 pub async fn upload(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<UploadQuery>,
+    query: crate::http::Query<UploadQuery>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     user.require(STAFF)?;

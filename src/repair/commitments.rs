@@ -424,7 +424,7 @@ pub async fn create(
 pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<CommitmentFilter>,
+    query: crate::http::Query<CommitmentFilter>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(STAFF)?;
     let f = query.into_inner();

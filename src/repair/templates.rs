@@ -303,7 +303,7 @@ pub async fn create(
 pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<TemplateFilter>,
+    query: crate::http::Query<TemplateFilter>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(STAFF)?;
     let f = query.into_inner();
@@ -556,7 +556,7 @@ pub async fn withdraw(
 #[get("/public/commitment-templates")]
 pub async fn public_list(
     state: web::Data<AppState>,
-    query: web::Query<TemplateFilter>,
+    query: crate::http::Query<TemplateFilter>,
 ) -> Result<HttpResponse, ApiError> {
     let f = query.into_inner();
     let out = db::run(&state.pool, move |conn| {

@@ -855,7 +855,7 @@ pub async fn create_service(
 pub async fn list_services(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<SubjectFilter>,
+    query: crate::http::Query<SubjectFilter>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(STAFF)?;
     let code = crate::entries::subject_filter("subject_code", query.subject_code.as_deref())?;
@@ -978,7 +978,7 @@ pub async fn import_attendance(
     user: AuthUser,
     req: actix_web::HttpRequest,
     path: web::Path<i32>,
-    query: web::Query<crate::imports::ImportQuery>,
+    query: crate::http::Query<crate::imports::ImportQuery>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     use crate::imports::{record_outcome, row_error, ImportReport};
@@ -1071,7 +1071,7 @@ pub async fn import_attendance(
 #[get("/training-sessions/attendance-template")]
 pub async fn attendance_template(
     user: AuthUser,
-    query: web::Query<crate::imports::FormatQuery>,
+    query: crate::http::Query<crate::imports::FormatQuery>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(STAFF)?;
     let format = crate::imports::check_format(&query.format)?;

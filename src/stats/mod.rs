@@ -521,10 +521,11 @@ fn stats_for(
 pub async fn monthly(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<MonthQuery>,
+    query: crate::http::Query<MonthQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     check_month(q.year, q.month)?;
+    crate::imports::check_format(&q.format)?;
     let s = state
         .receipts
         .run_settled(&state.pool, move |conn| stats_for(conn, &user, &q))
@@ -698,7 +699,7 @@ fn at(v: &Value, path: &[&str]) -> String {
 pub async fn export(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<MonthQuery>,
+    query: crate::http::Query<MonthQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     check_month(q.year, q.month)?;

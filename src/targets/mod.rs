@@ -34,7 +34,9 @@ pub struct TargetsQuery {
     /// The plan year, e.g. 2019.
     #[param(minimum = 2000, maximum = 2100)]
     pub year: i32,
-    /// A county/district/zone code, or `220500` (default) for the whole city with a breakdown.
+    /// A county/district/zone code, or `220500` for the whole city with a breakdown. Default: the
+    /// caller's own region (a county bureau's county; the whole city for the city bureau and
+    /// admins).
     pub region: Option<String>,
     /// The day counted (default today, or 31 December once the year has passed).
     #[param(value_type = Option<String>, format = Date)]
@@ -569,6 +571,7 @@ pub fn compute(
                 .to_string(),
         );
     }
+    notes.extend(null_figure_notes(year, as_of, &total, !marked.is_empty()));
     Ok(TargetsReport {
         year,
         as_of,
@@ -580,7 +583,47 @@ pub fn compute(
     })
 }
 
-/// Checks the caller, the year, the day and the region, then computes the report.
+/// Why a figure of the region reported on (`total`) is null: no national baseline (neither a
+/// national-level entry in force nor a declared count), or an empty population (no enterprise
+/// black-listed during the year, no special-rectification object). The breakdown's figures say
+/// the same through their `baseline` and `denominator`.
+fn null_figure_notes(
+    year: i32,
+    as_of: NaiveDate,
+    total: &RegionTargets,
+    any_marked: bool,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    let unit = format!("{} ({})", total.region_name, total.region_code);
+    if total.list_coverage.denominator.is_none() {
+        notes.push(format!(
+            "{unit}: list_coverage and case_ratio are null because there is no national baseline: \
+             no national-level entry is in force on {as_of} and no national count is declared for \
+             {year} (/api/v1/baselines)"
+        ));
+    }
+    if total.training_rate.denominator.is_none() {
+        notes.push(format!(
+            "{unit}: training_rate and commitment_ratio are null because no enterprise was \
+             black-listed from {year}-01-01 to {as_of} (no population)"
+        ));
+    }
+    if any_marked && total.special_exit_rate.denominator.is_none() {
+        notes.push(format!(
+            "{unit}: special_exit_rate and special_commitment_rate are null because no subject \
+             was listed from {year}-01-01 to {as_of} under a scope item marked for special \
+             rectification (no population)"
+        ));
+    }
+    notes
+}
+
+/// Checks the caller, the year, the day and the region, then computes the report. Every refusal
+/// names the query parameter that was sent (`query.year`, `query.as_of`, `query.region`); a
+/// year that has not begun blames `query.year` when no `as_of` was sent. Without `region` a
+/// county bureau gets its own region, everyone else the whole city. A region code that names no
+/// region is 422 `unknown_region` (for a county bureau too); a real region outside the caller's
+/// scope is 403.
 pub(crate) async fn report_for(
     state: &web::Data<AppState>,
     user: AuthUser,
@@ -590,18 +633,22 @@ pub(crate) async fn report_for(
 ) -> Result<TargetsReport, ApiError> {
     user.require(&[Role::Admin, Role::Bureau])?;
     if !(2000..=2100).contains(&year) {
-        return Err(ApiError::invalid_field(
+        return Err(ApiError::invalid_query(
             "year",
             "out_of_range",
             "year must be between 2000 and 2100",
         ));
     }
+    let blamed = if as_of.is_some() { "as_of" } else { "year" };
     let as_of = formulas::as_of(year, as_of, today())
-        .map_err(|m| ApiError::invalid_field("as_of", "out_of_range", m))?;
-    let region = region.unwrap_or_else(|| CITY_REGION.to_string());
-    if !user.covers_region(&region) {
-        return Err(ApiError::forbidden("this region is outside your scope"));
-    }
+        .map_err(|m| ApiError::invalid_field(&format!("query.{blamed}"), "out_of_range", m))?;
+    let region = match region {
+        Some(r) => r,
+        None => match (user.role, user.region_code.as_deref()) {
+            (Role::Bureau, Some(own)) => own.to_string(),
+            _ => CITY_REGION.to_string(),
+        },
+    };
     db::run(&state.pool, move |conn| {
         let known: i64 = regions::table
             .filter(regions::code.eq(&region))
@@ -609,10 +656,21 @@ pub(crate) async fn report_for(
             .get_result(conn)?;
         if known == 0 {
             return Err(ApiError::invalid_field(
-                "region",
+                "query.region",
                 "unknown_region",
                 format!("there is no region {region}"),
             ));
+        }
+        if !user.covers_region(&region) {
+            return Err(ApiError::Denied {
+                code: "forbidden",
+                detail: "this region is outside your scope".into(),
+                errors: vec![crate::error::FieldError::new(
+                    "query.region",
+                    "forbidden",
+                    format!("region {region} is outside your scope"),
+                )],
+            });
         }
         compute(conn, year, as_of, &region)
     })
@@ -630,15 +688,15 @@ pub(crate) async fn report_for(
         (status = 200, description = "The report", body = TargetsReport),
         (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Bureaus and admins only; a county bureau only its region", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown region, or as_of outside the year or in the future", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Bureaus and admins only; a county bureau only its region (`query.region`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown region (`query.region`), a day outside the year or in the future (`query.as_of`), or a year that has not begun (`query.year`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/targets")]
 pub async fn targets(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<TargetsQuery>,
+    query: crate::http::Query<TargetsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let report = report_for(&state, user, q.year, q.region, q.as_of).await?;
@@ -719,15 +777,15 @@ fn region_rows(r: &RegionTargets) -> Vec<Vec<String>> {
         (status = 200, description = "The workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Bureaus and admins only; a county bureau only its region", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown region, or as_of outside the year or in the future", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Bureaus and admins only; a county bureau only its region (`query.region`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown region (`query.region`), a day outside the year or in the future (`query.as_of`), or a year that has not begun (`query.year`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/targets/export")]
 pub async fn export(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<TargetsExportQuery>,
+    query: crate::http::Query<TargetsExportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let report = report_for(&state, user, q.year, q.region, q.as_of).await?;

@@ -227,7 +227,7 @@ pub struct SpecialFilter {
 pub async fn list_special(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<SpecialFilter>,
+    query: crate::http::Query<SpecialFilter>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin, Role::Bureau, Role::Department])?;
     let region = query.into_inner().region_code;

@@ -48,7 +48,7 @@ pub struct UserFilter {
 pub async fn list_users(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<UserFilter>,
+    query: crate::http::Query<UserFilter>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin])?;
     let f = query.into_inner();

@@ -146,8 +146,9 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ),
     ("GET", "/api/v1/subjects", "-nyyyyy"),
     ("GET", "/api/v1/subjects/{code}", "-nyyyyy"),
-    ("GET", "/api/v1/targets", "-nnnyny"),
-    ("GET", "/api/v1/targets/export", "-nnnyny"),
+    // Without `region` a county bureau gets its own region (issue 26).
+    ("GET", "/api/v1/targets", "-nnnyyy"),
+    ("GET", "/api/v1/targets/export", "-nnnyyy"),
     ("PATCH", "/api/v1/training-attendance/{id}", "-nyhyhy"),
     ("GET", "/api/v1/training-sessions", "-nyyyyy"),
     ("POST", "/api/v1/training-sessions", "-nyyyyy"),

@@ -826,7 +826,8 @@ async fn a_draft_comes_from_check_feedback_only_when_a_measure_was_applied() {
         .request(Method::POST, &from(mcheck), Some(&s.city.token), None)
         .await;
     let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "required").await;
-    assert_eq!(problem_fields(&p), vec!["department_id"]);
+    // The query parameter is named as every query parameter is (issue 26).
+    assert_eq!(problem_fields(&p), vec!["query.department_id"]);
     let v2 = json_of(
         app.request(
             Method::POST,

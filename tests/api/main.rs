@@ -23,6 +23,7 @@ mod openapi;
 mod operations;
 mod organisation;
 mod process;
+mod query_errors;
 mod repairs;
 mod stats;
 mod targets;

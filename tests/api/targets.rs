@@ -289,10 +289,15 @@ async fn targets_are_for_bureaus_in_scope_and_a_day_of_the_year() {
         )
         .await;
     assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+    // Without `region` a county bureau gets its own region (issue 26: it was 403, the default
+    // being the whole city).
     let res = app
         .get(&format!("/api/v1/targets?year={year}"), &county.token)
         .await;
-    assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let own: Value = res.json().await.unwrap();
+    assert_eq!(own["region_code"], "220521", "{own}");
+    assert_eq!(own["regions"], json!([]));
     let res = app
         .get(
             &format!("/api/v1/targets?year={year}&region=220521"),
@@ -312,7 +317,7 @@ async fn targets_are_for_bureaus_in_scope_and_a_day_of_the_year() {
         )
         .await;
     let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "out_of_range").await;
-    assert_eq!(p["errors"][0]["field"], "as_of");
+    assert_eq!(p["errors"][0]["field"], "query.as_of");
     let res = app
         .get("/api/v1/targets?year=2019&as_of=2019-06-30", &admin.token)
         .await;
@@ -371,9 +376,17 @@ async fn the_year_end_report_exports_one_sheet_per_region() {
         .account("thx-bureau", Role::Bureau, None, Some("220521"))
         .await;
     let res = app
-        .get("/api/v1/targets/export?year=2019", &county.token)
+        .get(
+            "/api/v1/targets/export?year=2019&region=220502",
+            &county.token,
+        )
         .await;
     assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+    // Without `region`, its own region (issue 26: it was 403, the default being the whole city).
+    let res = app
+        .get("/api/v1/targets/export?year=2019", &county.token)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
 }
 
 #[tokio::test]

@@ -51,7 +51,7 @@ pub async fn submit(
 pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<RepairFilter>,
+    query: crate::http::Query<RepairFilter>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(queue(&state, user, query.into_inner()).await?))
 }
