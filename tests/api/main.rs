@@ -27,3 +27,4 @@ mod stats;
 mod targets;
 mod uploads;
 mod users;
+mod workbooks;
