@@ -8,8 +8,10 @@
 //!   reports); [`write_report`] produces report workbooks for people (typed cells, title
 //!   block, totals row).
 //!
-//! Everything is text: cells are read as the text Excel shows (no numbers, no dates as floats)
-//! and written as text cells, so an 18-character code is never turned into a number.
+//! Reading and [`write_xlsx`] are all text: cells are read as the text Excel shows (no numbers,
+//! no dates as floats) and written as text cells, so an 18-character code is never turned into a
+//! number. [`write_report`] types its cells (numbers, percentages, dates) and keeps code-like
+//! values as text.
 //! `docs/pii-and-spreadsheets.md` describes the accepted formats for users and operators.
 
 use std::borrow::Cow;
