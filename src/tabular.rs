@@ -1763,6 +1763,70 @@ mod tests {
     }
 
     #[test]
+    fn report_cells_are_typed_below_a_title_block_and_codes_stay_text() {
+        let day = chrono::NaiveDate::from_ymd_opt(2019, 12, 31).unwrap();
+        let sheet = ReportSheet {
+            name: "全市合计".into(),
+            title: "2019年度目标".into(),
+            info: title_lines(
+                "通化市",
+                "220500",
+                Some(2019),
+                Vec::new(),
+                day,
+                "city-bureau",
+            ),
+            headers: vec![
+                "指标".into(),
+                "分子".into(),
+                "比例".into(),
+                "代码".into(),
+                "日期".into(),
+            ],
+            rows: vec![vec![
+                Cell::text("覆盖率"),
+                Cell::Int(3),
+                Cell::Percent(0.75),
+                Cell::text("91350100M000100Y43"),
+                Cell::Date(day),
+            ]],
+            totals: Some(vec![Cell::text("合计"), Cell::Int(3)]),
+        };
+        let bytes = write_report(&[sheet]).unwrap();
+        let mut book = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+        let range = book.worksheet_range("全市合计").unwrap();
+        let rows: Vec<Vec<Data>> = range.rows().map(|r| r.to_vec()).collect();
+        assert_eq!(rows[0][0], Data::String("2019年度目标".into()));
+        assert_eq!(
+            rows[1][..2],
+            [Data::String("区域".into()), Data::String("通化市".into())]
+        );
+        assert_eq!(
+            rows[2][1],
+            Data::String("220500".into()),
+            "a region code is text"
+        );
+        assert_eq!(rows[3][1], Data::Float(2019.0));
+        assert!(matches!(rows[4][1], Data::DateTime(d) if d.is_datetime()));
+        assert_eq!(rows[6][1], Data::String("city-bureau".into()));
+        assert!(rows[7].iter().all(|c| *c == Data::Empty), "a blank row");
+        assert_eq!(rows[8][0], Data::String("指标".into()));
+        let data = &rows[9];
+        assert_eq!(data[1], Data::Float(3.0));
+        assert_eq!(data[2], Data::Float(0.75));
+        assert_eq!(data[3], Data::String("91350100M000100Y43".into()));
+        match &data[4] {
+            Data::DateTime(d) => assert_eq!(d.as_f64(), 43830.0),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            rows[10][..2],
+            [Data::String("合计".into()), Data::Float(3.0)]
+        );
+        assert_eq!(rows.len(), 11);
+    }
+
+    #[test]
     fn xlsx_round_trip_keeps_chinese_text_and_codes_as_text() {
         let headers = ["主体名称", "主体代码*", "认定文书号（编号）", "备注"];
         let rows = vec![
