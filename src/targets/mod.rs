@@ -712,6 +712,10 @@ fn figure_row(name: &str, f: &Figure) -> Vec<Cell> {
     row
 }
 
+/// The title block's note on the words that stand for a missing ratio.
+const LEGEND_ZH: &str = "比例为“无国家基数”：无国家层面认定数（分母为零）；比例为“无名单主体”：\
+                         本年度无名单主体（分母为零）；差额：达到目标还需增加的数量";
+
 const SHEET_HEADERS: [&str; 8] = [
     "指标",
     "分子",
@@ -773,7 +777,7 @@ pub(crate) fn export_file(
             &r.region_name,
             &r.region_code,
             Some(report.year),
-            Vec::new(),
+            vec![("说明".to_string(), Cell::text(LEGEND_ZH))],
             report.as_of,
             produced_by,
         )

@@ -352,6 +352,11 @@ async fn the_targets_workbook_has_typed_figures_a_title_block_and_the_region_in_
         };
         assert_title_block(&rows, &rname, &rcode, "city-bureau");
         assert_eq!(num(info(&rows, "年度")), year as f64, "{name}");
+        let legend = text(info(&rows, "说明"));
+        assert!(
+            legend.contains("无国家基数") && legend.contains("无名单主体"),
+            "{legend}"
+        );
         let as_of_row = rows
             .iter()
             .position(|r| r[0] == Data::String("截至日期".into()))
