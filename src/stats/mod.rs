@@ -705,12 +705,18 @@ pub async fn export(
     let format = crate::imports::check_format(&q.format)?;
     let (year, month) = (q.year, q.month);
     let produced_by = user.username.clone();
+    let book = format == "xlsx";
     let (s, names, breakdown) = state
         .receipts
         .run_settled(&state.pool, move |conn| {
             let s = stats_for(conn, &user, &q)?;
             let names = scope_names(conn.conn(), &s)?;
-            let breakdown = breakdown(conn, &s)?;
+            // The per-region sheet is the workbook's only.
+            let breakdown = if book {
+                breakdown(conn, &s)?
+            } else {
+                Vec::new()
+            };
             Ok((s, names, breakdown))
         })
         .await?;
