@@ -5,10 +5,13 @@
 //!   sees in Excel, so an import can report "row 17: invalid subject code".
 //! * [`column_index`] finds a column by any of its accepted header names.
 //! * [`write_xlsx`] and [`write_csv`] produce downloads (exports, import templates, error
-//!   reports).
+//!   reports); [`write_report`] produces report workbooks for people (typed cells, title
+//!   block, totals row).
 //!
-//! Everything is text: cells are read as the text Excel shows (no numbers, no dates as floats)
-//! and written as text cells, so an 18-character code is never turned into a number.
+//! Reading and [`write_xlsx`] are all text: cells are read as the text Excel shows (no numbers,
+//! no dates as floats) and written as text cells, so an 18-character code is never turned into a
+//! number. [`write_report`] types its cells (numbers, percentages, dates) and keeps code-like
+//! values as text.
 //! `docs/pii-and-spreadsheets.md` describes the accepted formats for users and operators.
 
 use std::borrow::Cow;
@@ -1479,6 +1482,231 @@ fn is_wide(c: char) -> bool {
         | 0x20000..=0x3FFFD)
 }
 
+/// One typed cell of a report workbook ([`write_report`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Empty,
+    /// A text cell: names, and code-like values (credit codes, ID numbers, document numbers,
+    /// region codes), which must never become numbers.
+    Text(String),
+    /// A count: a number cell.
+    Int(i64),
+    /// A ratio (0.25 for 25%): a number cell formatted `0.0%`.
+    Percent(f64),
+    /// A goal (0.3 for 30%): a number cell formatted `0%`.
+    Goal(f64),
+    /// A day: a date cell formatted `yyyy-mm-dd`.
+    Date(chrono::NaiveDate),
+    /// A moment (already in the zone it is shown in): a date cell formatted `yyyy-mm-dd hh:mm`.
+    DateTime(chrono::NaiveDateTime),
+}
+
+impl Cell {
+    pub fn text(s: impl Into<String>) -> Cell {
+        Cell::Text(s.into())
+    }
+
+    /// `Int(n)`, or `text` (e.g. "—") when there is no number.
+    pub fn int_or(n: Option<i64>, text: &str) -> Cell {
+        n.map(Cell::Int).unwrap_or_else(|| Cell::text(text))
+    }
+
+    fn display_len(&self) -> usize {
+        match self {
+            Cell::Empty => 0,
+            Cell::Text(s) => display_width(s),
+            Cell::Int(n) => n.to_string().len(),
+            Cell::Percent(_) | Cell::Goal(_) => 7,
+            Cell::Date(_) => 10,
+            Cell::DateTime(_) => 16,
+        }
+    }
+}
+
+/// One sheet of a report workbook: a title block (the report's name in bold, then one
+/// label–value line each), a blank row, a bold header row (frozen), the data rows and an
+/// optional bold totals row.
+#[derive(Debug, Clone)]
+pub struct ReportSheet {
+    pub name: String,
+    pub title: String,
+    pub info: Vec<(String, Cell)>,
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+    pub totals: Option<Vec<Cell>>,
+}
+
+/// The title block's lines every report carries (Chinese labels): region name and code, year,
+/// as-of day, when (Beijing time) and by whom it was produced. `extra` lines come after the
+/// year.
+pub fn title_lines(
+    region_name: &str,
+    region_code: &str,
+    year: Option<i32>,
+    extra: Vec<(String, Cell)>,
+    as_of: chrono::NaiveDate,
+    produced_by: &str,
+) -> Vec<(String, Cell)> {
+    let mut lines = vec![
+        ("区域".to_string(), Cell::text(region_name)),
+        ("区域代码".to_string(), Cell::text(region_code)),
+    ];
+    if let Some(y) = year {
+        lines.push(("年度".to_string(), Cell::Int(y.into())));
+    }
+    lines.extend(extra);
+    let produced = chrono::Utc::now().naive_utc() + chrono::Duration::hours(8);
+    lines.push(("截至日期".to_string(), Cell::Date(as_of)));
+    lines.push(("生成时间（北京时间）".to_string(), Cell::DateTime(produced)));
+    lines.push(("生成人".to_string(), Cell::text(produced_by)));
+    lines
+}
+
+fn excel_datetime(
+    t: chrono::NaiveDateTime,
+) -> Result<rust_xlsxwriter::ExcelDateTime, TabularError> {
+    use chrono::{Datelike, Timelike};
+    let bad = |e: rust_xlsxwriter::XlsxError| TabularError::Write(e.to_string());
+    let year = u16::try_from(t.year()).map_err(|_| TabularError::Write(format!("year {t}")))?;
+    rust_xlsxwriter::ExcelDateTime::from_ymd(year, t.month() as u8, t.day() as u8)
+        .map_err(bad)?
+        .and_hms(t.hour() as u16, t.minute() as u8, t.second())
+        .map_err(bad)
+}
+
+/// A report workbook for people: typed cells (counts are numbers, ratios percentages, days
+/// dates; code-like values stay text), a title block on every sheet, a frozen header row and
+/// a totals row. Sheet names are cleaned as in [`write_xlsx`].
+pub fn write_report(sheets: &[ReportSheet]) -> Result<Vec<u8>, TabularError> {
+    use rust_xlsxwriter::{Format as CellFormat, Workbook};
+    let err = |e: rust_xlsxwriter::XlsxError| TabularError::Write(e.to_string());
+    let col_num = |c: usize| {
+        u16::try_from(c).map_err(|_| TabularError::Write(format!("too many columns ({c})")))
+    };
+    let row_num = |r: usize| {
+        u32::try_from(r).map_err(|_| TabularError::Write(format!("too many rows ({r})")))
+    };
+    let formats = |bold: bool| {
+        let base = || {
+            if bold {
+                CellFormat::new().set_bold()
+            } else {
+                CellFormat::new()
+            }
+        };
+        [
+            base().set_num_format("@"),
+            base().set_num_format("0"),
+            base().set_num_format("0.0%"),
+            base().set_num_format("0%"),
+            base().set_num_format("yyyy-mm-dd"),
+            base().set_num_format("yyyy-mm-dd hh:mm"),
+        ]
+    };
+    let plain = formats(false);
+    let bold = formats(true);
+    let heading = CellFormat::new().set_bold().set_font_size(14);
+
+    let mut workbook = Workbook::new();
+    for s in sheets {
+        let sheet = workbook.add_worksheet();
+        sheet.set_name(excel_sheet_name(&s.name)).map_err(err)?;
+        let columns = s
+            .rows
+            .iter()
+            .chain(s.totals.iter())
+            .map(Vec::len)
+            .chain([s.headers.len(), 2])
+            .max()
+            .unwrap_or(0);
+        let mut widths = vec![0usize; columns];
+        let mut write = |sheet: &mut rust_xlsxwriter::Worksheet,
+                         r: usize,
+                         c: usize,
+                         cell: &Cell,
+                         f: &[CellFormat; 6],
+                         measure: bool|
+         -> Result<(), TabularError> {
+            let (row, col) = (row_num(r)?, col_num(c)?);
+            match cell {
+                Cell::Empty => {}
+                Cell::Text(t) if t.is_empty() => {}
+                Cell::Text(t) => {
+                    sheet
+                        .write_string_with_format(row, col, t, &f[0])
+                        .map_err(err)?;
+                }
+                Cell::Int(n) => {
+                    sheet
+                        .write_number_with_format(row, col, *n as f64, &f[1])
+                        .map_err(err)?;
+                }
+                Cell::Percent(x) => {
+                    sheet
+                        .write_number_with_format(row, col, *x, &f[2])
+                        .map_err(err)?;
+                }
+                Cell::Goal(x) => {
+                    sheet
+                        .write_number_with_format(row, col, *x, &f[3])
+                        .map_err(err)?;
+                }
+                Cell::Date(d) => {
+                    let t = d.and_hms_opt(0, 0, 0).unwrap_or_default();
+                    sheet
+                        .write_datetime_with_format(row, col, excel_datetime(t)?, &f[4])
+                        .map_err(err)?;
+                }
+                Cell::DateTime(t) => {
+                    sheet
+                        .write_datetime_with_format(row, col, excel_datetime(*t)?, &f[5])
+                        .map_err(err)?;
+                }
+            }
+            if measure {
+                widths[c] = widths[c].max(cell.display_len());
+            }
+            Ok(())
+        };
+
+        sheet
+            .write_string_with_format(0, 0, &s.title, &heading)
+            .map_err(err)?;
+        let mut r = 1;
+        for (label, value) in &s.info {
+            write(sheet, r, 0, &Cell::text(label.clone()), &bold, false)?;
+            write(sheet, r, 1, value, &plain, false)?;
+            r += 1;
+        }
+        r += 1;
+        let header_row = r;
+        for (c, h) in s.headers.iter().enumerate() {
+            write(sheet, r, c, &Cell::text(h.clone()), &bold, true)?;
+        }
+        r += 1;
+        for row in &s.rows {
+            for (c, cell) in row.iter().enumerate() {
+                write(sheet, r, c, cell, &plain, true)?;
+            }
+            r += 1;
+        }
+        if let Some(totals) = &s.totals {
+            for (c, cell) in totals.iter().enumerate() {
+                write(sheet, r, c, cell, &bold, true)?;
+            }
+        }
+        for (c, w) in widths.iter().enumerate() {
+            sheet
+                .set_column_width(col_num(c)?, ((*w).clamp(8, 58) + 2) as f64)
+                .map_err(err)?;
+        }
+        sheet
+            .set_freeze_panes(row_num(header_row + 1)?, 0)
+            .map_err(err)?;
+    }
+    workbook.save_to_buffer().map_err(err)
+}
+
 /// CSV for download: UTF-8 with a byte-order mark (so Excel opens Chinese text correctly),
 /// comma-separated, CRLF line ends, fields quoted when needed (RFC 4180).
 ///
@@ -1532,6 +1760,70 @@ mod tests {
 
     fn csv(text: &str) -> Result<Table, TabularError> {
         read_table(text.as_bytes(), Format::Csv)
+    }
+
+    #[test]
+    fn report_cells_are_typed_below_a_title_block_and_codes_stay_text() {
+        let day = chrono::NaiveDate::from_ymd_opt(2019, 12, 31).unwrap();
+        let sheet = ReportSheet {
+            name: "全市合计".into(),
+            title: "2019年度目标".into(),
+            info: title_lines(
+                "通化市",
+                "220500",
+                Some(2019),
+                Vec::new(),
+                day,
+                "city-bureau",
+            ),
+            headers: vec![
+                "指标".into(),
+                "分子".into(),
+                "比例".into(),
+                "代码".into(),
+                "日期".into(),
+            ],
+            rows: vec![vec![
+                Cell::text("覆盖率"),
+                Cell::Int(3),
+                Cell::Percent(0.75),
+                Cell::text("91350100M000100Y43"),
+                Cell::Date(day),
+            ]],
+            totals: Some(vec![Cell::text("合计"), Cell::Int(3)]),
+        };
+        let bytes = write_report(&[sheet]).unwrap();
+        let mut book = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+        let range = book.worksheet_range("全市合计").unwrap();
+        let rows: Vec<Vec<Data>> = range.rows().map(|r| r.to_vec()).collect();
+        assert_eq!(rows[0][0], Data::String("2019年度目标".into()));
+        assert_eq!(
+            rows[1][..2],
+            [Data::String("区域".into()), Data::String("通化市".into())]
+        );
+        assert_eq!(
+            rows[2][1],
+            Data::String("220500".into()),
+            "a region code is text"
+        );
+        assert_eq!(rows[3][1], Data::Float(2019.0));
+        assert!(matches!(rows[4][1], Data::DateTime(d) if d.is_datetime()));
+        assert_eq!(rows[6][1], Data::String("city-bureau".into()));
+        assert!(rows[7].iter().all(|c| *c == Data::Empty), "a blank row");
+        assert_eq!(rows[8][0], Data::String("指标".into()));
+        let data = &rows[9];
+        assert_eq!(data[1], Data::Float(3.0));
+        assert_eq!(data[2], Data::Float(0.75));
+        assert_eq!(data[3], Data::String("91350100M000100Y43".into()));
+        match &data[4] {
+            Data::DateTime(d) => assert_eq!(d.as_f64(), 43830.0),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            rows[10][..2],
+            [Data::String("合计".into()), Data::Float(3.0)]
+        );
+        assert_eq!(rows.len(), 11);
     }
 
     #[test]

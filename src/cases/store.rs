@@ -23,7 +23,7 @@ use crate::http::{required_line, required_text, Page, PageQuery};
 use crate::imports::{check_format, file_response};
 use crate::schema::{
     application_fields, case_departments, case_entries, case_measures, case_media_reports,
-    case_subjects, cases, check_feedback, credit_checks, departments, list_entries,
+    case_subjects, cases, check_feedback, credit_checks, departments, list_entries, regions,
 };
 use crate::state::AppState;
 
@@ -1063,23 +1063,53 @@ const EXPORT_HEADERS: &[&str] = &[
     "更正的案例编号",
 ];
 
-/// The export as a file response (the API's and the console's).
+/// The export as a file response (the API's and the console's): CSV as plain text, or a report
+/// workbook with typed cells, a title block and a totals row.
 pub(crate) async fn export_file(
     state: &web::Data<AppState>,
     user: AuthUser,
     f: CaseFilter,
 ) -> Result<HttpResponse, ApiError> {
+    use crate::tabular::Cell;
     user.require(STAFF)?;
     let format = check_format(&f.format)?;
     let key = check_filter(&f, state)?;
     let st = state.clone();
-    let rows = db::run(&state.pool, move |conn| {
+    let produced_by = user.username.clone();
+    let region_code = f
+        .region_code
+        .clone()
+        .or_else(|| user.region_code.clone())
+        .unwrap_or_else(|| crate::auth::CITY_REGION.to_string());
+    let period = match (f.from, f.to) {
+        (None, None) => "不限".to_string(),
+        (from, to) => format!(
+            "{} 至 {}",
+            from.map(|d| d.to_string()).unwrap_or_else(|| "不限".into()),
+            to.map(|d| d.to_string()).unwrap_or_else(|| "不限".into())
+        ),
+    };
+    let year = match (f.from, f.to) {
+        (Some(a), Some(b)) if chrono::Datelike::year(&a) == chrono::Datelike::year(&b) => {
+            Some(chrono::Datelike::year(&a))
+        }
+        _ => None,
+    };
+    let region = region_code.clone();
+    let (rows, cells, region_name) = db::run(&state.pool, move |conn| {
+        let region_name: String = regions::table
+            .find(&region)
+            .select(regions::name)
+            .first(conn)
+            .optional()?
+            .unwrap_or_default();
         let found: Vec<CaseRow> = filtered(&f, &user, &key)?
             .order(cases::id.asc())
             .limit(crate::tabular::MAX_ROWS as i64)
             .select(CaseRow::as_select())
             .load(conn)?;
         let mut rows = Vec::with_capacity(found.len());
+        let mut cells = Vec::with_capacity(found.len());
         for c in &found {
             let v = case_view(conn, &st.pii, c, Disclosure::Masked)?;
             let field_name: String = application_fields::table
@@ -1095,14 +1125,55 @@ pub(crate) async fn export_file(
                 .filter(case_media_reports::case_id.eq(c.id))
                 .count()
                 .get_result(conn)?;
+            let beijing =
+                |t: Option<chrono::NaiveDateTime>| t.map(|t| t + chrono::Duration::hours(8));
             let ts = |t: Option<chrono::NaiveDateTime>| {
-                t.map(|t| {
-                    (t + chrono::Duration::hours(8))
-                        .format("%Y-%m-%d %H:%M")
-                        .to_string()
-                })
-                .unwrap_or_default()
+                beijing(t)
+                    .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default()
             };
+            let stamp = |t: Option<chrono::NaiveDateTime>| {
+                beijing(t).map(Cell::DateTime).unwrap_or(Cell::Empty)
+            };
+            let subjects = v
+                .subjects
+                .iter()
+                .map(|s| format!("{}（{}）", s.name, s.code))
+                .collect::<Vec<_>>()
+                .join("；");
+            let entry_ids = v
+                .entry_ids
+                .iter()
+                .map(i32::to_string)
+                .collect::<Vec<_>>()
+                .join("；");
+            let measures = v
+                .measures
+                .iter()
+                .map(|m| format!("{} {}", m.code, m.title))
+                .collect::<Vec<_>>()
+                .join("；");
+            cells.push(vec![
+                Cell::Int(c.id.into()),
+                Cell::text(v.title.clone()),
+                Cell::text(v.kind.zh()),
+                Cell::text(status_zh(&c.status)),
+                Cell::text(v.department_name.clone()),
+                Cell::text(v.region_code.clone()),
+                Cell::text(field_name.clone()),
+                Cell::Date(v.case_date),
+                Cell::text(subjects.clone()),
+                Cell::text(dept_names.join("；")),
+                Cell::text(entry_ids.clone()),
+                Cell::text(measures.clone()),
+                Cell::text(v.summary.clone()),
+                Cell::Int(media),
+                stamp(c.submitted_at),
+                stamp(c.shared_at),
+                c.corrects_case_id
+                    .map(|i| Cell::Int(i.into()))
+                    .unwrap_or(Cell::Empty),
+            ]);
             rows.push(vec![
                 c.id.to_string(),
                 v.title.clone(),
@@ -1112,22 +1183,10 @@ pub(crate) async fn export_file(
                 v.region_code.clone(),
                 field_name,
                 v.case_date.to_string(),
-                v.subjects
-                    .iter()
-                    .map(|s| format!("{}（{}）", s.name, s.code))
-                    .collect::<Vec<_>>()
-                    .join("；"),
+                subjects,
                 dept_names.join("；"),
-                v.entry_ids
-                    .iter()
-                    .map(i32::to_string)
-                    .collect::<Vec<_>>()
-                    .join("；"),
-                v.measures
-                    .iter()
-                    .map(|m| format!("{} {}", m.code, m.title))
-                    .collect::<Vec<_>>()
-                    .join("；"),
+                entry_ids,
+                measures,
                 v.summary.clone(),
                 media.to_string(),
                 ts(c.submitted_at),
@@ -1137,17 +1196,68 @@ pub(crate) async fn export_file(
                     .unwrap_or_default(),
             ]);
         }
-        Ok(rows)
+        Ok((rows, cells, region_name))
     })
     .await?;
-    file_response(
-        format,
-        "联合奖惩案例",
-        "cases",
-        "联合奖惩案例",
-        EXPORT_HEADERS,
-        &rows,
-    )
+    if format == "csv" {
+        return file_response(
+            format,
+            "联合奖惩案例",
+            "cases",
+            "联合奖惩案例",
+            EXPORT_HEADERS,
+            &rows,
+        );
+    }
+    let count = |kind: &str| rows.iter().filter(|r| r[2] == kind).count() as i64;
+    let media: i64 = cells
+        .iter()
+        .map(|r| match r[13] {
+            Cell::Int(n) => n,
+            _ => 0,
+        })
+        .sum();
+    let mut totals = vec![Cell::Empty; EXPORT_HEADERS.len()];
+    totals[0] = Cell::text("合计");
+    totals[1] = Cell::text(format!(
+        "共{}件（守信激励{}件，失信惩戒{}件）",
+        rows.len(),
+        count(CaseKind::Reward.zh()),
+        count(CaseKind::Punishment.zh())
+    ));
+    totals[13] = Cell::Int(media);
+    let info = crate::tabular::title_lines(
+        &region_name,
+        &region_code,
+        year,
+        vec![
+            ("案例日期".to_string(), Cell::text(period)),
+            ("案例数".to_string(), Cell::Int(rows.len() as i64)),
+        ],
+        crate::entries::today(),
+        &produced_by,
+    );
+    let sheet = crate::tabular::ReportSheet {
+        name: "联合奖惩案例".into(),
+        title: "守信联合激励和失信联合惩戒案例".into(),
+        info,
+        headers: EXPORT_HEADERS.iter().map(|h| h.to_string()).collect(),
+        rows: cells,
+        totals: Some(totals),
+    };
+    let bytes =
+        crate::tabular::write_report(&[sheet]).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            crate::imports::disposition(
+                &format!("cases-{region_code}"),
+                &format!("{region_name}联合奖惩案例（{region_code}）"),
+                "xlsx",
+            ),
+        ))
+        .body(bytes))
 }
 
 /// A stored case as input (for edits and corrections).

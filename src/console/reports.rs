@@ -54,7 +54,9 @@ async fn targets_export(
     query: web::Query<TargetsForm>,
 ) -> HttpResponse {
     match caller_report(signed, &state, query.year, query.as_of).await {
-        Ok((_, _, _, report)) => crate::targets::export_file(&report).unwrap_or_else(api_error),
+        Ok((user, _, _, report)) => {
+            crate::targets::export_file(&report, &user.username).unwrap_or_else(api_error)
+        }
         Err(page) => page,
     }
 }

@@ -705,38 +705,265 @@ pub async fn export(
     check_month(q.year, q.month)?;
     let format = crate::imports::check_format(&q.format)?;
     let (year, month) = (q.year, q.month);
-    let s = state
+    let produced_by = user.username.clone();
+    let book = format == "xlsx";
+    let (s, names, breakdown) = state
         .receipts
-        .run_settled(&state.pool, move |conn| stats_for(conn, &user, &q))
+        .run_settled(&state.pool, move |conn| {
+            let s = stats_for(conn, &user, &q)?;
+            let names = scope_names(conn.conn(), &s)?;
+            // The per-region sheet is the workbook's only.
+            let breakdown = if book {
+                breakdown(conn, &s)?
+            } else {
+                Vec::new()
+            };
+            Ok((s, names, breakdown))
+        })
         .await?;
     let live = serde_json::to_value(&s.live).unwrap_or(Value::Null);
     let snap = s.snapshot.as_ref().map(|x| x.figures.clone());
-    let rows: Vec<Vec<String>> = ROWS
+    if format == "csv" {
+        let rows: Vec<Vec<String>> = ROWS
+            .iter()
+            .map(|(label, path)| {
+                vec![
+                    label.to_string(),
+                    at(&live, path),
+                    snap.as_ref().map(|v| at(v, path)).unwrap_or_default(),
+                    s.difference
+                        .as_ref()
+                        .map(|v| at(v, path))
+                        .unwrap_or_default(),
+                ]
+            })
+            .collect();
+        let title = format!(
+            "{}年{}月统计（{}）",
+            year,
+            month,
+            s.region_code.as_deref().unwrap_or("全市")
+        );
+        return file_response(
+            format,
+            &title,
+            &format!("monthly-{year}-{month:02}"),
+            &title,
+            &["指标", "实时数", "关账快照数", "差异（实时−快照）"],
+            &rows,
+        );
+    }
+    workbook(year, month, &s, &names, &breakdown, &produced_by)
+}
+
+/// Region name and code, and the department's name, of the figures' scope.
+struct ScopeNames {
+    region_code: String,
+    region_name: String,
+    department: Option<String>,
+}
+
+fn scope_names(conn: &mut DbConnection, s: &MonthlyStats) -> Result<ScopeNames, ApiError> {
+    use crate::schema::{departments, regions};
+    let region_code = s
+        .region_code
+        .clone()
+        .unwrap_or_else(|| CITY_REGION.to_string());
+    let region_name = regions::table
+        .find(&region_code)
+        .select(regions::name)
+        .first::<String>(conn)
+        .optional()?
+        .unwrap_or_default();
+    let department = match s.department_id {
+        Some(d) => departments::table
+            .find(d)
+            .select(departments::name)
+            .first::<String>(conn)
+            .optional()?,
+        None => None,
+    };
+    Ok(ScopeNames {
+        region_code,
+        region_name,
+        department,
+    })
+}
+
+/// The month's live figures per region (the whole city: every region; otherwise the scope
+/// itself), for the 分区域 sheet and its totals row: (name, code, figures).
+fn breakdown(
+    conn: &mut Settled<'_>,
+    s: &MonthlyStats,
+) -> Result<Vec<(String, String, Value)>, ApiError> {
+    use crate::schema::regions;
+    let month = s.month;
+    let scopes: Vec<(String, String, Scope)> = match (&s.region_code, s.department_id) {
+        (None, None) => regions::table
+            .order(regions::code.asc())
+            .select((regions::code, regions::name))
+            .load::<(String, String)>(conn.conn())?
+            .into_iter()
+            .map(|(code, name)| {
+                (
+                    name,
+                    code.clone(),
+                    Scope {
+                        region: Some(code),
+                        department: None,
+                    },
+                )
+            })
+            .collect(),
+        (region, department) => {
+            let code = region.clone().unwrap_or_else(|| CITY_REGION.to_string());
+            let name = regions::table
+                .find(&code)
+                .select(regions::name)
+                .first::<String>(conn.conn())
+                .optional()?
+                .unwrap_or_default();
+            vec![(
+                name,
+                code,
+                Scope {
+                    region: region.clone(),
+                    department,
+                },
+            )]
+        }
+    };
+    scopes
+        .into_iter()
+        .map(|(name, code, scope)| {
+            let figures = compute(conn, &scope, s.year, month)?;
+            Ok((
+                name,
+                code,
+                serde_json::to_value(&figures).unwrap_or(Value::Null),
+            ))
+        })
+        .collect()
+}
+
+fn number(v: &Value, path: &[&str]) -> Option<i64> {
+    let mut cur = v;
+    for p in path {
+        cur = &cur[*p];
+    }
+    cur.as_i64()
+}
+
+/// The month as a report workbook: the figures (live, snapshot, difference) and the live figures
+/// per region with a totals row, each sheet with its title block.
+fn workbook(
+    year: i32,
+    month: u32,
+    s: &MonthlyStats,
+    names: &ScopeNames,
+    breakdown: &[(String, String, Value)],
+    produced_by: &str,
+) -> Result<HttpResponse, ApiError> {
+    use crate::tabular::{Cell, ReportSheet};
+    let live = serde_json::to_value(&s.live).unwrap_or(Value::Null);
+    let snap = s.snapshot.as_ref().map(|x| x.figures.clone());
+    let cell = |v: Option<&Value>, path: &[&str]| {
+        v.and_then(|v| number(v, path))
+            .map(Cell::Int)
+            .unwrap_or(Cell::Empty)
+    };
+    let rows: Vec<Vec<Cell>> = ROWS
         .iter()
         .map(|(label, path)| {
             vec![
-                label.to_string(),
-                at(&live, path),
-                snap.as_ref().map(|v| at(v, path)).unwrap_or_default(),
-                s.difference
-                    .as_ref()
-                    .map(|v| at(v, path))
-                    .unwrap_or_default(),
+                Cell::text(*label),
+                cell(Some(&live), path),
+                cell(snap.as_ref(), path),
+                cell(s.difference.as_ref(), path),
             ]
         })
         .collect();
-    let title = format!(
-        "{}年{}月统计（{}）",
-        year,
-        month,
-        s.region_code.as_deref().unwrap_or("全市")
+    let (_, last) = month_bounds(year, month)
+        .map(|(a, b, _, _)| (a, b.pred_opt().unwrap_or(a)))
+        .ok_or_else(|| ApiError::internal("bad month"))?;
+    let as_of = last.min(crate::entries::today());
+    let mut extra = vec![("月份".to_string(), Cell::Int(month.into()))];
+    if let Some(d) = &names.department {
+        extra.push(("部门".to_string(), Cell::text(d.clone())));
+    }
+    extra.push((
+        "关账状态".to_string(),
+        Cell::text(if s.closed { "已关账" } else { "未关账" }),
+    ));
+    if let Some(snapshot) = &s.snapshot {
+        extra.push((
+            "关账时间（北京时间）".to_string(),
+            Cell::DateTime(snapshot.closed_at + chrono::Duration::hours(8)),
+        ));
+    }
+    let info = crate::tabular::title_lines(
+        &names.region_name,
+        &names.region_code,
+        Some(year),
+        extra,
+        as_of,
+        produced_by,
     );
-    file_response(
-        format,
-        &title,
-        &format!("monthly-{year}-{month:02}"),
-        &title,
-        &["指标", "实时数", "关账快照数", "差异（实时−快照）"],
-        &rows,
-    )
+    let title = format!("{year}年{month}月守信联合激励和失信联合惩戒统计");
+    let mut region_headers = vec!["区域".to_string(), "区域代码".to_string()];
+    region_headers.extend(ROWS.iter().map(|(label, _)| label.to_string()));
+    let region_rows: Vec<Vec<Cell>> = breakdown
+        .iter()
+        .map(|(name, code, v)| {
+            let mut row = vec![Cell::text(name.clone()), Cell::text(code.clone())];
+            row.extend(ROWS.iter().map(|(_, path)| cell(Some(v), path)));
+            row
+        })
+        .collect();
+    let mut totals = vec![Cell::text("合计"), Cell::Empty];
+    totals.extend(ROWS.iter().map(|(_, path)| {
+        Cell::Int(
+            breakdown
+                .iter()
+                .filter_map(|(_, _, v)| number(v, path))
+                .sum(),
+        )
+    }));
+    let sheets = [
+        ReportSheet {
+            name: format!("{year}年{month}月统计"),
+            title: title.clone(),
+            info: info.clone(),
+            headers: ["指标", "实时数", "关账快照数", "差异（实时−快照）"]
+                .iter()
+                .map(|h| h.to_string())
+                .collect(),
+            rows,
+            totals: None,
+        },
+        ReportSheet {
+            name: "分区域".into(),
+            title: format!("{title}（分区域实时数）"),
+            info,
+            headers: region_headers,
+            rows: region_rows,
+            totals: Some(totals),
+        },
+    ];
+    let bytes =
+        crate::tabular::write_report(&sheets).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            crate::imports::disposition(
+                &format!("monthly-{}-{year}-{month:02}", names.region_code),
+                &format!(
+                    "{}{year}年{month}月统计（{}）",
+                    names.region_name, names.region_code
+                ),
+                "xlsx",
+            ),
+        ))
+        .body(bytes))
 }

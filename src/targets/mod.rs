@@ -21,6 +21,7 @@ use crate::schema::{
     cases, departments, list_entries, national_baselines, regions, special_rectification_items,
 };
 use crate::state::AppState;
+use crate::tabular::{Cell, ReportSheet};
 
 pub const COVERAGE_GOAL: f64 = 0.5;
 pub const CASE_GOAL: f64 = 0.1;
@@ -725,25 +726,53 @@ fn baseline_zh(b: Baseline) -> &'static str {
     }
 }
 
-fn figure_row(name: &str, f: &Figure) -> Vec<String> {
-    let opt = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_else(|| "—".into());
+/// What the sheets show instead of a ratio that cannot be computed: a population figure
+/// (training, commitment, section 九) with nobody in it has no list subjects; the others have no
+/// national baseline.
+fn no_ratio_zh(f: &Figure) -> &'static str {
+    if f.baseline == Baseline::Population {
+        "无名单主体"
+    } else {
+        "无国家基数"
+    }
+}
+
+fn ratio_cell(f: &Figure) -> Cell {
+    f.ratio
+        .map(Cell::Percent)
+        .unwrap_or_else(|| Cell::text(no_ratio_zh(f)))
+}
+
+fn met_zh(f: &Figure) -> &'static str {
+    match f.met {
+        Some(true) => "达标",
+        Some(false) => "未达标",
+        None => "—",
+    }
+}
+
+/// Numerator, denominator, ratio, goal, met, shortfall of a figure: typed cells.
+fn figure_cells(f: &Figure) -> Vec<Cell> {
     vec![
-        name.to_string(),
-        f.numerator.to_string(),
-        opt(f.denominator),
-        f.ratio
-            .map(|r| format!("{:.1}%", r * 100.0))
-            .unwrap_or_else(|| "无国家基数".into()),
-        format!("{:.0}%", f.goal * 100.0),
-        match f.met {
-            Some(true) => "达标".into(),
-            Some(false) => "未达标".into(),
-            None => "—".into(),
-        },
-        opt(f.shortfall),
-        baseline_zh(f.baseline).to_string(),
+        Cell::Int(f.numerator),
+        Cell::int_or(f.denominator, "—"),
+        ratio_cell(f),
+        Cell::Goal(f.goal),
+        Cell::text(met_zh(f)),
+        Cell::int_or(f.shortfall, "—"),
     ]
 }
+
+fn figure_row(name: &str, f: &Figure) -> Vec<Cell> {
+    let mut row = vec![Cell::text(name)];
+    row.extend(figure_cells(f));
+    row.push(Cell::text(baseline_zh(f.baseline)));
+    row
+}
+
+/// The title block's note on the words that stand for a missing ratio.
+const LEGEND_ZH: &str = "比例为“无国家基数”：无国家层面认定数（分母为零）；比例为“无名单主体”：\
+                         本年度无名单主体（分母为零）；差额：达到目标还需增加的数量";
 
 const SHEET_HEADERS: [&str; 8] = [
     "指标",
@@ -756,7 +785,7 @@ const SHEET_HEADERS: [&str; 8] = [
     "分母来源",
 ];
 
-fn region_rows(r: &RegionTargets) -> Vec<Vec<String>> {
+fn region_rows(r: &RegionTargets) -> Vec<Vec<Cell>> {
     vec![
         figure_row("红黑名单数量（覆盖率）", &r.list_coverage),
         figure_row("联合奖惩案例", &r.case_ratio),
@@ -788,75 +817,124 @@ pub async fn export(
     query: crate::http::Query<TargetsExportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
+    let produced_by = user.username.clone();
     let report = report_for(&state, user, q.year, q.region, q.as_of).await?;
-    export_file(&report)
+    export_file(&report, &produced_by)
 }
 
 /// The report as a workbook: one sheet per region, one for the departments (the API's and the
-/// console's export).
-pub(crate) fn export_file(report: &TargetsReport) -> Result<HttpResponse, ApiError> {
-    let mut sheets: Vec<(String, Vec<Vec<String>>)> = Vec::new();
-    let title = if report.region_code == CITY_REGION {
+/// console's export). Every sheet opens with a title block; `produced_by` is the caller's
+/// user name.
+pub(crate) fn export_file(
+    report: &TargetsReport,
+    produced_by: &str,
+) -> Result<HttpResponse, ApiError> {
+    let report_name = format!("{}年度守信联合激励和失信联合惩戒工作目标", report.year);
+    let info = |r: &RegionTargets| {
+        crate::tabular::title_lines(
+            &r.region_name,
+            &r.region_code,
+            Some(report.year),
+            vec![("说明".to_string(), Cell::text(LEGEND_ZH))],
+            report.as_of,
+            produced_by,
+        )
+    };
+    let headers: Vec<String> = SHEET_HEADERS.iter().map(|h| h.to_string()).collect();
+    let mut sheets = Vec::new();
+    let total_name = if report.region_code == CITY_REGION {
         "全市合计".to_string()
     } else {
         report.total.region_name.clone()
     };
-    sheets.push((title, region_rows(&report.total)));
+    sheets.push(ReportSheet {
+        name: total_name,
+        title: report_name.clone(),
+        info: info(&report.total),
+        headers: headers.clone(),
+        rows: region_rows(&report.total),
+        totals: None,
+    });
     for r in &report.regions {
         let name = if r.region_code == CITY_REGION {
             "市本级".to_string()
         } else {
             r.region_name.clone()
         };
-        sheets.push((name, region_rows(r)));
+        sheets.push(ReportSheet {
+            name,
+            title: report_name.clone(),
+            info: info(r),
+            headers: headers.clone(),
+            rows: region_rows(r),
+            totals: None,
+        });
     }
-    let dept_headers = [
+    let mut dept_headers: Vec<String> = [
         "部门",
-        "所属区域",
+        "所属区域代码",
         "本地在册红黑名单",
         "国家层面认定在册",
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .collect();
+    for figure in [
         "覆盖率",
         "培训率",
         "承诺比例",
         "专项治理整改退出率",
         "专项治理信用承诺率",
-    ];
-    let pct = |f: &Figure| {
-        f.ratio
-            .map(|r| format!("{:.1}%", r * 100.0))
-            .unwrap_or_else(|| "—".into())
-    };
-    let dept_rows: Vec<Vec<String>> = report
+    ] {
+        for part in ["分子", "分母", "比例", "目标", "是否达标", "差额"] {
+            dept_headers.push(format!("{figure}·{part}"));
+        }
+    }
+    let dept_rows: Vec<Vec<Cell>> = report
         .departments
         .iter()
         .map(|d| {
-            vec![
-                d.department_name.clone(),
-                d.region_code.clone(),
-                d.local_in_force.to_string(),
-                d.national_in_force.to_string(),
-                pct(&d.list_coverage),
-                pct(&d.training_rate),
-                pct(&d.commitment_ratio),
-                pct(&d.special_exit_rate),
-                pct(&d.special_commitment_rate),
-            ]
+            let mut row = vec![
+                Cell::text(d.department_name.clone()),
+                Cell::text(d.region_code.clone()),
+                Cell::Int(d.local_in_force),
+                Cell::Int(d.national_in_force),
+            ];
+            for f in [
+                &d.list_coverage,
+                &d.training_rate,
+                &d.commitment_ratio,
+                &d.special_exit_rate,
+                &d.special_commitment_rate,
+            ] {
+                row.extend(figure_cells(f));
+            }
+            row
         })
         .collect();
-    let mut data: Vec<crate::tabular::SheetData<'_>> = sheets
-        .iter()
-        .map(|(n, rows)| (n.as_str(), &SHEET_HEADERS[..], rows.as_slice()))
-        .collect();
-    data.push(("各部门", &dept_headers[..], dept_rows.as_slice()));
+    sheets.push(ReportSheet {
+        name: "各部门".into(),
+        title: format!("{report_name}（各部门）"),
+        info: info(&report.total),
+        headers: dept_headers,
+        rows: dept_rows,
+        totals: None,
+    });
     let bytes =
-        crate::tabular::write_xlsx_sheets(&data).map_err(|e| ApiError::internal(e.to_string()))?;
+        crate::tabular::write_report(&sheets).map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(HttpResponse::Ok()
         .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         .insert_header((
             actix_web::http::header::CONTENT_DISPOSITION,
             crate::imports::disposition(
-                &format!("targets-{}-{}", report.year, report.as_of),
-                &format!("{}年度信用目标（截至{}）", report.year, report.as_of),
+                &format!(
+                    "targets-{}-{}-{}",
+                    report.region_code, report.year, report.as_of
+                ),
+                &format!(
+                    "{}{}年度信用目标（{}，截至{}）",
+                    report.total.region_name, report.year, report.region_code, report.as_of
+                ),
                 "xlsx",
             ),
         ))

@@ -29,3 +29,4 @@ mod stats;
 mod targets;
 mod uploads;
 mod users;
+mod workbooks;
