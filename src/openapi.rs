@@ -15,8 +15,10 @@ use crate::error::{FieldError, Problem};
 the four lists (信用\"四张清单\"), red and black lists (红黑名单), credit repair (信用修复), cases \
 (联合奖惩案例) and year-end targets. Errors are RFC 9457 problem details \
 (`application/problem+json`) with a stable `code`.",
-        license(name = "MIT")
+        license(name = "MIT"),
+        contact(name = "credit-lists maintainers")
     ),
+
     modifiers(&BearerScheme),
     components(schemas(Problem, FieldError)),
     tags(

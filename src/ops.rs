@@ -17,7 +17,8 @@ pub struct Health {
 }
 
 /// Liveness: answers without touching the database.
-#[utoipa::path(tag = "operations", responses((status = 200, description = "The process is up", body = Health)))]
+#[utoipa::path(
+    operation_id = "ops_health",tag = "operations", responses((status = 200, description = "The process is up", body = Health)))]
 #[get("/health")]
 pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(Health {
@@ -36,6 +37,7 @@ pub struct Readiness {
 
 /// Readiness: the database answers.
 #[utoipa::path(
+    operation_id = "ops_ready",
     tag = "operations",
     responses(
         (status = 200, description = "Ready to serve", body = Readiness),
@@ -61,6 +63,7 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
 
 /// Prometheus text format: requests by route and status, latency histogram, pool usage.
 #[utoipa::path(
+    operation_id = "ops_metrics",
     tag = "operations",
     responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"))
 )]

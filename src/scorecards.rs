@@ -379,6 +379,7 @@ fn compute(
 /// Department scorecards (评估指标) for a quarter: the points the service's records prove, with
 /// evidence ids and what is missing; items it cannot see are `not_measured`.
 #[utoipa::path(
+    operation_id = "scorecards",
     tag = "targets",
     security(("bearer" = [])),
     params(ScorecardQuery),

@@ -100,6 +100,7 @@ const BACKDATED_PATTERN: &str = "%\"backdated\":true%";
 
 /// Read the audit trail, newest first (admin: everything; bureau: its region).
 #[utoipa::path(
+    operation_id = "audit_list_audit",
     tag = "audit",
     security(("bearer" = [])),
     params(AuditFilter),
@@ -204,6 +205,7 @@ pub async fn list_audit(
 
 /// Check the whole hash chain (admin); the answer names the first broken link.
 #[utoipa::path(
+    operation_id = "audit_verify_audit",
     tag = "audit",
     security(("bearer" = [])),
     responses(

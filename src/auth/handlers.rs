@@ -18,6 +18,7 @@ use crate::users::UserView;
 /// with `Retry-After`); failures from other clients only slow an account down. The answer never
 /// tells whether the username exists.
 #[utoipa::path(
+    operation_id = "auth_login",
     tag = "auth",
     request_body = LoginRequest,
     responses(
@@ -44,6 +45,7 @@ pub async fn login(
 /// Exchange a refresh token for a new pair. Each refresh token works once: presenting a spent
 /// one again ends the whole session (every token of that login), since it was probably stolen.
 #[utoipa::path(
+    operation_id = "auth_refresh",
     tag = "auth",
     request_body = RefreshRequest,
     responses(
@@ -66,6 +68,7 @@ pub async fn refresh(
 
 /// End the current session: its access and refresh tokens stop working at once.
 #[utoipa::path(
+    operation_id = "auth_logout",
     tag = "auth",
     security(("bearer" = [])),
     responses(
@@ -81,6 +84,7 @@ pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRe
 
 /// The caller's own account, role and scope.
 #[utoipa::path(
+    operation_id = "auth_me",
     tag = "auth",
     security(("bearer" = [])),
     responses(
@@ -96,6 +100,7 @@ pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRespon
 
 /// Change one's own password; other sessions of the account end, this one stays.
 #[utoipa::path(
+    operation_id = "auth_change_own_password",
     tag = "auth",
     security(("bearer" = [])),
     request_body = PasswordChange,

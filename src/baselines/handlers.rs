@@ -13,6 +13,7 @@ use crate::state::AppState;
 /// Declared national-level identification counts (国家层面认定), by year, region and list type.
 /// Admins and the city bureau see every region; a county bureau only its own.
 #[utoipa::path(
+    operation_id = "baselines_list_baselines",
     tag = "baselines",
     security(("bearer" = [])),
     params(BaselineFilter),
@@ -36,6 +37,7 @@ pub async fn list_baselines(
 /// Set the declared count of one region, year and list type (admin, or a bureau whose region
 /// covers `region_code`). Creates or replaces it; audited with before and after.
 #[utoipa::path(
+    operation_id = "baselines_put_baseline",
     tag = "baselines",
     security(("bearer" = [])),
     request_body = BaselineInput,

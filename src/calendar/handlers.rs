@@ -34,6 +34,7 @@ fn check_year(year: i32) -> Result<(), ApiError> {
 /// A year's public holidays (Monday–Friday days off) and make-up working days (调休上班). Days
 /// without a row follow the Monday–Friday rule.
 #[utoipa::path(
+    operation_id = "calendar_get_calendar",
     tag = "calendar",
     security(("bearer" = [])),
     params(("year" = i32, Path, minimum = 2000, maximum = 2100, description = "Calendar year, 2000–2100", example = 2019)),
@@ -140,6 +141,7 @@ fn validate_year(year: i32, input: CalendarYearInput) -> Result<CalendarYear, Ap
 /// Replace a year's calendar (admin). The body is the complete new set: days not listed lose
 /// their row. Audited with the previous and the new set.
 #[utoipa::path(
+    operation_id = "calendar_put_calendar",
     tag = "calendar",
     security(("bearer" = [])),
     params(("year" = i32, Path, minimum = 2000, maximum = 2100, description = "Calendar year, 2000–2100", example = 2026)),
@@ -199,6 +201,7 @@ pub struct WorkingDaysResult {
 /// The deadline `days` working days after `from`, by the stored calendar: the same arithmetic
 /// the service uses for its own time limits (the n-th working day strictly after `from`).
 #[utoipa::path(
+    operation_id = "calendar_add_working_days",
     tag = "calendar",
     security(("bearer" = [])),
     params(AddWorkingDaysQuery),

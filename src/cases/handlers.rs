@@ -51,6 +51,7 @@ fn respond(status: u16, v: CaseView) -> HttpResponse {
 /// user returns the case created the first time (200) instead of filing another (the first
 /// answer is 201); the same key with a different body is 422 `idempotency_key_reused`.
 #[utoipa::path(
+    operation_id = "cases_create",
     tag = "cases",
     security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe (at most 200 characters)")),
@@ -93,6 +94,7 @@ pub struct FromFeedbackQuery {
 /// published entries on the matching list, the field and the decision date. Only when the feedback
 /// applied at least one measure.
 #[utoipa::path(
+    operation_id = "cases_from_feedback",
     tag = "cases",
     security(("bearer" = [])),
     params(
@@ -122,6 +124,7 @@ pub async fn from_feedback(
 
 /// One case.
 #[utoipa::path(
+    operation_id = "cases_get_one",
     tag = "cases",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Case id")),
@@ -144,6 +147,7 @@ pub async fn get_one(
 
 /// Change a draft case. Lists given replace the stored ones.
 #[utoipa::path(
+    operation_id = "cases_update",
     tag = "cases",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Case id")),
@@ -171,6 +175,7 @@ pub async fn update(
 
 /// Submit a draft (报送): it then needs at least one subject and one measure applied.
 #[utoipa::path(
+    operation_id = "cases_submit",
     tag = "cases",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Case id")),
@@ -202,6 +207,7 @@ pub async fn submit(
 /// same transaction. A shared case never changes again. `shared_on` records a case shared on a
 /// past day (补录); the audit records say `backdated`.
 #[utoipa::path(
+    operation_id = "cases_share",
     tag = "cases",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Case id")),
@@ -231,6 +237,7 @@ pub async fn share(
 /// File a correction of a submitted or shared case: a new draft with the same content, linked by
 /// `corrects_case_id`, edited and submitted like any draft. Drafts are edited in place instead.
 #[utoipa::path(
+    operation_id = "cases_correct",
     tag = "cases",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Case id")),
@@ -254,6 +261,7 @@ pub async fn correct(
 
 /// Cases in your scope, newest case date first.
 #[utoipa::path(
+    operation_id = "cases_list",
     tag = "cases",
     security(("bearer" = [])),
     params(CaseFilter),
@@ -278,6 +286,7 @@ pub async fn list(
 /// Export the cases of the list's filters (xlsx or csv, Chinese headers; codes of individuals
 /// masked).
 #[utoipa::path(
+    operation_id = "cases_export",
     tag = "cases",
     security(("bearer" = [])),
     params(CaseFilter),

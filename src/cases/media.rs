@@ -80,6 +80,7 @@ pub fn valid_link(link: &str) -> bool {
 
 /// The media reports of a case, oldest first.
 #[utoipa::path(
+    operation_id = "cases_media_list",
     tag = "cases",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Case id")),
@@ -108,6 +109,7 @@ pub async fn list(
 
 /// Record a media report about a case (the filing department or a bureau covering its region).
 #[utoipa::path(
+    operation_id = "cases_media_create",
     tag = "cases",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Case id")),

@@ -106,6 +106,7 @@ fn truncate_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
 /// retry with the same content is answered with the stored feedback (200), a different second
 /// feedback with 409 `feedback_exists`.
 #[utoipa::path(
+    operation_id = "checks_feedback_create",
     tag = "credit-checks",
     security(("bearer" = [])),
     params(

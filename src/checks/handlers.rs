@@ -226,6 +226,7 @@ async fn run_checks(
 /// Check a subject's credit before a decision (信用核查). The answer is stored as a receipt before
 /// it is sent.
 #[utoipa::path(
+    operation_id = "checks_check",
     tag = "credit-checks",
     security(("bearer" = [])),
     request_body = CheckRequest,
@@ -270,6 +271,7 @@ pub async fn check(
 /// Check up to 1,000 subjects at once (a bid evaluation with all its bidders). Each valid code
 /// gets its own receipt; an invalid code gets an error in its place and does not fail the batch.
 #[utoipa::path(
+    operation_id = "checks_batch",
     tag = "credit-checks",
     security(("bearer" = [])),
     request_body = BatchRequest,
@@ -349,6 +351,7 @@ pub async fn batch(
 
 /// A receipt (核查记录): the answer exactly as it was given, even if the lists changed since.
 #[utoipa::path(
+    operation_id = "checks_get_receipt",
     tag = "credit-checks",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Check id")),
@@ -422,6 +425,7 @@ pub struct ReceiptSummary {
 /// Receipts for staff: bureaus see their region, admins and the city bureau all, department
 /// officers the checks made by their department.
 #[utoipa::path(
+    operation_id = "checks_list_receipts",
     tag = "credit-checks",
     security(("bearer" = [])),
     params(ReceiptFilter),

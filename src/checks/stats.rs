@@ -72,6 +72,7 @@ pub struct CheckStats {
 /// Checks by field, caller department and advice; feedback rate; distinct fields in which credit
 /// records were applied per region. Bureau (its region) and admin.
 #[utoipa::path(
+    operation_id = "checks_stats",
     tag = "credit-checks",
     security(("bearer" = [])),
     params(StatsQuery),

@@ -140,6 +140,7 @@ fn watch_view(state: &AppState, (id, code, enc, created_at): WatchRow) -> WatchV
 
 /// Watch subjects (e.g. those an approval system licensed). Audited (ID numbers masked).
 #[utoipa::path(
+    operation_id = "checks_watches_create",
     tag = "watches",
     security(("bearer" = [])),
     request_body = WatchRequest,
@@ -253,6 +254,7 @@ pub async fn create(
 
 /// The caller's watches.
 #[utoipa::path(
+    operation_id = "checks_watches_list",
     tag = "watches",
     security(("bearer" = [])),
     responses(
@@ -283,6 +285,7 @@ pub async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResp
 
 /// Stop watching a subject. Its notifications stay in the feed. Audited.
 #[utoipa::path(
+    operation_id = "checks_watches_remove",
     tag = "watches",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Watch id")),
@@ -425,6 +428,7 @@ fn missing_expiries(
 /// Notifications for the caller's watched subjects, oldest first, after the cursor. Walking the
 /// feed with `after = next_cursor` sees each notification exactly once.
 #[utoipa::path(
+    operation_id = "checks_watches_notifications",
     tag = "watches",
     security(("bearer" = [])),
     params(FeedQuery),

@@ -16,6 +16,7 @@ use super::store::{
 
 /// Identify a subject on the red or black list (draft).
 #[utoipa::path(
+    operation_id = "entries_create",
     tag = "list-entries",
     security(("bearer" = [])),
     request_body = NewEntry,
@@ -40,6 +41,7 @@ pub async fn create(
 
 /// One entry.
 #[utoipa::path(
+    operation_id = "entries_get_one",
     tag = "list-entries",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Entry id")),
@@ -63,6 +65,7 @@ pub async fn get_one(
 /// Publish a draft entry (公示). Publishing a black entry removes the subject's red entries in
 /// force, with reason `black_listed_while_red`, in the same transaction.
 #[utoipa::path(
+    operation_id = "entries_publish",
     tag = "list-entries",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Entry id")),
@@ -89,6 +92,7 @@ pub async fn publish(
 /// statement (陈述申辩), which a local black entry needs before it is published (国办发〔2020〕49号
 /// (八)). Audited as `list_entry.notice`.
 #[utoipa::path(
+    operation_id = "entries_notice",
     tag = "list-entries",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Entry id")),
@@ -116,6 +120,7 @@ pub async fn notice(
 
 /// Remove an entry in force from the list (移出). The record stays; the removal is published.
 #[utoipa::path(
+    operation_id = "entries_remove",
     tag = "list-entries",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Entry id")),
@@ -143,6 +148,7 @@ pub async fn remove(
 
 /// Discard a draft entry (never published, so nothing public changes). Audited.
 #[utoipa::path(
+    operation_id = "entries_discard_draft",
     tag = "list-entries",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Entry id")),
@@ -166,6 +172,7 @@ pub async fn discard_draft(
 
 /// List entries with filters, sorting and paging (drafts only for those who manage them).
 #[utoipa::path(
+    operation_id = "entries_list",
     tag = "list-entries",
     security(("bearer" = [])),
     params(EntryFilter),
@@ -189,6 +196,7 @@ pub async fn list(
 
 /// Every change to an entry, oldest first (from the audit trail; codes masked).
 #[utoipa::path(
+    operation_id = "entries_history",
     tag = "list-entries",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Entry id")),

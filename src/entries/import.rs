@@ -226,6 +226,7 @@ fn column_for_field(field: &str) -> Option<usize> {
 /// default) and read row by row (up to `import_max_rows`, 1,000,000): memory does not grow with
 /// the file. The import is one audit record (`list_entry.import`) naming the entries it created.
 #[utoipa::path(
+    operation_id = "entries_import",
     tag = "list-entries",
     security(("bearer" = [])),
     params(ImportQuery),
@@ -633,6 +634,7 @@ fn write_batch(
 
 /// The import template: the headers (required ones marked `*`) and one example row.
 #[utoipa::path(
+    operation_id = "entries_import_template",
     tag = "list-entries",
     security(("bearer" = [])),
     params(FormatQuery),
@@ -715,6 +717,7 @@ pub struct ExportQuery {
 /// Export entries with the list's filters (at most 200,000 rows), in the import's columns plus
 /// read-only ones, so an export can be imported again without changes.
 #[utoipa::path(
+    operation_id = "entries_import_export",
     tag = "list-entries",
     security(("bearer" = [])),
     params(ExportQuery),

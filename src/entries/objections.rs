@@ -170,6 +170,7 @@ pub struct NewObjection {
 
 /// Record an objection to an entry in force; the entry shows it is under objection.
 #[utoipa::path(
+    operation_id = "entries_objections_create",
     tag = "list-entries",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Entry id")),
@@ -281,6 +282,7 @@ pub async fn create(
 
 /// The objections to an entry, oldest first.
 #[utoipa::path(
+    operation_id = "entries_objections_list",
     tag = "list-entries",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Entry id")),
@@ -337,6 +339,7 @@ pub struct Resolve {
 /// Resolve an open objection. Upheld: the entry is removed with reason `objection_upheld` in the
 /// same transaction.
 #[utoipa::path(
+    operation_id = "entries_objections_resolve",
     tag = "list-entries",
     security(("bearer" = [])),
     params(

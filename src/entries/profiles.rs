@@ -44,6 +44,7 @@ pub struct AsOf {
 /// One subject by unified social credit code or ID number, with entries and what was in force
 /// on a given day.
 #[utoipa::path(
+    operation_id = "entries_profiles_profile",
     tag = "subjects",
     security(("bearer" = [])),
     params(("code" = String, Path, description = "Unified social credit code or ID number"), AsOf),
@@ -151,6 +152,7 @@ pub struct SubjectSearch {
 
 /// Search subjects by code or by name.
 #[utoipa::path(
+    operation_id = "entries_profiles_search",
     tag = "subjects",
     security(("bearer" = [])),
     params(SubjectSearch),

@@ -75,6 +75,7 @@ pub struct PublicEntryFilter {
 /// a scope item whose standard does not publish them (`publicly_disclosed: false`, the minor tier's
 /// default) are never shown. Supports `If-None-Match`.
 #[utoipa::path(
+    operation_id = "entries_public_entries",
     tag = "public",
     params(PublicEntryFilter),
     responses(

@@ -48,6 +48,7 @@ pub struct FeedPage {
 /// Events for the provincial platform (共享至省平台), in commit order from a cursor. Each event has
 /// a unique id; the receiver drops duplicates by id.
 #[utoipa::path(
+    operation_id = "feed_list",
     tag = "feed",
     security(("bearer" = [])),
     params(FeedQuery),
@@ -137,6 +138,7 @@ type DeliveryRow = (
 
 /// How far the push to the province got.
 #[utoipa::path(
+    operation_id = "feed_status",
     tag = "feed",
     security(("bearer" = [])),
     responses(

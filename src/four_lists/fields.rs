@@ -43,6 +43,7 @@ fn find(conn: &mut DbConnection, code: &str) -> Result<Option<ApplicationField>,
 
 /// All fields.
 #[utoipa::path(
+    operation_id = "four_lists_fields_list_fields",
     tag = "four-lists",
     security(("bearer" = [])),
     responses(
@@ -84,6 +85,7 @@ pub struct NewField {
 
 /// Add a field (admin).
 #[utoipa::path(
+    operation_id = "four_lists_fields_create_field",
     tag = "four-lists",
     security(("bearer" = [])),
     request_body = NewField,
@@ -167,6 +169,7 @@ pub struct FieldPatch {
 
 /// Rename, deactivate or reactivate a field, or say whether it offers 告知承诺 (admin).
 #[utoipa::path(
+    operation_id = "four_lists_fields_update_field",
     tag = "four-lists",
     security(("bearer" = [])),
     params(("code" = String, Path, description = "Field code")),

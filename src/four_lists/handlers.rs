@@ -15,6 +15,7 @@ use crate::state::AppState;
 
 /// List four-list items. Drafts are visible only to those who manage the department.
 #[utoipa::path(
+    operation_id = "four_lists_list_items",
     tag = "four-lists",
     security(("bearer" = [])),
     params(ItemFilter),
@@ -36,6 +37,7 @@ pub async fn list_items(
 
 /// Create a four-list item as a draft.
 #[utoipa::path(
+    operation_id = "four_lists_create_item",
     tag = "four-lists",
     security(("bearer" = [])),
     request_body = NewItem,
@@ -60,6 +62,7 @@ pub async fn create_item(
 
 /// One item: managers see the latest version (a pending draft included), others the published one.
 #[utoipa::path(
+    operation_id = "four_lists_get_item",
     tag = "four-lists",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Item id")),
@@ -81,6 +84,7 @@ pub async fn get_item(
 
 /// Every version of an item, oldest first (drafts only for those who manage the department).
 #[utoipa::path(
+    operation_id = "four_lists_list_versions",
     tag = "four-lists",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Item id")),
@@ -103,6 +107,7 @@ pub async fn list_versions(
 /// Edit an item. A draft is edited in place; a published item gets a new draft version (the
 /// published one stays in force until that draft is published); a repealed item cannot change.
 #[utoipa::path(
+    operation_id = "four_lists_update_item",
     tag = "four-lists",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Item id")),
@@ -131,6 +136,7 @@ pub async fn update_item(
 /// Publish the item's draft version (公布). It replaces the version in force, if any. Bureaus
 /// may publish on behalf of departments in their region.
 #[utoipa::path(
+    operation_id = "four_lists_publish_item",
     tag = "four-lists",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Item id")),
@@ -156,6 +162,7 @@ pub async fn publish_item(
 /// Repeal a published item (废止). Entries that cite it keep citing their version; no new entry
 /// may cite it.
 #[utoipa::path(
+    operation_id = "four_lists_repeal_item",
     tag = "four-lists",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Item id")),

@@ -371,6 +371,7 @@ fn apply(
 
 /// Import four-list items from `.xlsx` or `.csv` (the file is the request body). All or nothing.
 #[utoipa::path(
+    operation_id = "four_lists_import",
     tag = "four-lists",
     security(("bearer" = [])),
     params(ImportQuery),
@@ -433,6 +434,7 @@ pub(crate) async fn import_table(
 
 /// The import template for four-list items, with one example row per kind.
 #[utoipa::path(
+    operation_id = "four_lists_import_template",
     tag = "four-lists",
     security(("bearer" = [])),
     params(FormatQuery),

@@ -69,6 +69,7 @@ pub struct PublicItemFilter {
 
 /// The published four lists (anonymous). Supports `If-None-Match`.
 #[utoipa::path(
+    operation_id = "four_lists_public_items",
     tag = "public",
     params(PublicItemFilter),
     responses(

@@ -18,6 +18,7 @@ use crate::state::AppState;
 
 /// Register a national source (admins).
 #[utoipa::path(
+    operation_id = "national_create",
     tag = "national-sources",
     security(("bearer" = [])),
     request_body = NewSource,
@@ -42,6 +43,7 @@ pub async fn create(
 
 /// The national sources (staff).
 #[utoipa::path(
+    operation_id = "national_list",
     tag = "national-sources",
     security(("bearer" = [])),
     responses(
@@ -76,6 +78,7 @@ pub struct SyncQuery {
 /// Sync a national source from its file (admins and the city bureau). All or nothing; one audit
 /// record (`national_source.sync`) with the file's SHA-256, the counts and the entries touched.
 #[utoipa::path(
+    operation_id = "national_sync_source",
     tag = "national-sources",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "The source"), SyncQuery),

@@ -16,6 +16,7 @@ use crate::state::AppState;
 
 /// All regions of the city (通化市 and its counties, districts and zones).
 #[utoipa::path(
+    operation_id = "org_list_regions",
     tag = "organisation",
     security(("bearer" = [])),
     responses(
@@ -54,6 +55,7 @@ pub struct DepartmentFilter {
 
 /// Departments (部门), filtered by region, activity and kind.
 #[utoipa::path(
+    operation_id = "org_list_departments",
     tag = "organisation",
     security(("bearer" = [])),
     params(DepartmentFilter),
@@ -100,6 +102,7 @@ pub async fn list_departments(
 
 /// One department.
 #[utoipa::path(
+    operation_id = "org_get_department",
     tag = "organisation",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Department id")),
@@ -145,6 +148,7 @@ const FIRST_CREATED_DEPARTMENT_ID: i32 = 1000;
 
 /// Add a department (admin).
 #[utoipa::path(
+    operation_id = "org_create_department",
     tag = "organisation",
     security(("bearer" = [])),
     request_body = NewDepartment,
@@ -246,6 +250,7 @@ pub struct DepartmentPatch {
 
 /// Rename, deactivate or reactivate a department (admin).
 #[utoipa::path(
+    operation_id = "org_update_department",
     tag = "organisation",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Department id")),

@@ -158,6 +158,7 @@ pub struct UploadQuery {
 /// `Content-Type`; the type is recognised from the content). At most `attachment_max_bytes`
 /// (10 MiB by default). Audited.
 #[utoipa::path(
+    operation_id = "repair_attachments_upload",
     tag = "repair",
     security(("bearer" = [])),
     params(UploadQuery),
@@ -250,6 +251,7 @@ pub async fn upload(
 
 /// A document's metadata.
 #[utoipa::path(
+    operation_id = "repair_attachments_get_meta",
     tag = "repair",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Attachment id")),
@@ -274,6 +276,7 @@ pub async fn get_meta(
 
 /// Download a document, as uploaded.
 #[utoipa::path(
+    operation_id = "repair_attachments_content",
     tag = "repair",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Attachment id")),

@@ -190,6 +190,7 @@ fn load_visible(
 /// template, naming the credit check of that subject it follows (`check_id`) and the licence
 /// (`licence_reference`); later checks of the subject and its profile show the letter.
 #[utoipa::path(
+    operation_id = "repair_commitments_create",
     tag = "repair",
     security(("bearer" = [])),
     request_body = NewCommitment,
@@ -409,6 +410,7 @@ pub async fn create(
 
 /// Signed letters the caller may see, newest first.
 #[utoipa::path(
+    operation_id = "repair_commitments_list",
     tag = "repair",
     security(("bearer" = [])),
     params(CommitmentFilter),
@@ -485,6 +487,7 @@ pub async fn list(
 
 /// One signed letter with its breaches.
 #[utoipa::path(
+    operation_id = "repair_commitments_get_one",
     tag = "repair",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Commitment id")),
@@ -517,6 +520,7 @@ pub async fn get_one(
 /// (`pre_licensing`) letter may be breached by any department's officer, as the department that
 /// found the breach; other letters by those who may see them.
 #[utoipa::path(
+    operation_id = "repair_commitments_breach",
     tag = "repair",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Commitment id")),

@@ -226,6 +226,7 @@ fn finish(
 
 /// Create a template (a draft, version 1). Audited.
 #[utoipa::path(
+    operation_id = "repair_templates_create",
     tag = "repair",
     security(("bearer" = [])),
     request_body = NewTemplate,
@@ -289,6 +290,7 @@ pub async fn create(
 /// Templates the caller may manage (department officers: their department's; bureaus: their
 /// region's; admins: all).
 #[utoipa::path(
+    operation_id = "repair_templates_list",
     tag = "repair",
     security(("bearer" = [])),
     params(TemplateFilter),
@@ -333,6 +335,7 @@ pub async fn list(
 
 /// One template with all its versions.
 #[utoipa::path(
+    operation_id = "repair_templates_get_one",
     tag = "repair",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Template id")),
@@ -362,6 +365,7 @@ pub async fn get_one(
 /// Change a template's title or text: edits the draft version, or starts a new draft version when
 /// the latest one is published (published versions are never changed). Audited.
 #[utoipa::path(
+    operation_id = "repair_templates_update",
     tag = "repair",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Template id")),
@@ -444,6 +448,7 @@ pub async fn update(
 
 /// Publish the latest (draft) version: from now on it is the text subjects sign. Audited.
 #[utoipa::path(
+    operation_id = "repair_templates_publish",
     tag = "repair",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Template id")),
@@ -501,6 +506,7 @@ pub async fn publish(
 /// Withdraw a published template: no new letters are signed on it; letters already signed keep
 /// their text. Audited.
 #[utoipa::path(
+    operation_id = "repair_templates_withdraw",
     tag = "repair",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Template id")),
@@ -546,6 +552,7 @@ pub async fn withdraw(
 /// Published commitment-letter templates (公开): the version in force of each, for subjects to read
 /// before they sign.
 #[utoipa::path(
+    operation_id = "repair_templates_public_list",
     tag = "public",
     params(TemplateFilter),
     responses(

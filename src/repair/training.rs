@@ -335,6 +335,7 @@ fn check_hours(errors: &mut Vec<FieldError>, field: &str, hours: f64) {
 
 /// Record a repair-training session (信用修复培训). Audited.
 #[utoipa::path(
+    operation_id = "repair_training_create_session",
     tag = "repair",
     security(("bearer" = [])),
     request_body = NewSession,
@@ -395,6 +396,7 @@ pub async fn create_session(
 
 /// Training sessions the caller may see, newest first.
 #[utoipa::path(
+    operation_id = "repair_training_list_sessions",
     tag = "repair",
     security(("bearer" = [])),
     responses(
@@ -436,6 +438,7 @@ pub async fn list_sessions(
 
 /// One session.
 #[utoipa::path(
+    operation_id = "repair_training_get_session",
     tag = "repair",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Session id")),
@@ -553,6 +556,7 @@ fn insert_attendance(
 
 /// Record one subject's attendance (the legal representative for organisations). Audited.
 #[utoipa::path(
+    operation_id = "repair_training_add_attendance",
     tag = "repair",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Session id")),
@@ -591,6 +595,7 @@ pub async fn add_attendance(
 
 /// Record many attendances at once, all or nothing. Audited per attendance.
 #[utoipa::path(
+    operation_id = "repair_training_add_attendance_bulk",
     tag = "repair",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Session id")),
@@ -641,6 +646,7 @@ pub async fn add_attendance_bulk(
 
 /// The attendance of a session.
 #[utoipa::path(
+    operation_id = "repair_training_list_attendance",
     tag = "repair",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Session id")),
@@ -677,6 +683,7 @@ pub async fn list_attendance(
 
 /// Correct an attendance (e.g. mark it completed with its certificate). Audited.
 #[utoipa::path(
+    operation_id = "repair_training_update_attendance",
     tag = "repair",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Attendance id")),
@@ -752,6 +759,7 @@ pub async fn update_attendance(
 /// Record an individual's public service (志愿服务 / 社会公益服务 / 扶贫帮困), which an individual
 /// may show instead of training when applying for repair. Audited (ID numbers masked).
 #[utoipa::path(
+    operation_id = "repair_training_create_service",
     tag = "repair",
     security(("bearer" = [])),
     request_body = NewServiceRecord,
@@ -840,6 +848,7 @@ pub async fn create_service(
 
 /// Public-service records the caller may see (filter by subject).
 #[utoipa::path(
+    operation_id = "repair_training_list_services",
     tag = "repair",
     security(("bearer" = [])),
     params(SubjectFilter),
@@ -956,6 +965,7 @@ fn parse_completed(v: &str) -> Option<bool> {
 /// Import a session's attendance from `.xlsx` or `.csv` (the file is the body; columns as in the
 /// template). All or nothing, with a dry run; every bad row is reported in Chinese.
 #[utoipa::path(
+    operation_id = "repair_training_import_attendance",
     tag = "repair",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Session id"), crate::imports::ImportQuery),
@@ -1058,6 +1068,7 @@ pub async fn import_attendance(
 
 /// The attendance import template (Chinese headers and one example row).
 #[utoipa::path(
+    operation_id = "repair_training_attendance_template",
     tag = "repair",
     security(("bearer" = [])),
     params(crate::imports::FormatQuery),

@@ -506,6 +506,7 @@ fn stats_for(
 /// A month's figures (按月统计), live; for a closed month also the frozen snapshot and the
 /// difference.
 #[utoipa::path(
+    operation_id = "stats_monthly",
     tag = "statistics",
     security(("bearer" = [])),
     params(MonthQuery),
@@ -537,6 +538,7 @@ pub async fn monthly(
 /// figures are frozen as a snapshot and a `monthly_snapshot.closed` feed event is queued, in one
 /// transaction. Only a month that is over can be closed, and only once.
 #[utoipa::path(
+    operation_id = "stats_close",
     tag = "statistics",
     security(("bearer" = [])),
     params(
@@ -684,6 +686,7 @@ fn at(v: &Value, path: &[&str]) -> String {
 /// The month's figures as a sheet with Chinese headers: live figures, the closed snapshot and the
 /// difference.
 #[utoipa::path(
+    operation_id = "stats_export",
     tag = "statistics",
     security(("bearer" = [])),
     params(MonthQuery),

@@ -682,6 +682,7 @@ pub(crate) async fn report_for(
 /// where the national denominator came from; the whole city with a breakdown per
 /// county/district/zone and per department.
 #[utoipa::path(
+    operation_id = "targets",
     tag = "targets",
     security(("bearer" = [])),
     params(TargetsQuery),
@@ -799,6 +800,7 @@ fn region_rows(r: &RegionTargets) -> Vec<Vec<Cell>> {
 /// The year-end report as a workbook for the bureau (Chinese): one sheet for the region asked
 /// (the whole city by default), one per county/district/zone, and one per-department sheet.
 #[utoipa::path(
+    operation_id = "targets_export",
     tag = "targets",
     security(("bearer" = [])),
     params(TargetsExportQuery),

@@ -129,6 +129,7 @@ pub struct SpecialCategoryInput {
 /// department. Audited with before and after. Subjects listed under a marked item are the
 /// special-rectification objects counted by `GET /api/v1/targets`.
 #[utoipa::path(
+    operation_id = "targets_special_put_special_category",
     tag = "targets",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Four-list item id")),
@@ -213,6 +214,7 @@ pub struct SpecialFilter {
 
 /// The scope items marked as special-rectification categories (section 九), for staff.
 #[utoipa::path(
+    operation_id = "targets_special_list_special",
     tag = "targets",
     security(("bearer" = [])),
     params(SpecialFilter),

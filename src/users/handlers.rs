@@ -34,6 +34,7 @@ pub struct UserFilter {
 
 /// List accounts (admin).
 #[utoipa::path(
+    operation_id = "users_list_users",
     tag = "users",
     security(("bearer" = [])),
     params(UserFilter),
@@ -106,6 +107,7 @@ pub async fn list_users(
 
 /// Create an account (admin).
 #[utoipa::path(
+    operation_id = "users_create_user",
     tag = "users",
     security(("bearer" = [])),
     request_body = NewUser,
@@ -136,6 +138,7 @@ pub async fn create_user(
 
 /// One account (admin).
 #[utoipa::path(
+    operation_id = "users_get_user",
     tag = "users",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "User id")),
@@ -195,6 +198,7 @@ where
 
 /// Change an account's name, role, binding or status (admin).
 #[utoipa::path(
+    operation_id = "users_update_user",
     tag = "users",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "User id")),
@@ -307,6 +311,7 @@ pub struct PasswordReset {
 
 /// Reset an account's password (admin); the account's sessions end.
 #[utoipa::path(
+    operation_id = "users_reset_password",
     tag = "users",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "User id")),

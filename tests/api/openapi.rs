@@ -22,6 +22,33 @@ fn committed_openapi_document_is_current() {
     }
 }
 
+/// Clients are generated from the document: every operation has its own stable `operationId`
+/// (area, sub-area, verb), so that generated method names do not clash.
+#[test]
+fn every_operation_has_a_unique_operation_id() {
+    let doc: serde_json::Value = serde_json::from_str(COMMITTED).unwrap();
+    let mut seen = std::collections::BTreeMap::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                continue;
+            }
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            assert!(
+                id.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                "{id}"
+            );
+            if let Some(other) = seen.insert(id.to_string(), format!("{method} {path}")) {
+                panic!("operationId {id} of {method} {path} is also {other}'s");
+            }
+        }
+    }
+    assert!(seen.len() > 100, "{}", seen.len());
+}
+
 #[test]
 fn every_api_operation_is_documented_with_security_and_errors() {
     let spec: Value = serde_json::from_str(COMMITTED).unwrap();

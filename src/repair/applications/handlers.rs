@@ -13,6 +13,7 @@ use crate::state::AppState;
 /// Apply for credit repair of a black-list entry. The eligibility rules are checked now; the
 /// application waits for the identifying department to accept it. Audited.
 #[utoipa::path(
+    operation_id = "repair_applications_submit",
     tag = "repair",
     security(("bearer" = [])),
     request_body = NewRepair,
@@ -37,6 +38,7 @@ pub async fn submit(
 
 /// The review queue, earliest deadline first.
 #[utoipa::path(
+    operation_id = "repair_applications_list",
     tag = "repair",
     security(("bearer" = [])),
     params(RepairFilter),
@@ -58,6 +60,7 @@ pub async fn list(
 
 /// One application with everything a reviewer needs, and the actions open to the caller.
 #[utoipa::path(
+    operation_id = "repair_applications_get_one",
     tag = "repair",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "Application id")),
@@ -134,6 +137,7 @@ macro_rules! step_endpoint {
     ($fn_name:ident, $path:literal, $step:ident, $doc:literal, $ok:literal, $forbidden:literal) => {
         #[doc = $doc]
         #[utoipa::path(
+            operation_id = concat!("repair_applications_", stringify!($fn_name)),
             tag = "repair",
             security(("bearer" = [])),
             params(
@@ -211,6 +215,7 @@ step_endpoint!(
 /// transaction. `completed_on` records a repair completed on a past day (补录): the entry's removal
 /// date and the repair's `completed_at` are that day, and the audit records say `backdated`.
 #[utoipa::path(
+    operation_id = "repair_applications_confirm",
     tag = "repair",
     security(("bearer" = [])),
     params(
@@ -275,6 +280,7 @@ step_endpoint!(
 
 /// Resubmit a returned, refused or sent-back application, amended; eligibility is checked again.
 #[utoipa::path(
+    operation_id = "repair_applications_resubmit",
     tag = "repair",
     security(("bearer" = [])),
     params(
