@@ -347,7 +347,7 @@ fn apply(
         if header.ends_with('*') && index[i].is_none() {
             report.push_error(RowError {
                 row: 1,
-                column: Some(header.trim_end_matches('*').to_string()),
+                column: Some(header_name(i)),
                 value: None,
                 code: "missing_column".into(),
                 message: zh_message("missing_column", "a required column is missing"),
@@ -357,7 +357,6 @@ fn apply(
     if report.rejected() {
         return Ok(report);
     }
-    let header_name = |i: usize| COLUMNS[i].0.trim_end_matches('*').to_string();
     let mut lookups = Lookups::default();
     let mut scope_codes: std::collections::HashMap<(i32, String), Option<i32>> =
         std::collections::HashMap::new();
@@ -371,11 +370,7 @@ fn apply(
     for row in rows {
         let row = row.map_err(|e| crate::imports::table_error(&e))?;
         report.rows += 1;
-        let cells = |i: usize| {
-            index[i]
-                .map(|c| row.cell(c).trim().to_string())
-                .unwrap_or_default()
-        };
+        let cells = |i: usize| cell(&row, &index, i);
         let parsed = parse_row(&cells, user);
         for (col, code) in &parsed.errors {
             report.push_error(RowError {
@@ -477,6 +472,18 @@ fn apply(
     Ok(report)
 }
 
+/// The template header (without its `*`) of column `i` of [`COLUMNS`].
+fn header_name(i: usize) -> String {
+    COLUMNS[i].0.trim_end_matches('*').to_string()
+}
+
+/// The trimmed text of column `i` of [`COLUMNS`] in a row (`index` maps columns to the file's).
+fn cell(row: &TableRow, index: &[Option<usize>], i: usize) -> String {
+    index[i]
+        .map(|c| row.cell(c).trim().to_string())
+        .unwrap_or_default()
+}
+
 /// The one element of a set, if it has exactly one.
 fn single<T: Clone>(set: &std::collections::BTreeSet<T>) -> Option<T> {
     (set.len() == 1)
@@ -524,7 +531,6 @@ fn write_batch(
         .into_iter()
         .map(|(d, doc, s, l, id)| ((d, doc, s, l), id))
         .collect();
-    let header_name = |i: usize| COLUMNS[i].0.trim_end_matches('*').to_string();
     for Pending { row, entry, key } in batch {
         let number = row.number;
         let known = subjects_by_key.get(&key).map(|(id, _)| *id);
@@ -617,11 +623,7 @@ fn write_batch(
             let outcome = find_entry(conn, id)?
                 .ok_or_else(|| ApiError::internal("entry vanished"))
                 .and_then(|e| publish_entry(conn, state, user, e));
-            let cells = |i: usize| {
-                index[i]
-                    .map(|c| row.cell(c).trim().to_string())
-                    .unwrap_or_default()
-            };
+            let cells = |i: usize| cell(&row, index, i);
             record_outcome(report, number, outcome, true, |field| {
                 column_for_field(field).map(|c| (header_name(c), cells(c)))
             })?;
