@@ -465,8 +465,8 @@ struct StepRow {
 
 /// A repair document from one recorded step (`accept` → 受理通知书, `return` → 不予受理通知书,
 /// `confirm` → 信用修复决定书, `refuse` → 不予修复决定书), issued by the application's
-/// department, for that department's officers, bureaus covering its region and admins. Other
-/// steps are 422 `no_document_for_step`.
+/// department, for that department's officers (and bureaus over it), bureaus covering the entry's
+/// region and admins; anyone else 404. Other steps are 422 `no_document_for_step`.
 pub fn issue_repair_document(
     conn: &mut DbConnection,
     user: &AuthUser,
@@ -497,7 +497,12 @@ pub fn issue_repair_document(
             .find(r.department_id)
             .select(departments::region_code)
             .first(conn)?;
-        if !(user.role == Role::Admin || user.may_manage_department(r.department_id, &dept_region))
+        // The application's department side and the bureaus covering the entry's region (who
+        // confirm or send back), as the review itself.
+        let bureau = user.role == Role::Bureau && user.covers_region(&r.region_code);
+        if !(user.role == Role::Admin
+            || bureau
+            || user.may_manage_department(r.department_id, &dept_region))
         {
             return Err(ApiError::not_found("repair step"));
         }
@@ -521,7 +526,7 @@ pub fn issue_repair_document(
             .first::<Option<chrono::NaiveDateTime>>(conn)?;
         Ok(Prepared {
             department_id: r.department_id,
-            region_code: dept_region,
+            region_code: r.region_code.clone(),
             data: serde_json::json!({
                 "repair_id": r.id,
                 "subject_name": subject.0,
