@@ -9,6 +9,7 @@
 //! answers the stored bytes: a reprint is byte-identical and takes no new number. See
 //! `docs/documents.md`.
 
+pub mod handlers;
 pub mod qr;
 pub mod verify;
 

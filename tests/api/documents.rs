@@ -228,6 +228,51 @@ async fn a_result_sheet_is_numbered_stored_verifiable_and_reprinted_identically(
         .unwrap();
     assert_problem(res, StatusCode::BAD_REQUEST, "invalid_path_parameter").await;
 
+    // The API answers the same stored document, with the audited hash.
+    let v = ok(
+        app.get(&format!("/api/v1/documents/{doc}"), &tax.token)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(v["content"], body);
+    assert_eq!(v["sha256"], sha256_hex(&body));
+    assert_eq!(v["document_number"], number);
+    assert_eq!(v["kind"], "check_result");
+    assert_eq!(v["source_id"], first);
+    let scjg_token = app.login_ok("scjg").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (path, token, status, code) in [
+        (
+            format!("/api/v1/documents/{doc}"),
+            scjg_token.as_str(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "/api/v1/documents/999999".to_string(),
+            tax.token.as_str(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "/api/v1/documents/abc".to_string(),
+            tax.token.as_str(),
+            StatusCode::BAD_REQUEST,
+            "invalid_path_parameter",
+        ),
+        (
+            format!("/api/v1/documents/{doc}"),
+            "not-a-token",
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
+    ] {
+        assert_problem(app.get(&path, token).await, status, code).await;
+    }
+
     // Another department's officer may neither issue nor open it; the anonymous are sent to log in.
     let mut other = Browser::new(&app);
     other.log_in("scjg", PASSWORD).await;
