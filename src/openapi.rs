@@ -40,6 +40,7 @@ the four lists (信用\"四张清单\"), red and black lists (红黑名单), cre
         (name = "cases", description = "Reward-and-punishment cases (联合奖惩案例): filing, submission, sharing with the province, corrections, media reports (媒体报道), export"),
         (name = "statistics", description = "Monthly statistics (按月统计) and month close"),
         (name = "feed", description = "Event feed to the provincial platform (共享至省平台): cursor reads and push delivery status"),
+        (name = "documents", description = "Documents ready to print (文书): 信用核查结果单, repair notices and decisions, 告知书, as stored when issued"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

@@ -704,3 +704,32 @@ diesel::table! {
         committed -> Integer,
     }
 }
+
+// Issued documents and their number sequences (migration `documents`).
+diesel::table! {
+    document_sequences (department_id, year, kind) {
+        department_id -> Integer,
+        year -> Integer,
+        kind -> Text,
+        last_number -> Integer,
+    }
+}
+
+diesel::table! {
+    documents (id) {
+        id -> Integer,
+        kind -> Text,
+        source_id -> Integer,
+        department_id -> Integer,
+        region_code -> Text,
+        year -> Integer,
+        number -> Integer,
+        document_number -> Text,
+        issued_on -> Date,
+        issued_at -> Timestamp,
+        issued_by -> Integer,
+        title -> Text,
+        content -> Text,
+        sha256 -> Text,
+    }
+}

@@ -25,6 +25,7 @@ use crate::state::AppState;
 
 mod cases;
 mod checks;
+mod documents;
 mod entries;
 mod four_lists;
 mod imports;
@@ -734,6 +735,7 @@ fn repair_page(
             status_zh => repair_status_zh(&r.summary.status),
             actions => actions,
             done => done, error => error,
+            step_documents => crate::documents::step_titles(),
         },
     )
 }
@@ -1104,7 +1106,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(four_lists::routes)
         .configure(cases::routes)
         .configure(reports::routes)
-        .configure(checks::routes);
+        .configure(checks::routes)
+        .configure(documents::routes);
 }
 
 #[cfg(test)]
