@@ -18,6 +18,9 @@ the four lists (信用\"四张清单\"), red and black lists (红黑名单), cre
         license(name = "MIT"),
         contact(name = "credit-lists maintainers")
     ),
+    servers(
+        (url = "/", description = "The server that serves this document: paths are relative to its origin, so the one document fits every deployment (docs/api.md, \"Servers\")")
+    ),
 
     modifiers(&BearerScheme),
     components(schemas(Problem, FieldError)),
@@ -74,7 +77,33 @@ pub fn spec() -> utoipa::openapi::OpenApi {
         .1;
     add_extractor_problems(&mut doc);
     add_query_text_pattern(&mut doc);
+    ref_page_items(&mut doc);
     doc
+}
+
+/// `Page<T>` is generated with `T` inlined as its items (`Page_ReceiptSummary`); where `T` is a
+/// component of its own, the items refer to it instead, so that a generated client has one type
+/// for `T` and no component is left unused.
+fn ref_page_items(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::ArrayItems;
+    use utoipa::openapi::{Ref, RefOr, Schema};
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let names: Vec<String> = components.schemas.keys().cloned().collect();
+    for name in names {
+        let Some(item) = name.strip_prefix("Page_") else {
+            continue;
+        };
+        if !components.schemas.contains_key(item) {
+            continue;
+        }
+        if let Some(RefOr::T(Schema::Object(page))) = components.schemas.get_mut(&name) {
+            if let Some(RefOr::T(Schema::Array(items))) = page.properties.get_mut("items") {
+                items.items = ArrayItems::RefOrSchema(Box::new(Ref::from_schema_name(item).into()));
+            }
+        }
+    }
 }
 
 /// Gives every query parameter that is free text (a string without a pattern, format or enum)
