@@ -45,8 +45,12 @@ pub struct FeedPage {
     pub has_more: bool,
 }
 
+/// Read the provincial feed (共享至省平台)
+///
 /// Events for the provincial platform (共享至省平台), in commit order from a cursor. Each event has
 /// a unique id; the receiver drops duplicates by id.
+///
+/// Admins and the city bureau; others get 403. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "feed_list",
     tag = "feed",
@@ -136,7 +140,11 @@ type DeliveryRow = (
     Option<chrono::NaiveDateTime>,
 );
 
+/// The feed's push status
+///
 /// How far the push to the province got.
+///
+/// Admins and the city bureau; others get 403. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "feed_status",
     tag = "feed",

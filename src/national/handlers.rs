@@ -16,7 +16,11 @@ use crate::http::ApiJson;
 use crate::imports::receive_upload;
 use crate::state::AppState;
 
+/// Register a national source (国家层面认定)
+///
 /// Register a national source (admins).
+///
+/// Admins only; everyone else gets 403. Adds the source; audited.
 #[utoipa::path(
     operation_id = "national_create",
     tag = "national-sources",
@@ -41,7 +45,12 @@ pub async fn create(
     Ok(HttpResponse::Created().json(view))
 }
 
+/// List national sources
+///
 /// The national sources (staff).
+///
+/// Staff: department officers, bureaus and admins; approval systems get 403. Read-only: changes
+/// nothing.
 #[utoipa::path(
     operation_id = "national_list",
     tag = "national-sources",
@@ -75,8 +84,13 @@ pub struct SyncQuery {
     pub filename: Option<String>,
 }
 
+/// Sync a national source
+///
 /// Sync a national source from its file (admins and the city bureau). All or nothing; one audit
 /// record (`national_source.sync`) with the file's SHA-256, the counts and the entries touched.
+///
+/// Admins and the city bureau; others get 403. Creates, updates and removes the source's national
+/// entries from the file.
 #[utoipa::path(
     operation_id = "national_sync_source",
     tag = "national-sources",

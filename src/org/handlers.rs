@@ -14,7 +14,11 @@ use crate::http::{required_line, ApiJson};
 use crate::schema::{departments, regions};
 use crate::state::AppState;
 
+/// List regions (行政区划)
+///
 /// All regions of the city (通化市 and its counties, districts and zones).
+///
+/// Any signed-in account, approval systems included. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "org_list_regions",
     tag = "organisation",
@@ -53,7 +57,11 @@ pub struct DepartmentFilter {
     pub kind: Option<String>,
 }
 
+/// List departments (部门)
+///
 /// Departments (部门), filtered by region, activity and kind.
+///
+/// Any signed-in account, approval systems included. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "org_list_departments",
     tag = "organisation",
@@ -100,7 +108,11 @@ pub async fn list_departments(
     Ok(HttpResponse::Ok().json(rows))
 }
 
+/// One department (部门)
+///
 /// One department.
+///
+/// Any signed-in account, approval systems included. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "org_get_department",
     tag = "organisation",
@@ -146,7 +158,11 @@ pub struct NewDepartment {
 /// Ids of departments created through the API start here; the seeded ones are below.
 const FIRST_CREATED_DEPARTMENT_ID: i32 = 1000;
 
+/// Add a department (部门)
+///
 /// Add a department (admin).
+///
+/// Admins only; everyone else gets 403. Audited.
 #[utoipa::path(
     operation_id = "org_create_department",
     tag = "organisation",
@@ -248,7 +264,11 @@ pub struct DepartmentPatch {
     pub active: Option<bool>,
 }
 
+/// Change a department (部门)
+///
 /// Rename, deactivate or reactivate a department (admin).
+///
+/// Admins only; everyone else gets 403. Audited with before and after.
 #[utoipa::path(
     operation_id = "org_update_department",
     tag = "organisation",

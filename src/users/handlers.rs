@@ -32,7 +32,11 @@ pub struct UserFilter {
     pub per_page: Option<i64>,
 }
 
+/// List accounts
+///
 /// List accounts (admin).
+///
+/// Admins only; everyone else gets 403. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "users_list_users",
     tag = "users",
@@ -105,7 +109,12 @@ pub async fn list_users(
     Ok(HttpResponse::Ok().json(result))
 }
 
+/// Create an account
+///
 /// Create an account (admin).
+///
+/// Admins only; everyone else gets 403. Creates the account with an argon2id password hash;
+/// audited.
 #[utoipa::path(
     operation_id = "users_create_user",
     tag = "users",
@@ -136,7 +145,11 @@ pub async fn create_user(
     Ok(HttpResponse::Created().json(created))
 }
 
+/// One account
+///
 /// One account (admin).
+///
+/// Admins only; everyone else gets 403. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "users_get_user",
     tag = "users",
@@ -196,7 +209,12 @@ where
     Option::<T>::deserialize(de).map(Some)
 }
 
+/// Change an account
+///
 /// Change an account's name, role, binding or status (admin).
+///
+/// Admins only; everyone else gets 403. A disabled account or a changed role takes effect on the
+/// account's next request; audited with before and after.
 #[utoipa::path(
     operation_id = "users_update_user",
     tag = "users",
@@ -309,7 +327,12 @@ pub struct PasswordReset {
     pub new_password: String,
 }
 
+/// Reset an account's password
+///
 /// Reset an account's password (admin); the account's sessions end.
+///
+/// Admins only; everyone else gets 403. Stores the new hash and ends the account's sessions;
+/// audited.
 #[utoipa::path(
     operation_id = "users_reset_password",
     tag = "users",

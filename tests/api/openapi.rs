@@ -49,6 +49,53 @@ fn every_operation_has_a_unique_operation_id() {
     assert!(seen.len() > 100, "{}", seen.len());
 }
 
+/// Every operation has a `summary` (one short line: utoipa takes it from the first paragraph of
+/// the handler's doc comment) and a `description` (the rest: what it does, who may call it, what
+/// it changes), as Spectral's `operation-description` rule and generated clients' docs expect.
+#[test]
+fn every_operation_has_a_summary_and_a_description() {
+    let doc: Value = serde_json::from_str(COMMITTED).unwrap();
+    let mut count = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                continue;
+            }
+            count += 1;
+            let where_ = format!("{method} {path}");
+            let summary = op["summary"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{where_} has no summary"));
+            assert!(
+                !summary.trim().is_empty() && !summary.contains('\n'),
+                "{where_}: the summary must be one line: {summary:?}"
+            );
+            assert!(
+                summary.chars().count() <= 80,
+                "{where_}: the summary is longer than 80 characters: {summary:?}"
+            );
+            let description = op["description"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{where_} has no description"));
+            assert!(
+                description.trim().len() > summary.len(),
+                "{where_}: the description says no more than the summary: {description:?}"
+            );
+        }
+    }
+    assert!(count > 100, "{count}");
+}
+
+/// The document names its server: `/`, relative to wherever it is served, so one document fits
+/// every deployment (docs/api.md, "Servers").
+#[test]
+fn the_document_has_a_relative_server() {
+    let doc: Value = serde_json::from_str(COMMITTED).unwrap();
+    let servers = doc["servers"].as_array().expect("servers");
+    assert_eq!(servers.len(), 1, "{servers:?}");
+    assert_eq!(servers[0]["url"], "/");
+}
+
 #[test]
 fn every_api_operation_is_documented_with_security_and_errors() {
     let spec: Value = serde_json::from_str(COMMITTED).unwrap();
