@@ -145,7 +145,8 @@ fn add_query_text_pattern(doc: &mut utoipa::openapi::OpenApi) {
 
 /// Documents the problems every operation can answer before its handler runs, from the shared
 /// extractors and error handlers (`error.rs`): 400 for a path or query parameter that does not
-/// parse or a body that is not the JSON asked for, 413 for a body over the limit, 415 for a JSON
+/// parse or a body that is not the JSON asked for, 413 for a body over the limit (a JSON body's
+/// limit is also said in the request body's description), 415 for a JSON
 /// body sent with another content type, 401 for a secured operation without a valid token. Only
 /// added where the operation does not document the status itself.
 fn add_extractor_problems(doc: &mut utoipa::openapi::OpenApi) {
@@ -179,8 +180,17 @@ fn add_extractor_problems(doc: &mut utoipa::openapi::OpenApi) {
                 RefOr::T(p) => matches!(p.parameter_in, ParameterIn::Path | ParameterIn::Query),
                 RefOr::Ref(_) => true,
             });
-            let (body, json_body) = match &op.request_body {
-                Some(RefOr::T(b)) => (true, b.content.contains_key("application/json")),
+            let (body, json_body) = match &mut op.request_body {
+                Some(RefOr::T(b)) => {
+                    let json = b.content.contains_key("application/json");
+                    if json && b.description.is_none() {
+                        b.description = Some(
+                            "JSON, at most `max_body_bytes` (1 MiB by default; larger is 413)"
+                                .to_string(),
+                        );
+                    }
+                    (true, json)
+                }
                 Some(RefOr::Ref(_)) => (true, true),
                 None => (false, false),
             };
@@ -194,7 +204,12 @@ fn add_extractor_problems(doc: &mut utoipa::openapi::OpenApi) {
             if params || body {
                 add("400", "A parameter or the body could not be read");
             }
-            if body {
+            if json_body {
+                add(
+                    "413",
+                    "The body is over `max_body_bytes` (1 MiB by default): `payload_too_large`",
+                );
+            } else if body {
                 add("413", "The body is over the size limit");
             }
             if json_body {

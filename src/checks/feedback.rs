@@ -43,6 +43,7 @@ pub struct FeedbackRequest {
     #[serde(default)]
     pub measures_applied: Vec<i32>,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub note: String,
     /// When the decision was made: RFC 3339 with `Z` or an offset; without one, China time.
     #[schema(value_type = String, format = DateTime)]

@@ -36,8 +36,10 @@ pub struct CheckRequest {
     #[schema(example = "administrative_licensing")]
     pub field: String,
     /// The caller's own application or project number.
+    #[schema(max_length = 200)]
     pub reference: Option<String>,
     /// Free text.
+    #[schema(max_length = 1000)]
     pub purpose: Option<String>,
 }
 
@@ -45,9 +47,12 @@ pub struct CheckRequest {
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     /// Up to 1,000 codes; the results come in the same order.
+    #[schema(min_items = 1, max_items = 1000)]
     pub subject_codes: Vec<String>,
     pub field: String,
+    #[schema(max_length = 200)]
     pub reference: Option<String>,
+    #[schema(max_length = 1000)]
     pub purpose: Option<String>,
 }
 

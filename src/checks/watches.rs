@@ -105,6 +105,7 @@ fn insert_once(
 #[serde(deny_unknown_fields)]
 pub struct WatchRequest {
     /// Up to 1,000 codes. Watching a subject twice is harmless.
+    #[schema(min_items = 1, max_items = 1000)]
     pub subject_codes: Vec<String>,
 }
 

@@ -244,7 +244,8 @@ fn column_for_field(field: &str) -> Option<usize> {
         (status = 400, description = "Unreadable file", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Staff only", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "File too large", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Over `import_max_bytes` (512 MiB by default; `payload_too_large`), or an xlsx over the upload budget (`unpacked_too_large`, `part_too_large`, `too_many_parts`, …: docs/pii-and-spreadsheets.md)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`upload_max_concurrent` uploads (4 by default) are being read already (`too_many_uploads`); see Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid rows (all reported in `rows`); nothing written", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -106,7 +106,8 @@ pub struct SyncQuery {
         (status = 403, description = "Admins and the city bureau only", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such source", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The source's scope item is no longer published (`scope_not_published`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "File too large", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Over `import_max_bytes` (512 MiB by default; `payload_too_large`), or an xlsx over the upload budget (`unpacked_too_large`, `part_too_large`, `too_many_parts`, …: docs/pii-and-spreadsheets.md)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`upload_max_concurrent` uploads (4 by default) are being read already (`too_many_uploads`); see Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Refused rows (`sync_rejected`, every one in `rows`, the report in `report`), or a snapshot ending too many entries without `confirm` (`snapshot_ends_too_many`); nothing written", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -173,7 +173,7 @@ pub struct UploadQuery {
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Staff only", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Too large", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Over `attachment_max_bytes` (10 MiB by default)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not a PDF, JPEG or PNG", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Empty file or bad file name", body = Problem, content_type = "application/problem+json"),
     )
