@@ -79,7 +79,7 @@ for who in ${FUZZ_ROLES:-anonymous demo-approval demo-tax demo-city-bureau demo-
   fi
   echo "==> schemathesis as $who"
   # `--url` pins the base URL to the server under test, whatever the document's `servers` say
-  # (its one entry is `/`, relative to where the document is read: docs/api.md, "Servers").
+  # (its one entry is `/`, relative to where the document is read: docs/api.md, "The OpenAPI document").
   # One worker: with two, Hypothesis describing its filters from two threads at once trips a
   # CPython 3.11 bug ("AST constructor recursion depth mismatch", KeyError) on the upload
   # operations, a runtime error that makes `st run` exit non-zero with no failure found.

@@ -19,7 +19,7 @@ the four lists (信用\"四张清单\"), red and black lists (红黑名单), cre
         contact(name = "credit-lists maintainers")
     ),
     servers(
-        (url = "/", description = "The server that serves this document: paths are relative to its origin, so the one document fits every deployment (docs/api.md, \"Servers\")")
+        (url = "/", description = "The server that serves this document: paths are relative to its origin, so the one document fits every deployment (docs/api.md, \"The OpenAPI document\")")
     ),
 
     modifiers(&BearerScheme),

@@ -87,7 +87,7 @@ fn every_operation_has_a_summary_and_a_description() {
 }
 
 /// The document names its server: `/`, relative to wherever it is served, so one document fits
-/// every deployment (docs/api.md, "Servers").
+/// every deployment (docs/api.md, "The OpenAPI document").
 #[test]
 fn the_document_has_a_relative_server() {
     let doc: Value = serde_json::from_str(COMMITTED).unwrap();
