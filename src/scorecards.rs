@@ -376,8 +376,13 @@ fn compute(
     })
 }
 
+/// Department scorecards (评估指标)
+///
 /// Department scorecards (评估指标) for a quarter: the points the service's records prove, with
 /// evidence ids and what is missing; items it cannot see are `not_measured`.
+///
+/// Staff: department officers, bureaus and admins; approval systems get 403. Read-only: changes
+/// nothing.
 #[utoipa::path(
     operation_id = "scorecards",
     tag = "targets",

@@ -94,7 +94,11 @@ pub struct AuditFilter {
     pub per_page: Option<i64>,
 }
 
+/// Read the audit trail (审计日志)
+///
 /// Read the audit trail, newest first (admin: everything; bureau: its region).
+///
+/// Admins and bureaus; others get 403. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "audit_list_audit",
     tag = "audit",
@@ -165,7 +169,11 @@ pub async fn list_audit(
     Ok(HttpResponse::Ok().json(result))
 }
 
+/// Verify the audit hash chain (审计日志)
+///
 /// Check the whole hash chain (admin); the answer names the first broken link.
+///
+/// Admins only; everyone else gets 403. Recomputes the chain over every record; changes nothing.
 #[utoipa::path(
     operation_id = "audit_verify_audit",
     tag = "audit",

@@ -33,8 +33,12 @@ pub struct FeedQuery {
     pub limit: Option<i64>,
 }
 
+/// Read the provincial feed (共享至省平台)
+///
 /// Events for the provincial platform (共享至省平台), in commit order from a cursor. Each event has
 /// a unique id; the receiver drops duplicates by id.
+///
+/// Admins and the city bureau; others get 403. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "feed_list",
     tag = "feed",
@@ -78,7 +82,11 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(page))
 }
 
+/// The feed's push status
+///
 /// How far the push to the province got.
+///
+/// Admins and the city bureau; others get 403. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "feed_status",
     tag = "feed",

@@ -11,7 +11,11 @@ use crate::error::{ApiError, FieldError, Problem};
 use crate::http::{required_line, ApiJson};
 use crate::state::AppState;
 
+/// List regions (行政区划)
+///
 /// All regions of the city (通化市 and its counties, districts and zones).
+///
+/// Any signed-in account, approval systems included. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "org_list_regions",
     tag = "organisation",
@@ -44,7 +48,11 @@ pub struct DepartmentFilter {
     pub kind: Option<String>,
 }
 
+/// List departments (部门)
+///
 /// Departments (部门), filtered by region, activity and kind.
+///
+/// Any signed-in account, approval systems included. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "org_list_departments",
     tag = "organisation",
@@ -81,7 +89,11 @@ pub async fn list_departments(
     Ok(HttpResponse::Ok().json(rows))
 }
 
+/// One department (部门)
+///
 /// One department.
+///
+/// Any signed-in account, approval systems included. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "org_get_department",
     tag = "organisation",
@@ -124,7 +136,11 @@ pub struct NewDepartment {
     pub kind: String,
 }
 
+/// Add a department (部门)
+///
 /// Add a department (admin).
+///
+/// Admins only; everyone else gets 403. Audited.
 #[utoipa::path(
     operation_id = "org_create_department",
     tag = "organisation",
@@ -180,7 +196,11 @@ pub struct DepartmentPatch {
     pub active: Option<bool>,
 }
 
+/// Change a department (部门)
+///
 /// Rename, deactivate or reactivate a department (admin).
+///
+/// Admins only; everyone else gets 403. Audited with before and after.
 #[utoipa::path(
     operation_id = "org_update_department",
     tag = "organisation",

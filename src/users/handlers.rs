@@ -27,7 +27,11 @@ pub struct UserFilter {
     pub per_page: Option<i64>,
 }
 
+/// List accounts
+///
 /// List accounts (admin).
+///
+/// Admins only; everyone else gets 403. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "users_list_users",
     tag = "users",
@@ -72,7 +76,12 @@ pub async fn list_users(
     Ok(HttpResponse::Ok().json(result))
 }
 
+/// Create an account
+///
 /// Create an account (admin).
+///
+/// Admins only; everyone else gets 403. Creates the account with an argon2id password hash;
+/// audited.
 #[utoipa::path(
     operation_id = "users_create_user",
     tag = "users",
@@ -103,7 +112,11 @@ pub async fn create_user(
     Ok(HttpResponse::Created().json(created))
 }
 
+/// One account
+///
 /// One account (admin).
+///
+/// Admins only; everyone else gets 403. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "users_get_user",
     tag = "users",
@@ -128,7 +141,12 @@ pub async fn get_user(
     Ok(HttpResponse::Ok().json(v))
 }
 
+/// Change an account
+///
 /// Change an account's name, role, binding or status (admin).
+///
+/// Admins only; everyone else gets 403. A disabled account or a changed role takes effect on the
+/// account's next request; audited with before and after.
 #[utoipa::path(
     operation_id = "users_update_user",
     tag = "users",
@@ -172,7 +190,12 @@ pub struct PasswordReset {
     pub new_password: String,
 }
 
+/// Reset an account's password
+///
 /// Reset an account's password (admin); the account's sessions end.
+///
+/// Admins only; everyone else gets 403. Stores the new hash and ends the account's sessions;
+/// audited.
 #[utoipa::path(
     operation_id = "users_reset_password",
     tag = "users",
