@@ -263,8 +263,9 @@ async fn scorecards(
         Err(e) => return api_error(e),
     };
     report.departments.sort_by(|a, b| {
-        b.points
-            .total_cmp(&a.points)
+        b.totals
+            .total_points
+            .total_cmp(&a.totals.total_points)
             .then(a.department_id.cmp(&b.department_id))
     });
     super::render(
