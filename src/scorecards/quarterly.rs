@@ -16,13 +16,6 @@ use crate::schema::regions;
 use crate::state::AppState;
 use crate::tabular::{Cell, ReportSheet};
 
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum QuarterlyFormat {
-    Json,
-    Xlsx,
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -35,7 +28,8 @@ pub struct QuarterlyQuery {
     /// otherwise the whole city).
     pub region: Option<String>,
     /// `json` (default) or `xlsx`.
-    pub format: Option<QuarterlyFormat>,
+    #[param(pattern = "^(json|xlsx)$")]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -226,8 +220,19 @@ pub async fn quarterly(
     query: crate::http::Query<QuarterlyQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
+    let xlsx = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("xlsx") => true,
+        Some(_) => {
+            return Err(ApiError::invalid_query(
+                "format",
+                "invalid_value",
+                "format must be json or xlsx",
+            ))
+        }
+    };
     let report = build(&state, &user, &q).await?;
-    if q.format != Some(QuarterlyFormat::Xlsx) {
+    if !xlsx {
         return Ok(HttpResponse::Ok().json(report));
     }
     let bytes = workbook(&report, &user.username)?;

@@ -25,6 +25,7 @@ mod organisation;
 mod process;
 mod query_errors;
 mod repairs;
+mod scorecards_full;
 mod stats;
 mod targets;
 mod uploads;
