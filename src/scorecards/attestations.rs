@@ -211,8 +211,17 @@ pub async fn create(
     user: AuthUser,
     body: ApiJson<NewAttestation>,
 ) -> Result<HttpResponse, ApiError> {
+    let out = record(&state, user, body.0).await?;
+    Ok(HttpResponse::Created().json(out))
+}
+
+/// Validates and records an attestation (the API's and the console's).
+pub(crate) async fn record(
+    state: &web::Data<AppState>,
+    user: AuthUser,
+    n: NewAttestation,
+) -> Result<Attestation, ApiError> {
     user.require(&[Role::Bureau])?;
-    let n = body.0;
     let mut errors = Vec::new();
     let ind = INDICATORS.iter().find(|i| i.key == n.indicator);
     match ind {
@@ -296,7 +305,7 @@ pub async fn create(
     }
     let key = ind.map(|i| i.key).unwrap_or_default();
     let points_tenths = points_tenths as i32;
-    let out = db::run(&state.pool, move |conn| {
+    db::run(&state.pool, move |conn| {
         db::write_tx(conn, |conn| {
             // The subject: a known department or a county/district/zone, within scope.
             let (dept, region, field) = match (n.department_id, n.region_code) {
@@ -422,8 +431,7 @@ pub async fn create(
             Ok(view(row, previous.map(|p| p.id)))
         })
     })
-    .await?;
-    Ok(HttpResponse::Created().json(out))
+    .await
 }
 
 /// Whether `user` may read attestations about this subject: admins; bureaus covering the
