@@ -791,3 +791,47 @@ async fn the_quarterly_report_ranks_departments_and_counties_and_exports_one_wor
         .unwrap()
         .contains("-220521"));
 }
+
+#[tokio::test]
+async fn special_rectification_cleanup_counts_entries_of_marked_items_removed_in_the_period() {
+    let s = setup().await;
+    let app = &s.f.app;
+    let entry = listed(&s, "black", &uscc(321), "通税〔2026〕321号").await;
+    let res = app
+        .request(
+            reqwest::Method::PUT,
+            &format!("/api/v1/four-list-items/{}/special-category", s.f.black),
+            Some(&s.city.token),
+            Some(json!({"category": "judgment_defaulter"})),
+        )
+        .await;
+    assert!(res.status().is_success(), "{:?}", res.text().await);
+    let before = items(&card(app, &s.city.token, DEPT_TAX).await);
+    assert_eq!(before["special_rectification_cleanup"]["points"], 0.0);
+    assert_eq!(
+        before["special_rectification_cleanup"]["evidence"],
+        json!([])
+    );
+    let res = app
+        .post(
+            &format!("/api/v1/list-entries/{entry}/remove"),
+            &s.f.tax.token,
+            json!({"reason": "revoked", "note": "核实后撤销"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let after = card(app, &s.city.token, DEPT_TAX).await;
+    check_card(&after);
+    let it = items(&after);
+    assert_eq!(it["special_rectification_cleanup"]["points"], 3.0);
+    assert_eq!(
+        it["special_rectification_cleanup"]["evidence"],
+        json!([entry])
+    );
+    assert_eq!(
+        it["special_rectification_cleanup"]["evidence_kind"],
+        "list_entries"
+    );
+    // Removed, the entry is no longer on the public list: that item has no evidence left.
+    assert_eq!(it["lists_published"]["points"], 0.0);
+}
