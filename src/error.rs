@@ -367,8 +367,10 @@ pub fn problem_fallback<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHa
         .get(header::CONTENT_TYPE)
         .map(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()))
         .unwrap_or(false);
-    // The staff console answers its errors with its own pages (in Chinese).
-    let is_console_page = res.request().path().starts_with("/console/")
+    // The staff console answers its errors with its own pages (in Chinese), and so does the
+    // public receipt verification page (`/verify/`, a forged hash: 404 "不存在或已被篡改").
+    let path = res.request().path();
+    let is_console_page = (path.starts_with("/console/") || path.starts_with("/verify/"))
         && res
             .response()
             .headers()

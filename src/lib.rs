@@ -13,6 +13,7 @@ pub mod config;
 pub mod console;
 pub mod db;
 pub mod demo;
+pub mod documents;
 pub mod domain;
 pub mod entries;
 pub mod error;

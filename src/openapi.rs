@@ -18,6 +18,9 @@ the four lists (信用\"四张清单\"), red and black lists (红黑名单), cre
         license(name = "MIT"),
         contact(name = "credit-lists maintainers")
     ),
+    servers(
+        (url = "/", description = "The server that serves this document: paths are relative to its origin, so the one document fits every deployment (docs/api.md, \"The OpenAPI document\")")
+    ),
 
     modifiers(&BearerScheme),
     components(schemas(Problem, FieldError)),
@@ -40,6 +43,7 @@ the four lists (信用\"四张清单\"), red and black lists (红黑名单), cre
         (name = "cases", description = "Reward-and-punishment cases (联合奖惩案例): filing, submission, sharing with the province, corrections, media reports (媒体报道), export"),
         (name = "statistics", description = "Monthly statistics (按月统计) and month close"),
         (name = "feed", description = "Event feed to the provincial platform (共享至省平台): cursor reads and push delivery status"),
+        (name = "documents", description = "Documents ready to print (文书): 信用核查结果单, repair notices and decisions, 告知书, as stored when issued"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -74,7 +78,33 @@ pub fn spec() -> utoipa::openapi::OpenApi {
         .1;
     add_extractor_problems(&mut doc);
     add_query_text_pattern(&mut doc);
+    ref_page_items(&mut doc);
     doc
+}
+
+/// `Page<T>` is generated with `T` inlined as its items (`Page_ReceiptSummary`); where `T` is a
+/// component of its own, the items refer to it instead, so that a generated client has one type
+/// for `T` and no component is left unused.
+fn ref_page_items(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::ArrayItems;
+    use utoipa::openapi::{Ref, RefOr, Schema};
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let names: Vec<String> = components.schemas.keys().cloned().collect();
+    for name in names {
+        let Some(item) = name.strip_prefix("Page_") else {
+            continue;
+        };
+        if !components.schemas.contains_key(item) {
+            continue;
+        }
+        if let Some(RefOr::T(Schema::Object(page))) = components.schemas.get_mut(&name) {
+            if let Some(RefOr::T(Schema::Array(items))) = page.properties.get_mut("items") {
+                items.items = ArrayItems::RefOrSchema(Box::new(Ref::from_schema_name(item).into()));
+            }
+        }
+    }
 }
 
 /// Gives every query parameter that is free text (a string without a pattern, format or enum)
@@ -116,7 +146,8 @@ fn add_query_text_pattern(doc: &mut utoipa::openapi::OpenApi) {
 
 /// Documents the problems every operation can answer before its handler runs, from the shared
 /// extractors and error handlers (`error.rs`): 400 for a path or query parameter that does not
-/// parse or a body that is not the JSON asked for, 413 for a body over the limit, 415 for a JSON
+/// parse or a body that is not the JSON asked for, 413 for a body over the limit (a JSON body's
+/// limit is also said in the request body's description), 415 for a JSON
 /// body sent with another content type, 401 for a secured operation without a valid token. Only
 /// added where the operation does not document the status itself.
 fn add_extractor_problems(doc: &mut utoipa::openapi::OpenApi) {
@@ -150,8 +181,17 @@ fn add_extractor_problems(doc: &mut utoipa::openapi::OpenApi) {
                 RefOr::T(p) => matches!(p.parameter_in, ParameterIn::Path | ParameterIn::Query),
                 RefOr::Ref(_) => true,
             });
-            let (body, json_body) = match &op.request_body {
-                Some(RefOr::T(b)) => (true, b.content.contains_key("application/json")),
+            let (body, json_body) = match &mut op.request_body {
+                Some(RefOr::T(b)) => {
+                    let json = b.content.contains_key("application/json");
+                    if json && b.description.is_none() {
+                        b.description = Some(
+                            "JSON, at most `max_body_bytes` (1 MiB by default; larger is 413)"
+                                .to_string(),
+                        );
+                    }
+                    (true, json)
+                }
                 Some(RefOr::Ref(_)) => (true, true),
                 None => (false, false),
             };
@@ -165,7 +205,12 @@ fn add_extractor_problems(doc: &mut utoipa::openapi::OpenApi) {
             if params || body {
                 add("400", "A parameter or the body could not be read");
             }
-            if body {
+            if json_body {
+                add(
+                    "413",
+                    "The body is over `max_body_bytes` (1 MiB by default): `payload_too_large`",
+                );
+            } else if body {
                 add("413", "The body is over the size limit");
             }
             if json_body {

@@ -16,7 +16,11 @@ pub struct Health {
     pub status: String,
 }
 
+/// Liveness probe
+///
 /// Liveness: answers without touching the database.
+///
+/// Anonymous. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "ops_health",tag = "operations", responses((status = 200, description = "The process is up", body = Health)))]
 #[get("/health")]
@@ -35,7 +39,11 @@ pub struct Readiness {
     pub database: String,
 }
 
+/// Readiness probe
+///
 /// Readiness: the database answers.
+///
+/// Anonymous. Runs `SELECT 1` on the database; changes nothing.
 #[utoipa::path(
     operation_id = "ops_ready",
     tag = "operations",
@@ -61,7 +69,11 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
     }))
 }
 
+/// Prometheus metrics
+///
 /// Prometheus text format: requests by route and status, latency histogram, pool usage.
+///
+/// Anonymous. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "ops_metrics",
     tag = "operations",

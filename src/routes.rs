@@ -149,6 +149,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(crate::stats::monthly)
                 .service(crate::stats::close)
                 .service(crate::feed::handlers::status)
-                .service(crate::feed::handlers::list),
+                .service(crate::feed::handlers::list)
+                .service(crate::documents::handlers::get_one),
         );
 }

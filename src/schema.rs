@@ -705,6 +705,35 @@ diesel::table! {
     }
 }
 
+// Issued documents and their number sequences (migration `documents`).
+diesel::table! {
+    document_sequences (department_id, year, kind) {
+        department_id -> Integer,
+        year -> Integer,
+        kind -> Text,
+        last_number -> Integer,
+    }
+}
+
+diesel::table! {
+    documents (id) {
+        id -> Integer,
+        kind -> Text,
+        source_id -> Integer,
+        department_id -> Integer,
+        region_code -> Text,
+        year -> Integer,
+        number -> Integer,
+        document_number -> Text,
+        issued_on -> Date,
+        issued_at -> Timestamp,
+        issued_by -> Integer,
+        title -> Text,
+        content -> Text,
+        sha256 -> Text,
+    }
+}
+
 // Evaluation-table attestations (migration `scorecard_attestations`).
 diesel::table! {
     scorecard_attestations (id) {

@@ -672,11 +672,14 @@ fn compute(
     })
 }
 
-/// Department scorecards (评估指标) for a quarter.
+/// Department scorecards (评估指标)
 ///
-/// The whole evaluation table (附件2): the indicators the service's records prove with the
-/// ids of those records, the others with the bureau's attestation id (or 0 points and what
-/// evidence would count). Counts run from 1 January to the quarter's end (or today).
+/// The whole evaluation table (附件2) for a quarter: the indicators the service's records prove
+/// with the ids of those records, the others with the bureau's attestation id (or 0 points and
+/// what evidence would count). Counts run from 1 January to the quarter's end (or today).
+///
+/// Staff: department officers, bureaus and admins; approval systems get 403. Read-only: changes
+/// nothing.
 #[utoipa::path(
     operation_id = "scorecards",
     tag = "targets",

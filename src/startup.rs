@@ -118,6 +118,8 @@ impl Application {
                 .configure(routes)
                 .into_app()
                 .configure(crate::console::routes)
+                // The public verification page of a printed 信用核查结果单's QR code (HTML).
+                .service(crate::documents::verify::verify_receipt)
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", spec.clone()))
                 .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::not_found("resource")) }))
                 .wrap(actix_web::middleware::from_fn(crate::console::guard))

@@ -1,16 +1,14 @@
 //! `/api/v1/audit-log`: reading the trail (admin; a bureau for its region) and checking the chain.
 
 use actix_web::{get, web, HttpResponse};
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{AuditRow, VerifyReport};
+use super::{store, AuditRow, VerifyReport};
 use crate::auth::{AuthUser, Role};
 use crate::db;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::{Page, PageQuery};
-use crate::schema::audit_log;
 use crate::state::AppState;
 
 /// One audit record (审计记录).
@@ -96,9 +94,11 @@ pub struct AuditFilter {
     pub per_page: Option<i64>,
 }
 
-const BACKDATED_PATTERN: &str = "%\"backdated\":true%";
-
+/// Read the audit trail (审计日志)
+///
 /// Read the audit trail, newest first (admin: everything; bureau: its region).
+///
+/// Admins and bureaus; others get 403. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "audit_list_audit",
     tag = "audit",
@@ -146,64 +146,34 @@ pub async fn list_audit(
     }
     .resolve()?;
     let region = scope.or(f.region_code.clone());
-    let result = db::run(&state.pool, move |conn| {
-        let filtered = || {
-            let mut q = audit_log::table.into_boxed();
-            if let Some(r) = &region {
-                q = q.filter(audit_log::region_code.eq(r.clone()));
-            }
-            if let Some(a) = f.actor_user_id {
-                q = q.filter(audit_log::actor_user_id.eq(a));
-            }
-            if let Some(a) = &f.action {
-                q = q.filter(audit_log::action.eq(a.clone()));
-            }
-            if let Some(t) = &f.entity_type {
-                q = q.filter(audit_log::entity_type.eq(t.clone()));
-            }
-            if let Some(i) = &f.entity_id {
-                q = q.filter(audit_log::entity_id.eq(i.clone()));
-            }
-            if let Some(from) = from {
-                q = q.filter(audit_log::at.ge(from));
-            }
-            if let Some(to) = to {
-                q = q.filter(audit_log::at.lt(to));
-            }
-            // The marker is a top-level key the service adds itself (`backdating::mark`); a
-            // quote inside any stored string is escaped, so no text can imitate it.
-            match f.backdated {
-                Some(true) => q = q.filter(audit_log::after_json.like(BACKDATED_PATTERN)),
-                Some(false) => {
-                    q = q.filter(
-                        audit_log::after_json
-                            .is_null()
-                            .or(audit_log::after_json.not_like(BACKDATED_PATTERN)),
-                    )
-                }
-                None => {}
-            }
-            q
-        };
-        let total: i64 = filtered().count().get_result(conn)?;
-        let rows: Vec<AuditRow> = filtered()
-            .order(audit_log::id.desc())
-            .limit(limit)
-            .offset(offset)
-            .select(AuditRow::as_select())
-            .load(conn)?;
-        Ok(Page {
-            items: rows.into_iter().map(AuditRecord::from).collect(),
-            page,
-            per_page,
-            total,
-        })
+    let q = store::AuditQuery {
+        region,
+        actor_user_id: f.actor_user_id,
+        action: f.action,
+        entity_type: f.entity_type,
+        entity_id: f.entity_id,
+        from,
+        to,
+        backdated: f.backdated,
+    };
+    let (rows, total) = db::run(&state.pool, move |conn| {
+        store::search(conn, &q, limit, offset)
     })
     .await?;
+    let result = Page {
+        items: rows.into_iter().map(AuditRecord::from).collect::<Vec<_>>(),
+        page,
+        per_page,
+        total,
+    };
     Ok(HttpResponse::Ok().json(result))
 }
 
+/// Verify the audit hash chain (审计日志)
+///
 /// Check the whole hash chain (admin); the answer names the first broken link.
+///
+/// Admins only; everyone else gets 403. Recomputes the chain over every record; changes nothing.
 #[utoipa::path(
     operation_id = "audit_verify_audit",
     tag = "audit",

@@ -3,6 +3,7 @@
 //! every stored field, so an edited, deleted or reordered record breaks the chain.
 
 pub mod handlers;
+pub mod store;
 
 use diesel::prelude::*;
 use serde::Serialize;

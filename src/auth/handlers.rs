@@ -13,10 +13,15 @@ use crate::http::ApiJson;
 use crate::state::AppState;
 use crate::users::UserView;
 
+/// Log in (登录)
+///
 /// Log in with username and password. Repeated failures for one account from one client address
 /// make that client wait longer each time, and many failures from one address refuse it (429
 /// with `Retry-After`); failures from other clients only slow an account down. The answer never
 /// tells whether the username exists.
+///
+/// Anonymous: this is how a caller gets its access token (15 minutes by default) and refresh token.
+/// Starts a session; a failure is counted by the login throttle.
 #[utoipa::path(
     operation_id = "auth_login",
     tag = "auth",
@@ -42,8 +47,13 @@ pub async fn login(
         .json(tokens))
 }
 
+/// Refresh the token pair
+///
 /// Exchange a refresh token for a new pair. Each refresh token works once: presenting a spent
 /// one again ends the whole session (every token of that login), since it was probably stolen.
+///
+/// Anonymous: the refresh token is the credential. Spends the refresh token and issues a new pair
+/// within the same session, which keeps its original end.
 #[utoipa::path(
     operation_id = "auth_refresh",
     tag = "auth",
@@ -66,7 +76,11 @@ pub async fn refresh(
         .json(tokens))
 }
 
+/// Log out
+///
 /// End the current session: its access and refresh tokens stop working at once.
+///
+/// Any signed-in account, for its own current session. Ends the session.
 #[utoipa::path(
     operation_id = "auth_logout",
     tag = "auth",
@@ -82,7 +96,11 @@ pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRe
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// The caller's own account
+///
 /// The caller's own account, role and scope.
+///
+/// Any signed-in account, approval systems included. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "auth_me",
     tag = "auth",
@@ -98,7 +116,12 @@ pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRespon
     Ok(HttpResponse::Ok().json(v))
 }
 
+/// Change one's own password
+///
 /// Change one's own password; other sessions of the account end, this one stays.
+///
+/// Any signed-in account, with its current password. Stores the new password hash (argon2id) and
+/// ends the account's other sessions; audited.
 #[utoipa::path(
     operation_id = "auth_change_own_password",
     tag = "auth",

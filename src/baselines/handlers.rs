@@ -10,8 +10,13 @@ use crate::error::{ApiError, Problem};
 use crate::http::ApiJson;
 use crate::state::AppState;
 
+/// National baselines (国家层面认定)
+///
 /// Declared national-level identification counts (国家层面认定), by year, region and list type.
 /// Admins and the city bureau see every region; a county bureau only its own.
+///
+/// Bureaus and admins; department officers and approval systems get 403. Read-only: changes
+/// nothing.
 #[utoipa::path(
     operation_id = "baselines_list_baselines",
     tag = "baselines",
@@ -34,8 +39,12 @@ pub async fn list_baselines(
     Ok(HttpResponse::Ok().json(rows))
 }
 
+/// Set a national baseline (国家层面认定)
+///
 /// Set the declared count of one region, year and list type (admin, or a bureau whose region
 /// covers `region_code`). Creates or replaces it; audited with before and after.
+///
+/// Changes the year-end target denominators of that region and year.
 #[utoipa::path(
     operation_id = "baselines_put_baseline",
     tag = "baselines",

@@ -31,8 +31,12 @@ fn check_year(year: i32) -> Result<(), ApiError> {
     }
 }
 
+/// A year's working-day calendar (工作日历)
+///
 /// A year's public holidays (Monday–Friday days off) and make-up working days (调休上班). Days
 /// without a row follow the Monday–Friday rule.
+///
+/// Any signed-in account, approval systems included. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "calendar_get_calendar",
     tag = "calendar",
@@ -138,8 +142,13 @@ fn validate_year(year: i32, input: CalendarYearInput) -> Result<CalendarYear, Ap
     })
 }
 
+/// Replace a year's working-day calendar (工作日历)
+///
 /// Replace a year's calendar (admin). The body is the complete new set: days not listed lose
 /// their row. Audited with the previous and the new set.
+///
+/// Admins only; everyone else gets 403. Working-day deadlines computed from now on use the new
+/// calendar.
 #[utoipa::path(
     operation_id = "calendar_put_calendar",
     tag = "calendar",
@@ -198,8 +207,12 @@ pub struct WorkingDaysResult {
     pub date: NaiveDate,
 }
 
+/// Add working days to a date (工作日)
+///
 /// The deadline `days` working days after `from`, by the stored calendar: the same arithmetic
 /// the service uses for its own time limits (the n-th working day strictly after `from`).
+///
+/// Any signed-in account, approval systems included. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "calendar_add_working_days",
     tag = "calendar",

@@ -47,9 +47,14 @@ fn respond(status: u16, v: CaseView) -> HttpResponse {
     }
 }
 
+/// File a case (联合奖惩案例)
+///
 /// File a case (draft). With an `Idempotency-Key` header a retry of the same request by the same
 /// user returns the case created the first time (200) instead of filing another (the first
 /// answer is 201); the same key with a different body is 422 `idempotency_key_reused`.
+///
+/// Staff (department officers for their own department, bureaus for their region, admins); approval
+/// systems get 403. Creates a draft case; audited.
 #[utoipa::path(
     operation_id = "cases_create",
     tag = "cases",
@@ -89,10 +94,15 @@ pub struct FromFeedbackQuery {
     pub department_id: Option<i32>,
 }
 
+/// Start a case from a check's feedback (反馈)
+///
 /// Start a draft case from a credit check (信用核查) and its feedback (反馈): the subject, the
 /// measures the feedback says were applied (their kind gives the case's kind), the subject's
 /// published entries on the matching list, the field and the decision date. Only when the feedback
 /// applied at least one measure.
+///
+/// Staff who manage the department that made the check (its officers, the bureau of its region, the
+/// city bureau, admins). Creates a draft case; audited.
 #[utoipa::path(
     operation_id = "cases_from_feedback",
     tag = "cases",
@@ -122,7 +132,12 @@ pub async fn from_feedback(
     Ok(HttpResponse::Created().json(view))
 }
 
+/// One case (联合奖惩案例)
+///
 /// One case.
+///
+/// Staff who may see the case: officers of the department that filed it or took part in it, bureaus
+/// of its region (the city bureau: all), admins; others get 403 or 404. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "cases_get_one",
     tag = "cases",
@@ -145,7 +160,13 @@ pub async fn get_one(
     Ok(HttpResponse::Ok().json(v))
 }
 
+/// Change a draft case
+///
 /// Change a draft case. Lists given replace the stored ones.
+///
+/// Staff within their scope: department officers for their own department, bureaus for the
+/// departments of their region (the city bureau: the whole city), admins for all; others get 403 or
+/// 404. Changes the draft; audited with before and after.
 #[utoipa::path(
     operation_id = "cases_update",
     tag = "cases",
@@ -173,7 +194,13 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(v))
 }
 
+/// Submit a case (报送)
+///
 /// Submit a draft (报送): it then needs at least one subject and one measure applied.
+///
+/// Staff within their scope: department officers for their own department, bureaus for the
+/// departments of their region (the city bureau: the whole city), admins for all; others get 403 or
+/// 404. Sets the case to submitted; audited.
 #[utoipa::path(
     operation_id = "cases_submit",
     tag = "cases",
@@ -202,10 +229,14 @@ pub async fn submit(
     Ok(HttpResponse::Ok().json(v))
 }
 
+/// Share a case with the province (共享)
+///
 /// Share a submitted case with the provincial platform (共享): the bureau of the case's region or
 /// the city bureau (and admins). Records `shared_at` and queues a `case.shared` feed event in the
 /// same transaction. A shared case never changes again. `shared_on` records a case shared on a
 /// past day (补录); the audit records say `backdated`.
+///
+/// Department officers and approval systems get 403; a county bureau of another region 403 or 404.
 #[utoipa::path(
     operation_id = "cases_share",
     tag = "cases",
@@ -234,8 +265,14 @@ pub async fn share(
     Ok(HttpResponse::Ok().json(v))
 }
 
+/// File a correction of a case
+///
 /// File a correction of a submitted or shared case: a new draft with the same content, linked by
 /// `corrects_case_id`, edited and submitted like any draft. Drafts are edited in place instead.
+///
+/// Staff within their scope: department officers for their own department, bureaus for the
+/// departments of their region (the city bureau: the whole city), admins for all; others get 403 or
+/// 404. Creates the correcting draft; the corrected case is unchanged. Audited.
 #[utoipa::path(
     operation_id = "cases_correct",
     tag = "cases",
@@ -259,7 +296,13 @@ pub async fn correct(
     Ok(HttpResponse::Created().json(v))
 }
 
+/// List cases (联合奖惩案例)
+///
 /// Cases in your scope, newest case date first.
+///
+/// Staff: department officers, bureaus and admins; approval systems get 403. Department officers
+/// see the cases their department filed or took part in, bureaus their region's, admins all.
+/// Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "cases_list",
     tag = "cases",
@@ -283,8 +326,13 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(result))
 }
 
+/// Export cases as a sheet
+///
 /// Export the cases of the list's filters (xlsx or csv, Chinese headers; codes of individuals
 /// masked).
+///
+/// Staff: department officers, bureaus and admins; approval systems get 403. The rows are those the
+/// caller may list. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "cases_export",
     tag = "cases",

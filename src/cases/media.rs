@@ -78,7 +78,12 @@ pub fn valid_link(link: &str) -> bool {
             .all(|c| c.is_alphanumeric() || c == '.' || c == '-')
 }
 
+/// A case's media reports (媒体报道)
+///
 /// The media reports of a case, oldest first.
+///
+/// Staff who may see the case (officers of the departments that filed it or took part in it,
+/// bureaus of its region, admins); others get 403 or 404. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "cases_media_list",
     tag = "cases",
@@ -107,7 +112,12 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(v))
 }
 
+/// Record a media report (媒体报道)
+///
 /// Record a media report about a case (the filing department or a bureau covering its region).
+///
+/// Department officers of another department and county bureaus of another region get 403 or 404;
+/// approval systems 403. Adds the report to the case; audited.
 #[utoipa::path(
     operation_id = "cases_media_create",
     tag = "cases",

@@ -43,6 +43,7 @@ pub struct FeedbackRequest {
     #[serde(default)]
     pub measures_applied: Vec<i32>,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub note: String,
     /// When the decision was made: RFC 3339 with `Z` or an offset; without one, China time.
     #[schema(value_type = String, format = DateTime)]
@@ -102,9 +103,15 @@ fn truncate_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
         .unwrap_or(t)
 }
 
+/// Report the decision after a check (反馈)
+///
 /// Report the decision taken after a check. Send an `Idempotency-Key` header to retry safely; a
 /// retry with the same content is answered with the stored feedback (200), a different second
 /// feedback with 409 `feedback_exists`.
+///
+/// The caller that made the check (an approval system or a department's officer); bureaus and
+/// admins get 403, other callers 403 or 404. Stores the feedback with the receipt; counted in the
+/// usage statistics.
 #[utoipa::path(
     operation_id = "checks_feedback_create",
     tag = "credit-checks",

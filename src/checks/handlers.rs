@@ -36,8 +36,10 @@ pub struct CheckRequest {
     #[schema(example = "administrative_licensing")]
     pub field: String,
     /// The caller's own application or project number.
+    #[schema(max_length = 200)]
     pub reference: Option<String>,
     /// Free text.
+    #[schema(max_length = 1000)]
     pub purpose: Option<String>,
 }
 
@@ -45,9 +47,12 @@ pub struct CheckRequest {
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     /// Up to 1,000 codes; the results come in the same order.
+    #[schema(min_items = 1, max_items = 1000)]
     pub subject_codes: Vec<String>,
     pub field: String,
+    #[schema(max_length = 200)]
     pub reference: Option<String>,
+    #[schema(max_length = 1000)]
     pub purpose: Option<String>,
 }
 
@@ -223,8 +228,13 @@ async fn run_checks(
         .collect()
 }
 
+/// Check a subject's credit (信用核查)
+///
 /// Check a subject's credit before a decision (信用核查). The answer is stored as a receipt before
 /// it is sent.
+///
+/// Approval systems and staff (department officers, bureaus, admins). Stores the receipt (核查记录)
+/// with the caller; changes no list.
 #[utoipa::path(
     operation_id = "checks_check",
     tag = "credit-checks",
@@ -268,8 +278,13 @@ pub async fn check(
         .body(a.json.get().to_string()))
 }
 
+/// Check many subjects at once (批量核查)
+///
 /// Check up to 1,000 subjects at once (a bid evaluation with all its bidders). Each valid code
 /// gets its own receipt; an invalid code gets an error in its place and does not fail the batch.
+///
+/// Approval systems and staff. Stores one receipt per valid code; changes no list. `subject_codes`
+/// holds 1 to 1,000 codes; the body is limited to `max_body_bytes` (1 MiB by default).
 #[utoipa::path(
     operation_id = "checks_batch",
     tag = "credit-checks",
@@ -349,7 +364,12 @@ pub async fn batch(
     }))
 }
 
+/// A check's receipt (核查记录)
+///
 /// A receipt (核查记录): the answer exactly as it was given, even if the lists changed since.
+///
+/// The caller that made the check, staff whose scope covers the checking department, bureaus of its
+/// region and admins; others get 403 or 404. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "checks_get_receipt",
     tag = "credit-checks",
@@ -422,8 +442,12 @@ pub struct ReceiptSummary {
     pub subject_name: Option<String>,
 }
 
+/// List check receipts (核查记录)
+///
 /// Receipts for staff: bureaus see their region, admins and the city bureau all, department
 /// officers the checks made by their department.
+///
+/// Approval systems get 403 (they read their own receipts one by one). Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "checks_list_receipts",
     tag = "credit-checks",

@@ -69,8 +69,12 @@ pub struct CheckStats {
     pub regions: Vec<RegionFields>,
 }
 
+/// Credit-check usage statistics
+///
 /// Checks by field, caller department and advice; feedback rate; distinct fields in which credit
 /// records were applied per region. Bureau (its region) and admin.
+///
+/// Bureaus (their region) and admins; others get 403. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "checks_stats",
     tag = "credit-checks",

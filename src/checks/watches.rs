@@ -105,6 +105,7 @@ fn insert_once(
 #[serde(deny_unknown_fields)]
 pub struct WatchRequest {
     /// Up to 1,000 codes. Watching a subject twice is harmless.
+    #[schema(min_items = 1, max_items = 1000)]
     pub subject_codes: Vec<String>,
 }
 
@@ -138,7 +139,11 @@ fn watch_view(state: &AppState, (id, code, enc, created_at): WatchRow) -> WatchV
     }
 }
 
+/// Watch subjects (事中事后监管)
+///
 /// Watch subjects (e.g. those an approval system licensed). Audited (ID numbers masked).
+///
+/// Approval systems and staff, for themselves. Adds the caller's watches.
 #[utoipa::path(
     operation_id = "checks_watches_create",
     tag = "watches",
@@ -252,7 +257,11 @@ pub async fn create(
     Ok(HttpResponse::Created().json(WatchList { items }))
 }
 
+/// The caller's watches
+///
 /// The caller's watches.
+///
+/// Approval systems and staff, each seeing only its own watches. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "checks_watches_list",
     tag = "watches",
@@ -283,7 +292,12 @@ pub async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResp
     Ok(HttpResponse::Ok().json(WatchList { items }))
 }
 
+/// Stop watching a subject
+///
 /// Stop watching a subject. Its notifications stay in the feed. Audited.
+///
+/// Approval systems and staff, for their own watches: another account's watch is 404. Removes the
+/// watch.
 #[utoipa::path(
     operation_id = "checks_watches_remove",
     tag = "watches",
@@ -425,8 +439,12 @@ fn missing_expiries(
     Ok(out)
 }
 
+/// Notifications for watched subjects
+///
 /// Notifications for the caller's watched subjects, oldest first, after the cursor. Walking the
 /// feed with `after = next_cursor` sees each notification exactly once.
+///
+/// Approval systems and staff, each reading only its own notifications. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "checks_watches_notifications",
     tag = "watches",

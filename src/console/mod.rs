@@ -25,6 +25,7 @@ use crate::state::AppState;
 
 mod cases;
 mod checks;
+mod documents;
 mod entries;
 mod four_lists;
 mod imports;
@@ -431,26 +432,19 @@ async fn console_user(
 }
 
 async fn department_name(state: &web::Data<AppState>, id: i32) -> Result<String, ApiError> {
-    use crate::schema::departments;
-    use diesel::prelude::*;
     crate::db::run(&state.pool, move |conn| {
-        let (name, former): (String, String) = departments::table
-            .find(id)
-            .select((departments::name, departments::former_names))
-            .first(conn)?;
-        Ok(crate::org::display_name(&name, &former))
+        let d = crate::org::find_department(conn, id)?
+            .ok_or_else(|| ApiError::not_found("department"))?;
+        Ok(crate::org::display_name(&d.name, &d.former_names))
     })
     .await
 }
 
 async fn region_name(state: &web::Data<AppState>, code: String) -> Result<String, ApiError> {
-    use crate::schema::regions;
-    use diesel::prelude::*;
     crate::db::run(&state.pool, move |conn| {
-        Ok(regions::table
-            .find(code)
-            .select(regions::name)
-            .first(conn)?)
+        let r =
+            crate::org::find_region(conn, &code)?.ok_or_else(|| ApiError::not_found("region"))?;
+        Ok(r.name)
     })
     .await
 }
@@ -741,6 +735,7 @@ fn repair_page(
             status_zh => repair_status_zh(&r.summary.status),
             actions => actions,
             done => done, error => error,
+            step_documents => crate::documents::step_titles(),
         },
     )
 }
@@ -855,13 +850,10 @@ fn kind_names() -> std::collections::BTreeMap<&'static str, &'static str> {
 async fn region_names(
     state: &web::Data<AppState>,
 ) -> Result<std::collections::BTreeMap<String, String>, ApiError> {
-    use crate::schema::regions;
-    use diesel::prelude::*;
     crate::db::run(&state.pool, move |conn| {
-        Ok(regions::table
-            .select((regions::code, regions::name))
-            .load::<(String, String)>(conn)?
+        Ok(crate::org::store::list_regions(conn)?
             .into_iter()
+            .map(|r| (r.code, r.name))
             .collect())
     })
     .await
@@ -1114,7 +1106,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(four_lists::routes)
         .configure(cases::routes)
         .configure(reports::routes)
-        .configure(checks::routes);
+        .configure(checks::routes)
+        .configure(documents::routes);
 }
 
 #[cfg(test)]

@@ -89,21 +89,12 @@ pub(super) fn invalid_messages(
 pub(super) async fn departments(
     state: &web::Data<AppState>,
 ) -> Result<Vec<(i32, String)>, ApiError> {
-    use crate::schema::departments;
-    use diesel::prelude::*;
     crate::db::run(&state.pool, move |conn| {
-        let rows: Vec<(i32, String, String)> = departments::table
-            .order(departments::id.asc())
-            .select((
-                departments::id,
-                departments::name,
-                departments::former_names,
-            ))
-            .load(conn)?;
+        let rows = crate::org::store::list_departments(conn, Default::default())?;
         // Shown with their former names (曾用名), as the 2019 plan names some of them.
         Ok(rows
             .into_iter()
-            .map(|(id, name, former)| (id, crate::org::display_name(&name, &former)))
+            .map(|d| (d.id, crate::org::display_name(&d.name, &d.former_names)))
             .collect())
     })
     .await

@@ -14,7 +14,13 @@ use super::store::{
     remove_entry, EntryFilter, HistoryEvent, NewEntry, NoticeRecord, RemoveRequest,
 };
 
+/// Identify a subject on a list (红黑名单认定)
+///
 /// Identify a subject on the red or black list (draft).
+///
+/// Department officers for their own department, bureaus for the departments of their region,
+/// admins; approval systems get 403. Creates a draft entry, not yet public; audited (ID numbers
+/// masked).
 #[utoipa::path(
     operation_id = "entries_create",
     tag = "list-entries",
@@ -39,7 +45,12 @@ pub async fn create(
     Ok(HttpResponse::Created().json(view))
 }
 
+/// One list entry (红黑名单)
+///
 /// One entry.
+///
+/// Staff: department officers, bureaus and admins; approval systems get 403. Drafts only for those
+/// who manage them. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "entries_get_one",
     tag = "list-entries",
@@ -62,8 +73,14 @@ pub async fn get_one(
     Ok(HttpResponse::Ok().json(v))
 }
 
+/// Publish an entry (公示)
+///
 /// Publish a draft entry (公示). Publishing a black entry removes the subject's red entries in
 /// force, with reason `black_listed_while_red`, in the same transaction.
+///
+/// Staff within their scope: department officers for their own department, bureaus for the
+/// departments of their region (the city bureau: the whole city), admins for all; others get 403 or
+/// 404. The entry becomes public; audited.
 #[utoipa::path(
     operation_id = "entries_publish",
     tag = "list-entries",
@@ -88,9 +105,15 @@ pub async fn publish(
     Ok(HttpResponse::Ok().json(v))
 }
 
+/// Record the notice to a subject (告知)
+///
 /// Record the notice (告知) given to the subject of a draft black entry and the outcome of its
 /// statement (陈述申辩), which a local black entry needs before it is published (国办发〔2020〕49号
 /// (八)). Audited as `list_entry.notice`.
+///
+/// Staff within their scope: department officers for their own department, bureaus for the
+/// departments of their region (the city bureau: the whole city), admins for all; others get 403 or
+/// 404. Stores the notice with the draft entry.
 #[utoipa::path(
     operation_id = "entries_notice",
     tag = "list-entries",
@@ -118,7 +141,13 @@ pub async fn notice(
     Ok(HttpResponse::Ok().json(v))
 }
 
+/// Remove an entry from the list (移出)
+///
 /// Remove an entry in force from the list (移出). The record stays; the removal is published.
+///
+/// Staff within their scope: department officers for their own department, bureaus for the
+/// departments of their region (the city bureau: the whole city), admins for all; others get 403 or
+/// 404. Marks the entry removed; audited.
 #[utoipa::path(
     operation_id = "entries_remove",
     tag = "list-entries",
@@ -146,7 +175,13 @@ pub async fn remove(
     Ok(HttpResponse::Ok().json(v))
 }
 
+/// Discard a draft entry
+///
 /// Discard a draft entry (never published, so nothing public changes). Audited.
+///
+/// Staff within their scope: department officers for their own department, bureaus for the
+/// departments of their region (the city bureau: the whole city), admins for all; others get 403 or
+/// 404. Deletes the draft.
 #[utoipa::path(
     operation_id = "entries_discard_draft",
     tag = "list-entries",
@@ -170,7 +205,12 @@ pub async fn discard_draft(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// List entries (红黑名单)
+///
 /// List entries with filters, sorting and paging (drafts only for those who manage them).
+///
+/// Staff: department officers, bureaus and admins; approval systems get 403. Read-only: changes
+/// nothing.
 #[utoipa::path(
     operation_id = "entries_list",
     tag = "list-entries",
@@ -194,7 +234,12 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(result))
 }
 
+/// An entry's change history
+///
 /// Every change to an entry, oldest first (from the audit trail; codes masked).
+///
+/// Staff: department officers, bureaus and admins; approval systems get 403. Read-only: changes
+/// nothing.
 #[utoipa::path(
     operation_id = "entries_history",
     tag = "list-entries",

@@ -220,11 +220,17 @@ fn column_for_field(field: &str) -> Option<usize> {
     })
 }
 
+/// Import list entries from a sheet
+///
 /// Import entries from `.xlsx` or `.csv` (send the file as the request body). All or nothing.
 ///
 /// The body is streamed to an encrypted spool file (up to `import_max_bytes`, 512 MiB by
 /// default) and read row by row (up to `import_max_rows`, 1,000,000): memory does not grow with
 /// the file. The import is one audit record (`list_entry.import`) naming the entries it created.
+///
+/// Staff, for departments they manage; approval systems get 403. Creates the entries as drafts, all
+/// or nothing. At most `upload_max_concurrent` uploads are read at once (4 by default; more are 503
+/// `too_many_uploads` with `Retry-After`).
 #[utoipa::path(
     operation_id = "entries_import",
     tag = "list-entries",
@@ -238,7 +244,8 @@ fn column_for_field(field: &str) -> Option<usize> {
         (status = 400, description = "Unreadable file", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Staff only", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "File too large", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Over `import_max_bytes` (512 MiB by default; `payload_too_large`), or an xlsx over the upload budget (`unpacked_too_large`, `part_too_large`, `too_many_parts`, …: docs/pii-and-spreadsheets.md)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`upload_max_concurrent` uploads (4 by default) are being read already (`too_many_uploads`); see Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid rows (all reported in `rows`); nothing written", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -634,7 +641,12 @@ fn write_batch(
     Ok(())
 }
 
+/// The list-entry import template
+///
 /// The import template: the headers (required ones marked `*`) and one example row.
+///
+/// Staff: department officers, bureaus and admins; approval systems get 403. Read-only: changes
+/// nothing.
 #[utoipa::path(
     operation_id = "entries_import_template",
     tag = "list-entries",
@@ -716,8 +728,13 @@ pub struct ExportQuery {
     pub q: Option<String>,
 }
 
+/// Export list entries as a sheet
+///
 /// Export entries with the list's filters (at most 200,000 rows), in the import's columns plus
 /// read-only ones, so an export can be imported again without changes.
+///
+/// Staff: department officers, bureaus and admins; approval systems get 403. The rows are those the
+/// caller may list. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "entries_import_export",
     tag = "list-entries",

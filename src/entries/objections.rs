@@ -168,7 +168,13 @@ pub struct NewObjection {
     pub received_date: Option<NaiveDate>,
 }
 
+/// Record an objection (异议)
+///
 /// Record an objection to an entry in force; the entry shows it is under objection.
+///
+/// Staff within their scope: department officers for their own department, bureaus for the
+/// departments of their region (the city bureau: the whole city), admins for all; others get 403 or
+/// 404. Adds the objection and flags the entry; audited.
 #[utoipa::path(
     operation_id = "entries_objections_create",
     tag = "list-entries",
@@ -280,7 +286,12 @@ pub async fn create(
     Ok(HttpResponse::Created().json(created))
 }
 
+/// An entry's objections (异议)
+///
 /// The objections to an entry, oldest first.
+///
+/// Staff: department officers, bureaus and admins; approval systems get 403. Read-only: changes
+/// nothing.
 #[utoipa::path(
     operation_id = "entries_objections_list",
     tag = "list-entries",
@@ -336,8 +347,14 @@ pub struct Resolve {
     pub reason: String,
 }
 
+/// Resolve an objection (异议处理)
+///
 /// Resolve an open objection. Upheld: the entry is removed with reason `objection_upheld` in the
 /// same transaction.
+///
+/// Staff within their scope: department officers for their own department, bureaus for the
+/// departments of their region (the city bureau: the whole city), admins for all; others get 403 or
+/// 404. Closes the objection (and removes the entry when upheld); audited.
 #[utoipa::path(
     operation_id = "entries_objections_resolve",
     tag = "list-entries",

@@ -41,8 +41,13 @@ pub struct AsOf {
     pub as_of: Option<NaiveDate>,
 }
 
+/// A subject's profile (主体)
+///
 /// One subject by unified social credit code or ID number, with entries and what was in force
 /// on a given day.
+///
+/// Staff: department officers, bureaus and admins; approval systems get 403. Read-only: changes
+/// nothing.
 #[utoipa::path(
     operation_id = "entries_profiles_profile",
     tag = "subjects",
@@ -150,7 +155,12 @@ pub struct SubjectSearch {
     pub per_page: Option<i64>,
 }
 
+/// Search subjects (主体)
+///
 /// Search subjects by code or by name.
+///
+/// Staff: department officers, bureaus and admins; approval systems get 403. Read-only: changes
+/// nothing.
 #[utoipa::path(
     operation_id = "entries_profiles_search",
     tag = "subjects",

@@ -70,10 +70,14 @@ pub struct PublicEntryFilter {
     pub per_page: Option<i64>,
 }
 
+/// The public red and black lists (公开)
+///
 /// The published red and black lists (anonymous): entries in force, or the removals of the last
 /// `public_removal_notice_days` days (default 30) without facts or legal representative. Entries of
 /// a scope item whose standard does not publish them (`publicly_disclosed: false`, the minor tier's
 /// default) are never shown. Supports `If-None-Match`.
+///
+/// Anonymous: no token needed. ID numbers are masked. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "entries_public_entries",
     tag = "public",

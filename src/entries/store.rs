@@ -37,6 +37,7 @@ pub struct NewEntry {
     )]
     pub subject_name: String,
     /// 法定代表人 (organisations).
+    #[schema(max_length = 50)]
     pub legal_representative: Option<String>,
     /// The legal representative's ID number; stored encrypted, shown masked.
     pub legal_representative_id: Option<String>,

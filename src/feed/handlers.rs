@@ -1,15 +1,13 @@
 //! `/api/v1/feed`: the outbox read by cursor, and the push delivery status.
 
 use actix_web::{get, web, HttpResponse};
-use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
-use super::{load_events, FeedEvent, TARGET};
+use super::store::{self, FeedPage, FeedStatus};
 use crate::auth::{AuthUser, Role, CITY_REGION};
 use crate::db;
 use crate::error::{ApiError, Problem};
-use crate::schema::{feed_delivery, feed_events};
 use crate::state::AppState;
 
 /// Admins and the city bureau read the feed (it carries full subject codes).
@@ -35,18 +33,12 @@ pub struct FeedQuery {
     pub limit: Option<i64>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct FeedPage {
-    /// In commit order (ascending id).
-    pub events: Vec<FeedEvent>,
-    /// Pass as `after` to read on (the last event's id, or the given cursor when empty).
-    pub next_cursor: i64,
-    /// Whether more events follow right now.
-    pub has_more: bool,
-}
-
+/// Read the provincial feed (共享至省平台)
+///
 /// Events for the provincial platform (共享至省平台), in commit order from a cursor. Each event has
 /// a unique id; the receiver drops duplicates by id.
+///
+/// Admins and the city bureau; others get 403. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "feed_list",
     tag = "feed",
@@ -84,59 +76,17 @@ pub async fn list(
     }
     let pii = state.pii.clone();
     let page = db::run(&state.pool, move |conn| {
-        let mut events = load_events(conn, &pii, after, limit + 1)?;
-        let has_more = events.len() as i64 > limit;
-        events.truncate(limit as usize);
-        let next_cursor = events.last().map(|e| e.id).unwrap_or(after);
-        Ok(FeedPage {
-            events,
-            next_cursor,
-            has_more,
-        })
+        store::read_page(conn, &pii, after, limit)
     })
     .await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
-/// Delivery state of the push to the provincial platform.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct FeedStatus {
-    /// Whether `feed_push_url` is configured on this instance.
-    pub push_configured: bool,
-    pub target: String,
-    /// Everything up to this event id was accepted by the receiver.
-    pub last_delivered_id: i64,
-    /// The newest event id in the outbox (0 when empty).
-    pub latest_event_id: i64,
-    /// Events not yet delivered.
-    pub pending: i64,
-    /// Failed attempts since the last success.
-    pub attempts: i32,
-    pub last_error: Option<String>,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    #[serde(default, with = "crate::http::utc::option")]
-    pub last_attempt_at: Option<chrono::NaiveDateTime>,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    #[serde(default, with = "crate::http::utc::option")]
-    pub last_success_at: Option<chrono::NaiveDateTime>,
-    /// The instance holding the push lease, if any.
-    pub lease_holder: Option<String>,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    #[serde(default, with = "crate::http::utc::option")]
-    pub lease_expires_at: Option<chrono::NaiveDateTime>,
-}
-
-type DeliveryRow = (
-    i64,
-    i32,
-    Option<String>,
-    Option<chrono::NaiveDateTime>,
-    Option<chrono::NaiveDateTime>,
-    Option<String>,
-    Option<chrono::NaiveDateTime>,
-);
-
+/// The feed's push status
+///
 /// How far the push to the province got.
+///
+/// Admins and the city bureau; others get 403. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "feed_status",
     tag = "feed",
@@ -151,40 +101,6 @@ type DeliveryRow = (
 pub async fn status(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     require_reader(&user)?;
     let configured = state.settings.feed_push_url.is_some();
-    let s = db::run(&state.pool, move |conn| {
-        let row: DeliveryRow = feed_delivery::table
-            .find(TARGET)
-            .select((
-                feed_delivery::last_delivered_id,
-                feed_delivery::attempts,
-                feed_delivery::last_error,
-                feed_delivery::last_attempt_at,
-                feed_delivery::last_success_at,
-                feed_delivery::lease_holder,
-                feed_delivery::lease_expires_at,
-            ))
-            .first(conn)?;
-        let latest: Option<i64> = feed_events::table
-            .select(diesel::dsl::max(feed_events::id))
-            .first(conn)?;
-        let pending: i64 = feed_events::table
-            .filter(feed_events::id.gt(row.0))
-            .count()
-            .get_result(conn)?;
-        Ok(FeedStatus {
-            push_configured: configured,
-            target: TARGET.to_string(),
-            last_delivered_id: row.0,
-            latest_event_id: latest.unwrap_or(0),
-            pending,
-            attempts: row.1,
-            last_error: row.2,
-            last_attempt_at: row.3,
-            last_success_at: row.4,
-            lease_holder: row.5,
-            lease_expires_at: row.6,
-        })
-    })
-    .await?;
+    let s = db::run(&state.pool, move |conn| store::status(conn, configured)).await?;
     Ok(HttpResponse::Ok().json(s))
 }

@@ -131,6 +131,7 @@ fn insert<P: Serialize>(
 
 pub mod handlers;
 pub mod push;
+pub mod store;
 
 /// The one push target's row in `feed_delivery`.
 pub const TARGET: &str = "province";

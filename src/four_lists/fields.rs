@@ -41,7 +41,11 @@ fn find(conn: &mut DbConnection, code: &str) -> Result<Option<ApplicationField>,
         .optional()?)
 }
 
+/// List fields (领域)
+///
 /// All fields.
+///
+/// Any signed-in account, approval systems included. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "four_lists_fields_list_fields",
     tag = "four-lists",
@@ -83,7 +87,11 @@ pub struct NewField {
     pub notification_commitment: Option<bool>,
 }
 
+/// Add a field (领域)
+///
 /// Add a field (admin).
+///
+/// Admins only; everyone else gets 403. Adds a field to the vocabulary; audited.
 #[utoipa::path(
     operation_id = "four_lists_fields_create_field",
     tag = "four-lists",
@@ -167,7 +175,11 @@ pub struct FieldPatch {
     pub notification_commitment: Option<bool>,
 }
 
+/// Change a field (领域)
+///
 /// Rename, deactivate or reactivate a field, or say whether it offers 告知承诺 (admin).
+///
+/// Admins only; everyone else gets 403. Audited with before and after.
 #[utoipa::path(
     operation_id = "four_lists_fields_update_field",
     tag = "four-lists",

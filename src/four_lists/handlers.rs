@@ -13,7 +13,11 @@ use crate::error::{ApiError, Problem};
 use crate::http::{ApiJson, Page};
 use crate::state::AppState;
 
+/// List four-list items (四张清单)
+///
 /// List four-list items. Drafts are visible only to those who manage the department.
+///
+/// Any signed-in account, approval systems included. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "four_lists_list_items",
     tag = "four-lists",
@@ -35,7 +39,12 @@ pub async fn list_items(
     Ok(HttpResponse::Ok().json(result))
 }
 
+/// Create a four-list item (四张清单)
+///
 /// Create a four-list item as a draft.
+///
+/// Department officers (for their own department) and admins; approval systems and bureaus get 403.
+/// Creates a draft, not yet public; audited.
 #[utoipa::path(
     operation_id = "four_lists_create_item",
     tag = "four-lists",
@@ -60,7 +69,11 @@ pub async fn create_item(
     Ok(HttpResponse::Created().json(created))
 }
 
+/// One four-list item (四张清单)
+///
 /// One item: managers see the latest version (a pending draft included), others the published one.
+///
+/// Any signed-in account, approval systems included. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "four_lists_get_item",
     tag = "four-lists",
@@ -82,7 +95,11 @@ pub async fn get_item(
     Ok(HttpResponse::Ok().json(v))
 }
 
+/// A four-list item's versions
+///
 /// Every version of an item, oldest first (drafts only for those who manage the department).
+///
+/// Any signed-in account, approval systems included. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "four_lists_list_versions",
     tag = "four-lists",
@@ -104,8 +121,13 @@ pub async fn list_versions(
     Ok(HttpResponse::Ok().json(versions))
 }
 
+/// Edit a four-list item
+///
 /// Edit an item. A draft is edited in place; a published item gets a new draft version (the
 /// published one stays in force until that draft is published); a repealed item cannot change.
+///
+/// Officers of the item's department and admins; bureaus, approval systems and other departments
+/// get 403 or 404. Audited with before and after.
 #[utoipa::path(
     operation_id = "four_lists_update_item",
     tag = "four-lists",
@@ -133,8 +155,14 @@ pub async fn update_item(
     Ok(HttpResponse::Ok().json(updated))
 }
 
+/// Publish a four-list item (公布)
+///
 /// Publish the item's draft version (公布). It replaces the version in force, if any. Bureaus
 /// may publish on behalf of departments in their region.
+///
+/// Staff within their scope: department officers for their own department, bureaus for the
+/// departments of their region (the city bureau: the whole city), admins for all; others get 403 or
+/// 404. The version becomes public; audited.
 #[utoipa::path(
     operation_id = "four_lists_publish_item",
     tag = "four-lists",
@@ -159,8 +187,14 @@ pub async fn publish_item(
     Ok(HttpResponse::Ok().json(published))
 }
 
+/// Repeal a four-list item (废止)
+///
 /// Repeal a published item (废止). Entries that cite it keep citing their version; no new entry
 /// may cite it.
+///
+/// Staff within their scope: department officers for their own department, bureaus for the
+/// departments of their region (the city bureau: the whole city), admins for all; others get 403 or
+/// 404. Marks the item repealed; audited.
 #[utoipa::path(
     operation_id = "four_lists_repeal_item",
     tag = "four-lists",

@@ -369,7 +369,15 @@ fn apply(
     Ok(report)
 }
 
+/// Import four-list items from a sheet
+///
 /// Import four-list items from `.xlsx` or `.csv` (the file is the request body). All or nothing.
+///
+/// Department officers (for their own department) and admins; others get 403. Creates the items as
+/// drafts; audited. The file is streamed to an encrypted spool file: at most `import_max_bytes`
+/// (512 MiB by default; larger is 413 `payload_too_large`) and `import_max_rows` data rows
+/// (1,000,000); at most `upload_max_concurrent` uploads are read at once (4 by default; more are
+/// 503 `too_many_uploads` with `Retry-After`).
 #[utoipa::path(
     operation_id = "four_lists_import",
     tag = "four-lists",
@@ -383,7 +391,8 @@ fn apply(
         (status = 400, description = "Unreadable file", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Department officers and admins only", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "File too large", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Over `import_max_bytes` (512 MiB by default; `payload_too_large`), or an xlsx over the upload budget (`unpacked_too_large`, `part_too_large`, `too_many_parts`, …: docs/pii-and-spreadsheets.md)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`upload_max_concurrent` uploads (4 by default) are being read already (`too_many_uploads`); see Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid rows (all reported in `rows`); nothing written", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -432,7 +441,11 @@ pub(crate) async fn import_table(
     .await
 }
 
+/// The four-list import template
+///
 /// The import template for four-list items, with one example row per kind.
+///
+/// Any signed-in account, approval systems included. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "four_lists_import_template",
     tag = "four-lists",

@@ -67,7 +67,11 @@ pub struct PublicItemFilter {
     pub per_page: Option<i64>,
 }
 
+/// The public four lists (公开)
+///
 /// The published four lists (anonymous). Supports `If-None-Match`.
+///
+/// Anonymous: no token needed. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "four_lists_public_items",
     tag = "public",

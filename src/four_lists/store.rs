@@ -183,6 +183,7 @@ pub struct NewItem {
     )]
     pub title: String,
     #[serde(default)]
+    #[schema(max_length = 5000)]
     pub description: String,
     pub legal_basis: Vec<LegalBasis>,
     pub subject_kinds: Vec<SubjectType>,
@@ -527,6 +528,7 @@ pub struct ItemPatch {
         pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
     )]
     pub title: Option<String>,
+    #[schema(max_length = 5000)]
     pub description: Option<String>,
     pub legal_basis: Option<Vec<LegalBasis>>,
     pub subject_kinds: Option<Vec<SubjectType>>,

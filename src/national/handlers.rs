@@ -16,7 +16,11 @@ use crate::http::ApiJson;
 use crate::imports::receive_upload;
 use crate::state::AppState;
 
+/// Register a national source (国家层面认定)
+///
 /// Register a national source (admins).
+///
+/// Admins only; everyone else gets 403. Adds the source; audited.
 #[utoipa::path(
     operation_id = "national_create",
     tag = "national-sources",
@@ -41,7 +45,12 @@ pub async fn create(
     Ok(HttpResponse::Created().json(view))
 }
 
+/// List national sources
+///
 /// The national sources (staff).
+///
+/// Staff: department officers, bureaus and admins; approval systems get 403. Read-only: changes
+/// nothing.
 #[utoipa::path(
     operation_id = "national_list",
     tag = "national-sources",
@@ -75,8 +84,13 @@ pub struct SyncQuery {
     pub filename: Option<String>,
 }
 
+/// Sync a national source
+///
 /// Sync a national source from its file (admins and the city bureau). All or nothing; one audit
 /// record (`national_source.sync`) with the file's SHA-256, the counts and the entries touched.
+///
+/// Admins and the city bureau; others get 403. Creates, updates and removes the source's national
+/// entries from the file.
 #[utoipa::path(
     operation_id = "national_sync_source",
     tag = "national-sources",
@@ -92,7 +106,8 @@ pub struct SyncQuery {
         (status = 403, description = "Admins and the city bureau only", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such source", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The source's scope item is no longer published (`scope_not_published`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "File too large", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Over `import_max_bytes` (512 MiB by default; `payload_too_large`), or an xlsx over the upload budget (`unpacked_too_large`, `part_too_large`, `too_many_parts`, …: docs/pii-and-spreadsheets.md)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`upload_max_concurrent` uploads (4 by default) are being read already (`too_many_uploads`); see Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Refused rows (`sync_rejected`, every one in `rows`, the report in `report`), or a snapshot ending too many entries without `confirm` (`snapshot_ends_too_many`); nothing written", body = Problem, content_type = "application/problem+json"),
     )
 )]

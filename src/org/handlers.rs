@@ -1,20 +1,21 @@
 //! `/api/v1/regions` and `/api/v1/departments`.
 
 use actix_web::{get, patch, post, web, HttpResponse};
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{find_department, find_region, Department, Region, DEPARTMENT_KINDS};
-use crate::audit::{self, Entry};
+use super::{find_department, store, Department, Region, DEPARTMENT_KINDS};
 use crate::auth::{AuthUser, Role};
 use crate::db;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::{required_line, ApiJson};
-use crate::schema::{departments, regions};
 use crate::state::AppState;
 
+/// List regions (行政区划)
+///
 /// All regions of the city (通化市 and its counties, districts and zones).
+///
+/// Any signed-in account, approval systems included. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "org_list_regions",
     tag = "organisation",
@@ -29,13 +30,7 @@ pub async fn list_regions(
     state: web::Data<AppState>,
     _user: AuthUser,
 ) -> Result<HttpResponse, ApiError> {
-    let rows = db::run(&state.pool, |conn| {
-        Ok(regions::table
-            .order(regions::code.asc())
-            .select(Region::as_select())
-            .load(conn)?)
-    })
-    .await?;
+    let rows = db::run(&state.pool, store::list_regions).await?;
     Ok(HttpResponse::Ok().json(rows))
 }
 
@@ -53,7 +48,11 @@ pub struct DepartmentFilter {
     pub kind: Option<String>,
 }
 
+/// List departments (部门)
+///
 /// Departments (部门), filtered by region, activity and kind.
+///
+/// Any signed-in account, approval systems included. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "org_list_departments",
     tag = "organisation",
@@ -81,26 +80,20 @@ pub async fn list_departments(
             ));
         }
     }
-    let rows = db::run(&state.pool, move |conn| {
-        let mut q = departments::table
-            .select(Department::as_select())
-            .into_boxed();
-        if let Some(r) = f.region {
-            q = q.filter(departments::region_code.eq(r));
-        }
-        if let Some(a) = f.active {
-            q = q.filter(departments::active.eq(a));
-        }
-        if let Some(k) = f.kind {
-            q = q.filter(departments::kind.eq(k));
-        }
-        Ok(q.order(departments::id.asc()).load(conn)?)
-    })
-    .await?;
+    let q = store::DepartmentQuery {
+        region: f.region,
+        active: f.active,
+        kind: f.kind,
+    };
+    let rows = db::run(&state.pool, move |conn| store::list_departments(conn, q)).await?;
     Ok(HttpResponse::Ok().json(rows))
 }
 
+/// One department (部门)
+///
 /// One department.
+///
+/// Any signed-in account, approval systems included. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "org_get_department",
     tag = "organisation",
@@ -143,10 +136,11 @@ pub struct NewDepartment {
     pub kind: String,
 }
 
-/// Ids of departments created through the API start here; the seeded ones are below.
-const FIRST_CREATED_DEPARTMENT_ID: i32 = 1000;
-
+/// Add a department (部门)
+///
 /// Add a department (admin).
+///
+/// Admins only; everyone else gets 403. Audited.
 #[utoipa::path(
     operation_id = "org_create_department",
     tag = "organisation",
@@ -183,53 +177,7 @@ pub async fn create_department(
     }
     let actor = user.actor();
     let dept = db::run(&state.pool, move |conn| {
-        db::write_tx(conn, |conn| {
-            if find_region(conn, &input.region_code)?.is_none() {
-                return Err(ApiError::invalid_field(
-                    "region_code",
-                    "unknown_region",
-                    format!("there is no region {}", input.region_code),
-                ));
-            }
-            let exists: i64 = departments::table
-                .filter(departments::region_code.eq(&input.region_code))
-                .filter(departments::name.eq(&name))
-                .count()
-                .get_result(conn)?;
-            if exists > 0 {
-                return Err(ApiError::conflict(
-                    "department_exists",
-                    "a department of that name already exists in this region",
-                ));
-            }
-            let max: Option<i32> = departments::table
-                .select(diesel::dsl::max(departments::id))
-                .first(conn)?;
-            let id = max.unwrap_or(0).max(FIRST_CREATED_DEPARTMENT_ID - 1) + 1;
-            let now = db::now();
-            diesel::insert_into(departments::table)
-                .values((
-                    departments::id.eq(id),
-                    departments::name.eq(&name),
-                    departments::region_code.eq(&input.region_code),
-                    departments::kind.eq(&input.kind),
-                    departments::active.eq(true),
-                    departments::created_at.eq(now),
-                    departments::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-            let dept = find_department(conn, id)?
-                .ok_or_else(|| ApiError::internal("department vanished"))?;
-            audit::append(
-                conn,
-                &actor,
-                Entry::new("department.create", "department", id)
-                    .region(Some(dept.region_code.clone()))
-                    .department(Some(id))
-                    .after(&dept),
-            )?;
-            Ok(dept)
-        })
+        store::create_department(conn, &actor, &name, &input.region_code, &input.kind)
     })
     .await?;
     Ok(HttpResponse::Created().json(dept))
@@ -248,7 +196,11 @@ pub struct DepartmentPatch {
     pub active: Option<bool>,
 }
 
+/// Change a department (部门)
+///
 /// Rename, deactivate or reactivate a department (admin).
+///
+/// Admins only; everyone else gets 403. Audited with before and after.
 #[utoipa::path(
     operation_id = "org_update_department",
     tag = "organisation",
@@ -285,43 +237,7 @@ pub async fn update_department(
     }
     let actor = user.actor();
     let dept = db::run(&state.pool, move |conn| {
-        db::write_tx(conn, |conn| {
-            let before =
-                find_department(conn, id)?.ok_or_else(|| ApiError::not_found("department"))?;
-            if let Some(name) = &name {
-                let clash: i64 = departments::table
-                    .filter(departments::region_code.eq(&before.region_code))
-                    .filter(departments::name.eq(name))
-                    .filter(departments::id.ne(id))
-                    .count()
-                    .get_result(conn)?;
-                if clash > 0 {
-                    return Err(ApiError::conflict(
-                        "department_exists",
-                        "a department of that name already exists in this region",
-                    ));
-                }
-            }
-            diesel::update(departments::table.find(id))
-                .set((
-                    departments::name.eq(name.unwrap_or_else(|| before.name.clone())),
-                    departments::active.eq(patch.active.unwrap_or(before.active)),
-                    departments::updated_at.eq(db::now()),
-                ))
-                .execute(conn)?;
-            let after = find_department(conn, id)?
-                .ok_or_else(|| ApiError::internal("department vanished"))?;
-            audit::append(
-                conn,
-                &actor,
-                Entry::new("department.update", "department", id)
-                    .region(Some(after.region_code.clone()))
-                    .department(Some(id))
-                    .before(&before)
-                    .after(&after),
-            )?;
-            Ok(after)
-        })
+        store::update_department(conn, &actor, id, name, patch.active)
     })
     .await?;
     Ok(HttpResponse::Ok().json(dept))

@@ -2,6 +2,7 @@
 //! zones) and departments (部门: the city bureau, county bureaus, and the units of the plan).
 
 pub mod handlers;
+pub mod store;
 
 use diesel::prelude::*;
 use serde::Serialize;

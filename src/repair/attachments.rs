@@ -154,9 +154,14 @@ pub struct UploadQuery {
     pub filename: String,
 }
 
+/// Upload a proof document (证明材料)
+///
 /// Upload a proof document (PDF, JPEG or PNG). The body is the file itself (any declared
 /// `Content-Type`; the type is recognised from the content). At most `attachment_max_bytes`
 /// (10 MiB by default). Audited.
+///
+/// Staff: department officers, bureaus and admins; approval systems get 403. Stores the file; the
+/// limit is its own, not the JSON body limit (larger is 413).
 #[utoipa::path(
     operation_id = "repair_attachments_upload",
     tag = "repair",
@@ -168,7 +173,7 @@ pub struct UploadQuery {
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Staff only", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Too large", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Over `attachment_max_bytes` (10 MiB by default)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not a PDF, JPEG or PNG", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Empty file or bad file name", body = Problem, content_type = "application/problem+json"),
     )
@@ -249,7 +254,13 @@ pub async fn upload(
     Ok(HttpResponse::Created().json(view))
 }
 
+/// A proof document's metadata
+///
 /// A document's metadata.
+///
+/// The uploader, staff who manage the uploading department or its region, reviewers of a repair
+/// application or commitment letter that uses the document, and admins; others get 403 or 404.
+/// Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "repair_attachments_get_meta",
     tag = "repair",
@@ -274,7 +285,13 @@ pub async fn get_meta(
     Ok(HttpResponse::Ok().json(AttachmentView::from(m)))
 }
 
+/// Download a proof document
+///
 /// Download a document, as uploaded.
+///
+/// Whoever may read its metadata (the uploader, staff who manage its department or region,
+/// reviewers of a repair or letter that uses it, admins); others get 403 or 404. Read-only: changes
+/// nothing.
 #[utoipa::path(
     operation_id = "repair_attachments_content",
     tag = "repair",

@@ -184,11 +184,16 @@ fn load_visible(
     Ok(c)
 }
 
+/// Record a signed commitment letter (信用承诺书)
+///
 /// Record a signed commitment letter on a published template version. The letter's text is
 /// copied from that version and hashed. Audited (ID numbers masked). An approval system records
 /// the 告知承诺 letter an applicant signs before a licence: on any published `pre_licensing`
 /// template, naming the credit check of that subject it follows (`check_id`) and the licence
 /// (`licence_reference`); later checks of the subject and its profile show the letter.
+///
+/// Staff for letters on templates they may see; approval systems for 告知承诺 letters after their own
+/// checks. Adds the letter.
 #[utoipa::path(
     operation_id = "repair_commitments_create",
     tag = "repair",
@@ -408,7 +413,12 @@ pub async fn create(
     Ok(HttpResponse::Created().json(v))
 }
 
+/// List commitment letters (信用承诺书)
+///
 /// Signed letters the caller may see, newest first.
+///
+/// Staff: department officers, bureaus and admins; approval systems get 403. Read-only: changes
+/// nothing.
 #[utoipa::path(
     operation_id = "repair_commitments_list",
     tag = "repair",
@@ -485,7 +495,13 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(out))
 }
 
+/// One commitment letter (信用承诺书)
+///
 /// One signed letter with its breaches.
+///
+/// Staff within their scope: department officers for their own department, bureaus for the
+/// departments of their region (the city bureau: the whole city), admins for all; others get 403 or
+/// 404. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "repair_commitments_get_one",
     tag = "repair",
@@ -515,10 +531,14 @@ pub async fn get_one(
     Ok(HttpResponse::Ok().json(v))
 }
 
+/// Record a breach of a commitment (违诺)
+///
 /// Record a breach of a commitment (违诺) with its facts and date; it shows in the subject profile
 /// and in credit checks (and refuses 告知承诺 in later checks). Audited. A 告知承诺
 /// (`pre_licensing`) letter may be breached by any department's officer, as the department that
 /// found the breach; other letters by those who may see them.
+///
+/// Approval systems get 403. Adds the breach to the letter.
 #[utoipa::path(
     operation_id = "repair_commitments_breach",
     tag = "repair",

@@ -224,7 +224,11 @@ fn finish(
     Ok(after)
 }
 
+/// Create a commitment-letter template (信用承诺书模板)
+///
 /// Create a template (a draft, version 1). Audited.
+///
+/// Staff for their department or region; approval systems get 403. Creates a draft, not yet public.
 #[utoipa::path(
     operation_id = "repair_templates_create",
     tag = "repair",
@@ -287,8 +291,13 @@ pub async fn create(
     Ok(HttpResponse::Created().json(v))
 }
 
+/// List commitment-letter templates
+///
 /// Templates the caller may manage (department officers: their department's; bureaus: their
 /// region's; admins: all).
+///
+/// Staff: department officers, bureaus and admins; approval systems get 403. Read-only: changes
+/// nothing.
 #[utoipa::path(
     operation_id = "repair_templates_list",
     tag = "repair",
@@ -333,7 +342,13 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(out))
 }
 
+/// One commitment-letter template
+///
 /// One template with all its versions.
+///
+/// Staff within their scope: department officers for their own department, bureaus for the
+/// departments of their region (the city bureau: the whole city), admins for all; others get 403 or
+/// 404. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "repair_templates_get_one",
     tag = "repair",
@@ -362,8 +377,14 @@ pub async fn get_one(
     Ok(HttpResponse::Ok().json(v))
 }
 
+/// Edit a commitment-letter template
+///
 /// Change a template's title or text: edits the draft version, or starts a new draft version when
 /// the latest one is published (published versions are never changed). Audited.
+///
+/// Staff within their scope: department officers for their own department, bureaus for the
+/// departments of their region (the city bureau: the whole city), admins for all; others get 403 or
+/// 404.
 #[utoipa::path(
     operation_id = "repair_templates_update",
     tag = "repair",
@@ -446,7 +467,13 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(v))
 }
 
+/// Publish a commitment-letter template
+///
 /// Publish the latest (draft) version: from now on it is the text subjects sign. Audited.
+///
+/// Staff within their scope: department officers for their own department, bureaus for the
+/// departments of their region (the city bureau: the whole city), admins for all; others get 403 or
+/// 404. The version becomes public.
 #[utoipa::path(
     operation_id = "repair_templates_publish",
     tag = "repair",
@@ -503,8 +530,14 @@ pub async fn publish(
     Ok(HttpResponse::Ok().json(v))
 }
 
+/// Withdraw a commitment-letter template
+///
 /// Withdraw a published template: no new letters are signed on it; letters already signed keep
 /// their text. Audited.
+///
+/// Staff within their scope: department officers for their own department, bureaus for the
+/// departments of their region (the city bureau: the whole city), admins for all; others get 403 or
+/// 404. The template leaves the public list.
 #[utoipa::path(
     operation_id = "repair_templates_withdraw",
     tag = "repair",
@@ -549,8 +582,12 @@ pub async fn withdraw(
     Ok(HttpResponse::Ok().json(v))
 }
 
+/// The public commitment-letter templates (公开)
+///
 /// Published commitment-letter templates (公开): the version in force of each, for subjects to read
 /// before they sign.
+///
+/// Anonymous: no token needed. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "repair_templates_public_list",
     tag = "public",

@@ -333,7 +333,11 @@ fn check_hours(errors: &mut Vec<FieldError>, field: &str, hours: f64) {
     }
 }
 
+/// Record a repair-training session (信用修复培训)
+///
 /// Record a repair-training session (信用修复培训). Audited.
+///
+/// Staff for their department or region; approval systems get 403. Adds the session.
 #[utoipa::path(
     operation_id = "repair_training_create_session",
     tag = "repair",
@@ -394,7 +398,12 @@ pub async fn create_session(
     Ok(HttpResponse::Created().json(s))
 }
 
+/// List repair-training sessions
+///
 /// Training sessions the caller may see, newest first.
+///
+/// Staff: department officers, bureaus and admins; approval systems get 403. Read-only: changes
+/// nothing.
 #[utoipa::path(
     operation_id = "repair_training_list_sessions",
     tag = "repair",
@@ -436,7 +445,13 @@ pub async fn list_sessions(
     Ok(HttpResponse::Ok().json(out))
 }
 
+/// One repair-training session
+///
 /// One session.
+///
+/// Staff within their scope: department officers for their own department, bureaus for the
+/// departments of their region (the city bureau: the whole city), admins for all; others get 403 or
+/// 404. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "repair_training_get_session",
     tag = "repair",
@@ -554,7 +569,13 @@ fn insert_attendance(
     Ok(row)
 }
 
+/// Record a training attendance
+///
 /// Record one subject's attendance (the legal representative for organisations). Audited.
+///
+/// Staff within their scope: department officers for their own department, bureaus for the
+/// departments of their region (the city bureau: the whole city), admins for all; others get 403 or
+/// 404. Adds the attendance (ID numbers encrypted, masked in the audit).
 #[utoipa::path(
     operation_id = "repair_training_add_attendance",
     tag = "repair",
@@ -593,7 +614,14 @@ pub async fn add_attendance(
     Ok(HttpResponse::Created().json(v))
 }
 
+/// Record many training attendances
+///
 /// Record many attendances at once, all or nothing. Audited per attendance.
+///
+/// Staff within their scope: department officers for their own department, bureaus for the
+/// departments of their region (the city bureau: the whole city), admins for all; others get 403 or
+/// 404. Adds 1 to 1,000 attendances in one transaction; the body is limited to `max_body_bytes` (1
+/// MiB by default).
 #[utoipa::path(
     operation_id = "repair_training_add_attendance_bulk",
     tag = "repair",
@@ -644,7 +672,13 @@ pub async fn add_attendance_bulk(
     Ok(HttpResponse::Created().json(v))
 }
 
+/// A training session's attendance
+///
 /// The attendance of a session.
+///
+/// Staff within their scope: department officers for their own department, bureaus for the
+/// departments of their region (the city bureau: the whole city), admins for all; others get 403 or
+/// 404. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "repair_training_list_attendance",
     tag = "repair",
@@ -681,7 +715,13 @@ pub async fn list_attendance(
     Ok(HttpResponse::Ok().json(v))
 }
 
+/// Correct a training attendance
+///
 /// Correct an attendance (e.g. mark it completed with its certificate). Audited.
+///
+/// Staff within their scope: department officers for their own department, bureaus for the
+/// departments of their region (the city bureau: the whole city), admins for all; others get 403 or
+/// 404. Changes the attendance; audited with before and after.
 #[utoipa::path(
     operation_id = "repair_training_update_attendance",
     tag = "repair",
@@ -756,8 +796,12 @@ pub async fn update_attendance(
     Ok(HttpResponse::Ok().json(v))
 }
 
+/// Record public service (公益服务)
+///
 /// Record an individual's public service (志愿服务 / 社会公益服务 / 扶贫帮困), which an individual
 /// may show instead of training when applying for repair. Audited (ID numbers masked).
+///
+/// Staff for their department or region; approval systems get 403. Adds the record.
 #[utoipa::path(
     operation_id = "repair_training_create_service",
     tag = "repair",
@@ -846,7 +890,12 @@ pub async fn create_service(
     Ok(HttpResponse::Created().json(v))
 }
 
+/// List public-service records
+///
 /// Public-service records the caller may see (filter by subject).
+///
+/// Staff: department officers, bureaus and admins; approval systems get 403. Read-only: changes
+/// nothing.
 #[utoipa::path(
     operation_id = "repair_training_list_services",
     tag = "repair",
@@ -962,8 +1011,18 @@ fn parse_completed(v: &str) -> Option<bool> {
     }
 }
 
+/// Import a training session's attendance from a sheet
+///
 /// Import a session's attendance from `.xlsx` or `.csv` (the file is the body; columns as in the
 /// template). All or nothing, with a dry run; every bad row is reported in Chinese.
+///
+/// Staff within their scope: department officers for their own department, bureaus for the
+/// departments of their region (the city bureau: the whole city), admins for all; others get 403 or
+/// 404. Adds the attendances, all or nothing, unless it is a dry run; audited per attendance. The
+/// file is streamed to an encrypted spool file: at most `import_max_bytes` (512 MiB by default;
+/// larger is 413 `payload_too_large`) and `import_max_rows` data rows (1,000,000); at most
+/// `upload_max_concurrent` uploads are read at once (4 by default; more are 503 `too_many_uploads`
+/// with `Retry-After`).
 #[utoipa::path(
     operation_id = "repair_training_import_attendance",
     tag = "repair",
@@ -978,7 +1037,8 @@ fn parse_completed(v: &str) -> Option<bool> {
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Outside your scope", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such session", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "File too large", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Over `import_max_bytes` (512 MiB by default; `payload_too_large`), or an xlsx over the upload budget (`unpacked_too_large`, `part_too_large`, `too_many_parts`, …: docs/pii-and-spreadsheets.md)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`upload_max_concurrent` uploads (4 by default) are being read already (`too_many_uploads`); see Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid rows (all reported in `rows`); nothing written", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -1066,7 +1126,12 @@ pub async fn import_attendance(
     .await
 }
 
+/// The attendance import template
+///
 /// The attendance import template (Chinese headers and one example row).
+///
+/// Staff: department officers, bureaus and admins; approval systems get 403. Read-only: changes
+/// nothing.
 #[utoipa::path(
     operation_id = "repair_training_attendance_template",
     tag = "repair",

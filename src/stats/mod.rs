@@ -503,8 +503,13 @@ fn stats_for(
     })
 }
 
+/// A month's statistics (按月统计)
+///
 /// A month's figures (按月统计), live; for a closed month also the frozen snapshot and the
 /// difference.
+///
+/// Staff: department officers, bureaus and admins; approval systems get 403. Department officers
+/// see their department, bureaus their region. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "stats_monthly",
     tag = "statistics",
@@ -534,9 +539,14 @@ pub async fn monthly(
     Ok(HttpResponse::Ok().json(s))
 }
 
+/// Close a month (月度关账)
+///
 /// Close a month for your region (county bureau: its county; city bureau: the whole city): the
 /// figures are frozen as a snapshot and a `monthly_snapshot.closed` feed event is queued, in one
 /// transaction. Only a month that is over can be closed, and only once.
+///
+/// Bureaus only (a county bureau for its county, the city bureau for the city); admins, departments
+/// and approval systems get 403. Stores the snapshot; audited.
 #[utoipa::path(
     operation_id = "stats_close",
     tag = "statistics",
@@ -683,8 +693,13 @@ fn at(v: &Value, path: &[&str]) -> String {
     cur.as_i64().map(|n| n.to_string()).unwrap_or_default()
 }
 
+/// Export a month's statistics as a sheet
+///
 /// The month's figures as a sheet with Chinese headers: live figures, the closed snapshot and the
 /// difference.
+///
+/// Staff: department officers, bureaus and admins; approval systems get 403. The same scope as the
+/// figures. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "stats_export",
     tag = "statistics",

@@ -678,9 +678,14 @@ pub(crate) async fn report_for(
     .await
 }
 
+/// Year-end targets (年度目标)
+///
 /// Year-end targets (年度目标) of a region: numerators, denominators, ratios, goals, shortfalls, and
 /// where the national denominator came from; the whole city with a breakdown per
 /// county/district/zone and per department.
+///
+/// Bureaus (their region; a county bureau without `region` gets its own) and admins; others get
+/// 403. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "targets",
     tag = "targets",
@@ -797,8 +802,12 @@ fn region_rows(r: &RegionTargets) -> Vec<Vec<Cell>> {
     ]
 }
 
+/// Export the year-end targets as a workbook
+///
 /// The year-end report as a workbook for the bureau (Chinese): one sheet for the region asked
 /// (the whole city by default), one per county/district/zone, and one per-department sheet.
+///
+/// Bureaus (their region) and admins; others get 403. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "targets_export",
     tag = "targets",

@@ -124,10 +124,15 @@ pub struct SpecialCategoryInput {
     pub category: Option<SpecialCategory>,
 }
 
+/// Mark a special-rectification category (专项治理)
+///
 /// Mark a black-list scope item (失信名单认定范围) as a special-rectification category of section
 /// 九, or clear the mark (`category: null`). Admins, or a bureau whose region covers the item's
 /// department. Audited with before and after. Subjects listed under a marked item are the
 /// special-rectification objects counted by `GET /api/v1/targets`.
+///
+/// Department officers and approval systems get 403. Changes the item's mark and so the section 九
+/// figures.
 #[utoipa::path(
     operation_id = "targets_special_put_special_category",
     tag = "targets",
@@ -212,7 +217,12 @@ pub struct SpecialFilter {
     pub region_code: Option<String>,
 }
 
+/// List special-rectification categories (专项治理)
+///
 /// The scope items marked as special-rectification categories (section 九), for staff.
+///
+/// Staff: department officers, bureaus and admins; approval systems get 403. Read-only: changes
+/// nothing.
 #[utoipa::path(
     operation_id = "targets_special_list_special",
     tag = "targets",

@@ -2,6 +2,7 @@
 //! the command line and demo seeding.
 
 pub mod handlers;
+pub mod store;
 
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};

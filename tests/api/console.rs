@@ -21,7 +21,7 @@ pub struct Page {
 }
 
 impl Page {
-    fn location(&self) -> &str {
+    pub fn location(&self) -> &str {
         self.headers
             .get(header::LOCATION)
             .map(|v| v.to_str().unwrap())
@@ -37,7 +37,7 @@ impl Page {
     }
 
     /// The value of the form's hidden `csrf` field.
-    fn csrf(&self) -> String {
+    pub fn csrf(&self) -> String {
         let at = self
             .body
             .find("name=\"csrf\" value=\"")
@@ -99,7 +99,7 @@ impl Browser {
         self.keep(res).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         self.post_with(path, form, &[]).await
     }
 

@@ -12,6 +12,7 @@ mod cases;
 mod checks;
 mod console;
 mod demo_data;
+mod documents;
 mod entries;
 mod errors;
 mod feed;

@@ -8,6 +8,10 @@
 //   CHROMIUM      the browser (default /usr/bin/chromium)
 //   SCREENSHOTS   a directory to save screenshots of the main pages in (optional)
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 const base = process.env.CONSOLE_URL ?? 'http://127.0.0.1:18790';
@@ -31,6 +35,26 @@ async function login(user, options = desktop) {
   await page.getByRole('button', { name: '登录' }).click();
   await page.waitForURL(`${base}/console/`);
   return page;
+}
+
+const pdfDir = mkdtempSync(join(tmpdir(), 'documents-'));
+
+/** Prints the page to an A4 PDF as a user would; its page count and text as poppler reads them
+ * (`pdfinfo`, `pdftotext`; whitespace removed, since CJK text comes out spaced). */
+async function printed(page, name) {
+  const file = join(pdfDir, `${name}.pdf`);
+  await page.pdf({ path: file, format: 'A4' });
+  const pages = Number(execFileSync('pdfinfo', [file]).toString().match(/^Pages:\s+(\d+)/m)[1]);
+  const text = execFileSync('pdftotext', [file, '-']).toString().replace(/\s+/g, '');
+  return { pages, text };
+}
+
+/** Asserts a printed document: exactly one A4 page holding every text. */
+async function onePage(page, name, texts) {
+  const { pages, text } = await printed(page, name);
+  assert.equal(pages, 1, `${name} prints on one page`);
+  for (const t of texts) assert.ok(text.includes(t.replace(/\s+/g, '')), `${name}: ${t} missing in ${text}`);
+  return text;
 }
 
 async function publicBlackEntries() {
@@ -143,13 +167,75 @@ try {
   await officer.getByRole('link', { name: '登记案例' }).waitFor();
   await shot(officer, 'cases', true);
 
+  // Documents ready to print (文书), each one A4 page. The repair documents of application 1 from
+  // its recorded steps: 受理通知书 (by the officer) and 信用修复决定书 (after the bureau's confirmation).
+  const year = new Date(Date.now() + 8 * 3600000).getUTCFullYear();
+  await officer.goto(`${base}/console/repairs/1`);
+  await officer.getByRole('button', { name: '打印信用修复受理通知书' }).click();
+  await officer.waitForURL(/\/console\/documents\/\d+$/);
+  const acceptedAt = officer.url();
+  await onePage(officer, 'repair-accepted', ['信用修复受理通知书', `通市场修受〔${year}〕1号`, '予以受理', '市市场监督管理局']);
+  await shot(officer, 'document-repair-accepted');
+  await officer.goto(`${base}/console/repairs/1`);
+  await officer.getByRole('button', { name: '打印信用修复决定书' }).click();
+  await officer.waitForURL(/\/console\/documents\/\d+$/);
+  await onePage(officer, 'repair-decision', ['信用修复决定书', `通市场修决〔${year}〕1号`, '予以信用修复']);
+  // A reprint is the stored document, same number.
+  await officer.goto(`${base}/console/repairs/1`);
+  await officer.getByRole('button', { name: '打印信用修复受理通知书' }).click();
+  await officer.waitForURL(acceptedAt);
+
+  // 信用核查结果单: a check made by the officer's department (through the API) of the subject
+  // just imported onto the black list, printed from its receipt page; its QR code's page verifies.
+  const apiLogin = await fetch(`${base}/api/v1/auth/login`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'demo-scjg', password: 'demo-scjg-pass' }),
+  });
+  const token = (await apiLogin.json()).access_token;
+  const checked = await fetch(`${base}/api/v1/credit-checks`, {
+    method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ subject_code: '91220582MA5G33YTA8', field: 'administrative_licensing', reference: 'XK-2026-0815' }),
+  });
+  assert.equal(checked.status, 201);
+  const checkId = (await checked.json()).check_id;
+  await officer.goto(`${base}/console/checks/${checkId}`);
+  await officer.getByRole('button', { name: '打印信用核查结果单' }).click();
+  await officer.waitForURL(/\/console\/documents\/\d+$/);
+  await officer.locator('.qr svg').waitFor();
+  const verifyUrl = await officer.locator('.proof code').nth(1).innerText();
+  const hash = await officer.locator('.proof code').nth(0).innerText();
+  await onePage(officer, 'check-result', ['信用核查结果单', `通市场核〔${year}〕1号`, '集安医药有限公司',
+    'XK-2026-0815', `核查记录编号：${checkId}`, hash]);
+  await shot(officer, 'document-check-result');
+  const verified = await fetch(verifyUrl);
+  assert.equal(verified.status, 200);
+  assert.match(await verified.text(), /核验通过/);
+  const forged = await fetch(verifyUrl.replace(/.$/, (c) => (c === '0' ? '1' : '0')));
+  assert.equal(forged.status, 404);
+  assert.match(await forged.text(), /不存在或已被篡改/);
+
+  // 告知书 before black-listing, for a draft made by an import that does not publish.
+  const draftRow = `黑名单,${subjectCode},企业,通化县永信建材有限公司,SJ-HEI-02,通市监〔2026〕903号,${day},未按期公示年度报告,${notice},未提出陈述申辩`;
+  await officer.goto(`${base}/console/entries/import`);
+  await officer.getByLabel('选择文件（.xlsx 或 .csv，不超过 32 MB）')
+    .setInputFiles({ name: '草稿.csv', mimeType: 'text/csv', buffer: Buffer.from([header, draftRow].join('\n')) });
+  await officer.getByRole('button', { name: '上传并导入' }).click();
+  await officer.getByText('导入完成：共 1 行，新增 1 条').waitFor();
+  await officer.goto(`${base}/console/entries?status=draft`);
+  await officer.locator('tr', { hasText: '通市监〔2026〕903号' }).getByRole('button', { name: '出具告知书' }).click();
+  await officer.waitForURL(/\/console\/documents\/\d+$/);
+  await onePage(officer, 'listing-notice', ['失信主体认定告知书', `通市场失告〔${year}〕1号`, '未按期公示年度报告',
+    '陈述、申辩', '五个工作日']);
+  await shot(officer, 'document-listing-notice');
+
   // A narrow screen still shows the targets.
   const phone = await login('demo-city-bureau', { viewport: { width: 390, height: 844 }, locale: 'zh-CN' });
   await phone.goto(`${base}/console/targets`);
   await phone.getByText('信用修复培训率').first().waitFor();
   await shot(phone, 'targets-narrow');
 
-  // Logout ends the session.
+  // Logout ends the session (from the work bench: a document page has no console navigation).
+  await officer.goto(`${base}/console/`);
   await officer.getByRole('button', { name: '退出登录' }).click();
   await officer.waitForURL(`${base}/console/login`);
   await officer.goto(`${base}/console/`);
@@ -157,4 +243,5 @@ try {
   console.log(`browser tests passed (coverage ${coverageBefore} → ${coverageAfter})`);
 } finally {
   await browser.close();
+  rmSync(pdfDir, { recursive: true, force: true });
 }

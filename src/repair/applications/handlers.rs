@@ -10,8 +10,14 @@ use crate::error::{ApiError, FieldError, Problem};
 use crate::http::{ApiJson, Page};
 use crate::state::AppState;
 
+/// Apply for credit repair (信用修复)
+///
 /// Apply for credit repair of a black-list entry. The eligibility rules are checked now; the
 /// application waits for the identifying department to accept it. Audited.
+///
+/// Staff, on behalf of the subject: department officers for entries of their department, bureaus
+/// for their region, admins; approval systems get 403. Creates the application with its working-day
+/// deadline.
 #[utoipa::path(
     operation_id = "repair_applications_submit",
     tag = "repair",
@@ -36,7 +42,12 @@ pub async fn submit(
     Ok(HttpResponse::Created().json(v))
 }
 
+/// The repair review queue (信用修复)
+///
 /// The review queue, earliest deadline first.
+///
+/// Staff: department officers, bureaus and admins; approval systems get 403. Each sees the
+/// applications its scope covers. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "repair_applications_list",
     tag = "repair",
@@ -58,7 +69,13 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(queue(&state, user, query.into_inner()).await?))
 }
 
+/// One repair application (信用修复)
+///
 /// One application with everything a reviewer needs, and the actions open to the caller.
+///
+/// Staff within their scope: department officers for their own department, bureaus for the
+/// departments of their region (the city bureau: the whole city), admins for all; others get 403 or
+/// 404. Read-only: changes nothing.
 #[utoipa::path(
     operation_id = "repair_applications_get_one",
     tag = "repair",
@@ -134,8 +151,12 @@ async fn transition(
 }
 
 macro_rules! step_endpoint {
-    ($fn_name:ident, $path:literal, $step:ident, $doc:literal, $ok:literal, $forbidden:literal) => {
+    ($fn_name:ident, $path:literal, $step:ident, $summary:literal, $doc:literal, $who:literal, $ok:literal, $forbidden:literal) => {
+        #[doc = $summary]
+        #[doc = ""]
         #[doc = $doc]
+        #[doc = ""]
+        #[doc = $who]
         #[utoipa::path(
             operation_id = concat!("repair_applications_", stringify!($fn_name)),
             tag = "repair",
@@ -174,7 +195,9 @@ step_endpoint!(
     accept,
     "/repairs/{id}/accept",
     ACCEPT,
+    "Accept a repair application (受理)",
     "Accept (受理) a submitted application; the decision is due within `repair_decide_days`.",
+    "Officers of the identifying department, bureaus of its region, the city bureau and admins; others get 403 or 404. Moves the application to accepted; audited.",
     "Accepted",
     "Only the identifying department (or its bureau)"
 );
@@ -182,7 +205,9 @@ step_endpoint!(
     return_incomplete,
     "/repairs/{id}/return",
     RETURN,
+    "Return a repair application as incomplete",
     "Return a submitted application as incomplete (reasons in `comment`).",
+    "Officers of the identifying department, bureaus of its region, the city bureau and admins; others get 403 or 404. The applicant may resubmit; audited.",
     "Returned",
     "Only the identifying department (or its bureau)"
 );
@@ -190,7 +215,9 @@ step_endpoint!(
     approve,
     "/repairs/{id}/approve",
     APPROVE,
+    "Approve a repair (审核通过)",
     "The department approves the repair; it must then file it with the bureau.",
+    "Officers of the identifying department, bureaus of its region, the city bureau and admins; others get 403 or 404. Moves the application to approved; the entry stays in force until the bureau confirms. Audited.",
     "Approved",
     "Only the identifying department (or its bureau)"
 );
@@ -198,7 +225,9 @@ step_endpoint!(
     refuse,
     "/repairs/{id}/refuse",
     REFUSE,
+    "Refuse a repair (不予修复)",
     "The department refuses the repair (reasons in `comment`).",
+    "Officers of the identifying department, bureaus of its region, the city bureau and admins; others get 403 or 404. Moves the application to refused; the entry stays. Audited.",
     "Refused",
     "Only the identifying department (or its bureau)"
 );
@@ -206,14 +235,21 @@ step_endpoint!(
     file,
     "/repairs/{id}/file",
     FILE,
+    "File a repair with the bureau (备案)",
     "File (备案) an approved repair with the bureau of the entry's region; its review is due within `repair_review_days`.",
+    "Officers of the identifying department, bureaus of its region, the city bureau and admins; others get 403 or 404. Moves the application to filed; audited.",
     "Filed",
     "Only the identifying department (or its bureau)"
 );
+/// Confirm a repair filing (信用修复确认)
+///
 /// The bureau confirms the filing: the repair is completed, the entry is removed with reason
 /// `repaired`, watchers are notified and the result is queued for the provincial platform, in one
 /// transaction. `completed_on` records a repair completed on a past day (补录): the entry's removal
 /// date and the repair's `completed_at` are that day, and the audit records say `backdated`.
+///
+/// The bureau of the entry's region, the city bureau and admins; department officers and approval
+/// systems get 403.
 #[utoipa::path(
     operation_id = "repair_applications_confirm",
     tag = "repair",
@@ -265,7 +301,9 @@ step_endpoint!(
     send_back,
     "/repairs/{id}/send-back",
     SEND_BACK,
+    "Send a repair filing back (退回)",
     "The bureau sends a filing back to the department (reasons in `comment`).",
+    "The bureau of the entry's region, the city bureau and admins; department officers and approval systems get 403. Moves the application back to the department; audited.",
     "Sent back",
     "Only a bureau of the entry's region (or the city bureau)"
 );
@@ -273,12 +311,20 @@ step_endpoint!(
     withdraw,
     "/repairs/{id}/withdraw",
     WITHDRAW,
+    "Withdraw a repair application",
     "Withdraw an open application (not while the bureau reviews it).",
+    "Officers of the identifying department, bureaus of its region, the city bureau and admins; others get 403 or 404. Closes the application; the entry stays. Audited.",
     "Withdrawn",
     "Only the identifying department (or its bureau)"
 );
 
+/// Resubmit a repair application
+///
 /// Resubmit a returned, refused or sent-back application, amended; eligibility is checked again.
+///
+/// Staff within their scope: department officers for their own department, bureaus for the
+/// departments of their region (the city bureau: the whole city), admins for all; others get 403 or
+/// 404. Moves the application back to submitted, with a new deadline; audited.
 #[utoipa::path(
     operation_id = "repair_applications_resubmit",
     tag = "repair",

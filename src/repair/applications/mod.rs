@@ -223,6 +223,7 @@ pub struct NewRepair {
 #[serde(deny_unknown_fields)]
 pub struct Resubmission {
     pub version: Option<i32>,
+    #[schema(max_length = 2000)]
     pub comment: Option<String>,
     #[schema(
         min_length = 1,
@@ -246,6 +247,7 @@ pub struct Resubmission {
 pub struct Confirmation {
     /// The version the reviewer acted on (or send it as `If-Match`). A stale version → 409.
     pub version: Option<i32>,
+    #[schema(max_length = 2000)]
     pub comment: Option<String>,
     /// The day the repair was really completed, when recording the past (补录); default today.
     /// The entry is removed with that date and the repair's `completed_at` is that day. Not in
@@ -261,6 +263,7 @@ pub struct Transition {
     /// The version the reviewer acted on (or send it as `If-Match`). A stale version → 409.
     pub version: Option<i32>,
     /// Required when returning, refusing or sending back.
+    #[schema(max_length = 2000)]
     pub comment: Option<String>,
 }
 
