@@ -733,3 +733,25 @@ diesel::table! {
         sha256 -> Text,
     }
 }
+
+// Evaluation-table attestations (migration `scorecard_attestations`).
+diesel::table! {
+    scorecard_attestations (id) {
+        id -> Integer,
+        indicator -> Text,
+        department_id -> Nullable<Integer>,
+        region_code -> Text,
+        year -> Integer,
+        quarter -> Integer,
+        points_tenths -> Integer,
+        document_title -> Text,
+        document_number -> Nullable<Text>,
+        document_date -> Date,
+        note -> Nullable<Text>,
+        attachment_id -> Nullable<Integer>,
+        recorded_by -> Integer,
+        created_at -> Timestamp,
+        superseded_by -> Nullable<Integer>,
+        superseded_at -> Nullable<Timestamp>,
+    }
+}

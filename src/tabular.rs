@@ -1495,6 +1495,8 @@ pub enum Cell {
     Percent(f64),
     /// A goal (0.3 for 30%): a number cell formatted `0%`.
     Goal(f64),
+    /// A score (points, 0.5 steps and finer): a number cell formatted `0.0`.
+    Points(f64),
     /// A day: a date cell formatted `yyyy-mm-dd`.
     Date(chrono::NaiveDate),
     /// A moment (already in the zone it is shown in): a date cell formatted `yyyy-mm-dd hh:mm`.
@@ -1516,7 +1518,7 @@ impl Cell {
             Cell::Empty => 0,
             Cell::Text(s) => display_width(s),
             Cell::Int(n) => n.to_string().len(),
-            Cell::Percent(_) | Cell::Goal(_) => 7,
+            Cell::Percent(_) | Cell::Goal(_) | Cell::Points(_) => 7,
             Cell::Date(_) => 10,
             Cell::DateTime(_) => 16,
         }
@@ -1601,6 +1603,7 @@ pub fn write_report(sheets: &[ReportSheet]) -> Result<Vec<u8>, TabularError> {
             base().set_num_format("0%"),
             base().set_num_format("yyyy-mm-dd"),
             base().set_num_format("yyyy-mm-dd hh:mm"),
+            base().set_num_format("0.0"),
         ]
     };
     let plain = formats(false);
@@ -1624,7 +1627,7 @@ pub fn write_report(sheets: &[ReportSheet]) -> Result<Vec<u8>, TabularError> {
                          r: usize,
                          c: usize,
                          cell: &Cell,
-                         f: &[CellFormat; 6],
+                         f: &[CellFormat; 7],
                          measure: bool|
          -> Result<(), TabularError> {
             let (row, col) = (row_num(r)?, col_num(c)?);
@@ -1649,6 +1652,11 @@ pub fn write_report(sheets: &[ReportSheet]) -> Result<Vec<u8>, TabularError> {
                 Cell::Goal(x) => {
                     sheet
                         .write_number_with_format(row, col, *x, &f[3])
+                        .map_err(err)?;
+                }
+                Cell::Points(x) => {
+                    sheet
+                        .write_number_with_format(row, col, *x, &f[6])
                         .map_err(err)?;
                 }
                 Cell::Date(d) => {

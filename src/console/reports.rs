@@ -3,7 +3,7 @@
 //! each month, drawn as inline SVG on the server.
 
 use actix_web::http::StatusCode;
-use actix_web::{get, web, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{Datelike, NaiveDate};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
@@ -249,6 +249,19 @@ async fn scorecards(
         quarter,
         region: None,
     };
+    // Bureaus get the attestation form: the indicators no record proves, and their subjects.
+    let attest_choices = (user.role == Role::Bureau).then(|| {
+        crate::scorecards::indicators::INDICATORS
+            .iter()
+            .filter(|i| {
+                matches!(
+                    i.source,
+                    crate::scorecards::indicators::Source::Attestation { .. }
+                )
+            })
+            .map(|i| (i.key, i.title, i.max_tenths as f64 / 10.0))
+            .collect::<Vec<_>>()
+    });
     let mut report = match crate::scorecards::report(&state, user, q).await {
         Ok(r) => r,
         Err(ApiError::Invalid { .. }) => {
@@ -263,15 +276,81 @@ async fn scorecards(
         Err(e) => return api_error(e),
     };
     report.departments.sort_by(|a, b| {
-        b.points
-            .total_cmp(&a.points)
+        b.totals
+            .total_points
+            .total_cmp(&a.totals.total_points)
             .then(a.department_id.cmp(&b.department_id))
     });
+    let mut regions: Vec<String> = report
+        .departments
+        .iter()
+        .map(|d| d.region_code.clone())
+        .filter(|r| r != crate::auth::CITY_REGION)
+        .collect();
+    regions.sort();
+    regions.dedup();
     super::render(
         StatusCode::OK,
         "scorecards.html",
-        context! { user => shown, csrf => csrf, page => "scorecards", report => report },
+        context! {
+            user => shown, csrf => csrf, page => "scorecards", report => report,
+            attest => attest_choices, regions => regions,
+            today => crate::entries::today().to_string(),
+        },
     )
+}
+
+/// 评估佐证: the attestation form of the scorecards page (bureaus).
+#[derive(Deserialize)]
+struct AttestForm {
+    csrf: String,
+    indicator: String,
+    /// `d{id}` for a department, `r{code}` for a county, district or zone.
+    subject: String,
+    year: i32,
+    quarter: i32,
+    points: f64,
+    document_title: String,
+    document_number: Option<String>,
+    document_date: NaiveDate,
+    note: Option<String>,
+}
+
+#[post("/console/scorecards/attestations")]
+async fn attest(
+    signed: SignedIn,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<AttestForm>,
+) -> HttpResponse {
+    let SignedIn { user, shown, csrf } = or_page!(signed.posted(&req, &form.csrf));
+    let f = form.into_inner();
+    let (department_id, region_code) = match f.subject.split_at_checked(1) {
+        Some(("d", id)) => (id.parse().ok(), None),
+        Some(("r", code)) => (None, Some(code.to_string())),
+        _ => (None, None),
+    };
+    let n = crate::scorecards::attestations::NewAttestation {
+        indicator: f.indicator,
+        department_id,
+        region_code,
+        year: f.year,
+        quarter: f.quarter,
+        points: f.points,
+        document_title: f.document_title,
+        document_number: f.document_number,
+        document_date: f.document_date,
+        note: f.note,
+        attachment_id: None,
+    };
+    let (year, quarter) = (n.year, n.quarter);
+    match crate::scorecards::attestations::record(&state, user, n).await {
+        Ok(a) => super::redirect(&format!(
+            "/console/scorecards?year={year}&quarter={quarter}&attested={}",
+            a.id
+        )),
+        Err(e) => super::pages::error_for(&shown, &csrf, e),
+    }
 }
 
 /// 证明材料: a repair application's document, for those who may read it.
@@ -292,7 +371,8 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(attachment)
         .service(targets_export)
         .service(trend)
-        .service(scorecards);
+        .service(scorecards)
+        .service(attest);
 }
 
 #[cfg(test)]

@@ -1842,3 +1842,70 @@ async fn four_list_pages_show_and_edit_the_basis_level_and_flag_insufficient_ite
     assert!(list.body.contains("已公布") && list.body.contains("（地方性法规）"));
     assert!(!list.body.contains("设定依据层级不足"), "{}", list.body);
 }
+
+#[tokio::test]
+async fn a_bureau_attests_an_indicator_on_the_scorecards_page() {
+    let app = spawn_app().await;
+    app.create_user(
+        "city",
+        credit_lists::auth::Role::Bureau,
+        None,
+        Some("220500"),
+    );
+    let mut city = Browser::new(&app);
+    city.log_in("city", PASSWORD).await;
+    let today = crate::entries::today();
+    let (year, quarter) = (
+        chrono::Datelike::year(&today),
+        chrono::Datelike::month(&today).div_ceil(3),
+    );
+    let q = format!("/console/scorecards?year={year}&quarter={quarter}");
+    let page = city.get(&q).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("录入佐证材料"));
+    assert!(page.body.contains("value=\"civil_servant_education\""));
+    let csrf = page.csrf();
+    let (y, qq, dept) = (
+        year.to_string(),
+        quarter.to_string(),
+        format!("d{DEPT_TAX}"),
+    );
+    let date = today.to_string();
+    let form = |points: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("indicator", "civil_servant_education".to_string()),
+            ("subject", dept.clone()),
+            ("year", y.clone()),
+            ("quarter", qq.clone()),
+            ("points", points.to_string()),
+            ("document_title", "公务员信用知识教育培训通知".to_string()),
+            ("document_number", String::new()),
+            ("document_date", date.clone()),
+            ("note", "签到表".to_string()),
+        ]
+    };
+    let audit_before = app.audit_count();
+    // Over the indicator's maximum: a page naming the field, nothing written.
+    let f = form("5");
+    let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let bad = city.post("/console/scorecards/attestations", &pairs).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("points"), "{}", bad.body);
+    assert_eq!(app.audit_count(), audit_before);
+    let f = form("1");
+    let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let done = city.post("/console/scorecards/attestations", &pairs).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert!(done.location().contains("attested="));
+    assert_eq!(app.audit_count(), audit_before + 1);
+    let id = done.location().rsplit('=').next().unwrap().to_string();
+    let page = city.get(&q).await;
+    assert!(page.body.contains(&format!("佐证 {id}")), "{}", page.body);
+    // A department officer sees its card but no form.
+    let mut tax = logged_in(&app, "tax").await;
+    let mine = tax.get(&q).await;
+    assert_eq!(mine.status, StatusCode::OK);
+    assert!(mine.body.contains(&format!("佐证 {id}")));
+    assert!(!mine.body.contains("录入佐证材料"));
+}

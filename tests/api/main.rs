@@ -26,6 +26,7 @@ mod organisation;
 mod process;
 mod query_errors;
 mod repairs;
+mod scorecards_full;
 mod stats;
 mod targets;
 mod uploads;

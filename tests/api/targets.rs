@@ -469,10 +469,16 @@ async fn scorecards_give_points_with_evidence_and_say_what_is_missing() {
         .unwrap()
         .contains("4 more"));
     assert_eq!(items["repairs_with_commitments"]["points"], 0.0);
-    assert_eq!(items["data_quality"]["status"], "not_measured");
-    assert_eq!(items["data_quality"]["points"], Value::Null);
-    assert_eq!(tax["points"], 15.0);
-    assert_eq!(tax["max_measured"], 23.0);
+    // Issue 26: indicators no record proves earn 0 (not null) until a bureau attests them; the
+    // fixture's scope items (red and black, no measures) do not complete the four lists.
+    assert_eq!(items["data_complete"]["status"], "not_measured");
+    assert_eq!(items["data_complete"]["points"], 0.0);
+    assert_eq!(items["four_lists_compiled"]["points"], 0.0);
+    assert_eq!(items["commitment_template_public"]["evidence"], json!([t]));
+    assert_eq!(items["commitment_template_public"]["points"], 1.0);
+    assert_eq!(tax["points"], 16.0);
+    assert_eq!(tax["max_measured"], 37.0);
+    assert_eq!(tax["max_points"], 100.0);
     let scjg = card(DEPT_SCJG);
     assert_eq!(scjg["points"], 0.0);
     // A department officer sees only their own card; a county bureau only its region's.
