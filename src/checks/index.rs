@@ -716,3 +716,81 @@ fn refresher(index: Weak<CheckIndex>, manager: ConnectionManager) {
         ix.sleep(POLL_EVERY);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_fixed_size_only_in_their_one_written_form() {
+        assert!(
+            matches!(fixed_key("91220502MA0000001X"), Some(FixedKey::Uscc(k)) if &k == b"91220502MA0000001X")
+        );
+        let digest = "id:".to_string() + &"0123456789abcdef".repeat(4);
+        let Some(FixedKey::Digest(d)) = fixed_key(&digest) else {
+            panic!("a digest key");
+        };
+        assert_eq!(hex::encode(d), &digest[3..]);
+        // Upper case, short, or not hex: kept as strings, never folded onto another key.
+        assert!(fixed_key(&digest.to_uppercase().replacen("ID:", "id:", 1)).is_none());
+        assert!(fixed_key(&digest[..66]).is_none());
+        assert!(fixed_key(&(digest[..66].to_string() + "g")).is_none());
+        assert!(fixed_key("91220502MA000001X").is_none());
+    }
+
+    #[test]
+    fn subjects_read_back_what_was_stored_and_keep_an_unchanged_name_once() {
+        let mut s = Subjects::default();
+        let lite = |id, key: &str, name: &str, region: Option<&str>| SubjectLite {
+            id,
+            kind: "enterprise".into(),
+            lookup_key: key.into(),
+            name: name.into(),
+            region_code: region.map(str::to_string),
+            code_flagged: id == 2,
+        };
+        let digest = "id:".to_string() + &"ab".repeat(32);
+        s.insert(lite(
+            1,
+            "91220502MA0000001X",
+            "通化市甲公司",
+            Some("220502"),
+        ));
+        s.insert(lite(2, &digest, "张三", None));
+        s.insert(lite(3, "legacy-key", "乙", Some("220502")));
+        assert_eq!(s.len(), 3);
+        let f = s.facts(s.get("91220502MA0000001X").unwrap());
+        assert_eq!(
+            (f.id, f.name, f.region_code, f.code_flagged),
+            (1, "通化市甲公司", Some("220502"), false)
+        );
+        let f = s.facts(s.get(&digest).unwrap());
+        assert_eq!(
+            (f.id, f.name, f.region_code, f.code_flagged),
+            (2, "张三", None, true)
+        );
+        assert_eq!(s.facts(s.get("legacy-key").unwrap()).name, "乙");
+        assert!(s.get("91220502MA0000002X").is_none());
+        let before = s.names.len();
+        s.insert(lite(
+            1,
+            "91220502MA0000001X",
+            "通化市甲公司",
+            Some("220503"),
+        ));
+        assert_eq!(
+            s.names.len(),
+            before,
+            "an unchanged name is not appended again"
+        );
+        s.insert(lite(
+            1,
+            "91220502MA0000001X",
+            "通化市丙公司",
+            Some("220503"),
+        ));
+        let f = s.facts(s.get("91220502MA0000001X").unwrap());
+        assert_eq!((f.name, f.region_code), ("通化市丙公司", Some("220503")));
+        assert_eq!(s.regions.len(), 2);
+    }
+}

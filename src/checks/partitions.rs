@@ -22,7 +22,7 @@ pub const MONTHS_AHEAD: u32 = 3;
 pub const INTERVAL: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
 
 /// Advisory lock key of partition maintenance (any fixed number; "cc-part").
-const LOCK_KEY: i64 = 0x6363_2d70_6172_74;
+const LOCK_KEY: i64 = 0x0063_632d_7061_7274;
 
 /// The partition's name of the month that starts on `month` (the first of a month).
 pub fn partition_name(month: NaiveDate) -> String {
