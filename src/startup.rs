@@ -68,6 +68,8 @@ impl Application {
             if n > 0 {
                 tracing::info!(rewritten = n, "feed payloads: ID numbers encrypted at rest");
             }
+            // PostgreSQL: this month's receipt partition and the next ones exist before serving.
+            checks::partitions::ensure_now(&mut conn);
         }
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartError::Bind {
             addr: settings.bind.clone(),
@@ -200,6 +202,7 @@ impl Application {
                 self.instance.clone(),
             )))
         });
+        let _partitions = AbortOnDrop(tokio::spawn(checks::partitions::run(self.pool.clone())));
         let result = self.server.await;
         if let Some(w) = worker {
             w.0.abort();

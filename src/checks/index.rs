@@ -42,6 +42,8 @@ use crate::schema::{check_changes, commitments, list_entries, subjects};
 pub const MAX_STALENESS: Duration = Duration::from_secs(1);
 /// How often the refresher polls `check_changes` when nothing wakes it.
 pub const POLL_EVERY: Duration = Duration::from_millis(200);
+/// Subjects read per query when loading.
+const SUBJECT_PAGE: i64 = 50_000;
 /// Change rows read per query.
 const CHANGE_PAGE: i64 = 50_000;
 /// Change rows kept for instances that lag (older ones are pruned; a lagging instance reloads).
@@ -56,25 +58,204 @@ const CATALOGUE_TABLES: [&str; 5] = [
     "application_fields",
 ];
 
-/// A subject as the index keeps it (about 100 bytes; regions are shared).
+/// A subject as the index keeps it: 16 bytes beside its fixed-size key (see [`Subjects`]).
+#[derive(Clone, Copy)]
 struct CachedSubject {
     id: i32,
+    /// The name's place in [`Subjects::names`].
+    name_at: u32,
+    name_len: u32,
+    /// Index into [`Subjects::regions`]; [`NO_REGION`] for none.
+    region: u16,
     kind: SubjectType,
-    name: Box<str>,
-    region_code: Option<Arc<str>>,
     code_flagged: bool,
+}
+
+const NO_REGION: u16 = u16::MAX;
+
+/// A subject's lookup key as a fixed-size value: a unified social credit code's 18 ASCII bytes,
+/// or the 32 bytes of an ID number's lookup digest (`id:` and 64 lower-case hex digits, see
+/// [`crate::entries::lookup_key`]). Any other form (none is written today) is kept as a string.
+enum FixedKey {
+    Uscc([u8; 18]),
+    Digest([u8; 32]),
+}
+
+fn fixed_key(key: &str) -> Option<FixedKey> {
+    let b = key.as_bytes();
+    if b.len() == 18 && b.iter().all(|c| c.is_ascii_graphic()) {
+        return b.try_into().ok().map(FixedKey::Uscc);
+    }
+    let hex = key.strip_prefix("id:")?.as_bytes();
+    // Lower-case only, so that one digest has one key (the lookup key is always written so).
+    if hex.len() != 64 || !hex.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(hex, &mut out).ok()?;
+    Some(FixedKey::Digest(out))
+}
+
+/// Every subject, compactly (issue 25): organisations by their 18-byte code, individuals by their
+/// 32-byte digest, in two hash maps of fixed-size keys and 16-byte values; names in one string
+/// (a changed name is appended, the old bytes stay until the next full load); regions shared.
+/// About 40 bytes a subject plus its name, against about 200 as heap strings.
+#[derive(Default)]
+struct Subjects {
+    orgs: HashMap<[u8; 18], CachedSubject>,
+    people: HashMap<[u8; 32], CachedSubject>,
+    other: HashMap<Box<str>, CachedSubject>,
+    names: String,
+    regions: Vec<Box<str>>,
+    region_ids: HashMap<Box<str>, u16>,
+}
+
+impl Subjects {
+    fn len(&self) -> usize {
+        self.orgs.len() + self.people.len() + self.other.len()
+    }
+
+    fn get(&self, key: &str) -> Option<&CachedSubject> {
+        match fixed_key(key) {
+            Some(FixedKey::Uscc(k)) => self.orgs.get(&k),
+            Some(FixedKey::Digest(k)) => self.people.get(&k),
+            None => self.other.get(key),
+        }
+    }
+
+    fn facts(&self, s: &CachedSubject) -> SubjectFacts<'_> {
+        let at = s.name_at as usize;
+        SubjectFacts {
+            id: s.id,
+            kind: s.kind,
+            name: &self.names[at..at + s.name_len as usize],
+            region_code: self.regions.get(s.region as usize).map(|r| &**r),
+            code_flagged: s.code_flagged,
+        }
+    }
+
+    fn insert(&mut self, s: SubjectLite) {
+        let Some(kind) = SubjectType::parse(&s.kind) else {
+            return;
+        };
+        let region = match s.region_code {
+            None => NO_REGION,
+            Some(r) => match self.region_ids.get(r.as_str()) {
+                Some(i) => *i,
+                None if self.regions.len() < NO_REGION as usize => {
+                    let i = self.regions.len() as u16;
+                    self.regions.push(r.clone().into_boxed_str());
+                    self.region_ids.insert(r.into_boxed_str(), i);
+                    i
+                }
+                // More than 65,535 distinct regions cannot happen (about 3,000 divisions exist);
+                // such a subject is left to the database path rather than answered wrongly.
+                None => {
+                    self.remove(&s.lookup_key);
+                    return;
+                }
+            },
+        };
+        // The name's bytes are reused when it did not change.
+        let previous = self.get(&s.lookup_key).copied();
+        let (name_at, name_len) = match previous {
+            Some(p) if self.facts(&p).name == s.name => (p.name_at, p.name_len),
+            _ => {
+                let (Ok(at), Ok(len)) =
+                    (u32::try_from(self.names.len()), u32::try_from(s.name.len()))
+                else {
+                    self.remove(&s.lookup_key);
+                    return;
+                };
+                self.names.push_str(&s.name);
+                (at, len)
+            }
+        };
+        let value = CachedSubject {
+            id: s.id,
+            name_at,
+            name_len,
+            region,
+            kind,
+            code_flagged: s.code_flagged,
+        };
+        match fixed_key(&s.lookup_key) {
+            Some(FixedKey::Uscc(k)) => {
+                self.orgs.insert(k, value);
+            }
+            Some(FixedKey::Digest(k)) => {
+                self.people.insert(k, value);
+            }
+            None => {
+                self.other.insert(s.lookup_key.into_boxed_str(), value);
+            }
+        }
+    }
+
+    fn remove(&mut self, key: &str) {
+        match fixed_key(key) {
+            Some(FixedKey::Uscc(k)) => self.orgs.remove(&k),
+            Some(FixedKey::Digest(k)) => self.people.remove(&k),
+            None => self.other.remove(key),
+        };
+    }
+}
+
+/// A list entry as the index keeps it: [`EntryLite`] with its list type, status and source
+/// interned (indexes into [`Index::words`]) and its other strings boxed (about 100 bytes plus its
+/// document number, representative's name and encrypted number, against about 450 before).
+struct CompactEntry {
+    id: i32,
+    subject_id: i32,
+    department_id: i32,
+    scope_item_id: i32,
+    scope_item_version: i32,
+    determination_date: NaiveDate,
+    valid_from: NaiveDate,
+    valid_until: NaiveDate,
+    removal_date: Option<NaiveDate>,
+    list_type: u32,
+    status: u32,
+    source: u32,
+    objection_open: bool,
+    document_number: Box<str>,
+    legal_representative: Option<Box<str>>,
+    legal_representative_id_enc: Option<Box<str>>,
+}
+
+/// Short strings of a few distinct values (list types, statuses, sources), kept once.
+#[derive(Default)]
+struct Words {
+    words: Vec<Box<str>>,
+    ids: HashMap<Box<str>, u32>,
+}
+
+impl Words {
+    fn id(&mut self, w: &str) -> u32 {
+        if let Some(i) = self.ids.get(w) {
+            return *i;
+        }
+        let i = self.words.len() as u32;
+        self.words.push(w.into());
+        self.ids.insert(w.into(), i);
+        i
+    }
+
+    fn word(&self, i: u32) -> &str {
+        &self.words[i as usize]
+    }
 }
 
 struct Index {
     cursor: i64,
-    subjects: HashMap<Box<str>, CachedSubject>,
+    subjects: Subjects,
     /// Subject id → its entries that can still be in force, ordered by id.
-    entries: HashMap<i32, Vec<EntryLite>>,
+    entries: HashMap<i32, Vec<CompactEntry>>,
+    words: Words,
     entry_subject: HashMap<i32, i32>,
     /// Subject id → its commitment letters with breaches (only subjects that have any).
     commitments: HashMap<i32, Vec<CommitmentSummary>>,
     catalogue: Catalogue,
-    regions: HashMap<String, Arc<str>>,
     /// Entries whose validity ended before this day are not kept.
     kept_from: NaiveDate,
     /// When the last complete poll started, and the local commit count it had seen.
@@ -84,25 +265,7 @@ struct Index {
 
 impl Index {
     fn cache_subject(&mut self, s: SubjectLite) {
-        let Some(kind) = SubjectType::parse(&s.kind) else {
-            return;
-        };
-        let region_code = s.region_code.map(|r| {
-            self.regions
-                .entry(r.clone())
-                .or_insert_with(|| Arc::from(r.as_str()))
-                .clone()
-        });
-        self.subjects.insert(
-            s.lookup_key.into_boxed_str(),
-            CachedSubject {
-                id: s.id,
-                kind,
-                name: s.name.into_boxed_str(),
-                region_code,
-                code_flagged: s.code_flagged,
-            },
-        );
+        self.subjects.insert(s);
     }
 
     fn keeps(&self, e: &EntryLite) -> bool {
@@ -127,9 +290,66 @@ impl Index {
             return;
         }
         self.entry_subject.insert(e.id, e.subject_id);
+        let e = CompactEntry {
+            id: e.id,
+            subject_id: e.subject_id,
+            department_id: e.department_id,
+            scope_item_id: e.scope_item_id,
+            scope_item_version: e.scope_item_version,
+            determination_date: e.determination_date,
+            valid_from: e.valid_from,
+            valid_until: e.valid_until,
+            removal_date: e.removal_date,
+            list_type: self.words.id(&e.list_type),
+            status: self.words.id(&e.status),
+            source: self.words.id(&e.source),
+            objection_open: e.objection_open,
+            document_number: e.document_number.into_boxed_str(),
+            legal_representative: e.legal_representative.map(String::into_boxed_str),
+            legal_representative_id_enc: e.legal_representative_id_enc.map(String::into_boxed_str),
+        };
         let list = self.entries.entry(e.subject_id).or_default();
         let at = list.partition_point(|x| x.id < e.id);
         list.insert(at, e);
+    }
+
+    /// The subject's entries in force on `day`, as the answer reads them.
+    fn in_force(&self, subject_id: i32, day: NaiveDate) -> Vec<EntryLite> {
+        self.entries
+            .get(&subject_id)
+            .into_iter()
+            .flatten()
+            .filter(|e| {
+                crate::entries::in_force(
+                    self.words.word(e.status),
+                    e.valid_from,
+                    e.valid_until,
+                    e.removal_date,
+                    day,
+                )
+            })
+            .map(|e| EntryLite {
+                id: e.id,
+                subject_id: e.subject_id,
+                list_type: self.words.word(e.list_type).to_string(),
+                status: self.words.word(e.status).to_string(),
+                department_id: e.department_id,
+                scope_item_id: e.scope_item_id,
+                scope_item_version: e.scope_item_version,
+                document_number: e.document_number.to_string(),
+                determination_date: e.determination_date,
+                valid_from: e.valid_from,
+                valid_until: e.valid_until,
+                source: self.words.word(e.source).to_string(),
+                objection_open: e.objection_open,
+                removal_date: e.removal_date,
+                legal_representative: e.legal_representative.as_deref().map(str::to_string),
+                legal_representative_id_enc: e
+                    .legal_representative_id_enc
+                    .as_deref()
+                    .map(str::to_string),
+            })
+            .collect()
     }
 }
 
@@ -189,19 +409,11 @@ impl CheckIndex {
         for code in codes {
             let key = lookup_key(code, pii);
             let subject = ix.subjects.get(key.as_str());
-            let facts = subject.map(|s| SubjectFacts {
-                id: s.id,
-                kind: s.kind,
-                name: &s.name,
-                region_code: s.region_code.as_deref(),
-                code_flagged: s.code_flagged,
-            });
-            let list: Vec<&EntryLite> = subject
-                .and_then(|s| ix.entries.get(&s.id))
-                .into_iter()
-                .flatten()
-                .filter(|e| e.in_force_on(ask.today))
-                .collect();
+            let facts = subject.map(|s| ix.subjects.facts(s));
+            let owned = subject
+                .map(|s| ix.in_force(s.id, ask.today))
+                .unwrap_or_default();
+            let list: Vec<&EntryLite> = owned.iter().collect();
             let shown = subject
                 .and_then(|s| ix.commitments.get(&s.id))
                 .map(|c| shown_on(c, ask.today))
@@ -210,14 +422,12 @@ impl CheckIndex {
                 Some(_) => super::legal_reps(pii, &list)
                     .into_iter()
                     .filter_map(|rep| {
-                        let black: Vec<&EntryLite> = ix
+                        let owned = ix
                             .subjects
                             .get(rep.key.as_str())
-                            .and_then(|p| ix.entries.get(&p.id))
-                            .into_iter()
-                            .flatten()
-                            .filter(|e| e.in_force_on(ask.today))
-                            .collect();
+                            .map(|p| ix.in_force(p.id, ask.today))
+                            .unwrap_or_default();
+                        let black: Vec<&EntryLite> = owned.iter().collect();
                         super::related_party(rep, &black, &ix.catalogue, ask)
                     })
                     .collect(),
@@ -402,22 +612,36 @@ impl CheckIndex {
         let kept_from = crate::entries::today().pred_opt().unwrap_or(NaiveDate::MIN);
         let mut ix = Index {
             cursor: cursor.unwrap_or(0),
-            subjects: HashMap::new(),
+            subjects: Subjects::default(),
             entries: HashMap::new(),
+            words: Words::default(),
             entry_subject: HashMap::new(),
             commitments: HashMap::new(),
             catalogue: Catalogue::load_all(conn)?,
-            regions: HashMap::new(),
             kept_from,
             polled_at: started,
             epoch,
         };
-        let all: Vec<SubjectLite> = subjects::table
-            .select(SubjectLite::as_select())
-            .load(conn)?;
-        ix.subjects.reserve(all.len());
-        for s in all {
-            ix.cache_subject(s);
+        // In pages by id, so the rows in flight stay small next to the index.
+        let mut after = 0;
+        loop {
+            let page: Vec<SubjectLite> = subjects::table
+                .filter(subjects::id.gt(after))
+                .order(subjects::id)
+                .limit(SUBJECT_PAGE)
+                .select(SubjectLite::as_select())
+                .load(conn)?;
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = last.id;
+            let full = page.len() as i64 == SUBJECT_PAGE;
+            for s in page {
+                ix.cache_subject(s);
+            }
+            if !full {
+                break;
+            }
         }
         let entries: Vec<EntryLite> = list_entries::table
             .filter(list_entries::status.ne("draft"))
@@ -490,5 +714,83 @@ fn refresher(index: Weak<CheckIndex>, manager: ConnectionManager) {
             }
         }
         ix.sleep(POLL_EVERY);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_fixed_size_only_in_their_one_written_form() {
+        assert!(
+            matches!(fixed_key("91220502MA0000001X"), Some(FixedKey::Uscc(k)) if &k == b"91220502MA0000001X")
+        );
+        let digest = "id:".to_string() + &"0123456789abcdef".repeat(4);
+        let Some(FixedKey::Digest(d)) = fixed_key(&digest) else {
+            panic!("a digest key");
+        };
+        assert_eq!(hex::encode(d), &digest[3..]);
+        // Upper case, short, or not hex: kept as strings, never folded onto another key.
+        assert!(fixed_key(&digest.to_uppercase().replacen("ID:", "id:", 1)).is_none());
+        assert!(fixed_key(&digest[..66]).is_none());
+        assert!(fixed_key(&(digest[..66].to_string() + "g")).is_none());
+        assert!(fixed_key("91220502MA000001X").is_none());
+    }
+
+    #[test]
+    fn subjects_read_back_what_was_stored_and_keep_an_unchanged_name_once() {
+        let mut s = Subjects::default();
+        let lite = |id, key: &str, name: &str, region: Option<&str>| SubjectLite {
+            id,
+            kind: "enterprise".into(),
+            lookup_key: key.into(),
+            name: name.into(),
+            region_code: region.map(str::to_string),
+            code_flagged: id == 2,
+        };
+        let digest = "id:".to_string() + &"ab".repeat(32);
+        s.insert(lite(
+            1,
+            "91220502MA0000001X",
+            "通化市甲公司",
+            Some("220502"),
+        ));
+        s.insert(lite(2, &digest, "张三", None));
+        s.insert(lite(3, "legacy-key", "乙", Some("220502")));
+        assert_eq!(s.len(), 3);
+        let f = s.facts(s.get("91220502MA0000001X").unwrap());
+        assert_eq!(
+            (f.id, f.name, f.region_code, f.code_flagged),
+            (1, "通化市甲公司", Some("220502"), false)
+        );
+        let f = s.facts(s.get(&digest).unwrap());
+        assert_eq!(
+            (f.id, f.name, f.region_code, f.code_flagged),
+            (2, "张三", None, true)
+        );
+        assert_eq!(s.facts(s.get("legacy-key").unwrap()).name, "乙");
+        assert!(s.get("91220502MA0000002X").is_none());
+        let before = s.names.len();
+        s.insert(lite(
+            1,
+            "91220502MA0000001X",
+            "通化市甲公司",
+            Some("220503"),
+        ));
+        assert_eq!(
+            s.names.len(),
+            before,
+            "an unchanged name is not appended again"
+        );
+        s.insert(lite(
+            1,
+            "91220502MA0000001X",
+            "通化市丙公司",
+            Some("220503"),
+        ));
+        let f = s.facts(s.get("91220502MA0000001X").unwrap());
+        assert_eq!((f.name, f.region_code), ("通化市丙公司", Some("220503")));
+        assert_eq!(s.regions.len(), 2);
     }
 }

@@ -20,6 +20,9 @@ const DIVISIONS: &[&str] = &[
     "220502", "220503", "220521", "220523", "220524", "220581", "220582",
 ];
 
+/// Rows per multi-row `INSERT` on PostgreSQL (21 parameters a row at most, under its 65,535).
+const ROWS_PER_INSERT: usize = 2_000;
+
 /// Every 7th subject is an individual, the rest enterprises.
 fn is_individual(n: u32) -> bool {
     n % 7 == 3
@@ -113,6 +116,8 @@ pub fn generate(
     while start < n_subjects {
         let end = (start + chunk).min(n_subjects);
         conn.transaction(|c| {
+            let mut rows = Vec::with_capacity((end - start) as usize);
+            let mut keys = Vec::with_capacity((end - start) as usize);
             for n in start..end {
                 let code = code(n);
                 let parsed = crate::domain::SubjectCode::parse(&code)
@@ -134,22 +139,47 @@ pub fn generate(
                         format!("测试{n}"),
                     ),
                 };
-                let id: i32 = diesel::insert_into(subjects::table)
-                    .values((
-                        subjects::kind.eq(kind),
-                        subjects::lookup_key.eq(key),
-                        subjects::uscc.eq(uscc),
-                        subjects::id_number_enc.eq(enc),
-                        subjects::id_number_masked.eq(masked),
-                        subjects::name.eq(name),
-                        subjects::region_code.eq(parsed.division_code()),
-                        subjects::code_flagged.eq(false),
-                        subjects::created_at.eq(now),
-                        subjects::updated_at.eq(now),
-                    ))
-                    .returning(subjects::id)
-                    .get_result(c)?;
-                ids.push(id);
+                keys.push(key.clone());
+                rows.push((
+                    subjects::kind.eq(kind),
+                    subjects::lookup_key.eq(key),
+                    subjects::uscc.eq(uscc),
+                    subjects::id_number_enc.eq(enc),
+                    subjects::id_number_masked.eq(masked),
+                    subjects::name.eq(name),
+                    subjects::region_code.eq(parsed.division_code().to_string()),
+                    subjects::code_flagged.eq(false),
+                    subjects::created_at.eq(now),
+                    subjects::updated_at.eq(now),
+                ));
+            }
+            match c {
+                // One statement per ROWS_PER_INSERT rows: each statement is a round trip.
+                DbConnection::Postgresql(pg) => {
+                    for (part, part_keys) in rows
+                        .chunks(ROWS_PER_INSERT)
+                        .zip(keys.chunks(ROWS_PER_INSERT))
+                    {
+                        let got: Vec<(i32, String)> = diesel::insert_into(subjects::table)
+                            .values(part)
+                            .returning((subjects::id, subjects::lookup_key))
+                            .get_results(pg)?;
+                        let by_key: std::collections::HashMap<String, i32> =
+                            got.into_iter().map(|(id, k)| (k, id)).collect();
+                        for k in part_keys {
+                            ids.push(by_key[k]);
+                        }
+                    }
+                }
+                DbConnection::Sqlite(_) => {
+                    for r in rows {
+                        let id: i32 = diesel::insert_into(subjects::table)
+                            .values(r)
+                            .returning(subjects::id)
+                            .get_result(c)?;
+                        ids.push(id);
+                    }
+                }
             }
             Ok::<_, diesel::result::Error>(())
         })
@@ -164,6 +194,7 @@ pub fn generate(
     while start < n_entries {
         let end = (start + chunk).min(n_entries);
         conn.transaction(|c| {
+            let mut rows = Vec::with_capacity((end - start) as usize);
             for k in start..end {
                 let n = rng.gen_range(0..n_subjects);
                 let kind = if is_individual(n) {
@@ -196,31 +227,45 @@ pub fn generate(
                     listed.push(n);
                 }
                 let subject_id = ids[n as usize];
-                diesel::insert_into(list_entries::table)
-                    .values((
-                        list_entries::subject_id.eq(subject_id),
-                        list_entries::list_type.eq(want),
-                        list_entries::status.eq(if removed { "removed" } else { "published" }),
-                        list_entries::department_id.eq(scope.2),
-                        list_entries::region_code.eq(DIVISIONS[(n as usize) % DIVISIONS.len()]),
-                        list_entries::scope_item_id.eq(scope.0),
-                        list_entries::scope_item_version.eq(scope.1),
-                        list_entries::subject_name.eq(format!("测试主体{n}")),
-                        list_entries::document_number.eq(format!("BENCH〔2026〕{k}号")),
-                        list_entries::determination_date.eq(determined),
-                        list_entries::valid_from.eq(determined),
-                        list_entries::valid_until.eq(valid_until.max(determined)),
-                        list_entries::facts.eq("benchmark data"),
-                        list_entries::source.eq(if k % 5 == 0 { "national" } else { "local" }),
-                        list_entries::objection_open.eq(k % 50 == 0),
-                        list_entries::removal_reason.eq(removed.then_some("revoked")),
-                        list_entries::removal_date.eq(removed.then_some(today)),
-                        list_entries::removed_at.eq(removed.then_some(now)),
-                        list_entries::published_at.eq(now),
-                        list_entries::created_at.eq(now),
-                        list_entries::updated_at.eq(now),
-                    ))
-                    .execute(c)?;
+                rows.push((
+                    list_entries::subject_id.eq(subject_id),
+                    list_entries::list_type.eq(want),
+                    list_entries::status.eq(if removed { "removed" } else { "published" }),
+                    list_entries::department_id.eq(scope.2),
+                    list_entries::region_code.eq(DIVISIONS[(n as usize) % DIVISIONS.len()]),
+                    list_entries::scope_item_id.eq(scope.0),
+                    list_entries::scope_item_version.eq(scope.1),
+                    list_entries::subject_name.eq(format!("测试主体{n}")),
+                    list_entries::document_number.eq(format!("BENCH〔2026〕{k}号")),
+                    list_entries::determination_date.eq(determined),
+                    list_entries::valid_from.eq(determined),
+                    list_entries::valid_until.eq(valid_until.max(determined)),
+                    list_entries::facts.eq("benchmark data"),
+                    list_entries::source.eq(if k % 5 == 0 { "national" } else { "local" }),
+                    list_entries::objection_open.eq(k % 50 == 0),
+                    list_entries::removal_reason.eq(removed.then_some("revoked")),
+                    list_entries::removal_date.eq(removed.then_some(today)),
+                    list_entries::removed_at.eq(removed.then_some(now)),
+                    list_entries::published_at.eq(now),
+                    list_entries::created_at.eq(now),
+                    list_entries::updated_at.eq(now),
+                ));
+            }
+            match c {
+                DbConnection::Postgresql(pg) => {
+                    for part in rows.chunks(ROWS_PER_INSERT) {
+                        diesel::insert_into(list_entries::table)
+                            .values(part)
+                            .execute(pg)?;
+                    }
+                }
+                DbConnection::Sqlite(_) => {
+                    for r in rows {
+                        diesel::insert_into(list_entries::table)
+                            .values(r)
+                            .execute(c)?;
+                    }
+                }
             }
             Ok::<_, diesel::result::Error>(())
         })

@@ -23,6 +23,7 @@ mod national;
 mod openapi;
 mod operations;
 mod organisation;
+mod partitions;
 mod process;
 mod query_errors;
 mod repairs;
