@@ -24,6 +24,7 @@ mod operations;
 mod organisation;
 mod process;
 mod query_errors;
+mod receipt_signing;
 mod repairs;
 mod stats;
 mod targets;
