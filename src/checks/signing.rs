@@ -230,7 +230,11 @@ impl Frontier {
     }
 
     pub fn root(&self) -> Hash {
-        let mut it = self.0.iter().rev().map(|(_, h)| unhex(h).unwrap_or_default());
+        let mut it = self
+            .0
+            .iter()
+            .rev()
+            .map(|(_, h)| unhex(h).unwrap_or_default());
         let Some(mut r) = it.next() else {
             return root(&[]);
         };
@@ -526,9 +530,15 @@ pub struct VerifiedReceipt {
 /// The stored receipt an answer's proof covers: `proof.receipt` when present, else the answer
 /// without `proof`.
 pub fn covered_receipt(answer: &Value) -> Result<(Value, GroupProof), String> {
-    let obj = answer.as_object().ok_or("the answer is not a JSON object")?;
-    let proof: GroupProof = serde_json::from_value(obj.get("proof").cloned().ok_or("the answer has no `proof`")?)
-        .map_err(|e| format!("the answer's `proof` is malformed: {e}"))?;
+    let obj = answer
+        .as_object()
+        .ok_or("the answer is not a JSON object")?;
+    let proof: GroupProof = serde_json::from_value(
+        obj.get("proof")
+            .cloned()
+            .ok_or("the answer has no `proof`")?,
+    )
+    .map_err(|e| format!("the answer's `proof` is malformed: {e}"))?;
     let receipt = match &proof.receipt {
         Some(r) => r.clone(),
         None => {
@@ -552,9 +562,7 @@ pub fn masks(sent: &Value, stored: &Value) -> bool {
             a.len() == b.len() && a.iter().zip(b).all(|(x, y)| masks(x, y))
         }
         (Value::Object(a), Value::Object(b)) => {
-            a.len() == b.len()
-                && a.iter()
-                    .all(|(k, x)| b.get(k).is_some_and(|y| masks(x, y)))
+            a.len() == b.len() && a.iter().all(|(k, x)| b.get(k).is_some_and(|y| masks(x, y)))
         }
         (a, b) => a == b,
     }
@@ -690,7 +698,8 @@ pub fn verify_log_consistency(
 fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{} is not what was expected: {e}", path.display()))
+    serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not what was expected: {e}", path.display()))
 }
 
 /// `credit-lists receipt verify`: a saved answer against a saved key set, and optionally an
@@ -752,7 +761,10 @@ mod tests {
             for m in 1..=n {
                 let p = consistency_proof(m, &l);
                 let old = root(&l[..m]);
-                assert!(verify_consistency(m as u64, n as u64, &old, &r, &p), "{m}->{n}");
+                assert!(
+                    verify_consistency(m as u64, n as u64, &old, &r, &p),
+                    "{m}->{n}"
+                );
                 if m < n {
                     let mut bad = l[..m].to_vec();
                     bad[0] = leaf_hash(b"x");

@@ -87,11 +87,13 @@ pub fn record_pending(conn: &mut diesel::PgConnection, ids: &[i32]) -> QueryResu
     Ok(())
 }
 
-
 /// Appends every receipt not yet in the log and signs a checkpoint of the new size. Returns
 /// the latest checkpoint (`None`: the log is empty). On SQLite, call it on a settled connection
 /// so this instance's receipts are in the table.
-pub fn sequence(conn: &mut DbConnection, keys: &ReceiptKeys) -> Result<Option<Checkpoint>, ApiError> {
+pub fn sequence(
+    conn: &mut DbConnection,
+    keys: &ReceiptKeys,
+) -> Result<Option<Checkpoint>, ApiError> {
     loop {
         let more = conn.transaction::<_, ApiError, _>(|c| sequence_chunk(c, keys))?;
         if !more {
@@ -327,7 +329,10 @@ pub struct AuditReport {
 
 /// The full offline audit: recomputes every leaf from its receipt row, every checkpoint's tree
 /// head from those, and checks every checkpoint's signature with the published keys.
-pub fn audit(c: &mut DbConnection, keys: &[super::signing::PublicKey]) -> Result<AuditReport, String> {
+pub fn audit(
+    c: &mut DbConnection,
+    keys: &[super::signing::PublicKey],
+) -> Result<AuditReport, String> {
     let mut report = AuditReport::default();
     let size = log_size(c).map_err(|e| e.to_string())?;
     let recorded = recorded_leaves(c, size).map_err(|e| e.to_string())?;
@@ -568,7 +573,10 @@ pub async fn inclusion(
             let latest = sequence(c, &st.receipt_keys)?;
             let (index, recorded): (i64, String) = receipt_log_leaves::table
                 .filter(receipt_log_leaves::check_id.eq(id))
-                .select((receipt_log_leaves::leaf_index, receipt_log_leaves::leaf_hash))
+                .select((
+                    receipt_log_leaves::leaf_index,
+                    receipt_log_leaves::leaf_hash,
+                ))
                 .first(c)
                 .optional()?
                 .ok_or_else(|| mismatch(format!("receipt {id} is not in the log")))?;

@@ -5,8 +5,8 @@
 use base64::Engine;
 use credit_lists::auth::Role;
 use credit_lists::checks::signing::{
-    keys_from_jwks, verify_answer, verify_checkpoint, verify_log_consistency,
-    verify_log_inclusion, Checkpoint, ConsistencyProof, InclusionProof, PublicKey,
+    keys_from_jwks, verify_answer, verify_checkpoint, verify_log_consistency, verify_log_inclusion,
+    Checkpoint, ConsistencyProof, InclusionProof, PublicKey,
 };
 use diesel::prelude::*;
 use reqwest::StatusCode;
@@ -155,7 +155,10 @@ async fn single_and_batch_answers_verify_offline_and_a_changed_byte_fails() {
     assert_eq!(ind["subject_code"], person.as_str());
     let covered = &ind["proof"]["receipt"];
     assert_ne!(covered["subject_code"], person.as_str());
-    assert!(covered["subject_code"].as_str().unwrap().contains("********"));
+    assert!(covered["subject_code"]
+        .as_str()
+        .unwrap()
+        .contains("********"));
     let id = ind["check_id"].as_i64().unwrap();
     let stored: Value = app
         .get(&format!("/api/v1/credit-checks/{id}"), &approver.token)
@@ -328,7 +331,10 @@ async fn inclusion_and_consistency_proofs_verify_and_a_deleted_receipt_row_is_de
         .account("other-system", Role::ApprovalSystem, None, None)
         .await;
     let res = app
-        .get(&format!("/api/v1/credit-checks/{last}/inclusion"), &other.token)
+        .get(
+            &format!("/api/v1/credit-checks/{last}/inclusion"),
+            &other.token,
+        )
         .await;
     assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
 
@@ -355,9 +361,18 @@ async fn inclusion_and_consistency_proofs_verify_and_a_deleted_receipt_row_is_de
         .unwrap();
     let res = consistency(&app, cp1.tree_size, cp2.tree_size).await;
     let body = assert_problem(res, StatusCode::CONFLICT, "receipt_log_mismatch").await;
-    assert!(body["detail"].as_str().unwrap().contains(&format!("receipt {second} ")), "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("receipt {second} ")),
+        "{body}"
+    );
     let res = app
-        .get(&format!("/api/v1/credit-checks/{second}/inclusion"), &approver.token)
+        .get(
+            &format!("/api/v1/credit-checks/{second}/inclusion"),
+            &approver.token,
+        )
         .await;
     assert_problem(res, StatusCode::CONFLICT, "receipt_log_mismatch").await;
     // Deleting one: the same.
@@ -368,7 +383,10 @@ async fn inclusion_and_consistency_proofs_verify_and_a_deleted_receipt_row_is_de
     let res = consistency(&app, 1, cp2.tree_size).await;
     let body = assert_problem(res, StatusCode::CONFLICT, "receipt_log_mismatch").await;
     assert!(
-        body["detail"].as_str().unwrap().contains(&format!("receipt {first} ")),
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("receipt {first} ")),
         "{body}"
     );
     // The full audit names both.
@@ -418,10 +436,7 @@ async fn two_instances_on_one_database_feed_one_log() {
     let mut answers = vec![];
     for round in 0..3u32 {
         let (c1, c2) = (uscc(50 + round), uscc(60 + round));
-        let (a, b) = tokio::join!(
-            check(&app1, &approver.token, &c1),
-            check(&app2, &t2, &c2)
-        );
+        let (a, b) = tokio::join!(check(&app1, &approver.token, &c1), check(&app2, &t2, &c2));
         let batch: Value = app2
             .post(
                 "/api/v1/credit-checks/batch",
@@ -454,7 +469,11 @@ async fn two_instances_on_one_database_feed_one_log() {
     }
     indexes.sort_unstable();
     indexes.dedup();
-    assert_eq!(indexes.len(), answers.len(), "every receipt has its own leaf");
+    assert_eq!(
+        indexes.len(),
+        answers.len(),
+        "every receipt has its own leaf"
+    );
     let same = latest(&app2).await;
     assert_eq!(same.root_hash, cp.root_hash);
 }
@@ -476,9 +495,14 @@ async fn the_documented_python_verifier_accepts_a_real_receipt_and_refuses_a_for
         eprintln!("skipped: python3 with `cryptography` is not installed");
         return;
     }
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/credit-checks.md"))
-        .unwrap();
-    let start = doc.find("```python\n# verify_receipt.py").expect("the snippet in the docs");
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/credit-checks.md"
+    ))
+    .unwrap();
+    let start = doc
+        .find("```python\n# verify_receipt.py")
+        .expect("the snippet in the docs");
     let body = &doc[start + "```python\n".len()..];
     let script = &body[..body.find("```").unwrap()];
 
@@ -506,7 +530,13 @@ async fn the_documented_python_verifier_accepts_a_real_receipt_and_refuses_a_for
     let run = |answer: &str, proof: &str| {
         std::process::Command::new("python3")
             .current_dir(dir.path())
-            .args(["verify_receipt.py", answer, "keys.json", "checkpoint.json", proof])
+            .args([
+                "verify_receipt.py",
+                answer,
+                "keys.json",
+                "checkpoint.json",
+                proof,
+            ])
             .output()
             .unwrap()
     };
@@ -515,7 +545,11 @@ async fn the_documented_python_verifier_accepts_a_real_receipt_and_refuses_a_for
         let id = a["check_id"].as_i64().unwrap();
         let p = inclusion(&app, &approver.token, id, cp.tree_size).await;
         std::fs::write(path(&format!("a{i}.json")), a.to_string()).unwrap();
-        std::fs::write(path(&format!("p{i}.json")), serde_json::to_string(&p).unwrap()).unwrap();
+        std::fs::write(
+            path(&format!("p{i}.json")),
+            serde_json::to_string(&p).unwrap(),
+        )
+        .unwrap();
         let out = run(&format!("a{i}.json"), &format!("p{i}.json"));
         assert!(
             out.status.success(),
