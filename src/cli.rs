@@ -359,8 +359,8 @@ fn execute(cli: Cli) -> Result<(), String> {
             checkpoint,
         }) => {
             let out = crate::checks::signing::verify_files(
-                &file,
-                &keys,
+                file,
+                keys,
                 inclusion.as_deref().zip(checkpoint.as_deref()),
             )?;
             println!("{out}");
