@@ -672,8 +672,10 @@ pub fn verify_log_inclusion(
 /// A consistency proof between two log sizes, as served.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConsistencyProof {
-    pub from: u64,
-    pub to: u64,
+    /// The older size.
+    pub first: u64,
+    /// The newer size.
+    pub second: u64,
     /// RFC 9162 consistency proof (hex).
     pub proof: Vec<String>,
 }
@@ -684,12 +686,12 @@ pub fn verify_log_consistency(
     old: &Checkpoint,
     new: &Checkpoint,
 ) -> Result<(), String> {
-    if p.from != old.tree_size || p.to != new.tree_size {
+    if p.first != old.tree_size || p.second != new.tree_size {
         return Err("the consistency proof is for other sizes".into());
     }
     let a = unhex(&old.root_hash).ok_or("root_hash is not a hash")?;
     let b = unhex(&new.root_hash).ok_or("root_hash is not a hash")?;
-    if !verify_consistency(p.from, p.to, &a, &b, &hashes(&p.proof)?) {
+    if !verify_consistency(p.first, p.second, &a, &b, &hashes(&p.proof)?) {
         return Err("the newer log does not extend the older one".into());
     }
     Ok(())

@@ -442,22 +442,22 @@ pub async fn checkpoint_latest(state: web::Data<AppState>) -> Result<HttpRespons
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConsistencyQuery {
-    /// The older size (a checkpoint the verifier holds), ≥ 1.
+    /// The older size (a checkpoint the verifier holds), ≥ 1 (RFC 6962's `first`).
     #[param(minimum = 1)]
-    pub from: i64,
-    /// The newer size, ≤ the log's size.
+    pub first: i64,
+    /// The newer size, ≤ the log's size (RFC 6962's `second`).
     #[param(minimum = 1)]
-    pub to: i64,
+    pub second: i64,
 }
 
 #[utoipa::path(
     operation_id = "receipt_checkpoints_consistency",
     summary = "Consistency proof between two log sizes",
-    description = "RFC 9162 consistency proof from `from` to `to` receipts. Computed from the \
+    description = "RFC 9162 consistency proof from `first` to `second` receipts. Computed from the \
                    receipt rows themselves: every receipt up to `to` is read and hashed and \
                    compared with the hash the log recorded, so a receipt row deleted or altered \
                    in the database answers 409 `receipt_log_mismatch` naming it. Reads every \
-                   receipt up to `to` (linear cost). Public.",
+                   receipt up to `second` (linear cost). Public.",
     tag = "receipt-log",
     params(ConsistencyQuery),
     responses(
@@ -475,25 +475,25 @@ pub async fn consistency(
     let q = query.into_inner();
     let proof = crate::db::run(&state.pool, move |c| {
         let size = log_size(c)?;
-        if q.from < 1 || q.from > q.to {
+        if q.first < 1 || q.first > q.second.max(1) {
             return Err(ApiError::invalid_field(
-                "from",
+                "query.first",
                 "out_of_range",
-                "from must be at least 1 and at most to",
+                "first must be at least 1 and at most second",
             ));
         }
-        if q.to > size {
+        if q.second < 1 || q.second > size {
             return Err(ApiError::invalid_field(
-                "to",
+                "query.second",
                 "out_of_range",
-                format!("to must be at most the log's size ({size})"),
+                format!("second must be at most the log's size ({size})"),
             ));
         }
-        let leaves = leaves_from_rows(c, q.to)?;
+        let leaves = leaves_from_rows(c, q.second)?;
         Ok(ConsistencyProof {
-            from: q.from as u64,
-            to: q.to as u64,
-            proof: consistency_proof(q.from as usize, &leaves)
+            first: q.first as u64,
+            second: q.second as u64,
+            proof: consistency_proof(q.first as usize, &leaves)
                 .iter()
                 .map(hex::encode)
                 .collect(),
@@ -564,6 +564,11 @@ pub async fn inclusion(
     user.require(super::handlers::CHECKERS)?;
     let id = path.into_inner();
     let q = query.into_inner();
+    let out_of_range =
+        |detail: String| ApiError::invalid_field("query.tree_size", "out_of_range", detail);
+    if q.tree_size.is_some_and(|n| n < 1) {
+        return Err(out_of_range("tree_size must be at least 1".into()));
+    }
     let st = state.clone();
     let proof = state
         .receipts
@@ -589,14 +594,10 @@ pub async fn inclusion(
                 .tree_size
                 .unwrap_or_else(|| latest.map_or(0, |cp| cp.tree_size as i64));
             if size <= index || size > log_size(c)? {
-                return Err(ApiError::invalid_field(
-                    "tree_size",
-                    "out_of_range",
-                    format!(
-                        "tree_size must include the receipt (more than {index}) and not exceed \
-                         the log"
-                    ),
-                ));
+                return Err(out_of_range(format!(
+                    "tree_size must include the receipt (more than {index}) and not exceed the \
+                     log"
+                )));
             }
             let leaves: Vec<Hash> = recorded_leaves(c, size)?
                 .into_iter()

@@ -67,7 +67,7 @@ async fn inclusion(app: &TestApp, token: &str, id: i64, size: u64) -> InclusionP
 async fn consistency(app: &TestApp, from: u64, to: u64) -> reqwest::Response {
     app.client
         .get(app.url(&format!(
-            "/api/v1/receipt-checkpoints/consistency?from={from}&to={to}"
+            "/api/v1/receipt-checkpoints/consistency?first={from}&second={to}"
         )))
         .send()
         .await
@@ -346,7 +346,12 @@ async fn inclusion_and_consistency_proofs_verify_and_a_deleted_receipt_row_is_de
     let mut forged = cp1.clone();
     forged.root_hash = cp2.root_hash.clone();
     assert!(verify_log_consistency(&p, &forged, &cp2).is_err());
-    for (from, to, field) in [(0, 3, "from"), (4, 3, "from"), (1, 8, "to")] {
+    for (from, to, field) in [
+        (0, 3, "query.first"),
+        (4, 3, "query.first"),
+        (1, 8, "query.second"),
+        (1, 0, "query.second"),
+    ] {
         let res = consistency(&app, from, to).await;
         let body = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "out_of_range").await;
         assert_eq!(problem_fields(&body), vec![field.to_string()]);
