@@ -584,3 +584,61 @@ async fn the_documented_python_verifier_accepts_a_real_receipt_and_refuses_a_for
     // An inclusion proof of another receipt does not pass.
     assert!(!run("a0.json", "p1.json").status.success());
 }
+
+/// `credit-lists receipt verify`: exit 0 with what it verified; non-zero with the reason.
+#[tokio::test]
+async fn the_receipt_verify_command_accepts_a_saved_answer_and_refuses_a_changed_one() {
+    let app = spawn_app().await;
+    let approver = app
+        .account("approver", Role::ApprovalSystem, None, None)
+        .await;
+    let a = check(&app, &approver.token, &uscc(95)).await;
+    let cp = latest(&app).await;
+    let id = a["check_id"].as_i64().unwrap();
+    let p = inclusion(&app, &approver.token, id, cp.tree_size).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |n: &str| dir.path().join(n);
+    std::fs::write(path("a.json"), a.to_string()).unwrap();
+    std::fs::write(path("keys.json"), jwks(&app).await.to_string()).unwrap();
+    std::fs::write(path("cp.json"), serde_json::to_string(&cp).unwrap()).unwrap();
+    std::fs::write(path("p.json"), serde_json::to_string(&p).unwrap()).unwrap();
+    let mut t = a.clone();
+    t["known"] = json!(!a["known"].as_bool().unwrap());
+    std::fs::write(path("t.json"), t.to_string()).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_credit-lists"))
+            .current_dir(dir.path())
+            .env_remove("CREDIT_LISTS_CONFIG")
+            .args(["receipt", "verify"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let ok = run(&[
+        "a.json",
+        "--keys",
+        "keys.json",
+        "--inclusion",
+        "p.json",
+        "--checkpoint",
+        "cp.json",
+    ]);
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(out.contains(&format!("receipt {id} verifies")), "{out}");
+    assert!(out.contains("in the receipt log at position"), "{out}");
+    let bad = run(&["t.json", "--keys", "keys.json"]);
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("receipt does not verify"), "{err}");
+    // An inclusion proof without its checkpoint is refused by the command line itself.
+    assert!(
+        !run(&["a.json", "--keys", "keys.json", "--inclusion", "p.json"])
+            .status
+            .success()
+    );
+}
