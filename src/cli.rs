@@ -53,6 +53,9 @@ pub enum Command {
     /// Audit trail tools.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Signed receipts: verify a saved answer offline, audit the receipt log.
+    #[command(subcommand)]
+    Receipt(ReceiptCommand),
     /// Write a consistent copy of an SQLite database to FILE (PostgreSQL: use pg_dump).
     Backup {
         /// Where to write the copy; must not exist yet.
@@ -132,6 +135,29 @@ pub struct CreateUser {
     /// Read the password from the first line of standard input.
     #[arg(long)]
     pub password_stdin: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReceiptCommand {
+    /// Check a saved check answer (JSON: a single check's answer, or one `check` of a batch)
+    /// offline with the published keys; optionally its inclusion proof against a checkpoint.
+    /// Exits non-zero with the reason when anything fails.
+    Verify {
+        /// The saved answer.
+        file: PathBuf,
+        /// The key set saved from GET /api/v1/receipt-keys.
+        #[arg(long)]
+        keys: PathBuf,
+        /// An inclusion proof saved from GET /api/v1/credit-checks/{id}/inclusion.
+        #[arg(long, requires = "checkpoint")]
+        inclusion: Option<PathBuf>,
+        /// The checkpoint the inclusion proof leads to (GET /api/v1/receipt-checkpoints/…).
+        #[arg(long, requires = "inclusion")]
+        checkpoint: Option<PathBuf>,
+    },
+    /// Recompute the receipt log from the receipt rows and check every signed checkpoint
+    /// (reads every receipt). Exits non-zero naming what differs.
+    Audit,
 }
 
 #[derive(Subcommand, Debug)]
@@ -324,6 +350,39 @@ fn execute(cli: Cli) -> Result<(), String> {
                     "audit chain broken at record {}: {} ({} record(s) before it verified)",
                     b.id, b.reason, report.checked
                 )),
+            }
+        }
+        Command::Receipt(ReceiptCommand::Verify {
+            file,
+            keys,
+            inclusion,
+            checkpoint,
+        }) => {
+            let out = crate::checks::signing::verify_files(
+                file,
+                keys,
+                inclusion.as_deref().zip(checkpoint.as_deref()),
+            )?;
+            println!("{out}");
+            Ok(())
+        }
+        Command::Receipt(ReceiptCommand::Audit) => {
+            let settings = load_settings(&cli, Layer::default(), false)?;
+            let keys = crate::checks::signing::ReceiptKeys::from_settings(&settings)?;
+            let mut conn = open_existing(&settings, false)?;
+            let report = crate::checks::transparency::audit(&mut conn, &keys.published)?;
+            if report.problems.is_empty() {
+                println!(
+                    "receipt log intact: {} receipt(s), {} checkpoint(s) verified",
+                    report.leaves, report.checkpoints
+                );
+                Ok(())
+            } else {
+                Err(format!(
+                    "receipt log: {} problem(s):\n{}",
+                    report.problems.len(),
+                    report.problems.join("\n")
+                ))
             }
         }
         Command::Backup { to } => {

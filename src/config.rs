@@ -19,6 +19,12 @@ pub struct Settings {
     /// Master key protecting personal ID numbers at rest, as 64 lowercase hex characters
     /// (validated). Required unless running in demo mode; see [`Settings::require_pii_key`].
     pub pii_key: Option<String>,
+    /// Ed25519 key signing check receipts (64 hex characters, the 32-byte seed; validated).
+    /// Required unless running in demo mode; see [`Settings::require_receipt_signing_key`].
+    pub receipt_signing_key: Option<String>,
+    /// Earlier receipt signing keys, public part and validity: still published so that what
+    /// they signed still verifies (`docs/credit-checks.md`, "Signed receipts").
+    pub receipt_previous_keys: Vec<PreviousReceiptKey>,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_secs: i64,
     pub pool_size: u32,
@@ -112,6 +118,10 @@ impl std::fmt::Debug for Settings {
                 &self.jwt_previous_secret.as_ref().map(|_| "***"),
             )
             .field("pii_key", &self.pii_key.as_ref().map(|_| "***"))
+            .field(
+                "receipt_signing_key",
+                &self.receipt_signing_key.as_ref().map(|_| "***"),
+            )
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("refresh_token_ttl_secs", &self.refresh_token_ttl_secs)
             .field("pool_size", &self.pool_size)
@@ -138,6 +148,8 @@ pub struct Layer {
     pub jwt_secret: Option<String>,
     pub jwt_previous_secret: Option<String>,
     pub pii_key: Option<String>,
+    pub receipt_signing_key: Option<String>,
+    pub receipt_previous_keys: Option<Vec<PreviousReceiptKey>>,
     pub access_token_ttl_secs: Option<i64>,
     pub refresh_token_ttl_secs: Option<i64>,
     pub pool_size: Option<u32>,
@@ -195,6 +207,8 @@ impl std::fmt::Debug for Layer {
             .field("jwt_secret", &hidden(&self.jwt_secret))
             .field("jwt_previous_secret", &hidden(&self.jwt_previous_secret))
             .field("pii_key", &hidden(&self.pii_key))
+            .field("receipt_signing_key", &hidden(&self.receipt_signing_key))
+            .field("receipt_previous_keys", &self.receipt_previous_keys)
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("refresh_token_ttl_secs", &self.refresh_token_ttl_secs)
             .field("pool_size", &self.pool_size)
@@ -332,6 +346,8 @@ impl Layer {
             jwt_secret: get("CREDIT_LISTS_JWT_SECRET"),
             jwt_previous_secret: get("CREDIT_LISTS_JWT_PREVIOUS_SECRET"),
             pii_key: get("CREDIT_LISTS_PII_KEY"),
+            receipt_signing_key: get("CREDIT_LISTS_RECEIPT_SIGNING_KEY"),
+            receipt_previous_keys: None,
             access_token_ttl_secs: parse(&get, "CREDIT_LISTS_ACCESS_TOKEN_TTL_SECS")?,
             refresh_token_ttl_secs: parse(&get, "CREDIT_LISTS_REFRESH_TOKEN_TTL_SECS")?,
             pool_size: parse(&get, "CREDIT_LISTS_POOL_SIZE")?,
@@ -391,6 +407,8 @@ impl Layer {
             jwt_secret: other.jwt_secret.or(self.jwt_secret),
             jwt_previous_secret: other.jwt_previous_secret.or(self.jwt_previous_secret),
             pii_key: other.pii_key.or(self.pii_key),
+            receipt_signing_key: other.receipt_signing_key.or(self.receipt_signing_key),
+            receipt_previous_keys: other.receipt_previous_keys.or(self.receipt_previous_keys),
             access_token_ttl_secs: other.access_token_ttl_secs.or(self.access_token_ttl_secs),
             refresh_token_ttl_secs: other.refresh_token_ttl_secs.or(self.refresh_token_ttl_secs),
             pool_size: other.pool_size.or(self.pool_size),
@@ -495,6 +513,22 @@ impl Settings {
             None => None,
             Some(raw) => Some(parse_pii_key(raw).map(|_| raw.trim().to_ascii_lowercase())?),
         };
+        let receipt_signing_key = match layer.receipt_signing_key.as_deref() {
+            None => None,
+            Some(raw) => Some(
+                parse_hex_key("receipt_signing_key", raw)
+                    .map(|_| raw.trim().to_ascii_lowercase())?,
+            ),
+        };
+        let receipt_previous_keys = layer.receipt_previous_keys.unwrap_or_default();
+        for k in &receipt_previous_keys {
+            parse_hex_key("receipt_previous_keys.public_key", &k.public_key)?;
+            if k.not_after <= k.not_before {
+                return Err(ConfigError::Invalid(
+                    "receipt_previous_keys: not_after must come after not_before".into(),
+                ));
+            }
+        }
         let positive = |name: &str, v: i64| {
             if v <= 0 {
                 Err(ConfigError::Invalid(format!("{name} must be positive")))
@@ -508,6 +542,8 @@ impl Settings {
             jwt_secret: layer.jwt_secret,
             jwt_previous_secret: layer.jwt_previous_secret,
             pii_key,
+            receipt_signing_key,
+            receipt_previous_keys,
             access_token_ttl_secs: positive(
                 "access_token_ttl_secs",
                 layer.access_token_ttl_secs.unwrap_or(15 * 60),
@@ -702,10 +738,62 @@ impl Settings {
 
 /// Exactly 64 hex characters (surrounding whitespace ignored) → 32 bytes.
 fn parse_pii_key(raw: &str) -> Result<[u8; 32], ConfigError> {
+    parse_hex_key("pii_key", raw)
+}
+
+/// An earlier receipt signing key (config file only): its public key as 64 hex characters and
+/// when it signed (RFC 3339 times).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviousReceiptKey {
+    pub public_key: String,
+    pub not_before: chrono::DateTime<chrono::Utc>,
+    pub not_after: chrono::DateTime<chrono::Utc>,
+}
+
+/// Name of the demo-mode receipt signing key file, kept next to the SQLite database file.
+pub const DEMO_RECEIPT_KEY_FILE: &str = "receipt-signing.key";
+
+impl Settings {
+    /// The receipt signing key's 32-byte seed: as [`Settings::require_pii_key`], with
+    /// [`DEMO_RECEIPT_KEY_FILE`] beside the SQLite database in demo mode.
+    pub fn require_receipt_signing_key(&self) -> Result<[u8; 32], ConfigError> {
+        if let Some(k) = &self.receipt_signing_key {
+            return parse_hex_key("receipt_signing_key", k);
+        }
+        match self.demo_key_path(DEMO_RECEIPT_KEY_FILE) {
+            Some(path) if self.demo => read_or_create_key_file(&path),
+            _ => Err(ConfigError::Invalid(
+                "no receipt signing key: set CREDIT_LISTS_RECEIPT_SIGNING_KEY (or \
+                 receipt_signing_key in the config file) to 64 hex characters (an Ed25519 seed), \
+                 e.g. the output of `openssl rand -hex 32`; keep it secret; only `serve --demo` \
+                 on SQLite runs without one"
+                    .into(),
+            )),
+        }
+    }
+
+    /// `name` in the directory of the SQLite database file (demo mode's key files).
+    fn demo_key_path(&self, name: &str) -> Option<PathBuf> {
+        match &self.database_url {
+            DatabaseUrl::Sqlite(db) => {
+                let dir = match db.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                    _ => PathBuf::from("."),
+                };
+                Some(dir.join(name))
+            }
+            DatabaseUrl::Postgres(_) => None,
+        }
+    }
+}
+
+/// Exactly 64 hex characters (surrounding whitespace ignored) → 32 bytes.
+fn parse_hex_key(name: &str, raw: &str) -> Result<[u8; 32], ConfigError> {
     let t = raw.trim();
     let invalid = |what: &str| {
         ConfigError::Invalid(format!(
-            "pii_key must be exactly 64 hex characters (32 bytes), e.g. the output of \
+            "{name} must be exactly 64 hex characters (32 bytes), e.g. the output of \
              `openssl rand -hex 32`; the value given {what}"
         ))
     };
@@ -728,7 +816,7 @@ fn read_or_create_key_file(path: &Path) -> Result<[u8; 32], ConfigError> {
             source,
         })?;
         parse_pii_key(&text)
-            .map_err(|e| ConfigError::Invalid(format!("demo PII key file {}: {e}", path.display())))
+            .map_err(|e| ConfigError::Invalid(format!("demo key file {}: {e}", path.display())))
     };
     if path.exists() {
         return read(path);
@@ -756,7 +844,7 @@ fn read_or_create_key_file(path: &Path) -> Result<[u8; 32], ConfigError> {
         // Another process made it first: use theirs.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(path),
         Err(e) => Err(ConfigError::Invalid(format!(
-            "cannot create the demo PII key file {}: {e}",
+            "cannot create the demo key file {}: {e}",
             path.display()
         ))),
     }

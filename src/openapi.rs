@@ -36,6 +36,7 @@ the four lists (信用\"四张清单\"), red and black lists (红黑名单), cre
         (name = "public", description = "Anonymous, read-only disclosure (对外公开)"),
         (name = "calendar", description = "Working-day calendar (工作日历): public holidays, make-up working days (调休) and working-day deadlines"),
         (name = "baselines", description = "Declared counts of national-level identifications (国家层面认定), the year-end target denominator"),
+        (name = "receipt-log", description = "Signed receipts: the keys that sign check answers, and the append-only receipt log (RFC 9162) with signed checkpoints and consistency proofs"),
         (name = "credit-checks", description = "Credit checks (信用核查) for approval systems: verdict with applicable measures, receipts (核查记录), batch, feedback (反馈), usage statistics"),
         (name = "watches", description = "Watched subjects and their notification feed (事中事后监管)"),
         (name = "repair", description = "Credit repair (信用修复): commitment letters (信用承诺书) and templates, repair training (信用修复培训), public-service records, proof documents, and the repair application with its two-level review"),

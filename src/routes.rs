@@ -128,6 +128,12 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(targets::targets)
                 .service(checks::handlers::list_receipts)
                 .service(checks::handlers::get_receipt)
+                .service(checks::transparency::inclusion)
+                .service(checks::transparency::receipt_keys)
+                // `latest` and `consistency` before `{size}`.
+                .service(checks::transparency::checkpoint_latest)
+                .service(checks::transparency::consistency)
+                .service(checks::transparency::checkpoint_by_size)
                 .service(checks::feedback::create)
                 .service(checks::watches::notifications)
                 .service(checks::watches::create)

@@ -87,6 +87,8 @@ impl Application {
             metrics: Arc::new(Metrics::default()),
             receipts: checks::receipts::ReceiptWriter::start(settings.database_url.clone())
                 .map_err(StartError::Other)?,
+            receipt_keys: checks::signing::ReceiptKeys::from_settings(&settings)
+                .map_err(StartError::Other)?,
             sessions: Default::default(),
             uploads: crate::tabular::UploadGate::new(settings.upload_max_concurrent),
             check_index: settings

@@ -24,6 +24,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Group-commits check receipts (核查记录); see [`crate::checks::receipts`].
     pub receipts: ReceiptWriter,
+    /// Signs check answers and receipt log checkpoints; see [`crate::checks::signing`].
+    pub receipt_keys: crate::checks::signing::ReceiptKeys,
     /// The in-memory index credit checks answer from; `None` when disabled by configuration.
     pub check_index: Option<Arc<CheckIndex>>,
     /// Recently read sessions; see [`crate::auth::session_cache::SessionCache`].

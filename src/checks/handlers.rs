@@ -216,13 +216,49 @@ async fn run_checks(
     if rows.is_empty() {
         return Ok(vec![]);
     }
+    let stored: Vec<String> = rows.iter().map(|r| r.answer.clone()).collect();
     let ids = state.receipts.write(rows).await?;
-    sent.iter()
+    signed_answers(&state.receipt_keys, &sent, &stored, &ids)
+}
+
+/// The answers as sent, each with its `proof`: the receipts' hashes (from what was stored) form
+/// one tree whose root is signed once (`docs/credit-checks.md`, "Signed receipts"). An answer
+/// that differs from its stored receipt (an ID number stored masked) carries that receipt in
+/// `proof.receipt`, which is what the proof covers.
+fn signed_answers(
+    keys: &super::signing::ReceiptKeys,
+    sent: &[String],
+    stored: &[String],
+    ids: &[i32],
+) -> Result<Vec<Checked>, ApiError> {
+    use super::receipt_hash::{canonical_bytes, leaf_hash};
+    let values: Vec<serde_json::Value> = stored
+        .iter()
         .zip(ids)
-        .map(|(json, check_id)| {
+        .map(|(a, id)| super::receipts::stored_answer_value(*id, a))
+        .collect();
+    let leaves: Vec<_> = values
+        .iter()
+        .map(|v| leaf_hash(&canonical_bytes(v)))
+        .collect();
+    let proofs = keys.sign_group(&leaves);
+    sent.iter()
+        .zip(stored)
+        .zip(values)
+        .zip(ids.iter().zip(proofs))
+        .map(|(((json, kept), value), (&check_id, mut proof))| {
+            if json != kept {
+                proof.receipt = Some(value);
+            }
+            let proof =
+                serde_json::to_string(&proof).map_err(|e| ApiError::internal(e.to_string()))?;
+            let body = with_check_id(json, check_id)?;
+            let body = body.get();
+            let signed = format!("{},\"proof\":{proof}}}", &body[..body.len() - 1]);
             Ok(Checked {
                 check_id,
-                json: with_check_id(json, check_id)?,
+                json: RawValue::from_string(signed)
+                    .map_err(|e| ApiError::internal(e.to_string()))?,
             })
         })
         .collect()

@@ -14,7 +14,9 @@ pub mod receipt_hash;
 pub mod receipt_log;
 pub mod receipt_queue;
 pub mod receipts;
+pub mod signing;
 pub mod stats;
+pub mod transparency;
 pub mod watches;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -162,6 +164,10 @@ pub struct CheckAnswer {
     /// `docs/credit-checks.md` for the codes). Receipts stored before reasons had codes read
     /// back each old sentence as `{"code": "legacy", "message": <the sentence>}`.
     pub reasons: Vec<Reason>,
+    /// The receipt's signed proof (`docs/credit-checks.md`, "Signed receipts"): in check
+    /// answers, not in stored receipts (`GET /credit-checks/{id}` returns the receipt it covers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<signing::GroupProof>,
 }
 
 /// How a related party is related to the subject checked.
@@ -489,6 +495,7 @@ pub fn answer_for(
         advice: Advice::Normal,
         notification_commitment: None,
         reasons: vec![],
+        proof: None,
     };
     if let Some(s) = subject {
         answer.subject = Some(CheckSubject {

@@ -218,6 +218,8 @@ fn insert_all(conn: &mut DbConnection, jobs: &[Job]) -> QueryResult<Vec<i32>> {
             got.sort_unstable();
             ids.extend(got);
         }
+        // Waiting for the receipt log's sequencer, committed with the receipts.
+        super::transparency::record_pending(c, &ids)?;
         Ok(ids)
     })
 }
@@ -245,19 +247,25 @@ impl ReceiptRow {
     /// The answer exactly as it was given. A receipt stored before reasons had codes keeps its
     /// sentences: each plain string reads back as `{"code": "legacy", "message": <sentence>}`.
     pub fn answer_value(&self) -> Value {
-        let mut v: Value = serde_json::from_str(&self.answer).unwrap_or(Value::Null);
-        if let Value::Object(m) = &mut v {
-            m.insert("check_id".into(), Value::from(self.id));
-            if let Some(Value::Array(reasons)) = m.get_mut("reasons") {
-                for r in reasons.iter_mut() {
-                    if let Value::String(s) = r {
-                        *r = legacy_reason(std::mem::take(s));
-                    }
+        stored_answer_value(self.id, &self.answer)
+    }
+}
+
+/// [`ReceiptRow::answer_value`] of a receipt's id and stored answer (the check's signer uses it
+/// before the row can be read back).
+pub fn stored_answer_value(id: i32, answer: &str) -> Value {
+    let mut v: Value = serde_json::from_str(answer).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.insert("check_id".into(), Value::from(id));
+        if let Some(Value::Array(reasons)) = m.get_mut("reasons") {
+            for r in reasons.iter_mut() {
+                if let Value::String(s) = r {
+                    *r = legacy_reason(std::mem::take(s));
                 }
             }
         }
-        v
     }
+    v
 }
 
 /// An old receipt's reason sentence in today's shape.

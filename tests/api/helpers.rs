@@ -14,6 +14,8 @@ use serde_json::{json, Value};
 pub const SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
 /// The PII master key of every test server (64 hex characters).
 pub const PII_KEY: &str = "7465737420706969206b657920303132333435363738396162636465663031ff";
+/// The receipt signing key (Ed25519 seed) of every test server.
+pub const RECEIPT_KEY: &str = "72656365697074207369676e696e67206b657920666f722074657374732e2e01";
 pub const PASSWORD: &str = "correct horse battery staple";
 
 /// Department ids from the seed migration.
@@ -93,6 +95,7 @@ pub fn test_settings(db_url: &str) -> Settings {
         bind: Some("127.0.0.1:0".into()),
         jwt_secret: Some(SECRET.into()),
         pii_key: Some(PII_KEY.into()),
+        receipt_signing_key: Some(RECEIPT_KEY.into()),
         pool_size: Some(4),
         log_level: Some("warn".into()),
         ..Layer::default()
@@ -144,6 +147,11 @@ pub struct Account {
 }
 
 impl TestApp {
+    /// Keeps `db` (removed when this app is dropped).
+    pub fn keep_db(&mut self, db: TestDb) {
+        self._db = Some(db);
+    }
+
     pub fn conn(&self) -> db::PooledConn {
         self.pool.get().expect("db connection")
     }

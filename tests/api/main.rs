@@ -26,6 +26,7 @@ mod organisation;
 mod partitions;
 mod process;
 mod query_errors;
+mod receipt_signing;
 mod repairs;
 mod scorecards_full;
 mod stats;

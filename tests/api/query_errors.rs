@@ -29,6 +29,7 @@ fn good_value(name: &str) -> String {
         "year" => "2019".into(),
         "month" | "quarter" | "days" => "1".into(),
         "from" => "2019-09-27".into(),
+        "first" | "second" => "1".into(),
         "q" => "abc".into(),
         "filename" => "证明.pdf".into(),
         other => panic!("no good value for the required parameter {other}: add one"),
