@@ -16,6 +16,7 @@ BIN=${BIN:-target/release/credit-lists}
 DB=${DATABASE_URL:-$WORK/bench.db}
 export CREDIT_LISTS_JWT_SECRET=bench-secret-0123456789abcdef0123456789abcdef
 export CREDIT_LISTS_PII_KEY=$(python3 -c 'print("ab"*32)')
+export CREDIT_LISTS_RECEIPT_SIGNING_KEY=$(python3 -c 'print("cd"*32)')
 export CREDIT_LISTS_LOG_LEVEL=warn
 # CHECK_INDEX=false runs without the in-memory check index, whose growth with the new subjects
 # (after the import commits) would otherwise be counted with the import's own memory.
