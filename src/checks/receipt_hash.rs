@@ -8,12 +8,11 @@
 //! - **Hash:** SHA-256 over one `0x00` byte followed by the canonical form: RFC 9162's leaf hash
 //!   (`MTH({d}) = SHA-256(0x00 || d)`), so the receipt hash is also its leaf in the log.
 //!
-//! Written out as lowercase hex wherever it is shown.
+//! Written out as lowercase hex wherever it is shown. A stored receipt's own hash is
+//! [`super::receipts::ReceiptRow::hash`].
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-
-use super::receipts::ReceiptRow;
 
 /// RFC 8785 canonical bytes of a JSON value.
 pub fn canonical_bytes(value: &Value) -> Vec<u8> {
@@ -27,16 +26,6 @@ pub fn leaf_hash(canonical: &[u8]) -> [u8; 32] {
     h.update([0u8]);
     h.update(canonical);
     h.finalize().into()
-}
-
-/// The receipt hash of a stored receipt.
-pub fn receipt_hash(row: &ReceiptRow) -> [u8; 32] {
-    leaf_hash(&canonical_bytes(&row.answer_value()))
-}
-
-/// The receipt hash as lowercase hex, the form shown and compared.
-pub fn receipt_hash_hex(row: &ReceiptRow) -> String {
-    hex::encode(receipt_hash(row))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::mpsc;
 
 use diesel::prelude::*;
+use serde_json::Value;
 
 /// How many buckets receipts are spread over for the search by subject (see the migration
 /// `receipt_subject_buckets`).
@@ -111,4 +112,65 @@ impl<C> Lazy<C> {
     pub fn reset(&mut self) {
         self.conn = None;
     }
+}
+
+/// A stored receipt (核查记录) as read back.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = crate::schema::credit_checks)]
+pub struct ReceiptRow {
+    pub id: i32,
+    pub checked_at: chrono::NaiveDateTime,
+    pub caller_user_id: i32,
+    pub caller_department_id: Option<i32>,
+    pub field: String,
+    pub reference: Option<String>,
+    pub purpose: Option<String>,
+    pub advice: String,
+    pub subject_key: String,
+    pub subject_id: Option<i32>,
+    pub region_code: String,
+    pub measure_ids: String,
+    pub answer: String,
+}
+
+impl ReceiptRow {
+    /// The receipt hash (`receipt_hash`): RFC 9162 leaf hash of the RFC 8785 canonical form of
+    /// the receipt as [`Self::answer_value`] gives it. The signed log's leaf, and what the printed
+    /// 信用核查结果单 shows.
+    pub fn hash(&self) -> [u8; 32] {
+        super::receipt_hash::leaf_hash(&super::receipt_hash::canonical_bytes(&self.answer_value()))
+    }
+
+    /// [`Self::hash`] as lowercase hex, the form shown and compared.
+    pub fn hash_hex(&self) -> String {
+        hex::encode(self.hash())
+    }
+
+    /// The answer exactly as it was given. A receipt stored before reasons had codes keeps its
+    /// sentences: each plain string reads back as `{"code": "legacy", "message": <sentence>}`.
+    pub fn answer_value(&self) -> Value {
+        stored_answer_value(self.id, &self.answer)
+    }
+}
+
+/// [`ReceiptRow::answer_value`] of a receipt's id and stored answer (the check's signer uses it
+/// before the row can be read back).
+pub fn stored_answer_value(id: i32, answer: &str) -> Value {
+    let mut v: Value = serde_json::from_str(answer).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.insert("check_id".into(), Value::from(id));
+        if let Some(Value::Array(reasons)) = m.get_mut("reasons") {
+            for r in reasons.iter_mut() {
+                if let Value::String(s) = r {
+                    *r = legacy_reason(std::mem::take(s));
+                }
+            }
+        }
+    }
+    v
+}
+
+/// An old receipt's reason sentence in today's shape.
+pub fn legacy_reason(sentence: String) -> Value {
+    serde_json::json!({"code": "legacy", "message": sentence})
 }

@@ -15,7 +15,6 @@
 use crate::auth::AuthUser;
 use crate::auth::Role;
 use crate::schema::credit_checks;
-use serde_json::Value;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -224,54 +223,7 @@ fn insert_all(conn: &mut DbConnection, jobs: &[Job]) -> QueryResult<Vec<i32>> {
     })
 }
 
-/// A stored receipt (核查记录) as read back.
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = credit_checks)]
-pub struct ReceiptRow {
-    pub id: i32,
-    pub checked_at: chrono::NaiveDateTime,
-    pub caller_user_id: i32,
-    pub caller_department_id: Option<i32>,
-    pub field: String,
-    pub reference: Option<String>,
-    pub purpose: Option<String>,
-    pub advice: String,
-    pub subject_key: String,
-    pub subject_id: Option<i32>,
-    pub region_code: String,
-    pub measure_ids: String,
-    pub answer: String,
-}
-
-impl ReceiptRow {
-    /// The answer exactly as it was given. A receipt stored before reasons had codes keeps its
-    /// sentences: each plain string reads back as `{"code": "legacy", "message": <sentence>}`.
-    pub fn answer_value(&self) -> Value {
-        stored_answer_value(self.id, &self.answer)
-    }
-}
-
-/// [`ReceiptRow::answer_value`] of a receipt's id and stored answer (the check's signer uses it
-/// before the row can be read back).
-pub fn stored_answer_value(id: i32, answer: &str) -> Value {
-    let mut v: Value = serde_json::from_str(answer).unwrap_or(Value::Null);
-    if let Value::Object(m) = &mut v {
-        m.insert("check_id".into(), Value::from(id));
-        if let Some(Value::Array(reasons)) = m.get_mut("reasons") {
-            for r in reasons.iter_mut() {
-                if let Value::String(s) = r {
-                    *r = legacy_reason(std::mem::take(s));
-                }
-            }
-        }
-    }
-    v
-}
-
-/// An old receipt's reason sentence in today's shape.
-pub fn legacy_reason(sentence: String) -> Value {
-    serde_json::json!({"code": "legacy", "message": sentence})
-}
+pub use super::receipt_queue::{legacy_reason, stored_answer_value, ReceiptRow};
 
 /// Whether `user` may read a receipt: its caller; admins; bureaus whose region covers it;
 /// department officers for checks made by their department.

@@ -20,22 +20,16 @@
 
 use std::collections::HashMap;
 
-use actix_web::{get, web, HttpResponse};
 use diesel::prelude::*;
-use serde::Deserialize;
-use utoipa::IntoParams;
 
-use super::receipt_hash::receipt_hash;
-use super::receipts::ReceiptRow;
+use super::receipt_queue::ReceiptRow;
 use super::signing::{
     consistency_proof, inclusion_path, Checkpoint, ConsistencyProof, Frontier, Hash,
     InclusionProof, ReceiptKeys,
 };
-use crate::auth::AuthUser;
 use crate::db::{Backend, DbConnection};
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::schema::credit_checks;
-use crate::state::AppState;
 
 diesel::table! {
     receipt_log_leaves (leaf_index) {
@@ -139,7 +133,7 @@ fn sequence_chunk(c: &mut DbConnection, keys: &ReceiptKeys) -> Result<bool, ApiE
             tracing::error!(check_id = id, "a receipt waiting for the log has no row");
             continue;
         };
-        let h = receipt_hash(row);
+        let h = row.hash();
         frontier.push(h);
         // Numbers and hex only (made here): safe to write into the statement.
         leaves.push(format!("({index},{id},'{}')", hex::encode(h)));
@@ -308,7 +302,7 @@ pub fn leaves_from_rows(c: &mut DbConnection, upto: i64) -> Result<Vec<Hash>, Ap
                     "receipt {id} (log leaf {leaf}) is missing from the receipts"
                 ))
             })?;
-            if receipt_hash(row) != *h {
+            if row.hash() != *h {
                 return Err(mismatch(format!(
                     "receipt {id} (log leaf {leaf}) was altered after it entered the log"
                 )));
@@ -347,7 +341,7 @@ pub fn audit(
                 None => report
                     .problems
                     .push(format!("receipt {id} (log leaf {leaf}) is missing")),
-                Some(r) if receipt_hash(r) != *h => report.problems.push(format!(
+                Some(r) if r.hash() != *h => report.problems.push(format!(
                     "receipt {id} (log leaf {leaf}) differs from what the log recorded"
                 )),
                 Some(_) => {}
@@ -387,233 +381,86 @@ pub fn audit(
     Ok(report)
 }
 
-// ---------------------------------------------------------------- HTTP
-
-/// The public keys that sign receipts and checkpoints, as a JWK set (RFC 7517, RFC 8037
-/// `OKP`/`Ed25519`), with each key's validity.
-#[utoipa::path(
-    operation_id = "receipt_keys_list",
-    summary = "Receipt signing keys (JWK set)",
-    description = "The Ed25519 public keys that sign check answers and receipt log checkpoints, \
-                   current and retired, each with `kid`, `status` and its validity \
-                   (`not_before`, `not_after`; null is open). Public.",
-    tag = "receipt-log",
-    responses((status = 200, description = "A JWK set", body = Object)),
-)]
-#[get("/receipt-keys")]
-pub async fn receipt_keys(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header(("Cache-Control", "public, max-age=300"))
-        .json(state.receipt_keys.jwks())
-}
-
-/// Sequences what waits and returns the latest checkpoint.
-async fn sequence_now(state: &web::Data<AppState>) -> Result<Option<Checkpoint>, ApiError> {
-    let st = state.clone();
-    state
-        .receipts
-        .run_settled(&state.pool, move |settled| {
-            sequence(settled.conn(), &st.receipt_keys)
-        })
-        .await
-}
-
-#[utoipa::path(
-    operation_id = "receipt_checkpoints_latest",
-    summary = "Latest signed checkpoint of the receipt log",
-    description = "Appends the receipts not yet in the log, signs a checkpoint when the log grew, \
-                   and returns the latest: size, RFC 9162 tree head, time, key id, signature. \
-                   Public. 404 `not_found` while the log is empty.",
-    tag = "receipt-log",
-    responses(
-        (status = 200, description = "The latest checkpoint", body = Checkpoint),
-        (status = 404, description = "The log is empty", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[get("/receipt-checkpoints/latest")]
-pub async fn checkpoint_latest(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let cp = sequence_now(&state)
-        .await?
-        .ok_or_else(|| ApiError::not_found("receipt checkpoint"))?;
-    Ok(HttpResponse::Ok().json(cp))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct ConsistencyQuery {
-    /// The older size (a checkpoint the verifier holds), ≥ 1 (RFC 6962's `first`).
-    #[param(minimum = 1)]
-    pub first: i64,
-    /// The newer size, ≤ the log's size (RFC 6962's `second`).
-    #[param(minimum = 1)]
-    pub second: i64,
-}
-
-#[utoipa::path(
-    operation_id = "receipt_checkpoints_consistency",
-    summary = "Consistency proof between two log sizes",
-    description = "RFC 9162 consistency proof from `first` to `second` receipts. Computed from the \
-                   receipt rows themselves: every receipt up to `to` is read and hashed and \
-                   compared with the hash the log recorded, so a receipt row deleted or altered \
-                   in the database answers 409 `receipt_log_mismatch` naming it. Reads every \
-                   receipt up to `second` (linear cost). Public.",
-    tag = "receipt-log",
-    params(ConsistencyQuery),
-    responses(
-        (status = 200, description = "The proof", body = ConsistencyProof),
-        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A receipt row is missing or altered (`receipt_log_mismatch`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Sizes out of range (`out_of_range`)", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[get("/receipt-checkpoints/consistency")]
-pub async fn consistency(
-    state: web::Data<AppState>,
-    query: crate::http::Query<ConsistencyQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
-    let proof = crate::db::run(&state.pool, move |c| {
-        let size = log_size(c)?;
-        if q.first < 1 || q.first > q.second.max(1) {
-            return Err(ApiError::invalid_field(
-                "query.first",
-                "out_of_range",
-                "first must be at least 1 and at most second",
-            ));
-        }
-        if q.second < 1 || q.second > size {
-            return Err(ApiError::invalid_field(
-                "query.second",
-                "out_of_range",
-                format!("second must be at most the log's size ({size})"),
-            ));
-        }
-        let leaves = leaves_from_rows(c, q.second)?;
-        Ok(ConsistencyProof {
-            first: q.first as u64,
-            second: q.second as u64,
-            proof: consistency_proof(q.first as usize, &leaves)
-                .iter()
-                .map(hex::encode)
-                .collect(),
-        })
+/// The RFC 9162 consistency proof between the log's sizes `first` and `second`, computed from the
+/// receipt rows themselves: a row deleted or altered since it entered the log is a 409
+/// `receipt_log_mismatch`. Reads and hashes every receipt up to `second` (linear cost).
+pub fn consistency_between(
+    c: &mut DbConnection,
+    first: i64,
+    second: i64,
+) -> Result<ConsistencyProof, ApiError> {
+    let size = log_size(c)?;
+    if first < 1 || first > second.max(1) {
+        return Err(ApiError::invalid_field(
+            "query.first",
+            "out_of_range",
+            "first must be at least 1 and at most second",
+        ));
+    }
+    if second < 1 || second > size {
+        return Err(ApiError::invalid_field(
+            "query.second",
+            "out_of_range",
+            format!("second must be at most the log's size ({size})"),
+        ));
+    }
+    let leaves = leaves_from_rows(c, second)?;
+    Ok(ConsistencyProof {
+        first: first as u64,
+        second: second as u64,
+        proof: consistency_proof(first as usize, &leaves)
+            .iter()
+            .map(hex::encode)
+            .collect(),
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(proof))
 }
 
-#[utoipa::path(
-    operation_id = "receipt_checkpoints_get",
-    summary = "A signed checkpoint by size",
-    description = "The checkpoint signed when the log had `size` receipts. Public. 404 when no \
-                   checkpoint has that size.",
-    tag = "receipt-log",
-    params(("size" = i64, Path, description = "Receipts in the log")),
-    responses(
-        (status = 200, description = "The checkpoint", body = Checkpoint),
-        (status = 404, description = "No checkpoint of that size", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[get("/receipt-checkpoints/{size}")]
-pub async fn checkpoint_by_size(
-    state: web::Data<AppState>,
-    path: web::Path<i64>,
-) -> Result<HttpResponse, ApiError> {
-    let size = path.into_inner();
-    let cp = crate::db::run(&state.pool, move |c| checkpoint_of(c, size))
-        .await?
-        .ok_or_else(|| ApiError::not_found("receipt checkpoint"))?;
-    Ok(HttpResponse::Ok().json(cp))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct InclusionQuery {
-    /// The log size (a checkpoint's `tree_size`); default the latest checkpoint's.
-    #[param(minimum = 1)]
-    pub tree_size: Option<i64>,
-}
-
-#[utoipa::path(
-    operation_id = "checks_receipt_inclusion",
-    summary = "Inclusion proof of a receipt in the receipt log",
-    description = "Sequences what waits, then returns the receipt's position in the log and \
-                   its RFC 9162 audit path to the tree of `tree_size` receipts (default: the \
-                   latest checkpoint). The receipt row is hashed and compared with the log: 409 \
-                   `receipt_log_mismatch` when it was altered. For whoever may read the receipt.",
-    tag = "credit-checks",
-    security(("bearer" = [])),
-    params(("id" = i32, Path, description = "Check id"), InclusionQuery),
-    responses(
-        (status = 200, description = "The proof", body = InclusionProof),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such check, or not yours to see", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The receipt row differs from the log (`receipt_log_mismatch`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "tree_size does not include the receipt or exceeds the log (`out_of_range`)", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[get("/credit-checks/{id}/inclusion")]
-pub async fn inclusion(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    path: web::Path<i32>,
-    query: crate::http::Query<InclusionQuery>,
-) -> Result<HttpResponse, ApiError> {
-    user.require(super::handlers::CHECKERS)?;
-    let id = path.into_inner();
-    let q = query.into_inner();
+/// The inclusion proof of a stored receipt in the log of `tree_size` receipts (default: the
+/// latest checkpoint's), after sequencing what waits. The row is hashed and compared with its
+/// leaf: 409 `receipt_log_mismatch` when it changed since it entered the log.
+pub fn inclusion_of(
+    c: &mut DbConnection,
+    keys: &ReceiptKeys,
+    row: &ReceiptRow,
+    tree_size: Option<i64>,
+) -> Result<InclusionProof, ApiError> {
+    let id = row.id;
     let out_of_range =
         |detail: String| ApiError::invalid_field("query.tree_size", "out_of_range", detail);
-    if q.tree_size.is_some_and(|n| n < 1) {
-        return Err(out_of_range("tree_size must be at least 1".into()));
+    let latest = sequence(c, keys)?;
+    let (index, recorded): (i64, String) = receipt_log_leaves::table
+        .filter(receipt_log_leaves::check_id.eq(id))
+        .select((
+            receipt_log_leaves::leaf_index,
+            receipt_log_leaves::leaf_hash,
+        ))
+        .first(c)
+        .optional()?
+        .ok_or_else(|| mismatch(format!("receipt {id} is not in the log")))?;
+    if hex::encode(row.hash()) != recorded {
+        return Err(mismatch(format!(
+            "receipt {id} was altered after it entered the log"
+        )));
     }
-    let st = state.clone();
-    let proof = state
-        .receipts
-        .run_settled(&state.pool, move |settled| {
-            let row = super::receipts::load_receipt(settled, &user, id)?;
-            let c = settled.conn();
-            let latest = sequence(c, &st.receipt_keys)?;
-            let (index, recorded): (i64, String) = receipt_log_leaves::table
-                .filter(receipt_log_leaves::check_id.eq(id))
-                .select((
-                    receipt_log_leaves::leaf_index,
-                    receipt_log_leaves::leaf_hash,
-                ))
-                .first(c)
-                .optional()?
-                .ok_or_else(|| mismatch(format!("receipt {id} is not in the log")))?;
-            if hex::encode(receipt_hash(&row)) != recorded {
-                return Err(mismatch(format!(
-                    "receipt {id} was altered after it entered the log"
-                )));
-            }
-            let size = q
-                .tree_size
-                .unwrap_or_else(|| latest.map_or(0, |cp| cp.tree_size as i64));
-            if size <= index || size > log_size(c)? {
-                return Err(out_of_range(format!(
-                    "tree_size must include the receipt (more than {index}) and not exceed the \
-                     log"
-                )));
-            }
-            let leaves: Vec<Hash> = recorded_leaves(c, size)?
-                .into_iter()
-                .map(|(_, h)| h)
-                .collect();
-            Ok(InclusionProof {
-                check_id: id,
-                leaf_index: index as u64,
-                leaf_hash: recorded,
-                tree_size: size as u64,
-                audit_path: inclusion_path(index as usize, &leaves)
-                    .iter()
-                    .map(hex::encode)
-                    .collect(),
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(proof))
+    let size = tree_size.unwrap_or_else(|| latest.map_or(0, |cp| cp.tree_size as i64));
+    if size <= index || size > log_size(c)? {
+        return Err(out_of_range(format!(
+            "tree_size must include the receipt (more than {index}) and not exceed the \
+             log"
+        )));
+    }
+    let leaves: Vec<Hash> = recorded_leaves(c, size)?
+        .into_iter()
+        .map(|(_, h)| h)
+        .collect();
+    Ok(InclusionProof {
+        check_id: id,
+        leaf_index: index as u64,
+        leaf_hash: recorded,
+        tree_size: size as u64,
+        audit_path: inclusion_path(index as usize, &leaves)
+            .iter()
+            .map(hex::encode)
+            .collect(),
+    })
 }

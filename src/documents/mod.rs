@@ -437,7 +437,7 @@ pub fn issue_check_result(
                 .select(application_fields::name)
                 .first(conn)
                 .optional()?;
-            let hash = crate::checks::receipt_hash::receipt_hash_hex(&r);
+            let hash = r.hash_hex();
             let url = verify_url(&base, r.id, &hash);
             Ok(Prepared {
                 department_id,

@@ -53,7 +53,7 @@ pub async fn verify_receipt(
         .await?;
     // Compared in constant time: the page reveals nothing about how close a guess was.
     let genuine = found.is_some_and(|r| {
-        let real = crate::checks::receipt_hash::receipt_hash_hex(&r);
+        let real = r.hash_hex();
         real.len() == hash.len()
             && real
                 .bytes()

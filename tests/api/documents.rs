@@ -114,7 +114,7 @@ async fn a_result_sheet_is_numbered_stored_verifiable_and_reprinted_identically(
         .select(ReceiptRow::as_select())
         .first(&mut app.raw_conn())
         .unwrap();
-    let hash = credit_lists::checks::receipt_hash::receipt_hash_hex(&row);
+    let hash = row.hash_hex();
     for text in [
         "信用核查结果单",
         number.as_str(),
