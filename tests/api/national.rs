@@ -767,6 +767,7 @@ async fn sync_national_on_the_command_line() {
             .env_remove("CREDIT_LISTS_DATABASE_URL")
             .env("CREDIT_LISTS_JWT_SECRET", SECRET)
             .env("CREDIT_LISTS_PII_KEY", PII_KEY)
+            .env("CREDIT_LISTS_RECEIPT_SIGNING_KEY", RECEIPT_KEY)
             .env("CREDIT_LISTS_LOG_LEVEL", "warn")
             .arg("--database-url")
             .arg(&app.db_url)
@@ -821,6 +822,7 @@ async fn sync_national_on_the_command_line() {
         .current_dir(dir.path())
         .env("CREDIT_LISTS_JWT_SECRET", SECRET)
         .env("CREDIT_LISTS_PII_KEY", PII_KEY)
+        .env("CREDIT_LISTS_RECEIPT_SIGNING_KEY", RECEIPT_KEY)
         .arg("--database-url")
         .arg(&app.db_url)
         .args(["sync-national", "--source", "无此来源"])
@@ -828,6 +830,9 @@ async fn sync_national_on_the_command_line() {
         .output()
         .unwrap();
     assert!(!out.status.success());
+    // Refused for the source, not for anything else missing.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("national source not found"), "{err}");
 }
 
 #[tokio::test]
