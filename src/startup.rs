@@ -52,6 +52,40 @@ pub struct Application {
     pub state: web::Data<AppState>,
 }
 
+/// How often every instance appends the receipts waiting for the receipt log and signs a
+/// checkpoint (`checks::transparency::sequence`); `GET /receipt-checkpoints/latest` and inclusion
+/// proofs also do it at once. `CREDIT_LISTS_RECEIPT_SEQUENCE_SECS` changes it (tests use 1).
+const SEQUENCE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn sequence_every() -> std::time::Duration {
+    std::env::var("CREDIT_LISTS_RECEIPT_SEQUENCE_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&n| n > 0)
+        .map_or(SEQUENCE_EVERY, std::time::Duration::from_secs)
+}
+
+/// Keeps the receipt log current without waiting for a reader: every [`sequence_every`], the
+/// receipts not yet in the log are appended and a checkpoint is signed. Instances on one
+/// PostgreSQL take turns on the log's row lock; an error is logged and retried next time.
+async fn sequence_receipts(state: web::Data<AppState>) {
+    let mut tick = tokio::time::interval(sequence_every());
+    tick.tick().await; // the first tick is immediate: nothing waits yet at start
+    loop {
+        tick.tick().await;
+        let st = state.clone();
+        let done = state
+            .receipts
+            .run_settled(&state.pool, move |settled| {
+                checks::transparency::sequence(settled.conn(), &st.receipt_keys)
+            })
+            .await;
+        if let Err(e) = done {
+            tracing::error!(error = %e, "receipt log: sequencing failed");
+        }
+    }
+}
+
 impl Application {
     /// Connects (and migrates) the database, then binds. Port 0 picks a free port.
     pub fn build(settings: Settings) -> Result<Self, StartError> {
@@ -205,6 +239,7 @@ impl Application {
             )))
         });
         let _partitions = AbortOnDrop(tokio::spawn(checks::partitions::run(self.pool.clone())));
+        let _sequencer = AbortOnDrop(tokio::spawn(sequence_receipts(self.state.clone())));
         let result = self.server.await;
         if let Some(w) = worker {
             w.0.abort();

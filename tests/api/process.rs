@@ -463,6 +463,76 @@ async fn acknowledged_writes_survive_kill_9() {
     assert_eq!(n, 6);
 }
 
+/// Receipts enter the signed receipt log without anyone asking for a checkpoint: the server's
+/// own sequencer appends them and signs one (here every second instead of every minute).
+#[tokio::test]
+async fn the_server_signs_checkpoints_of_the_receipt_log_by_itself() {
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    let (db, _d) = fresh_database();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, address) = start_server_env(
+        &db,
+        dir.path(),
+        true,
+        &[("CREDIT_LISTS_RECEIPT_SEQUENCE_SECS", "1")],
+    );
+    let client = reqwest::Client::new();
+    let tokens: Value = client
+        .post(format!("{address}/api/v1/auth/login"))
+        .json(&json!({"username": "demo-admin", "password": "demo-admin-pass"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = tokens["access_token"].as_str().unwrap();
+    let mut ids = Vec::new();
+    for code in [crate::entries::uscc(901), crate::entries::uscc(902)] {
+        let res = client
+            .post(format!("{address}/api/v1/credit-checks"))
+            .bearer_auth(token)
+            .json(&json!({"subject_code": code, "field": "administrative_licensing"}))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        ids.push(body["check_id"].as_i64().unwrap());
+    }
+    let mut conn = open_db(&db);
+    let count = |conn: &mut credit_lists::db::PooledConn, q: &str| -> i64 {
+        diesel::select(sql::<BigInt>(q))
+            .get_result(&mut **conn)
+            .unwrap()
+    };
+    // Bounded wait for the sequencer's next rounds (not a timing assertion).
+    let mut leaves = 0;
+    for _ in 0..60 {
+        leaves = count(
+            &mut conn,
+            &format!(
+                "(SELECT COUNT(*) FROM receipt_log_leaves WHERE check_id IN ({}, {}))",
+                ids[0], ids[1]
+            ),
+        );
+        if leaves >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(leaves, 2, "the sequencer did not append the receipts");
+    let signed = count(
+        &mut conn,
+        "(SELECT COUNT(*) FROM receipt_checkpoints WHERE tree_size = 2)",
+    );
+    assert_eq!(signed, 1, "no checkpoint of the two receipts");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 /// The real binary as [`start_server_env`] does, with its log (debug level) written to `log`.
 fn start_server_logged(
     db: &str,
