@@ -47,9 +47,12 @@ if [ ! -x "$VENV/bin/st" ]; then
   "$VENV/bin/pip" install --quiet 'schemathesis==4.32.5'
 fi
 
-# Demo mode on PostgreSQL needs a PII key; a random one is right for a throwaway database.
+# Demo mode on PostgreSQL needs a PII key and a receipt signing key; random ones are right for a
+# throwaway database.
 PII_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
-(cd "$WORK" && CREDIT_LISTS_LOG_LEVEL=warn CREDIT_LISTS_PII_KEY=$PII_KEY exec "$OLDPWD/$BIN" --database-url "$DB" serve --demo \
+SIGNING_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+(cd "$WORK" && CREDIT_LISTS_LOG_LEVEL=warn CREDIT_LISTS_PII_KEY=$PII_KEY \
+  CREDIT_LISTS_RECEIPT_SIGNING_KEY=$SIGNING_KEY exec "$OLDPWD/$BIN" --database-url "$DB" serve --demo \
   --bind "127.0.0.1:$PORT" > "$WORK/server.log" 2>&1) &
 SERVER=$!
 # A throwaway server: SIGKILL, and wait, so that its port is free for the next run at once.
