@@ -123,17 +123,16 @@ fn sequence_chunk(c: &mut DbConnection, keys: &ReceiptKeys) -> Result<bool, ApiE
     if ids.is_empty() {
         return Ok(false);
     }
-    let rows = load_rows(c, &ids)?;
+    let hashes = leaf_hashes(c, &ids)?;
     let mut leaves = Vec::with_capacity(ids.len());
     let mut index = size;
     let mut done = Vec::with_capacity(ids.len());
     for id in &ids {
-        let Some(row) = rows.get(id) else {
+        let Some(&h) = hashes.get(id) else {
             // Pending, but its row is gone before it was sequenced: left pending, reported.
             tracing::error!(check_id = id, "a receipt waiting for the log has no row");
             continue;
         };
-        let h = row.hash();
         frontier.push(h);
         // Numbers and hex only (made here): safe to write into the statement.
         leaves.push(format!("({index},{id},'{}')", hex::encode(h)));
@@ -177,6 +176,23 @@ fn sequence_chunk(c: &mut DbConnection, keys: &ReceiptKeys) -> Result<bool, ApiE
     }
     Ok(ids.len() as i64 == SEQUENCE_CHUNK)
 }
+
+/// The leaf hashes of the receipts `ids`, read and hashed a few hundred rows at a time so that a
+/// large chunk never holds its rows in memory at once.
+fn leaf_hashes(c: &mut DbConnection, ids: &[i32]) -> QueryResult<HashMap<i32, Hash>> {
+    let mut out = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(HASH_CHUNK) {
+        let rows: Vec<ReceiptRow> = credit_checks::table
+            .filter(credit_checks::id.eq_any(chunk))
+            .select(ReceiptRow::as_select())
+            .load(c)?;
+        out.extend(rows.iter().map(|r| (r.id, r.hash())));
+    }
+    Ok(out)
+}
+
+/// Rows read at once by [`leaf_hashes`].
+const HASH_CHUNK: usize = 250;
 
 fn load_rows(c: &mut DbConnection, ids: &[i32]) -> QueryResult<HashMap<i32, ReceiptRow>> {
     let mut out = HashMap::with_capacity(ids.len());
