@@ -712,6 +712,15 @@ pub(crate) fn checked_period(year: i32, quarter: u32) -> Result<(NaiveDate, Naiv
             "quarter must be between 1 and 4",
         ));
     }
+    // Records start with the 2019 plan (nothing can be dated earlier, see `backdating`); an
+    // earlier or negative year is refused here rather than reaching the database's date types.
+    if year < 2019 {
+        return Err(ApiError::invalid_field(
+            "query.year",
+            "out_of_range",
+            "the year must be 2019 or later",
+        ));
+    }
     period(year, quarter, today()).ok_or_else(|| {
         ApiError::invalid_field(
             "query.year",

@@ -506,6 +506,16 @@ async fn a_scorecard_of_a_year_that_has_not_begun_blames_the_year() {
         let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "out_of_range").await;
         assert_eq!(problem_fields(&p), vec!["query.quarter"], "{quarter}");
     }
+    // A year before the records begin (or negative: it reached PostgreSQL's dates and was a 500).
+    for path in [
+        "/api/v1/scorecards?year=-873&quarter=1",
+        "/api/v1/scorecards/quarterly?year=-873&quarter=1&format=xlsx",
+        "/api/v1/scorecards/quarterly?year=2018&quarter=4",
+    ] {
+        let res = app.get(path, &admin.token).await;
+        let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "out_of_range").await;
+        assert_eq!(problem_fields(&p), vec!["query.year"], "{path}");
+    }
     let res = app
         .get("/api/v1/scorecards?year=2019&quarter=4", &admin.token)
         .await;
