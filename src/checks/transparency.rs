@@ -194,18 +194,6 @@ fn leaf_hashes(c: &mut DbConnection, ids: &[i32]) -> QueryResult<HashMap<i32, Ha
 /// Rows read at once by [`leaf_hashes`].
 const HASH_CHUNK: usize = 250;
 
-fn load_rows(c: &mut DbConnection, ids: &[i32]) -> QueryResult<HashMap<i32, ReceiptRow>> {
-    let mut out = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(READ_CHUNK) {
-        let rows: Vec<ReceiptRow> = credit_checks::table
-            .filter(credit_checks::id.eq_any(chunk))
-            .select(ReceiptRow::as_select())
-            .load(c)?;
-        out.extend(rows.into_iter().map(|r| (r.id, r)));
-    }
-    Ok(out)
-}
-
 type CheckpointRow = (i64, String, String, String, String);
 
 fn to_checkpoint(r: CheckpointRow) -> Checkpoint {
@@ -310,15 +298,15 @@ pub fn leaves_from_rows(c: &mut DbConnection, upto: i64) -> Result<Vec<Hash>, Ap
     let mut out = Vec::with_capacity(recorded.len());
     for (n, chunk) in recorded.chunks(READ_CHUNK).enumerate() {
         let ids: Vec<i32> = chunk.iter().map(|(id, _)| *id).collect();
-        let rows = load_rows(c, &ids)?;
+        let hashes = leaf_hashes(c, &ids)?;
         for (k, (id, h)) in chunk.iter().enumerate() {
             let leaf = n * READ_CHUNK + k;
-            let row = rows.get(id).ok_or_else(|| {
+            let found = hashes.get(id).ok_or_else(|| {
                 mismatch(format!(
                     "receipt {id} (log leaf {leaf}) is missing from the receipts"
                 ))
             })?;
-            if row.hash() != *h {
+            if found != h {
                 return Err(mismatch(format!(
                     "receipt {id} (log leaf {leaf}) was altered after it entered the log"
                 )));
@@ -350,14 +338,14 @@ pub fn audit(
     let mut leaves = Vec::with_capacity(recorded.len());
     for (n, chunk) in recorded.chunks(READ_CHUNK).enumerate() {
         let ids: Vec<i32> = chunk.iter().map(|(id, _)| *id).collect();
-        let rows = load_rows(c, &ids).map_err(|e| e.to_string())?;
+        let hashes = leaf_hashes(c, &ids).map_err(|e| e.to_string())?;
         for (k, (id, h)) in chunk.iter().enumerate() {
             let leaf = n * READ_CHUNK + k;
-            match rows.get(id) {
+            match hashes.get(id) {
                 None => report
                     .problems
                     .push(format!("receipt {id} (log leaf {leaf}) is missing")),
-                Some(r) if r.hash() != *h => report.problems.push(format!(
+                Some(found) if found != h => report.problems.push(format!(
                     "receipt {id} (log leaf {leaf}) differs from what the log recorded"
                 )),
                 Some(_) => {}
