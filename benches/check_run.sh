@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One server run: /health, single checks, batches of 1,000 and 50, then the index counters and RSS.
 # Usage: benches/check_run.sh DATABASE_URL [CODES_FILE]
+# PORT and LOG choose the port and the server's log file (defaults 18181, /tmp/check_run.log).
 # BIN=path runs another build (default target/release/credit-lists), e.g. one kept from before a
 # change, to compare two builds alternately on copies of one database.
 # Needs a database filled by `credit-lists bench-data` (see docs/performance.md), wrk, jq, curl.
@@ -13,6 +14,8 @@ export CREDIT_LISTS_PII_KEY=${CREDIT_LISTS_PII_KEY:-7465737420706969206b65792030
 export CREDIT_LISTS_RECEIPT_SIGNING_KEY=${CREDIT_LISTS_RECEIPT_SIGNING_KEY:-72656365697074207369676e696e67206b657920666f722074657374732e2e01}
 export CREDIT_LISTS_LOG_LEVEL=warn CREDIT_LISTS_ACCESS_TOKEN_TTL_SECS=3600
 PORT=${PORT:-18181}
+# The server's log (index load time, warnings); one per concurrent run.
+LOG=${LOG:-/tmp/check_run.log}
 # Write out dirty pages first (a database copied just before the run): otherwise the server's first
 # syncs wait for hundreds of megabytes, and the latency tail measures the copy.
 sync
@@ -21,7 +24,7 @@ if curl -sf localhost:$PORT/health >/dev/null; then
   echo "port $PORT already answers: stop the server on it first (or set PORT)" >&2
   exit 1
 fi
-"${BIN:-target/release/credit-lists}" --database-url "$DB" serve --bind 127.0.0.1:$PORT >/tmp/check_run.log 2>&1 &
+"${BIN:-target/release/credit-lists}" --database-url "$DB" serve --bind 127.0.0.1:$PORT >"$LOG" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
 for _ in $(seq 120); do curl -sf localhost:$PORT/health >/dev/null && break; sleep 0.5; done
