@@ -113,6 +113,9 @@ impl Application {
             .local_addr()
             .map_err(|e| StartError::Other(e.to_string()))?
             .port();
+        let receipt_keys = Arc::new(
+            checks::signing::ReceiptKeys::from_settings(&settings).map_err(StartError::Other)?,
+        );
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             keys,
@@ -121,8 +124,9 @@ impl Application {
             metrics: Arc::new(Metrics::default()),
             receipts: checks::receipts::ReceiptWriter::start(settings.database_url.clone())
                 .map_err(StartError::Other)?,
-            receipt_keys: checks::signing::ReceiptKeys::from_settings(&settings)
+            receipt_signer: checks::signer::GroupSigner::start(receipt_keys.clone())
                 .map_err(StartError::Other)?,
+            receipt_keys,
             sessions: Default::default(),
             uploads: crate::tabular::UploadGate::new(settings.upload_max_concurrent),
             check_index: settings

@@ -218,15 +218,16 @@ async fn run_checks(
     }
     let stored: Vec<String> = rows.iter().map(|r| r.answer.clone()).collect();
     let ids = state.receipts.write(rows).await?;
-    signed_answers(&state.receipt_keys, &sent, &stored, &ids)
+    signed_answers(&state.receipt_signer, &sent, &stored, &ids).await
 }
 
-/// The answers as sent, each with its `proof`: the receipts' hashes (from what was stored) form
-/// one tree whose root is signed once (`docs/credit-checks.md`, "Signed receipts"). An answer
-/// that differs from its stored receipt (an ID number stored masked) carries that receipt in
-/// `proof.receipt`, which is what the proof covers.
-fn signed_answers(
-    keys: &super::signing::ReceiptKeys,
+/// The answers as sent, each with its `proof`: the receipts' hashes (from what was stored) are
+/// signed under one root with those of the other checks answered at that moment
+/// ([`super::signer`]; `docs/credit-checks.md`, "Signed receipts"). An answer that differs from
+/// its stored receipt (an ID number stored masked) carries that receipt in `proof.receipt`,
+/// which is what the proof covers.
+async fn signed_answers(
+    signer: &super::signer::GroupSigner,
     sent: &[String],
     stored: &[String],
     ids: &[i32],
@@ -241,7 +242,7 @@ fn signed_answers(
         .iter()
         .map(|v| leaf_hash(&canonical_bytes(v)))
         .collect();
-    let proofs = keys.sign_group(&leaves);
+    let proofs = signer.sign(leaves).await?;
     sent.iter()
         .zip(stored)
         .zip(values)

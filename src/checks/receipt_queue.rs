@@ -64,12 +64,24 @@ pub static RECEIPTS: AtomicU64 = AtomicU64::new(0);
 
 /// Takes what else is queued behind `first`, up to [`MAX_GROUP`] receipts: one group commit.
 pub fn gather(first: Job, rx: &mpsc::Receiver<Job>) -> Vec<Job> {
-    let mut n = first.rows.len();
+    gather_up_to(first, rx, MAX_GROUP, |j| j.rows.len())
+}
+
+/// Takes what else is queued behind `first` without waiting, until the jobs taken hold `max`
+/// items (`size` of each job): the group a writer or the signer handles at once. A job is never
+/// split, so the group may pass `max` by its last job.
+pub fn gather_up_to<J>(
+    first: J,
+    rx: &mpsc::Receiver<J>,
+    max: usize,
+    size: impl Fn(&J) -> usize,
+) -> Vec<J> {
+    let mut n = size(&first);
     let mut jobs = vec![first];
-    while n < MAX_GROUP {
+    while n < max {
         match rx.try_recv() {
             Ok(j) => {
-                n += j.rows.len();
+                n += size(&j);
                 jobs.push(j);
             }
             Err(_) => break,

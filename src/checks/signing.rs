@@ -4,9 +4,10 @@
 //! "Signed receipts".
 //!
 //! - **Leaf:** a receipt's hash ([`super::receipt_hash`]): SHA-256(0x00 ‖ JCS(stored receipt)).
-//! - **Group proof:** the receipts of one check request (1 for a single check, up to 1,000 for a
-//!   batch) form an RFC 9162 tree; its root is signed once, and each answer carries its leaf
-//!   index, audit path, the root and the signature.
+//! - **Group proof:** the receipts of the check requests answered at one moment (see
+//!   [`super::signer`]; a request's receipts consecutive and in order) form an RFC 9162 tree; its
+//!   root is signed once, and each answer carries its leaf index, audit path, the root and the
+//!   signature.
 //! - **Signed statements** are the RFC 8785 canonical JSON of an object with a `label` (domain
 //!   separation: [`GROUP_LABEL`], [`CHECKPOINT_LABEL`]), `kid`, `root_hash` (hex), `signed_at`
 //!   (RFC 3339 UTC, microseconds) and `tree_size`.
@@ -278,20 +279,35 @@ pub struct ReceiptKeys {
 }
 
 impl ReceiptKeys {
-    pub fn from_settings(settings: &Settings) -> Result<Self, String> {
-        let seed = settings
-            .require_receipt_signing_key()
-            .map_err(|e| e.to_string())?;
-        let signing = SigningKey::from_bytes(&seed);
+    /// The keys of one Ed25519 seed, published alone (no earlier keys).
+    pub fn from_seed(seed: &[u8; 32]) -> Self {
+        let signing = SigningKey::from_bytes(seed);
         let public = signing.verifying_key();
         let kid = kid_of(&public);
-        let mut published = vec![PublicKey {
+        let published = vec![PublicKey {
             kid: kid.clone(),
             key: public,
             not_before: None,
             not_after: None,
             current: true,
         }];
+        ReceiptKeys {
+            signing,
+            kid,
+            published,
+        }
+    }
+
+    pub fn from_settings(settings: &Settings) -> Result<Self, String> {
+        let seed = settings
+            .require_receipt_signing_key()
+            .map_err(|e| e.to_string())?;
+        let ReceiptKeys {
+            signing,
+            kid,
+            mut published,
+        } = Self::from_seed(&seed);
+        let public = signing.verifying_key();
         for p in &settings.receipt_previous_keys {
             let bytes = unhex(p.public_key.trim())
                 .ok_or("receipt_previous_keys: public_key is not 64 hex characters")?;
@@ -408,7 +424,8 @@ pub struct GroupProof {
     pub kid: String,
     /// When the root was signed (RFC 3339, UTC).
     pub signed_at: String,
-    /// How many receipts the signed group holds (the request's checks).
+    /// How many receipts the signed group holds: this request's checks and those of the other
+    /// requests answered at the same moment (each request's consecutive and in order).
     pub tree_size: u64,
     /// This receipt's position in the group.
     pub leaf_index: u64,
