@@ -10,6 +10,7 @@ pub mod feedback;
 pub mod handlers;
 pub mod index;
 pub mod log_handlers;
+pub mod log_tiles;
 pub mod partitions;
 pub mod receipt_hash;
 pub mod receipt_log;

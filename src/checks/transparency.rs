@@ -17,15 +17,17 @@
 //!   hash the log recorded: a receipt row deleted or altered since it was sequenced makes the
 //!   request fail (409 `receipt_log_mismatch`). Cost: one read and hash of every receipt up to
 //!   the newer size (linear; see the documentation for figures).
+//! - **Inclusion proofs are logarithmic:** they read kept subtree heads
+//!   ([`super::log_tiles`], `receipt_log_tiles`) and a few hundred leaves.
 
 use std::collections::HashMap;
 
 use diesel::prelude::*;
 
+use super::log_tiles::TreeStore;
 use super::receipt_queue::ReceiptRow;
 use super::signing::{
-    consistency_proof, inclusion_path, Checkpoint, ConsistencyProof, Frontier, Hash,
-    InclusionProof, ReceiptKeys,
+    consistency_proof, Checkpoint, ConsistencyProof, Frontier, Hash, InclusionProof, ReceiptKeys,
 };
 use crate::db::{Backend, DbConnection};
 use crate::error::ApiError;
@@ -36,6 +38,14 @@ diesel::table! {
         leaf_index -> BigInt,
         check_id -> Integer,
         leaf_hash -> Text,
+    }
+}
+
+diesel::table! {
+    receipt_log_tiles (height, tile_index) {
+        height -> Integer,
+        tile_index -> BigInt,
+        hash -> Text,
     }
 }
 
@@ -354,6 +364,7 @@ pub fn audit(
             leaves.push(*h);
         }
     }
+    report.problems.extend(audit_tiles(c, &leaves)?);
     let cps = all_checkpoints(c).map_err(|e| e.to_string())?;
     let mut frontier = Frontier::default();
     let mut at = 0usize;
@@ -453,18 +464,109 @@ pub fn inclusion_of(
              log"
         )));
     }
-    let leaves: Vec<Hash> = recorded_leaves(c, size)?
-        .into_iter()
-        .map(|(_, h)| h)
-        .collect();
+    let path = super::log_tiles::inclusion_path(&mut StoredTree(c), index as u64, size as u64)?;
     Ok(InclusionProof {
         check_id: id,
         leaf_index: index as u64,
         leaf_hash: recorded,
         tree_size: size as u64,
-        audit_path: inclusion_path(index as usize, &leaves)
-            .iter()
-            .map(hex::encode)
-            .collect(),
+        audit_path: path.iter().map(hex::encode).collect(),
     })
+}
+
+/// The log's leaves and kept subtree heads as a [`TreeStore`]: an inclusion proof reads a few
+/// thousand hashes however large the log (`log_tiles`).
+struct StoredTree<'c>(&'c mut DbConnection);
+
+impl TreeStore for StoredTree<'_> {
+    type Error = ApiError;
+
+    fn leaves(&mut self, start: u64, end: u64) -> Result<Vec<Hash>, ApiError> {
+        let rows: Vec<(i64, String)> = receipt_log_leaves::table
+            .filter(receipt_log_leaves::leaf_index.ge(start as i64))
+            .filter(receipt_log_leaves::leaf_index.lt(end as i64))
+            .order(receipt_log_leaves::leaf_index)
+            .select((
+                receipt_log_leaves::leaf_index,
+                receipt_log_leaves::leaf_hash,
+            ))
+            .load(self.0)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (k, (index, h)) in rows.into_iter().enumerate() {
+            let h = super::signing::unhex(&h)
+                .filter(|_| index == start as i64 + k as i64)
+                .ok_or_else(|| {
+                    mismatch(format!(
+                        "the log's leaf {} is damaged or missing",
+                        start + k as u64
+                    ))
+                })?;
+            out.push(h);
+        }
+        if out.len() as u64 != end - start {
+            return Err(mismatch(format!(
+                "the log lacks leaves between {start} and {end}"
+            )));
+        }
+        Ok(out)
+    }
+
+    fn tiles(&mut self, height: u32, first: u64, count: u64) -> Result<Vec<(u64, Hash)>, ApiError> {
+        let rows: Vec<(i64, String)> = receipt_log_tiles::table
+            .filter(receipt_log_tiles::height.eq(height as i32))
+            .filter(receipt_log_tiles::tile_index.ge(first as i64))
+            .filter(receipt_log_tiles::tile_index.lt((first + count) as i64))
+            .select((receipt_log_tiles::tile_index, receipt_log_tiles::hash))
+            .load(self.0)?;
+        rows.into_iter()
+            .map(|(i, h)| {
+                super::signing::unhex(&h)
+                    .map(|h| (i as u64, h))
+                    .ok_or_else(|| mismatch(format!("the log's tile {height}/{i} is damaged")))
+            })
+            .collect()
+    }
+
+    fn keep_tile(&mut self, height: u32, index: u64, hash: &Hash) -> Result<(), ApiError> {
+        // Another instance may have kept the same head meanwhile: it is the same hash.
+        diesel::sql_query(
+            "INSERT INTO receipt_log_tiles (height, tile_index, hash) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind::<diesel::sql_types::Integer, _>(height as i32)
+        .bind::<diesel::sql_types::BigInt, _>(index as i64)
+        .bind::<diesel::sql_types::Text, _>(hex::encode(hash))
+        .execute(self.0)?;
+        Ok(())
+    }
+}
+
+/// The kept subtree heads, each compared with the root of the leaves it covers (`leaves`: the
+/// log's recorded leaf hashes); one line per difference.
+fn audit_tiles(c: &mut DbConnection, leaves: &[Hash]) -> Result<Vec<String>, String> {
+    let tiles: Vec<(i32, i64, String)> = receipt_log_tiles::table
+        .select((
+            receipt_log_tiles::height,
+            receipt_log_tiles::tile_index,
+            receipt_log_tiles::hash,
+        ))
+        .load(c)
+        .map_err(|e| e.to_string())?;
+    let mut problems = Vec::new();
+    for (height, index, hash) in tiles {
+        let (Ok(h), Ok(i)) = (u32::try_from(height), usize::try_from(index)) else {
+            problems.push(format!("tile {height}/{index} has an impossible position"));
+            continue;
+        };
+        let span = 1usize.checked_shl(h).unwrap_or(usize::MAX);
+        let start = i.saturating_mul(span);
+        match leaves.get(start..start.saturating_add(span)) {
+            Some(part) if hex::encode(super::signing::root(part)) == hash => {}
+            Some(_) => problems.push(format!(
+                "tile {height}/{index} differs from the root of the leaves it covers"
+            )),
+            None => problems.push(format!("tile {height}/{index} lies beyond the log")),
+        }
+    }
+    Ok(problems)
 }

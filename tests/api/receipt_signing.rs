@@ -642,3 +642,77 @@ async fn the_receipt_verify_command_accepts_a_saved_answer_and_refuses_a_changed
             .success()
     );
 }
+
+/// A log past one kept subtree head (256 receipts): inclusion proofs of receipts on either side
+/// of the boundary verify against the signed checkpoint; the heads are kept, and a damaged one
+/// is named by the audit (and makes the proofs that use it fail, never pass).
+#[tokio::test]
+async fn inclusion_proofs_past_a_kept_subtree_verify_and_a_damaged_head_is_caught() {
+    let app = spawn_app().await;
+    let approver = app
+        .account("approver", Role::ApprovalSystem, None, None)
+        .await;
+    let keys = keys(&app).await;
+    let codes: Vec<String> = (0..600).map(|n| uscc(1_000 + n)).collect();
+    let res = app
+        .post(
+            "/api/v1/credit-checks/batch",
+            &approver.token,
+            json!({"subject_codes": codes, "field": "administrative_licensing"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let b: Value = res.json().await.unwrap();
+    let ids: Vec<i64> = b["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["check"]["check_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 600);
+    let cp = latest(&app).await;
+    assert_eq!(cp.tree_size, 600);
+    verify_checkpoint(&cp, &keys).unwrap();
+    let answers: Vec<&Value> = b["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["check"])
+        .collect();
+    for i in [0usize, 255, 256, 300, 511, 512, 599] {
+        let p = inclusion(&app, &approver.token, ids[i], cp.tree_size).await;
+        assert_eq!(p.leaf_index, i as u64);
+        let v = verify_answer(answers[i], &keys).unwrap();
+        verify_log_inclusion(&p, &cp, Some(&v.receipt_hash)).unwrap();
+    }
+    let mut conn = app.conn();
+    #[derive(QueryableByName)]
+    struct Tiles {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let kept: Tiles =
+        diesel::sql_query("SELECT COUNT(*) AS n FROM receipt_log_tiles WHERE height = 8")
+            .get_result(&mut conn)
+            .unwrap();
+    assert_eq!(kept.n, 2, "the two complete subtrees of 256 are kept");
+    let report = credit_lists::checks::transparency::audit(&mut conn, &keys).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    // A damaged head: the audit names it, and a proof that uses it does not verify.
+    diesel::sql_query(format!(
+        "UPDATE receipt_log_tiles SET hash = '{}' WHERE height = 8 AND tile_index = 0",
+        "00".repeat(32)
+    ))
+    .execute(&mut conn)
+    .unwrap();
+    let report = credit_lists::checks::transparency::audit(&mut conn, &keys).unwrap();
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert!(
+        report.problems[0].contains("tile 8/0"),
+        "{:?}",
+        report.problems
+    );
+    let p = inclusion(&app, &approver.token, ids[300], cp.tree_size).await;
+    let v = verify_answer(answers[300], &keys).unwrap();
+    assert!(verify_log_inclusion(&p, &cp, Some(&v.receipt_hash)).is_err());
+}
