@@ -192,14 +192,57 @@ fn writer_loop(manager: ConnectionManager, rx: mpsc::Receiver<Job>) {
     }
 }
 
-/// Rows per multi-row `INSERT` on PostgreSQL (13 parameters each, well under its 65,535).
-const ROWS_PER_INSERT: usize = 500;
+/// A receipt row with its id, as `COPY` sends it (binary format, every column named).
+#[derive(Insertable)]
+#[diesel(table_name = crate::schema::credit_checks, treat_none_as_default_value = false)]
+struct CopiedReceipt<'a> {
+    id: i32,
+    checked_at: chrono::NaiveDateTime,
+    caller_user_id: i32,
+    caller_department_id: Option<i32>,
+    field: &'a str,
+    reference: Option<&'a str>,
+    purpose: Option<&'a str>,
+    advice: &'a str,
+    subject_key: &'a str,
+    subject_bucket: i32,
+    subject_id: Option<i32>,
+    region_code: &'a str,
+    measure_ids: &'a str,
+    answer: &'a str,
+}
 
-/// Inserts a group's receipts in one transaction and returns their ids in row order: one
-/// multi-row `INSERT … RETURNING id` per 500 receipts, since every statement is a round trip.
+impl<'a> CopiedReceipt<'a> {
+    fn new(id: i32, r: &'a NewReceipt) -> Self {
+        CopiedReceipt {
+            id,
+            checked_at: r.checked_at,
+            caller_user_id: r.caller_user_id,
+            caller_department_id: r.caller_department_id,
+            field: &r.field,
+            reference: r.reference.as_deref(),
+            purpose: r.purpose.as_deref(),
+            advice: &r.advice,
+            subject_key: &r.subject_key,
+            subject_bucket: r.subject_bucket,
+            subject_id: r.subject_id,
+            region_code: &r.region_code,
+            measure_ids: &r.measure_ids,
+            answer: &r.answer,
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct NextId {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    id: i32,
+}
+
+/// Inserts a group's receipts in one transaction and returns their ids in row order, in a fixed
+/// number of round trips whatever the group's size: the group's ids from the table's identity
+/// sequence (one query), one binary `COPY` of every row, the log's pending ids (one statement).
 fn insert_all(conn: &mut DbConnection, jobs: &[Job]) -> QueryResult<Vec<i32>> {
-    use crate::schema::credit_checks::dsl as cc;
-    // diesel's multi-row insert is not available through the multi-backend connection.
     let DbConnection::Postgresql(pg) = conn else {
         return Err(diesel::result::Error::QueryBuilderError(
             "SQLite stores receipts through its receipt log".into(),
@@ -207,16 +250,26 @@ fn insert_all(conn: &mut DbConnection, jobs: &[Job]) -> QueryResult<Vec<i32>> {
     };
     let rows: Vec<&NewReceipt> = jobs.iter().flat_map(|j| j.rows.iter()).collect();
     pg.transaction(|c| {
-        let mut ids = Vec::with_capacity(rows.len());
-        for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let mut got: Vec<i32> = diesel::insert_into(cc::credit_checks)
-                .values(chunk.to_vec())
-                .returning(cc::id)
-                .get_results(c)?;
-            // RETURNING promises no order; one transaction's ids rise in row order.
-            got.sort_unstable();
-            ids.extend(got);
-        }
+        // A value past 2,147,483,647 fails the cast: the group is refused, not acknowledged.
+        let mut ids: Vec<i32> = diesel::sql_query(
+            "SELECT nextval(pg_get_serial_sequence('credit_checks', 'id'))::integer AS id \
+             FROM generate_series(1, $1)",
+        )
+        .bind::<diesel::sql_types::Integer, _>(rows.len() as i32)
+        .load::<NextId>(c)?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+        // One session's values from a sequence rise; in row order, as the caller expects.
+        ids.sort_unstable();
+        let copied: Vec<CopiedReceipt<'_>> = ids
+            .iter()
+            .zip(&rows)
+            .map(|(&id, r)| CopiedReceipt::new(id, r))
+            .collect();
+        diesel::copy_from(crate::schema::credit_checks::table)
+            .from_insertable(&copied)
+            .execute(c)?;
         // Waiting for the receipt log's sequencer, committed with the receipts.
         super::transparency::record_pending(c, &ids)?;
         Ok(ids)

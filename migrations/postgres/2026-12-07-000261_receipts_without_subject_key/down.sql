@@ -1,0 +1,1 @@
+ALTER TABLE credit_checks ADD FOREIGN KEY (subject_id) REFERENCES subjects (id);
