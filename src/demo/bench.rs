@@ -124,7 +124,7 @@ pub fn generate(
     };
     match conn {
         // One transaction: COPY with the per-row triggers off, then their effect in one
-        // set-based pass (see `bulk_load_pg`).
+        // set-based pass (`counters_pg`).
         DbConnection::Postgresql(_) => conn
             .transaction(|c| {
                 set_bulk_triggers(pg(c)?, false)?;
