@@ -410,6 +410,10 @@ fn execute(cli: Cli) -> Result<(), String> {
         } => {
             let mut settings = load_settings(&cli, Layer::default(), false)?;
             settings.bind = "127.0.0.1:0".into();
+            // No check index: its refresher would poll the change log while the load's one
+            // transaction writes it (on PostgreSQL each poll walks the uncommitted rows), then
+            // load a million subjects for a process that is about to exit.
+            settings.check_index = false;
             let app = Application::build(settings).map_err(|e| e.to_string())?;
             let mut conn = app.pool.get().map_err(|e| e.to_string())?;
             let s = crate::demo::bench::generate(

@@ -7,6 +7,7 @@ mod auth;
 mod authz;
 mod backdating;
 mod baselines;
+mod bench_data;
 mod calendar;
 mod cases;
 mod checks;
