@@ -44,6 +44,8 @@ pub const MAX_STALENESS: Duration = Duration::from_secs(1);
 pub const POLL_EVERY: Duration = Duration::from_millis(200);
 /// Subjects read per query when loading.
 const SUBJECT_PAGE: i64 = 50_000;
+/// List entries read per query when loading.
+const ENTRY_PAGE: i64 = 20_000;
 /// Change rows read per query.
 const CHANGE_PAGE: i64 = 50_000;
 /// Change rows kept for instances that lag (older ones are pruned; a lagging instance reloads).
@@ -201,12 +203,14 @@ impl Subjects {
     }
 }
 
-/// A list entry as the index keeps it: [`EntryLite`] with its list type, status and source
-/// interned (indexes into [`Index::words`]) and its other strings boxed (about 100 bytes plus its
-/// document number, representative's name and encrypted number, against about 450 before).
+/// A list entry as the index keeps it: 48 bytes, no allocation of its own. Its list type, status
+/// and source are interned ([`Index::words`]); its document number, representative's name and
+/// encrypted ID number are runs of [`Index::texts`]; its subject is the key it is kept under.
+/// (Before issue 25's second round: about 112 bytes and three allocations, in a vector of at least
+/// four per subject.)
+#[derive(Clone, Copy)]
 struct CompactEntry {
     id: i32,
-    subject_id: i32,
     department_id: i32,
     scope_item_id: i32,
     scope_item_version: i32,
@@ -214,34 +218,41 @@ struct CompactEntry {
     valid_from: NaiveDate,
     valid_until: NaiveDate,
     removal_date: Option<NaiveDate>,
-    list_type: u32,
-    status: u32,
-    source: u32,
+    /// The texts' place in [`Index::texts`]: the document number, then the representative's name,
+    /// then the encrypted number; a length of [`ABSENT`] is `None` (no bytes).
+    text_at: u32,
+    document_len: u16,
+    representative_len: u16,
+    representative_id_len: u16,
+    list_type: u8,
+    status: u8,
+    source: u8,
     objection_open: bool,
-    document_number: Box<str>,
-    legal_representative: Option<Box<str>>,
-    legal_representative_id_enc: Option<Box<str>>,
 }
+
+/// The length of a text that is absent (`None`).
+const ABSENT: u16 = u16::MAX;
 
 /// Short strings of a few distinct values (list types, statuses, sources), kept once.
 #[derive(Default)]
 struct Words {
     words: Vec<Box<str>>,
-    ids: HashMap<Box<str>, u32>,
+    ids: HashMap<Box<str>, u8>,
 }
 
 impl Words {
-    fn id(&mut self, w: &str) -> u32 {
+    /// The word's number; `None` past 256 distinct words (the columns hold a handful each).
+    fn id(&mut self, w: &str) -> Option<u8> {
         if let Some(i) = self.ids.get(w) {
-            return *i;
+            return Some(*i);
         }
-        let i = self.words.len() as u32;
+        let i = u8::try_from(self.words.len()).ok()?;
         self.words.push(w.into());
         self.ids.insert(w.into(), i);
-        i
+        Some(i)
     }
 
-    fn word(&self, i: u32) -> &str {
+    fn word(&self, i: u8) -> &str {
         &self.words[i as usize]
     }
 }
@@ -249,9 +260,16 @@ impl Words {
 struct Index {
     cursor: i64,
     subjects: Subjects,
-    /// Subject id → its entries that can still be in force, ordered by id.
-    entries: HashMap<i32, Vec<CompactEntry>>,
+    /// Subject id → its entries that can still be in force, ordered by id (a slice of its exact
+    /// length: most subjects have one entry).
+    entries: HashMap<i32, Box<[CompactEntry]>>,
     words: Words,
+    /// The entries' texts, end to end (a changed entry's are appended; the old bytes stay until
+    /// the next full load).
+    texts: String,
+    /// Subjects whose entries the index could not keep (a text longer than 65,534 bytes, more
+    /// than 256 distinct statuses): checks of these fall back to the database.
+    unkept: BTreeSet<i32>,
     entry_subject: HashMap<i32, i32>,
     /// Subject id → its commitment letters with breaches (only subjects that have any).
     commitments: HashMap<i32, Vec<CommitmentSummary>>,
@@ -276,10 +294,11 @@ impl Index {
 
     fn forget_entry(&mut self, entry_id: i32) {
         if let Some(sid) = self.entry_subject.remove(&entry_id) {
-            if let Some(list) = self.entries.get_mut(&sid) {
-                list.retain(|e| e.id != entry_id);
-                if list.is_empty() {
-                    self.entries.remove(&sid);
+            if let Some(list) = self.entries.remove(&sid) {
+                let kept: Box<[CompactEntry]> =
+                    list.iter().filter(|e| e.id != entry_id).copied().collect();
+                if !kept.is_empty() {
+                    self.entries.insert(sid, kept);
                 }
             }
         }
@@ -289,10 +308,54 @@ impl Index {
         if !self.keeps(&e) {
             return;
         }
+        let Some(compact) = self.compact(&e) else {
+            tracing::warn!(
+                entry = e.id,
+                "a list entry does not fit the check index; its subject is checked from the database"
+            );
+            self.unkept.insert(e.subject_id);
+            return;
+        };
         self.entry_subject.insert(e.id, e.subject_id);
-        let e = CompactEntry {
+        let list = self.entries.remove(&e.subject_id).unwrap_or_default();
+        let at = list.partition_point(|x| x.id < e.id);
+        let mut grown = Vec::with_capacity(list.len() + 1);
+        grown.extend_from_slice(&list[..at]);
+        grown.push(compact);
+        grown.extend_from_slice(&list[at..]);
+        self.entries.insert(e.subject_id, grown.into_boxed_slice());
+    }
+
+    fn compact(&mut self, e: &EntryLite) -> Option<CompactEntry> {
+        let len = |t: &str| u16::try_from(t.len()).ok().filter(|l| *l != ABSENT);
+        let document_len = len(&e.document_number)?;
+        let opt_len = |t: &Option<String>| match t {
+            None => Some(ABSENT),
+            Some(t) => len(t),
+        };
+        let representative_len = opt_len(&e.legal_representative)?;
+        let representative_id_len = opt_len(&e.legal_representative_id_enc)?;
+        let (list_type, status, source) = (
+            self.words.id(&e.list_type)?,
+            self.words.id(&e.status)?,
+            self.words.id(&e.source)?,
+        );
+        let text_at = u32::try_from(self.texts.len()).ok()?;
+        let added = e.document_number.len()
+            + e.legal_representative.as_ref().map_or(0, String::len)
+            + e.legal_representative_id_enc
+                .as_ref()
+                .map_or(0, String::len);
+        u32::try_from(self.texts.len() + added).ok()?;
+        self.texts.push_str(&e.document_number);
+        for t in [&e.legal_representative, &e.legal_representative_id_enc]
+            .into_iter()
+            .flatten()
+        {
+            self.texts.push_str(t);
+        }
+        Some(CompactEntry {
             id: e.id,
-            subject_id: e.subject_id,
             department_id: e.department_id,
             scope_item_id: e.scope_item_id,
             scope_item_version: e.scope_item_version,
@@ -300,17 +363,32 @@ impl Index {
             valid_from: e.valid_from,
             valid_until: e.valid_until,
             removal_date: e.removal_date,
-            list_type: self.words.id(&e.list_type),
-            status: self.words.id(&e.status),
-            source: self.words.id(&e.source),
+            text_at,
+            document_len,
+            representative_len,
+            representative_id_len,
+            list_type,
+            status,
+            source,
             objection_open: e.objection_open,
-            document_number: e.document_number.into_boxed_str(),
-            legal_representative: e.legal_representative.map(String::into_boxed_str),
-            legal_representative_id_enc: e.legal_representative_id_enc.map(String::into_boxed_str),
+        })
+    }
+
+    /// An entry's document number, representative's name and encrypted number.
+    fn texts_of(&self, e: &CompactEntry) -> (&str, Option<&str>, Option<&str>) {
+        let mut at = e.text_at as usize;
+        let mut next = |len: u16| {
+            if len == ABSENT {
+                return None;
+            }
+            let t = &self.texts[at..at + len as usize];
+            at += len as usize;
+            Some(t)
         };
-        let list = self.entries.entry(e.subject_id).or_default();
-        let at = list.partition_point(|x| x.id < e.id);
-        list.insert(at, e);
+        let document = next(e.document_len).unwrap_or_default();
+        let representative = next(e.representative_len);
+        let representative_id = next(e.representative_id_len);
+        (document, representative, representative_id)
     }
 
     /// The subject's entries in force on `day`, as the answer reads them.
@@ -318,7 +396,7 @@ impl Index {
         self.entries
             .get(&subject_id)
             .into_iter()
-            .flatten()
+            .flat_map(|list| list.iter())
             .filter(|e| {
                 crate::entries::in_force(
                     self.words.word(e.status),
@@ -328,26 +406,26 @@ impl Index {
                     day,
                 )
             })
-            .map(|e| EntryLite {
-                id: e.id,
-                subject_id: e.subject_id,
-                list_type: self.words.word(e.list_type).to_string(),
-                status: self.words.word(e.status).to_string(),
-                department_id: e.department_id,
-                scope_item_id: e.scope_item_id,
-                scope_item_version: e.scope_item_version,
-                document_number: e.document_number.to_string(),
-                determination_date: e.determination_date,
-                valid_from: e.valid_from,
-                valid_until: e.valid_until,
-                source: self.words.word(e.source).to_string(),
-                objection_open: e.objection_open,
-                removal_date: e.removal_date,
-                legal_representative: e.legal_representative.as_deref().map(str::to_string),
-                legal_representative_id_enc: e
-                    .legal_representative_id_enc
-                    .as_deref()
-                    .map(str::to_string),
+            .map(|e| {
+                let (document, representative, representative_id) = self.texts_of(e);
+                EntryLite {
+                    id: e.id,
+                    subject_id,
+                    list_type: self.words.word(e.list_type).to_string(),
+                    status: self.words.word(e.status).to_string(),
+                    department_id: e.department_id,
+                    scope_item_id: e.scope_item_id,
+                    scope_item_version: e.scope_item_version,
+                    document_number: document.to_string(),
+                    determination_date: e.determination_date,
+                    valid_from: e.valid_from,
+                    valid_until: e.valid_until,
+                    source: self.words.word(e.source).to_string(),
+                    objection_open: e.objection_open,
+                    removal_date: e.removal_date,
+                    legal_representative: representative.map(str::to_string),
+                    legal_representative_id_enc: representative_id.map(str::to_string),
+                }
             })
             .collect()
     }
@@ -401,14 +479,22 @@ impl CheckIndex {
             self.wake();
             return None;
         };
-        self.answered.fetch_add(n, Ordering::Relaxed);
         if let Err(e) = ix.catalogue.require_active_field(ask.field) {
+            self.answered.fetch_add(n, Ordering::Relaxed);
             return Some(Err(e));
         }
+        let unkept = |id: i32| !ix.unkept.is_empty() && ix.unkept.contains(&id);
+        let decline = || {
+            self.declined.fetch_add(n, Ordering::Relaxed);
+            None
+        };
         let mut out = Vec::with_capacity(codes.len());
         for code in codes {
             let key = lookup_key(code, pii);
             let subject = ix.subjects.get(key.as_str());
+            if subject.is_some_and(|s| unkept(s.id)) {
+                return decline();
+            }
             let facts = subject.map(|s| ix.subjects.facts(s));
             let owned = subject
                 .map(|s| ix.in_force(s.id, ask.today))
@@ -421,17 +507,23 @@ impl CheckIndex {
             let related = match subject {
                 Some(_) => super::legal_reps(pii, &list)
                     .into_iter()
-                    .filter_map(|rep| {
-                        let owned = ix
-                            .subjects
-                            .get(rep.key.as_str())
+                    .map(|rep| {
+                        let person = ix.subjects.get(rep.key.as_str());
+                        if person.is_some_and(|p| unkept(p.id)) {
+                            return Err(());
+                        }
+                        let owned = person
                             .map(|p| ix.in_force(p.id, ask.today))
                             .unwrap_or_default();
                         let black: Vec<&EntryLite> = owned.iter().collect();
-                        super::related_party(rep, &black, &ix.catalogue, ask)
+                        Ok(super::related_party(rep, &black, &ix.catalogue, ask))
                     })
-                    .collect(),
-                None => vec![],
+                    .filter_map(Result::transpose)
+                    .collect::<Result<Vec<_>, ()>>(),
+                None => Ok(vec![]),
+            };
+            let Ok(related) = related else {
+                return decline();
             };
             let around = super::Around {
                 commitments: shown,
@@ -439,9 +531,13 @@ impl CheckIndex {
             };
             match answer_for(code, key, facts, &list, around, &ix.catalogue, ask) {
                 Ok(ev) => out.push(ev),
-                Err(e) => return Some(Err(e)),
+                Err(e) => {
+                    self.answered.fetch_add(n, Ordering::Relaxed);
+                    return Some(Err(e));
+                }
             }
         }
+        self.answered.fetch_add(n, Ordering::Relaxed);
         Some(Ok(out))
     }
 
@@ -615,6 +711,8 @@ impl CheckIndex {
             subjects: Subjects::default(),
             entries: HashMap::new(),
             words: Words::default(),
+            texts: String::new(),
+            unkept: BTreeSet::new(),
             entry_subject: HashMap::new(),
             commitments: HashMap::new(),
             catalogue: Catalogue::load_all(conn)?,
@@ -643,14 +741,27 @@ impl CheckIndex {
                 break;
             }
         }
-        let entries: Vec<EntryLite> = list_entries::table
-            .filter(list_entries::status.ne("draft"))
-            .filter(list_entries::valid_until.ge(kept_from))
-            .order(list_entries::id)
-            .select(EntryLite::as_select())
-            .load(conn)?;
-        for e in entries {
-            ix.keep_entry(e);
+        let mut after = 0;
+        loop {
+            let page: Vec<EntryLite> = list_entries::table
+                .filter(list_entries::id.gt(after))
+                .filter(list_entries::status.ne("draft"))
+                .filter(list_entries::valid_until.ge(kept_from))
+                .order(list_entries::id)
+                .limit(ENTRY_PAGE)
+                .select(EntryLite::as_select())
+                .load(conn)?;
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = last.id;
+            let full = page.len() as i64 == ENTRY_PAGE;
+            for e in page {
+                ix.keep_entry(e);
+            }
+            if !full {
+                break;
+            }
         }
         let committed: Vec<i32> = commitments::table
             .select(commitments::subject_id)
@@ -660,17 +771,33 @@ impl CheckIndex {
             ix.commitments
                 .extend(crate::repair::letters::summaries(conn, chunk)?);
         }
+        ix.subjects.names.shrink_to_fit();
+        ix.texts.shrink_to_fit();
         tracing::info!(
             subjects = ix.subjects.len(),
             entries = ix.entry_subject.len(),
             millis = started.elapsed().as_millis() as u64,
             "credit-check index loaded"
         );
-        *self
+        let old = self
             .index
             .write()
-            .map_err(|_| ApiError::internal("check index lock poisoned"))? = Some(ix);
+            .map_err(|_| ApiError::internal("check index lock poisoned"))?
+            .replace(ix);
+        drop(old);
+        release_freed_memory();
         Ok(())
+    }
+}
+
+/// Hands the memory freed by a load (its pages of rows, a replaced index) back to the system:
+/// glibc keeps freed memory of a thread's arena for reuse, and a full load frees hundreds of
+/// megabytes the running server never needs again.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory of the allocator's own arenas.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
