@@ -136,7 +136,9 @@ impl Subjects {
         }
     }
 
-    fn insert(&mut self, s: SubjectLite) {
+    /// Keeps `s`. `reuse_name`: look the key up first, to reuse the name's bytes when it did not
+    /// change (a full load, where every key is new, skips that).
+    fn insert(&mut self, s: SubjectLite, reuse_name: bool) {
         let Some(kind) = SubjectType::parse(&s.kind) else {
             return;
         };
@@ -159,7 +161,11 @@ impl Subjects {
             },
         };
         // The name's bytes are reused when it did not change.
-        let previous = self.get(&s.lookup_key).copied();
+        let previous = if reuse_name {
+            self.get(&s.lookup_key).copied()
+        } else {
+            None
+        };
         let (name_at, name_len) = match previous {
             Some(p) if self.facts(&p).name == s.name => (p.name_at, p.name_len),
             _ => {
@@ -257,12 +263,13 @@ impl Words {
     }
 }
 
-struct Index {
-    cursor: i64,
-    subjects: Subjects,
-    /// Subject id → its entries that can still be in force, ordered by id (a slice of its exact
-    /// length: most subjects have one entry).
-    entries: HashMap<i32, Box<[CompactEntry]>>,
+/// The list entries that can still be in force (see [`CompactEntry`]).
+struct Entries {
+    /// Subject id → its entries, ordered by id (a slice of its exact length: most subjects have
+    /// one entry).
+    by_subject: HashMap<i32, Box<[CompactEntry]>>,
+    /// Entry id → its subject.
+    entry_subject: HashMap<i32, i32>,
     words: Words,
     /// The entries' texts, end to end (a changed entry's are appended; the old bytes stay until
     /// the next full load).
@@ -270,20 +277,32 @@ struct Index {
     /// Subjects whose entries the index could not keep (a text longer than 65,534 bytes, more
     /// than 256 distinct statuses): checks of these fall back to the database.
     unkept: BTreeSet<i32>,
-    entry_subject: HashMap<i32, i32>,
+    /// Entries whose validity ended before this day are not kept.
+    kept_from: NaiveDate,
+}
+
+struct Index {
+    cursor: i64,
+    subjects: Subjects,
+    entries: Entries,
     /// Subject id → its commitment letters with breaches (only subjects that have any).
     commitments: HashMap<i32, Vec<CommitmentSummary>>,
     catalogue: Catalogue,
-    /// Entries whose validity ended before this day are not kept.
-    kept_from: NaiveDate,
     /// When the last complete poll started, and the local commit count it had seen.
     polled_at: Instant,
     epoch: u64,
 }
 
-impl Index {
-    fn cache_subject(&mut self, s: SubjectLite) {
-        self.subjects.insert(s);
+impl Entries {
+    fn new(kept_from: NaiveDate) -> Entries {
+        Entries {
+            by_subject: HashMap::new(),
+            entry_subject: HashMap::new(),
+            words: Words::default(),
+            texts: String::new(),
+            unkept: BTreeSet::new(),
+            kept_from,
+        }
     }
 
     fn keeps(&self, e: &EntryLite) -> bool {
@@ -292,19 +311,19 @@ impl Index {
             && e.removal_date.is_none_or(|d| d >= self.kept_from)
     }
 
-    fn forget_entry(&mut self, entry_id: i32) {
+    fn forget(&mut self, entry_id: i32) {
         if let Some(sid) = self.entry_subject.remove(&entry_id) {
-            if let Some(list) = self.entries.remove(&sid) {
+            if let Some(list) = self.by_subject.remove(&sid) {
                 let kept: Box<[CompactEntry]> =
                     list.iter().filter(|e| e.id != entry_id).copied().collect();
                 if !kept.is_empty() {
-                    self.entries.insert(sid, kept);
+                    self.by_subject.insert(sid, kept);
                 }
             }
         }
     }
 
-    fn keep_entry(&mut self, e: EntryLite) {
+    fn keep(&mut self, e: EntryLite) {
         if !self.keeps(&e) {
             return;
         }
@@ -317,13 +336,14 @@ impl Index {
             return;
         };
         self.entry_subject.insert(e.id, e.subject_id);
-        let list = self.entries.remove(&e.subject_id).unwrap_or_default();
+        let list = self.by_subject.remove(&e.subject_id).unwrap_or_default();
         let at = list.partition_point(|x| x.id < e.id);
         let mut grown = Vec::with_capacity(list.len() + 1);
         grown.extend_from_slice(&list[..at]);
         grown.push(compact);
         grown.extend_from_slice(&list[at..]);
-        self.entries.insert(e.subject_id, grown.into_boxed_slice());
+        self.by_subject
+            .insert(e.subject_id, grown.into_boxed_slice());
     }
 
     fn compact(&mut self, e: &EntryLite) -> Option<CompactEntry> {
@@ -393,7 +413,7 @@ impl Index {
 
     /// The subject's entries in force on `day`, as the answer reads them.
     fn in_force(&self, subject_id: i32, day: NaiveDate) -> Vec<EntryLite> {
-        self.entries
+        self.by_subject
             .get(&subject_id)
             .into_iter()
             .flat_map(|list| list.iter())
@@ -483,7 +503,7 @@ impl CheckIndex {
             self.answered.fetch_add(n, Ordering::Relaxed);
             return Some(Err(e));
         }
-        let unkept = |id: i32| !ix.unkept.is_empty() && ix.unkept.contains(&id);
+        let unkept = |id: i32| !ix.entries.unkept.is_empty() && ix.entries.unkept.contains(&id);
         let decline = || {
             self.declined.fetch_add(n, Ordering::Relaxed);
             None
@@ -497,7 +517,7 @@ impl CheckIndex {
             }
             let facts = subject.map(|s| ix.subjects.facts(s));
             let owned = subject
-                .map(|s| ix.in_force(s.id, ask.today))
+                .map(|s| ix.entries.in_force(s.id, ask.today))
                 .unwrap_or_default();
             let list: Vec<&EntryLite> = owned.iter().collect();
             let shown = subject
@@ -513,7 +533,7 @@ impl CheckIndex {
                             return Err(());
                         }
                         let owned = person
-                            .map(|p| ix.in_force(p.id, ask.today))
+                            .map(|p| ix.entries.in_force(p.id, ask.today))
                             .unwrap_or_default();
                         let black: Vec<&EntryLite> = owned.iter().collect();
                         Ok(super::related_party(rep, &black, &ix.catalogue, ask))
@@ -566,7 +586,7 @@ impl CheckIndex {
     }
 
     /// Catches up with every committed change (or loads everything the first time).
-    fn poll(&self, conn: &mut DbConnection) -> Result<(), ApiError> {
+    fn poll(&self, conn: &mut DbConnection, manager: &ConnectionManager) -> Result<(), ApiError> {
         loop {
             let started = Instant::now();
             let epoch = db::local_commits();
@@ -577,7 +597,7 @@ impl CheckIndex {
                 .as_ref()
                 .map(|ix| ix.cursor);
             let Some(cursor) = cursor else {
-                return self.reload(conn, started, epoch);
+                return self.reload(conn, manager, started, epoch);
             };
             let changes: Vec<(i64, String, i64)> = check_changes::table
                 .filter(check_changes::id.gt(cursor))
@@ -593,7 +613,7 @@ impl CheckIndex {
                         .count()
                         .get_result(conn)?;
                     if kept == 0 {
-                        return self.reload(conn, started, epoch);
+                        return self.reload(conn, manager, started, epoch);
                     }
                 }
             }
@@ -666,13 +686,13 @@ impl CheckIndex {
                 continue;
             };
             for id in &entry_ids {
-                ix.forget_entry(*id);
+                ix.entries.forget(*id);
             }
             for e in entries {
-                ix.keep_entry(e);
+                ix.entries.keep(e);
             }
             for s in subjects_changed {
-                ix.cache_subject(s);
+                ix.subjects.insert(s, true);
             }
             for sid in &committed {
                 match letters.remove(sid) {
@@ -694,11 +714,13 @@ impl CheckIndex {
         }
     }
 
-    /// Loads everything. The cursor is read first: a change committed while loading is applied
-    /// again by the next poll (reloading a row is idempotent).
+    /// Loads everything: the subjects on this thread while a second connection reads the entries
+    /// (the two halves of the load take about as long). The cursor is read first: a change
+    /// committed while loading is applied again by the next poll (reloading a row is idempotent).
     fn reload(
         &self,
         conn: &mut DbConnection,
+        manager: &ConnectionManager,
         started: Instant,
         epoch: u64,
     ) -> Result<(), ApiError> {
@@ -706,63 +728,34 @@ impl CheckIndex {
             .select(diesel::dsl::max(check_changes::id))
             .first(conn)?;
         let kept_from = crate::entries::today().pred_opt().unwrap_or(NaiveDate::MIN);
+        let catalogue = Catalogue::load_all(conn)?;
+        let (subjects, entries) = std::thread::scope(|scope| {
+            let loader = std::thread::Builder::new()
+                .name("check-index-load".into())
+                .spawn_scoped(scope, || {
+                    let mut c = manager.connect().map_err(|e| {
+                        ApiError::internal(format!("the check index cannot connect: {e}"))
+                    })?;
+                    load_entries(&mut c, kept_from)
+                });
+            let subjects = load_subjects(conn);
+            let entries = match loader {
+                Ok(h) => h
+                    .join()
+                    .unwrap_or_else(|_| Err(ApiError::internal("check index loader panicked"))),
+                Err(_) => load_entries(conn, kept_from),
+            };
+            Ok::<_, ApiError>((subjects?, entries?))
+        })?;
         let mut ix = Index {
             cursor: cursor.unwrap_or(0),
-            subjects: Subjects::default(),
-            entries: HashMap::new(),
-            words: Words::default(),
-            texts: String::new(),
-            unkept: BTreeSet::new(),
-            entry_subject: HashMap::new(),
+            subjects,
+            entries,
             commitments: HashMap::new(),
-            catalogue: Catalogue::load_all(conn)?,
-            kept_from,
+            catalogue,
             polled_at: started,
             epoch,
         };
-        // In pages by id, so the rows in flight stay small next to the index.
-        let mut after = 0;
-        loop {
-            let page: Vec<SubjectLite> = subjects::table
-                .filter(subjects::id.gt(after))
-                .order(subjects::id)
-                .limit(SUBJECT_PAGE)
-                .select(SubjectLite::as_select())
-                .load(conn)?;
-            let Some(last) = page.last() else {
-                break;
-            };
-            after = last.id;
-            let full = page.len() as i64 == SUBJECT_PAGE;
-            for s in page {
-                ix.cache_subject(s);
-            }
-            if !full {
-                break;
-            }
-        }
-        let mut after = 0;
-        loop {
-            let page: Vec<EntryLite> = list_entries::table
-                .filter(list_entries::id.gt(after))
-                .filter(list_entries::status.ne("draft"))
-                .filter(list_entries::valid_until.ge(kept_from))
-                .order(list_entries::id)
-                .limit(ENTRY_PAGE)
-                .select(EntryLite::as_select())
-                .load(conn)?;
-            let Some(last) = page.last() else {
-                break;
-            };
-            after = last.id;
-            let full = page.len() as i64 == ENTRY_PAGE;
-            for e in page {
-                ix.keep_entry(e);
-            }
-            if !full {
-                break;
-            }
-        }
         let committed: Vec<i32> = commitments::table
             .select(commitments::subject_id)
             .distinct()
@@ -771,11 +764,9 @@ impl CheckIndex {
             ix.commitments
                 .extend(crate::repair::letters::summaries(conn, chunk)?);
         }
-        ix.subjects.names.shrink_to_fit();
-        ix.texts.shrink_to_fit();
         tracing::info!(
             subjects = ix.subjects.len(),
-            entries = ix.entry_subject.len(),
+            entries = ix.entries.entry_subject.len(),
             millis = started.elapsed().as_millis() as u64,
             "credit-check index loaded"
         );
@@ -788,6 +779,62 @@ impl CheckIndex {
         release_freed_memory();
         Ok(())
     }
+}
+
+/// Every subject, in pages by id (so the rows in flight stay small next to the index).
+fn load_subjects(conn: &mut DbConnection) -> Result<Subjects, ApiError> {
+    let mut out = Subjects::default();
+    let mut after = 0;
+    loop {
+        let page: Vec<SubjectLite> = subjects::table
+            .filter(subjects::id.gt(after))
+            .order(subjects::id)
+            .limit(SUBJECT_PAGE)
+            .select(SubjectLite::as_select())
+            .load(conn)?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = last.id;
+        let full = page.len() as i64 == SUBJECT_PAGE;
+        for s in page {
+            out.insert(s, false);
+        }
+        if !full {
+            break;
+        }
+    }
+    out.names.shrink_to_fit();
+    Ok(out)
+}
+
+/// The entries that can be in force from `kept_from` on, in pages by id.
+fn load_entries(conn: &mut DbConnection, kept_from: NaiveDate) -> Result<Entries, ApiError> {
+    let mut out = Entries::new(kept_from);
+    let mut after = 0;
+    loop {
+        let page: Vec<EntryLite> = list_entries::table
+            .filter(list_entries::id.gt(after))
+            .filter(list_entries::status.ne("draft"))
+            .filter(list_entries::valid_until.ge(kept_from))
+            .order(list_entries::id)
+            .limit(ENTRY_PAGE)
+            .select(EntryLite::as_select())
+            .load(conn)?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = last.id;
+        let full = page.len() as i64 == ENTRY_PAGE;
+        for e in page {
+            out.keep(e);
+        }
+        if !full {
+            break;
+        }
+    }
+    out.texts.shrink_to_fit();
+    Ok(out)
 }
 
 /// Hands the memory freed by a load (its pages of rows, a replaced index) back to the system:
@@ -826,7 +873,7 @@ fn refresher(index: Weak<CheckIndex>, manager: ConnectionManager) {
                 .ok();
         }
         if let Some(c) = conn.as_mut() {
-            match ix.poll(c) {
+            match ix.poll(c, &manager) {
                 Err(e) => {
                     tracing::warn!(error = %e, "check index refresh failed; checks use the database");
                     conn = None;
@@ -877,14 +924,12 @@ mod tests {
             code_flagged: id == 2,
         };
         let digest = "id:".to_string() + &"ab".repeat(32);
-        s.insert(lite(
-            1,
-            "91220502MA0000001X",
-            "通化市甲公司",
-            Some("220502"),
-        ));
-        s.insert(lite(2, &digest, "张三", None));
-        s.insert(lite(3, "legacy-key", "乙", Some("220502")));
+        s.insert(
+            lite(1, "91220502MA0000001X", "通化市甲公司", Some("220502")),
+            true,
+        );
+        s.insert(lite(2, &digest, "张三", None), true);
+        s.insert(lite(3, "legacy-key", "乙", Some("220502")), true);
         assert_eq!(s.len(), 3);
         let f = s.facts(s.get("91220502MA0000001X").unwrap());
         assert_eq!(
@@ -899,23 +944,19 @@ mod tests {
         assert_eq!(s.facts(s.get("legacy-key").unwrap()).name, "乙");
         assert!(s.get("91220502MA0000002X").is_none());
         let before = s.names.len();
-        s.insert(lite(
-            1,
-            "91220502MA0000001X",
-            "通化市甲公司",
-            Some("220503"),
-        ));
+        s.insert(
+            lite(1, "91220502MA0000001X", "通化市甲公司", Some("220503")),
+            true,
+        );
         assert_eq!(
             s.names.len(),
             before,
             "an unchanged name is not appended again"
         );
-        s.insert(lite(
-            1,
-            "91220502MA0000001X",
-            "通化市丙公司",
-            Some("220503"),
-        ));
+        s.insert(
+            lite(1, "91220502MA0000001X", "通化市丙公司", Some("220503")),
+            true,
+        );
         let f = s.facts(s.get("91220502MA0000001X").unwrap());
         assert_eq!((f.name, f.region_code), ("通化市丙公司", Some("220503")));
         assert_eq!(s.regions.len(), 2);
