@@ -961,4 +961,52 @@ mod tests {
         assert_eq!((f.name, f.region_code), ("通化市丙公司", Some("220503")));
         assert_eq!(s.regions.len(), 2);
     }
+
+    #[test]
+    fn entries_read_back_whole_and_one_that_does_not_fit_leaves_its_subject_to_the_database() {
+        let day = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+        let mut es = Entries::new(day);
+        let entry = |id, subject_id, rep: Option<(&str, &str)>, doc: String| EntryLite {
+            id,
+            subject_id,
+            list_type: "black".into(),
+            status: "published".into(),
+            department_id: 3,
+            scope_item_id: 4,
+            scope_item_version: 5,
+            document_number: doc,
+            determination_date: day - chrono::Duration::days(30),
+            valid_from: day - chrono::Duration::days(10),
+            valid_until: day + chrono::Duration::days(300),
+            source: "manual".into(),
+            objection_open: id == 2,
+            removal_date: None,
+            legal_representative: rep.map(|r| r.0.to_string()),
+            legal_representative_id_enc: rep.map(|r| r.1.to_string()),
+        };
+        let a = entry(
+            2,
+            7,
+            Some(("张三", "bm9uY2UrY2lwaGVy")),
+            "通化市监罚〔2026〕2号".into(),
+        );
+        let b = entry(1, 7, None, "".into());
+        let c = entry(3, 8, Some(("", "x")), "D-3".into());
+        for e in [a.clone(), b.clone(), c.clone()] {
+            es.keep(e);
+        }
+        let got = |es: &Entries, sid| format!("{:?}", es.in_force(sid, day));
+        assert_eq!(got(&es, 7), format!("{:?}", vec![b.clone(), a.clone()]));
+        assert_eq!(got(&es, 8), format!("{:?}", vec![c.clone()]));
+        assert_eq!(std::mem::size_of::<CompactEntry>(), 48);
+        es.forget(1);
+        assert_eq!(got(&es, 7), format!("{:?}", vec![a.clone()]));
+        es.forget(2);
+        assert!(!es.by_subject.contains_key(&7));
+        // A document number longer than a u16 length: not kept, its subject marked.
+        es.keep(entry(4, 9, None, "号".repeat(30_000)));
+        assert!(es.in_force(9, day).is_empty());
+        assert!(es.unkept.contains(&9));
+        assert_eq!(got(&es, 8), format!("{:?}", vec![c]));
+    }
 }
