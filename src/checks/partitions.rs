@@ -150,7 +150,17 @@ fn month_of(name: &str) -> Option<NaiveDate> {
 
 /// Records the id range of every month partition that ended more than [`SETTLE`] before `now`
 /// and has no row in `credit_check_id_ranges` yet (one `min`/`max` over its primary key each).
+/// `now` is also bounded by the database's clock: an instance whose clock runs far ahead must not
+/// record a month that is still open (its reads would then all take the slow path).
 fn record_ranges(c: &mut PgConnection, now: NaiveDateTime) -> QueryResult<()> {
+    #[derive(QueryableByName)]
+    struct Now {
+        #[diesel(sql_type = Timestamp)]
+        t: NaiveDateTime,
+    }
+    let db_now: Now =
+        diesel::sql_query("SELECT (now() AT TIME ZONE 'UTC')::timestamp AS t").get_result(c)?;
+    let now = now.min(db_now.t);
     let names: Vec<PartName> = diesel::sql_query(
         "SELECT c.relname::text AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
          WHERE i.inhparent = 'credit_checks'::regclass AND c.relname::text NOT IN \
