@@ -44,6 +44,8 @@ pub const MAX_STALENESS: Duration = Duration::from_secs(1);
 pub const POLL_EVERY: Duration = Duration::from_millis(200);
 /// Subjects read per query when loading.
 const SUBJECT_PAGE: i64 = 50_000;
+/// List entries read per query when loading.
+const ENTRY_PAGE: i64 = 20_000;
 /// Change rows read per query.
 const CHANGE_PAGE: i64 = 50_000;
 /// Change rows kept for instances that lag (older ones are pruned; a lagging instance reloads).
@@ -134,7 +136,9 @@ impl Subjects {
         }
     }
 
-    fn insert(&mut self, s: SubjectLite) {
+    /// Keeps `s`. `reuse_name`: look the key up first, to reuse the name's bytes when it did not
+    /// change (a full load, where every key is new, skips that).
+    fn insert(&mut self, s: SubjectLite, reuse_name: bool) {
         let Some(kind) = SubjectType::parse(&s.kind) else {
             return;
         };
@@ -157,7 +161,11 @@ impl Subjects {
             },
         };
         // The name's bytes are reused when it did not change.
-        let previous = self.get(&s.lookup_key).copied();
+        let previous = if reuse_name {
+            self.get(&s.lookup_key).copied()
+        } else {
+            None
+        };
         let (name_at, name_len) = match previous {
             Some(p) if self.facts(&p).name == s.name => (p.name_at, p.name_len),
             _ => {
@@ -201,12 +209,14 @@ impl Subjects {
     }
 }
 
-/// A list entry as the index keeps it: [`EntryLite`] with its list type, status and source
-/// interned (indexes into [`Index::words`]) and its other strings boxed (about 100 bytes plus its
-/// document number, representative's name and encrypted number, against about 450 before).
+/// A list entry as the index keeps it: 48 bytes, no allocation of its own. Its list type, status
+/// and source are interned ([`Index::words`]); its document number, representative's name and
+/// encrypted ID number are runs of [`Index::texts`]; its subject is the key it is kept under.
+/// (Before issue 25's second round: about 112 bytes and three allocations, in a vector of at least
+/// four per subject.)
+#[derive(Clone, Copy)]
 struct CompactEntry {
     id: i32,
-    subject_id: i32,
     department_id: i32,
     scope_item_id: i32,
     scope_item_version: i32,
@@ -214,58 +224,85 @@ struct CompactEntry {
     valid_from: NaiveDate,
     valid_until: NaiveDate,
     removal_date: Option<NaiveDate>,
-    list_type: u32,
-    status: u32,
-    source: u32,
+    /// The texts' place in [`Index::texts`]: the document number, then the representative's name,
+    /// then the encrypted number; a length of [`ABSENT`] is `None` (no bytes).
+    text_at: u32,
+    document_len: u16,
+    representative_len: u16,
+    representative_id_len: u16,
+    list_type: u8,
+    status: u8,
+    source: u8,
     objection_open: bool,
-    document_number: Box<str>,
-    legal_representative: Option<Box<str>>,
-    legal_representative_id_enc: Option<Box<str>>,
 }
+
+/// The length of a text that is absent (`None`).
+const ABSENT: u16 = u16::MAX;
 
 /// Short strings of a few distinct values (list types, statuses, sources), kept once.
 #[derive(Default)]
 struct Words {
     words: Vec<Box<str>>,
-    ids: HashMap<Box<str>, u32>,
+    ids: HashMap<Box<str>, u8>,
 }
 
 impl Words {
-    fn id(&mut self, w: &str) -> u32 {
+    /// The word's number; `None` past 256 distinct words (the columns hold a handful each).
+    fn id(&mut self, w: &str) -> Option<u8> {
         if let Some(i) = self.ids.get(w) {
-            return *i;
+            return Some(*i);
         }
-        let i = self.words.len() as u32;
+        let i = u8::try_from(self.words.len()).ok()?;
         self.words.push(w.into());
         self.ids.insert(w.into(), i);
-        i
+        Some(i)
     }
 
-    fn word(&self, i: u32) -> &str {
+    fn word(&self, i: u8) -> &str {
         &self.words[i as usize]
     }
+}
+
+/// The list entries that can still be in force (see [`CompactEntry`]).
+struct Entries {
+    /// Subject id → its entries, ordered by id (a slice of its exact length: most subjects have
+    /// one entry).
+    by_subject: HashMap<i32, Box<[CompactEntry]>>,
+    /// Entry id → its subject.
+    entry_subject: HashMap<i32, i32>,
+    words: Words,
+    /// The entries' texts, end to end (a changed entry's are appended; the old bytes stay until
+    /// the next full load).
+    texts: String,
+    /// Subjects whose entries the index could not keep (a text longer than 65,534 bytes, more
+    /// than 256 distinct statuses): checks of these fall back to the database.
+    unkept: BTreeSet<i32>,
+    /// Entries whose validity ended before this day are not kept.
+    kept_from: NaiveDate,
 }
 
 struct Index {
     cursor: i64,
     subjects: Subjects,
-    /// Subject id → its entries that can still be in force, ordered by id.
-    entries: HashMap<i32, Vec<CompactEntry>>,
-    words: Words,
-    entry_subject: HashMap<i32, i32>,
+    entries: Entries,
     /// Subject id → its commitment letters with breaches (only subjects that have any).
     commitments: HashMap<i32, Vec<CommitmentSummary>>,
     catalogue: Catalogue,
-    /// Entries whose validity ended before this day are not kept.
-    kept_from: NaiveDate,
     /// When the last complete poll started, and the local commit count it had seen.
     polled_at: Instant,
     epoch: u64,
 }
 
-impl Index {
-    fn cache_subject(&mut self, s: SubjectLite) {
-        self.subjects.insert(s);
+impl Entries {
+    fn new(kept_from: NaiveDate) -> Entries {
+        Entries {
+            by_subject: HashMap::new(),
+            entry_subject: HashMap::new(),
+            words: Words::default(),
+            texts: String::new(),
+            unkept: BTreeSet::new(),
+            kept_from,
+        }
     }
 
     fn keeps(&self, e: &EntryLite) -> bool {
@@ -274,25 +311,71 @@ impl Index {
             && e.removal_date.is_none_or(|d| d >= self.kept_from)
     }
 
-    fn forget_entry(&mut self, entry_id: i32) {
+    fn forget(&mut self, entry_id: i32) {
         if let Some(sid) = self.entry_subject.remove(&entry_id) {
-            if let Some(list) = self.entries.get_mut(&sid) {
-                list.retain(|e| e.id != entry_id);
-                if list.is_empty() {
-                    self.entries.remove(&sid);
+            if let Some(list) = self.by_subject.remove(&sid) {
+                let kept: Box<[CompactEntry]> =
+                    list.iter().filter(|e| e.id != entry_id).copied().collect();
+                if !kept.is_empty() {
+                    self.by_subject.insert(sid, kept);
                 }
             }
         }
     }
 
-    fn keep_entry(&mut self, e: EntryLite) {
+    fn keep(&mut self, e: EntryLite) {
         if !self.keeps(&e) {
             return;
         }
+        let Some(compact) = self.compact(&e) else {
+            tracing::warn!(
+                entry = e.id,
+                "a list entry does not fit the check index; its subject is checked from the database"
+            );
+            self.unkept.insert(e.subject_id);
+            return;
+        };
         self.entry_subject.insert(e.id, e.subject_id);
-        let e = CompactEntry {
+        let list = self.by_subject.remove(&e.subject_id).unwrap_or_default();
+        let at = list.partition_point(|x| x.id < e.id);
+        let mut grown = Vec::with_capacity(list.len() + 1);
+        grown.extend_from_slice(&list[..at]);
+        grown.push(compact);
+        grown.extend_from_slice(&list[at..]);
+        self.by_subject
+            .insert(e.subject_id, grown.into_boxed_slice());
+    }
+
+    fn compact(&mut self, e: &EntryLite) -> Option<CompactEntry> {
+        let len = |t: &str| u16::try_from(t.len()).ok().filter(|l| *l != ABSENT);
+        let document_len = len(&e.document_number)?;
+        let opt_len = |t: &Option<String>| match t {
+            None => Some(ABSENT),
+            Some(t) => len(t),
+        };
+        let representative_len = opt_len(&e.legal_representative)?;
+        let representative_id_len = opt_len(&e.legal_representative_id_enc)?;
+        let (list_type, status, source) = (
+            self.words.id(&e.list_type)?,
+            self.words.id(&e.status)?,
+            self.words.id(&e.source)?,
+        );
+        let text_at = u32::try_from(self.texts.len()).ok()?;
+        let added = e.document_number.len()
+            + e.legal_representative.as_ref().map_or(0, String::len)
+            + e.legal_representative_id_enc
+                .as_ref()
+                .map_or(0, String::len);
+        u32::try_from(self.texts.len() + added).ok()?;
+        self.texts.push_str(&e.document_number);
+        for t in [&e.legal_representative, &e.legal_representative_id_enc]
+            .into_iter()
+            .flatten()
+        {
+            self.texts.push_str(t);
+        }
+        Some(CompactEntry {
             id: e.id,
-            subject_id: e.subject_id,
             department_id: e.department_id,
             scope_item_id: e.scope_item_id,
             scope_item_version: e.scope_item_version,
@@ -300,25 +383,40 @@ impl Index {
             valid_from: e.valid_from,
             valid_until: e.valid_until,
             removal_date: e.removal_date,
-            list_type: self.words.id(&e.list_type),
-            status: self.words.id(&e.status),
-            source: self.words.id(&e.source),
+            text_at,
+            document_len,
+            representative_len,
+            representative_id_len,
+            list_type,
+            status,
+            source,
             objection_open: e.objection_open,
-            document_number: e.document_number.into_boxed_str(),
-            legal_representative: e.legal_representative.map(String::into_boxed_str),
-            legal_representative_id_enc: e.legal_representative_id_enc.map(String::into_boxed_str),
+        })
+    }
+
+    /// An entry's document number, representative's name and encrypted number.
+    fn texts_of(&self, e: &CompactEntry) -> (&str, Option<&str>, Option<&str>) {
+        let mut at = e.text_at as usize;
+        let mut next = |len: u16| {
+            if len == ABSENT {
+                return None;
+            }
+            let t = &self.texts[at..at + len as usize];
+            at += len as usize;
+            Some(t)
         };
-        let list = self.entries.entry(e.subject_id).or_default();
-        let at = list.partition_point(|x| x.id < e.id);
-        list.insert(at, e);
+        let document = next(e.document_len).unwrap_or_default();
+        let representative = next(e.representative_len);
+        let representative_id = next(e.representative_id_len);
+        (document, representative, representative_id)
     }
 
     /// The subject's entries in force on `day`, as the answer reads them.
     fn in_force(&self, subject_id: i32, day: NaiveDate) -> Vec<EntryLite> {
-        self.entries
+        self.by_subject
             .get(&subject_id)
             .into_iter()
-            .flatten()
+            .flat_map(|list| list.iter())
             .filter(|e| {
                 crate::entries::in_force(
                     self.words.word(e.status),
@@ -328,26 +426,26 @@ impl Index {
                     day,
                 )
             })
-            .map(|e| EntryLite {
-                id: e.id,
-                subject_id: e.subject_id,
-                list_type: self.words.word(e.list_type).to_string(),
-                status: self.words.word(e.status).to_string(),
-                department_id: e.department_id,
-                scope_item_id: e.scope_item_id,
-                scope_item_version: e.scope_item_version,
-                document_number: e.document_number.to_string(),
-                determination_date: e.determination_date,
-                valid_from: e.valid_from,
-                valid_until: e.valid_until,
-                source: self.words.word(e.source).to_string(),
-                objection_open: e.objection_open,
-                removal_date: e.removal_date,
-                legal_representative: e.legal_representative.as_deref().map(str::to_string),
-                legal_representative_id_enc: e
-                    .legal_representative_id_enc
-                    .as_deref()
-                    .map(str::to_string),
+            .map(|e| {
+                let (document, representative, representative_id) = self.texts_of(e);
+                EntryLite {
+                    id: e.id,
+                    subject_id,
+                    list_type: self.words.word(e.list_type).to_string(),
+                    status: self.words.word(e.status).to_string(),
+                    department_id: e.department_id,
+                    scope_item_id: e.scope_item_id,
+                    scope_item_version: e.scope_item_version,
+                    document_number: document.to_string(),
+                    determination_date: e.determination_date,
+                    valid_from: e.valid_from,
+                    valid_until: e.valid_until,
+                    source: self.words.word(e.source).to_string(),
+                    objection_open: e.objection_open,
+                    removal_date: e.removal_date,
+                    legal_representative: representative.map(str::to_string),
+                    legal_representative_id_enc: representative_id.map(str::to_string),
+                }
             })
             .collect()
     }
@@ -401,17 +499,25 @@ impl CheckIndex {
             self.wake();
             return None;
         };
-        self.answered.fetch_add(n, Ordering::Relaxed);
         if let Err(e) = ix.catalogue.require_active_field(ask.field) {
+            self.answered.fetch_add(n, Ordering::Relaxed);
             return Some(Err(e));
         }
+        let unkept = |id: i32| !ix.entries.unkept.is_empty() && ix.entries.unkept.contains(&id);
+        let decline = || {
+            self.declined.fetch_add(n, Ordering::Relaxed);
+            None
+        };
         let mut out = Vec::with_capacity(codes.len());
         for code in codes {
             let key = lookup_key(code, pii);
             let subject = ix.subjects.get(key.as_str());
+            if subject.is_some_and(|s| unkept(s.id)) {
+                return decline();
+            }
             let facts = subject.map(|s| ix.subjects.facts(s));
             let owned = subject
-                .map(|s| ix.in_force(s.id, ask.today))
+                .map(|s| ix.entries.in_force(s.id, ask.today))
                 .unwrap_or_default();
             let list: Vec<&EntryLite> = owned.iter().collect();
             let shown = subject
@@ -421,17 +527,23 @@ impl CheckIndex {
             let related = match subject {
                 Some(_) => super::legal_reps(pii, &list)
                     .into_iter()
-                    .filter_map(|rep| {
-                        let owned = ix
-                            .subjects
-                            .get(rep.key.as_str())
-                            .map(|p| ix.in_force(p.id, ask.today))
+                    .map(|rep| {
+                        let person = ix.subjects.get(rep.key.as_str());
+                        if person.is_some_and(|p| unkept(p.id)) {
+                            return Err(());
+                        }
+                        let owned = person
+                            .map(|p| ix.entries.in_force(p.id, ask.today))
                             .unwrap_or_default();
                         let black: Vec<&EntryLite> = owned.iter().collect();
-                        super::related_party(rep, &black, &ix.catalogue, ask)
+                        Ok(super::related_party(rep, &black, &ix.catalogue, ask))
                     })
-                    .collect(),
-                None => vec![],
+                    .filter_map(Result::transpose)
+                    .collect::<Result<Vec<_>, ()>>(),
+                None => Ok(vec![]),
+            };
+            let Ok(related) = related else {
+                return decline();
             };
             let around = super::Around {
                 commitments: shown,
@@ -439,9 +551,13 @@ impl CheckIndex {
             };
             match answer_for(code, key, facts, &list, around, &ix.catalogue, ask) {
                 Ok(ev) => out.push(ev),
-                Err(e) => return Some(Err(e)),
+                Err(e) => {
+                    self.answered.fetch_add(n, Ordering::Relaxed);
+                    return Some(Err(e));
+                }
             }
         }
+        self.answered.fetch_add(n, Ordering::Relaxed);
         Some(Ok(out))
     }
 
@@ -470,7 +586,7 @@ impl CheckIndex {
     }
 
     /// Catches up with every committed change (or loads everything the first time).
-    fn poll(&self, conn: &mut DbConnection) -> Result<(), ApiError> {
+    fn poll(&self, conn: &mut DbConnection, manager: &ConnectionManager) -> Result<(), ApiError> {
         loop {
             let started = Instant::now();
             let epoch = db::local_commits();
@@ -481,7 +597,7 @@ impl CheckIndex {
                 .as_ref()
                 .map(|ix| ix.cursor);
             let Some(cursor) = cursor else {
-                return self.reload(conn, started, epoch);
+                return self.reload(conn, manager, started, epoch);
             };
             let changes: Vec<(i64, String, i64)> = check_changes::table
                 .filter(check_changes::id.gt(cursor))
@@ -497,7 +613,7 @@ impl CheckIndex {
                         .count()
                         .get_result(conn)?;
                     if kept == 0 {
-                        return self.reload(conn, started, epoch);
+                        return self.reload(conn, manager, started, epoch);
                     }
                 }
             }
@@ -570,13 +686,13 @@ impl CheckIndex {
                 continue;
             };
             for id in &entry_ids {
-                ix.forget_entry(*id);
+                ix.entries.forget(*id);
             }
             for e in entries {
-                ix.keep_entry(e);
+                ix.entries.keep(e);
             }
             for s in subjects_changed {
-                ix.cache_subject(s);
+                ix.subjects.insert(s, true);
             }
             for sid in &committed {
                 match letters.remove(sid) {
@@ -598,11 +714,13 @@ impl CheckIndex {
         }
     }
 
-    /// Loads everything. The cursor is read first: a change committed while loading is applied
-    /// again by the next poll (reloading a row is idempotent).
+    /// Loads everything: the subjects on this thread while a second connection reads the entries
+    /// (the two halves of the load take about as long). The cursor is read first: a change
+    /// committed while loading is applied again by the next poll (reloading a row is idempotent).
     fn reload(
         &self,
         conn: &mut DbConnection,
+        manager: &ConnectionManager,
         started: Instant,
         epoch: u64,
     ) -> Result<(), ApiError> {
@@ -610,48 +728,34 @@ impl CheckIndex {
             .select(diesel::dsl::max(check_changes::id))
             .first(conn)?;
         let kept_from = crate::entries::today().pred_opt().unwrap_or(NaiveDate::MIN);
+        let catalogue = Catalogue::load_all(conn)?;
+        let (subjects, entries) = std::thread::scope(|scope| {
+            let loader = std::thread::Builder::new()
+                .name("check-index-load".into())
+                .spawn_scoped(scope, || {
+                    let mut c = manager.connect().map_err(|e| {
+                        ApiError::internal(format!("the check index cannot connect: {e}"))
+                    })?;
+                    load_entries(&mut c, kept_from)
+                });
+            let subjects = load_subjects(conn);
+            let entries = match loader {
+                Ok(h) => h
+                    .join()
+                    .unwrap_or_else(|_| Err(ApiError::internal("check index loader panicked"))),
+                Err(_) => load_entries(conn, kept_from),
+            };
+            Ok::<_, ApiError>((subjects?, entries?))
+        })?;
         let mut ix = Index {
             cursor: cursor.unwrap_or(0),
-            subjects: Subjects::default(),
-            entries: HashMap::new(),
-            words: Words::default(),
-            entry_subject: HashMap::new(),
+            subjects,
+            entries,
             commitments: HashMap::new(),
-            catalogue: Catalogue::load_all(conn)?,
-            kept_from,
+            catalogue,
             polled_at: started,
             epoch,
         };
-        // In pages by id, so the rows in flight stay small next to the index.
-        let mut after = 0;
-        loop {
-            let page: Vec<SubjectLite> = subjects::table
-                .filter(subjects::id.gt(after))
-                .order(subjects::id)
-                .limit(SUBJECT_PAGE)
-                .select(SubjectLite::as_select())
-                .load(conn)?;
-            let Some(last) = page.last() else {
-                break;
-            };
-            after = last.id;
-            let full = page.len() as i64 == SUBJECT_PAGE;
-            for s in page {
-                ix.cache_subject(s);
-            }
-            if !full {
-                break;
-            }
-        }
-        let entries: Vec<EntryLite> = list_entries::table
-            .filter(list_entries::status.ne("draft"))
-            .filter(list_entries::valid_until.ge(kept_from))
-            .order(list_entries::id)
-            .select(EntryLite::as_select())
-            .load(conn)?;
-        for e in entries {
-            ix.keep_entry(e);
-        }
         let committed: Vec<i32> = commitments::table
             .select(commitments::subject_id)
             .distinct()
@@ -662,15 +766,85 @@ impl CheckIndex {
         }
         tracing::info!(
             subjects = ix.subjects.len(),
-            entries = ix.entry_subject.len(),
+            entries = ix.entries.entry_subject.len(),
             millis = started.elapsed().as_millis() as u64,
             "credit-check index loaded"
         );
-        *self
+        let old = self
             .index
             .write()
-            .map_err(|_| ApiError::internal("check index lock poisoned"))? = Some(ix);
+            .map_err(|_| ApiError::internal("check index lock poisoned"))?
+            .replace(ix);
+        drop(old);
+        release_freed_memory();
         Ok(())
+    }
+}
+
+/// Every subject, in pages by id (so the rows in flight stay small next to the index).
+fn load_subjects(conn: &mut DbConnection) -> Result<Subjects, ApiError> {
+    let mut out = Subjects::default();
+    let mut after = 0;
+    loop {
+        let page: Vec<SubjectLite> = subjects::table
+            .filter(subjects::id.gt(after))
+            .order(subjects::id)
+            .limit(SUBJECT_PAGE)
+            .select(SubjectLite::as_select())
+            .load(conn)?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = last.id;
+        let full = page.len() as i64 == SUBJECT_PAGE;
+        for s in page {
+            out.insert(s, false);
+        }
+        if !full {
+            break;
+        }
+    }
+    out.names.shrink_to_fit();
+    Ok(out)
+}
+
+/// The entries that can be in force from `kept_from` on, in pages by id.
+fn load_entries(conn: &mut DbConnection, kept_from: NaiveDate) -> Result<Entries, ApiError> {
+    let mut out = Entries::new(kept_from);
+    let mut after = 0;
+    loop {
+        let page: Vec<EntryLite> = list_entries::table
+            .filter(list_entries::id.gt(after))
+            .filter(list_entries::status.ne("draft"))
+            .filter(list_entries::valid_until.ge(kept_from))
+            .order(list_entries::id)
+            .limit(ENTRY_PAGE)
+            .select(EntryLite::as_select())
+            .load(conn)?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = last.id;
+        let full = page.len() as i64 == ENTRY_PAGE;
+        for e in page {
+            out.keep(e);
+        }
+        if !full {
+            break;
+        }
+    }
+    out.texts.shrink_to_fit();
+    Ok(out)
+}
+
+/// Hands the memory freed by a load (its pages of rows, a replaced index) back to the system:
+/// glibc keeps freed memory of a thread's arena for reuse, and a full load frees hundreds of
+/// megabytes the running server never needs again.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory of the allocator's own arenas.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -699,7 +873,7 @@ fn refresher(index: Weak<CheckIndex>, manager: ConnectionManager) {
                 .ok();
         }
         if let Some(c) = conn.as_mut() {
-            match ix.poll(c) {
+            match ix.poll(c, &manager) {
                 Err(e) => {
                     tracing::warn!(error = %e, "check index refresh failed; checks use the database");
                     conn = None;
@@ -750,14 +924,12 @@ mod tests {
             code_flagged: id == 2,
         };
         let digest = "id:".to_string() + &"ab".repeat(32);
-        s.insert(lite(
-            1,
-            "91220502MA0000001X",
-            "通化市甲公司",
-            Some("220502"),
-        ));
-        s.insert(lite(2, &digest, "张三", None));
-        s.insert(lite(3, "legacy-key", "乙", Some("220502")));
+        s.insert(
+            lite(1, "91220502MA0000001X", "通化市甲公司", Some("220502")),
+            true,
+        );
+        s.insert(lite(2, &digest, "张三", None), true);
+        s.insert(lite(3, "legacy-key", "乙", Some("220502")), true);
         assert_eq!(s.len(), 3);
         let f = s.facts(s.get("91220502MA0000001X").unwrap());
         assert_eq!(
@@ -772,25 +944,69 @@ mod tests {
         assert_eq!(s.facts(s.get("legacy-key").unwrap()).name, "乙");
         assert!(s.get("91220502MA0000002X").is_none());
         let before = s.names.len();
-        s.insert(lite(
-            1,
-            "91220502MA0000001X",
-            "通化市甲公司",
-            Some("220503"),
-        ));
+        s.insert(
+            lite(1, "91220502MA0000001X", "通化市甲公司", Some("220503")),
+            true,
+        );
         assert_eq!(
             s.names.len(),
             before,
             "an unchanged name is not appended again"
         );
-        s.insert(lite(
-            1,
-            "91220502MA0000001X",
-            "通化市丙公司",
-            Some("220503"),
-        ));
+        s.insert(
+            lite(1, "91220502MA0000001X", "通化市丙公司", Some("220503")),
+            true,
+        );
         let f = s.facts(s.get("91220502MA0000001X").unwrap());
         assert_eq!((f.name, f.region_code), ("通化市丙公司", Some("220503")));
         assert_eq!(s.regions.len(), 2);
+    }
+
+    #[test]
+    fn entries_read_back_whole_and_one_that_does_not_fit_leaves_its_subject_to_the_database() {
+        let day = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+        let mut es = Entries::new(day);
+        let entry = |id, subject_id, rep: Option<(&str, &str)>, doc: String| EntryLite {
+            id,
+            subject_id,
+            list_type: "black".into(),
+            status: "published".into(),
+            department_id: 3,
+            scope_item_id: 4,
+            scope_item_version: 5,
+            document_number: doc,
+            determination_date: day - chrono::Duration::days(30),
+            valid_from: day - chrono::Duration::days(10),
+            valid_until: day + chrono::Duration::days(300),
+            source: "manual".into(),
+            objection_open: id == 2,
+            removal_date: None,
+            legal_representative: rep.map(|r| r.0.to_string()),
+            legal_representative_id_enc: rep.map(|r| r.1.to_string()),
+        };
+        let a = entry(
+            2,
+            7,
+            Some(("张三", "bm9uY2UrY2lwaGVy")),
+            "通化市监罚〔2026〕2号".into(),
+        );
+        let b = entry(1, 7, None, "".into());
+        let c = entry(3, 8, Some(("", "x")), "D-3".into());
+        for e in [a.clone(), b.clone(), c.clone()] {
+            es.keep(e);
+        }
+        let got = |es: &Entries, sid| format!("{:?}", es.in_force(sid, day));
+        assert_eq!(got(&es, 7), format!("{:?}", vec![b.clone(), a.clone()]));
+        assert_eq!(got(&es, 8), format!("{:?}", vec![c.clone()]));
+        assert_eq!(std::mem::size_of::<CompactEntry>(), 48);
+        es.forget(1);
+        assert_eq!(got(&es, 7), format!("{:?}", vec![a.clone()]));
+        es.forget(2);
+        assert!(!es.by_subject.contains_key(&7));
+        // A document number longer than a u16 length: not kept, its subject marked.
+        es.keep(entry(4, 9, None, "号".repeat(30_000)));
+        assert!(es.in_force(9, day).is_empty());
+        assert!(es.unkept.contains(&9));
+        assert_eq!(got(&es, 8), format!("{:?}", vec![c]));
     }
 }

@@ -294,12 +294,28 @@ pub fn load_receipt(
     id: i32,
 ) -> Result<ReceiptRow, ApiError> {
     let conn = settled.conn();
-    let r: ReceiptRow = credit_checks::table
-        .find(id)
-        .select(ReceiptRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| ApiError::not_found("credit check"))?;
+    // On PostgreSQL, first only the months that can hold the id (see `partitions::id_window`),
+    // then, if it is not there, every partition: the answer is exact either way.
+    let mut found = None;
+    if let Some((from, until)) = super::partitions::id_window(conn, id)? {
+        let mut q = credit_checks::table
+            .filter(credit_checks::id.eq(id))
+            .filter(credit_checks::checked_at.ge(from))
+            .into_boxed();
+        if let Some(until) = until {
+            q = q.filter(credit_checks::checked_at.lt(until));
+        }
+        found = q.select(ReceiptRow::as_select()).first(conn).optional()?;
+    }
+    let found = match found {
+        Some(r) => Some(r),
+        None => credit_checks::table
+            .find(id)
+            .select(ReceiptRow::as_select())
+            .first(conn)
+            .optional()?,
+    };
+    let r: ReceiptRow = found.ok_or_else(|| ApiError::not_found("credit check"))?;
     if !may_read(user, &r) {
         // Someone else's check: indistinguishable from a missing one.
         return Err(ApiError::not_found("credit check"));

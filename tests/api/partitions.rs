@@ -263,6 +263,16 @@ async fn partitions_are_created_ahead_across_a_years_end() {
         for n in &created {
             assert!(names.contains(n), "{names:?}");
         }
+        // A clock that far ahead does not record the id range of a month that is still open
+        // (the database's clock bounds it): nothing is recorded from this month on.
+        let recorded = diesel::sql_query(
+            "SELECT count(*)::int AS n FROM credit_check_id_ranges WHERE month >= $1",
+        )
+        .bind::<diesel::sql_types::Date, _>(first_of(Utc::now().date_naive()))
+        .get_result::<N>(&mut *app.conn())
+        .unwrap()
+        .n;
+        assert_eq!(recorded, 0);
     } else {
         assert!(created.is_empty());
         let tables: Vec<Name> = diesel::sql_query(
@@ -278,4 +288,167 @@ async fn partitions_are_created_ahead_across_a_years_end() {
     }
     let again = partitions::ensure(&mut app.conn(), at.and_hms_opt(0, 0, 0).unwrap()).unwrap();
     assert!(again.is_empty(), "{again:?}");
+}
+
+/// A read by id looks only at the months that can hold the id (PostgreSQL: the ended months' id
+/// ranges recorded by partition maintenance), and stays exact across a month's boundary, where ids
+/// are not in `checked_at` order across instances, and for a receipt that reached an ended month
+/// after its range was recorded. On SQLite (one table) the same reads answer the same.
+#[tokio::test]
+async fn a_receipt_read_by_id_is_found_in_its_month_across_a_months_boundary() {
+    let app = spawn_app().await;
+    let approver = app
+        .account("approver", Role::ApprovalSystem, None, None)
+        .await;
+    let admin = app.admin().await;
+    let this_month = first_of(Utc::now().date_naive());
+    let m1 = first_of(this_month - Duration::days(1));
+    let m2 = first_of(m1 - Duration::days(1));
+    let m3 = first_of(m2 - Duration::days(1));
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let id = check(&app, &approver.token, &uscc(710 + i)).await;
+        read_back(&app, &approver.token, id).await;
+        ids.push(id);
+    }
+    let [a, b, c, d, e] = ids[..] else {
+        unreachable!()
+    };
+    // `b` was checked on an instance whose clock had passed into `m1`, `c` just before midnight
+    // on another: `c` has the larger id and the earlier month.
+    let at = |day: NaiveDate, h, m, s| day.and_hms_opt(h, m, s).unwrap();
+    let times = [
+        (a, at(m3 + Duration::days(9), 9, 0, 0)),
+        (b, at(m1, 0, 0, 1)),
+        (c, at(m1 - Duration::days(1), 23, 59, 59)),
+        (d, at(m1 + Duration::days(14), 10, 0, 0)),
+    ];
+    for (id, t) in times {
+        let n = diesel::sql_query("UPDATE credit_checks SET checked_at = $1 WHERE id = $2")
+            .bind::<diesel::sql_types::Timestamp, _>(t)
+            .bind::<Integer, _>(id as i32)
+            .execute(&mut *app.conn())
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+    // The months' partitions as an instance three months ago created them, then today's
+    // maintenance, which records the ended months' id ranges.
+    partitions::ensure(&mut app.conn(), at(m3, 0, 0, 0)).unwrap();
+    partitions::ensure(&mut app.conn(), Utc::now().naive_utc()).unwrap();
+
+    if is_postgres() {
+        #[derive(QueryableByName, Debug, PartialEq)]
+        struct R {
+            #[diesel(sql_type = diesel::sql_types::Date)]
+            month: NaiveDate,
+            #[diesel(sql_type = Integer)]
+            min_id: i32,
+            #[diesel(sql_type = Integer)]
+            max_id: i32,
+        }
+        let ranges: Vec<R> = diesel::sql_query(
+            "SELECT month, min_id, max_id FROM credit_check_id_ranges ORDER BY month",
+        )
+        .load(&mut *app.conn())
+        .unwrap();
+        let r = |month, lo: i64, hi: i64| R {
+            month,
+            min_id: lo as i32,
+            max_id: hi as i32,
+        };
+        assert_eq!(ranges, vec![r(m3, a, a), r(m2, c, c), r(m1, b, d)]);
+        assert_eq!(partition_of(&app, a), partition_name(m3));
+        assert_eq!(partition_of(&app, c), partition_name(m2));
+        assert_eq!(partition_of(&app, b), partition_name(m1));
+        // Each receipt's time is inside its id's window; `a`'s window leaves out the current
+        // month (and the months ahead).
+        for (id, t) in times.into_iter().chain([(e, Utc::now().naive_utc())]) {
+            let (from, until) = partitions::id_window(&mut app.conn(), id as i32)
+                .unwrap()
+                .unwrap_or_else(|| panic!("receipt {id} has a window"));
+            assert!(
+                from <= t && until.is_none_or(|u| t < u),
+                "{id} at {t}: {from}..{until:?}"
+            );
+        }
+        let (from, until) = partitions::id_window(&mut app.conn(), a as i32)
+            .unwrap()
+            .unwrap();
+        assert_eq!(until, Some(at(m1, 0, 0, 0)));
+        // The planner reads only the window's months: the current month's partition is not in
+        // the plan of `a`'s read.
+        #[derive(QueryableByName)]
+        struct Plan {
+            #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+            line: String,
+        }
+        let plan: Vec<Plan> = diesel::sql_query(format!(
+            "EXPLAIN SELECT * FROM credit_checks WHERE id = {a} \
+             AND checked_at >= '{from}' AND checked_at < '{}'",
+            until.unwrap()
+        ))
+        .load(&mut *app.conn())
+        .unwrap();
+        let plan: String = plan.into_iter().map(|p| p.line + "\n").collect();
+        assert!(plan.contains(&partition_name(m3)), "{plan}");
+        assert!(!plan.contains(&partition_name(this_month)), "{plan}");
+    } else {
+        assert!(partitions::id_window(&mut app.conn(), a as i32)
+            .unwrap()
+            .is_none());
+    }
+
+    // Each receipt read by id is its own (the subject checked tells them apart).
+    let read = |id: i64, code: String| {
+        let (app, token) = (&app, admin.token.clone());
+        async move {
+            let res = app
+                .get(&format!("/api/v1/credit-checks/{id}"), &token)
+                .await;
+            assert_eq!(res.status(), StatusCode::OK, "receipt {id}");
+            let v: Value = res.json().await.unwrap();
+            assert_eq!(v["check_id"], id, "{v}");
+            assert!(v.to_string().contains(&code), "receipt {id} of {code}: {v}");
+        }
+    };
+    for (i, id) in ids.iter().enumerate() {
+        read(*id, uscc(710 + i as u32)).await;
+    }
+    // The list reads the column: each receipt in its month.
+    for (i, (id, t)) in times.into_iter().enumerate() {
+        let h = history(&app, &admin.token, &uscc(710 + i as u32)).await;
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert_eq!(h[0].0, id);
+        assert!(
+            h[0].1
+                .starts_with(&t.format("%Y-%m-%dT%H:%M:%S").to_string()),
+            "receipt {id}: {h:?}, expected {t}"
+        );
+    }
+
+    // A receipt that reaches an ended month after its range was recorded is outside its id's
+    // window, and is still found (the read then probes every month).
+    let late = check(&app, &approver.token, &uscc(720)).await;
+    read_back(&app, &approver.token, late).await;
+    let t = at(m3 + Duration::days(20), 12, 0, 0);
+    diesel::sql_query("UPDATE credit_checks SET checked_at = $1 WHERE id = $2")
+        .bind::<diesel::sql_types::Timestamp, _>(t)
+        .bind::<Integer, _>(late as i32)
+        .execute(&mut *app.conn())
+        .unwrap();
+    if is_postgres() {
+        assert_eq!(partition_of(&app, late), partition_name(m3));
+        let (from, _) = partitions::id_window(&mut app.conn(), late as i32)
+            .unwrap()
+            .unwrap();
+        assert!(t < from, "the late receipt is outside its window");
+    }
+    read(late, uscc(720)).await;
+    // Unknown ids, above and inside the recorded ranges, are still 404.
+    for id in [late + 1000, 0] {
+        let res = app
+            .get(&format!("/api/v1/credit-checks/{id}"), &admin.token)
+            .await;
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+    }
 }
