@@ -5,7 +5,6 @@
 
 use std::sync::atomic::AtomicU64;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use serde_json::Value;
@@ -65,31 +64,28 @@ pub static RECEIPTS: AtomicU64 = AtomicU64::new(0);
 
 /// Takes what else is queued behind `first`, up to [`MAX_GROUP`] receipts: one group commit.
 pub fn gather(first: Job, rx: &mpsc::Receiver<Job>) -> Vec<Job> {
-    gather_up_to(first, rx, MAX_GROUP, |j| j.rows.len(), Duration::ZERO)
+    gather_up_to(first, rx, MAX_GROUP, |j| j.rows.len())
 }
 
-/// Takes what else is queued behind `first`, until the jobs taken hold `max` items (`size` of
-/// each job), waiting up to `linger` for more (zero: only what is already queued): the group a
-/// writer or the signer handles at once. A job is never split, so the group may pass `max` by
-/// its last job.
+/// Takes what else is queued behind `first` without waiting, until the jobs taken hold `max`
+/// items (`size` of each job): the group a writer or the signer handles at once. A job is never
+/// split, so the group may pass `max` by its last job.
 pub fn gather_up_to<J>(
     first: J,
     rx: &mpsc::Receiver<J>,
     max: usize,
     size: impl Fn(&J) -> usize,
-    linger: Duration,
 ) -> Vec<J> {
-    let until = Instant::now() + linger;
     let mut n = size(&first);
     let mut jobs = vec![first];
     while n < max {
-        let next = match until.checked_duration_since(Instant::now()) {
-            Some(left) if !left.is_zero() => rx.recv_timeout(left).ok(),
-            _ => rx.try_recv().ok(),
-        };
-        let Some(j) = next else { break };
-        n += size(&j);
-        jobs.push(j);
+        match rx.try_recv() {
+            Ok(j) => {
+                n += size(&j);
+                jobs.push(j);
+            }
+            Err(_) => break,
+        }
     }
     jobs
 }

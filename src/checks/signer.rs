@@ -12,7 +12,6 @@
 
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::signing::{GroupProof, Hash, ReceiptKeys};
 use crate::error::ApiError;
@@ -58,19 +57,9 @@ impl GroupSigner {
     }
 }
 
-/// Under load (the last signature covered more than one request), how long the signer waits
-/// after a first request for the others answered at the same moment: the receipt writer acknowledges
-/// a whole group commit at once, and its requests reach the signer one after another as the
-/// workers hash their receipts. Alone, a request is signed at once.
-const LINGER: Duration = Duration::from_micros(500);
-
 fn signer_loop(keys: &ReceiptKeys, rx: mpsc::Receiver<Job>) {
-    let mut busy = false;
     while let Ok(first) = rx.recv() {
-        let linger = if busy { LINGER } else { Duration::ZERO };
-        let jobs =
-            super::receipt_queue::gather_up_to(first, &rx, MAX_LEAVES, |j| j.leaves.len(), linger);
-        busy = jobs.len() > 1;
+        let jobs = super::receipt_queue::gather_up_to(first, &rx, MAX_LEAVES, |j| j.leaves.len());
         let groups: Vec<&[Hash]> = jobs.iter().map(|j| j.leaves.as_slice()).collect();
         let proofs = sign_together(keys, &groups);
         for (job, mine) in jobs.into_iter().zip(proofs) {
