@@ -705,6 +705,25 @@ diesel::table! {
     }
 }
 
+// Section 九's still-listed stretches as day deltas (migration `special_listed_counters`).
+diesel::table! {
+    special_listed_days (day, grouping, unit) {
+        day -> Date,
+        grouping -> Text,
+        unit -> Text,
+        n -> Integer,
+    }
+}
+
+diesel::table! {
+    special_listed_months (month, grouping, unit) {
+        month -> Date,
+        grouping -> Text,
+        unit -> Text,
+        n -> Integer,
+    }
+}
+
 // Issued documents and their number sequences (migration `documents`).
 diesel::table! {
     document_sequences (department_id, year, kind) {

@@ -180,6 +180,7 @@ const BULK_TRIGGERS: &[(&str, &str)] = &[
     ("list_entries", "list_entries_check_change"),
     ("list_entries", "list_entries_counters"),
     ("population_members", "population_members_counters"),
+    ("special_listed_spans", "special_listed_spans_counters"),
 ];
 
 fn set_bulk_triggers(pg: &mut PgConnection, on: bool) -> QueryResult<()> {
@@ -195,7 +196,8 @@ fn set_bulk_triggers(pg: &mut PgConnection, on: bool) -> QueryResult<()> {
 /// order, the same deltas into the counters' pending tables (folded at commit by
 /// `counters_fold`, as the triggers' are) and the same `population_members` rows as
 /// `population_refresh` of each subject with black entries (migrations `check_changes`,
-/// `target_counters`, `counter_deltas`, `draft_inserts_count_nowhere`).
+/// `target_counters`, `counter_deltas`, `draft_inserts_count_nowhere`,
+/// `special_listed_counters`).
 fn counters_pg(pg: &mut PgConnection, first: i32) -> QueryResult<()> {
     use diesel::sql_types::Integer;
     let started = std::time::Instant::now();
@@ -279,6 +281,23 @@ fn counters_pg(pg: &mut PgConnection, first: i32) -> QueryResult<()> {
                 (GREATEST(p.first_day, p.committed_on), 0, 0, 1, p.committed_on IS NOT NULL) \
               ) AS x (d, m, tr, co, present) \
           WHERE p.subject_id >= $1 AND x.present",
+    )
+    .bind::<Integer, _>(first)
+    .execute(pg)?;
+    // Section 九's stretches (`population_refresh`'s second part) and their deltas (the
+    // trigger `special_listed_spans_counters`).
+    diesel::sql_query(
+        "INSERT INTO special_listed_spans (subject_id, grouping, unit, from_day, stop_day) \
+         SELECT * FROM special_listed_stretches($1, 2147483647)",
+    )
+    .bind::<Integer, _>(first)
+    .execute(pg)?;
+    diesel::sql_query(
+        "INSERT INTO special_listed_pending (day, grouping, unit, n) \
+         SELECT v.d, s.grouping, s.unit, v.n \
+           FROM special_listed_spans s \
+          CROSS JOIN LATERAL (VALUES (s.from_day, 1), (s.stop_day, -1)) AS v (d, n) \
+          WHERE s.subject_id >= $1",
     )
     .bind::<Integer, _>(first)
     .execute(pg)?;

@@ -17,9 +17,7 @@ use crate::auth::{AuthUser, Role, CITY_REGION};
 use crate::db::{self, DbConnection};
 use crate::entries::today;
 use crate::error::{ApiError, Problem};
-use crate::schema::{
-    cases, departments, list_entries, national_baselines, regions, special_rectification_items,
-};
+use crate::schema::{cases, departments, national_baselines, regions, special_rectification_items};
 use crate::state::AppState;
 use crate::tabular::{Cell, ReportSheet};
 
@@ -263,98 +261,37 @@ fn in_force_counts(conn: &mut DbConnection, as_of: NaiveDate) -> Result<Vec<InFo
         .collect())
 }
 
-/// A unit's count of section 九's objects still listed: (region, department, distinct subjects),
-/// `None` for "every" (`(None, None)` is the whole city or the one region asked for).
-type ListedCount = (Option<String>, Option<i32>, i64);
-
-#[derive(QueryableByName)]
-struct ListedRow {
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-    region_code: Option<String>,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
-    department_id: Option<i32>,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
-/// Section 九: the distinct subjects with a black entry in force on `as_of` under a marked scope
-/// item, per unit, from the covering index `list_entries_scope_item_idx`. On PostgreSQL one
-/// query with grouping sets returns the few hundred counts (shipping every subject and counting
-/// here took most of the whole-city report's time: 128,394 rows, 0.6–1.0 s, with 300,000 entries);
-/// SQLite has no grouping sets, so there the distinct rows are counted here.
+/// Section 九's objects still listed on `as_of` (a black entry under a marked scope item in force
+/// that day), per counting unit: (grouping, unit, count), read from the day deltas of the
+/// subjects' stretches (migration `special_listed_counters`) as [`in_force_counts`] reads its own.
 fn still_listed(
     conn: &mut DbConnection,
-    marked: &[i32],
     as_of: NaiveDate,
-    region: Option<&str>,
-) -> Result<Vec<ListedCount>, ApiError> {
-    if let DbConnection::Postgresql(pg) = conn {
-        use diesel::sql_types::{Array, Date, Integer, Nullable, Text};
-        let rows: Vec<ListedRow> = diesel::sql_query(
-            "SELECT region_code, department_id, count(DISTINCT subject_id) AS n \
-               FROM list_entries \
-              WHERE scope_item_id = ANY($1) AND list_type = 'black' AND status <> 'draft' \
-                AND valid_from <= $2 AND valid_until >= $2 \
-                AND (removal_date IS NULL OR removal_date > $2) \
-                AND ($3::text IS NULL OR region_code = $3) \
-              GROUP BY GROUPING SETS ((region_code, department_id), (region_code), \
-                                      (department_id), ())",
-        )
-        .bind::<Array<Integer>, _>(marked)
-        .bind::<Date, _>(as_of)
-        .bind::<Nullable<Text>, _>(region)
-        .load(pg)?;
-        return Ok(rows
-            .into_iter()
-            .filter(|r| r.n > 0)
-            .map(|r| (r.region_code, r.department_id, r.n))
-            .collect());
+) -> Result<Vec<(String, String, i64)>, ApiError> {
+    use crate::schema::{special_listed_days as d, special_listed_months as m};
+    let month_start = as_of
+        .with_day(1)
+        .ok_or_else(|| ApiError::internal("date"))?;
+    let months: Vec<(String, String, Option<i64>)> = m::table
+        .filter(m::month.lt(month_start))
+        .group_by((m::grouping, m::unit))
+        .select((m::grouping, m::unit, diesel::dsl::sum(m::n)))
+        .load(conn)?;
+    let days: Vec<(String, String, Option<i64>)> = d::table
+        .filter(d::day.ge(month_start))
+        .filter(d::day.le(as_of))
+        .group_by((d::grouping, d::unit))
+        .select((d::grouping, d::unit, diesel::dsl::sum(d::n)))
+        .load(conn)?;
+    let mut sum: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for (grouping, unit, n) in months.into_iter().chain(days) {
+        *sum.entry((grouping, unit)).or_default() += n.unwrap_or(0);
     }
-    let mut listed = list_entries::table
-        .filter(list_entries::scope_item_id.eq_any(marked))
-        .filter(list_entries::list_type.eq("black"))
-        .filter(crate::entries::in_force_sql(as_of))
-        .select((
-            list_entries::region_code,
-            list_entries::department_id,
-            list_entries::subject_id,
-        ))
-        .distinct()
-        .into_boxed();
-    if let Some(region) = region {
-        listed = listed.filter(list_entries::region_code.eq(region));
-    }
-    let listed: Vec<(String, i32, i32)> = listed.load(conn)?;
-    let mut city: HashSet<i32> = HashSet::new();
-    let mut by_region: HashMap<&str, HashSet<i32>> = HashMap::new();
-    let mut by_dept: HashMap<i32, HashSet<i32>> = HashMap::new();
-    let mut by_region_dept: HashMap<(&str, i32), HashSet<i32>> = HashMap::new();
-    for (r, d, s) in &listed {
-        city.insert(*s);
-        by_region.entry(r).or_default().insert(*s);
-        by_dept.entry(*d).or_default().insert(*s);
-        by_region_dept.entry((r, *d)).or_default().insert(*s);
-    }
-    let mut counts: Vec<ListedCount> = Vec::new();
-    if !city.is_empty() {
-        counts.push((None, None, city.len() as i64));
-    }
-    counts.extend(
-        by_region
-            .into_iter()
-            .map(|(r, set)| (Some(r.to_string()), None, set.len() as i64)),
-    );
-    counts.extend(
-        by_dept
-            .into_iter()
-            .map(|(d, set)| (None, Some(d), set.len() as i64)),
-    );
-    counts.extend(
-        by_region_dept
-            .into_iter()
-            .map(|((r, d), set)| (Some(r.to_string()), Some(d), set.len() as i64)),
-    );
-    Ok(counts)
+    Ok(sum
+        .into_iter()
+        .filter(|(_, n)| *n != 0)
+        .map(|((grouping, unit), n)| (grouping, unit, n))
+        .collect())
 }
 
 /// Counts everything for `year` as of `as_of` and judges it.
@@ -454,14 +391,10 @@ pub fn compute(
         .select(special_rectification_items::item_id)
         .load(conn)?;
     if !marked.is_empty() {
-        for (r, d, n) in still_listed(conn, &marked, as_of, (!whole_city).then_some(region))? {
-            let unit = match (r, d) {
-                (None, None) => &mut units.city,
-                (Some(r), None) => units.region.entry(r).or_default(),
-                (None, Some(d)) => units.department.entry(d).or_default(),
-                (Some(r), Some(d)) => units.region_department.entry((r, d)).or_default(),
-            };
-            unit.special_listed = n;
+        for (grouping, unit, n) in still_listed(conn, as_of)? {
+            if let Some(pop) = units.get_mut(&grouping, &unit) {
+                pop.special_listed = n;
+            }
         }
     }
     let pop_all = if whole_city {
