@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 
+use super::receipt_hash::CanonicalAnswer;
 use super::receipt_queue::NewReceipt;
 use super::{evaluate, require_active_field, Advice, Ask, CheckAnswer, Evaluation};
 use crate::auth::{AuthUser, Role, CITY_REGION};
@@ -89,51 +90,51 @@ fn reveals_ids(user: &AuthUser) -> bool {
     matches!(user.role, Role::Admin | Role::Bureau)
 }
 
-/// A stored check: its receipt id and the answer as sent (JSON, `check_id` first).
+/// A stored check: its receipt id and the answer as sent (JSON).
 pub struct Checked {
     pub check_id: i32,
     pub json: Box<RawValue>,
 }
 
-/// The JSON of `a` without `check_id`: what the receipt stores. `check_id` is the struct's first
-/// field, so the answer is serialised once and the id spliced in front for the response.
-fn stored_json(a: &CheckAnswer) -> Result<String, ApiError> {
-    const PREFIX: &str = "{\"check_id\":0,";
-    let mut s = serde_json::to_string(a).map_err(|e| ApiError::internal(e.to_string()))?;
-    if !s.starts_with(PREFIX) {
-        return Err(ApiError::internal("unexpected answer serialisation"));
-    }
-    s.replace_range(..PREFIX.len(), "{");
-    Ok(s)
-}
-
-fn with_check_id(stored: &str, id: i32) -> Result<Box<RawValue>, ApiError> {
-    let body = format!("{{\"check_id\":{id},{}", &stored[1..]);
-    RawValue::from_string(body).map_err(|e| ApiError::internal(e.to_string()))
+/// An answer as sent and as stored, both in their RFC 8785 form without `check_id`
+/// ([`CanonicalAnswer`]).
+struct Answer {
+    sent: CanonicalAnswer,
+    stored: CanonicalAnswer,
 }
 
 /// Turns evaluations into receipts to store, and the answers to send. The two differ in one way:
 /// a receipt keeps an individual's ID number masked (`110105********002X`) so that no personal ID
 /// number is stored in clear; the caller, who sent the number, gets it back as sent. The same for
-/// related parties' ID numbers shown in full to admins and bureaus.
+/// related parties' ID numbers shown in full to admins and bureaus. Each answer is serialised
+/// once, in its canonical form: what is stored is what the receipt's hash covers
+/// (`receipt_hash`), and its leaf hash needs no parsing once the id is known.
 fn receipts_for(
     user: &AuthUser,
     evals: Vec<Evaluation>,
-) -> Result<(Vec<NewReceipt>, Vec<String>), ApiError> {
+) -> Result<(Vec<NewReceipt>, Vec<Answer>), ApiError> {
     let mut rows = Vec::with_capacity(evals.len());
-    let mut sent = Vec::with_capacity(evals.len());
+    let mut answers = Vec::with_capacity(evals.len());
     for ev in evals {
         let a = ev.answer;
         let measure_ids: Vec<i32> = a.measures.iter().map(|m| m.measure_item_id).collect();
-        let as_sent = stored_json(&a)?;
-        let mut answer = match &ev.id_number {
-            Some(id) => as_sent.replace(id.as_str(), &id.masked()),
-            None => as_sent.clone(),
+        let sent = CanonicalAnswer::of(&a).map_err(ApiError::internal)?;
+        let masks: Vec<(String, String)> = ev
+            .id_number
+            .iter()
+            .chain(&ev.revealed)
+            .map(|id| (id.as_str().to_string(), id.masked()))
+            .collect();
+        let stored = if masks.is_empty() {
+            sent.clone()
+        } else {
+            let pairs: Vec<(&str, &str)> = masks
+                .iter()
+                .map(|(f, t)| (f.as_str(), t.as_str()))
+                .collect();
+            sent.replaced(&pairs)
+                .ok_or_else(|| ApiError::internal("a masked ID number changed length"))?
         };
-        for id in &ev.revealed {
-            answer = answer.replace(id.as_str(), &id.masked());
-        }
-        sent.push(as_sent);
         rows.push(NewReceipt {
             checked_at: a.checked_at,
             caller_user_id: user.id,
@@ -150,10 +151,11 @@ fn receipts_for(
             subject_key: ev.subject_key,
             subject_id: ev.subject_id,
             measure_ids: serde_json::to_string(&measure_ids).unwrap_or_else(|_| "[]".into()),
-            answer,
+            answer: stored.json.clone(),
         });
+        answers.push(Answer { sent, stored });
     }
-    Ok((rows, sent))
+    Ok((rows, answers))
 }
 
 /// Evaluates and stores checks; returns the answers as sent, with their ids, in order. Answers come from
@@ -212,13 +214,12 @@ async fn run_checks(
             .map_err(|_| ApiError::internal("blocking task failed"))??
         }
     };
-    let (rows, sent) = receipts_for(user, evals)?;
+    let (rows, answers) = receipts_for(user, evals)?;
     if rows.is_empty() {
         return Ok(vec![]);
     }
-    let stored: Vec<String> = rows.iter().map(|r| r.answer.clone()).collect();
     let ids = state.receipts.write(rows).await?;
-    signed_answers(&state.receipt_signer, &sent, &stored, &ids).await
+    signed_answers(&state.receipt_signer, answers, &ids).await
 }
 
 /// The answers as sent, each with its `proof`: the receipts' hashes (from what was stored) are
@@ -228,33 +229,28 @@ async fn run_checks(
 /// which is what the proof covers.
 async fn signed_answers(
     signer: &super::signer::GroupSigner,
-    sent: &[String],
-    stored: &[String],
+    answers: Vec<Answer>,
     ids: &[i32],
 ) -> Result<Vec<Checked>, ApiError> {
-    use super::receipt_hash::{canonical_bytes, leaf_hash};
-    let values: Vec<serde_json::Value> = stored
+    let leaves: Vec<_> = answers
         .iter()
         .zip(ids)
-        .map(|(a, id)| super::receipts::stored_answer_value(*id, a))
-        .collect();
-    let leaves: Vec<_> = values
-        .iter()
-        .map(|v| leaf_hash(&canonical_bytes(v)))
+        .map(|(a, &id)| a.stored.leaf_hash(id))
         .collect();
     let proofs = signer.sign(leaves).await?;
-    sent.iter()
-        .zip(stored)
-        .zip(values)
+    answers
+        .into_iter()
         .zip(ids.iter().zip(proofs))
-        .map(|(((json, kept), value), (&check_id, mut proof))| {
-            if json != kept {
-                proof.receipt = Some(value);
+        .map(|(a, (&check_id, mut proof))| {
+            if a.sent.json != a.stored.json {
+                proof.receipt = Some(
+                    serde_json::from_str(&a.stored.with_check_id(check_id))
+                        .map_err(|e| ApiError::internal(e.to_string()))?,
+                );
             }
             let proof =
                 serde_json::to_string(&proof).map_err(|e| ApiError::internal(e.to_string()))?;
-            let body = with_check_id(json, check_id)?;
-            let body = body.get();
+            let body = a.sent.with_check_id(check_id);
             let signed = format!("{},\"proof\":{proof}}}", &body[..body.len() - 1]);
             Ok(Checked {
                 check_id,

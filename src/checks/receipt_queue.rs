@@ -165,8 +165,7 @@ impl ReceiptRow {
     }
 }
 
-/// [`ReceiptRow::answer_value`] of a receipt's id and stored answer (the check's signer uses it
-/// before the row can be read back).
+/// [`ReceiptRow::answer_value`] of a receipt's id and stored answer.
 pub fn stored_answer_value(id: i32, answer: &str) -> Value {
     let mut v: Value = serde_json::from_str(answer).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut v {
