@@ -8,7 +8,7 @@
 //! A complete subtree of an append-only log never changes, so a kept tile stays true; it is a
 //! cache of what the leaves give (`credit-lists receipt audit` recomputes each one).
 
-use super::signing::{node_hash, root, Hash};
+use super::signing::{node_hash, root, split, Hash};
 
 /// Heights of the kept subtree heads, largest first: 256 and 65,536 leaves.
 pub const TILE_HEIGHTS: [u32; 2] = [16, 8];
@@ -77,11 +77,6 @@ fn subtree_below<S: TreeStore>(s: &mut S, start: u64, height: u32) -> Result<Has
     let l = subtree(s, start, half)?;
     let r = subtree(s, start + (1u64 << half), half)?;
     Ok(node_hash(&l, &r))
-}
-
-/// The largest power of two smaller than `n` (n ≥ 2).
-fn split(n: u64) -> u64 {
-    1u64 << (63 - (n - 1).leading_zeros())
 }
 
 /// MTH(D[start:end]) by RFC 9162's recursion; its left parts are complete aligned subtrees.

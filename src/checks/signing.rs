@@ -40,13 +40,14 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     h.finalize().into()
 }
 
-/// The largest power of two smaller than `n` (n ≥ 2).
-fn split(n: usize) -> usize {
-    let mut k = 1;
-    while k << 1 < n {
-        k <<= 1;
-    }
-    k
+/// The largest power of two smaller than `n` (n ≥ 2): where RFC 9162 splits a tree of `n` leaves.
+pub fn split(n: u64) -> u64 {
+    1u64 << (63 - (n - 1).leading_zeros())
+}
+
+/// [`split`] for a slice's length.
+fn split_len(n: usize) -> usize {
+    split(n as u64) as usize
 }
 
 /// MTH(D[n]): the tree head of `leaves` (leaf hashes).
@@ -55,7 +56,7 @@ pub fn root(leaves: &[Hash]) -> Hash {
         0 => Sha256::digest([]).into(),
         1 => leaves[0],
         n => {
-            let k = split(n);
+            let k = split_len(n);
             node_hash(&root(&leaves[..k]), &root(&leaves[k..]))
         }
     }
@@ -67,7 +68,7 @@ pub fn inclusion_path(m: usize, leaves: &[Hash]) -> Vec<Hash> {
     if n <= 1 {
         return vec![];
     }
-    let k = split(n);
+    let k = split_len(n);
     if m < k {
         let mut p = inclusion_path(m, &leaves[..k]);
         p.push(root(&leaves[k..]));
@@ -86,7 +87,7 @@ pub fn all_paths(leaves: &[Hash]) -> (Hash, Vec<Vec<Hash>>) {
         if n == 1 {
             return leaves[0];
         }
-        let k = split(n);
+        let k = split_len(n);
         let (pl, pr) = paths.split_at_mut(k);
         let l = go(&leaves[..k], pl);
         let r = go(&leaves[k..], pr);
@@ -113,7 +114,7 @@ pub fn consistency_proof(m: usize, leaves: &[Hash]) -> Vec<Hash> {
         if m == n {
             return if whole { vec![] } else { vec![root(leaves)] };
         }
-        let k = split(n);
+        let k = split_len(n);
         if m <= k {
             let mut p = sub(m, &leaves[..k], whole);
             p.push(root(&leaves[k..]));

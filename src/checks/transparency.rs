@@ -270,10 +270,15 @@ fn log_size(c: &mut DbConnection) -> QueryResult<i64> {
         .first(c)
 }
 
-/// The log's first `upto` leaves as recorded, with their receipt ids.
-fn recorded_leaves(c: &mut DbConnection, upto: i64) -> Result<Vec<(i32, Hash)>, ApiError> {
+/// The log's leaves `start..end` as recorded, with their receipt ids: every one there, in order.
+fn recorded_leaves(
+    c: &mut DbConnection,
+    start: i64,
+    end: i64,
+) -> Result<Vec<(i32, Hash)>, ApiError> {
     let rows: Vec<(i64, i32, String)> = receipt_log_leaves::table
-        .filter(receipt_log_leaves::leaf_index.lt(upto))
+        .filter(receipt_log_leaves::leaf_index.ge(start))
+        .filter(receipt_log_leaves::leaf_index.lt(end))
         .order(receipt_log_leaves::leaf_index)
         .select((
             receipt_log_leaves::leaf_index,
@@ -282,16 +287,16 @@ fn recorded_leaves(c: &mut DbConnection, upto: i64) -> Result<Vec<(i32, Hash)>, 
         ))
         .load(c)?;
     let mut out = Vec::with_capacity(rows.len());
-    for (i, (index, id, h)) in rows.into_iter().enumerate() {
+    for (k, (index, id, h)) in rows.into_iter().enumerate() {
+        let leaf = start + k as i64;
         let h = super::signing::unhex(&h)
-            .filter(|_| index == i as i64)
-            .ok_or_else(|| mismatch(format!("the log's leaf {i} is damaged or missing")))?;
+            .filter(|_| index == leaf)
+            .ok_or_else(|| mismatch(format!("the log's leaf {leaf} is damaged or missing")))?;
         out.push((id, h));
     }
-    if out.len() as i64 != upto {
+    if out.len() as i64 != end - start {
         return Err(mismatch(format!(
-            "the log records {} leaves, not {upto}",
-            out.len()
+            "the log lacks leaves between {start} and {end}"
         )));
     }
     Ok(out)
@@ -304,7 +309,7 @@ fn mismatch(detail: String) -> ApiError {
 /// The first `upto` leaves recomputed from the receipt rows, each compared with the hash the
 /// log recorded: a missing or altered receipt row is an error naming it.
 pub fn leaves_from_rows(c: &mut DbConnection, upto: i64) -> Result<Vec<Hash>, ApiError> {
-    let recorded = recorded_leaves(c, upto)?;
+    let recorded = recorded_leaves(c, 0, upto)?;
     let mut out = Vec::with_capacity(recorded.len());
     for (n, chunk) in recorded.chunks(READ_CHUNK).enumerate() {
         let ids: Vec<i32> = chunk.iter().map(|(id, _)| *id).collect();
@@ -343,7 +348,7 @@ pub fn audit(
 ) -> Result<AuditReport, String> {
     let mut report = AuditReport::default();
     let size = log_size(c).map_err(|e| e.to_string())?;
-    let recorded = recorded_leaves(c, size).map_err(|e| e.to_string())?;
+    let recorded = recorded_leaves(c, 0, size).map_err(|e| e.to_string())?;
     report.leaves = recorded.len() as u64;
     let mut leaves = Vec::with_capacity(recorded.len());
     for (n, chunk) in recorded.chunks(READ_CHUNK).enumerate() {
@@ -482,33 +487,10 @@ impl TreeStore for StoredTree<'_> {
     type Error = ApiError;
 
     fn leaves(&mut self, start: u64, end: u64) -> Result<Vec<Hash>, ApiError> {
-        let rows: Vec<(i64, String)> = receipt_log_leaves::table
-            .filter(receipt_log_leaves::leaf_index.ge(start as i64))
-            .filter(receipt_log_leaves::leaf_index.lt(end as i64))
-            .order(receipt_log_leaves::leaf_index)
-            .select((
-                receipt_log_leaves::leaf_index,
-                receipt_log_leaves::leaf_hash,
-            ))
-            .load(self.0)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for (k, (index, h)) in rows.into_iter().enumerate() {
-            let h = super::signing::unhex(&h)
-                .filter(|_| index == start as i64 + k as i64)
-                .ok_or_else(|| {
-                    mismatch(format!(
-                        "the log's leaf {} is damaged or missing",
-                        start + k as u64
-                    ))
-                })?;
-            out.push(h);
-        }
-        if out.len() as u64 != end - start {
-            return Err(mismatch(format!(
-                "the log lacks leaves between {start} and {end}"
-            )));
-        }
-        Ok(out)
+        Ok(recorded_leaves(self.0, start as i64, end as i64)?
+            .into_iter()
+            .map(|(_, h)| h)
+            .collect())
     }
 
     fn tiles(&mut self, height: u32, first: u64, count: u64) -> Result<Vec<(u64, Hash)>, ApiError> {
