@@ -14,7 +14,8 @@
 //! - Receipt ids are the log table's `INTEGER PRIMARY KEY AUTOINCREMENT`, seeded above the
 //!   highest id in `credit_checks` at start. Every instance on one database file shares the one
 //!   log file, so their ids are distinct and rise in commit order without any reservation.
-//! - A row holds the receipt's columns as one JSON array (one bound value per row for the writer).
+//! - A row holds the receipt's small columns as one JSON array and its answer in a column of its
+//!   own (two bound values per row for the writer; the answer is not escaped into the array).
 //! - The folder thread copies what the log holds into `credit_checks` with one
 //!   `INSERT OR IGNORE … SELECT` over the attached log (committed in the main database), then
 //!   checkpoints the log's write-ahead log. The writer deletes folded rows from the log at the
@@ -45,6 +46,7 @@ diesel::table! {
     receipt_log (id) {
         id -> BigInt,
         receipt -> Text,
+        answer -> Nullable<Text>,
     }
 }
 
@@ -207,9 +209,20 @@ fn open_log(path: &Path) -> Result<SqliteConnection, String> {
         "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
          PRAGMA synchronous = FULL; \
          CREATE TABLE IF NOT EXISTS receipt_log (\
-           id INTEGER PRIMARY KEY AUTOINCREMENT, receipt TEXT NOT NULL);"
+           id INTEGER PRIMARY KEY AUTOINCREMENT, receipt TEXT NOT NULL, answer TEXT);"
     ))
     .map_err(|e| format!("cannot set up the receipt log {}: {e}", path.display()))?;
+    // A log made before the answer had a column of its own: its rows keep the answer inside
+    // `receipt` (`answer` NULL) and are folded as they are.
+    let has_answer: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM pragma_table_info('receipt_log') WHERE name = 'answer')",
+    ))
+    .get_result(&mut c)
+    .map_err(|e| format!("cannot read the receipt log {}: {e}", path.display()))?;
+    if has_answer == 0 {
+        c.batch_execute("ALTER TABLE receipt_log ADD COLUMN answer TEXT;")
+            .map_err(|e| format!("cannot set up the receipt log {}: {e}", path.display()))?;
+    }
     Ok(c)
 }
 
@@ -298,7 +311,7 @@ fn fold(c: &mut SqliteConnection, delete: bool) -> QueryResult<Folded> {
          subject_id, region_code, measure_ids, answer) \
          SELECT id, receipt->>0, receipt->>1, receipt->>2, receipt->>3, receipt->>4, \
          receipt->>5, receipt->>6, receipt->>7, receipt->>8, receipt->>9, receipt->>10, \
-         receipt->>11, receipt->>12 FROM rlog.receipt_log WHERE id <= ?1",
+         receipt->>11, COALESCE(answer, receipt->>12) FROM rlog.receipt_log WHERE id <= ?1",
     )
     .bind::<diesel::sql_types::BigInt, _>(top)
     .execute(c)?;
@@ -345,7 +358,10 @@ fn append(c: &mut SqliteConnection, jobs: &[Job], folded: Option<i64>) -> Result
             }
             for r in jobs.iter().flat_map(|j| j.rows.iter()) {
                 diesel::insert_into(receipt_log::table)
-                    .values(receipt_log::receipt.eq(encode(r)))
+                    .values((
+                        receipt_log::receipt.eq(encode(r)),
+                        receipt_log::answer.eq(Some(r.answer.as_str())),
+                    ))
                     .execute(c)?;
             }
             let last: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
@@ -368,8 +384,10 @@ fn append(c: &mut SqliteConnection, jobs: &[Job], folded: Option<i64>) -> Result
     Ok((first..=last).map(|id| id as i32).collect())
 }
 
-/// A receipt as the log stores it: its columns in `credit_checks` order (after `id`), as one JSON
-/// array; the time as diesel writes it to SQLite, so the folded text is what a direct insert wrote.
+/// A receipt as the log stores it: its columns in `credit_checks` order (after `id`) but the
+/// answer, as one JSON array (the answer, most of the bytes, goes into a column of its own, not
+/// escaped into the array and parsed out again); the time as diesel writes it to SQLite, so the
+/// folded text is what a direct insert wrote.
 fn encode(r: &NewReceipt) -> String {
     serde_json::to_string(&(
         r.checked_at.format("%Y-%m-%d %H:%M:%S%.f").to_string(),
@@ -384,7 +402,6 @@ fn encode(r: &NewReceipt) -> String {
         r.subject_id,
         &r.region_code,
         &r.measure_ids,
-        &r.answer,
     ))
     .expect("a receipt serialises")
 }
@@ -519,7 +536,99 @@ mod tests {
         assert!(v[2].is_null());
         assert_eq!(v[4], "REF-1");
         assert_eq!(v[9], 9);
-        assert_eq!(v[12], "{\"a\":\"b\"}");
+        assert_eq!(v[11], "[1,2]");
+        assert!(v.get(12).is_none(), "the answer has its own column");
+    }
+
+    #[test]
+    fn rows_of_a_log_made_before_the_answer_column_fold_with_the_new_ones() {
+        use diesel::sql_types::{BigInt, Text};
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("main.db");
+        let mut main = SqliteConnection::establish(&db.to_string_lossy()).unwrap();
+        main.batch_execute(
+            "CREATE TABLE credit_checks (id INTEGER PRIMARY KEY, checked_at TEXT, \
+             caller_user_id INTEGER, caller_department_id INTEGER, field TEXT, reference TEXT, \
+             purpose TEXT, advice TEXT, subject_key TEXT, subject_bucket INTEGER, \
+             subject_id INTEGER, region_code TEXT, measure_ids TEXT, answer TEXT);",
+        )
+        .unwrap();
+        // The earlier format: one column, the answer escaped inside the array.
+        let path = log_path(&db);
+        let mut old = SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+        old.batch_execute(
+            "CREATE TABLE receipt_log (id INTEGER PRIMARY KEY AUTOINCREMENT, receipt TEXT NOT NULL); \
+             INSERT INTO receipt_log (receipt) VALUES ('[\"2026-11-30 08:00:00\",7,null,\"f\",\
+             null,null,\"normal\",\"K1\",1,null,\"220500\",\"[]\",\"{\\\"old\\\":1}\"]');",
+        )
+        .unwrap();
+        drop(old);
+        let mut log = open_log(&path).unwrap();
+        let r = NewReceipt {
+            checked_at: chrono::NaiveDate::from_ymd_opt(2026, 12, 7)
+                .unwrap()
+                .and_hms_opt(9, 0, 0)
+                .unwrap(),
+            caller_user_id: 8,
+            caller_department_id: Some(3),
+            field: "f".into(),
+            reference: None,
+            purpose: Some("p".into()),
+            advice: "proceed".into(),
+            subject_key: "K2".into(),
+            subject_bucket: 2,
+            subject_id: Some(5),
+            region_code: "220521".into(),
+            measure_ids: "[4]".into(),
+            answer: "{\"new\":\"\\\"x\\\"\"}".into(),
+        };
+        let (reply, _answer) = tokio::sync::oneshot::channel();
+        let ids = append(
+            &mut log,
+            &[Job {
+                rows: vec![r.clone()],
+                reply,
+            }],
+            None,
+        )
+        .unwrap();
+        assert_eq!(ids, vec![2]);
+        attach(&mut main, &path).unwrap();
+        let folded = fold(&mut main, true).unwrap();
+        assert_eq!((folded.rows, folded.up_to), (2, 2));
+        #[derive(QueryableByName, Debug, PartialEq)]
+        struct Row {
+            #[diesel(sql_type = BigInt)]
+            id: i64,
+            #[diesel(sql_type = Text)]
+            subject_key: String,
+            #[diesel(sql_type = Text)]
+            measure_ids: String,
+            #[diesel(sql_type = Text)]
+            answer: String,
+        }
+        let rows: Vec<Row> = diesel::sql_query(
+            "SELECT id, subject_key, measure_ids, answer FROM credit_checks ORDER BY id",
+        )
+        .load(&mut main)
+        .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                Row {
+                    id: 1,
+                    subject_key: "K1".into(),
+                    measure_ids: "[]".into(),
+                    answer: "{\"old\":1}".into()
+                },
+                Row {
+                    id: 2,
+                    subject_key: "K2".into(),
+                    measure_ids: "[4]".into(),
+                    answer: r.answer.clone()
+                },
+            ]
+        );
     }
 
     #[test]
