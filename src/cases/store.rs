@@ -23,7 +23,7 @@ use crate::http::{required_line, required_text, Page, PageQuery};
 use crate::imports::{check_format, file_response};
 use crate::schema::{
     application_fields, case_departments, case_entries, case_measures, case_media_reports,
-    case_subjects, cases, check_feedback, credit_checks, departments, list_entries, regions,
+    case_subjects, cases, check_feedback, departments, list_entries, regions,
 };
 use crate::state::AppState;
 
@@ -324,11 +324,7 @@ pub fn write_case(
         }
     }
     if let Some(check) = input.source_check_id {
-        let exists: i64 = credit_checks::table
-            .filter(credit_checks::id.eq(check))
-            .count()
-            .get_result(conn)?;
-        if exists == 0 {
+        if crate::checks::receipts::find_receipt(conn, check)?.is_none() {
             errors.push(FieldError::new(
                 "source_check_id",
                 "unknown_check",

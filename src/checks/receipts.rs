@@ -288,15 +288,10 @@ pub fn may_read(user: &AuthUser, r: &ReceiptRow) -> bool {
             && user.department_id == r.caller_department_id)
 }
 
-pub fn load_receipt(
-    settled: &mut Settled<'_>,
-    user: &AuthUser,
-    id: i32,
-) -> Result<ReceiptRow, ApiError> {
-    let conn = settled.conn();
-    // On PostgreSQL, first only the months that can hold the id (see `partitions::id_window`),
-    // then, if it is not there, every partition: the answer is exact either way.
-    let mut found = None;
+/// A receipt by id, whoever made it. On PostgreSQL it looks first only in the months that can
+/// hold the id (see `partitions::id_window`), then, if it is not there, in every partition: the
+/// answer is exact either way. Read on a [`Settled`] connection (SQLite folds receipts late).
+pub fn find_receipt(conn: &mut DbConnection, id: i32) -> QueryResult<Option<ReceiptRow>> {
     if let Some((from, until)) = super::partitions::id_window(conn, id)? {
         let mut q = credit_checks::table
             .filter(credit_checks::id.eq(id))
@@ -305,16 +300,23 @@ pub fn load_receipt(
         if let Some(until) = until {
             q = q.filter(credit_checks::checked_at.lt(until));
         }
-        found = q.select(ReceiptRow::as_select()).first(conn).optional()?;
+        if let Some(r) = q.select(ReceiptRow::as_select()).first(conn).optional()? {
+            return Ok(Some(r));
+        }
     }
-    let found = match found {
-        Some(r) => Some(r),
-        None => credit_checks::table
-            .find(id)
-            .select(ReceiptRow::as_select())
-            .first(conn)
-            .optional()?,
-    };
+    credit_checks::table
+        .find(id)
+        .select(ReceiptRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn load_receipt(
+    settled: &mut Settled<'_>,
+    user: &AuthUser,
+    id: i32,
+) -> Result<ReceiptRow, ApiError> {
+    let found = find_receipt(settled.conn(), id)?;
     let r: ReceiptRow = found.ok_or_else(|| ApiError::not_found("credit check"))?;
     if !may_read(user, &r) {
         // Someone else's check: indistinguishable from a missing one.
