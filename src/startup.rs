@@ -122,10 +122,11 @@ impl Application {
             pii,
             throttle: LoginThrottle::new(settings.throttle_limits()),
             metrics: Arc::new(Metrics::default()),
-            receipts: checks::receipts::ReceiptWriter::start(settings.database_url.clone())
-                .map_err(StartError::Other)?,
-            receipt_signer: checks::signer::GroupSigner::start(receipt_keys.clone())
-                .map_err(StartError::Other)?,
+            receipts: checks::receipts::ReceiptWriter::start(
+                settings.database_url.clone(),
+                receipt_keys.clone(),
+            )
+            .map_err(StartError::Other)?,
             receipt_keys,
             sessions: Default::default(),
             uploads: crate::tabular::UploadGate::new(settings.upload_max_concurrent),

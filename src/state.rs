@@ -27,9 +27,6 @@ pub struct AppState {
     /// The receipt signing keys: checkpoints of the receipt log, the published key set; see
     /// [`crate::checks::signing`].
     pub receipt_keys: Arc<crate::checks::signing::ReceiptKeys>,
-    /// Signs check answers, those answered together under one signature; see
-    /// [`crate::checks::signer`].
-    pub receipt_signer: crate::checks::signer::GroupSigner,
     /// The in-memory index credit checks answer from; `None` when disabled by configuration.
     pub check_index: Option<Arc<CheckIndex>>,
     /// Recently read sessions; see [`crate::auth::session_cache::SessionCache`].

@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 
 use super::receipt_hash::CanonicalAnswer;
-use super::receipt_queue::NewReceipt;
+use super::receipt_queue::{Committed, NewReceipt};
 use super::{evaluate, require_active_field, Advice, Ask, CheckAnswer, Evaluation};
 use crate::auth::{AuthUser, Role, CITY_REGION};
 use crate::db;
@@ -90,17 +90,17 @@ fn reveals_ids(user: &AuthUser) -> bool {
     matches!(user.role, Role::Admin | Role::Bureau)
 }
 
-/// A stored check: its receipt id and the answer as sent (JSON).
+/// A stored check: its receipt id and the answer as sent (JSON text, with its proof).
 pub struct Checked {
     pub check_id: i32,
-    pub json: Box<RawValue>,
+    pub json: String,
 }
 
-/// An answer as sent and as stored, both in their RFC 8785 form without `check_id`
-/// ([`CanonicalAnswer`]).
+/// An answer as sent, in its RFC 8785 form without `check_id` ([`CanonicalAnswer`]), and the
+/// stored receipt when it differs (an ID number stored masked); `None`: stored as sent.
 struct Answer {
     sent: CanonicalAnswer,
-    stored: CanonicalAnswer,
+    masked: Option<CanonicalAnswer>,
 }
 
 /// Turns evaluations into receipts to store, and the answers to send. The two differ in one way:
@@ -125,15 +125,17 @@ fn receipts_for(
             .chain(&ev.revealed)
             .map(|id| (id.as_str().to_string(), id.masked()))
             .collect();
-        let stored = if masks.is_empty() {
-            sent.clone()
+        let masked = if masks.is_empty() {
+            None
         } else {
             let pairs: Vec<(&str, &str)> = masks
                 .iter()
                 .map(|(f, t)| (f.as_str(), t.as_str()))
                 .collect();
-            sent.replaced(&pairs)
-                .ok_or_else(|| ApiError::internal("a masked ID number changed length"))?
+            Some(
+                sent.replaced(&pairs)
+                    .ok_or_else(|| ApiError::internal("a masked ID number changed length"))?,
+            )
         };
         rows.push(NewReceipt {
             checked_at: a.checked_at,
@@ -151,9 +153,9 @@ fn receipts_for(
             subject_key: ev.subject_key,
             subject_id: ev.subject_id,
             measure_ids: serde_json::to_string(&measure_ids).unwrap_or_else(|_| "[]".into()),
-            answer: stored.json.clone(),
+            answer: masked.clone().unwrap_or_else(|| sent.clone()),
         });
-        answers.push(Answer { sent, stored });
+        answers.push(Answer { sent, masked });
     }
     Ok((rows, answers))
 }
@@ -218,44 +220,31 @@ async fn run_checks(
     if rows.is_empty() {
         return Ok(vec![]);
     }
-    let ids = state.receipts.write(rows).await?;
-    signed_answers(&state.receipt_signer, answers, &ids).await
+    let committed = state.receipts.write(rows).await?;
+    signed_answers(answers, committed)
 }
 
-/// The answers as sent, each with its `proof`: the receipts' hashes (from what was stored) are
-/// signed under one root with those of the other checks answered at that moment
-/// ([`super::signer`]; `docs/credit-checks.md`, "Signed receipts"). An answer that differs from
-/// its stored receipt (an ID number stored masked) carries that receipt in `proof.receipt`,
-/// which is what the proof covers.
-async fn signed_answers(
-    signer: &super::signer::GroupSigner,
-    answers: Vec<Answer>,
-    ids: &[i32],
-) -> Result<Vec<Checked>, ApiError> {
-    let leaves: Vec<_> = answers
-        .iter()
-        .zip(ids)
-        .map(|(a, &id)| a.stored.leaf_hash(id))
-        .collect();
-    let proofs = signer.sign(leaves).await?;
+/// The answers as sent, each with its `proof`: the receipt writer signed the receipts' hashes
+/// (from what was stored) under one root with those of the other checks of its group commit
+/// (`receipt_queue::answer_group`; `docs/credit-checks.md`, "Signed receipts"). An answer that
+/// differs from its stored receipt (an ID number stored masked) carries that receipt in
+/// `proof.receipt`, which is what the proof covers.
+fn signed_answers(answers: Vec<Answer>, committed: Committed) -> Result<Vec<Checked>, ApiError> {
     answers
         .into_iter()
-        .zip(ids.iter().zip(proofs))
-        .map(|(a, (&check_id, mut proof))| {
-            if a.sent.json != a.stored.json {
+        .zip(committed.ids.into_iter().zip(committed.proofs))
+        .map(|(a, (check_id, mut proof))| {
+            if let Some(stored) = &a.masked {
                 proof.receipt = Some(
-                    serde_json::from_str(&a.stored.with_check_id(check_id))
+                    serde_json::from_str(&stored.with_check_id(check_id))
                         .map_err(|e| ApiError::internal(e.to_string()))?,
                 );
             }
             let proof =
                 serde_json::to_string(&proof).map_err(|e| ApiError::internal(e.to_string()))?;
-            let body = a.sent.with_check_id(check_id);
-            let signed = format!("{},\"proof\":{proof}}}", &body[..body.len() - 1]);
             Ok(Checked {
                 check_id,
-                json: RawValue::from_string(signed)
-                    .map_err(|e| ApiError::internal(e.to_string()))?,
+                json: a.sent.with_check_id_and_proof(check_id, &proof),
             })
         })
         .collect()
@@ -308,7 +297,7 @@ pub async fn check(
             format!("/api/v1/credit-checks/{}", a.check_id),
         ))
         .content_type("application/json")
-        .body(a.json.get().to_string()))
+        .body(a.json))
 }
 
 /// Check many subjects at once (批量核查)
@@ -388,7 +377,12 @@ pub async fn batch(
     .await?;
     let mut answers = answers.into_iter();
     for item in results.iter_mut().filter(|r| r.status == 201) {
-        item.check = answers.next().map(|c| c.json);
+        item.check = match answers.next() {
+            Some(c) => {
+                Some(RawValue::from_string(c.json).map_err(|e| ApiError::internal(e.to_string()))?)
+            }
+            None => None,
+        };
     }
     Ok(HttpResponse::Ok().json(BatchResponse {
         field,

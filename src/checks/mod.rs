@@ -16,7 +16,6 @@ pub mod receipt_hash;
 pub mod receipt_log;
 pub mod receipt_queue;
 pub mod receipts;
-pub mod signer;
 pub mod signing;
 pub mod stats;
 pub mod transparency;

@@ -85,6 +85,20 @@ impl CanonicalAnswer {
         self.pieces(&id.to_string()).concat()
     }
 
+    /// The answer as sent: the canonical form with `check_id` = `id` and, last, a member
+    /// `"proof":<proof>` (`proof` is JSON text), built in one allocation.
+    pub fn with_check_id_and_proof(&self, id: i32, proof: &str) -> String {
+        let id = id.to_string();
+        let [head, key, id, comma, tail] = self.pieces(&id);
+        // The canonical form ends with its object's `}`: the proof goes before it.
+        let tail = &tail[..tail.len() - 1];
+        let mut out = String::with_capacity(self.json.len() + 32 + proof.len());
+        for p in [head, key, id, comma, tail, ",\"proof\":", proof, "}"] {
+            out.push_str(p);
+        }
+        out
+    }
+
     /// The leaf hash of the receipt with `check_id` = `id`: equal to
     /// `leaf_hash(&canonical_bytes(&stored_answer_value(id, &self.json)))`, without parsing.
     pub fn leaf_hash(&self, id: i32) -> [u8; 32] {

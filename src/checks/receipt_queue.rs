@@ -1,13 +1,17 @@
 //! What the receipt writers share (核查记录): the receipt row, the queue of jobs a check hands to
-//! its writer, the group a writer takes from it, the connection a writer thread keeps, and the
-//! counters `/metrics` shows. Used by [`super::receipts`] (the writer) and [`super::receipt_log`]
-//! (SQLite's log), neither of which imports the other's internals.
+//! its writer, the group a writer takes from it, the signing and answering of a committed group,
+//! the connection a writer thread keeps, and the counters `/metrics` shows. Used by
+//! [`super::receipts`] (the writer) and [`super::receipt_log`] (SQLite's log), neither of which
+//! imports the other's internals.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
 use diesel::prelude::*;
 use serde_json::Value;
+
+use super::receipt_hash::CanonicalAnswer;
+use super::signing::{GroupProof, Hash, ReceiptKeys};
 
 /// How many buckets receipts are spread over for the search by subject (see the migration
 /// `receipt_subject_buckets`).
@@ -24,12 +28,12 @@ pub fn subject_bucket(lookup_key: &str) -> i32 {
         .map_or(0, |b| i32::from(*b) % SUBJECT_BUCKETS)
 }
 
-/// One receipt to store. `answer` is the JSON answer without `check_id`. Its fields are the
-/// receipt table's columns (`credit_checks`, all but `id`): PostgreSQL inserts it as it is (a
-/// `None` binds NULL, so every row's statement is the same); the SQLite receipt log stores it as
-/// JSON, and its indexer names the columns one by one (see `receipt_log::insert`).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Insertable)]
-#[diesel(table_name = crate::schema::credit_checks, treat_none_as_default_value = false)]
+/// One receipt to store. `answer` is the canonical answer without `check_id`
+/// ([`CanonicalAnswer`]: its text is the stored column, its leaf hash is made once the id is
+/// known). Its fields are the receipt table's columns (`credit_checks`, all but `id`):
+/// PostgreSQL copies them as they are (`receipts::insert_all`); the SQLite receipt log stores
+/// the small ones as one JSON array and the answer in a column of its own (`receipt_log::append`).
+#[derive(Debug, Clone)]
 pub struct NewReceipt {
     pub checked_at: chrono::NaiveDateTime,
     pub caller_user_id: i32,
@@ -44,10 +48,17 @@ pub struct NewReceipt {
     pub subject_id: Option<i32>,
     pub region_code: String,
     pub measure_ids: String,
-    pub answer: String,
+    pub answer: CanonicalAnswer,
 }
 
-pub type Reply = tokio::sync::oneshot::Sender<Result<Vec<i32>, String>>;
+/// A job's receipts once their group has committed: their ids and their proofs, in row order.
+#[derive(Debug)]
+pub struct Committed {
+    pub ids: Vec<i32>,
+    pub proofs: Vec<GroupProof>,
+}
+
+pub type Reply = tokio::sync::oneshot::Sender<Result<Committed, String>>;
 
 pub struct Job {
     pub rows: Vec<NewReceipt>,
@@ -62,32 +73,59 @@ pub static COMMITS: AtomicU64 = AtomicU64::new(0);
 /// Receipts written, for `/metrics`.
 pub static RECEIPTS: AtomicU64 = AtomicU64::new(0);
 
-/// Takes what else is queued behind `first`, up to [`MAX_GROUP`] receipts: one group commit.
+/// Takes what else is queued behind `first` without waiting, until the jobs taken hold
+/// [`MAX_GROUP`] receipts: the group a writer commits at once. A job is never split, so the group
+/// may pass it by its last job (a batch of 1,000 codes).
 pub fn gather(first: Job, rx: &mpsc::Receiver<Job>) -> Vec<Job> {
-    gather_up_to(first, rx, MAX_GROUP, |j| j.rows.len())
-}
-
-/// Takes what else is queued behind `first` without waiting, until the jobs taken hold `max`
-/// items (`size` of each job): the group a writer or the signer handles at once. A job is never
-/// split, so the group may pass `max` by its last job.
-pub fn gather_up_to<J>(
-    first: J,
-    rx: &mpsc::Receiver<J>,
-    max: usize,
-    size: impl Fn(&J) -> usize,
-) -> Vec<J> {
-    let mut n = size(&first);
+    let mut n = first.rows.len();
     let mut jobs = vec![first];
-    while n < max {
+    while n < MAX_GROUP {
         match rx.try_recv() {
             Ok(j) => {
-                n += size(&j);
+                n += j.rows.len();
                 jobs.push(j);
             }
             Err(_) => break,
         }
     }
     jobs
+}
+
+/// Answers a group's jobs once the writer has committed it (`ids`: the group's receipt ids in
+/// row order) or failed. On success the writer thread signs the whole group under **one**
+/// Ed25519 signature right here, before anyone is woken: the leaves are the receipts' hashes
+/// ([`CanonicalAnswer::leaf_hash`] with their ids), each job's consecutive and in order, one RFC
+/// 9162 tree over them all, and each job gets the proofs of its leaves. Each answer still
+/// verifies on its own (leaf, audit path, root, signature). Signing where the ids become known
+/// spares every check a hand-off to a signing thread and back (performance.md, fifteenth round).
+pub fn answer_group(keys: &ReceiptKeys, jobs: Vec<Job>, committed: Result<Vec<i32>, String>) {
+    let mut ids = match committed {
+        Ok(ids) => ids,
+        Err(e) => {
+            for job in jobs {
+                let _ = job.reply.send(Err(e.clone()));
+            }
+            return;
+        }
+    };
+    COMMITS.fetch_add(1, Ordering::Relaxed);
+    RECEIPTS.fetch_add(ids.len() as u64, Ordering::Relaxed);
+    let leaves: Vec<Hash> = jobs
+        .iter()
+        .flat_map(|j| j.rows.iter())
+        .zip(&ids)
+        .map(|(r, &id)| r.answer.leaf_hash(id))
+        .collect();
+    let mut proofs = keys.sign_group(&leaves);
+    for job in jobs.into_iter().rev() {
+        let at = ids.len() - job.rows.len();
+        let mine = Committed {
+            ids: ids.split_off(at),
+            proofs: proofs.split_off(at),
+        };
+        // A request that went away (client gone) no longer waits: nothing to do.
+        let _ = job.reply.send(Ok(mine));
+    }
 }
 
 /// A connection made when first needed and made again after a failure: the receipt threads
@@ -184,4 +222,115 @@ pub fn stored_answer_value(id: i32, answer: &str) -> Value {
 /// An old receipt's reason sentence in today's shape.
 pub fn legacy_reason(sentence: String) -> Value {
     serde_json::json!({"code": "legacy", "message": sentence})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::signing::verify_answer;
+    use super::*;
+    use serde_json::json;
+
+    fn keys() -> ReceiptKeys {
+        ReceiptKeys::from_seed(&[7; 32])
+    }
+
+    /// A new receipt whose stored answer is `answer` (with `check_id` 0, as a check makes it).
+    fn row(answer: Value) -> NewReceipt {
+        NewReceipt {
+            checked_at: chrono::NaiveDate::from_ymd_opt(2026, 12, 7)
+                .unwrap()
+                .and_hms_opt(9, 0, 0)
+                .unwrap(),
+            caller_user_id: 1,
+            caller_department_id: None,
+            field: "f".into(),
+            reference: None,
+            purpose: None,
+            advice: "normal".into(),
+            subject_key: "K".into(),
+            subject_bucket: 0,
+            subject_id: None,
+            region_code: "220500".into(),
+            measure_ids: "[]".into(),
+            answer: CanonicalAnswer::of(&answer).unwrap(),
+        }
+    }
+
+    /// `n` jobs of 1 to 5 receipts and 1,000 for the fourth, each with the receiving end of its
+    /// reply; the receipts' answers as stored, `check_id` 0.
+    fn jobs(
+        n: usize,
+    ) -> (
+        Vec<Job>,
+        Vec<(
+            Vec<Value>,
+            tokio::sync::oneshot::Receiver<Result<Committed, String>>,
+        )>,
+    ) {
+        let mut jobs = vec![];
+        let mut waiting = vec![];
+        for j in 0..n {
+            let count = if j == 3 { 1000 } else { j % 5 + 1 };
+            let answers: Vec<Value> = (0..count)
+                .map(
+                    |i| json!({"advice": "normal", "check_id": 0, "subject": format!("s-{j}-{i}")}),
+                )
+                .collect();
+            let (reply, rx) = tokio::sync::oneshot::channel();
+            jobs.push(Job {
+                rows: answers.iter().cloned().map(row).collect(),
+                reply,
+            });
+            waiting.push((answers, rx));
+        }
+        (jobs, waiting)
+    }
+
+    #[test]
+    fn a_committed_group_is_signed_once_and_each_answer_verifies_on_its_own() {
+        let keys = keys();
+        let (jobs, waiting) = jobs(12);
+        let total: usize = jobs.iter().map(|j| j.rows.len()).sum();
+        let ids: Vec<i32> = (101..101 + total as i32).collect();
+        answer_group(&keys, jobs, Ok(ids));
+        let mut next_id = 101;
+        let mut first_signature = None;
+        for (answers, mut rx) in waiting {
+            let got = rx.try_recv().unwrap().unwrap();
+            assert_eq!(got.ids.len(), answers.len());
+            assert_eq!(got.proofs.len(), answers.len());
+            for (i, ((answer, id), proof)) in
+                answers.iter().zip(&got.ids).zip(&got.proofs).enumerate()
+            {
+                // The job's ids and leaves are consecutive and in order in the one tree.
+                assert_eq!(*id, next_id);
+                assert_eq!(proof.leaf_index, (next_id - 101) as u64);
+                assert_eq!(proof.tree_size, total as u64);
+                assert_eq!(proof.leaf_index, got.proofs[0].leaf_index + i as u64);
+                let signature = first_signature.get_or_insert_with(|| proof.signature.clone());
+                assert_eq!(&proof.signature, signature, "one signature for the group");
+                let mut sent = answer.clone();
+                sent["check_id"] = json!(id);
+                sent["proof"] = serde_json::to_value(proof).unwrap();
+                verify_answer(&sent, &keys.published).unwrap();
+                // Another id, or one changed byte, and it no longer verifies.
+                let mut other = sent.clone();
+                other["check_id"] = json!(id + 1);
+                assert!(verify_answer(&other, &keys.published).is_err());
+                sent["advice"] = json!("normaL");
+                assert!(verify_answer(&sent, &keys.published).is_err());
+                next_id += 1;
+            }
+        }
+        assert_eq!(next_id as usize, 101 + total);
+    }
+
+    #[test]
+    fn a_failed_commit_answers_every_job_with_the_error() {
+        let (jobs, waiting) = jobs(3);
+        answer_group(&keys(), jobs, Err("disk full".into()));
+        for (_, mut rx) in waiting {
+            assert_eq!(rx.try_recv().unwrap().unwrap_err(), "disk full");
+        }
+    }
 }

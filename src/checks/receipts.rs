@@ -15,7 +15,6 @@
 use crate::auth::AuthUser;
 use crate::auth::Role;
 use crate::schema::credit_checks;
-use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,7 +23,8 @@ use diesel::prelude::*;
 
 use diesel::r2d2::ManageConnection;
 
-use super::receipt_queue::{gather, Job, Lazy, NewReceipt, COMMITS, RECEIPTS};
+use super::receipt_queue::{answer_group, gather, Committed, Job, Lazy, NewReceipt};
+use super::signing::ReceiptKeys;
 use crate::db::{ConnectionManager, DatabaseUrl, DbConnection};
 use crate::error::ApiError;
 
@@ -75,11 +75,12 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(5);
 impl ReceiptWriter {
     /// PostgreSQL: starts the writer thread with its own connection (never waiting behind checks
     /// for a pooled one). SQLite: opens the receipt log, folds what it holds into the table, and
-    /// starts its writer and folder (see [`super::receipt_log`]). The threads end when the writer
+    /// starts its writer and folder (see [`super::receipt_log`]). Either way the writer thread
+    /// signs each committed group with `keys` ([`answer_group`]). The threads end when the writer
     /// is dropped.
-    pub fn start(url: DatabaseUrl) -> Result<Self, String> {
+    pub fn start(url: DatabaseUrl, keys: Arc<ReceiptKeys>) -> Result<Self, String> {
         if let DatabaseUrl::Sqlite(_) = &url {
-            let (tx, log) = super::receipt_log::start(url)?;
+            let (tx, log) = super::receipt_log::start(url, keys)?;
             return Ok(ReceiptWriter {
                 tx: Mutex::new(tx),
                 log: Some(log),
@@ -88,7 +89,7 @@ impl ReceiptWriter {
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("receipt-writer".into())
-            .spawn(move || writer_loop(ConnectionManager::new(url), rx))
+            .spawn(move || writer_loop(ConnectionManager::new(url), rx, &keys))
             .map_err(|e| format!("the receipt writer thread does not start: {e}"))?;
         Ok(ReceiptWriter {
             tx: Mutex::new(tx),
@@ -139,9 +140,9 @@ impl ReceiptWriter {
         Ok(Settled(conn))
     }
 
-    /// Stores `rows` durably and returns their ids in order, once their group has committed.
-    /// Awaits without occupying a thread.
-    pub async fn write(&self, rows: Vec<NewReceipt>) -> Result<Vec<i32>, ApiError> {
+    /// Stores `rows` durably and returns their ids and proofs in order, once their group has
+    /// committed and been signed. Awaits without occupying a thread.
+    pub async fn write(&self, rows: Vec<NewReceipt>) -> Result<Committed, ApiError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.tx
             .lock()
@@ -149,7 +150,7 @@ impl ReceiptWriter {
             .send(Job { rows, reply })
             .map_err(|_| ApiError::unavailable("the receipt writer has stopped"))?;
         match answer.await {
-            Ok(Ok(ids)) => Ok(ids),
+            Ok(Ok(committed)) => Ok(committed),
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "writing check receipts failed");
                 Err(ApiError::unavailable(
@@ -162,7 +163,7 @@ impl ReceiptWriter {
 }
 
 /// PostgreSQL: one transaction per group.
-fn writer_loop(manager: ConnectionManager, rx: mpsc::Receiver<Job>) {
+fn writer_loop(manager: ConnectionManager, rx: mpsc::Receiver<Job>, keys: &ReceiptKeys) {
     let mut conn = Lazy::new(move || {
         manager
             .connect()
@@ -173,22 +174,10 @@ fn writer_loop(manager: ConnectionManager, rx: mpsc::Receiver<Job>) {
         let result = conn
             .get()
             .and_then(|c| insert_all(c, &jobs).map_err(|e| e.to_string()));
-        match result {
-            Ok(mut ids) => {
-                COMMITS.fetch_add(1, Ordering::Relaxed);
-                RECEIPTS.fetch_add(ids.len() as u64, Ordering::Relaxed);
-                for job in jobs.into_iter().rev() {
-                    let mine = ids.split_off(ids.len() - job.rows.len());
-                    let _ = job.reply.send(Ok(mine));
-                }
-            }
-            Err(e) => {
-                conn.reset();
-                for job in jobs {
-                    let _ = job.reply.send(Err(e.clone()));
-                }
-            }
+        if result.is_err() {
+            conn.reset();
         }
+        answer_group(keys, jobs, result);
     }
 }
 
@@ -228,20 +217,15 @@ impl<'a> CopiedReceipt<'a> {
             subject_id: r.subject_id,
             region_code: &r.region_code,
             measure_ids: &r.measure_ids,
-            answer: &r.answer,
+            answer: &r.answer.json,
         }
     }
 }
 
-#[derive(QueryableByName)]
-struct NextId {
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    id: i32,
-}
-
 /// Inserts a group's receipts in one transaction and returns their ids in row order, in a fixed
 /// number of round trips whatever the group's size: the group's ids from the table's identity
-/// sequence (one query), one binary `COPY` of every row, the log's pending ids (one statement).
+/// sequence, recorded as pending for the receipt log in the same statement, then one binary
+/// `COPY` of every row (with `BEGIN` and `COMMIT`, four round trips).
 fn insert_all(conn: &mut DbConnection, jobs: &[Job]) -> QueryResult<Vec<i32>> {
     let DbConnection::Postgresql(pg) = conn else {
         return Err(diesel::result::Error::QueryBuilderError(
@@ -250,18 +234,7 @@ fn insert_all(conn: &mut DbConnection, jobs: &[Job]) -> QueryResult<Vec<i32>> {
     };
     let rows: Vec<&NewReceipt> = jobs.iter().flat_map(|j| j.rows.iter()).collect();
     pg.transaction(|c| {
-        // A value past 2,147,483,647 fails the cast: the group is refused, not acknowledged.
-        let mut ids: Vec<i32> = diesel::sql_query(
-            "SELECT nextval(pg_get_serial_sequence('credit_checks', 'id'))::integer AS id \
-             FROM generate_series(1, $1)",
-        )
-        .bind::<diesel::sql_types::Integer, _>(rows.len() as i32)
-        .load::<NextId>(c)?
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
-        // One session's values from a sequence rise; in row order, as the caller expects.
-        ids.sort_unstable();
+        let ids = super::transparency::take_pending_ids(c, rows.len())?;
         let copied: Vec<CopiedReceipt<'_>> = ids
             .iter()
             .zip(&rows)
@@ -270,8 +243,6 @@ fn insert_all(conn: &mut DbConnection, jobs: &[Job]) -> QueryResult<Vec<i32>> {
         diesel::copy_from(crate::schema::credit_checks::table)
             .from_insertable(&copied)
             .execute(c)?;
-        // Waiting for the receipt log's sequencer, committed with the receipts.
-        super::transparency::record_pending(c, &ids)?;
         Ok(ids)
     })
 }

@@ -4,10 +4,10 @@
 //! "Signed receipts".
 //!
 //! - **Leaf:** a receipt's hash ([`super::receipt_hash`]): SHA-256(0x00 ‖ JCS(stored receipt)).
-//! - **Group proof:** the receipts of the check requests answered at one moment (see
-//!   [`super::signer`]; a request's receipts consecutive and in order) form an RFC 9162 tree; its
-//!   root is signed once, and each answer carries its leaf index, audit path, the root and the
-//!   signature.
+//! - **Group proof:** the receipts of one group commit (see
+//!   [`super::receipt_queue::answer_group`]; a request's receipts consecutive and in order) form
+//!   an RFC 9162 tree; its root is signed once, and each answer carries its leaf index, audit
+//!   path, the root and the signature.
 //! - **Signed statements** are the RFC 8785 canonical JSON of an object with a `label` (domain
 //!   separation: [`GROUP_LABEL`], [`CHECKPOINT_LABEL`]), `kid`, `root_hash` (hex), `signed_at`
 //!   (RFC 3339 UTC, microseconds) and `tree_size`.

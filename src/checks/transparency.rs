@@ -79,16 +79,30 @@ const SEQUENCE_CHUNK: i64 = 5_000;
 /// Receipt rows read per query when hashing a range.
 const READ_CHUNK: usize = 2_000;
 
-/// PostgreSQL's receipt writer: records receipts as waiting to be sequenced, in their own
-/// transaction (one statement for the group).
-pub fn record_pending(conn: &mut diesel::PgConnection, ids: &[i32]) -> QueryResult<()> {
-    diesel::sql_query(
-        "INSERT INTO receipt_log_pending (check_id) SELECT unnest($1::integer[]) \
-         ON CONFLICT DO NOTHING",
+/// PostgreSQL's receipt writer: takes `n` ids for a group's receipts from the table's identity
+/// sequence and records them as waiting for the sequencer (`receipt_log_pending`), in one
+/// statement of the group's transaction. Returns the ids in rising order (one session's values
+/// from a sequence rise). A value past 2,147,483,647 fails the cast: the group is refused, not
+/// acknowledged.
+pub fn take_pending_ids(conn: &mut diesel::PgConnection, n: usize) -> QueryResult<Vec<i32>> {
+    #[derive(QueryableByName)]
+    struct NextId {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        id: i32,
+    }
+    let mut ids: Vec<i32> = diesel::sql_query(
+        "WITH ids AS (SELECT nextval(pg_get_serial_sequence('credit_checks', 'id'))::integer AS id \
+                      FROM generate_series(1, $1)), \
+              pending AS (INSERT INTO receipt_log_pending (check_id) SELECT id FROM ids) \
+         SELECT id FROM ids",
     )
-    .bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(ids)
-    .execute(conn)?;
-    Ok(())
+    .bind::<diesel::sql_types::Integer, _>(i32::try_from(n).unwrap_or(i32::MAX))
+    .load::<NextId>(conn)?
+    .into_iter()
+    .map(|r| r.id)
+    .collect();
+    ids.sort_unstable();
+    Ok(ids)
 }
 
 /// Appends every receipt not yet in the log and signs a checkpoint of the new size. Returns
