@@ -3,7 +3,7 @@
 //! both, receipts of different months read back by id and by subject, and a feedback row cannot
 //! name a receipt that does not exist.
 
-use chrono::{Datelike, Duration, NaiveDate, Utc};
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Utc};
 use credit_lists::auth::Role;
 use credit_lists::checks::partitions::{self, partition_name};
 use diesel::prelude::*;
@@ -392,6 +392,37 @@ async fn a_receipt_read_by_id_is_found_in_its_month_across_a_months_boundary() {
         let plan: String = plan.into_iter().map(|p| p.line + "\n").collect();
         assert!(plan.contains(&partition_name(m3)), "{plan}");
         assert!(!plan.contains(&partition_name(this_month)), "{plan}");
+
+        // The database's own existence check (feedback's and cases' triggers) looks in the same
+        // windows and then everywhere: every receipt exists, an unknown id does not, and a
+        // receipt found outside its id's window (moved there behind the service's back) too.
+        #[derive(QueryableByName)]
+        struct Exists {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            e: bool,
+        }
+        let exists = |id: i64| {
+            diesel::sql_query("SELECT credit_check_exists($1) AS e")
+                .bind::<Integer, _>(id as i32)
+                .get_result::<Exists>(&mut *app.conn())
+                .unwrap()
+                .e
+        };
+        for id in [a, b, c, d, e] {
+            assert!(exists(id), "receipt {id}");
+        }
+        assert!(!exists(e + 1000));
+        assert!(!exists(0));
+        let moved = |t: NaiveDateTime| {
+            diesel::sql_query("UPDATE credit_checks SET checked_at = $1 WHERE id = $2")
+                .bind::<diesel::sql_types::Timestamp, _>(t)
+                .bind::<Integer, _>(a as i32)
+                .execute(&mut *app.conn())
+                .unwrap()
+        };
+        assert_eq!(moved(at(this_month, 0, 0, 1)), 1);
+        assert!(exists(a));
+        assert_eq!(moved(times[0].1), 1);
     } else {
         assert!(partitions::id_window(&mut app.conn(), a as i32)
             .unwrap()
