@@ -184,9 +184,19 @@ impl ReceiptWriter {
 /// then lets the next writer wait while it commits.
 fn writer_loop(manager: ConnectionManager, rx: &Mutex<mpsc::Receiver<Job>>, keys: &ReceiptKeys) {
     let mut conn = Lazy::new(move || {
-        manager
+        let mut c = manager
             .connect()
-            .map_err(|e| format!("the receipt writer cannot connect: {e}"))
+            .map_err(|e| format!("the receipt writer cannot connect: {e}"))?;
+        // The pool's connections plan every execution afresh (`db::ConnectionManager`), and so
+        // would the foreign-key checks each copied row runs (one per referenced table, inside
+        // PostgreSQL): that planning was most of PostgreSQL's CPU under the single-check load
+        // (performance.md, fifteenth round). A writer runs only its own two statements and those
+        // key lookups, whose cached plans are right at any table size.
+        if let DbConnection::Postgresql(pg) = &mut c {
+            diesel::connection::SimpleConnection::batch_execute(pg, "SET plan_cache_mode = auto")
+                .map_err(|e| format!("the receipt writer cannot configure its connection: {e}"))?;
+        }
+        Ok(c)
     });
     loop {
         let jobs = {
