@@ -256,17 +256,14 @@ mod tests {
         }
     }
 
-    /// `n` jobs of 1 to 5 receipts and 1,000 for the fourth, each with the receiving end of its
-    /// reply; the receipts' answers as stored, `check_id` 0.
-    fn jobs(
-        n: usize,
-    ) -> (
-        Vec<Job>,
-        Vec<(
-            Vec<Value>,
-            tokio::sync::oneshot::Receiver<Result<Committed, String>>,
-        )>,
-    ) {
+    /// The receipts' answers of a job as stored (`check_id` 0), and the receiving end of its reply.
+    type Waiting = (
+        Vec<Value>,
+        tokio::sync::oneshot::Receiver<Result<Committed, String>>,
+    );
+
+    /// `n` jobs of 1 to 5 receipts and 1,000 for the fourth, each with what it waits for.
+    fn jobs(n: usize) -> (Vec<Job>, Vec<Waiting>) {
         let mut jobs = vec![];
         let mut waiting = vec![];
         for j in 0..n {
