@@ -14,8 +14,18 @@ use crate::error::{ApiError, FieldError, Problem};
 use crate::schema::{check_feedback, credit_checks, departments};
 use crate::state::AppState;
 
-/// field, caller department, advice, region, feedback's applied measures.
-type StatRow = (String, Option<i32>, String, String, Option<String>);
+/// field, caller department, advice, region, feedback's applied measures, and how many receipts
+/// share them: one group of the database's aggregation.
+type StatGroup = (String, Option<i32>, String, String, Option<String>, i64);
+
+// The receipts' columns and their feedback's applied measures grouped together (below).
+diesel::allow_columns_to_appear_in_same_group_by_clause!(
+    credit_checks::field,
+    credit_checks::caller_department_id,
+    credit_checks::advice,
+    credit_checks::region_code,
+    check_feedback::measures_applied,
+);
 
 /// The plan's target: credit records applied in at least this many fields per county.
 pub const FIELD_TARGET: usize = 10;
@@ -27,6 +37,9 @@ pub struct StatsQuery {
     /// Default: this year (UTC+8).
     #[param(minimum = 2000, maximum = 2100)]
     pub year: Option<i32>,
+    /// One month of `year` (1–12); default: the whole year.
+    #[param(minimum = 1, maximum = 12)]
+    pub month: Option<u32>,
     /// A region code; default: every region in the caller's scope.
     pub region: Option<String>,
 }
@@ -56,6 +69,9 @@ pub struct RegionFields {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CheckStats {
     pub year: i32,
+    /// The month counted, when one was asked for; absent: the whole year.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub month: Option<u32>,
     pub region: Option<String>,
     pub checks: i64,
     pub by_field: Vec<Count>,
@@ -72,7 +88,8 @@ pub struct CheckStats {
 /// Credit-check usage statistics
 ///
 /// Checks by field, caller department and advice; feedback rate; distinct fields in which credit
-/// records were applied per region. Bureau (its region) and admin.
+/// records were applied per region; for a year, or one month of it (`month`). Bureau (its region)
+/// and admin.
 ///
 /// Bureaus (their region) and admins; others get 403. Read-only: changes nothing.
 #[utoipa::path(
@@ -115,48 +132,82 @@ pub async fn stats(
         (Some(r), _) => Some(r),
         (None, s) => s,
     };
-    let from = day_start_utc(NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or_default());
-    let to = day_start_utc(NaiveDate::from_ymd_opt(year + 1, 1, 1).unwrap_or_default());
+    if q.month.is_some_and(|m| !(1..=12).contains(&m)) {
+        return Err(ApiError::BadRequest {
+            code: "invalid_query",
+            detail: "month must be between 1 and 12".into(),
+            errors: vec![FieldError::new(
+                "query.month",
+                "out_of_range",
+                "month must be between 1 and 12",
+            )],
+        });
+    }
+    let month = q.month;
+    let first =
+        |y: i32, m: u32| day_start_utc(NaiveDate::from_ymd_opt(y, m, 1).unwrap_or_default());
+    let (from, to) = match month {
+        None => (first(year, 1), first(year + 1, 1)),
+        Some(12) => (first(year, 12), first(year + 1, 1)),
+        Some(m) => (first(year, m), first(year, m + 1)),
+    };
     let region_c = region.clone();
     let v = state
         .receipts
         .run_settled(&state.pool, move |settled| {
             let conn = settled.conn();
-            // One pass over the year's receipts (small columns only).
-            let mut q = credit_checks::table
+            // One pass over the period's receipts (small columns only), counted by the database:
+            // what comes back is one row per distinct combination, not one per receipt, so a year
+            // of tens of millions of receipts costs no memory here (on PostgreSQL a month reads
+            // one partition).
+            let period = credit_checks::table
                 .left_join(check_feedback::table)
                 .filter(credit_checks::checked_at.ge(from))
-                .filter(credit_checks::checked_at.lt(to))
-                .into_boxed();
-            if let Some(r) = &region_c {
-                q = q.filter(credit_checks::region_code.eq(r.clone()));
+                .filter(credit_checks::checked_at.lt(to));
+            // The same grouping with or without the region's filter (not boxed: diesel does not
+            // group a boxed query of several backends).
+            macro_rules! counted {
+                ($q:expr) => {
+                    $q.group_by((
+                        credit_checks::field,
+                        credit_checks::caller_department_id,
+                        credit_checks::advice,
+                        credit_checks::region_code,
+                        check_feedback::measures_applied,
+                    ))
+                    .select((
+                        credit_checks::field,
+                        credit_checks::caller_department_id,
+                        credit_checks::advice,
+                        credit_checks::region_code,
+                        check_feedback::measures_applied.nullable(),
+                        diesel::dsl::count_star(),
+                    ))
+                    .load::<StatGroup>(conn)?
+                };
             }
-            let rows: Vec<StatRow> = q
-                .select((
-                    credit_checks::field,
-                    credit_checks::caller_department_id,
-                    credit_checks::advice,
-                    credit_checks::region_code,
-                    check_feedback::measures_applied.nullable(),
-                ))
-                .load(conn)?;
+            let groups = match &region_c {
+                Some(r) => counted!(period.filter(credit_checks::region_code.eq(r.clone()))),
+                None => counted!(period),
+            };
             let mut by_field: BTreeMap<String, i64> = BTreeMap::new();
             let mut by_dept: BTreeMap<Option<i32>, i64> = BTreeMap::new();
             let mut by_advice: BTreeMap<String, i64> = BTreeMap::new();
             let mut regions: BTreeMap<String, (i64, BTreeSet<String>, BTreeSet<String>)> =
                 BTreeMap::new();
-            let (mut with_feedback, mut applied) = (0i64, 0i64);
-            for (field, dept, advice, reg, fb) in &rows {
-                *by_field.entry(field.clone()).or_default() += 1;
-                *by_dept.entry(*dept).or_default() += 1;
-                *by_advice.entry(advice.clone()).or_default() += 1;
+            let (mut checks, mut with_feedback, mut applied) = (0i64, 0i64, 0i64);
+            for (field, dept, advice, reg, fb, n) in &groups {
+                checks += n;
+                *by_field.entry(field.clone()).or_default() += n;
+                *by_dept.entry(*dept).or_default() += n;
+                *by_advice.entry(advice.clone()).or_default() += n;
                 let r = regions.entry(reg.clone()).or_default();
-                r.0 += 1;
+                r.0 += n;
                 r.1.insert(field.clone());
                 if let Some(m) = fb {
-                    with_feedback += 1;
+                    with_feedback += n;
                     if m != "[]" {
-                        applied += 1;
+                        applied += n;
                         r.2.insert(field.clone());
                     }
                 }
@@ -168,9 +219,9 @@ pub async fn stats(
                 .load::<(i32, String)>(conn)?
                 .into_iter()
                 .collect();
-            let checks = rows.len() as i64;
             Ok(CheckStats {
                 year,
+                month,
                 region: region_c,
                 checks,
                 by_field: by_field

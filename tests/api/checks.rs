@@ -648,6 +648,72 @@ async fn stats_count_checks_feedback_and_fields() {
     assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
 }
 
+/// `month` narrows the usage statistics to one month of the year (UTC+8); months outside 1–12 are
+/// refused naming the parameter.
+#[tokio::test]
+async fn stats_of_one_month_count_only_that_months_checks() {
+    use chrono::Datelike;
+    let s = setup().await;
+    let app = &s.f.app;
+    let moved = check(&s, &uscc(611), "bidding").await;
+    check(&s, &uscc(612), "bidding").await;
+    check(&s, &uscc(613), "government_procurement").await;
+    let admin = app.admin().await;
+    let stats = |query: String| {
+        let token = admin.token.clone();
+        async move {
+            let res = app
+                .get(&format!("/api/v1/credit-checks/stats?{query}"), &token)
+                .await;
+            assert_eq!(res.status(), StatusCode::OK, "{query}");
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    let now = today();
+    let this = stats(format!("year={}&month={}", now.year(), now.month())).await;
+    assert_eq!(this["checks"], 3, "{this}");
+    assert_eq!(this["month"], now.month());
+    // One receipt dated 15 July of last year (12:00 UTC: 20:00 in UTC+8), behind the service's
+    // back (the read above stored every receipt in the table).
+    let last_july = chrono::NaiveDate::from_ymd_opt(now.year() - 1, 7, 15)
+        .unwrap()
+        .and_hms_opt(12, 0, 0)
+        .unwrap();
+    let n = diesel::sql_query("UPDATE credit_checks SET checked_at = $1 WHERE id = $2")
+        .bind::<diesel::sql_types::Timestamp, _>(last_july)
+        .bind::<diesel::sql_types::Integer, _>(moved["check_id"].as_i64().unwrap() as i32)
+        .execute(&mut *app.conn())
+        .unwrap();
+    assert_eq!(n, 1);
+    let this = stats(format!("year={}&month={}", now.year(), now.month())).await;
+    assert_eq!(this["checks"], 2, "{this}");
+    let july = stats(format!("year={}&month=7", now.year() - 1)).await;
+    assert_eq!(july["checks"], 1, "{july}");
+    assert_eq!(
+        july["by_field"],
+        json!([{"key": "bidding", "name": null, "checks": 1}])
+    );
+    for other in [6, 8] {
+        let v = stats(format!("year={}&month={other}", now.year() - 1)).await;
+        assert_eq!(v["checks"], 0, "{v}");
+        assert_eq!(v["by_field"], json!([]));
+    }
+    let year = stats(format!("year={}", now.year() - 1)).await;
+    assert_eq!(year["checks"], 1, "{year}");
+    assert!(year.get("month").is_none(), "{year}");
+    for bad in ["0", "13", "-1", "x"] {
+        let res = app
+            .get(
+                &format!("/api/v1/credit-checks/stats?year=2026&month={bad}"),
+                &admin.token,
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "month={bad}");
+        let body: Value = res.json().await.unwrap();
+        assert!(body.to_string().contains("month"), "month={bad}: {body}");
+    }
+}
+
 async fn feed(app: &TestApp, token: &str, after: &Value) -> Value {
     let path = match after.as_i64() {
         Some(a) => format!("/api/v1/watches/notifications?after={a}"),
