@@ -82,8 +82,8 @@ const PG_WRITERS: usize = 3;
 const SETTLE_LIMIT: Duration = Duration::from_secs(5);
 
 impl ReceiptWriter {
-    /// PostgreSQL: starts the writer thread with its own connection (never waiting behind checks
-    /// for a pooled one). SQLite: opens the receipt log, folds what it holds into the table, and
+    /// PostgreSQL: starts [`PG_WRITERS`] writer threads, each with its own connection (never
+    /// waiting behind checks for a pooled one). SQLite: opens the receipt log, folds what it holds into the table, and
     /// starts its writer and folder (see [`super::receipt_log`]). Either way the writer thread
     /// signs each committed group with `keys` ([`answer_group`]). The threads end when the writer
     /// is dropped.

@@ -3,14 +3,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use actix_web::{get, web, HttpResponse};
-use chrono::{Datelike, NaiveDate};
+use chrono::Datelike;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::day_start_utc;
 use crate::auth::{AuthUser, Role};
-use crate::error::{ApiError, FieldError, Problem};
+use crate::error::{ApiError, Problem};
 use crate::schema::{check_feedback, credit_checks, departments};
 use crate::state::AppState;
 
@@ -114,15 +113,11 @@ pub async fn stats(
     let q = query.into_inner();
     let year = q.year.unwrap_or_else(|| crate::entries::today().year());
     if !(2000..=2100).contains(&year) {
-        return Err(ApiError::BadRequest {
-            code: "invalid_query",
-            detail: "year must be between 2000 and 2100".into(),
-            errors: vec![FieldError::new(
-                "query.year",
-                "out_of_range",
-                "year must be between 2000 and 2100",
-            )],
-        });
+        return Err(ApiError::invalid_query(
+            "year",
+            "out_of_range",
+            "year must be between 2000 and 2100",
+        ));
     }
     let scope = user.region_filter()?;
     let region = match (q.region, scope) {
@@ -133,23 +128,20 @@ pub async fn stats(
         (None, s) => s,
     };
     if q.month.is_some_and(|m| !(1..=12).contains(&m)) {
-        return Err(ApiError::BadRequest {
-            code: "invalid_query",
-            detail: "month must be between 1 and 12".into(),
-            errors: vec![FieldError::new(
-                "query.month",
-                "out_of_range",
-                "month must be between 1 and 12",
-            )],
-        });
+        return Err(ApiError::invalid_query(
+            "month",
+            "out_of_range",
+            "month must be between 1 and 12",
+        ));
     }
     let month = q.month;
-    let first =
-        |y: i32, m: u32| day_start_utc(NaiveDate::from_ymd_opt(y, m, 1).unwrap_or_default());
-    let (from, to) = match month {
-        None => (first(year, 1), first(year + 1, 1)),
-        Some(12) => (first(year, 12), first(year + 1, 1)),
-        Some(m) => (first(year, m), first(year, m + 1)),
+    // From the first month's start to the last one's end (UTC+8 days, as UTC instants).
+    let (first, last) = month.map_or((1, 12), |m| (m, m));
+    let (Some((_, _, from, _)), Some((_, _, _, to))) = (
+        crate::stats::month_bounds(year, first),
+        crate::stats::month_bounds(year, last),
+    ) else {
+        return Err(ApiError::internal("a month of a valid year has no bounds"));
     };
     let region_c = region.clone();
     let v = state

@@ -466,15 +466,11 @@ pub async fn notifications(
     let q = query.into_inner();
     let limit = q.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
-        return Err(ApiError::BadRequest {
-            code: "invalid_query",
-            detail: "limit must be between 1 and 500".into(),
-            errors: vec![FieldError::new(
-                "query.limit",
-                "out_of_range",
-                "limit must be between 1 and 500",
-            )],
-        });
+        return Err(ApiError::invalid_query(
+            "limit",
+            "out_of_range",
+            "limit must be between 1 and 500",
+        ));
     }
     let after = q.after.unwrap_or(0);
     let st = state.clone();
