@@ -69,40 +69,43 @@ impl Advice {
 }
 
 /// The subject as the service knows it.
+// Fields in sorted order: a check answer serialises in its RFC 8785 form (`receipt_hash`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CheckSubject {
     /// The full code (approval systems are trusted callers).
     pub code: String,
+    /// The code fails its check character and was recorded with an acknowledgement.
+    pub code_flagged: bool,
     pub kind: SubjectType,
     pub name: String,
     pub region_code: Option<String>,
-    /// The code fails its check character and was recorded with an acknowledgement.
-    pub code_flagged: bool,
 }
 
 /// A red or black list entry in force at the moment of the check.
+// Fields in sorted order: a check answer serialises in its RFC 8785 form (`receipt_hash`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CheckEntry {
-    pub entry_id: i32,
     pub department_id: i32,
     pub department_name: String,
-    pub scope_item_id: i32,
-    pub scope_item_code: String,
-    pub scope_item_version: i32,
-    pub scope_item_title: String,
-    /// 认定文书号
-    pub document_number: String,
     #[schema(value_type = String, format = Date)]
     pub determination_date: NaiveDate,
+    /// 认定文书号
+    pub document_number: String,
+    pub entry_id: i32,
+    /// An objection (异议) to this entry is being handled.
+    pub objection_open: bool,
+    pub scope_item_code: String,
+    pub scope_item_id: i32,
+    pub scope_item_title: String,
+    pub scope_item_version: i32,
+    pub source: Source,
     #[schema(value_type = String, format = Date)]
     pub valid_from: NaiveDate,
     #[schema(value_type = String, format = Date)]
     pub valid_until: NaiveDate,
-    pub source: Source,
-    /// An objection (异议) to this entry is being handled.
-    pub objection_open: bool,
 }
 
+// Fields in sorted order: a check answer serialises in its RFC 8785 form (`receipt_hash`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DepartmentRef {
     pub id: i32,
@@ -110,66 +113,69 @@ pub struct DepartmentRef {
 }
 
 /// A measure that applies to this subject in this field.
+// Fields in sorted order: a check answer serialises in its RFC 8785 form (`receipt_hash`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CheckMeasure {
-    pub measure_item_id: i32,
-    /// `incentive_measures` or `punishment_measures`.
-    pub kind: String,
     pub code: String,
-    /// The published version the answer was derived from.
-    pub version: i32,
-    pub title: String,
-    pub description: String,
-    /// 依据
-    pub legal_basis: Vec<LegalBasis>,
-    /// 实施部门
-    pub implementing_departments: Vec<DepartmentRef>,
     /// The department whose four lists carry the measure.
     pub department_id: i32,
+    pub description: String,
     /// The entries (red for incentives, black for punishments) that bring it into play.
     pub entry_ids: Vec<i32>,
+    /// 实施部门
+    pub implementing_departments: Vec<DepartmentRef>,
+    /// `incentive_measures` or `punishment_measures`.
+    pub kind: String,
+    /// 依据
+    pub legal_basis: Vec<LegalBasis>,
+    pub measure_item_id: i32,
+    pub title: String,
+    /// The published version the answer was derived from.
+    pub version: i32,
 }
 
 /// The answer to one check, stored unchanged as the receipt (核查记录).
+// Its fields, and those of every type inside it, are declared in sorted order: serialised as
+// declared, an answer is in its RFC 8785 form (`receipt_hash::CanonicalAnswer::of`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CheckAnswer {
+    pub advice: Advice,
+    /// Black-list entries in force.
+    pub black: Vec<CheckEntry>,
     pub check_id: i32,
     #[schema(value_type = String, format = DateTime)]
     #[serde(with = "crate::http::utc")]
     pub checked_at: chrono::NaiveDateTime,
-    /// The code as checked (normalised: trimmed, upper case).
-    pub subject_code: String,
-    /// Field (领域) code, e.g. `administrative_licensing`.
-    pub field: String,
-    pub reference: Option<String>,
-    pub purpose: Option<String>,
-    /// False when the code is valid but no subject with it is recorded: a clean answer.
-    pub known: bool,
-    pub subject: Option<CheckSubject>,
-    /// Red-list entries in force.
-    pub red: Vec<CheckEntry>,
-    /// Black-list entries in force.
-    pub black: Vec<CheckEntry>,
-    pub measures: Vec<CheckMeasure>,
     /// The subject's signed commitment letters (信用承诺书) in force, and every letter with a
     /// recorded breach (违诺).
     pub commitments: Vec<CommitmentSummary>,
-    /// Related parties on a black list: an organisation's legal representative (法定代表人, as
-    /// its entries in force record him) with his own black-list entries in force. Reported only:
-    /// they do not change this subject's advice.
-    pub related: Vec<RelatedParty>,
-    pub advice: Advice,
+    /// Field (领域) code, e.g. `administrative_licensing`.
+    pub field: String,
+    /// False when the code is valid but no subject with it is recorded: a clean answer.
+    pub known: bool,
+    pub measures: Vec<CheckMeasure>,
     /// 告知承诺: whether the subject may use the notification-and-commitment procedure in this
     /// field, with the reasons; null when the field does not offer the procedure.
     pub notification_commitment: Option<NotificationCommitment>,
-    /// Why this advice: stable codes with messages in Chinese a clerk can show (see
-    /// `docs/credit-checks.md` for the codes). Receipts stored before reasons had codes read
-    /// back each old sentence as `{"code": "legacy", "message": <the sentence>}`.
-    pub reasons: Vec<Reason>,
     /// The receipt's signed proof (`docs/credit-checks.md`, "Signed receipts"): in check
     /// answers, not in stored receipts (`GET /credit-checks/{id}` returns the receipt it covers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proof: Option<signing::GroupProof>,
+    pub purpose: Option<String>,
+    /// Why this advice: stable codes with messages in Chinese a clerk can show (see
+    /// `docs/credit-checks.md` for the codes). Receipts stored before reasons had codes read
+    /// back each old sentence as `{"code": "legacy", "message": <the sentence>}`.
+    pub reasons: Vec<Reason>,
+    /// Red-list entries in force.
+    pub red: Vec<CheckEntry>,
+    pub reference: Option<String>,
+    /// Related parties on a black list: an organisation's legal representative (法定代表人, as
+    /// its entries in force record him) with his own black-list entries in force. Reported only:
+    /// they do not change this subject's advice.
+    pub related: Vec<RelatedParty>,
+    pub subject: Option<CheckSubject>,
+    /// The code as checked (normalised: trimmed, upper case).
+    pub subject_code: String,
 }
 
 /// How a related party is related to the subject checked.
@@ -181,18 +187,19 @@ pub enum Relation {
 }
 
 /// A person related to the subject checked who is on a black list himself.
+// Fields in sorted order: a check answer serialises in its RFC 8785 form (`receipt_hash`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RelatedParty {
-    pub relation: Relation,
-    /// The name as the subject's entry records it.
-    pub name: Option<String>,
+    /// The person's own black-list entries in force.
+    pub black: Vec<CheckEntry>,
     /// The person's ID number: in full for admin and bureau callers, masked
     /// (`110105********002X`) for everyone else; always masked in the stored receipt.
     pub id_number: String,
+    /// The name as the subject's entry records it.
+    pub name: Option<String>,
+    pub relation: Relation,
     /// The subject's entries (in force) that record this person as legal representative.
     pub via_entry_ids: Vec<i32>,
-    /// The person's own black-list entries in force.
-    pub black: Vec<CheckEntry>,
 }
 
 /// Whether 告知承诺 may be used.
@@ -204,12 +211,13 @@ pub enum NcStatus {
 }
 
 /// The answer on 告知承诺 (notification and commitment) in a field that offers it.
+// Fields in sorted order: a check answer serialises in its RFC 8785 form (`receipt_hash`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct NotificationCommitment {
-    pub status: NcStatus,
     /// `nc_allowed`, or each rule that refuses it: `nc_black_entry_in_force`,
     /// `nc_commitment_breached`.
     pub reasons: Vec<Reason>,
+    pub status: NcStatus,
 }
 
 /// 国办发〔2020〕42号: an applicant with a serious bad credit record, or who made a false
@@ -245,6 +253,7 @@ fn notification_commitment(a: &CheckAnswer) -> NotificationCommitment {
 }
 
 /// One reason of an answer: a stable machine-readable code and a message in Chinese.
+// Fields in sorted order: a check answer serialises in its RFC 8785 form (`receipt_hash`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Reason {
     #[schema(example = "black_no_measure_in_field")]

@@ -44,11 +44,29 @@ pub struct CanonicalAnswer {
 }
 
 impl CanonicalAnswer {
-    /// Serialises `answer` (whose `check_id` is still 0) by RFC 8785 and takes its top-level
-    /// `check_id` member out. Fails when the answer has no such member followed by another (a
-    /// check answer always has `checked_at` after it).
+    /// Serialises `answer` (whose `check_id` is still 0) in its RFC 8785 form and takes its
+    /// top-level `check_id` member out. Fails when the answer has no such member followed by
+    /// another (a check answer always has `checked_at` after it).
+    ///
+    /// The form is written by `serde_json` as it is: the check answer's types
+    /// ([`super::CheckAnswer`] and every type inside it) declare their fields in sorted order
+    /// (ASCII names, so byte order is RFC 8785's UTF-16 order), hold no floats, and serde_json
+    /// writes integers, strings and their escapes exactly as RFC 8785 does. A general RFC 8785
+    /// serialiser buffers and sorts every object, which took a fifth of the HTTP workers' CPU
+    /// (docs/performance.md, sixteenth round). Debug builds (every test) compare each answer with
+    /// that serialiser and fail on a difference; `check_answers_serialise_in_canonical_form`
+    /// checks a fully filled answer in any build.
     pub fn of<T: Serialize>(answer: &T) -> Result<Self, String> {
-        let json = serde_json_canonicalizer::to_string(answer).map_err(|e| e.to_string())?;
+        let json = serde_json::to_string(answer).map_err(|e| e.to_string())?;
+        if cfg!(debug_assertions)
+            && serde_json_canonicalizer::to_string(answer).map_err(|e| e.to_string())? != json
+        {
+            return Err(
+                "the answer does not serialise in RFC 8785 form (its fields must be \
+                 declared in sorted order)"
+                    .into(),
+            );
+        }
         let at = top_level_member(&json, CHECK_ID_PLACEHOLDER)
             .ok_or("the answer has no top-level check_id member to take out")?;
         let mut json = json;
@@ -190,6 +208,134 @@ mod tests {
         // Without a top-level check_id followed by another member, nothing to take out.
         assert!(CanonicalAnswer::of(&serde_json::json!({"a": {"check_id": 0, "b": 1}})).is_err());
         assert!(CanonicalAnswer::of(&serde_json::json!({"a": 1, "check_id": 0})).is_err());
+    }
+
+    /// Every type of a check answer, every member present (options set, lists filled), with
+    /// strings that need escapes: serde_json's output is the RFC 8785 form.
+    #[test]
+    fn check_answers_serialise_in_canonical_form() {
+        use crate::checks::*;
+        use crate::domain::SubjectType;
+        use crate::entries::Source;
+        use crate::four_lists::{LegalBasis, LegalBasisLevel};
+        use crate::repair::letters::{BreachView, CommitmentSummary, Purpose};
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 12, 7)
+            .unwrap()
+            .and_hms_micro_opt(3, 4, 5, 600_007)
+            .unwrap();
+        let day = at.date();
+        let text = "通化\u{1}\u{1f}\u{7f}\t\n\r\u{8}\u{c}\"\\/é😀\u{2028}";
+        let reason = Reason::new("c", text.to_string());
+        let entry = CheckEntry {
+            department_id: 3,
+            department_name: text.into(),
+            determination_date: day,
+            document_number: "通市监〔2026〕1号".into(),
+            entry_id: 9,
+            objection_open: true,
+            scope_item_code: "B-1".into(),
+            scope_item_id: 4,
+            scope_item_title: text.into(),
+            scope_item_version: 2,
+            source: Source::National,
+            valid_from: day,
+            valid_until: day,
+        };
+        let answer = CheckAnswer {
+            advice: Advice::GreenChannel,
+            black: vec![entry.clone()],
+            check_id: 0,
+            checked_at: at,
+            commitments: vec![CommitmentSummary {
+                breaches: vec![BreachView {
+                    breach_date: day,
+                    commitment_id: 5,
+                    created_at: at,
+                    department_id: 3,
+                    facts: text.into(),
+                    id: 1,
+                    recorded_by: -2,
+                }],
+                check_id: Some(i32::MAX),
+                commitment_id: 5,
+                department_id: 3,
+                department_name: "d".into(),
+                licence_reference: Some(text.into()),
+                purpose: Purpose::PreLicensing,
+                signed_at: at,
+                template_id: 1,
+                template_version: 1,
+                valid_until: Some(day),
+            }],
+            field: "administrative_licensing".into(),
+            known: true,
+            measures: vec![CheckMeasure {
+                code: "M-1".into(),
+                department_id: 3,
+                description: text.into(),
+                entry_ids: vec![9, i32::MIN],
+                implementing_departments: vec![DepartmentRef {
+                    id: 3,
+                    name: text.into(),
+                }],
+                kind: "punishment_measures".into(),
+                legal_basis: vec![LegalBasis {
+                    article: Some("第六十三条".into()),
+                    document: text.into(),
+                    issuer: Some("i".into()),
+                    level: Some(LegalBasisLevel::Law),
+                }],
+                measure_item_id: 8,
+                title: text.into(),
+                version: 1,
+            }],
+            notification_commitment: Some(NotificationCommitment {
+                reasons: vec![reason.clone()],
+                status: NcStatus::NotAllowed,
+            }),
+            proof: None,
+            purpose: Some(text.into()),
+            reasons: vec![reason],
+            red: vec![entry.clone()],
+            reference: Some(text.into()),
+            related: vec![RelatedParty {
+                black: vec![entry],
+                id_number: "110105********002X".into(),
+                name: Some(text.into()),
+                relation: Relation::LegalRepresentative,
+                via_entry_ids: vec![1],
+            }],
+            subject: Some(CheckSubject {
+                code: "91350100M000100Y43".into(),
+                code_flagged: true,
+                kind: SubjectType::OtherOrganisation,
+                name: text.into(),
+                region_code: Some("220500".into()),
+            }),
+            subject_code: "91350100M000100Y43".into(),
+        };
+        let jcs = serde_json_canonicalizer::to_string(&answer).unwrap();
+        assert_eq!(serde_json::to_string(&answer).unwrap(), jcs);
+        // And the same with every option empty and every list empty.
+        let bare = CheckAnswer {
+            black: vec![],
+            commitments: vec![],
+            measures: vec![],
+            notification_commitment: None,
+            purpose: None,
+            reasons: vec![],
+            red: vec![],
+            reference: None,
+            related: vec![],
+            subject: None,
+            ..answer
+        };
+        assert_eq!(
+            serde_json::to_string(&bare).unwrap(),
+            serde_json_canonicalizer::to_string(&bare).unwrap()
+        );
+        let c = CanonicalAnswer::of(&bare).unwrap();
+        assert_eq!(c.with_check_id(0), serde_json::to_string(&bare).unwrap());
     }
 
     #[test]

@@ -322,9 +322,12 @@ pub fn basis_shortfall(
 }
 
 /// Legal basis (依据) of an item: a law, regulation or policy document and its article.
+// Fields in sorted order: a check answer serialises in its RFC 8785 form (`receipt_hash`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LegalBasis {
+    #[schema(example = "第六十三条")]
+    pub article: Option<String>,
     #[schema(
         example = "《中华人民共和国税收征收管理法》",
         min_length = 1,
@@ -332,8 +335,6 @@ pub struct LegalBasis {
         pattern = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
     )]
     pub document: String,
-    #[schema(example = "第六十三条")]
-    pub article: Option<String>,
     #[schema(example = "全国人民代表大会常务委员会")]
     pub issuer: Option<String>,
     /// The document's level (效力层级); null when not stated (rows stored before levels were

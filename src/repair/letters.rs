@@ -81,48 +81,50 @@ impl CommitmentRow {
     }
 }
 
+// Fields in sorted order: a check answer serialises in its RFC 8785 form (`receipt_hash`).
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, Deserialize, ToSchema)]
 #[diesel(table_name = commitment_breaches)]
 pub struct BreachView {
-    pub id: i32,
-    pub commitment_id: i32,
-    /// The department that found the breach.
-    pub department_id: i32,
     #[schema(value_type = String, format = Date)]
     pub breach_date: NaiveDate,
+    pub commitment_id: i32,
+    #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
+    pub created_at: chrono::NaiveDateTime,
+    /// The department that found the breach.
+    pub department_id: i32,
     #[schema(
         min_length = 1,
         max_length = 5000,
         pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
     )]
     pub facts: String,
+    pub id: i32,
     pub recorded_by: i32,
-    #[schema(value_type = String, format = DateTime)]
-    #[serde(with = "crate::http::utc")]
-    pub created_at: chrono::NaiveDateTime,
 }
 
 /// What a credit check and the subject profile show of a commitment.
+// Fields in sorted order: a check answer serialises in its RFC 8785 form (`receipt_hash`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CommitmentSummary {
-    pub commitment_id: i32,
-    pub purpose: Purpose,
-    pub department_id: i32,
-    pub department_name: String,
-    pub template_id: i32,
-    pub template_version: i32,
-    #[schema(value_type = String, format = DateTime)]
-    #[serde(with = "crate::http::utc")]
-    pub signed_at: chrono::NaiveDateTime,
-    #[schema(value_type = Option<String>, format = Date)]
-    pub valid_until: Option<NaiveDate>,
+    pub breaches: Vec<BreachView>,
     /// The credit check a 告知承诺 letter follows (letters recorded by approval systems).
     #[serde(default)]
     pub check_id: Option<i32>,
+    pub commitment_id: i32,
+    pub department_id: i32,
+    pub department_name: String,
     /// The licence (or application) a 告知承诺 letter is for.
     #[serde(default)]
     pub licence_reference: Option<String>,
-    pub breaches: Vec<BreachView>,
+    pub purpose: Purpose,
+    #[schema(value_type = String, format = DateTime)]
+    #[serde(with = "crate::http::utc")]
+    pub signed_at: chrono::NaiveDateTime,
+    pub template_id: i32,
+    pub template_version: i32,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub valid_until: Option<NaiveDate>,
 }
 
 pub fn breaches_of(conn: &mut DbConnection, ids: &[i32]) -> Result<Vec<BreachView>, ApiError> {
