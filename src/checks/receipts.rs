@@ -75,8 +75,19 @@ impl std::ops::DerefMut for Settled<'_> {
 /// (performance.md, fifteenth round): while one writer waits, the next commits the checks that
 /// arrived meanwhile, and PostgreSQL flushes concurrent commits together. Ids are then not in
 /// commit order within an instance, as they already were not across instances (the receipt log
-/// sequences what is committed, whatever its id).
-const PG_WRITERS: usize = 3;
+/// sequences what is committed, whatever its id). Two gave the most checks a second on the
+/// benchmark machine (2 cores): about 12,500–12,900 against 11,400 with three and 10,000 with
+/// four (performance.md, sixteenth round). `CREDIT_LISTS_RECEIPT_WRITERS` (1–8) changes it
+/// (docs/operations.md).
+const PG_WRITERS: usize = 2;
+
+fn pg_writers() -> usize {
+    std::env::var("CREDIT_LISTS_RECEIPT_WRITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| (1..=8).contains(n))
+        .unwrap_or(PG_WRITERS)
+}
 
 /// How long a reader of receipts waits at most for the folder (SQLite) before answering 503.
 const SETTLE_LIMIT: Duration = Duration::from_secs(5);
@@ -97,7 +108,7 @@ impl ReceiptWriter {
         }
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
-        for i in 0..PG_WRITERS {
+        for i in 0..pg_writers() {
             let (rx, keys, manager) = (
                 rx.clone(),
                 keys.clone(),

@@ -91,8 +91,8 @@ pub fn take_pending_ids(conn: &mut diesel::PgConnection, n: usize) -> QueryResul
         id: i32,
     }
     let mut ids: Vec<i32> = diesel::sql_query(
-        "WITH ids AS (SELECT nextval(pg_get_serial_sequence('credit_checks', 'id'))::integer AS id \
-                      FROM generate_series(1, $1)), \
+        "WITH seq AS (SELECT pg_get_serial_sequence('credit_checks', 'id')::regclass AS s), \
+              ids AS (SELECT nextval(seq.s)::integer AS id FROM seq, generate_series(1, $1)), \
               pending AS (INSERT INTO receipt_log_pending (check_id) SELECT id FROM ids) \
          SELECT id FROM ids",
     )
