@@ -334,6 +334,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     national_baselines,
     credit_checks,
     check_feedback,
+    check_month_counts,
+    check_months_counted,
     watches,
     watch_notifications,
     feed_events,
@@ -516,6 +518,27 @@ diesel::table! {
         measure_ids -> Text,
         answer -> Text,
         subject_bucket -> Integer,
+    }
+}
+
+diesel::table! {
+    check_month_counts (year, month, field, caller_department_id, advice, region_code, measures_applied) {
+        year -> Integer,
+        month -> Integer,
+        field -> Text,
+        caller_department_id -> Integer,
+        advice -> Text,
+        region_code -> Text,
+        measures_applied -> Text,
+        checks -> BigInt,
+    }
+}
+
+diesel::table! {
+    check_months_counted (year, month) {
+        year -> Integer,
+        month -> Integer,
+        counted_at -> Timestamp,
     }
 }
 

@@ -224,6 +224,7 @@ pub async fn create(
                         check_feedback::recorded_at.eq(now),
                     ))
                     .execute(conn)?;
+                super::usage::add_feedback(conn, &receipt, &applied_json)?;
                 let row: FeedbackRow = check_feedback::table
                     .find(id)
                     .select(FeedbackRow::as_select())

@@ -19,6 +19,7 @@ pub mod receipts;
 pub mod signing;
 pub mod stats;
 pub mod transparency;
+pub mod usage;
 pub mod watches;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -648,6 +648,15 @@ async fn stats_count_checks_feedback_and_fields() {
     assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
 }
 
+/// `GET /api/v1/credit-checks/stats?{query}`, asserting 200.
+async fn usage_stats(app: &TestApp, token: &str, query: String) -> Value {
+    let res = app
+        .get(&format!("/api/v1/credit-checks/stats?{query}"), token)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{query}");
+    res.json::<Value>().await.unwrap()
+}
+
 /// `month` narrows the usage statistics to one month of the year (UTC+8); months outside 1–12 are
 /// refused naming the parameter.
 #[tokio::test]
@@ -659,16 +668,7 @@ async fn stats_of_one_month_count_only_that_months_checks() {
     check(&s, &uscc(612), "bidding").await;
     check(&s, &uscc(613), "government_procurement").await;
     let admin = app.admin().await;
-    let stats = |query: String| {
-        let token = admin.token.clone();
-        async move {
-            let res = app
-                .get(&format!("/api/v1/credit-checks/stats?{query}"), &token)
-                .await;
-            assert_eq!(res.status(), StatusCode::OK, "{query}");
-            res.json::<Value>().await.unwrap()
-        }
-    };
+    let stats = |query: String| usage_stats(app, &admin.token, query);
     let now = today();
     let this = stats(format!("year={}&month={}", now.year(), now.month())).await;
     assert_eq!(this["checks"], 3, "{this}");
@@ -712,6 +712,120 @@ async fn stats_of_one_month_count_only_that_months_checks() {
         let body: Value = res.json().await.unwrap();
         assert!(body.to_string().contains("month"), "month={bad}: {body}");
     }
+}
+
+/// The counts of a month that has ended are kept the first time it is asked for: feedback on
+/// one of its receipts moves that receipt between groups (the answer then equals a fresh count),
+/// and a receipt moved into the month behind the service's back is not seen until the month is
+/// counted again.
+#[tokio::test]
+async fn stats_of_an_ended_month_are_kept_and_follow_feedback() {
+    use chrono::Datelike;
+    use credit_lists::schema::{check_month_counts, check_months_counted};
+    let s = setup().await;
+    let app = &s.f.app;
+    let a = uscc(621);
+    listed(&s, "black", &a, "HEI-S").await;
+    let applied = check(&s, &a, "government_procurement").await;
+    let plain = check(&s, &uscc(622), "bidding").await;
+    let late = check(&s, &uscc(623), "bidding").await;
+    let admin = app.admin().await;
+    let stats = |query: String| usage_stats(app, &admin.token, query);
+    let now = today();
+    // This month is counted from the receipts (and the read stores every receipt in the table).
+    let this = stats(format!("year={}&month={}", now.year(), now.month())).await;
+    assert_eq!(this["checks"], 3, "{this}");
+    let y = now.year() - 1;
+    let move_to_march = |check: &Value| {
+        let t = chrono::NaiveDate::from_ymd_opt(y, 3, 10)
+            .unwrap()
+            .and_hms_opt(4, 0, 0)
+            .unwrap();
+        let n = diesel::sql_query("UPDATE credit_checks SET checked_at = $1 WHERE id = $2")
+            .bind::<diesel::sql_types::Timestamp, _>(t)
+            .bind::<diesel::sql_types::Integer, _>(check["check_id"].as_i64().unwrap() as i32)
+            .execute(&mut *app.conn())
+            .unwrap();
+        assert_eq!(n, 1);
+    };
+    move_to_march(&applied);
+    move_to_march(&plain);
+    let kept_months = || {
+        check_months_counted::table
+            .filter(check_months_counted::year.eq(y))
+            .select(check_months_counted::month)
+            .load::<i32>(&mut *app.conn())
+            .unwrap()
+    };
+    assert_eq!(kept_months(), Vec::<i32>::new());
+    let march = format!("year={y}&month=3");
+    let first = stats(march.clone()).await;
+    assert_eq!(first["checks"], 2, "{first}");
+    assert_eq!(first["with_feedback"], 0, "{first}");
+    assert_eq!(kept_months(), vec![3], "the ended month's counts are kept");
+    // Feedback applying a measure on one of March's receipts, written after March was counted.
+    let res = app
+        .post(
+            &format!("/api/v1/credit-checks/{}/feedback", applied["check_id"]),
+            &s.approver.token,
+            json!({"decision": "denied", "measures_applied": [s.punish], "note": "", "decided_at": "2026-11-28T08:00:00"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = app
+        .post(
+            &format!("/api/v1/credit-checks/{}/feedback", plain["check_id"]),
+            &s.approver.token,
+            json!({"decision": "approved", "measures_applied": [], "note": "", "decided_at": "2026-11-28T08:00:00"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let kept = stats(march.clone()).await;
+    assert_eq!(kept["checks"], 2, "{kept}");
+    assert_eq!(kept["with_feedback"], 2, "{kept}");
+    assert_eq!(kept["with_measures_applied"], 1, "{kept}");
+    let region = kept["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["region_code"] == "220502")
+        .unwrap()
+        .clone();
+    assert_eq!(region["fields_applied"], json!(["government_procurement"]));
+    assert_eq!(
+        region["fields_checked"],
+        json!(["government_procurement"]),
+        "{kept}"
+    );
+    // The same as counting March afresh.
+    let forget = || {
+        let mut conn = app.conn();
+        diesel::delete(check_month_counts::table.filter(check_month_counts::year.eq(y)))
+            .execute(&mut *conn)
+            .unwrap();
+        diesel::delete(check_months_counted::table.filter(check_months_counted::year.eq(y)))
+            .execute(&mut *conn)
+            .unwrap();
+    };
+    forget();
+    let fresh = stats(march.clone()).await;
+    assert_eq!(fresh, kept);
+    // The whole year is read from the kept months too; one region's figures from the same.
+    let year = stats(format!("year={y}")).await;
+    assert_eq!(year["checks"], 2, "{year}");
+    assert_eq!(year["by_field"], kept["by_field"]);
+    let one = stats(format!("{march}&region=220502")).await;
+    assert_eq!(one["checks"], 1, "{one}");
+    assert_eq!(one["with_measures_applied"], 1, "{one}");
+    let none = stats(format!("{march}&region=220521")).await;
+    assert_eq!(none["checks"], 0, "{none}");
+    assert_eq!(none["by_field"], json!([]));
+    // A receipt moved into March behind the service's back is not in March's kept counts (the
+    // documented rule: an ended month's receipts do not change) until March is counted again.
+    move_to_march(&late);
+    assert_eq!(stats(march.clone()).await["checks"], 2);
+    forget();
+    assert_eq!(stats(march.clone()).await["checks"], 3);
 }
 
 async fn feed(app: &TestApp, token: &str, after: &Value) -> Value {
