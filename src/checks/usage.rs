@@ -351,7 +351,7 @@ pub fn add_feedback(
     receipt: &ReceiptRow,
     measures_applied: &str,
 ) -> QueryResult<()> {
-    let local = receipt.checked_at + Duration::hours(8);
+    let local = crate::backdating::china_date(receipt.checked_at);
     let (year, month) = (local.year(), local.month() as i32);
     if !is_counted(conn, year, month)? {
         return Ok(());
