@@ -334,8 +334,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     national_baselines,
     credit_checks,
     check_feedback,
-    check_month_counts,
-    check_months_counted,
+    check_day_counts,
+    check_days_counted,
     watches,
     watch_notifications,
     feed_events,
@@ -522,9 +522,8 @@ diesel::table! {
 }
 
 diesel::table! {
-    check_month_counts (year, month, field, caller_department_id, advice, region_code, measures_applied) {
-        year -> Integer,
-        month -> Integer,
+    check_day_counts (day, field, caller_department_id, advice, region_code, measures_applied) {
+        day -> Date,
         field -> Text,
         caller_department_id -> Integer,
         advice -> Text,
@@ -535,9 +534,8 @@ diesel::table! {
 }
 
 diesel::table! {
-    check_months_counted (year, month) {
-        year -> Integer,
-        month -> Integer,
+    check_days_counted (day) {
+        day -> Date,
         counted_at -> Timestamp,
     }
 }

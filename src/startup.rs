@@ -86,6 +86,24 @@ async fn sequence_receipts(state: web::Data<AppState>) {
     }
 }
 
+/// Counts the credit-check usage statistics of the days just ended every hour (the first time at
+/// start), so the first reader after midnight does not wait for them ([`checks::usage`]).
+async fn keep_check_counts(state: web::Data<AppState>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let done = state
+            .receipts
+            .run_settled(&state.pool, move |settled| {
+                checks::usage::keep_recent(settled, db::now()).map_err(ApiError::from)
+            })
+            .await;
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "credit-check statistics: counting the days just ended failed");
+        }
+    }
+}
+
 impl Application {
     /// Connects (and migrates) the database, then binds. Port 0 picks a free port.
     pub fn build(settings: Settings) -> Result<Self, StartError> {
@@ -245,6 +263,7 @@ impl Application {
         });
         let _partitions = AbortOnDrop(tokio::spawn(checks::partitions::run(self.pool.clone())));
         let _sequencer = AbortOnDrop(tokio::spawn(sequence_receipts(self.state.clone())));
+        let _counts = AbortOnDrop(tokio::spawn(keep_check_counts(self.state.clone())));
         let result = self.server.await;
         if let Some(w) = worker {
             w.0.abort();

@@ -2,33 +2,36 @@
 //! behind `GET /api/v1/credit-checks/stats`.
 //!
 //! The figures are counts of a period's receipts grouped by field, caller department, advice,
-//! region and feedback's applied measures. A month that has ended is counted once and its groups
-//! kept (`check_month_counts`); its receipts never change and it receives no new ones, so only
-//! feedback on one of them changes its counts, and [`add_feedback`] moves that receipt from one
-//! group to another in the feedback's own transaction. The month still running (and one that
-//! ended less than [`SETTLED_AFTER`] ago) is counted from the receipts on each request. The
-//! definitions are in `docs/credit-checks.md`, "Usage statistics".
+//! region and feedback's applied measures. A day (UTC+8) that has ended is counted once and its
+//! groups kept (`check_day_counts`); its receipts never change and it receives no new ones, so
+//! only feedback on one of them changes its counts, and [`add_feedback`] moves that receipt from
+//! one group to another in the feedback's own transaction. A month or a year adds up its days'
+//! kept rows; only the current day (and one that ended less than [`SETTLED_AFTER`] ago) is
+//! counted from the receipts on each request. The server counts the days just ended every hour
+//! ([`keep_recent`]); an older day is counted the first time it is asked for. The definitions are
+//! in `docs/credit-checks.md`, "Usage statistics".
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{Datelike, Duration, NaiveDateTime};
+use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
-use diesel::sql_types::{Integer, Timestamp};
+use diesel::sql_types::{BigInt, Date, Integer, Text, Timestamp};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::day_start_utc;
 use super::receipt_queue::ReceiptRow;
 use super::receipts::Settled;
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::schema::{
-    check_feedback, check_month_counts, check_months_counted, credit_checks, departments,
+    check_day_counts, check_days_counted, check_feedback, credit_checks, departments,
 };
 
 /// The plan's target: credit records applied in at least this many fields per county.
 pub const FIELD_TARGET: usize = 10;
 
-/// How long after a month's end (UTC+8) its counts are kept rather than counted on each request.
+/// How long after a day's end (UTC+8) its counts are kept rather than counted on each request.
 /// A receipt is stamped when its check is answered and stored moments later, possibly by
 /// another instance whose clock differs by a little: an hour leaves room for both.
 pub const SETTLED_AFTER: Duration = Duration::hours(1);
@@ -88,8 +91,8 @@ diesel::allow_columns_to_appear_in_same_group_by_clause!(
 );
 
 /// The usage statistics of `year`, or of one `month` of it, for one region or all (`region`);
-/// `now` decides which months have ended. Read-only but for keeping the counts of an ended
-/// month the first time it is asked for.
+/// `now` decides which days have ended. Changes no data but for keeping the counts of ended
+/// days the first time they are asked for.
 pub fn stats(
     settled: &mut Settled<'_>,
     year: i32,
@@ -98,8 +101,14 @@ pub fn stats(
     now: NaiveDateTime,
 ) -> Result<CheckStats, ApiError> {
     let (first, last) = month.map_or((1, 12), |m| (m, m));
+    let (Some((from, ..)), Some((_, to, ..))) = (
+        crate::stats::month_bounds(year, first),
+        crate::stats::month_bounds(year, last),
+    ) else {
+        return Err(ApiError::internal("month bounds"));
+    };
     let conn = settled.conn();
-    let groups = groups(conn, year, first, last, region.as_deref(), now)?;
+    let groups = groups(conn, from, to, region.as_deref(), now)?;
     let mut by_field: BTreeMap<String, i64> = BTreeMap::new();
     let mut by_dept: BTreeMap<Option<i32>, i64> = BTreeMap::new();
     let mut by_advice: BTreeMap<String, i64> = BTreeMap::new();
@@ -170,239 +179,321 @@ pub fn stats(
     })
 }
 
-/// The groups of the receipts of `year`'s months `first..=last`: kept counts for the months that
-/// have ended (counted now if they were not yet), one aggregate over the receipts for the others.
+/// The first day (UTC+8) that has not ended [`SETTLED_AFTER`] before `now`: every day before it
+/// is kept rather than counted on each request.
+fn settled_end(now: NaiveDateTime) -> NaiveDate {
+    crate::backdating::china_date(now - SETTLED_AFTER)
+}
+
+/// The groups of the receipts of the days `from..to` (UTC+8): kept counts for the days that have
+/// ended (counted now if they were not yet), one aggregate over the receipts for the rest (the
+/// current day, or every day from the first one that could not be kept).
 fn groups(
     conn: &mut DbConnection,
-    year: i32,
-    first: u32,
-    last: u32,
+    from: NaiveDate,
+    to: NaiveDate,
     region: Option<&str>,
     now: NaiveDateTime,
 ) -> QueryResult<Vec<StatGroup>> {
-    let mut kept: Vec<i32> = Vec::new();
-    // Periods counted from the receipts, adjacent months joined.
-    let mut live: Vec<(NaiveDateTime, NaiveDateTime)> = Vec::new();
-    for m in first..=last {
-        let Some((_, _, from, to)) = crate::stats::month_bounds(year, m) else {
-            continue;
-        };
-        if to + SETTLED_AFTER <= now {
-            match keep_counts(conn, year, m, from, to, now) {
-                Ok(()) => {
-                    kept.push(m as i32);
-                    continue;
-                }
-                // A database that takes no writes (a read replica) still answers, from the
-                // receipts.
-                Err(e) => tracing::warn!(
-                    year, month = m, error = %e,
-                    "credit-check statistics: keeping a month's counts failed; counted from the receipts"
-                ),
-            }
+    let settled = settled_end(now).clamp(from, to);
+    let kept_end = match keep_days(conn, from, settled, now) {
+        Ok(()) => settled,
+        // A database that takes no writes (a read replica) still answers, from the receipts.
+        Err((day, e)) => {
+            tracing::warn!(
+                %day, error = %e,
+                "credit-check statistics: keeping a day's counts failed; counted from the receipts"
+            );
+            day
         }
-        match live.last_mut() {
-            Some((_, end)) if *end == from => *end = to,
-            _ => live.push((from, to)),
-        }
-    }
-    let mut out = Vec::new();
-    if !kept.is_empty() {
-        let mut q = check_month_counts::table
-            .filter(check_month_counts::year.eq(year))
-            .filter(check_month_counts::month.eq_any(kept))
-            .select((
-                check_month_counts::field,
-                check_month_counts::caller_department_id,
-                check_month_counts::advice,
-                check_month_counts::region_code,
-                check_month_counts::measures_applied,
-                check_month_counts::checks,
-            ))
-            .into_boxed();
-        if let Some(r) = region {
-            q = q.filter(check_month_counts::region_code.eq(r.to_string()));
-        }
-        out.extend(
-            q.load::<(String, i32, String, String, String, i64)>(conn)?
-                .into_iter()
-                .map(|(field, dept, advice, reg, fb, n)| {
-                    let dept = (dept != NO_DEPARTMENT).then_some(dept);
-                    let fb = (!fb.is_empty()).then_some(fb);
-                    (field, dept, advice, reg, fb, n)
-                }),
-        );
-    }
-    for (from, to) in live {
-        // One pass over the period's receipts (small columns only), counted by the database:
-        // what comes back is one row per distinct combination, not one per receipt (on
-        // PostgreSQL a month reads one partition).
-        let period = credit_checks::table
-            .left_join(check_feedback::table)
-            .filter(credit_checks::checked_at.ge(from))
-            .filter(credit_checks::checked_at.lt(to));
-        // The same grouping with or without the region's filter (not boxed: diesel does not
-        // group a boxed query of several backends).
-        macro_rules! counted {
-            ($q:expr) => {
-                $q.group_by((
-                    credit_checks::field,
-                    credit_checks::caller_department_id,
-                    credit_checks::advice,
-                    credit_checks::region_code,
-                    check_feedback::measures_applied,
-                ))
-                .select((
-                    credit_checks::field,
-                    credit_checks::caller_department_id,
-                    credit_checks::advice,
-                    credit_checks::region_code,
-                    check_feedback::measures_applied.nullable(),
-                    diesel::dsl::count_star(),
-                ))
-                .load::<StatGroup>(conn)?
-            };
-        }
-        out.extend(match region {
-            Some(r) => counted!(period.filter(credit_checks::region_code.eq(r.to_string()))),
-            None => counted!(period),
-        });
+    };
+    let mut out = kept_groups(conn, from, kept_end, region)?;
+    if kept_end < to {
+        out.extend(live_groups(
+            conn,
+            day_start_utc(kept_end),
+            day_start_utc(to),
+            region,
+        )?);
     }
     Ok(out)
 }
 
-/// `check_month_counts.caller_department_id` of checks by an account without a department (a
-/// key column cannot be null); department ids start at 1.
+/// One row of [`kept_groups`]' query.
+#[derive(QueryableByName)]
+struct KeptGroup {
+    #[diesel(sql_type = Text)]
+    field: String,
+    #[diesel(sql_type = Integer)]
+    caller_department_id: i32,
+    #[diesel(sql_type = Text)]
+    advice: String,
+    #[diesel(sql_type = Text)]
+    region_code: String,
+    #[diesel(sql_type = Text)]
+    measures_applied: String,
+    #[diesel(sql_type = BigInt)]
+    checks: i64,
+}
+
+/// The kept groups of the days `from..to`, every day's rows of a group added up by the database
+/// (a year is one row per group, not one per group and day).
+fn kept_groups(
+    conn: &mut DbConnection,
+    from: NaiveDate,
+    to: NaiveDate,
+    region: Option<&str>,
+) -> QueryResult<Vec<StatGroup>> {
+    if from >= to {
+        return Ok(Vec::new());
+    }
+    let rows = diesel::sql_query(
+        "SELECT field, caller_department_id, advice, region_code, measures_applied, \
+                CAST(SUM(checks) AS BIGINT) AS checks \
+         FROM check_day_counts \
+         WHERE day >= $1 AND day < $2 AND ($3 = '' OR region_code = $3) \
+         GROUP BY field, caller_department_id, advice, region_code, measures_applied",
+    )
+    .bind::<Date, _>(from)
+    .bind::<Date, _>(to)
+    .bind::<Text, _>(region.unwrap_or(""))
+    .load::<KeptGroup>(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|g| {
+            let dept = (g.caller_department_id != NO_DEPARTMENT).then_some(g.caller_department_id);
+            let fb = (g.measures_applied != NO_FEEDBACK).then_some(g.measures_applied);
+            (g.field, dept, g.advice, g.region_code, fb, g.checks)
+        })
+        .collect())
+}
+
+/// The groups of the receipts checked in `[from, to)` (UTC), counted by the database in one pass
+/// over the period's receipts (small columns only): what comes back is one row per distinct
+/// combination, not one per receipt.
+fn live_groups(
+    conn: &mut DbConnection,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    region: Option<&str>,
+) -> QueryResult<Vec<StatGroup>> {
+    let period = credit_checks::table
+        .left_join(check_feedback::table)
+        .filter(credit_checks::checked_at.ge(from))
+        .filter(credit_checks::checked_at.lt(to));
+    // The same grouping with or without the region's filter (not boxed: diesel does not group a
+    // boxed query of several backends).
+    macro_rules! counted {
+        ($q:expr) => {
+            $q.group_by((
+                credit_checks::field,
+                credit_checks::caller_department_id,
+                credit_checks::advice,
+                credit_checks::region_code,
+                check_feedback::measures_applied,
+            ))
+            .select((
+                credit_checks::field,
+                credit_checks::caller_department_id,
+                credit_checks::advice,
+                credit_checks::region_code,
+                check_feedback::measures_applied.nullable(),
+                diesel::dsl::count_star(),
+            ))
+            .load::<StatGroup>(conn)
+        };
+    }
+    match region {
+        Some(r) => counted!(period.filter(credit_checks::region_code.eq(r.to_string()))),
+        None => counted!(period),
+    }
+}
+
+/// `check_day_counts.caller_department_id` of checks by an account without a department (a key
+/// column cannot be null); department ids start at 1.
 const NO_DEPARTMENT: i32 = 0;
 
-/// `check_month_counts.measures_applied` of receipts without feedback (`'[]'` is feedback that
+/// `check_day_counts.measures_applied` of receipts without feedback (`'[]'` is feedback that
 /// applied none).
 const NO_FEEDBACK: &str = "";
 
-fn is_counted(conn: &mut DbConnection, year: i32, month: i32) -> QueryResult<bool> {
-    Ok(check_months_counted::table
-        .filter(check_months_counted::year.eq(year))
-        .filter(check_months_counted::month.eq(month))
-        .count()
-        .get_result::<i64>(conn)?
-        > 0)
+/// How many ended days before the current one [`keep_recent`] makes sure are counted.
+pub const RECENT_DAYS: u64 = 31;
+
+/// Counts the ended days of the last [`RECENT_DAYS`] that are not counted yet, so the first
+/// reader after a day ends does not wait for its count (the server calls it every hour).
+pub fn keep_recent(settled: &mut Settled<'_>, now: NaiveDateTime) -> QueryResult<()> {
+    let to = settled_end(now);
+    let from = to - chrono::Days::new(RECENT_DAYS);
+    keep_days(settled.conn(), from, to, now).map_err(|(_, e)| e)
 }
 
-/// Counts the ended month `year`-`month` ([from, to) in UTC) into `check_month_counts`, unless it
-/// is counted already. One transaction; on PostgreSQL it first takes a lock on `check_feedback`
-/// that waits for feedback being written and holds new feedback back until the counts are
-/// committed (feedback committed meanwhile would be neither in the count nor added to it by
-/// [`add_feedback`]); the lock conflicts with itself, so two instances count a month once.
-fn keep_counts(
+/// Makes sure every day of `from..to` (all ended: see [`settled_end`]) is counted into
+/// `check_day_counts`: reads which are, then counts the others, each day in its own short
+/// transaction, and a run of days without receipts in one. On failure, the first day that may
+/// not be counted (every day before it is).
+fn keep_days(
     conn: &mut DbConnection,
-    year: i32,
-    month: u32,
-    from: NaiveDateTime,
-    to: NaiveDateTime,
+    from: NaiveDate,
+    to: NaiveDate,
     now: NaiveDateTime,
-) -> QueryResult<()> {
-    let month = month as i32;
-    if is_counted(conn, year, month)? {
+) -> Result<(), (NaiveDate, diesel::result::Error)> {
+    if from >= to {
         return Ok(());
     }
+    let counted: BTreeSet<NaiveDate> = check_days_counted::table
+        .filter(check_days_counted::day.ge(from))
+        .filter(check_days_counted::day.lt(to))
+        .select(check_days_counted::day)
+        .load::<NaiveDate>(conn)
+        .map_err(|e| (from, e))?
+        .into_iter()
+        .collect();
+    let mut day = from;
+    while day < to {
+        if counted.contains(&day) {
+            day = next_day(day);
+            continue;
+        }
+        let mut end = next_day(day);
+        while end < to && !counted.contains(&end) {
+            end = next_day(end);
+        }
+        day = keep_first(conn, day, end, now).map_err(|e| (day, e))?;
+    }
+    Ok(())
+}
+
+fn next_day(d: NaiveDate) -> NaiveDate {
+    d.succ_opt().unwrap_or(NaiveDate::MAX)
+}
+
+/// Claims `day` as counted; 0 when it was already.
+fn claim(conn: &mut DbConnection, day: NaiveDate, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::sql_query(
+        "INSERT INTO check_days_counted (day, counted_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind::<Date, _>(day)
+    .bind::<Timestamp, _>(now)
+    .execute(conn)
+}
+
+/// In one transaction, the days `from..to` (ended, none counted when looked at) up to the first
+/// that holds a receipt are marked counted with no groups, and that day is counted into
+/// `check_day_counts`. Returns the day after the last one it dealt with.
+///
+/// On PostgreSQL the transaction first takes a lock on `check_feedback` that waits for feedback
+/// being written and holds new feedback back until the counts are committed (feedback committed
+/// meanwhile would be neither in the count nor added to it by [`add_feedback`]); the lock
+/// conflicts with itself, so two instances count a day once. On SQLite the first statement
+/// writes, so the transaction holds the write lock before it reads.
+fn keep_first(
+    conn: &mut DbConnection,
+    from: NaiveDate,
+    to: NaiveDate,
+    now: NaiveDateTime,
+) -> QueryResult<NaiveDate> {
     conn.transaction(|c| {
         if let DbConnection::Postgresql(pg) = c {
             diesel::sql_query("LOCK TABLE check_feedback IN SHARE ROW EXCLUSIVE MODE")
                 .execute(pg)?;
         }
-        // The first statement writes, so SQLite takes its write lock before it reads.
-        let claimed = diesel::sql_query(
-            "INSERT INTO check_months_counted (year, month, counted_at) VALUES ($1, $2, $3) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind::<Integer, _>(year)
-        .bind::<Integer, _>(month)
-        .bind::<Timestamp, _>(now)
-        .execute(c)?;
-        if claimed == 0 {
-            return Ok(());
+        if claim(c, from, now)? == 0 {
+            return Ok(next_day(from));
         }
-        diesel::sql_query(
-            "INSERT INTO check_month_counts (year, month, field, caller_department_id, advice, \
-                                             region_code, measures_applied, checks) \
-             SELECT $1, $2, c.field, COALESCE(c.caller_department_id, 0), c.advice, \
-                    c.region_code, COALESCE(f.measures_applied, ''), COUNT(*) \
+        let first: Option<NaiveDateTime> = credit_checks::table
+            .filter(credit_checks::checked_at.ge(day_start_utc(from)))
+            .filter(credit_checks::checked_at.lt(day_start_utc(to)))
+            .select(diesel::dsl::min(credit_checks::checked_at))
+            .first(c)?;
+        let busy = first.map_or(to, crate::backdating::china_date);
+        let mut day = next_day(from);
+        while day < busy {
+            claim(c, day, now)?;
+            day = next_day(day);
+        }
+        if busy >= to {
+            return Ok(to);
+        }
+        if busy > from && claim(c, busy, now)? == 0 {
+            return Ok(next_day(busy));
+        }
+        diesel::sql_query(format!(
+            "INSERT INTO check_day_counts (day, field, caller_department_id, advice, region_code, \
+                                           measures_applied, checks) \
+             SELECT $1, c.field, COALESCE(c.caller_department_id, {NO_DEPARTMENT}), c.advice, \
+                    c.region_code, COALESCE(f.measures_applied, '{NO_FEEDBACK}'), COUNT(*) \
              FROM credit_checks c LEFT JOIN check_feedback f ON f.check_id = c.id \
-             WHERE c.checked_at >= $3 AND c.checked_at < $4 \
-             GROUP BY c.field, COALESCE(c.caller_department_id, 0), c.advice, c.region_code, \
-                      COALESCE(f.measures_applied, '')",
-        )
-        .bind::<Integer, _>(year)
-        .bind::<Integer, _>(month)
-        .bind::<Timestamp, _>(from)
-        .bind::<Timestamp, _>(to)
+             WHERE c.checked_at >= $2 AND c.checked_at < $3 \
+             GROUP BY c.field, COALESCE(c.caller_department_id, {NO_DEPARTMENT}), c.advice, \
+                      c.region_code, COALESCE(f.measures_applied, '{NO_FEEDBACK}')"
+        ))
+        .bind::<Date, _>(busy)
+        .bind::<Timestamp, _>(day_start_utc(busy))
+        .bind::<Timestamp, _>(day_start_utc(next_day(busy)))
         .execute(c)?;
-        Ok(())
+        Ok(next_day(busy))
     })
 }
 
-/// Keeps the counts of the month of `receipt` true when feedback applying `measures_applied` (as
+fn is_counted(conn: &mut DbConnection, day: NaiveDate) -> QueryResult<bool> {
+    Ok(check_days_counted::table
+        .find(day)
+        .count()
+        .get_result::<i64>(conn)?
+        > 0)
+}
+
+/// Keeps the counts of the day of `receipt` true when feedback applying `measures_applied` (as
 /// stored) has just been written for it: the receipt moves from the group without feedback to
-/// the feedback's group. Called in the feedback's transaction, after its insert. A month not yet
-/// counted needs nothing; a month whose counts do not hold the receipt (a row changed behind the
+/// the feedback's group. Called in the feedback's transaction, after its insert. A day not yet
+/// counted needs nothing; a day whose counts do not hold the receipt (a row changed behind the
 /// service's back) is forgotten, to be counted again when next asked for.
 pub fn add_feedback(
     conn: &mut DbConnection,
     receipt: &ReceiptRow,
     measures_applied: &str,
 ) -> QueryResult<()> {
-    let local = crate::backdating::china_date(receipt.checked_at);
-    let (year, month) = (local.year(), local.month() as i32);
-    if !is_counted(conn, year, month)? {
+    let day = crate::backdating::china_date(receipt.checked_at);
+    if !is_counted(conn, day)? {
         return Ok(());
     }
     let dept = receipt.caller_department_id.unwrap_or(NO_DEPARTMENT);
     macro_rules! group {
         ($measures:expr) => {
-            check_month_counts::table
-                .filter(check_month_counts::year.eq(year))
-                .filter(check_month_counts::month.eq(month))
-                .filter(check_month_counts::field.eq(&receipt.field))
-                .filter(check_month_counts::caller_department_id.eq(dept))
-                .filter(check_month_counts::advice.eq(&receipt.advice))
-                .filter(check_month_counts::region_code.eq(&receipt.region_code))
-                .filter(check_month_counts::measures_applied.eq($measures))
+            check_day_counts::table
+                .filter(check_day_counts::day.eq(day))
+                .filter(check_day_counts::field.eq(&receipt.field))
+                .filter(check_day_counts::caller_department_id.eq(dept))
+                .filter(check_day_counts::advice.eq(&receipt.advice))
+                .filter(check_day_counts::region_code.eq(&receipt.region_code))
+                .filter(check_day_counts::measures_applied.eq($measures))
         };
     }
-    let taken = diesel::delete(group!(NO_FEEDBACK).filter(check_month_counts::checks.eq(1)))
+    let taken = diesel::delete(group!(NO_FEEDBACK).filter(check_day_counts::checks.eq(1)))
         .execute(conn)?
         + diesel::update(group!(NO_FEEDBACK))
-            .set(check_month_counts::checks.eq(check_month_counts::checks - 1))
+            .set(check_day_counts::checks.eq(check_day_counts::checks - 1))
             .execute(conn)?;
     if taken == 0 {
-        diesel::delete(
-            check_month_counts::table
-                .filter(check_month_counts::year.eq(year))
-                .filter(check_month_counts::month.eq(month)),
-        )
-        .execute(conn)?;
-        diesel::delete(
-            check_months_counted::table
-                .filter(check_months_counted::year.eq(year))
-                .filter(check_months_counted::month.eq(month)),
-        )
-        .execute(conn)?;
+        diesel::delete(check_day_counts::table.filter(check_day_counts::day.eq(day)))
+            .execute(conn)?;
+        diesel::delete(check_days_counted::table.find(day)).execute(conn)?;
         return Ok(());
     }
     let added = diesel::update(group!(measures_applied))
-        .set(check_month_counts::checks.eq(check_month_counts::checks + 1))
+        .set(check_day_counts::checks.eq(check_day_counts::checks + 1))
         .execute(conn)?;
     if added == 0 {
-        diesel::insert_into(check_month_counts::table)
+        diesel::insert_into(check_day_counts::table)
             .values((
-                check_month_counts::year.eq(year),
-                check_month_counts::month.eq(month),
-                check_month_counts::field.eq(&receipt.field),
-                check_month_counts::caller_department_id.eq(dept),
-                check_month_counts::advice.eq(&receipt.advice),
-                check_month_counts::region_code.eq(&receipt.region_code),
-                check_month_counts::measures_applied.eq(measures_applied),
-                check_month_counts::checks.eq(1i64),
+                check_day_counts::day.eq(day),
+                check_day_counts::field.eq(&receipt.field),
+                check_day_counts::caller_department_id.eq(dept),
+                check_day_counts::advice.eq(&receipt.advice),
+                check_day_counts::region_code.eq(&receipt.region_code),
+                check_day_counts::measures_applied.eq(measures_applied),
+                check_day_counts::checks.eq(1i64),
             ))
             .execute(conn)?;
     }

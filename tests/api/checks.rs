@@ -714,14 +714,14 @@ async fn stats_of_one_month_count_only_that_months_checks() {
     }
 }
 
-/// The counts of a month that has ended are kept the first time it is asked for: feedback on
-/// one of its receipts moves that receipt between groups (the answer then equals a fresh count),
-/// and a receipt moved into the month behind the service's back is not seen until the month is
-/// counted again.
+/// The counts of the days of a month that has ended are kept the first time it is asked for:
+/// feedback on one of its receipts moves that receipt between groups (the answer then equals a
+/// fresh count), and a receipt moved into the month behind the service's back is not seen until
+/// its day is counted again.
 #[tokio::test]
 async fn stats_of_an_ended_month_are_kept_and_follow_feedback() {
     use chrono::Datelike;
-    use credit_lists::schema::{check_month_counts, check_months_counted};
+    use credit_lists::schema::{check_day_counts, check_days_counted};
     let s = setup().await;
     let app = &s.f.app;
     let a = uscc(621);
@@ -750,19 +750,37 @@ async fn stats_of_an_ended_month_are_kept_and_follow_feedback() {
     };
     move_to_march(&applied);
     move_to_march(&plain);
-    let kept_months = || {
-        check_months_counted::table
-            .filter(check_months_counted::year.eq(y))
-            .select(check_months_counted::month)
-            .load::<i32>(&mut *app.conn())
+    let (y_start, y_end) = (
+        chrono::NaiveDate::from_ymd_opt(y, 1, 1).unwrap(),
+        chrono::NaiveDate::from_ymd_opt(y, 12, 31).unwrap(),
+    );
+    let march_days = (
+        chrono::NaiveDate::from_ymd_opt(y, 3, 1).unwrap(),
+        chrono::NaiveDate::from_ymd_opt(y, 3, 31).unwrap(),
+    );
+    let kept_days = |(from, to): (chrono::NaiveDate, chrono::NaiveDate)| {
+        check_days_counted::table
+            .filter(check_days_counted::day.between(from, to))
+            .count()
+            .get_result::<i64>(&mut *app.conn())
             .unwrap()
     };
-    assert_eq!(kept_months(), Vec::<i32>::new());
+    assert_eq!(kept_days(march_days), 0);
     let march = format!("year={y}&month=3");
     let first = stats(march.clone()).await;
     assert_eq!(first["checks"], 2, "{first}");
     assert_eq!(first["with_feedback"], 0, "{first}");
-    assert_eq!(kept_months(), vec![3], "the ended month's counts are kept");
+    assert_eq!(kept_days(march_days), 31, "the ended days' counts are kept");
+    let groups = check_day_counts::table
+        .filter(check_day_counts::day.between(march_days.0, march_days.1))
+        .select((check_day_counts::day, check_day_counts::checks))
+        .load::<(chrono::NaiveDate, i64)>(&mut *app.conn())
+        .unwrap();
+    assert_eq!(
+        groups,
+        vec![(chrono::NaiveDate::from_ymd_opt(y, 3, 10).unwrap(), 1); 2],
+        "10 March's two groups, the other days none"
+    );
     // Feedback applying a measure on one of March's receipts, written after March was counted.
     let res = app
         .post(
@@ -800,19 +818,25 @@ async fn stats_of_an_ended_month_are_kept_and_follow_feedback() {
     // The same as counting March afresh.
     let forget = || {
         let mut conn = app.conn();
-        diesel::delete(check_month_counts::table.filter(check_month_counts::year.eq(y)))
-            .execute(&mut *conn)
-            .unwrap();
-        diesel::delete(check_months_counted::table.filter(check_months_counted::year.eq(y)))
-            .execute(&mut *conn)
-            .unwrap();
+        diesel::delete(
+            check_day_counts::table.filter(check_day_counts::day.between(y_start, y_end)),
+        )
+        .execute(&mut *conn)
+        .unwrap();
+        diesel::delete(
+            check_days_counted::table.filter(check_days_counted::day.between(y_start, y_end)),
+        )
+        .execute(&mut *conn)
+        .unwrap();
     };
     forget();
     let fresh = stats(march.clone()).await;
     assert_eq!(fresh, kept);
-    // The whole year is read from the kept months too; one region's figures from the same.
+    // The whole year is read from the kept days too (every one of them kept); one region's
+    // figures from the same.
     let year = stats(format!("year={y}")).await;
     assert_eq!(year["checks"], 2, "{year}");
+    assert_eq!(kept_days((y_start, y_end)), i64::from(y_end.ordinal()));
     assert_eq!(year["by_field"], kept["by_field"]);
     let one = stats(format!("{march}&region=220502")).await;
     assert_eq!(one["checks"], 1, "{one}");
@@ -821,11 +845,84 @@ async fn stats_of_an_ended_month_are_kept_and_follow_feedback() {
     assert_eq!(none["checks"], 0, "{none}");
     assert_eq!(none["by_field"], json!([]));
     // A receipt moved into March behind the service's back is not in March's kept counts (the
-    // documented rule: an ended month's receipts do not change) until March is counted again.
+    // documented rule: an ended day's receipts do not change) until its day is counted again.
     move_to_march(&late);
     assert_eq!(stats(march.clone()).await["checks"], 2);
     forget();
     assert_eq!(stats(march.clone()).await["checks"], 3);
+}
+
+/// The days just ended are counted by the server itself (at start, then every hour), and a
+/// month's figures add its kept days to the current day's receipts, counted from the receipts.
+#[tokio::test]
+async fn stats_of_the_open_month_add_kept_days_to_the_current_day() {
+    use chrono::Datelike;
+    use credit_lists::checks::usage::{RECENT_DAYS, SETTLED_AFTER};
+    use credit_lists::schema::{check_day_counts, check_days_counted};
+    // The last day counted at start is the one before this (or the next, past 01:00 UTC+8).
+    let settled_end = (chrono::Utc::now().naive_utc() - SETTLED_AFTER + Duration::hours(8)).date();
+    let s = setup().await;
+    let app = &s.f.app;
+    let recent = (
+        settled_end - chrono::Days::new(RECENT_DAYS - 1),
+        settled_end - chrono::Days::new(1),
+    );
+    let counted = |(from, to): (chrono::NaiveDate, chrono::NaiveDate)| {
+        check_days_counted::table
+            .filter(check_days_counted::day.between(from, to))
+            .count()
+            .get_result::<i64>(&mut *app.conn())
+            .unwrap()
+    };
+    let mut waited = 0;
+    while counted(recent) < RECENT_DAYS as i64 - 1 {
+        assert!(
+            waited < 300,
+            "the days just ended were not counted at start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    let moved = check(&s, &uscc(631), "bidding").await;
+    check(&s, &uscc(632), "bidding").await;
+    check(&s, &uscc(633), "government_procurement").await;
+    let admin = app.admin().await;
+    let stats = |query: String| usage_stats(app, &admin.token, query);
+    let now = today();
+    let this = stats(format!("year={}&month={}", now.year(), now.month())).await;
+    assert_eq!(this["checks"], 3, "{this}");
+    // One receipt moved to the day before yesterday (noon UTC+8), a day counted at start.
+    let day = now - chrono::Days::new(2);
+    let n = diesel::sql_query("UPDATE credit_checks SET checked_at = $1 WHERE id = $2")
+        .bind::<diesel::sql_types::Timestamp, _>(day.and_hms_opt(4, 0, 0).unwrap())
+        .bind::<diesel::sql_types::Integer, _>(moved["check_id"].as_i64().unwrap() as i32)
+        .execute(&mut *app.conn())
+        .unwrap();
+    assert_eq!(n, 1);
+    let same_month = day.month() == now.month();
+    let month_of_day = format!("year={}&month={}", day.year(), day.month());
+    // The kept (empty) day is read, not its receipts: the moved receipt is not seen ...
+    let v = stats(month_of_day.clone()).await;
+    assert_eq!(v["checks"], if same_month { 2 } else { 0 }, "{v}");
+    // ... until the day is counted again; the current day still comes from the receipts.
+    diesel::delete(check_days_counted::table.find(day))
+        .execute(&mut *app.conn())
+        .unwrap();
+    let v = stats(month_of_day.clone()).await;
+    assert_eq!(v["checks"], if same_month { 3 } else { 1 }, "{v}");
+    assert_eq!(counted((day, day)), 1, "counted again and kept");
+    let kept = check_day_counts::table
+        .filter(check_day_counts::day.eq(day))
+        .select((check_day_counts::field, check_day_counts::checks))
+        .load::<(String, i64)>(&mut *app.conn())
+        .unwrap();
+    assert_eq!(kept, vec![("bidding".to_string(), 1)]);
+    let year = stats(format!("year={}", day.year())).await;
+    assert_eq!(
+        year["checks"],
+        if day.year() == now.year() { 3 } else { 1 },
+        "{year}"
+    );
 }
 
 async fn feed(app: &TestApp, token: &str, after: &Value) -> Value {
