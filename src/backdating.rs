@@ -82,6 +82,11 @@ pub fn china_date(t: NaiveDateTime) -> NaiveDate {
     (t + chrono::Duration::hours(8)).date()
 }
 
+/// The stored UTC instant at which China's (UTC+8) `day` begins: [`china_date`]'s inverse.
+pub fn china_day_start(day: NaiveDate) -> NaiveDateTime {
+    day.and_hms_opt(0, 0, 0).unwrap_or_default() - chrono::Duration::hours(8)
+}
+
 /// A 422 on `field`: the effective date precedes what the step follows.
 pub fn precedes(field: &str, code: &'static str, day: NaiveDate, what: &str) -> ApiError {
     ApiError::invalid_field(field, code, format!("{field} ({day}) is before {what}"))

@@ -178,21 +178,15 @@ pub(crate) const FOUR_LIST_KINDS: [(&str, &str); 4] = [
     ("punishment_measures", "失信惩戒政策措施清单"),
 ];
 
-/// The instant (UTC, as stored) Beijing's `day` begins.
-fn beijing_start(day: NaiveDate) -> Result<chrono::NaiveDateTime, ApiError> {
-    Ok(day
-        .and_hms_opt(0, 0, 0)
-        .ok_or_else(|| ApiError::internal("date"))?
-        - chrono::Duration::hours(8))
-}
-
 pub(crate) fn load_evidence(
     conn: &mut DbConnection,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<RecordEvidence, ApiError> {
-    let start = beijing_start(from)?;
-    let end = beijing_start(to.succ_opt().ok_or_else(|| ApiError::internal("date"))?)?;
+    let start = crate::backdating::china_day_start(from);
+    let end = crate::backdating::china_day_start(
+        to.succ_opt().ok_or_else(|| ApiError::internal("date"))?,
+    );
     // The four lists: items published by the end and not repealed by then.
     let mut four_lists = HashMap::new();
     for (kind, _) in FOUR_LIST_KINDS {

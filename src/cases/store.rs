@@ -602,7 +602,7 @@ pub(crate) async fn draft_from_feedback(
                 .order(list_entries::id.asc())
                 .select(list_entries::id)
                 .load(conn)?;
-            let case_date = (decided_at + chrono::Duration::hours(8)).date();
+            let case_date = crate::backdating::china_date(decided_at);
             let input = NewCase {
                 title: format!("{}：{}（信用核查 {check_id}）", kind.zh(), subject.name),
                 kind,

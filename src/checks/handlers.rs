@@ -512,47 +512,49 @@ pub async fn list_receipts(
         .receipts
         .run_settled(&state.pool, move |settled| {
             let conn = settled.conn();
-            let build = || {
-                let mut q = credit_checks::table.into_boxed();
-                if let Some(r) = &scope_region {
-                    q = q.filter(credit_checks::region_code.eq(r.clone()));
-                }
-                if let Some(d) = scope_dept {
-                    q = q.filter(credit_checks::caller_department_id.eq(d));
-                }
-                if let Some(c) = f.caller {
-                    q = q.filter(credit_checks::caller_user_id.eq(c));
-                }
-                if let Some(v) = &f.field {
-                    q = q.filter(credit_checks::field.eq(v.clone()));
-                }
-                if let Some(v) = &f.region_code {
-                    q = q.filter(credit_checks::region_code.eq(v.clone()));
-                }
-                if let Some(k) = &subject_key {
-                    // The bucket first: on SQLite it is the index's leading column (the subject is
-                    // compared within the index entry); PostgreSQL uses its index on the subject.
-                    q = q
-                        .filter(
-                            credit_checks::subject_bucket
-                                .eq(super::receipt_queue::subject_bucket(k)),
-                        )
-                        .filter(credit_checks::subject_key.eq(k.clone()));
-                }
-                if let Some(d) = f.from {
-                    q = q.filter(credit_checks::checked_at.ge(super::day_start_utc(d)));
-                }
-                if let Some(d) = f.to {
-                    q = q.filter(
-                        credit_checks::checked_at
-                            .lt(super::day_start_utc(d + chrono::Duration::days(1))),
-                    );
-                }
-                if let Some(a) = f.advice {
-                    q = q.filter(credit_checks::advice.eq(a.as_str()));
-                }
-                q
-            };
+            let build =
+                || {
+                    let mut q = credit_checks::table.into_boxed();
+                    if let Some(r) = &scope_region {
+                        q = q.filter(credit_checks::region_code.eq(r.clone()));
+                    }
+                    if let Some(d) = scope_dept {
+                        q = q.filter(credit_checks::caller_department_id.eq(d));
+                    }
+                    if let Some(c) = f.caller {
+                        q = q.filter(credit_checks::caller_user_id.eq(c));
+                    }
+                    if let Some(v) = &f.field {
+                        q = q.filter(credit_checks::field.eq(v.clone()));
+                    }
+                    if let Some(v) = &f.region_code {
+                        q = q.filter(credit_checks::region_code.eq(v.clone()));
+                    }
+                    if let Some(k) = &subject_key {
+                        // The bucket first: on SQLite it is the index's leading column (the subject is
+                        // compared within the index entry); PostgreSQL uses its index on the subject.
+                        q = q
+                            .filter(
+                                credit_checks::subject_bucket
+                                    .eq(super::receipt_queue::subject_bucket(k)),
+                            )
+                            .filter(credit_checks::subject_key.eq(k.clone()));
+                    }
+                    if let Some(d) = f.from {
+                        q = q.filter(
+                            credit_checks::checked_at.ge(crate::backdating::china_day_start(d)),
+                        );
+                    }
+                    if let Some(d) = f.to {
+                        q = q.filter(credit_checks::checked_at.lt(
+                            crate::backdating::china_day_start(d + chrono::Duration::days(1)),
+                        ));
+                    }
+                    if let Some(a) = f.advice {
+                        q = q.filter(credit_checks::advice.eq(a.as_str()));
+                    }
+                    q
+                };
             let total: i64 = build().count().get_result(conn)?;
             let rows: Vec<ReceiptRow> = build()
                 .order(credit_checks::id.desc())

@@ -1095,8 +1095,3 @@ pub fn unknown_field(field: &str) -> ApiError {
         format!("{field} is not an active application field (see GET /api/v1/application-fields)"),
     )
 }
-
-/// Start of a UTC+8 day, in the UTC stored in `checked_at`.
-pub fn day_start_utc(d: chrono::NaiveDate) -> chrono::NaiveDateTime {
-    d.and_hms_opt(0, 0, 0).unwrap_or_default() - chrono::Duration::hours(8)
-}

@@ -31,9 +31,9 @@ pub struct StatsQuery {
 /// records were applied per region; for a year, or one month of it (`month`). Bureau (its region)
 /// and admin.
 ///
-/// Bureaus (their region) and admins; others get 403. Changes no data; the counts of a month that
-/// has ended are kept the first time it is asked for and read from then on (see
-/// `docs/credit-checks.md`, "Usage statistics").
+/// Bureaus (their region) and admins; others get 403. Changes no data; the counts of each day
+/// (UTC+8) that has ended are kept once counted and read from then on, and only the current
+/// day is counted from the receipts (see `docs/credit-checks.md`, "Usage statistics").
 #[utoipa::path(
     operation_id = "checks_stats",
     tag = "credit-checks",

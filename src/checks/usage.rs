@@ -19,9 +19,9 @@ use diesel::sql_types::{BigInt, Date, Integer, Text, Timestamp};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::day_start_utc;
 use super::receipt_queue::ReceiptRow;
 use super::receipts::Settled;
+use crate::backdating::{china_date, china_day_start};
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::schema::{
@@ -182,7 +182,7 @@ pub fn stats(
 /// The first day (UTC+8) that has not ended [`SETTLED_AFTER`] before `now`: every day before it
 /// is kept rather than counted on each request.
 fn settled_end(now: NaiveDateTime) -> NaiveDate {
-    crate::backdating::china_date(now - SETTLED_AFTER)
+    china_date(now - SETTLED_AFTER)
 }
 
 /// The groups of the receipts of the days `from..to` (UTC+8): kept counts for the days that have
@@ -211,8 +211,8 @@ fn groups(
     if kept_end < to {
         out.extend(live_groups(
             conn,
-            day_start_utc(kept_end),
-            day_start_utc(to),
+            china_day_start(kept_end),
+            china_day_start(to),
             region,
         )?);
     }
@@ -402,11 +402,11 @@ fn keep_first(
             return Ok(next_day(from));
         }
         let first: Option<NaiveDateTime> = credit_checks::table
-            .filter(credit_checks::checked_at.ge(day_start_utc(from)))
-            .filter(credit_checks::checked_at.lt(day_start_utc(to)))
+            .filter(credit_checks::checked_at.ge(china_day_start(from)))
+            .filter(credit_checks::checked_at.lt(china_day_start(to)))
             .select(diesel::dsl::min(credit_checks::checked_at))
             .first(c)?;
-        let busy = first.map_or(to, crate::backdating::china_date);
+        let busy = first.map_or(to, china_date);
         let mut day = next_day(from);
         while day < busy {
             claim(c, day, now)?;
@@ -429,8 +429,8 @@ fn keep_first(
                       c.region_code, COALESCE(f.measures_applied, '{NO_FEEDBACK}')"
         ))
         .bind::<Date, _>(busy)
-        .bind::<Timestamp, _>(day_start_utc(busy))
-        .bind::<Timestamp, _>(day_start_utc(next_day(busy)))
+        .bind::<Timestamp, _>(china_day_start(busy))
+        .bind::<Timestamp, _>(china_day_start(next_day(busy)))
         .execute(c)?;
         Ok(next_day(busy))
     })
@@ -454,7 +454,7 @@ pub fn add_feedback(
     receipt: &ReceiptRow,
     measures_applied: &str,
 ) -> QueryResult<()> {
-    let day = crate::backdating::china_date(receipt.checked_at);
+    let day = china_date(receipt.checked_at);
     if !is_counted(conn, day)? {
         return Ok(());
     }

@@ -15,10 +15,10 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::day_start_utc;
 use crate::audit::{self, Entry};
 use crate::auth::AuthUser;
 use crate::auth::CHECKERS;
+use crate::backdating::china_day_start;
 use crate::db::{self, DbConnection};
 use crate::domain::SubjectCode;
 use crate::entries::{lookup_key, parse_subject_code, today, EntryRow};
@@ -427,7 +427,7 @@ fn missing_expiries(
         for (wid, key, created) in &ws {
             // Only expiries that happen while the subject is watched (the period ends at the end
             // of `valid_until`, UTC+8).
-            let ends = day_start_utc(e.valid_until + chrono::Duration::days(1));
+            let ends = china_day_start(e.valid_until + chrono::Duration::days(1));
             if key_of.get(&e.subject_id) == Some(&key)
                 && ends > *created
                 && !done.contains(&(*wid, e.id))

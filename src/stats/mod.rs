@@ -91,11 +91,8 @@ pub fn month_bounds(
     } else {
         NaiveDate::from_ymd_opt(year, month + 1, 1)?
     };
-    let utc = |d: NaiveDate| {
-        d.and_hms_opt(0, 0, 0)
-            .map(|t| t - chrono::Duration::hours(8))
-    };
-    Some((start, end, utc(start)?, utc(end)?))
+    let utc = crate::backdating::china_day_start;
+    Some((start, end, utc(start), utc(end)))
 }
 
 /// Computes the live figures with one aggregate query per figure.

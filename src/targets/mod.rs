@@ -325,11 +325,9 @@ pub fn compute(
             .add(&source, &list, n);
     }
     // Shared cases dated in the year up to the day, shared by the end of that day (UTC+8).
-    let end_of_day = as_of
-        .succ_opt()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .ok_or_else(|| ApiError::internal("date"))?
-        - chrono::Duration::hours(8);
+    let end_of_day = crate::backdating::china_day_start(
+        as_of.succ_opt().ok_or_else(|| ApiError::internal("date"))?,
+    );
     let shared: Vec<(String, i64)> = cases::table
         .filter(cases::status.eq("shared"))
         .filter(cases::case_date.ge(year_start))
