@@ -848,8 +848,23 @@ async fn stats_of_an_ended_month_are_kept_and_follow_feedback() {
     // documented rule: an ended day's receipts do not change) until its day is counted again.
     move_to_march(&late);
     assert_eq!(stats(march.clone()).await["checks"], 2);
+    // Feedback on that receipt finds it missing from its day's kept groups: the day is forgotten
+    // and counted again at the next request, the moved receipt and its feedback included.
+    let res = app
+        .post(
+            &format!("/api/v1/credit-checks/{}/feedback", late["check_id"]),
+            &s.approver.token,
+            json!({"decision": "approved", "measures_applied": [], "note": "", "decided_at": "2026-11-28T08:00:00"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(kept_days(march_days), 30, "10 March forgotten");
+    let recounted = stats(march.clone()).await;
+    assert_eq!(recounted["checks"], 3, "{recounted}");
+    assert_eq!(recounted["with_feedback"], 3, "{recounted}");
+    assert_eq!(kept_days(march_days), 31);
     forget();
-    assert_eq!(stats(march.clone()).await["checks"], 3);
+    assert_eq!(stats(march.clone()).await, recounted);
 }
 
 /// The days just ended are counted by the server itself (at start, then every hour), and a
