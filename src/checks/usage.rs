@@ -317,15 +317,43 @@ const NO_DEPARTMENT: i32 = 0;
 /// applied none).
 const NO_FEEDBACK: &str = "";
 
-/// How many ended days before the current one [`keep_recent`] makes sure are counted.
+/// How many ended days before the current one [`keep_recent`] makes sure are counted, and how
+/// many older days not yet counted it counts on each call.
 pub const RECENT_DAYS: u64 = 31;
 
 /// Counts the ended days of the last [`RECENT_DAYS`] that are not counted yet, so the first
-/// reader after a day ends does not wait for its count (the server calls it every hour).
+/// reader after a day ends does not wait for its count (the server calls it every hour). Then,
+/// working backwards from the newest older day not yet counted, up to [`RECENT_DAYS`] more days
+/// back to the first receipt: after an upgrade, or with receipts restored from before, the
+/// history is counted a month an hour and a reader of an old year does not pay for it all.
 pub fn keep_recent(settled: &mut Settled<'_>, now: NaiveDateTime) -> QueryResult<()> {
+    let conn = settled.conn();
     let to = settled_end(now);
     let from = to - chrono::Days::new(RECENT_DAYS);
-    keep_days(settled.conn(), from, to, now).map_err(|(_, e)| e)
+    keep_days(conn, from, to, now).map_err(|(_, e)| e)?;
+    let first: Option<NaiveDateTime> = credit_checks::table
+        .select(diesel::dsl::min(credit_checks::checked_at))
+        .first(conn)?;
+    let Some(first) = first.map(china_date).filter(|f| *f < from) else {
+        return Ok(());
+    };
+    let counted: BTreeSet<NaiveDate> = check_days_counted::table
+        .filter(check_days_counted::day.ge(first))
+        .filter(check_days_counted::day.lt(from))
+        .select(check_days_counted::day)
+        .load::<NaiveDate>(conn)?
+        .into_iter()
+        .collect();
+    let Some(newest) = first
+        .iter_days()
+        .take_while(|d| *d < from)
+        .filter(|d| !counted.contains(d))
+        .last()
+    else {
+        return Ok(());
+    };
+    let older = (newest - chrono::Days::new(RECENT_DAYS - 1)).max(first);
+    keep_days(conn, older, next_day(newest), now).map_err(|(_, e)| e)
 }
 
 /// Makes sure every day of `from..to` (all ended: see [`settled_end`]) is counted into

@@ -940,6 +940,86 @@ async fn stats_of_the_open_month_add_kept_days_to_the_current_day() {
     );
 }
 
+/// Days older than the last 31 are counted in the background too, a month of them at a time
+/// working backwards from the newest not yet counted (after an upgrade, or receipts restored).
+#[tokio::test]
+async fn older_days_are_counted_in_the_background_a_month_at_a_time() {
+    use chrono::Datelike;
+    use credit_lists::schema::{check_day_counts, check_days_counted};
+    let s = setup().await;
+    let app = &s.f.app;
+    let forty = check(&s, &uscc(641), "bidding").await;
+    let hundred = check(&s, &uscc(642), "bidding").await;
+    let admin = app.admin().await;
+    // The read stores every receipt in the table (and counts only this month's days).
+    let now = today();
+    usage_stats(
+        app,
+        &admin.token,
+        format!("year={}&month={}", now.year(), now.month()),
+    )
+    .await;
+    let moved = |check: &Value, days: u64| {
+        let day = now - chrono::Days::new(days);
+        let n = diesel::sql_query("UPDATE credit_checks SET checked_at = $1 WHERE id = $2")
+            .bind::<diesel::sql_types::Timestamp, _>(day.and_hms_opt(4, 0, 0).unwrap())
+            .bind::<diesel::sql_types::Integer, _>(check["check_id"].as_i64().unwrap() as i32)
+            .execute(&mut *app.conn())
+            .unwrap();
+        assert_eq!(n, 1);
+        day
+    };
+    // This instance's own count at start is over (the last 31 days; no older receipt then).
+    let mut waited = 0;
+    while check_days_counted::table
+        .count()
+        .get_result::<i64>(&mut *app.conn())
+        .unwrap()
+        < 30
+    {
+        assert!(
+            waited < 300,
+            "the days just ended were not counted at start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    let day_40 = moved(&forty, 40);
+    let day_100 = moved(&hundred, 100);
+    let counted = |day: chrono::NaiveDate| {
+        check_days_counted::table
+            .find(day)
+            .count()
+            .get_result::<i64>(&mut *app.conn())
+            .unwrap()
+            == 1
+    };
+    assert!(!counted(day_40) && !counted(day_100));
+    // Another instance on the same database counts at its start: the last 31 days, then the 31
+    // before them (40 days ago among them), not yet 100 days ago.
+    let _other = spawn_on(&app.db_url, |_| {}).await;
+    let mut waited = 0;
+    while !counted(day_40) {
+        assert!(
+            waited < 300,
+            "the days before the last 31 were not counted at start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    let kept = check_day_counts::table
+        .filter(check_day_counts::day.eq(day_40))
+        .select((check_day_counts::field, check_day_counts::checks))
+        .load::<(String, i64)>(&mut *app.conn())
+        .unwrap();
+    assert_eq!(kept, vec![("bidding".to_string(), 1)]);
+    assert!(
+        counted(day_40 - chrono::Days::new(10)),
+        "a month of days, not one"
+    );
+    assert!(!counted(day_100), "one month an hour, not all at once");
+}
+
 async fn feed(app: &TestApp, token: &str, after: &Value) -> Value {
     let path = match after.as_i64() {
         Some(a) => format!("/api/v1/watches/notifications?after={a}"),
