@@ -337,13 +337,7 @@ pub fn keep_recent(settled: &mut Settled<'_>, now: NaiveDateTime) -> QueryResult
     let Some(first) = first.map(china_date).filter(|f| *f < from) else {
         return Ok(());
     };
-    let counted: BTreeSet<NaiveDate> = check_days_counted::table
-        .filter(check_days_counted::day.ge(first))
-        .filter(check_days_counted::day.lt(from))
-        .select(check_days_counted::day)
-        .load::<NaiveDate>(conn)?
-        .into_iter()
-        .collect();
+    let counted = counted_days(conn, first, from)?;
     let Some(newest) = first
         .iter_days()
         .take_while(|d| *d < from)
@@ -369,14 +363,7 @@ fn keep_days(
     if from >= to {
         return Ok(());
     }
-    let counted: BTreeSet<NaiveDate> = check_days_counted::table
-        .filter(check_days_counted::day.ge(from))
-        .filter(check_days_counted::day.lt(to))
-        .select(check_days_counted::day)
-        .load::<NaiveDate>(conn)
-        .map_err(|e| (from, e))?
-        .into_iter()
-        .collect();
+    let counted = counted_days(conn, from, to).map_err(|e| (from, e))?;
     let mut day = from;
     while day < to {
         if counted.contains(&day) {
@@ -390,6 +377,21 @@ fn keep_days(
         day = keep_first(conn, day, end, now).map_err(|e| (day, e))?;
     }
     Ok(())
+}
+
+/// The days of `from..to` that are counted.
+fn counted_days(
+    conn: &mut DbConnection,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<BTreeSet<NaiveDate>> {
+    Ok(check_days_counted::table
+        .filter(check_days_counted::day.ge(from))
+        .filter(check_days_counted::day.lt(to))
+        .select(check_days_counted::day)
+        .load::<NaiveDate>(conn)?
+        .into_iter()
+        .collect())
 }
 
 fn next_day(d: NaiveDate) -> NaiveDate {
