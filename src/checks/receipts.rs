@@ -190,19 +190,17 @@ impl ReceiptWriter {
     }
 }
 
-/// PostgreSQL: one transaction per group. Several writers take groups from the one queue in
-/// turn: the one holding the queue waits for the next check and takes what is queued behind it,
-/// then lets the next writer wait while it commits.
+/// PostgreSQL: one `COPY` per group, a transaction by itself. Several writers take groups from
+/// the one queue in turn: the one holding the queue waits for the next check and takes what is
+/// queued behind it, then lets the next writer wait while it commits.
 fn writer_loop(manager: ConnectionManager, rx: &Mutex<mpsc::Receiver<Job>>, keys: &ReceiptKeys) {
     let mut conn = Lazy::new(move || {
         let mut c = manager
             .connect()
             .map_err(|e| format!("the receipt writer cannot connect: {e}"))?;
-        // The pool's connections plan every execution afresh (`db::ConnectionManager`), and so
-        // would the foreign-key checks each copied row runs (one per referenced table, inside
-        // PostgreSQL): that planning was most of PostgreSQL's CPU under the single-check load
-        // (performance.md, fifteenth round). A writer runs only its own two statements and those
-        // key lookups, whose cached plans are right at any table size.
+        // The pool's connections plan every execution afresh (`db::ConnectionManager`). A writer
+        // runs only its own statements (and the receipt table's trigger), whose cached plans are
+        // right at any table size.
         if let DbConnection::Postgresql(pg) = &mut c {
             diesel::connection::SimpleConnection::batch_execute(pg, "SET plan_cache_mode = auto")
                 .map_err(|e| format!("the receipt writer cannot configure its connection: {e}"))?;
@@ -223,6 +221,27 @@ fn writer_loop(manager: ConnectionManager, rx: &Mutex<mpsc::Receiver<Job>>, keys
         }
         answer_group(keys, jobs, result);
     }
+}
+
+/// `n` ids from `credit_checks`' identity sequence, rising (one statement). A value past
+/// 2,147,483,647 fails the cast: the group is refused, not acknowledged.
+fn reserve_ids(conn: &mut diesel::PgConnection, n: usize) -> QueryResult<Vec<i32>> {
+    #[derive(QueryableByName)]
+    struct NextId {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        id: i32,
+    }
+    let mut ids: Vec<i32> = diesel::sql_query(
+        "WITH seq AS (SELECT pg_get_serial_sequence('credit_checks', 'id')::regclass AS s) \
+         SELECT nextval(seq.s)::integer AS id FROM seq, generate_series(1, $1)",
+    )
+    .bind::<diesel::sql_types::Integer, _>(i32::try_from(n).unwrap_or(i32::MAX))
+    .load::<NextId>(conn)?
+    .into_iter()
+    .map(|r| r.id)
+    .collect();
+    ids.sort_unstable();
+    Ok(ids)
 }
 
 /// A receipt row with its id, as `COPY` sends it (binary format, every column named).
@@ -266,10 +285,12 @@ impl<'a> CopiedReceipt<'a> {
     }
 }
 
-/// Inserts a group's receipts in one transaction and returns their ids in row order, in a fixed
-/// number of round trips whatever the group's size: the group's ids from the table's identity
-/// sequence, recorded as pending for the receipt log in the same statement, then one binary
-/// `COPY` of every row (with `BEGIN` and `COMMIT`, four round trips).
+/// Inserts a group's receipts and returns their ids in row order, in two statements whatever the
+/// group's size: the group's ids from the table's identity sequence, then one binary `COPY` of
+/// every row, a transaction by itself. The receipt table's trigger records the new ids as waiting
+/// for the receipt log in that statement (`checks::transparency`). Ids are taken per group, in
+/// the order groups leave the queue, so that receipt ids keep following the time of the checks
+/// (lists show receipts newest first by id; reads by id look in the months whose ids hold it).
 fn insert_all(conn: &mut DbConnection, jobs: &[Job]) -> QueryResult<Vec<i32>> {
     let DbConnection::Postgresql(pg) = conn else {
         return Err(diesel::result::Error::QueryBuilderError(
@@ -277,18 +298,19 @@ fn insert_all(conn: &mut DbConnection, jobs: &[Job]) -> QueryResult<Vec<i32>> {
         ));
     };
     let rows: Vec<&NewReceipt> = jobs.iter().flat_map(|j| j.rows.iter()).collect();
-    pg.transaction(|c| {
-        let ids = super::transparency::take_pending_ids(c, rows.len())?;
-        let copied: Vec<CopiedReceipt<'_>> = ids
-            .iter()
-            .zip(&rows)
-            .map(|(&id, r)| CopiedReceipt::new(id, r))
-            .collect();
-        diesel::copy_from(crate::schema::credit_checks::table)
-            .from_insertable(&copied)
-            .execute(c)?;
-        Ok(ids)
-    })
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = reserve_ids(pg, rows.len())?;
+    let copied: Vec<CopiedReceipt<'_>> = ids
+        .iter()
+        .zip(&rows)
+        .map(|(&id, r)| CopiedReceipt::new(id, r))
+        .collect();
+    diesel::copy_from(crate::schema::credit_checks::table)
+        .from_insertable(&copied)
+        .execute(pg)?;
+    Ok(ids)
 }
 
 pub use super::receipt_queue::{legacy_reason, stored_answer_value, ReceiptRow};

@@ -5,9 +5,11 @@
 //! - **Sequencing.** One transaction at a time, across every instance on the database, appends
 //!   the receipts not yet in the log: its first statement updates the log's state row, which
 //!   takes SQLite's write lock up front and, on PostgreSQL, locks that row until commit (the
-//!   serialisation point). PostgreSQL's receipt writer records each receipt's id in
-//!   `receipt_log_pending` in the receipt's own transaction (ids from a sequence commit out of
-//!   order across instances); on SQLite receipt ids rise in commit order (the receipt log,
+//!   serialisation point). On PostgreSQL a statement trigger on `credit_checks` records every
+//!   inserting statement's receipts in `receipt_log_pending`, as runs of consecutive ids with
+//!   their time span, in that statement (ids from a sequence commit out of order across
+//!   writers and instances), and the sequencer reads a run's rows by id range within its span,
+//!   which prunes the monthly partitions to those that hold them; on SQLite receipt ids rise in commit order (the receipt log,
 //!   [`super::receipt_log`]), so the sequencer takes the rows of `credit_checks` above the last
 //!   id it sequenced. Each leaf is the receipt's hash recomputed **from its row**.
 //! - **Checkpoints.** The state row keeps the tree's right edge ([`Frontier`]), so each
@@ -50,8 +52,13 @@ diesel::table! {
 }
 
 diesel::table! {
-    receipt_log_pending (check_id) {
-        check_id -> Integer,
+    /// PostgreSQL: receipts committed and not yet in the log, as runs of consecutive ids with the
+    /// span of time they were checked in (written by `credit_checks`' statement trigger).
+    receipt_log_pending (first_id) {
+        first_id -> Integer,
+        last_id -> Integer,
+        first_at -> Timestamp,
+        last_at -> Timestamp,
     }
 }
 
@@ -79,32 +86,6 @@ const SEQUENCE_CHUNK: i64 = 5_000;
 /// Receipt rows read per query when hashing a range.
 const READ_CHUNK: usize = 2_000;
 
-/// PostgreSQL's receipt writer: takes `n` ids for a group's receipts from the table's identity
-/// sequence and records them as waiting for the sequencer (`receipt_log_pending`), in one
-/// statement of the group's transaction. Returns the ids in rising order (one session's values
-/// from a sequence rise). A value past 2,147,483,647 fails the cast: the group is refused, not
-/// acknowledged.
-pub fn take_pending_ids(conn: &mut diesel::PgConnection, n: usize) -> QueryResult<Vec<i32>> {
-    #[derive(QueryableByName)]
-    struct NextId {
-        #[diesel(sql_type = diesel::sql_types::Integer)]
-        id: i32,
-    }
-    let mut ids: Vec<i32> = diesel::sql_query(
-        "WITH seq AS (SELECT pg_get_serial_sequence('credit_checks', 'id')::regclass AS s), \
-              ids AS (SELECT nextval(seq.s)::integer AS id FROM seq, generate_series(1, $1)), \
-              pending AS (INSERT INTO receipt_log_pending (check_id) SELECT id FROM ids) \
-         SELECT id FROM ids",
-    )
-    .bind::<diesel::sql_types::Integer, _>(i32::try_from(n).unwrap_or(i32::MAX))
-    .load::<NextId>(conn)?
-    .into_iter()
-    .map(|r| r.id)
-    .collect();
-    ids.sort_unstable();
-    Ok(ids)
-}
-
 /// Appends every receipt not yet in the log and signs a checkpoint of the new size. Returns
 /// the latest checkpoint (`None`: the log is empty). On SQLite, call it on a settled connection
 /// so this instance's receipts are in the table.
@@ -131,23 +112,28 @@ fn sequence_chunk(c: &mut DbConnection, keys: &ReceiptKeys) -> Result<bool, ApiE
         .first(c)?;
     let mut frontier: Frontier = serde_json::from_str(&frontier)
         .map_err(|e| ApiError::internal(format!("receipt log state: {e}")))?;
-    let ids: Vec<i32> = match c.backend() {
-        Backend::Sqlite => credit_checks::table
-            .filter(credit_checks::id.gt(last))
-            .order(credit_checks::id)
-            .select(credit_checks::id)
-            .limit(SEQUENCE_CHUNK)
-            .load(c)?,
-        Backend::Postgres => receipt_log_pending::table
-            .order(receipt_log_pending::check_id)
-            .select(receipt_log_pending::check_id)
-            .limit(SEQUENCE_CHUNK)
-            .load(c)?,
+    let (ids, spans, runs): (Vec<i32>, Vec<Span>, Vec<PendingRun>) = match c.backend() {
+        Backend::Sqlite => (
+            credit_checks::table
+                .filter(credit_checks::id.gt(last))
+                .order(credit_checks::id)
+                .select(credit_checks::id)
+                .limit(SEQUENCE_CHUNK)
+                .load(c)?,
+            Vec::new(),
+            Vec::new(),
+        ),
+        Backend::Postgres => {
+            let runs: Vec<PendingRun> = receipt_log_pending::table
+                .order(receipt_log_pending::first_id)
+                .select(PendingRun::as_select())
+                .limit(SEQUENCE_CHUNK)
+                .load(c)?;
+            let (ids, spans) = take_from_runs(&runs, SEQUENCE_CHUNK as usize);
+            (ids, spans, runs)
+        }
     };
-    if ids.is_empty() {
-        return Ok(false);
-    }
-    let hashes = leaf_hashes(c, &ids)?;
+    let hashes = leaf_hashes(c, &ids, &spans)?;
     let mut leaves = Vec::with_capacity(ids.len());
     let mut index = size;
     let mut done = Vec::with_capacity(ids.len());
@@ -173,10 +159,7 @@ fn sequence_chunk(c: &mut DbConnection, keys: &ReceiptKeys) -> Result<bool, ApiE
         .execute(c)?;
     }
     if c.backend() == Backend::Postgres {
-        diesel::delete(
-            receipt_log_pending::table.filter(receipt_log_pending::check_id.eq_any(&done)),
-        )
-        .execute(c)?;
+        settle_runs(c, &runs, &ids, &done)?;
     }
     let max_id = ids.iter().copied().max().unwrap_or(last).max(last);
     diesel::update(st::receipt_log_state.filter(st::id.eq(1)))
@@ -198,18 +181,120 @@ fn sequence_chunk(c: &mut DbConnection, keys: &ReceiptKeys) -> Result<bool, ApiE
             ))
             .execute(c)?;
     }
-    Ok(ids.len() as i64 == SEQUENCE_CHUNK)
+    Ok(ids.len() as i64 == SEQUENCE_CHUNK && !done.is_empty())
+}
+
+/// A run of pending receipts (PostgreSQL): ids `first_id..=last_id`, checked within
+/// `first_at..=last_at`.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = receipt_log_pending)]
+struct PendingRun {
+    first_id: i32,
+    last_id: i32,
+    first_at: chrono::NaiveDateTime,
+    last_at: chrono::NaiveDateTime,
+}
+
+/// When a pending receipt was checked, at the earliest and at the latest (its run's span), and
+/// the number of ids in its run.
+type Span = (chrono::NaiveDateTime, chrono::NaiveDateTime, i64);
+
+/// Longest run whose span bounds a read of its rows. A run's span says nothing of where inside
+/// it each id lies, and PostgreSQL may read the span by `checked_at`: a run of a few group
+/// commits (a batch of 1,000 at most) is read within its span, a longer one (receipts inserted
+/// by one large statement, the runs migration `000292` made) by id alone.
+const BOUNDED_RUN: i64 = 1_000;
+
+/// The first `max` pending ids of `runs` (in order), each with its run's span.
+fn take_from_runs(runs: &[PendingRun], max: usize) -> (Vec<i32>, Vec<Span>) {
+    let mut ids = Vec::new();
+    let mut spans = Vec::new();
+    for r in runs {
+        for id in r.first_id..=r.last_id {
+            if ids.len() == max {
+                return (ids, spans);
+            }
+            ids.push(id);
+            spans.push((r.first_at, r.last_at, i64::from(r.last_id - r.first_id) + 1));
+        }
+    }
+    (ids, spans)
+}
+
+/// Removes what was sequenced (`done`, out of `taken`) from the pending runs it came from: a run
+/// taken whole is deleted, a run taken in part starts after its last taken id, and an id taken
+/// but not sequenced (its row is gone) stays pending as a run of its own, reported again by the
+/// next sequencing.
+fn settle_runs(
+    c: &mut DbConnection,
+    runs: &[PendingRun],
+    taken: &[i32],
+    done: &[i32],
+) -> QueryResult<()> {
+    use receipt_log_pending::dsl as p;
+    let Some(&last_taken) = taken.last() else {
+        return Ok(());
+    };
+    let done: std::collections::HashSet<i32> = done.iter().copied().collect();
+    let mut kept: Vec<PendingRun> = Vec::new();
+    let mut touched: Vec<i32> = Vec::new();
+    for r in runs.iter().take_while(|r| r.first_id <= last_taken) {
+        touched.push(r.first_id);
+        let end = r.last_id.min(last_taken);
+        kept.extend(
+            (r.first_id..=end)
+                .filter(|id| !done.contains(id))
+                .map(|id| PendingRun {
+                    first_id: id,
+                    last_id: id,
+                    ..r.clone()
+                }),
+        );
+        if r.last_id > last_taken {
+            kept.push(PendingRun {
+                first_id: last_taken + 1,
+                ..r.clone()
+            });
+        }
+    }
+    diesel::delete(p::receipt_log_pending.filter(p::first_id.eq_any(&touched))).execute(c)?;
+    for r in kept {
+        diesel::insert_into(p::receipt_log_pending)
+            .values((
+                p::first_id.eq(r.first_id),
+                p::last_id.eq(r.last_id),
+                p::first_at.eq(r.first_at),
+                p::last_at.eq(r.last_at),
+            ))
+            .execute(c)?;
+    }
+    Ok(())
 }
 
 /// The leaf hashes of the receipts `ids`, read and hashed a few hundred rows at a time so that a
-/// large chunk never holds its rows in memory at once.
-fn leaf_hashes(c: &mut DbConnection, ids: &[i32]) -> QueryResult<HashMap<i32, Hash>> {
+/// large chunk never holds its rows in memory at once. `spans` (PostgreSQL, one per id: when it
+/// was checked, at the earliest and latest) bound each read of ids from runs of at most
+/// [`BOUNDED_RUN`] in time, so that it reads the month partitions that hold the rows instead of
+/// every month's.
+fn leaf_hashes(
+    c: &mut DbConnection,
+    ids: &[i32],
+    spans: &[Span],
+) -> QueryResult<HashMap<i32, Hash>> {
     let mut out = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(HASH_CHUNK) {
-        let rows: Vec<ReceiptRow> = credit_checks::table
+    for (n, chunk) in ids.chunks(HASH_CHUNK).enumerate() {
+        let mut q = credit_checks::table
             .filter(credit_checks::id.eq_any(chunk))
-            .select(ReceiptRow::as_select())
-            .load(c)?;
+            .into_boxed();
+        let within = spans
+            .get(n * HASH_CHUNK..n * HASH_CHUNK + chunk.len())
+            .filter(|w| w.iter().all(|s| s.2 <= BOUNDED_RUN));
+        if let Some((from, to)) =
+            within.and_then(|w| Some((w.iter().map(|s| s.0).min()?, w.iter().map(|s| s.1).max()?)))
+        {
+            q = q.filter(credit_checks::checked_at.between(from, to));
+        }
+        let rows: Vec<ReceiptRow> = q.select(ReceiptRow::as_select()).load(c)?;
         out.extend(rows.iter().map(|r| (r.id, r.hash())));
     }
     Ok(out)
@@ -327,7 +412,7 @@ pub fn leaves_from_rows(c: &mut DbConnection, upto: i64) -> Result<Vec<Hash>, Ap
     let mut out = Vec::with_capacity(recorded.len());
     for (n, chunk) in recorded.chunks(READ_CHUNK).enumerate() {
         let ids: Vec<i32> = chunk.iter().map(|(id, _)| *id).collect();
-        let hashes = leaf_hashes(c, &ids)?;
+        let hashes = leaf_hashes(c, &ids, &[])?;
         for (k, (id, h)) in chunk.iter().enumerate() {
             let leaf = n * READ_CHUNK + k;
             let found = hashes.get(id).ok_or_else(|| {
@@ -367,7 +452,7 @@ pub fn audit(
     let mut leaves = Vec::with_capacity(recorded.len());
     for (n, chunk) in recorded.chunks(READ_CHUNK).enumerate() {
         let ids: Vec<i32> = chunk.iter().map(|(id, _)| *id).collect();
-        let hashes = leaf_hashes(c, &ids).map_err(|e| e.to_string())?;
+        let hashes = leaf_hashes(c, &ids, &[]).map_err(|e| e.to_string())?;
         for (k, (id, h)) in chunk.iter().enumerate() {
             let leaf = n * READ_CHUNK + k;
             match hashes.get(id) {
@@ -565,4 +650,38 @@ fn audit_tiles(c: &mut DbConnection, leaves: &[Hash]) -> Result<Vec<String>, Str
         }
     }
     Ok(problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(first_id: i32, last_id: i32, minute: u32) -> PendingRun {
+        let at = |m: u32| {
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 7)
+                .unwrap()
+                .and_hms_opt(10, m, 0)
+                .unwrap()
+        };
+        PendingRun {
+            first_id,
+            last_id,
+            first_at: at(minute),
+            last_at: at(minute + 1),
+        }
+    }
+
+    #[test]
+    fn pending_runs_are_taken_in_order_up_to_the_limit_with_their_spans() {
+        let runs = [run(5, 7, 0), run(9, 9, 2), run(20, 24, 4)];
+        let (ids, spans) = take_from_runs(&runs, 6);
+        assert_eq!(ids, vec![5, 6, 7, 9, 20, 21]);
+        assert_eq!(spans.len(), 6);
+        assert_eq!(spans[2], (runs[0].first_at, runs[0].last_at, 3));
+        assert_eq!(spans[3], (runs[1].first_at, runs[1].last_at, 1));
+        assert_eq!(spans[5], (runs[2].first_at, runs[2].last_at, 5));
+        let (all, _) = take_from_runs(&runs, 100);
+        assert_eq!(all.len(), 9);
+        assert_eq!(take_from_runs(&[], 10).0, Vec::<i32>::new());
+    }
 }

@@ -42,6 +42,19 @@ async fn check(app: &TestApp, token: &str, code: &str) -> Value {
     res.json().await.unwrap()
 }
 
+/// A batch check (`administrative_licensing`), answered 200; its body.
+async fn batch(app: &TestApp, token: &str, codes: &[String]) -> Value {
+    let res = app
+        .post(
+            "/api/v1/credit-checks/batch",
+            token,
+            json!({"subject_codes": codes, "field": "administrative_licensing"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
 async fn latest(app: &TestApp) -> Checkpoint {
     let res = app
         .client
@@ -654,15 +667,7 @@ async fn inclusion_proofs_past_a_kept_subtree_verify_and_a_damaged_head_is_caugh
         .await;
     let keys = keys(&app).await;
     let codes: Vec<String> = (0..600).map(|n| uscc(1_000 + n)).collect();
-    let res = app
-        .post(
-            "/api/v1/credit-checks/batch",
-            &approver.token,
-            json!({"subject_codes": codes, "field": "administrative_licensing"}),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let b: Value = res.json().await.unwrap();
+    let b = batch(&app, &approver.token, &codes).await;
     let ids: Vec<i64> = b["results"]
         .as_array()
         .unwrap()
@@ -715,4 +720,119 @@ async fn inclusion_proofs_past_a_kept_subtree_verify_and_a_damaged_head_is_caugh
     let p = inclusion(&app, &approver.token, ids[300], cp.tree_size).await;
     let v = verify_answer(answers[300], &keys).unwrap();
     assert!(verify_log_inclusion(&p, &cp, Some(&v.receipt_hash)).is_err());
+}
+
+/// The log takes its receipts in parts of at most 5,000, whatever inserted them (on PostgreSQL a
+/// statement trigger records each statement's receipts as pending runs of ids): a receipt row
+/// deleted before it entered the log is left out and, on PostgreSQL, stays pending on its own;
+/// a receipt past the first part still proves its inclusion.
+#[tokio::test]
+async fn the_log_takes_receipts_in_parts_and_a_receipt_gone_before_it_stays_out() {
+    let app = spawn_app().await;
+    let approver = app
+        .account("approver", Role::ApprovalSystem, None, None)
+        .await;
+    let admin = app.account("admin", Role::Admin, None, None).await;
+    let keys = keys(&app).await;
+    let mut answers: Vec<Value> = vec![];
+    // Batches of 700, 1,000 × 5 and 300: the first part of 5,000 ends inside the sixth batch's run.
+    let mut n = 0u32;
+    for size in [700, 1000, 1000, 1000, 1000, 1000, 300] {
+        let codes: Vec<String> = (n..n + size).map(uscc).collect();
+        n += size;
+        let body = batch(&app, &approver.token, &codes).await;
+        answers.extend(
+            body["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["check"].clone()),
+        );
+    }
+    assert_eq!(answers.len(), 6000);
+    // Every receipt is in the table (SQLite: folded from its receipt log) before the rows are
+    // touched directly.
+    let res = app
+        .get("/api/v1/credit-checks?per_page=1", &admin.token)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let id_of = |a: &Value| a["check_id"].as_i64().unwrap() as i32;
+    let gone = id_of(&answers[9]);
+    let copied = id_of(&answers[5999]) + 1000;
+    let mut conn = app.conn();
+    diesel::sql_query(format!("DELETE FROM credit_checks WHERE id = {gone}"))
+        .execute(&mut conn)
+        .unwrap();
+    // A receipt written by another statement than the writer's (a copy of the last, with its
+    // own id) enters the log too.
+    diesel::sql_query(format!(
+        "INSERT INTO credit_checks (id, checked_at, caller_user_id, caller_department_id, field, \
+         reference, purpose, advice, subject_key, subject_bucket, subject_id, region_code, \
+         measure_ids, answer) SELECT {copied}, checked_at, caller_user_id, caller_department_id, \
+         field, reference, purpose, advice, subject_key, subject_bucket, subject_id, region_code, \
+         measure_ids, answer FROM credit_checks WHERE id = {}",
+        id_of(&answers[5999])
+    ))
+    .execute(&mut conn)
+    .unwrap();
+
+    let cp = latest(&app).await;
+    verify_checkpoint(&cp, &keys).unwrap();
+    assert_eq!(cp.tree_size, 6000, "5,999 answered receipts and the copy");
+    // Two checkpoints were signed: the first part, then the rest. The first part is 5,000
+    // pending ids on PostgreSQL (one of them gone) and 5,000 rows above the last on SQLite.
+    let first_part = if is_postgres() { 4999 } else { 5000 };
+    let res = app
+        .client
+        .get(app.url(&format!("/api/v1/receipt-checkpoints/{first_part}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    for a in [&answers[0], &answers[5010], &answers[5999]] {
+        let v = verify_answer(a, &keys).unwrap();
+        let p = inclusion(&app, &approver.token, id_of(a).into(), cp.tree_size).await;
+        verify_log_inclusion(&p, &cp, Some(&v.receipt_hash)).unwrap();
+    }
+    let res = app
+        .get(
+            &format!("/api/v1/credit-checks/{copied}/inclusion"),
+            &admin.token,
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    let p: InclusionProof = res.json().await.unwrap();
+    assert_eq!(p.leaf_index, 5999, "the copy came last");
+
+    if is_postgres() {
+        #[derive(QueryableByName, Debug, PartialEq)]
+        struct Run {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            first_id: i32,
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            last_id: i32,
+        }
+        let pending = || -> Vec<Run> {
+            diesel::sql_query("SELECT first_id, last_id FROM receipt_log_pending ORDER BY first_id")
+                .load(&mut *app.conn())
+                .unwrap()
+        };
+        let gone_run = vec![Run {
+            first_id: gone,
+            last_id: gone,
+        }];
+        assert_eq!(pending(), gone_run, "only the gone receipt is left pending");
+        // The next sequencing reports it again and leaves everything as it was.
+        let again = latest(&app).await;
+        assert_eq!(again.tree_size, 6000);
+        assert_eq!(pending(), gone_run);
+    }
+    let report = credit_lists::checks::transparency::audit(&mut conn, &keys).unwrap();
+    assert_eq!(report.leaves, 6000);
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
 }
