@@ -889,15 +889,10 @@ async fn stats_of_the_open_month_add_kept_days_to_the_current_day() {
             .get_result::<i64>(&mut *app.conn())
             .unwrap()
     };
-    let mut waited = 0;
-    while counted(recent) < RECENT_DAYS as i64 - 1 {
-        assert!(
-            waited < 300,
-            "the days just ended were not counted at start"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        waited += 1;
-    }
+    wait_until("the days just ended were not counted at start", || {
+        counted(recent) >= RECENT_DAYS as i64 - 1
+    })
+    .await;
     let moved = check(&s, &uscc(631), "bidding").await;
     check(&s, &uscc(632), "bidding").await;
     check(&s, &uscc(633), "government_procurement").await;
@@ -970,20 +965,14 @@ async fn older_days_are_counted_in_the_background_a_month_at_a_time() {
         day
     };
     // This instance's own count at start is over (the last 31 days; no older receipt then).
-    let mut waited = 0;
-    while check_days_counted::table
-        .count()
-        .get_result::<i64>(&mut *app.conn())
-        .unwrap()
-        < 30
-    {
-        assert!(
-            waited < 300,
-            "the days just ended were not counted at start"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        waited += 1;
-    }
+    wait_until("the days just ended were not counted at start", || {
+        check_days_counted::table
+            .count()
+            .get_result::<i64>(&mut *app.conn())
+            .unwrap()
+            >= 30
+    })
+    .await;
     let day_40 = moved(&forty, 40);
     let day_100 = moved(&hundred, 100);
     let counted = |day: chrono::NaiveDate| {
@@ -998,15 +987,11 @@ async fn older_days_are_counted_in_the_background_a_month_at_a_time() {
     // Another instance on the same database counts at its start: the last 31 days, then the 31
     // before them (40 days ago among them), not yet 100 days ago.
     let _other = spawn_on(&app.db_url, |_| {}).await;
-    let mut waited = 0;
-    while !counted(day_40) {
-        assert!(
-            waited < 300,
-            "the days before the last 31 were not counted at start"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        waited += 1;
-    }
+    wait_until(
+        "the days before the last 31 were not counted at start",
+        || counted(day_40),
+    )
+    .await;
     let kept = check_day_counts::table
         .filter(check_day_counts::day.eq(day_40))
         .select((check_day_counts::field, check_day_counts::checks))

@@ -337,3 +337,15 @@ pub fn open_db(db: &str) -> credit_lists::db::PooledConn {
         .get()
         .unwrap()
 }
+
+/// Waits until `done` holds, asking every 100 ms for at most 30 s (work the server does in the
+/// background); fails the test with `what` when it never does.
+pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..300 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(done(), "{what}");
+}
