@@ -134,10 +134,30 @@ fn sequence_chunk(c: &mut DbConnection, keys: &ReceiptKeys) -> Result<bool, ApiE
         }
     };
     let hashes = leaf_hashes(c, &ids, &spans)?;
+    // PostgreSQL's trigger marks whatever is inserted as pending: receipts already in the log
+    // inserted again (a data-only restore) are dropped from the pending runs, not appended twice.
+    let already: std::collections::HashSet<i32> = if c.backend() != Backend::Postgres {
+        Default::default()
+    } else {
+        receipt_log_leaves::table
+            .filter(receipt_log_leaves::check_id.eq_any(&ids))
+            .select(receipt_log_leaves::check_id)
+            .load::<i32>(c)?
+            .into_iter()
+            .collect()
+    };
     let mut leaves = Vec::with_capacity(ids.len());
     let mut index = size;
     let mut done = Vec::with_capacity(ids.len());
     for id in &ids {
+        if already.contains(id) {
+            tracing::warn!(
+                check_id = id,
+                "a receipt already in the receipt log was pending again: not appended twice"
+            );
+            done.push(*id);
+            continue;
+        }
         let Some(&h) = hashes.get(id) else {
             // Pending, but its row is gone before it was sequenced: left pending, reported.
             tracing::error!(check_id = id, "a receipt waiting for the log has no row");

@@ -831,6 +831,19 @@ async fn the_log_takes_receipts_in_parts_and_a_receipt_gone_before_it_stays_out(
         let again = latest(&app).await;
         assert_eq!(again.tree_size, 6000);
         assert_eq!(pending(), gone_run);
+        // Receipts already in the log marked pending again (a data-only restore inserts them
+        // anew, and the trigger fires) are dropped, not appended twice.
+        let (a, b) = (id_of(&answers[100]), id_of(&answers[199]));
+        diesel::sql_query(format!(
+            "INSERT INTO receipt_log_pending (first_id, last_id, first_at, last_at) \
+             SELECT {a}, {b}, min(checked_at), max(checked_at) FROM credit_checks \
+             WHERE id BETWEEN {a} AND {b}"
+        ))
+        .execute(&mut *app.conn())
+        .unwrap();
+        let again = latest(&app).await;
+        assert_eq!(again.tree_size, 6000);
+        assert_eq!(pending(), gone_run);
     }
     let report = credit_lists::checks::transparency::audit(&mut conn, &keys).unwrap();
     assert_eq!(report.leaves, 6000);
