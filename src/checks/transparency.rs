@@ -133,6 +133,9 @@ fn sequence_chunk(c: &mut DbConnection, keys: &ReceiptKeys) -> Result<bool, ApiE
             (ids, spans, runs)
         }
     };
+    if ids.is_empty() {
+        return Ok(false);
+    }
     let hashes = leaf_hashes(c, &ids, &spans)?;
     // PostgreSQL's trigger marks whatever is inserted as pending: receipts already in the log
     // inserted again (a data-only restore) are dropped from the pending runs, not appended twice.
