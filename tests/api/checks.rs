@@ -679,12 +679,7 @@ async fn stats_of_one_month_count_only_that_months_checks() {
         .unwrap()
         .and_hms_opt(12, 0, 0)
         .unwrap();
-    let n = diesel::sql_query("UPDATE credit_checks SET checked_at = $1 WHERE id = $2")
-        .bind::<diesel::sql_types::Timestamp, _>(last_july)
-        .bind::<diesel::sql_types::Integer, _>(moved["check_id"].as_i64().unwrap() as i32)
-        .execute(&mut *app.conn())
-        .unwrap();
-    assert_eq!(n, 1);
+    redate_receipt(app, moved["check_id"].as_i64().unwrap(), last_july);
     let this = stats(format!("year={}&month={}", now.year(), now.month())).await;
     assert_eq!(this["checks"], 2, "{this}");
     let july = stats(format!("year={}&month=7", now.year() - 1)).await;
@@ -741,12 +736,7 @@ async fn stats_of_an_ended_month_are_kept_and_follow_feedback() {
             .unwrap()
             .and_hms_opt(4, 0, 0)
             .unwrap();
-        let n = diesel::sql_query("UPDATE credit_checks SET checked_at = $1 WHERE id = $2")
-            .bind::<diesel::sql_types::Timestamp, _>(t)
-            .bind::<diesel::sql_types::Integer, _>(check["check_id"].as_i64().unwrap() as i32)
-            .execute(&mut *app.conn())
-            .unwrap();
-        assert_eq!(n, 1);
+        redate_receipt(app, check["check_id"].as_i64().unwrap(), t);
     };
     move_to_march(&applied);
     move_to_march(&plain);
@@ -903,12 +893,11 @@ async fn stats_of_the_open_month_add_kept_days_to_the_current_day() {
     assert_eq!(this["checks"], 3, "{this}");
     // One receipt moved to the day before yesterday (noon UTC+8), a day counted at start.
     let day = now - chrono::Days::new(2);
-    let n = diesel::sql_query("UPDATE credit_checks SET checked_at = $1 WHERE id = $2")
-        .bind::<diesel::sql_types::Timestamp, _>(day.and_hms_opt(4, 0, 0).unwrap())
-        .bind::<diesel::sql_types::Integer, _>(moved["check_id"].as_i64().unwrap() as i32)
-        .execute(&mut *app.conn())
-        .unwrap();
-    assert_eq!(n, 1);
+    redate_receipt(
+        app,
+        moved["check_id"].as_i64().unwrap(),
+        day.and_hms_opt(4, 0, 0).unwrap(),
+    );
     let same_month = day.month() == now.month();
     let month_of_day = format!("year={}&month={}", day.year(), day.month());
     // The kept (empty) day is read, not its receipts: the moved receipt is not seen ...
@@ -956,12 +945,11 @@ async fn older_days_are_counted_in_the_background_a_month_at_a_time() {
     .await;
     let moved = |check: &Value, days: u64| {
         let day = now - chrono::Days::new(days);
-        let n = diesel::sql_query("UPDATE credit_checks SET checked_at = $1 WHERE id = $2")
-            .bind::<diesel::sql_types::Timestamp, _>(day.and_hms_opt(4, 0, 0).unwrap())
-            .bind::<diesel::sql_types::Integer, _>(check["check_id"].as_i64().unwrap() as i32)
-            .execute(&mut *app.conn())
-            .unwrap();
-        assert_eq!(n, 1);
+        redate_receipt(
+            app,
+            check["check_id"].as_i64().unwrap(),
+            day.and_hms_opt(4, 0, 0).unwrap(),
+        );
         day
     };
     // This instance's own count at start is over (the last 31 days; no older receipt then).

@@ -349,3 +349,15 @@ pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
     assert!(done(), "{what}");
 }
+
+/// Dates the receipt `check_id` at `at` directly in the database, behind the service's back (as if
+/// it had been made then); fails the test unless exactly that one row changed.
+pub fn redate_receipt(app: &TestApp, check_id: i64, at: chrono::NaiveDateTime) {
+    use diesel::RunQueryDsl;
+    let n = diesel::sql_query("UPDATE credit_checks SET checked_at = $1 WHERE id = $2")
+        .bind::<diesel::sql_types::Timestamp, _>(at)
+        .bind::<diesel::sql_types::Integer, _>(check_id as i32)
+        .execute(&mut *app.conn())
+        .expect("redate a receipt");
+    assert_eq!(n, 1, "receipt {check_id} redated");
+}

@@ -3,7 +3,7 @@
 //! both, receipts of different months read back by id and by subject, and a feedback row cannot
 //! name a receipt that does not exist.
 
-use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Utc};
+use chrono::{Datelike, Duration, NaiveDate, Utc};
 use credit_lists::auth::Role;
 use credit_lists::checks::partitions::{self, partition_name};
 use diesel::prelude::*;
@@ -140,12 +140,7 @@ async fn receipts_of_two_months_read_back_and_next_months_partition_exists_befor
     read_back(&app, &approver.token, old).await;
     // The receipt is moved two months back, as a receipt of that month (on PostgreSQL the row
     // moves to the partition that takes it: the default one, that month having none).
-    let moved = diesel::sql_query("UPDATE credit_checks SET checked_at = $1 WHERE id = $2")
-        .bind::<diesel::sql_types::Timestamp, _>(two_months_ago.and_hms_opt(9, 30, 0).unwrap())
-        .bind::<Integer, _>(old as i32)
-        .execute(&mut *app.conn())
-        .unwrap();
-    assert_eq!(moved, 1);
+    redate_receipt(&app, old, two_months_ago.and_hms_opt(9, 30, 0).unwrap());
     let new = check(&app, &approver.token, &new_code).await;
     assert!(new > old);
     if is_postgres() {
@@ -324,12 +319,7 @@ async fn a_receipt_read_by_id_is_found_in_its_month_across_a_months_boundary() {
         (d, at(m1 + Duration::days(14), 10, 0, 0)),
     ];
     for (id, t) in times {
-        let n = diesel::sql_query("UPDATE credit_checks SET checked_at = $1 WHERE id = $2")
-            .bind::<diesel::sql_types::Timestamp, _>(t)
-            .bind::<Integer, _>(id as i32)
-            .execute(&mut *app.conn())
-            .unwrap();
-        assert_eq!(n, 1);
+        redate_receipt(&app, id, t);
     }
     // The months' partitions as an instance three months ago created them, then today's
     // maintenance, which records the ended months' id ranges.
@@ -413,16 +403,9 @@ async fn a_receipt_read_by_id_is_found_in_its_month_across_a_months_boundary() {
         }
         assert!(!exists(e + 1000));
         assert!(!exists(0));
-        let moved = |t: NaiveDateTime| {
-            diesel::sql_query("UPDATE credit_checks SET checked_at = $1 WHERE id = $2")
-                .bind::<diesel::sql_types::Timestamp, _>(t)
-                .bind::<Integer, _>(a as i32)
-                .execute(&mut *app.conn())
-                .unwrap()
-        };
-        assert_eq!(moved(at(this_month, 0, 0, 1)), 1);
+        redate_receipt(&app, a, at(this_month, 0, 0, 1));
         assert!(exists(a));
-        assert_eq!(moved(times[0].1), 1);
+        redate_receipt(&app, a, times[0].1);
     } else {
         assert!(partitions::id_window(&mut app.conn(), a as i32)
             .unwrap()
@@ -462,11 +445,7 @@ async fn a_receipt_read_by_id_is_found_in_its_month_across_a_months_boundary() {
     let late = check(&app, &approver.token, &uscc(720)).await;
     read_back(&app, &approver.token, late).await;
     let t = at(m3 + Duration::days(20), 12, 0, 0);
-    diesel::sql_query("UPDATE credit_checks SET checked_at = $1 WHERE id = $2")
-        .bind::<diesel::sql_types::Timestamp, _>(t)
-        .bind::<Integer, _>(late as i32)
-        .execute(&mut *app.conn())
-        .unwrap();
+    redate_receipt(&app, late, t);
     if is_postgres() {
         assert_eq!(partition_of(&app, late), partition_name(m3));
         let (from, _) = partitions::id_window(&mut app.conn(), late as i32)
