@@ -8,10 +8,11 @@
 //!   serialisation point). On PostgreSQL a statement trigger on `credit_checks` records every
 //!   inserting statement's receipts in `receipt_log_pending`, as runs of consecutive ids with
 //!   their time span, in that statement (ids from a sequence commit out of order across
-//!   writers and instances), and the sequencer reads a run's rows by id range within its span,
-//!   which prunes the monthly partitions to those that hold them; on SQLite receipt ids rise in commit order (the receipt log,
-//!   [`super::receipt_log`]), so the sequencer takes the rows of `credit_checks` above the last
-//!   id it sequenced. Each leaf is the receipt's hash recomputed **from its row**.
+//!   writers and instances), and the sequencer reads the pending rows by id within their runs'
+//!   span, which prunes the monthly partitions to those that hold them (runs over
+//!   [`BOUNDED_RUN`] ids by id alone); on SQLite receipt ids rise in commit order (the receipt
+//!   log, [`super::receipt_log`]), so the sequencer takes the rows of `credit_checks` above the
+//!   last id it sequenced. Each leaf is the receipt's hash recomputed **from its row**.
 //! - **Checkpoints.** The state row keeps the tree's right edge ([`Frontier`]), so each
 //!   sequencing signs the new tree head in O(log n) without reading old leaves.
 //! - **Proofs are checked against the rows.** A consistency proof is computed from the leaf
