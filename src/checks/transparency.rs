@@ -10,7 +10,7 @@
 //!   their time span, in that statement (ids from a sequence commit out of order across
 //!   writers and instances), and the sequencer reads the pending rows by id within their runs'
 //!   span, which prunes the monthly partitions to those that hold them (runs over
-//!   [`BOUNDED_RUN`] ids by id alone); on SQLite receipt ids rise in commit order (the receipt
+//!   1,000 ids by id alone); on SQLite receipt ids rise in commit order (the receipt
 //!   log, [`super::receipt_log`]), so the sequencer takes the rows of `credit_checks` above the
 //!   last id it sequenced. Each leaf is the receipt's hash recomputed **from its row**.
 //! - **Checkpoints.** The state row keeps the tree's right edge ([`Frontier`]), so each
