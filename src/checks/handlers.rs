@@ -1,15 +1,14 @@
 //! `/api/v1/credit-checks`: single and batch checks, receipts.
 
 use crate::checks::receipts::load_receipt;
-use crate::checks::receipts::ReceiptRow;
 use actix_web::{get, post, web, HttpResponse};
 use chrono::NaiveDate;
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 
 use super::receipt_hash::CanonicalAnswer;
+use super::receipt_list::{ReceiptQuery, ReceiptSummary};
 use super::receipt_queue::{Committed, NewReceipt};
 use super::{evaluate, require_active_field, Advice, Ask, CheckAnswer, Evaluation};
 use crate::auth::{AuthUser, Role, CITY_REGION};
@@ -18,7 +17,6 @@ use crate::domain::SubjectCode;
 use crate::entries::{lookup_key, parse_subject_code, today};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::{ApiJson, Page};
-use crate::schema::credit_checks;
 use crate::state::AppState;
 
 /// Who may run checks: approval systems and staff.
@@ -449,26 +447,6 @@ pub struct ReceiptFilter {
     pub per_page: Option<i64>,
 }
 
-/// A receipt in a list.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ReceiptSummary {
-    pub check_id: i32,
-    #[schema(value_type = String, format = DateTime)]
-    #[serde(with = "crate::http::utc")]
-    pub checked_at: chrono::NaiveDateTime,
-    pub caller_user_id: i32,
-    pub caller_department_id: Option<i32>,
-    pub field: String,
-    pub reference: Option<String>,
-    pub purpose: Option<String>,
-    pub advice: String,
-    pub region_code: String,
-    pub known: bool,
-    /// The subject's code as the caller gave it (staff see full codes).
-    pub subject_code: String,
-    pub subject_name: Option<String>,
-}
-
 /// List check receipts (核查记录)
 ///
 /// Receipts for staff: bureaus see their region, admins and the city bureau all, department
@@ -506,89 +484,30 @@ pub async fn list_receipts(
     } else {
         (user.region_filter()?, None)
     };
-    let subject_key = crate::entries::subject_filter("subject", f.subject.as_deref())?
-        .map(|c| lookup_key(&c, &state.pii));
-    let page_v = state
+    let q = ReceiptQuery {
+        scope_region,
+        scope_department: scope_dept,
+        caller: f.caller,
+        field: f.field,
+        region_code: f.region_code,
+        subject_key: crate::entries::subject_filter("subject", f.subject.as_deref())?
+            .map(|c| lookup_key(&c, &state.pii)),
+        from: f.from,
+        to: f.to,
+        advice: f.advice.map(Advice::as_str),
+    };
+    let now = crate::db::now();
+    let (items, total) = state
         .receipts
         .run_settled(&state.pool, move |settled| {
-            let conn = settled.conn();
-            let build =
-                || {
-                    let mut q = credit_checks::table.into_boxed();
-                    if let Some(r) = &scope_region {
-                        q = q.filter(credit_checks::region_code.eq(r.clone()));
-                    }
-                    if let Some(d) = scope_dept {
-                        q = q.filter(credit_checks::caller_department_id.eq(d));
-                    }
-                    if let Some(c) = f.caller {
-                        q = q.filter(credit_checks::caller_user_id.eq(c));
-                    }
-                    if let Some(v) = &f.field {
-                        q = q.filter(credit_checks::field.eq(v.clone()));
-                    }
-                    if let Some(v) = &f.region_code {
-                        q = q.filter(credit_checks::region_code.eq(v.clone()));
-                    }
-                    if let Some(k) = &subject_key {
-                        // The bucket first: on SQLite it is the index's leading column (the subject is
-                        // compared within the index entry); PostgreSQL uses its index on the subject.
-                        q = q
-                            .filter(
-                                credit_checks::subject_bucket
-                                    .eq(super::receipt_queue::subject_bucket(k)),
-                            )
-                            .filter(credit_checks::subject_key.eq(k.clone()));
-                    }
-                    if let Some(d) = f.from {
-                        q = q.filter(
-                            credit_checks::checked_at.ge(crate::backdating::china_day_start(d)),
-                        );
-                    }
-                    if let Some(d) = f.to {
-                        q = q.filter(credit_checks::checked_at.lt(
-                            crate::backdating::china_day_start(d + chrono::Duration::days(1)),
-                        ));
-                    }
-                    if let Some(a) = f.advice {
-                        q = q.filter(credit_checks::advice.eq(a.as_str()));
-                    }
-                    q
-                };
-            let total: i64 = build().count().get_result(conn)?;
-            let rows: Vec<ReceiptRow> = build()
-                .order(credit_checks::id.desc())
-                .limit(limit)
-                .offset(offset)
-                .select(ReceiptRow::as_select())
-                .load(conn)?;
-            let items = rows
-                .into_iter()
-                .map(|r| {
-                    let v = r.answer_value();
-                    ReceiptSummary {
-                        check_id: r.id,
-                        checked_at: r.checked_at,
-                        caller_user_id: r.caller_user_id,
-                        caller_department_id: r.caller_department_id,
-                        field: r.field,
-                        reference: r.reference,
-                        purpose: r.purpose,
-                        advice: r.advice,
-                        region_code: r.region_code,
-                        known: v["known"].as_bool().unwrap_or(false),
-                        subject_code: v["subject_code"].as_str().unwrap_or_default().to_string(),
-                        subject_name: v["subject"]["name"].as_str().map(str::to_string),
-                    }
-                })
-                .collect();
-            Ok(Page {
-                items,
-                page,
-                per_page,
-                total,
-            })
+            q.page(settled, limit, offset, now)
         })
         .await?;
+    let page_v = Page {
+        items,
+        page,
+        per_page,
+        total,
+    };
     Ok(HttpResponse::Ok().json(page_v))
 }

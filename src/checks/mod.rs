@@ -13,6 +13,7 @@ pub mod log_handlers;
 pub mod log_tiles;
 pub mod partitions;
 pub mod receipt_hash;
+pub mod receipt_list;
 pub mod receipt_log;
 pub mod receipt_queue;
 pub mod receipts;

@@ -195,18 +195,7 @@ fn groups(
     region: Option<&str>,
     now: NaiveDateTime,
 ) -> QueryResult<Vec<StatGroup>> {
-    let settled = settled_end(now).clamp(from, to);
-    let kept_end = match keep_days(conn, from, settled, now) {
-        Ok(()) => settled,
-        // A database that takes no writes (a read replica) still answers, from the receipts.
-        Err((day, e)) => {
-            tracing::warn!(
-                %day, error = %e,
-                "credit-check statistics: keeping a day's counts failed; counted from the receipts"
-            );
-            day
-        }
-    };
+    let kept_end = kept_through(conn, from, to, now);
     let mut out = kept_groups(conn, from, kept_end, region)?;
     if kept_end < to {
         out.extend(live_groups(
@@ -219,9 +208,72 @@ fn groups(
     Ok(out)
 }
 
+/// Makes sure the ended days of `from..to` are kept (counting those that are not yet) and returns
+/// the day the kept counts stop at: `to`, the first day that has not ended, or the first day that
+/// could not be kept. Every day from there on is counted from the receipts by the caller.
+fn kept_through(
+    conn: &mut DbConnection,
+    from: NaiveDate,
+    to: NaiveDate,
+    now: NaiveDateTime,
+) -> NaiveDate {
+    let settled = settled_end(now).clamp(from, to);
+    match keep_days(conn, from, settled, now) {
+        Ok(()) => settled,
+        // A database that takes no writes (a read replica) still answers, from the receipts.
+        Err((day, e)) => {
+            tracing::warn!(
+                %day, error = %e,
+                "credit-check statistics: keeping a day's counts failed; counted from the receipts"
+            );
+            day
+        }
+    }
+}
+
+/// A group of kept counts as [`kept_count`] offers it to its filter.
+pub struct KeptGroup<'a> {
+    pub field: &'a str,
+    /// `None`: checks by accounts without a department.
+    pub caller_department_id: Option<i32>,
+    pub advice: &'a str,
+    pub region_code: &'a str,
+}
+
+/// How many receipts of the days `from..to` (UTC+8) the kept counts hold in the groups `include`
+/// accepts (`region`, when given, narrows the read), and the day the sum stops at: `to`, or the
+/// first day that has not ended (or could not be kept). The receipts from that day on are the
+/// caller's to count. Days not yet kept are counted and kept first, as for the statistics.
+pub fn kept_count(
+    conn: &mut DbConnection,
+    from: NaiveDate,
+    to: NaiveDate,
+    region: Option<&str>,
+    include: impl Fn(&KeptGroup<'_>) -> bool,
+    now: NaiveDateTime,
+) -> QueryResult<(i64, NaiveDate)> {
+    if from >= to {
+        return Ok((0, from));
+    }
+    let kept_end = kept_through(conn, from, to, now);
+    let total = kept_groups(conn, from, kept_end, region)?
+        .iter()
+        .filter(|(field, dept, advice, region_code, _, _)| {
+            include(&KeptGroup {
+                field,
+                caller_department_id: *dept,
+                advice,
+                region_code,
+            })
+        })
+        .map(|g| g.5)
+        .sum();
+    Ok((total, kept_end))
+}
+
 /// One row of [`kept_groups`]' query.
 #[derive(QueryableByName)]
-struct KeptGroup {
+struct KeptRow {
     #[diesel(sql_type = Text)]
     field: String,
     #[diesel(sql_type = Integer)]
@@ -257,7 +309,7 @@ fn kept_groups(
     .bind::<Date, _>(from)
     .bind::<Date, _>(to)
     .bind::<Text, _>(region.unwrap_or(""))
-    .load::<KeptGroup>(conn)?;
+    .load::<KeptRow>(conn)?;
     Ok(rows
         .into_iter()
         .map(|g| {
@@ -394,7 +446,8 @@ fn counted_days(
         .collect())
 }
 
-fn next_day(d: NaiveDate) -> NaiveDate {
+/// The day after `d` (`NaiveDate::MAX` stays).
+pub(crate) fn next_day(d: NaiveDate) -> NaiveDate {
     d.succ_opt().unwrap_or(NaiveDate::MAX)
 }
 

@@ -1425,3 +1425,169 @@ async fn a_measure_published_before_levels_still_applies() {
     assert_eq!(v["advice"], "restrict", "{v}");
     assert_eq!(measure_ids(&v), vec![s.punish]);
 }
+
+/// The receipt list's `total` (`GET /api/v1/credit-checks`) adds up the days kept for the usage
+/// statistics and counts the rest (the current day; the first day with receipts, which may have
+/// lost some since it was counted; filters the kept counts have no column for) from the receipts:
+/// under every filter and scope it equals the number of receipts the list shows.
+#[tokio::test]
+async fn the_receipt_lists_total_is_the_number_of_receipts_it_lists() {
+    use credit_lists::schema::check_days_counted;
+    let s = setup().await;
+    let app = &s.f.app;
+    let county = app
+        .account("county-approver", Role::ApprovalSystem, Some(4), None)
+        .await;
+    let county_bureau = app
+        .account("county", Role::Bureau, None, Some("220521"))
+        .await;
+    let admin = app.admin().await;
+    let black = uscc(640);
+    listed(&s, "black", &black, "HEI-T").await;
+    let by = |token: &str, n: u32, field: &'static str| {
+        let token = token.to_string();
+        async move {
+            check_on(app, &token, &uscc(n), field).await["check_id"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let first_a = by(&s.approver.token, 641, "bidding").await;
+    let first_b = by(&s.approver.token, 642, "bidding").await;
+    let restricted = check(&s, &black, "government_procurement").await["check_id"]
+        .as_i64()
+        .unwrap();
+    let mid_county = by(&county.token, 643, "bidding").await;
+    let late_county = by(&county.token, 644, "government_procurement").await;
+    let late_tax = by(&s.f.tax.token, 645, "bidding").await;
+    by(&s.approver.token, 646, "bidding").await;
+    by(&county.token, 647, "bidding").await;
+    assert_eq!(receipts(app, &admin.token).await, 8);
+    // Days older than the ones the server counts at start (the last 31), so that none of them was
+    // kept before its receipts arrived.
+    let now = today();
+    let day = |n: u64| now - chrono::Days::new(n);
+    let noon = |d: chrono::NaiveDate| d.and_hms_opt(4, 0, 0).unwrap();
+    for (id, d) in [
+        (first_a, day(70)),
+        (first_b, day(70)),
+        (restricted, day(65)),
+        (mid_county, day(65)),
+        (late_county, day(60)),
+        (late_tax, day(60)),
+    ] {
+        redate_receipt(app, id, noon(d));
+    }
+    let list = |token: String, query: String| async move {
+        let res = app
+            .get(
+                &format!("/api/v1/credit-checks?per_page=200&{query}"),
+                &token,
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "{query}");
+        let v: Value = res.json().await.unwrap();
+        let ids: Vec<i64> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["check_id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(
+            v["total"].as_i64().unwrap(),
+            ids.len() as i64,
+            "{query}: {v}"
+        );
+        ids
+    };
+    let kept = |from: chrono::NaiveDate, to: chrono::NaiveDate| {
+        check_days_counted::table
+            .filter(check_days_counted::day.between(from, to))
+            .count()
+            .get_result::<i64>(&mut *app.conn())
+            .unwrap()
+    };
+    assert_eq!(kept(day(69), day(32)), 0);
+    let all = list(admin.token.clone(), String::new()).await;
+    assert_eq!(all.len(), 8);
+    assert_eq!(
+        kept(day(69), day(32)),
+        38,
+        "the days after the first with receipts are kept"
+    );
+    assert_eq!(
+        kept(day(70), day(70)),
+        0,
+        "the first day is counted each time"
+    );
+    let d = |n: u64| day(n).format("%Y-%m-%d").to_string();
+    let sizes = [
+        ("field=bidding".to_string(), 6),
+        ("field=government_procurement".to_string(), 2),
+        ("advice=restrict".to_string(), 1),
+        ("region_code=220521".to_string(), 3),
+        (format!("from={}", d(65)), 6),
+        (format!("from={}", d(64)), 4),
+        (format!("to={}", d(65)), 4),
+        (format!("from={}&to={}", d(70), d(70)), 2),
+        (format!("from={}&to={}", d(65), d(60)), 4),
+        (format!("from={}&to={}", d(59), d(1)), 0),
+        (format!("from={}&field=bidding", d(70)), 6),
+        (format!("to={}&region_code=220521", d(65)), 1),
+        (format!("from={}&to={}", d(60), d(65)), 0),
+        (format!("caller={}", county.id), 3),
+        (format!("caller={}&from={}", county.id, d(61)), 2),
+        (format!("subject={}", uscc(641)), 1),
+        (format!("subject={}&to={}", uscc(646), d(1)), 0),
+    ];
+    for (query, n) in &sizes {
+        assert_eq!(
+            list(admin.token.clone(), query.clone()).await.len(),
+            *n,
+            "{query}"
+        );
+    }
+    // Scopes: a county bureau its region, a department officer its department's checks.
+    assert_eq!(
+        list(county_bureau.token.clone(), String::new()).await.len(),
+        3
+    );
+    assert_eq!(
+        list(county_bureau.token.clone(), format!("to={}", d(60)))
+            .await
+            .len(),
+        2
+    );
+    assert_eq!(
+        list(county_bureau.token.clone(), "region_code=220500".into())
+            .await
+            .len(),
+        0
+    );
+    assert_eq!(
+        list(s.f.tax.token.clone(), String::new()).await,
+        vec![late_tax]
+    );
+    // A receipt of the first day gone behind the service's back (a month detached for
+    // retention): the total follows, the first day being counted from the receipts.
+    let gone = diesel::sql_query("DELETE FROM credit_checks WHERE id = $1")
+        .bind::<diesel::sql_types::Integer, _>(first_a as i32)
+        .execute(&mut *app.conn())
+        .unwrap();
+    assert_eq!(gone, 1);
+    assert_eq!(list(admin.token.clone(), String::new()).await.len(), 7);
+    assert_eq!(
+        list(admin.token.clone(), "field=bidding".into()).await,
+        list(admin.token.clone(), format!("field=bidding&from={}", d(80))).await,
+    );
+    // Both the first day's receipts gone: the next day with receipts is the first.
+    diesel::sql_query("DELETE FROM credit_checks WHERE id = $1")
+        .bind::<diesel::sql_types::Integer, _>(first_b as i32)
+        .execute(&mut *app.conn())
+        .unwrap();
+    assert_eq!(list(admin.token.clone(), String::new()).await.len(), 6);
+    assert_eq!(
+        list(admin.token.clone(), format!("to={}", d(65))).await,
+        vec![mid_county, restricted]
+    );
+}
