@@ -522,13 +522,14 @@ diesel::table! {
 }
 
 diesel::table! {
-    check_day_counts (day, field, caller_department_id, advice, region_code, measures_applied) {
+    check_day_counts (day, field, caller_department_id, advice, region_code, measures_applied, caller_user_id) {
         day -> Date,
         field -> Text,
         caller_department_id -> Integer,
         advice -> Text,
         region_code -> Text,
         measures_applied -> Text,
+        caller_user_id -> Integer,
         checks -> BigInt,
     }
 }

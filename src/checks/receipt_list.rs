@@ -3,11 +3,11 @@
 //! A page is read newest first under the filters. Its `total` is the number of receipts under the
 //! same filters, and counting them one by one would read every receipt in scope: years of them on a
 //! city's PostgreSQL. So where the filters are among what the usage statistics keep per ended day
-//! (field, caller department, advice, region; `checks::usage`), the total adds up those kept counts
-//! and counts only the receipts of the days not kept (the current day), and of the first day that
-//! has receipts, which may have lost some since it was counted (a month detached for retention).
-//! A filter by caller account or by subject is counted from the receipts (the subject through its
-//! index). The definitions are in `docs/credit-checks.md`, "The receipt list".
+//! (field, caller account and department, advice, region; `checks::usage`), the total adds up
+//! those kept counts and counts only the receipts of the days not kept (the current day), and of
+//! the first day that has receipts, which may have lost some since it was counted (a month
+//! detached for retention). A filter by subject is counted from the receipts, through the
+//! subject's index. The definitions are in `docs/credit-checks.md`, "The list's total".
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -130,14 +130,15 @@ impl ReceiptQuery {
 
     /// Whether a group of kept counts holds receipts this query shows (the filters the kept
     /// counts have a column for).
-    fn includes(&self, g: &KeptGroup<'_>) -> bool {
+    fn includes(&self, g: &KeptGroup) -> bool {
         [&self.scope_region, &self.region_code]
             .into_iter()
             .flatten()
-            .all(|r| r == g.region_code)
+            .all(|r| *r == g.region_code)
             && self
                 .scope_department
-                .is_none_or(|d| g.caller_department_id == Some(d))
+                .is_none_or(|d| g.caller_department_id() == Some(d))
+            && self.caller.is_none_or(|c| c == g.caller_user_id)
             && self.field.as_deref().is_none_or(|f| f == g.field)
             && self.advice.is_none_or(|a| a == g.advice)
     }
@@ -147,7 +148,7 @@ impl ReceiptQuery {
         let counted = |q: &Self, c: &mut DbConnection, after, before| -> QueryResult<i64> {
             q.filtered(after, before).count().get_result(c)
         };
-        if self.caller.is_some() || self.subject_key.is_some() {
+        if self.subject_key.is_some() {
             return counted(self, conn, None, None);
         }
         let first: Option<NaiveDateTime> = credit_checks::table

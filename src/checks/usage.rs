@@ -232,12 +232,29 @@ fn kept_through(
 }
 
 /// A group of kept counts as [`kept_count`] offers it to its filter.
-pub struct KeptGroup<'a> {
-    pub field: &'a str,
-    /// `None`: checks by accounts without a department.
-    pub caller_department_id: Option<i32>,
-    pub advice: &'a str,
-    pub region_code: &'a str,
+#[derive(QueryableByName)]
+pub struct KeptGroup {
+    #[diesel(sql_type = Text)]
+    pub field: String,
+    /// [`NO_DEPARTMENT`] for checks by accounts without a department.
+    #[diesel(sql_type = Integer)]
+    caller_department_id: i32,
+    #[diesel(sql_type = Text)]
+    pub advice: String,
+    #[diesel(sql_type = Text)]
+    pub region_code: String,
+    /// The checking account.
+    #[diesel(sql_type = Integer)]
+    pub caller_user_id: i32,
+    #[diesel(sql_type = BigInt)]
+    checks: i64,
+}
+
+impl KeptGroup {
+    /// The caller's department; `None`: checks by accounts without one.
+    pub fn caller_department_id(&self) -> Option<i32> {
+        (self.caller_department_id != NO_DEPARTMENT).then_some(self.caller_department_id)
+    }
 }
 
 /// How many receipts of the days `from..to` (UTC+8) the kept counts hold in the groups `include`
@@ -249,25 +266,28 @@ pub fn kept_count(
     from: NaiveDate,
     to: NaiveDate,
     region: Option<&str>,
-    include: impl Fn(&KeptGroup<'_>) -> bool,
+    include: impl Fn(&KeptGroup) -> bool,
     now: NaiveDateTime,
 ) -> QueryResult<(i64, NaiveDate)> {
     if from >= to {
         return Ok((0, from));
     }
     let kept_end = kept_through(conn, from, to, now);
-    let total = kept_groups(conn, from, kept_end, region)?
-        .iter()
-        .filter(|(field, dept, advice, region_code, _, _)| {
-            include(&KeptGroup {
-                field,
-                caller_department_id: *dept,
-                advice,
-                region_code,
-            })
-        })
-        .map(|g| g.5)
-        .sum();
+    if from >= kept_end {
+        return Ok((0, kept_end));
+    }
+    let groups = diesel::sql_query(
+        "SELECT field, caller_department_id, advice, region_code, caller_user_id, \
+                CAST(SUM(checks) AS BIGINT) AS checks \
+         FROM check_day_counts \
+         WHERE day >= $1 AND day < $2 AND ($3 = '' OR region_code = $3) \
+         GROUP BY field, caller_department_id, advice, region_code, caller_user_id",
+    )
+    .bind::<Date, _>(from)
+    .bind::<Date, _>(kept_end)
+    .bind::<Text, _>(region.unwrap_or(""))
+    .load::<KeptGroup>(conn)?;
+    let total = groups.iter().filter(|g| include(g)).map(|g| g.checks).sum();
     Ok((total, kept_end))
 }
 
@@ -503,13 +523,15 @@ fn keep_first(
         }
         diesel::sql_query(format!(
             "INSERT INTO check_day_counts (day, field, caller_department_id, advice, region_code, \
-                                           measures_applied, checks) \
+                                           measures_applied, caller_user_id, checks) \
              SELECT $1, c.field, COALESCE(c.caller_department_id, {NO_DEPARTMENT}), c.advice, \
-                    c.region_code, COALESCE(f.measures_applied, '{NO_FEEDBACK}'), COUNT(*) \
+                    c.region_code, COALESCE(f.measures_applied, '{NO_FEEDBACK}'), \
+                    c.caller_user_id, COUNT(*) \
              FROM credit_checks c LEFT JOIN check_feedback f ON f.check_id = c.id \
              WHERE c.checked_at >= $2 AND c.checked_at < $3 \
              GROUP BY c.field, COALESCE(c.caller_department_id, {NO_DEPARTMENT}), c.advice, \
-                      c.region_code, COALESCE(f.measures_applied, '{NO_FEEDBACK}')"
+                      c.region_code, COALESCE(f.measures_applied, '{NO_FEEDBACK}'), \
+                      c.caller_user_id"
         ))
         .bind::<Date, _>(busy)
         .bind::<Timestamp, _>(china_day_start(busy))
@@ -551,6 +573,7 @@ pub fn add_feedback(
                 .filter(check_day_counts::advice.eq(&receipt.advice))
                 .filter(check_day_counts::region_code.eq(&receipt.region_code))
                 .filter(check_day_counts::measures_applied.eq($measures))
+                .filter(check_day_counts::caller_user_id.eq(receipt.caller_user_id))
         };
     }
     let taken = diesel::delete(group!(NO_FEEDBACK).filter(check_day_counts::checks.eq(1)))
@@ -576,6 +599,7 @@ pub fn add_feedback(
                 check_day_counts::advice.eq(&receipt.advice),
                 check_day_counts::region_code.eq(&receipt.region_code),
                 check_day_counts::measures_applied.eq(measures_applied),
+                check_day_counts::caller_user_id.eq(receipt.caller_user_id),
                 check_day_counts::checks.eq(1i64),
             ))
             .execute(conn)?;

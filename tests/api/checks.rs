@@ -1441,6 +1441,9 @@ async fn the_receipt_lists_total_is_the_number_of_receipts_it_lists() {
     let county_bureau = app
         .account("county", Role::Bureau, None, Some("220521"))
         .await;
+    let other = app
+        .account("approver-2", Role::ApprovalSystem, None, None)
+        .await;
     let admin = app.admin().await;
     let black = uscc(640);
     listed(&s, "black", &black, "HEI-T").await;
@@ -1462,7 +1465,10 @@ async fn the_receipt_lists_total_is_the_number_of_receipts_it_lists() {
     let late_tax = by(&s.f.tax.token, 645, "bidding").await;
     by(&s.approver.token, 646, "bidding").await;
     by(&county.token, 647, "bidding").await;
-    assert_eq!(receipts(app, &admin.token).await, 8);
+    // Two accounts' receipts in one group of a kept day but for the account.
+    let twin_a = by(&s.approver.token, 648, "bidding").await;
+    let twin_b = by(&other.token, 649, "bidding").await;
+    assert_eq!(receipts(app, &admin.token).await, 10);
     // Days older than the ones the server counts at start (the last 31), so that none of them was
     // kept before its receipts arrived.
     let now = today();
@@ -1475,6 +1481,8 @@ async fn the_receipt_lists_total_is_the_number_of_receipts_it_lists() {
         (mid_county, day(65)),
         (late_county, day(60)),
         (late_tax, day(60)),
+        (twin_a, day(60)),
+        (twin_b, day(60)),
     ] {
         redate_receipt(app, id, noon(d));
     }
@@ -1509,7 +1517,7 @@ async fn the_receipt_lists_total_is_the_number_of_receipts_it_lists() {
     };
     assert_eq!(kept(day(69), day(32)), 0);
     let all = list(admin.token.clone(), String::new()).await;
-    assert_eq!(all.len(), 8);
+    assert_eq!(all.len(), 10);
     assert_eq!(
         kept(day(69), day(32)),
         38,
@@ -1522,21 +1530,23 @@ async fn the_receipt_lists_total_is_the_number_of_receipts_it_lists() {
     );
     let d = |n: u64| day(n).format("%Y-%m-%d").to_string();
     let sizes = [
-        ("field=bidding".to_string(), 6),
+        ("field=bidding".to_string(), 8),
         ("field=government_procurement".to_string(), 2),
         ("advice=restrict".to_string(), 1),
         ("region_code=220521".to_string(), 3),
-        (format!("from={}", d(65)), 6),
-        (format!("from={}", d(64)), 4),
+        (format!("from={}", d(65)), 8),
+        (format!("from={}", d(64)), 6),
         (format!("to={}", d(65)), 4),
         (format!("from={}&to={}", d(70), d(70)), 2),
-        (format!("from={}&to={}", d(65), d(60)), 4),
+        (format!("from={}&to={}", d(65), d(60)), 6),
         (format!("from={}&to={}", d(59), d(1)), 0),
-        (format!("from={}&field=bidding", d(70)), 6),
+        (format!("from={}&field=bidding", d(70)), 8),
         (format!("to={}&region_code=220521", d(65)), 1),
         (format!("from={}&to={}", d(60), d(65)), 0),
         (format!("caller={}", county.id), 3),
         (format!("caller={}&from={}", county.id, d(61)), 2),
+        (format!("caller={}", s.approver.id), 5),
+        (format!("caller={}&from={}", other.id, d(61)), 1),
         (format!("subject={}", uscc(641)), 1),
         (format!("subject={}&to={}", uscc(646), d(1)), 0),
     ];
@@ -1568,6 +1578,19 @@ async fn the_receipt_lists_total_is_the_number_of_receipts_it_lists() {
         list(s.f.tax.token.clone(), String::new()).await,
         vec![late_tax]
     );
+    // Feedback on a receipt of a kept day moves it within its own account's groups.
+    let res = app
+        .post(
+            &format!("/api/v1/credit-checks/{twin_b}/feedback"),
+            &other.token,
+            json!({"decision": "approved", "measures_applied": [], "note": "", "decided_at": "2026-11-28T08:00:00"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    for (caller, n) in [(s.approver.id, 3), (other.id, 1)] {
+        let query = format!("caller={caller}&from={}", d(69));
+        assert_eq!(list(admin.token.clone(), query).await.len(), n, "{caller}");
+    }
     // A receipt of the first day gone behind the service's back (a month detached for
     // retention): the total follows, the first day being counted from the receipts.
     let gone = diesel::sql_query("DELETE FROM credit_checks WHERE id = $1")
@@ -1575,7 +1598,7 @@ async fn the_receipt_lists_total_is_the_number_of_receipts_it_lists() {
         .execute(&mut *app.conn())
         .unwrap();
     assert_eq!(gone, 1);
-    assert_eq!(list(admin.token.clone(), String::new()).await.len(), 7);
+    assert_eq!(list(admin.token.clone(), String::new()).await.len(), 9);
     assert_eq!(
         list(admin.token.clone(), "field=bidding".into()).await,
         list(admin.token.clone(), format!("field=bidding&from={}", d(80))).await,
@@ -1585,7 +1608,7 @@ async fn the_receipt_lists_total_is_the_number_of_receipts_it_lists() {
         .bind::<diesel::sql_types::Integer, _>(first_b as i32)
         .execute(&mut *app.conn())
         .unwrap();
-    assert_eq!(list(admin.token.clone(), String::new()).await.len(), 6);
+    assert_eq!(list(admin.token.clone(), String::new()).await.len(), 8);
     assert_eq!(
         list(admin.token.clone(), format!("to={}", d(65))).await,
         vec![mid_county, restricted]
