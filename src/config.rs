@@ -66,6 +66,9 @@ pub struct Settings {
     pub upload_spool_dir: Option<std::path::PathBuf>,
     /// Uploads read at once; more are answered 503 (default 4).
     pub upload_max_concurrent: usize,
+    /// Seconds between two passes of the background count of the credit checks' usage
+    /// statistics while older days are still not counted (default 60; every hour otherwise).
+    pub check_counts_catch_up_secs: u64,
     /// Most data rows in one upload (default 200,000).
     pub upload_max_rows: usize,
     /// Most cells (rows × columns) in one upload (default 2,000,000).
@@ -171,6 +174,7 @@ pub struct Layer {
     pub import_max_rows: Option<usize>,
     pub upload_spool_dir: Option<std::path::PathBuf>,
     pub upload_max_concurrent: Option<usize>,
+    pub check_counts_catch_up_secs: Option<u64>,
     pub upload_max_rows: Option<usize>,
     pub upload_max_cells: Option<usize>,
     pub upload_max_text_bytes: Option<usize>,
@@ -233,6 +237,10 @@ impl std::fmt::Debug for Layer {
             .field("import_max_rows", &self.import_max_rows)
             .field("upload_spool_dir", &self.upload_spool_dir)
             .field("upload_max_concurrent", &self.upload_max_concurrent)
+            .field(
+                "check_counts_catch_up_secs",
+                &self.check_counts_catch_up_secs,
+            )
             .field("upload_max_rows", &self.upload_max_rows)
             .field("upload_max_cells", &self.upload_max_cells)
             .field("upload_max_text_bytes", &self.upload_max_text_bytes)
@@ -375,6 +383,7 @@ impl Layer {
             import_max_rows: parse(&get, "CREDIT_LISTS_IMPORT_MAX_ROWS")?,
             upload_spool_dir: get("CREDIT_LISTS_UPLOAD_SPOOL_DIR").map(std::path::PathBuf::from),
             upload_max_concurrent: parse(&get, "CREDIT_LISTS_UPLOAD_MAX_CONCURRENT")?,
+            check_counts_catch_up_secs: parse(&get, "CREDIT_LISTS_CHECK_COUNTS_CATCH_UP_SECS")?,
             upload_max_rows: parse(&get, "CREDIT_LISTS_UPLOAD_MAX_ROWS")?,
             upload_max_cells: parse(&get, "CREDIT_LISTS_UPLOAD_MAX_CELLS")?,
             upload_max_text_bytes: parse(&get, "CREDIT_LISTS_UPLOAD_MAX_TEXT_BYTES")?,
@@ -440,6 +449,9 @@ impl Layer {
             import_max_rows: other.import_max_rows.or(self.import_max_rows),
             upload_spool_dir: other.upload_spool_dir.or(self.upload_spool_dir),
             upload_max_concurrent: other.upload_max_concurrent.or(self.upload_max_concurrent),
+            check_counts_catch_up_secs: other
+                .check_counts_catch_up_secs
+                .or(self.check_counts_catch_up_secs),
             upload_max_rows: other.upload_max_rows.or(self.upload_max_rows),
             upload_max_cells: other.upload_max_cells.or(self.upload_max_cells),
             upload_max_text_bytes: other.upload_max_text_bytes.or(self.upload_max_text_bytes),
@@ -583,6 +595,7 @@ impl Settings {
                 .max(1),
             upload_spool_dir: layer.upload_spool_dir,
             upload_max_concurrent: layer.upload_max_concurrent.unwrap_or(4).max(1),
+            check_counts_catch_up_secs: layer.check_counts_catch_up_secs.unwrap_or(60).max(1),
             upload_max_rows: layer
                 .upload_max_rows
                 .unwrap_or(crate::tabular::MAX_ROWS)

@@ -48,6 +48,8 @@ pub struct Application {
     feed_push: Option<crate::feed::push::PushConfig>,
     /// This instance's name as a lease holder.
     pub instance: String,
+    /// `Settings::check_counts_catch_up_secs`.
+    check_counts_catch_up: Duration,
     pub pool: Pool,
     pub state: web::Data<AppState>,
 }
@@ -87,20 +89,30 @@ async fn sequence_receipts(state: web::Data<AppState>) {
 }
 
 /// Counts the credit-check usage statistics of the days just ended every hour (the first time at
-/// start), so the first reader after midnight does not wait for them ([`checks::usage`]).
-async fn keep_check_counts(state: web::Data<AppState>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+/// start), so the first reader after midnight does not wait for them ([`checks::usage`]). While
+/// older days are not yet counted (after an upgrade that dropped the kept counts, or receipts
+/// restored from before), a month of them every `catch_up` instead.
+async fn keep_check_counts(state: web::Data<AppState>, catch_up: Duration) {
     loop {
-        tick.tick().await;
         let done = state
             .receipts
             .run_settled(&state.pool, move |settled| {
                 checks::usage::keep_recent(settled, db::now()).map_err(ApiError::from)
             })
             .await;
-        if let Err(e) = done {
-            tracing::warn!(error = %e, "credit-check statistics: counting the days just ended failed");
-        }
+        let more = match done {
+            Ok(more) => more,
+            Err(e) => {
+                tracing::warn!(error = %e, "credit-check statistics: counting the days just ended failed");
+                false
+            }
+        };
+        let pause = if more {
+            catch_up
+        } else {
+            Duration::from_secs(3600)
+        };
+        tokio::time::sleep(pause).await;
     }
 }
 
@@ -239,6 +251,7 @@ impl Application {
             port,
             feed_push: crate::feed::push::PushConfig::from_settings(&settings),
             instance: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            check_counts_catch_up: Duration::from_secs(settings.check_counts_catch_up_secs),
             server: server.run(),
             pool,
             state: app_state,
@@ -263,7 +276,10 @@ impl Application {
         });
         let _partitions = AbortOnDrop(tokio::spawn(checks::partitions::run(self.pool.clone())));
         let _sequencer = AbortOnDrop(tokio::spawn(sequence_receipts(self.state.clone())));
-        let _counts = AbortOnDrop(tokio::spawn(keep_check_counts(self.state.clone())));
+        let _counts = AbortOnDrop(tokio::spawn(keep_check_counts(
+            self.state.clone(),
+            self.check_counts_catch_up,
+        )));
         let result = self.server.await;
         if let Some(w) = worker {
             w.0.abort();

@@ -397,8 +397,10 @@ pub const RECENT_DAYS: u64 = 31;
 /// reader after a day ends does not wait for its count (the server calls it every hour). Then,
 /// working backwards from the newest older day not yet counted, up to [`RECENT_DAYS`] more days
 /// back to the first receipt: after an upgrade, or with receipts restored from before, the
-/// history is counted a month an hour and a reader of an old year does not pay for it all.
-pub fn keep_recent(settled: &mut Settled<'_>, now: NaiveDateTime) -> QueryResult<()> {
+/// history is counted a month a call and a reader of an old year does not pay for it all.
+/// Returns whether older days are still not counted (the server then calls again a minute later
+/// rather than an hour).
+pub fn keep_recent(settled: &mut Settled<'_>, now: NaiveDateTime) -> QueryResult<bool> {
     let conn = settled.conn();
     let to = settled_end(now);
     let from = to - chrono::Days::new(RECENT_DAYS);
@@ -407,19 +409,20 @@ pub fn keep_recent(settled: &mut Settled<'_>, now: NaiveDateTime) -> QueryResult
         .select(diesel::dsl::min(credit_checks::checked_at))
         .first(conn)?;
     let Some(first) = first.map(china_date).filter(|f| *f < from) else {
-        return Ok(());
+        return Ok(false);
     };
     let counted = counted_days(conn, first, from)?;
-    let Some(newest) = first
+    let uncounted: Vec<NaiveDate> = first
         .iter_days()
         .take_while(|d| *d < from)
         .filter(|d| !counted.contains(d))
-        .last()
-    else {
-        return Ok(());
+        .collect();
+    let Some(&newest) = uncounted.last() else {
+        return Ok(false);
     };
     let older = (newest - chrono::Days::new(RECENT_DAYS - 1)).max(first);
-    keep_days(conn, older, next_day(newest), now).map_err(|(_, e)| e)
+    keep_days(conn, older, next_day(newest), now).map_err(|(_, e)| e)?;
+    Ok(uncounted.first().is_some_and(|d| *d < older))
 }
 
 /// Makes sure every day of `from..to` (all ended: see [`settled_end`]) is counted into
