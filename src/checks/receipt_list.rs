@@ -165,7 +165,7 @@ impl ReceiptQuery {
             .map_or(next_day(first_day), |f| f.max(next_day(first_day)));
         let kept_to = self.to.map_or(NaiveDate::MAX, next_day).max(kept_from);
         let region = self.scope_region.as_ref().or(self.region_code.as_ref());
-        let (kept, kept_end) = kept_count(
+        let kept = kept_count(
             conn,
             kept_from,
             kept_to,
@@ -173,17 +173,15 @@ impl ReceiptQuery {
             |g| self.includes(g),
             now,
         )?;
-        let head = if self.from.is_none_or(|f| f <= first_day) {
-            counted(self, conn, None, Some(china_day_start(kept_from)))?
-        } else {
-            0
-        };
-        let tail = if kept_end < kept_to {
-            counted(self, conn, Some(china_day_start(kept_end)), None)?
-        } else {
-            0
-        };
-        Ok(head + kept + tail)
+        let mut total = kept.total;
+        if self.from.is_none_or(|f| f <= first_day) {
+            total += counted(self, conn, None, Some(china_day_start(kept_from)))?;
+        }
+        for (a, b) in kept.not_kept {
+            let before = (b < NaiveDate::MAX).then(|| china_day_start(b));
+            total += counted(self, conn, Some(china_day_start(a)), before)?;
+        }
+        Ok(total)
     }
 
     /// One page of the receipts, newest first, and their [`total`](Self::total).

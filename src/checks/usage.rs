@@ -257,10 +257,26 @@ impl KeptGroup {
     }
 }
 
+/// What [`kept_count`] found: the receipts the kept counts hold for the groups asked for, and the
+/// day ranges (`from..to`, UTC+8; `NaiveDate::MAX` for no end) it left out, whose receipts the
+/// caller counts itself.
+#[derive(Debug, Default, PartialEq)]
+pub struct KeptCount {
+    pub total: i64,
+    pub not_kept: Vec<(NaiveDate, NaiveDate)>,
+}
+
+/// How many ended days not yet kept [`kept_count`] counts and keeps in one request; with more,
+/// it leaves them to the background count and to the caller (see there).
+pub const KEEP_PER_REQUEST: usize = RECENT_DAYS as usize;
+
 /// How many receipts of the days `from..to` (UTC+8) the kept counts hold in the groups `include`
-/// accepts (`region`, when given, narrows the read), and the day the sum stops at: `to`, or the
-/// first day that has not ended (or could not be kept). The receipts from that day on are the
-/// caller's to count. Days not yet kept are counted and kept first, as for the statistics.
+/// accepts (`region`, when given, narrows the read). Days that have not ended, or could not be
+/// kept (a read replica), are left to the caller. Ended days not yet kept are counted and kept
+/// first, as for the statistics, when they are at most [`KEEP_PER_REQUEST`]; more (after an
+/// upgrade that dropped the kept counts, until the background count has caught up) are left to
+/// the caller too, from the first of them to the last, so that a request never costs much more
+/// than counting its receipts would.
 pub fn kept_count(
     conn: &mut DbConnection,
     from: NaiveDate,
@@ -268,27 +284,56 @@ pub fn kept_count(
     region: Option<&str>,
     include: impl Fn(&KeptGroup) -> bool,
     now: NaiveDateTime,
-) -> QueryResult<(i64, NaiveDate)> {
+) -> QueryResult<KeptCount> {
     if from >= to {
-        return Ok((0, from));
+        return Ok(KeptCount::default());
     }
-    let kept_end = kept_through(conn, from, to, now);
-    if from >= kept_end {
-        return Ok((0, kept_end));
+    let settled = settled_end(now).clamp(from, to);
+    let counted = counted_days(conn, from, settled)?;
+    let missing: Vec<NaiveDate> = from
+        .iter_days()
+        .take_while(|d| *d < settled)
+        .filter(|d| !counted.contains(d))
+        .collect();
+    let (kept, mut not_kept) = match (missing.first(), missing.last()) {
+        (Some(&first), Some(&last)) if missing.len() > KEEP_PER_REQUEST => (
+            vec![(from, first), (next_day(last), settled)],
+            vec![(first, next_day(last))],
+        ),
+        _ => {
+            let end = kept_through(conn, from, to, now);
+            (vec![(from, end)], vec![(end, settled)])
+        }
+    };
+    not_kept.push((settled, to));
+    not_kept.retain(|(a, b)| a < b);
+    not_kept.dedup_by(|next, prev| {
+        let adjacent = prev.1 == next.0;
+        if adjacent {
+            prev.1 = next.1;
+        }
+        adjacent
+    });
+    let mut total = 0;
+    for (a, b) in kept.into_iter().filter(|(a, b)| a < b) {
+        let groups = diesel::sql_query(
+            "SELECT field, caller_department_id, advice, region_code, caller_user_id, \
+                    CAST(SUM(checks) AS BIGINT) AS checks \
+             FROM check_day_counts \
+             WHERE day >= $1 AND day < $2 AND ($3 = '' OR region_code = $3) \
+             GROUP BY field, caller_department_id, advice, region_code, caller_user_id",
+        )
+        .bind::<Date, _>(a)
+        .bind::<Date, _>(b)
+        .bind::<Text, _>(region.unwrap_or(""))
+        .load::<KeptGroup>(conn)?;
+        total += groups
+            .iter()
+            .filter(|g| include(g))
+            .map(|g| g.checks)
+            .sum::<i64>();
     }
-    let groups = diesel::sql_query(
-        "SELECT field, caller_department_id, advice, region_code, caller_user_id, \
-                CAST(SUM(checks) AS BIGINT) AS checks \
-         FROM check_day_counts \
-         WHERE day >= $1 AND day < $2 AND ($3 = '' OR region_code = $3) \
-         GROUP BY field, caller_department_id, advice, region_code, caller_user_id",
-    )
-    .bind::<Date, _>(from)
-    .bind::<Date, _>(kept_end)
-    .bind::<Text, _>(region.unwrap_or(""))
-    .load::<KeptGroup>(conn)?;
-    let total = groups.iter().filter(|g| include(g)).map(|g| g.checks).sum();
-    Ok((total, kept_end))
+    Ok(KeptCount { total, not_kept })
 }
 
 /// One row of [`kept_groups`]' query.

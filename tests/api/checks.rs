@@ -1489,6 +1489,7 @@ async fn the_receipt_lists_total_is_the_number_of_receipts_it_lists() {
     let now = today();
     let day = |n: u64| now - chrono::Days::new(n);
     let noon = |d: chrono::NaiveDate| d.and_hms_opt(4, 0, 0).unwrap();
+    let d = |n: u64| day(n).format("%Y-%m-%d").to_string();
     for (id, d) in [
         (first_a, day(70)),
         (first_b, day(70)),
@@ -1535,6 +1536,16 @@ async fn the_receipt_lists_total_is_the_number_of_receipts_it_lists() {
     assert_eq!(all.len(), 10);
     assert_eq!(
         kept(day(69), day(32)),
+        0,
+        "more days not kept than one request keeps: counted from their receipts"
+    );
+    // A list of fewer days keeps them; then the rest are few enough to be kept too.
+    let month = format!("from={}&to={}", d(69), d(40));
+    assert_eq!(list(admin.token.clone(), month).await.len(), 6);
+    assert_eq!(kept(day(69), day(32)), 30);
+    assert_eq!(list(admin.token.clone(), String::new()).await, all);
+    assert_eq!(
+        kept(day(69), day(32)),
         38,
         "the days after the first with receipts are kept"
     );
@@ -1543,7 +1554,6 @@ async fn the_receipt_lists_total_is_the_number_of_receipts_it_lists() {
         0,
         "the first day is counted each time"
     );
-    let d = |n: u64| day(n).format("%Y-%m-%d").to_string();
     let sizes = [
         ("field=bidding".to_string(), 8),
         ("field=government_procurement".to_string(), 2),
@@ -1623,6 +1633,40 @@ async fn the_receipt_lists_total_is_the_number_of_receipts_it_lists() {
         .bind::<diesel::sql_types::Integer, _>(first_b as i32)
         .execute(&mut *app.conn())
         .unwrap();
+    assert_eq!(list(admin.token.clone(), String::new()).await.len(), 8);
+    assert_eq!(
+        list(admin.token.clone(), format!("to={}", d(65))).await,
+        vec![mid_county, restricted]
+    );
+    // The kept counts gone (an upgrade that drops them): more days to count than one request
+    // keeps, so the total is counted from the receipts of those days and nothing is kept; a
+    // list of a few days keeps them.
+    {
+        use credit_lists::schema::check_day_counts;
+        let mut conn = app.conn();
+        diesel::delete(check_day_counts::table)
+            .execute(&mut *conn)
+            .unwrap();
+        diesel::delete(check_days_counted::table)
+            .execute(&mut *conn)
+            .unwrap();
+    }
+    assert_eq!(list(admin.token.clone(), String::new()).await.len(), 8);
+    assert_eq!(
+        list(admin.token.clone(), "field=bidding".into())
+            .await
+            .len(),
+        6
+    );
+    assert_eq!(kept(day(70), day(1)), 0, "more than a request keeps");
+    assert_eq!(
+        list(admin.token.clone(), format!("from={}&to={}", d(64), d(60)))
+            .await
+            .len(),
+        4
+    );
+    assert_eq!(kept(day(64), day(60)), 5, "a few days are kept");
+    assert_eq!(kept(day(70), day(65)) + kept(day(59), day(1)), 0);
     assert_eq!(list(admin.token.clone(), String::new()).await.len(), 8);
     assert_eq!(
         list(admin.token.clone(), format!("to={}", d(65))).await,
