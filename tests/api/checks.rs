@@ -1574,6 +1574,8 @@ async fn the_receipt_lists_total_is_the_number_of_receipts_it_lists() {
         (format!("caller={}&from={}", other.id, d(61)), 1),
         (format!("subject={}", uscc(641)), 1),
         (format!("subject={}&to={}", uscc(646), d(1)), 0),
+        ("from=0001-01-01&to=9999-12-31".to_string(), 10),
+        ("from=9999-12-31".to_string(), 0),
     ];
     for (query, n) in &sizes {
         assert_eq!(
