@@ -194,13 +194,24 @@ impl ReceiptQuery {
     ) -> Result<(Vec<ReceiptSummary>, i64), ApiError> {
         let conn = settled.conn();
         let total = self.total(conn, now)?;
-        let rows: Vec<ReceiptRow> = self
+        let newest = self
             .filtered(None, None)
             .order(credit_checks::id.desc())
             .limit(limit)
-            .offset(offset)
-            .select(ReceiptRow::as_select())
-            .load(conn)?;
+            .offset(offset);
+        let rows: Vec<ReceiptRow> = if matches!(conn, DbConnection::Sqlite(_)) {
+            // SQLite reading by an index other than the table's (a date range) sorts whole rows,
+            // answers included: a month of 300,000 receipts took 0.67 s. The page's ids first,
+            // sorted from the index alone (0.06 s), then their rows.
+            let ids: Vec<i32> = newest.select(credit_checks::id).load(conn)?;
+            credit_checks::table
+                .filter(credit_checks::id.eq_any(&ids))
+                .order(credit_checks::id.desc())
+                .select(ReceiptRow::as_select())
+                .load(conn)?
+        } else {
+            newest.select(ReceiptRow::as_select()).load(conn)?
+        };
         Ok((rows.into_iter().map(ReceiptSummary::from).collect(), total))
     }
 }

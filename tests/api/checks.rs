@@ -1540,6 +1540,26 @@ async fn the_receipt_lists_total_is_the_number_of_receipts_it_lists() {
         "more days not kept than one request keeps: counted from their receipts"
     );
     // A list of fewer days keeps them; then the rest are few enough to be kept too.
+    // Pages: newest first, each its slice of the whole, each with the whole's total.
+    for (page, range) in [(1, 0..3), (2, 3..6), (4, 9..10), (5, 10..10)] {
+        let v: Value = app
+            .get(
+                &format!("/api/v1/credit-checks?per_page=3&page={page}"),
+                &admin.token,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let ids: Vec<i64> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["check_id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ids, all[range], "page {page}");
+        assert_eq!(v["total"], 10);
+    }
     let month = format!("from={}&to={}", d(69), d(40));
     assert_eq!(list(admin.token.clone(), month).await.len(), 6);
     assert_eq!(kept(day(69), day(32)), 30);
