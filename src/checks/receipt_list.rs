@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 
 use super::receipt_queue::subject_bucket;
 use super::receipts::{ReceiptRow, Settled};
-use super::usage::{kept_count, next_day, KeptGroup};
+use super::usage::{kept_count, next_day, KeptFilter};
 use crate::backdating::{china_date, china_day_start};
 use crate::db::{DbConnection, MultiBackend};
 use crate::error::ApiError;
@@ -128,21 +128,6 @@ impl ReceiptQuery {
         q
     }
 
-    /// Whether a group of kept counts holds receipts this query shows (the filters the kept
-    /// counts have a column for).
-    fn includes(&self, g: &KeptGroup) -> bool {
-        [&self.scope_region, &self.region_code]
-            .into_iter()
-            .flatten()
-            .all(|r| *r == g.region_code)
-            && self
-                .scope_department
-                .is_none_or(|d| g.caller_department_id() == Some(d))
-            && self.caller.is_none_or(|c| c == g.caller_user_id)
-            && self.field.as_deref().is_none_or(|f| f == g.field)
-            && self.advice.is_none_or(|a| a == g.advice)
-    }
-
     /// How many receipts the query shows. Read on a [`Settled`] connection.
     pub fn total(&self, conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<i64> {
         let counted = |q: &Self, c: &mut DbConnection, after, before| -> QueryResult<i64> {
@@ -151,6 +136,10 @@ impl ReceiptQuery {
         if self.subject_key.is_some() {
             return counted(self, conn, None, None);
         }
+        let region = match (&self.scope_region, &self.region_code) {
+            (Some(a), Some(b)) if a != b => return Ok(0),
+            (a, b) => a.as_deref().or(b.as_deref()),
+        };
         let first: Option<NaiveDateTime> = credit_checks::table
             .select(diesel::dsl::min(credit_checks::checked_at))
             .first(conn)?;
@@ -164,15 +153,14 @@ impl ReceiptQuery {
             .from
             .map_or(next_day(first_day), |f| f.max(next_day(first_day)));
         let kept_to = self.to.map_or(NaiveDate::MAX, next_day).max(kept_from);
-        let region = self.scope_region.as_ref().or(self.region_code.as_ref());
-        let kept = kept_count(
-            conn,
-            kept_from,
-            kept_to,
-            region.map(String::as_str),
-            |g| self.includes(g),
-            now,
-        )?;
+        let filter = KeptFilter {
+            region,
+            field: self.field.as_deref(),
+            advice: self.advice,
+            department: self.scope_department,
+            caller: self.caller,
+        };
+        let kept = kept_count(conn, kept_from, kept_to, &filter, now)?;
         let mut total = kept.total;
         if self.from.is_none_or(|f| f <= first_day) {
             total += counted(self, conn, None, Some(china_day_start(kept_from)))?;

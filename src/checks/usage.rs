@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Date, Integer, Text, Timestamp};
+use diesel::sql_types::{BigInt, Date, Integer, Nullable, Text, Timestamp};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -231,30 +231,23 @@ fn kept_through(
     }
 }
 
-/// A group of kept counts as [`kept_count`] offers it to its filter.
-#[derive(QueryableByName)]
-pub struct KeptGroup {
-    #[diesel(sql_type = Text)]
-    pub field: String,
-    /// [`NO_DEPARTMENT`] for checks by accounts without a department.
-    #[diesel(sql_type = Integer)]
-    caller_department_id: i32,
-    #[diesel(sql_type = Text)]
-    pub advice: String,
-    #[diesel(sql_type = Text)]
-    pub region_code: String,
+/// Which kept groups [`kept_count`] adds up: every filter given must match.
+#[derive(Debug, Default)]
+pub struct KeptFilter<'a> {
+    pub region: Option<&'a str>,
+    pub field: Option<&'a str>,
+    pub advice: Option<&'a str>,
+    /// The caller's department (checks by accounts without one are never matched by a filter).
+    pub department: Option<i32>,
     /// The checking account.
-    #[diesel(sql_type = Integer)]
-    pub caller_user_id: i32,
-    #[diesel(sql_type = BigInt)]
-    checks: i64,
+    pub caller: Option<i32>,
 }
 
-impl KeptGroup {
-    /// The caller's department; `None`: checks by accounts without one.
-    pub fn caller_department_id(&self) -> Option<i32> {
-        (self.caller_department_id != NO_DEPARTMENT).then_some(self.caller_department_id)
-    }
+/// The one row of [`kept_count`]'s sum.
+#[derive(QueryableByName)]
+struct KeptSum {
+    #[diesel(sql_type = BigInt)]
+    checks: i64,
 }
 
 /// What [`kept_count`] found: the receipts the kept counts hold for the groups asked for, and the
@@ -270,19 +263,18 @@ pub struct KeptCount {
 /// it leaves them to the background count and to the caller (see there).
 pub const KEEP_PER_REQUEST: usize = RECENT_DAYS as usize;
 
-/// How many receipts of the days `from..to` (UTC+8) the kept counts hold in the groups `include`
-/// accepts (`region`, when given, narrows the read). Days that have not ended, or could not be
-/// kept (a read replica), are left to the caller. Ended days not yet kept are counted and kept
-/// first, as for the statistics, when they are at most [`KEEP_PER_REQUEST`]; more (after an
-/// upgrade that dropped the kept counts, until the background count has caught up) are left to
-/// the caller too, from the first of them to the last, so that a request never costs much more
-/// than counting its receipts would.
+/// How many receipts of the days `from..to` (UTC+8) the kept counts hold under `filter` (one sum
+/// in the database). Days that have not ended, or could not be kept (a read replica), are left
+/// to the caller. Ended days not yet kept are counted and kept first, as for the statistics,
+/// when they are at most [`KEEP_PER_REQUEST`]; more (after an upgrade that dropped the kept
+/// counts, until the background count has caught up) are left to the caller too, from the first
+/// of them to the last, so that a request never costs much more than counting its receipts
+/// would.
 pub fn kept_count(
     conn: &mut DbConnection,
     from: NaiveDate,
     to: NaiveDate,
-    region: Option<&str>,
-    include: impl Fn(&KeptGroup) -> bool,
+    filter: &KeptFilter<'_>,
     now: NaiveDateTime,
 ) -> QueryResult<KeptCount> {
     if from >= to {
@@ -316,22 +308,22 @@ pub fn kept_count(
     });
     let mut total = 0;
     for (a, b) in kept.into_iter().filter(|(a, b)| a < b) {
-        let groups = diesel::sql_query(
-            "SELECT field, caller_department_id, advice, region_code, caller_user_id, \
-                    CAST(SUM(checks) AS BIGINT) AS checks \
-             FROM check_day_counts \
-             WHERE day >= $1 AND day < $2 AND ($3 = '' OR region_code = $3) \
-             GROUP BY field, caller_department_id, advice, region_code, caller_user_id",
+        total += diesel::sql_query(
+            "SELECT CAST(COALESCE(SUM(checks), 0) AS BIGINT) AS checks FROM check_day_counts \
+             WHERE day >= $1 AND day < $2 \
+               AND ($3 IS NULL OR region_code = $3) AND ($4 IS NULL OR field = $4) \
+               AND ($5 IS NULL OR advice = $5) AND ($6 IS NULL OR caller_department_id = $6) \
+               AND ($7 IS NULL OR caller_user_id = $7)",
         )
         .bind::<Date, _>(a)
         .bind::<Date, _>(b)
-        .bind::<Text, _>(region.unwrap_or(""))
-        .load::<KeptGroup>(conn)?;
-        total += groups
-            .iter()
-            .filter(|g| include(g))
-            .map(|g| g.checks)
-            .sum::<i64>();
+        .bind::<Nullable<Text>, _>(filter.region)
+        .bind::<Nullable<Text>, _>(filter.field)
+        .bind::<Nullable<Text>, _>(filter.advice)
+        .bind::<Nullable<Integer>, _>(filter.department)
+        .bind::<Nullable<Integer>, _>(filter.caller)
+        .get_result::<KeptSum>(conn)?
+        .checks;
     }
     Ok(KeptCount { total, not_kept })
 }
