@@ -980,12 +980,14 @@ async fn older_days_are_counted_in_the_background_a_month_at_a_time() {
         || counted(day_40),
     )
     .await;
-    let kept = check_day_counts::table
-        .filter(check_day_counts::day.eq(day_40))
-        .select((check_day_counts::field, check_day_counts::checks))
-        .load::<(String, i64)>(&mut *app.conn())
-        .unwrap();
-    assert_eq!(kept, vec![("bidding".to_string(), 1)]);
+    let kept = |day: chrono::NaiveDate| {
+        check_day_counts::table
+            .filter(check_day_counts::day.eq(day))
+            .select((check_day_counts::field, check_day_counts::checks))
+            .load::<(String, i64)>(&mut *app.conn())
+            .unwrap()
+    };
+    assert_eq!(kept(day_40), vec![("bidding".to_string(), 1)]);
     assert!(
         counted(day_40 - chrono::Days::new(10)),
         "a month of days, not one"
@@ -1000,12 +1002,7 @@ async fn older_days_are_counted_in_the_background_a_month_at_a_time() {
         || counted(day_100),
     )
     .await;
-    let kept = check_day_counts::table
-        .filter(check_day_counts::day.eq(day_100))
-        .select((check_day_counts::field, check_day_counts::checks))
-        .load::<(String, i64)>(&mut *app.conn())
-        .unwrap();
-    assert_eq!(kept, vec![("bidding".to_string(), 1)]);
+    assert_eq!(kept(day_100), vec![("bidding".to_string(), 1)]);
 }
 
 async fn feed(app: &TestApp, token: &str, after: &Value) -> Value {
