@@ -64,7 +64,7 @@ impl From<ReceiptRow> for ReceiptSummary {
 
 /// Which receipts a list shows: the caller's scope and the filters asked for, all of which must
 /// hold.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug)]
 pub struct ReceiptQuery {
     /// The caller's region (a county bureau); `None`: every region.
     pub scope_region: Option<String>,

@@ -218,7 +218,16 @@ fn kept_through(
     now: NaiveDateTime,
 ) -> NaiveDate {
     let settled = settled_end(now).clamp(from, to);
-    match keep_days(conn, from, settled, now) {
+    kept_end(settled, keep_days(conn, from, settled, now))
+}
+
+/// Where the kept counts stop after keeping up to `settled`: there, or at the first day that
+/// could not be kept (logged).
+fn kept_end(
+    settled: NaiveDate,
+    keeping: Result<(), (NaiveDate, diesel::result::Error)>,
+) -> NaiveDate {
+    match keeping {
         Ok(()) => settled,
         // A database that takes no writes (a read replica) still answers, from the receipts.
         Err((day, e)) => {
@@ -253,7 +262,7 @@ struct KeptSum {
 /// What [`kept_count`] found: the receipts the kept counts hold for the groups asked for, and the
 /// day ranges (`from..to`, UTC+8; `NaiveDate::MAX` for no end) it left out, whose receipts the
 /// caller counts itself.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Default)]
 pub struct KeptCount {
     pub total: i64,
     pub not_kept: Vec<(NaiveDate, NaiveDate)>,
@@ -293,7 +302,7 @@ pub fn kept_count(
             vec![(first, next_day(last))],
         ),
         _ => {
-            let end = kept_through(conn, from, to, now);
+            let end = kept_end(settled, keep_uncounted(conn, from, settled, now, &counted));
             (vec![(from, end)], vec![(end, settled)])
         }
     };
@@ -476,6 +485,17 @@ fn keep_days(
         return Ok(());
     }
     let counted = counted_days(conn, from, to).map_err(|e| (from, e))?;
+    keep_uncounted(conn, from, to, now, &counted)
+}
+
+/// [`keep_days`] when the days of `from..to` that are counted have just been read.
+fn keep_uncounted(
+    conn: &mut DbConnection,
+    from: NaiveDate,
+    to: NaiveDate,
+    now: NaiveDateTime,
+    counted: &BTreeSet<NaiveDate>,
+) -> Result<(), (NaiveDate, diesel::result::Error)> {
     let mut day = from;
     while day < to {
         if counted.contains(&day) {
