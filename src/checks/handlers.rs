@@ -219,7 +219,7 @@ async fn run_checks(
         return Ok(vec![]);
     }
     let committed = state.receipts.write(rows).await?;
-    signed_answers(answers, committed)
+    Ok(signed_answers(answers, committed))
 }
 
 /// The answers as sent, each with its `proof`: the receipt writer signed the receipts' hashes
@@ -227,23 +227,17 @@ async fn run_checks(
 /// (`receipt_queue::answer_group`; `docs/credit-checks.md`, "Signed receipts"). An answer that
 /// differs from its stored receipt (an ID number stored masked) carries that receipt in
 /// `proof.receipt`, which is what the proof covers.
-fn signed_answers(answers: Vec<Answer>, committed: Committed) -> Result<Vec<Checked>, ApiError> {
+fn signed_answers(answers: Vec<Answer>, committed: Committed) -> Vec<Checked> {
     answers
         .into_iter()
         .zip(committed.ids.into_iter().zip(committed.proofs))
-        .map(|(a, (check_id, mut proof))| {
-            if let Some(stored) = &a.masked {
-                proof.receipt = Some(
-                    serde_json::from_str(&stored.with_check_id(check_id))
-                        .map_err(|e| ApiError::internal(e.to_string()))?,
-                );
-            }
-            let proof =
-                serde_json::to_string(&proof).map_err(|e| ApiError::internal(e.to_string()))?;
-            Ok(Checked {
+        .map(|(a, (check_id, proof))| {
+            let stored = a.masked.as_ref().map(|s| s.with_check_id(check_id));
+            let proof = proof.json(stored.as_deref());
+            Checked {
                 check_id,
                 json: a.sent.with_check_id_and_proof(check_id, &proof),
-            })
+            }
         })
         .collect()
 }

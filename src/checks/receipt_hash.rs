@@ -14,6 +14,7 @@
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 /// RFC 8785 canonical bytes of a JSON value.
 pub fn canonical_bytes(value: &Value) -> Vec<u8> {
@@ -37,8 +38,9 @@ const CHECK_ID_PLACEHOLDER: &str = "\"check_id\":0,";
 /// the answer sent are made once the id is known, without parsing it again.
 #[derive(Debug, Clone)]
 pub struct CanonicalAnswer {
-    /// RFC 8785 form of the answer without its `check_id` member.
-    pub json: String,
+    /// RFC 8785 form of the answer without its `check_id` member; shared, not copied, by the
+    /// receipt and the answer sent when they are the same.
+    pub json: Arc<String>,
     /// Where `"check_id":<id>,` goes in [`Self::json`].
     pub at: usize,
 }
@@ -71,20 +73,26 @@ impl CanonicalAnswer {
             .ok_or("the answer has no top-level check_id member to take out")?;
         let mut json = json;
         json.replace_range(at..at + CHECK_ID_PLACEHOLDER.len(), "");
-        Ok(CanonicalAnswer { json, at })
+        Ok(CanonicalAnswer {
+            json: Arc::new(json),
+            at,
+        })
     }
 
     /// The same answer with some text replaced by text of the same length (an ID number by its
     /// masked form), so that `at` stays where it was. `None` when a replacement differs in length.
     pub fn replaced(&self, pairs: &[(&str, &str)]) -> Option<Self> {
-        let mut json = self.json.clone();
+        let mut json = String::clone(&self.json);
         for (from, to) in pairs {
             if from.len() != to.len() {
                 return None;
             }
             json = json.replace(from, to);
         }
-        Some(CanonicalAnswer { json, at: self.at })
+        Some(CanonicalAnswer {
+            json: Arc::new(json),
+            at: self.at,
+        })
     }
 
     /// The canonical form with `check_id` = `id`, in pieces (no copy of the whole).

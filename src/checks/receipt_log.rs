@@ -532,7 +532,7 @@ mod tests {
             region_code: "350100".into(),
             measure_ids: "[1,2]".into(),
             answer: CanonicalAnswer {
-                json: "{\"a\":\"b\"}".into(),
+                json: "{\"a\":\"b\"}".to_string().into(),
                 at: 1,
             },
         };
@@ -587,7 +587,7 @@ mod tests {
             region_code: "220521".into(),
             measure_ids: "[4]".into(),
             answer: CanonicalAnswer {
-                json: "{\"new\":\"\\\"x\\\"\"}".into(),
+                json: "{\"new\":\"\\\"x\\\"\"}".to_string().into(),
                 at: 1,
             },
         };
@@ -634,7 +634,7 @@ mod tests {
                     id: 2,
                     subject_key: "K2".into(),
                     measure_ids: "[4]".into(),
-                    answer: r.answer.json.clone()
+                    answer: r.answer.json.to_string()
                 },
             ]
         );

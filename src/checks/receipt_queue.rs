@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use serde_json::Value;
 
 use super::receipt_hash::CanonicalAnswer;
-use super::signing::{GroupProof, Hash, ReceiptKeys};
+use super::signing::{Hash, LeafProof, ReceiptKeys};
 
 /// How many buckets receipts are spread over for the search by subject (see the migration
 /// `receipt_subject_buckets`).
@@ -55,7 +55,7 @@ pub struct NewReceipt {
 #[derive(Debug)]
 pub struct Committed {
     pub ids: Vec<i32>,
-    pub proofs: Vec<GroupProof>,
+    pub proofs: Vec<LeafProof>,
 }
 
 pub type Reply = tokio::sync::oneshot::Sender<Result<Committed, String>>;
@@ -226,7 +226,7 @@ pub fn legacy_reason(sentence: String) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::super::signing::verify_answer;
+    use super::super::signing::{verify_answer, GroupProof};
     use super::*;
     use serde_json::json;
 
@@ -302,13 +302,15 @@ mod tests {
                 // The job's ids and leaves are consecutive and in order in the one tree.
                 assert_eq!(*id, next_id);
                 assert_eq!(proof.leaf_index, (next_id - 101) as u64);
-                assert_eq!(proof.tree_size, total as u64);
                 assert_eq!(proof.leaf_index, got.proofs[0].leaf_index + i as u64);
-                let signature = first_signature.get_or_insert_with(|| proof.signature.clone());
-                assert_eq!(&proof.signature, signature, "one signature for the group");
+                let parsed: GroupProof = serde_json::from_str(&proof.json(None)).unwrap();
+                assert_eq!(parsed.leaf_index, proof.leaf_index);
+                assert_eq!(parsed.tree_size, total as u64);
+                let signature = first_signature.get_or_insert_with(|| parsed.signature.clone());
+                assert_eq!(&parsed.signature, signature, "one signature for the group");
                 let mut sent = answer.clone();
                 sent["check_id"] = json!(id);
-                sent["proof"] = serde_json::to_value(proof).unwrap();
+                sent["proof"] = serde_json::from_str(&proof.json(None)).unwrap();
                 verify_answer(&sent, &keys.published).unwrap();
                 // Another id, or one changed byte, and it no longer verifies.
                 let mut other = sent.clone();
