@@ -164,7 +164,11 @@ pub fn request_id_from(header: Option<&str>) -> String {
         {
             h.to_string()
         }
-        _ => uuid::Uuid::new_v4().to_string(),
+        // A version 4 UUID from the thread's random generator (`rand`, seeded from the OS):
+        // `Uuid::new_v4` asks the kernel for its bytes, a system call on every request.
+        _ => uuid::Builder::from_random_bytes(rand::random())
+            .into_uuid()
+            .to_string(),
     }
 }
 

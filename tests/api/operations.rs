@@ -10,15 +10,14 @@ async fn health_ready_and_metrics() {
     assert_eq!(res.status(), StatusCode::OK);
     let id = res.headers()["x-request-id"].to_str().unwrap().to_string();
     assert_eq!(id.len(), 36, "a generated request id: {id}");
-    let ready: Value = app
-        .client
-        .get(app.url("/ready"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(&id[14..15], "4", "a version 4 UUID: {id}");
+    let res = app.client.get(app.url("/ready")).send().await.unwrap();
+    assert_ne!(
+        res.headers()["x-request-id"],
+        id.as_str(),
+        "one id per request"
+    );
+    let ready: Value = res.json().await.unwrap();
     assert_eq!(ready["status"], "ready");
     assert_eq!(
         ready["database"],
