@@ -138,9 +138,9 @@ impl FromRequest for RequestMeta {
     }
 }
 
-/// The authenticated caller, loaded from the database (through [`SessionCache`]): a disabled
+/// The authenticated caller, loaded from the database (through [`session_cache::SessionCache`]): a disabled
 /// account, a changed role or a revoked session takes effect at once on the instance that made the
-/// change, and within [`SESSION_CACHE_TTL`] on the others.
+/// change, and within [`session_cache::SESSION_CACHE_TTL`] on the others.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     pub id: i32,

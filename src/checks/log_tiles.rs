@@ -79,7 +79,7 @@ fn subtree_below<S: TreeStore>(s: &mut S, start: u64, height: u32) -> Result<Has
     Ok(node_hash(&l, &r))
 }
 
-/// MTH(D[start:end]) by RFC 9162's recursion; its left parts are complete aligned subtrees.
+/// `MTH(D[start:end])` by RFC 9162's recursion; its left parts are complete aligned subtrees.
 pub fn range_root<S: TreeStore>(s: &mut S, start: u64, end: u64) -> Result<Hash, S::Error> {
     let n = end - start;
     if n == 0 {
@@ -94,7 +94,7 @@ pub fn range_root<S: TreeStore>(s: &mut S, start: u64, end: u64) -> Result<Hash,
     Ok(node_hash(&l, &r))
 }
 
-/// PATH(m, D[0:size]): the audit path of leaf `m` in the tree of the first `size` leaves.
+/// `PATH(m, D[0:size])`: the audit path of leaf `m` in the tree of the first `size` leaves.
 pub fn inclusion_path<S: TreeStore>(s: &mut S, m: u64, size: u64) -> Result<Vec<Hash>, S::Error> {
     let mut path = Vec::new();
     path_into(s, m, 0, size, &mut path)?;

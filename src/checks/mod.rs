@@ -365,7 +365,7 @@ fn require_active(active: bool, field: &str) -> Result<(), ApiError> {
     }
 }
 
-/// [`require_active`] with the database's `application_fields` (the path without the index).
+/// `require_active` with the database's `application_fields` (the path without the index).
 pub fn require_active_field(conn: &mut DbConnection, field: &str) -> Result<(), ApiError> {
     let n: i64 = application_fields::table
         .filter(application_fields::code.eq(field))
@@ -940,7 +940,7 @@ impl Catalogue {
         Ok(c)
     }
 
-    /// [`require_active`] with the catalogue's active fields.
+    /// `require_active` with the catalogue's active fields.
     pub fn require_active_field(&self, field: &str) -> Result<(), ApiError> {
         require_active(self.fields.contains(field), field)
     }

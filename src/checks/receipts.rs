@@ -1,5 +1,5 @@
 //! Receipts (核查记录): the durable record of every check, written by writer threads (one per
-//! instance on SQLite, [`PG_WRITERS`] on PostgreSQL) that group concurrent checks into one write
+//! instance on SQLite, `PG_WRITERS` on PostgreSQL) that group concurrent checks into one write
 //! (group commit).
 //!
 //! A check's response is sent only after its receipt is durable. On PostgreSQL the group is one
@@ -93,7 +93,7 @@ fn pg_writers() -> usize {
 const SETTLE_LIMIT: Duration = Duration::from_secs(5);
 
 impl ReceiptWriter {
-    /// PostgreSQL: starts [`PG_WRITERS`] writer threads, each with its own connection (never
+    /// PostgreSQL: starts `PG_WRITERS` writer threads, each with its own connection (never
     /// waiting behind checks for a pooled one). SQLite: opens the receipt log, folds what it holds into the table, and
     /// starts its writer and folder (see [`super::receipt_log`]). Either way the writer thread
     /// signs each committed group with `keys` ([`answer_group`]). The threads end when the writer

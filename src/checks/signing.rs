@@ -52,7 +52,7 @@ fn split_len(n: usize) -> usize {
     split(n as u64) as usize
 }
 
-/// MTH(D[n]): the tree head of `leaves` (leaf hashes).
+/// `MTH(D[n])`: the tree head of `leaves` (leaf hashes).
 pub fn root(leaves: &[Hash]) -> Hash {
     match leaves.len() {
         0 => Sha256::digest([]).into(),
@@ -64,7 +64,7 @@ pub fn root(leaves: &[Hash]) -> Hash {
     }
 }
 
-/// PATH(m, D[n]): the audit path of leaf `m`.
+/// `PATH(m, D[n])`: the audit path of leaf `m`.
 pub fn inclusion_path(m: usize, leaves: &[Hash]) -> Vec<Hash> {
     let n = leaves.len();
     if n <= 1 {
@@ -109,7 +109,7 @@ pub fn all_paths(leaves: &[Hash]) -> (Hash, Vec<Vec<Hash>>) {
     (r, paths)
 }
 
-/// PROOF(m, D[n]): the consistency proof from size `m` (1 ≤ m ≤ n) to `leaves.len()`.
+/// `PROOF(m, D[n])`: the consistency proof from size `m` (1 ≤ m ≤ n) to `leaves.len()`.
 pub fn consistency_proof(m: usize, leaves: &[Hash]) -> Vec<Hash> {
     fn sub(m: usize, leaves: &[Hash], whole: bool) -> Vec<Hash> {
         let n = leaves.len();

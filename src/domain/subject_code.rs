@@ -274,7 +274,7 @@ impl SubjectType {
     }
 }
 
-/// Why a stated kind does not fit a code ([`SubjectCode::kind_with`]).
+/// Why a stated kind does not fit a code ([`SubjectCode::type_with`]).
 pub const KIND_MISMATCH: &str =
     "an ID number identifies an individual, a unified social credit code an organisation";
 
