@@ -953,14 +953,7 @@ async fn older_days_are_counted_in_the_background_a_month_at_a_time() {
         day
     };
     // This instance's own count at start is over (the last 31 days; no older receipt then).
-    wait_until("the days just ended were not counted at start", || {
-        check_days_counted::table
-            .count()
-            .get_result::<i64>(&mut *app.conn())
-            .unwrap()
-            >= 30
-    })
-    .await;
+    wait_for_the_start_count(app).await;
     let day_40 = moved(&forty, 40);
     let day_100 = moved(&hundred, 100);
     let counted = |day: chrono::NaiveDate| {
@@ -1482,16 +1475,8 @@ async fn the_receipt_lists_total_is_the_number_of_receipts_it_lists() {
     let twin_b = by(&other.token, 649, "bidding").await;
     assert_eq!(receipts(app, &admin.token).await, 10);
     // Days older than the ones the server counts at start (the last 31), so that none of them was
-    // kept before its receipts arrived; that count is over before any receipt is moved there
-    // (else it would count them: it works back from the newest older day not counted).
-    wait_until("the days just ended were not counted at start", || {
-        check_days_counted::table
-            .count()
-            .get_result::<i64>(&mut *app.conn())
-            .unwrap()
-            >= 30
-    })
-    .await;
+    // kept before its receipts arrived; that count is over before any receipt is moved there.
+    wait_for_the_start_count(app).await;
     let now = today();
     let day = |n: u64| now - chrono::Days::new(n);
     let noon = |d: chrono::NaiveDate| d.and_hms_opt(4, 0, 0).unwrap();

@@ -350,6 +350,21 @@ pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     assert!(done(), "{what}");
 }
 
+/// Waits until the server's count at start of the days just ended (the last 31, in
+/// `check_days_counted`) is over, so that receipts moved back in time afterwards are not counted
+/// by it (it works back from the newest older day not counted).
+pub async fn wait_for_the_start_count(app: &TestApp) {
+    use credit_lists::schema::check_days_counted;
+    wait_until("the days just ended were not counted at start", || {
+        check_days_counted::table
+            .count()
+            .get_result::<i64>(&mut *app.conn())
+            .unwrap()
+            >= 30
+    })
+    .await;
+}
+
 /// Dates the receipt `check_id` at `at` directly in the database, behind the service's back (as if
 /// it had been made then); fails the test unless exactly that one row changed.
 pub fn redate_receipt(app: &TestApp, check_id: i64, at: chrono::NaiveDateTime) {
