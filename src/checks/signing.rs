@@ -479,7 +479,6 @@ impl LeafProof {
     /// The proof as JSON text; `receipt` (JSON text of the stored receipt, when it differs from
     /// the answer sent) becomes its `receipt` member.
     pub fn json(&self, receipt: Option<&str>) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let SignedGroup { head, tail } = &*self.group;
         let mut out = String::with_capacity(
             head.len()
@@ -496,10 +495,11 @@ impl LeafProof {
             if i > 0 {
                 out.push(',');
             }
+            let mut text = [0u8; 64];
             out.push('"');
-            for b in hash {
-                out.push(char::from(HEX[usize::from(b >> 4)]));
-                out.push(char::from(HEX[usize::from(b & 15)]));
+            // 32 bytes always fit 64 hex digits, which are ASCII.
+            if hex::encode_to_slice(hash, &mut text).is_ok() {
+                out.push_str(std::str::from_utf8(&text).unwrap_or_default());
             }
             out.push('"');
         }
