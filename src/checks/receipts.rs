@@ -203,6 +203,7 @@ fn writer_loop(manager: ConnectionManager, rx: &Mutex<mpsc::Receiver<Job>>, keys
         // right at any table size.
         if let DbConnection::Postgresql(pg) = &mut c {
             diesel::connection::SimpleConnection::batch_execute(pg, "SET plan_cache_mode = auto")
+                .and_then(|()| prepare_reserve_ids(pg))
                 .map_err(|e| format!("the receipt writer cannot configure its connection: {e}"))?;
         }
         Ok(c)
@@ -223,23 +224,48 @@ fn writer_loop(manager: ConnectionManager, rx: &Mutex<mpsc::Receiver<Job>>, keys
     }
 }
 
-/// `n` ids from `credit_checks`' identity sequence, rising (one statement). A value past
-/// 2,147,483,647 fails the cast: the group is refused, not acknowledged.
+/// The writer's session statement [`reserve_ids`] executes: `n` values of `credit_checks`' identity
+/// sequence. The sequence is named by its number, looked up once per connection: looking it up by
+/// the table's name on every group (`pg_get_serial_sequence` scans the catalogue's dependencies)
+/// and planning the statement again cost about 3% of the machine's CPU under load.
+const RESERVE_IDS: &str = "credit_lists_reserve_ids";
+
+fn prepare_reserve_ids(conn: &mut diesel::PgConnection) -> QueryResult<()> {
+    #[derive(QueryableByName)]
+    struct Sequence {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        oid: i64,
+    }
+    let seq: Sequence = diesel::sql_query(
+        "SELECT pg_get_serial_sequence('credit_checks', 'id')::regclass::oid::bigint AS oid",
+    )
+    .get_result(conn)?;
+    // A number from the catalogue, not text: nothing to quote.
+    diesel::connection::SimpleConnection::batch_execute(
+        conn,
+        &format!(
+            "PREPARE {RESERVE_IDS}(integer) AS \
+             SELECT nextval({}::regclass)::integer AS id FROM generate_series(1, $1)",
+            seq.oid
+        ),
+    )
+}
+
+/// `n` ids from `credit_checks`' identity sequence, rising (one statement, prepared by
+/// [`prepare_reserve_ids`] when the writer connected). A value past 2,147,483,647 fails the cast:
+/// the group is refused, not acknowledged.
 fn reserve_ids(conn: &mut diesel::PgConnection, n: usize) -> QueryResult<Vec<i32>> {
     #[derive(QueryableByName)]
     struct NextId {
         #[diesel(sql_type = diesel::sql_types::Integer)]
         id: i32,
     }
-    let mut ids: Vec<i32> = diesel::sql_query(
-        "WITH seq AS (SELECT pg_get_serial_sequence('credit_checks', 'id')::regclass AS s) \
-         SELECT nextval(seq.s)::integer AS id FROM seq, generate_series(1, $1)",
-    )
-    .bind::<diesel::sql_types::Integer, _>(i32::try_from(n).unwrap_or(i32::MAX))
-    .load::<NextId>(conn)?
-    .into_iter()
-    .map(|r| r.id)
-    .collect();
+    // `n` is a number (a utility statement takes no bound parameters).
+    let mut ids: Vec<i32> = diesel::sql_query(format!("EXECUTE {RESERVE_IDS}({n})"))
+        .load::<NextId>(conn)?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
     ids.sort_unstable();
     Ok(ids)
 }
