@@ -373,8 +373,9 @@ fn execute(cli: Cli) -> Result<(), String> {
             let report = crate::checks::transparency::audit(&mut conn, &keys.published)?;
             if report.problems.is_empty() {
                 println!(
-                    "receipt log intact: {} receipt(s), {} checkpoint(s) verified",
-                    report.leaves, report.checkpoints
+                    "receipt log intact: {} receipt(s) ({} archived with their month, not \
+                     read), {} checkpoint(s) verified",
+                    report.leaves, report.archived, report.checkpoints
                 );
                 Ok(())
             } else {

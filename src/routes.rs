@@ -134,6 +134,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(checks::log_handlers::checkpoint_latest)
                 .service(checks::log_handlers::consistency)
                 .service(checks::log_handlers::checkpoint_by_size)
+                .service(checks::log_handlers::archive_create)
+                .service(checks::log_handlers::archive_list)
                 .service(checks::feedback::create)
                 .service(checks::watches::notifications)
                 .service(checks::watches::create)

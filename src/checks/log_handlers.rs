@@ -1,15 +1,17 @@
 //! HTTP handlers of the receipt log (核查记录的只增日志): the public keys, the signed checkpoints,
 //! consistency and inclusion proofs. The log itself is [`super::transparency`].
 
-use actix_web::{get, web, HttpResponse};
+use actix_web::{get, post, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use super::archive::{self, ArchiveRequest, ArchivedMonth};
 use super::receipts::load_receipt;
 use super::signing::{Checkpoint, ConsistencyProof, InclusionProof};
 use super::transparency;
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, Role};
 use crate::error::{ApiError, Problem};
+use crate::http::ApiJson;
 use crate::state::AppState;
 
 /// The public keys that sign receipts and checkpoints, as a JWK set (RFC 7517, RFC 8037
@@ -76,11 +78,14 @@ pub struct ConsistencyQuery {
 #[utoipa::path(
     operation_id = "receipt_checkpoints_consistency",
     summary = "Consistency proof between two log sizes",
-    description = "RFC 9162 consistency proof from `first` to `second` receipts. Computed from the \
-                   receipt rows themselves: every receipt up to `to` is read and hashed and \
+    description = "RFC 9162 consistency proof from `first` to `second` receipts, given after \
+                   checking the receipt rows themselves: every receipt up to `second` is read and hashed and \
                    compared with the hash the log recorded, so a receipt row deleted or altered \
-                   in the database answers 409 `receipt_log_mismatch` naming it. Reads every \
-                   receipt up to `second` (linear cost). Public.",
+                   in the database answers 409 `receipt_log_mismatch` naming it (receipts \
+                   archived with their month excepted: the log's recorded hashes stand for \
+                   them). Reads every receipt up to `second` (linear time, bounded memory); one \
+                   such request at a time per instance, 503 `unavailable` while another runs. \
+                   Public.",
     tag = "receipt-log",
     params(ConsistencyQuery),
     responses(
@@ -88,6 +93,7 @@ pub struct ConsistencyQuery {
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A receipt row is missing or altered (`receipt_log_mismatch`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Sizes out of range (`out_of_range`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Another consistency check is reading the receipts (`unavailable`); retry later", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/receipt-checkpoints/consistency")]
@@ -180,4 +186,78 @@ pub async fn inclusion(
         })
         .await?;
     Ok(HttpResponse::Ok().json(proof))
+}
+
+#[utoipa::path(
+    operation_id = "receipt_archives_create",
+    summary = "Archive a month of receipts (归档; PostgreSQL)",
+    description = "Retention: detaches an ended month's receipts from the service. In one \
+                   transaction the month's partition of `credit_checks` is detached and renamed \
+                   `credit_checks_archive_pYYYYMM` (the operator dumps and drops it), the receipt \
+                   log records which of its leaves are archived (consistency proofs take their \
+                   recorded hashes instead of reading rows), and the audit trail records it. \
+                   The month's receipts then read as 404. Admins only. 409 \
+                   `receipt_archive_needs_postgresql` on SQLite, `month_already_archived`, \
+                   `receipts_pending` (retry), `receipts_not_in_log`; 422 `invalid_month`, \
+                   `month_not_ended` (a month is archived a day after it ends at the earliest); \
+                   404 when the month has no partition.",
+    tag = "receipt-log",
+    security(("bearer" = [])),
+    request_body = ArchiveRequest,
+    responses(
+        (status = 201, description = "The month archived", body = ArchivedMonth),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The month has no receipt partition", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already archived, receipts pending, or SQLite", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a month, or not ended", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/receipt-archives")]
+pub async fn archive_create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ApiJson<ArchiveRequest>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Admin])?;
+    let month = archive::parse_month(&body.0.month)?;
+    let st = state.clone();
+    let out = state
+        .receipts
+        .run_settled(&state.pool, move |settled| {
+            archive::archive_month(
+                settled.conn(),
+                &st.receipt_keys,
+                &user.actor(),
+                user.id,
+                month,
+                crate::db::now(),
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(out))
+}
+
+#[utoipa::path(
+    operation_id = "receipt_archives_list",
+    summary = "Archived months of receipts",
+    description = "Every month archived, oldest first: its table, how many receipts, when and by \
+                   whom. Admins and bureaus.",
+    tag = "receipt-log",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The archived months", body = [ArchivedMonth]),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin or bureau", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/receipt-archives")]
+pub async fn archive_list(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Admin, Role::Bureau])?;
+    let out = crate::db::run(&state.pool, |c| Ok(archive::list(c)?)).await?;
+    Ok(HttpResponse::Ok().json(out))
 }

@@ -123,6 +123,46 @@ fn path_into<S: TreeStore>(
     Ok(())
 }
 
+/// `PROOF(m, D[0:size])` (RFC 9162 §2.1.4.1): the consistency proof from the tree of the first
+/// `m` leaves to the tree of the first `size`, each node from [`range_root`] (so from kept tiles
+/// and at most a few hundred leaf reads per node, whatever the log's size). Empty when `m` is 0 or
+/// past `size`, as [`super::signing::consistency_proof`].
+pub fn consistency_path<S: TreeStore>(s: &mut S, m: u64, size: u64) -> Result<Vec<Hash>, S::Error> {
+    let mut out = Vec::new();
+    if m == 0 || m > size {
+        return Ok(out);
+    }
+    subproof_into(s, m, 0, size, true, &mut out)?;
+    Ok(out)
+}
+
+/// `SUBPROOF(m, D[start:end], whole)`.
+fn subproof_into<S: TreeStore>(
+    s: &mut S,
+    m: u64,
+    start: u64,
+    end: u64,
+    whole: bool,
+    out: &mut Vec<Hash>,
+) -> Result<(), S::Error> {
+    let n = end - start;
+    if m == n {
+        if !whole {
+            out.push(range_root(s, start, end)?);
+        }
+        return Ok(());
+    }
+    let k = split(n);
+    if m <= k {
+        subproof_into(s, m, start, start + k, whole, out)?;
+        out.push(range_root(s, start + k, end)?);
+    } else {
+        subproof_into(s, m - k, start + k, end, false, out)?;
+        out.push(range_root(s, start, start + k)?);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::receipt_hash::leaf_hash;
@@ -199,6 +239,34 @@ mod tests {
     }
 
     #[test]
+    fn consistency_proofs_equal_the_in_memory_ones_around_tile_boundaries() {
+        let mut s = mem(1_300);
+        for size in [1u64, 2, 3, 255, 256, 257, 512, 513, 1_024, 1_025, 1_300] {
+            let all = s.leaves[..size as usize].to_vec();
+            for m in [
+                0,
+                1,
+                2,
+                3,
+                255,
+                256,
+                257,
+                size / 2 + 1,
+                size - 1,
+                size,
+                size + 1,
+            ] {
+                let p = ok(consistency_path(&mut s, m, size));
+                assert_eq!(
+                    p,
+                    signing::consistency_proof(m as usize, &all),
+                    "{m} to {size}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn a_large_log_is_proved_from_tiles_with_few_leaf_reads() {
         let n = 70_000u64; // past one tile of height 16
         let mut s = mem(n as usize);
@@ -221,5 +289,12 @@ mod tests {
         assert!(signing::verify_inclusion(&all[m2 as usize], m2, n, &p, &r));
         assert!(s.leaf_reads <= 1_000, "read {} leaves", s.leaf_reads);
         assert!(s.tiles.contains_key(&(16, 0)));
+        // So does a consistency proof, and it verifies.
+        s.leaf_reads = 0;
+        let c = ok(consistency_path(&mut s, 40_000, n));
+        assert!(s.leaf_reads <= 2_000, "read {} leaves", s.leaf_reads);
+        assert_eq!(c, signing::consistency_proof(40_000, &all));
+        let old = signing::root(&all[..40_000]);
+        assert!(signing::verify_consistency(40_000, n, &old, &r, &c));
     }
 }

@@ -6,6 +6,7 @@
 //! `docs/credit-checks.md`). Receipts are written through [`receipts::ReceiptWriter`], which groups
 //! concurrent checks into one durable transaction.
 
+pub mod archive;
 pub mod feedback;
 pub mod handlers;
 pub mod index;

@@ -15,11 +15,13 @@
 //!   last id it sequenced. Each leaf is the receipt's hash recomputed **from its row**.
 //! - **Checkpoints.** The state row keeps the tree's right edge ([`Frontier`]), so each
 //!   sequencing signs the new tree head in O(log n) without reading old leaves.
-//! - **Proofs are checked against the rows.** A consistency proof is computed from the leaf
-//!   hashes recomputed from the receipt rows of the whole range, after comparing each with the
-//!   hash the log recorded: a receipt row deleted or altered since it was sequenced makes the
-//!   request fail (409 `receipt_log_mismatch`). Cost: one read and hash of every receipt up to
-//!   the newer size (linear; see the documentation for figures).
+//! - **Proofs are checked against the rows.** Before a consistency proof is given, the receipt
+//!   rows of the whole range are read and hashed and each is compared with the hash the log
+//!   recorded, a chunk at a time ([`check_rows`]): a receipt row deleted or altered since it was
+//!   sequenced makes the request fail (409 `receipt_log_mismatch`). Cost: one read and hash of
+//!   every receipt up to the newer size (linear in time, bounded in memory, one such check at a
+//!   time per process: 503 while another runs). The proof's nodes then come from the stored tree
+//!   like an inclusion proof's (logarithmic).
 //! - **Inclusion proofs are logarithmic:** they read kept subtree heads
 //!   ([`super::log_tiles`], `receipt_log_tiles`) and a few hundred leaves.
 
@@ -29,9 +31,7 @@ use diesel::prelude::*;
 
 use super::log_tiles::TreeStore;
 use super::receipt_queue::ReceiptRow;
-use super::signing::{
-    consistency_proof, Checkpoint, ConsistencyProof, Frontier, Hash, InclusionProof, ReceiptKeys,
-};
+use super::signing::{Checkpoint, ConsistencyProof, Frontier, Hash, InclusionProof, ReceiptKeys};
 use crate::db::{Backend, DbConnection};
 use crate::error::ApiError;
 use crate::schema::credit_checks;
@@ -41,6 +41,15 @@ diesel::table! {
         leaf_index -> BigInt,
         check_id -> Integer,
         leaf_hash -> Text,
+    }
+}
+
+diesel::table! {
+    /// The receipt log's leaves whose receipts are archived, as runs `first_leaf..=last_leaf`.
+    receipt_log_archived (first_leaf) {
+        first_leaf -> BigInt,
+        last_leaf -> BigInt,
+        month -> Date,
     }
 }
 
@@ -429,16 +438,28 @@ fn mismatch(detail: String) -> ApiError {
     ApiError::conflict("receipt_log_mismatch", detail)
 }
 
-/// The first `upto` leaves recomputed from the receipt rows, each compared with the hash the
-/// log recorded: a missing or altered receipt row is an error naming it.
-pub fn leaves_from_rows(c: &mut DbConnection, upto: i64) -> Result<Vec<Hash>, ApiError> {
-    let recorded = recorded_leaves(c, 0, upto)?;
-    let mut out = Vec::with_capacity(recorded.len());
-    for (n, chunk) in recorded.chunks(READ_CHUNK).enumerate() {
-        let ids: Vec<i32> = chunk.iter().map(|(id, _)| *id).collect();
+/// Compares the receipt rows of the log's first `upto` leaves with the hashes the log recorded, a
+/// chunk of `READ_CHUNK` (2,000) leaves at a time (memory bounded whatever the log's size): a missing or
+/// altered receipt row is an error naming it. Receipts archived with their month
+/// ([`super::archive`]) are not read.
+pub fn check_rows(c: &mut DbConnection, upto: i64) -> Result<(), ApiError> {
+    let archived = archived_runs(c)?;
+    let mut start = 0i64;
+    while start < upto {
+        let end = (start + READ_CHUNK as i64).min(upto);
+        let recorded = recorded_leaves(c, start, end)?;
+        let kept = |k: usize| !is_archived(&archived, start + k as i64);
+        let ids: Vec<i32> = (recorded.iter().enumerate())
+            .filter(|(k, _)| kept(*k))
+            .map(|(_, (id, _))| *id)
+            .collect();
         let hashes = leaf_hashes(c, &ids, &[])?;
-        for (k, (id, h)) in chunk.iter().enumerate() {
-            let leaf = n * READ_CHUNK + k;
+        for (k, (id, h)) in recorded.iter().enumerate() {
+            let leaf = start + k as i64;
+            if !kept(k) {
+                // Archived with its month: the log's recorded hash stands for it.
+                continue;
+            }
             let found = hashes.get(id).ok_or_else(|| {
                 mismatch(format!(
                     "receipt {id} (log leaf {leaf}) is missing from the receipts"
@@ -449,16 +470,39 @@ pub fn leaves_from_rows(c: &mut DbConnection, upto: i64) -> Result<Vec<Hash>, Ap
                     "receipt {id} (log leaf {leaf}) was altered after it entered the log"
                 )));
             }
-            out.push(*h);
         }
+        start = end;
     }
-    Ok(out)
+    Ok(())
+}
+
+/// One row check ([`check_rows`]) at a time in this process: each reads every receipt, so
+/// concurrent requests would multiply that cost for nothing.
+static ROW_CHECK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The runs of archived leaves, in leaf order (empty on SQLite and until a month is archived).
+pub fn archived_runs(conn: &mut DbConnection) -> QueryResult<Vec<(i64, i64)>> {
+    receipt_log_archived::table
+        .order(receipt_log_archived::first_leaf)
+        .select((
+            receipt_log_archived::first_leaf,
+            receipt_log_archived::last_leaf,
+        ))
+        .load(conn)
+}
+
+/// Whether `leaf` lies in one of `runs` ([`archived_runs`], sorted).
+pub fn is_archived(runs: &[(i64, i64)], leaf: i64) -> bool {
+    let i = runs.partition_point(|r| r.0 <= leaf);
+    i > 0 && runs[i - 1].1 >= leaf
 }
 
 /// What `credit-lists receipt audit` found.
 #[derive(Debug, Default)]
 pub struct AuditReport {
     pub leaves: u64,
+    /// Leaves whose receipts were archived with their month (not compared with rows).
+    pub archived: u64,
     pub checkpoints: u64,
     pub problems: Vec<String>,
 }
@@ -473,12 +517,22 @@ pub fn audit(
     let size = log_size(c).map_err(|e| e.to_string())?;
     let recorded = recorded_leaves(c, 0, size).map_err(|e| e.to_string())?;
     report.leaves = recorded.len() as u64;
+    let archived = archived_runs(c).map_err(|e| e.to_string())?;
     let mut leaves = Vec::with_capacity(recorded.len());
     for (n, chunk) in recorded.chunks(READ_CHUNK).enumerate() {
-        let ids: Vec<i32> = chunk.iter().map(|(id, _)| *id).collect();
+        let kept = |k: usize| !is_archived(&archived, (n * READ_CHUNK + k) as i64);
+        let ids: Vec<i32> = (chunk.iter().enumerate())
+            .filter(|(k, _)| kept(*k))
+            .map(|(_, (id, _))| *id)
+            .collect();
         let hashes = leaf_hashes(c, &ids, &[]).map_err(|e| e.to_string())?;
         for (k, (id, h)) in chunk.iter().enumerate() {
             let leaf = n * READ_CHUNK + k;
+            if !kept(k) {
+                report.archived += 1;
+                leaves.push(*h);
+                continue;
+            }
             match hashes.get(id) {
                 None => report
                     .problems
@@ -524,9 +578,11 @@ pub fn audit(
     Ok(report)
 }
 
-/// The RFC 9162 consistency proof between the log's sizes `first` and `second`, computed from the
-/// receipt rows themselves: a row deleted or altered since it entered the log is a 409
-/// `receipt_log_mismatch`. Reads and hashes every receipt up to `second` (linear cost).
+/// The RFC 9162 consistency proof between the log's sizes `first` and `second`, after checking the
+/// receipt rows themselves ([`check_rows`]): a row deleted or altered since it entered the log is
+/// a 409 `receipt_log_mismatch`. Reads and hashes every receipt up to `second` (linear time,
+/// memory bounded, one at a time: 503 while another runs); the proof's nodes come from the stored
+/// tree ([`super::log_tiles::consistency_path`]).
 pub fn consistency_between(
     c: &mut DbConnection,
     first: i64,
@@ -547,14 +603,26 @@ pub fn consistency_between(
             format!("second must be at most the log's size ({size})"),
         ));
     }
-    let leaves = leaves_from_rows(c, second)?;
+    {
+        let _only_one = match ROW_CHECK.try_lock() {
+            Ok(guard) => guard,
+            // A check that panicked left nothing to repair: the lock guards no data.
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                return Err(ApiError::unavailable(
+                    "another consistency proof is being checked against every receipt; retry \
+                     later",
+                ))
+            }
+        };
+        check_rows(c, second)?;
+    }
+    let proof =
+        super::log_tiles::consistency_path(&mut StoredTree(c), first as u64, second as u64)?;
     Ok(ConsistencyProof {
         first: first as u64,
         second: second as u64,
-        proof: consistency_proof(first as usize, &leaves)
-            .iter()
-            .map(hex::encode)
-            .collect(),
+        proof: proof.iter().map(hex::encode).collect(),
     })
 }
 
@@ -679,6 +747,16 @@ fn audit_tiles(c: &mut DbConnection, leaves: &[Hash]) -> Result<Vec<String>, Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leaves_in_runs() {
+        let runs = [(3, 5), (10, 10), (20, 29)];
+        let inside: Vec<i64> = (0..32).filter(|&l| is_archived(&runs, l)).collect();
+        let mut want: Vec<i64> = (3..=5).chain([10]).chain(20..=29).collect();
+        want.sort_unstable();
+        assert_eq!(inside, want);
+        assert!(!is_archived(&[], 0));
+    }
 
     fn run(first_id: i32, last_id: i32, minute: u32) -> PendingRun {
         let at = |m: u32| {

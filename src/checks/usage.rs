@@ -471,6 +471,17 @@ pub fn keep_recent(settled: &mut Settled<'_>, now: NaiveDateTime) -> QueryResult
     Ok(uncounted.first().is_some_and(|d| *d < older))
 }
 
+/// Keeps the counts of the days in `from..to` that have ended (by `now`) and are not kept yet:
+/// before a month's receipts are archived (`checks::archive`).
+pub fn keep_range(
+    conn: &mut DbConnection,
+    from: NaiveDate,
+    to: NaiveDate,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    keep_days(conn, from, to.min(settled_end(now)), now).map_err(|(_, e)| e)
+}
+
 /// Makes sure every day of `from..to` (all ended: see [`settled_end`]) is counted into
 /// `check_day_counts`: reads which are, then counts the others, each day in its own short
 /// transaction, and a run of days without receipts in one. On failure, the first day that may

@@ -121,6 +121,8 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/national-sources", "-nyyyyy"),
     ("POST", "/api/v1/national-sources", "-nnnnny"),
     ("POST", "/api/v1/national-sources/{id}/sync", "-nnnyny"),
+    ("GET", "/api/v1/receipt-archives", "-nnnyyy"),
+    ("POST", "/api/v1/receipt-archives", "-nnnnny"),
     ("GET", "/api/v1/receipt-checkpoints/consistency", "pyyyyyy"),
     ("GET", "/api/v1/receipt-checkpoints/latest", "pyyyyyy"),
     ("GET", "/api/v1/receipt-checkpoints/{size}", "pyyyyyy"),

@@ -87,6 +87,15 @@ async fn consistency(app: &TestApp, from: u64, to: u64) -> reqwest::Response {
         .unwrap()
 }
 
+/// The consistency check from `from` to `to` fails with 409 `receipt_log_mismatch` naming receipt
+/// `id`.
+async fn consistency_names_receipt(app: &TestApp, from: u64, to: u64, id: i64) {
+    let res = consistency(app, from, to).await;
+    let body = assert_problem(res, StatusCode::CONFLICT, "receipt_log_mismatch").await;
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains(&format!("receipt {id} ")), "{body}");
+}
+
 #[tokio::test]
 async fn single_and_batch_answers_verify_offline_and_a_changed_byte_fails() {
     let app = spawn_app().await;
@@ -377,15 +386,7 @@ async fn inclusion_and_consistency_proofs_verify_and_a_deleted_receipt_row_is_de
     diesel::sql_query("UPDATE credit_checks SET answer = replace(answer, '\"advice\":\"normal\"', '\"advice\":\"green_channel\"') WHERE id = $1".replace("$1", &second.to_string()))
         .execute(&mut conn)
         .unwrap();
-    let res = consistency(&app, cp1.tree_size, cp2.tree_size).await;
-    let body = assert_problem(res, StatusCode::CONFLICT, "receipt_log_mismatch").await;
-    assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("receipt {second} ")),
-        "{body}"
-    );
+    consistency_names_receipt(&app, cp1.tree_size, cp2.tree_size, second as i64).await;
     let res = app
         .get(
             &format!("/api/v1/credit-checks/{second}/inclusion"),
@@ -398,15 +399,7 @@ async fn inclusion_and_consistency_proofs_verify_and_a_deleted_receipt_row_is_de
     diesel::sql_query(format!("DELETE FROM credit_checks WHERE id = {first}"))
         .execute(&mut conn)
         .unwrap();
-    let res = consistency(&app, 1, cp2.tree_size).await;
-    let body = assert_problem(res, StatusCode::CONFLICT, "receipt_log_mismatch").await;
-    assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("receipt {first} ")),
-        "{body}"
-    );
+    consistency_names_receipt(&app, 1, cp2.tree_size, first as i64).await;
     // The full audit names both.
     let report = credit_lists::checks::transparency::audit(&mut conn, &keys).unwrap();
     assert_eq!(report.leaves, 7);
@@ -848,4 +841,174 @@ async fn the_log_takes_receipts_in_parts_and_a_receipt_gone_before_it_stays_out(
     let report = credit_lists::checks::transparency::audit(&mut conn, &keys).unwrap();
     assert_eq!(report.leaves, 6000);
     assert!(report.problems.is_empty(), "{:?}", report.problems);
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+fn count(app: &TestApp, sql: &str) -> i64 {
+    diesel::sql_query(sql)
+        .get_result::<Count>(&mut *app.conn())
+        .unwrap()
+        .n
+}
+
+async fn archive(app: &TestApp, token: &str, month: &str) -> reqwest::Response {
+    app.post("/api/v1/receipt-archives", token, json!({ "month": month }))
+        .await
+}
+
+/// Retention (issue 25): archiving an ended month detaches its receipts (PostgreSQL), and the log
+/// stays provable: a consistency proof over the archived receipts still verifies, while a
+/// receipt row deleted from a month that is not archived is still detected. SQLite refuses.
+#[tokio::test]
+async fn an_archived_month_leaves_the_receipts_and_the_log_stays_provable() {
+    use chrono::{Datelike, Duration, NaiveDate, Utc};
+    use credit_lists::checks::partitions::{self, partition_name};
+
+    let app = spawn_app().await;
+    let approver = app
+        .account("approver", Role::ApprovalSystem, None, None)
+        .await;
+    let admin = app.admin().await;
+    let keys = keys(&app).await;
+    let today = Utc::now().date_naive();
+    let first_of = |d: NaiveDate| NaiveDate::from_ymd_opt(d.year(), d.month(), 1).unwrap();
+    let this_month = first_of(today);
+    let old_month = first_of(first_of(this_month - Duration::days(1)) - Duration::days(1));
+    let old_text = old_month.format("%Y-%m").to_string();
+
+    let first = check(&app, &approver.token, &uscc(901)).await;
+    let first_id = first["check_id"].as_i64().unwrap();
+    if !is_postgres() {
+        let res = archive(&app, &admin.token, &old_text).await;
+        assert_problem(
+            res,
+            StatusCode::CONFLICT,
+            "receipt_archive_needs_postgresql",
+        )
+        .await;
+        let res = app.get("/api/v1/receipt-archives", &admin.token).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.json::<Value>().await.unwrap(), json!([]));
+        assert_eq!(count(&app, "SELECT count(*) AS n FROM credit_checks"), 1);
+        return;
+    }
+
+    // Three receipts of a month two months back (rows written as an instance then would have:
+    // copies of a receipt, dated then), in that month's partition; then two of this month.
+    partitions::ensure(&mut app.conn(), old_month.and_hms_opt(0, 0, 0).unwrap()).unwrap();
+    diesel::sql_query(format!(
+        "INSERT INTO credit_checks (checked_at, caller_user_id, caller_department_id, field, \
+         reference, purpose, advice, subject_key, subject_bucket, subject_id, region_code, \
+         measure_ids, answer) \
+         SELECT TIMESTAMP '{old_month} 09:00:00' + n * INTERVAL '1 minute', caller_user_id, \
+         caller_department_id, field, reference, purpose, advice, subject_key, subject_bucket, \
+         subject_id, region_code, measure_ids, answer \
+         FROM credit_checks, generate_series(1, 3) n WHERE id = {first_id}"
+    ))
+    .execute(&mut *app.conn())
+    .unwrap();
+    for n in 0..2 {
+        check(&app, &approver.token, &uscc(902 + n)).await;
+    }
+    let cp1 = latest(&app).await;
+    assert_eq!(cp1.tree_size, 6);
+
+    // Who may, and what is refused, changing nothing.
+    let res = archive(&app, &approver.token, &old_text).await;
+    assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+    for (month, status, code) in [
+        ("2025-13", StatusCode::UNPROCESSABLE_ENTITY, "invalid_month"),
+        ("20251", StatusCode::UNPROCESSABLE_ENTITY, "invalid_month"),
+        (
+            &*this_month.format("%Y-%m").to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "month_not_ended",
+        ),
+        ("2001-01", StatusCode::NOT_FOUND, "not_found"),
+    ] {
+        let res = archive(&app, &admin.token, month).await;
+        assert_problem(res, status, code).await;
+    }
+    assert_eq!(count(&app, "SELECT count(*) AS n FROM receipt_archives"), 0);
+
+    let res = archive(&app, &admin.token, &old_text).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let done: Value = res.json().await.unwrap();
+    let table = format!("credit_checks_archive_p{}", old_month.format("%Y%m"));
+    assert_eq!(done["month"], old_text.as_str());
+    assert_eq!(done["receipts"], 3);
+    assert_eq!(done["table_name"], table.as_str());
+    let res = archive(&app, &admin.token, &old_text).await;
+    assert_problem(res, StatusCode::CONFLICT, "month_already_archived").await;
+
+    // The rows left the table for the archive table; the log recorded which leaves they are.
+    assert_eq!(count(&app, "SELECT count(*) AS n FROM credit_checks"), 3);
+    assert_eq!(
+        count(&app, &format!("SELECT count(*) AS n FROM {table}")),
+        3
+    );
+    assert_eq!(
+        count(
+            &app,
+            &format!(
+                "SELECT count(*) AS n FROM pg_inherits WHERE inhrelid = \
+                 to_regclass('{}')",
+                partition_name(old_month)
+            )
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT sum(last_leaf - first_leaf + 1)::bigint AS n FROM receipt_log_archived"
+        ),
+        3
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) AS n FROM audit_log WHERE action = 'receipts.archive'"
+        ),
+        1
+    );
+    let archived_id = count(&app, &format!("SELECT min(id)::bigint AS n FROM {table}"));
+    let res = app
+        .get(
+            &format!("/api/v1/credit-checks/{archived_id}"),
+            &admin.token,
+        )
+        .await;
+    assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+    let res = app.get("/api/v1/receipt-archives", &admin.token).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let list: Value = res.json().await.unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["month"], old_text.as_str());
+    let res = app.get("/api/v1/receipt-archives", &approver.token).await;
+    assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+
+    // The log still proves itself across the archived receipts.
+    check(&app, &approver.token, &uscc(905)).await;
+    let cp2 = latest(&app).await;
+    assert_eq!(cp2.tree_size, 7);
+    verify_checkpoint(&cp2, &keys).unwrap();
+    for from in [1, cp1.tree_size] {
+        let res = consistency(&app, from, cp2.tree_size).await;
+        assert_eq!(res.status(), StatusCode::OK, "from {from}");
+        let p: ConsistencyProof = res.json().await.unwrap();
+        if from == cp1.tree_size {
+            verify_log_consistency(&p, &cp1, &cp2).unwrap();
+        }
+    }
+    // A receipt of a month not archived, deleted behind the service's back, is still detected.
+    diesel::sql_query(format!("DELETE FROM credit_checks WHERE id = {first_id}"))
+        .execute(&mut *app.conn())
+        .unwrap();
+    consistency_names_receipt(&app, cp1.tree_size, cp2.tree_size, first_id as i64).await;
 }

@@ -1,0 +1,2 @@
+DROP TABLE receipt_log_archived;
+DROP TABLE receipt_archives;
