@@ -17,9 +17,38 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 /// RFC 8785 canonical bytes of a JSON value.
+///
+/// A value whose object keys are all ASCII and whose numbers are all integers within ±2^53 (every
+/// receipt) is written by `serde_json` directly: its objects are `BTreeMap`s, so their keys come
+/// out in byte order, which for ASCII keys is RFC 8785's UTF-16 order, and it writes those
+/// integers, strings and their escapes exactly as RFC 8785 does (see [`CanonicalAnswer::of`]).
+/// Anything else (a float, a larger integer, a non-ASCII key) goes through the general RFC 8785
+/// serialiser, which buffers and sorts every object, a large part of the CPU of hashing a receipt
+/// from its row (the receipt log's sequencer and consistency checks, `docs/performance.md`,
+/// twenty-second round). Debug builds (every test) compare the two.
 pub fn canonical_bytes(value: &Value) -> Vec<u8> {
+    fn plain(v: &Value) -> bool {
+        match v {
+            // RFC 8785 writes numbers as IEEE doubles: an integer is written as itself only up
+            // to 2^53.
+            Value::Number(n) => n.as_i64().is_some_and(|i| i.unsigned_abs() <= 1 << 53),
+            Value::Array(a) => a.iter().all(plain),
+            Value::Object(m) => m.iter().all(|(k, v)| k.is_ascii() && plain(v)),
+            Value::Null | Value::Bool(_) | Value::String(_) => true,
+        }
+    }
     // Serialising a `serde_json::Value` cannot fail: its keys are strings and its numbers finite.
-    serde_json_canonicalizer::to_vec(value).unwrap_or_default()
+    let general = || serde_json_canonicalizer::to_vec(value).unwrap_or_default();
+    if !plain(value) {
+        return general();
+    }
+    let out = serde_json::to_vec(value).unwrap_or_default();
+    debug_assert_eq!(
+        out,
+        general(),
+        "the plain canonical form differs from RFC 8785's"
+    );
+    out
 }
 
 /// RFC 9162 leaf hash of canonical bytes: SHA-256(0x00 ‖ bytes).
@@ -182,6 +211,35 @@ mod tests {
             String::from_utf8(canonical_bytes(&v)).unwrap(),
             r#"{"a":["x",{"c":true,"d":null}],"b":1}"#
         );
+    }
+
+    /// The plain path of `canonical_bytes` against the general RFC 8785 serialiser, in any build:
+    /// escapes, control characters, non-ASCII text and keys, nesting, integers at the edges, and
+    /// values that must take the general path (floats, non-ASCII keys).
+    #[test]
+    fn plain_values_serialise_as_the_general_canonicaliser_does() {
+        let text = "通化\u{1}\u{1f}\u{7f}\t\n\r\u{8}\u{c}\"\\/é😀\u{2028}\u{e000}\u{ffff}";
+        let values = [
+            serde_json::json!({"z": text, "a": [1, -1, i64::MIN, u64::MAX, 0], "m": {"y": null, "b": true}}),
+            serde_json::json!([{"check_id": 7, "reasons": [{"code": "legacy", "message": text}]}]),
+            serde_json::json!({"k": 1.5, "a": 2}),
+            serde_json::json!({"é": 1, "e": 2, "😀": 3, "\u{e000}": 4}),
+            serde_json::json!({"n": 1e21, "small": 5e-7}),
+            serde_json::json!([
+                9_007_199_254_740_992i64,
+                -9_007_199_254_740_992i64,
+                9_007_199_254_740_993i64
+            ]),
+            serde_json::json!(text),
+            serde_json::json!({}),
+        ];
+        for v in &values {
+            assert_eq!(
+                canonical_bytes(v),
+                serde_json_canonicalizer::to_vec(v).unwrap(),
+                "{v}"
+            );
+        }
     }
 
     #[test]
