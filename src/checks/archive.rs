@@ -123,6 +123,28 @@ struct Count {
     n: i64,
 }
 
+/// 404 unless `part` is a partition of `credit_checks` now.
+fn require_partition(
+    conn: &mut DbConnection,
+    part: &str,
+    month: NaiveDate,
+) -> Result<(), ApiError> {
+    let attached: i64 = diesel::sql_query(
+        "SELECT count(*) AS n FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+         WHERE i.inhparent = 'credit_checks'::regclass AND c.relname = $1",
+    )
+    .bind::<Text, _>(part)
+    .get_result::<Count>(conn)?
+    .n;
+    if attached == 0 {
+        return Err(ApiError::not_found(format!(
+            "receipt partition of {}",
+            month_text(month)
+        )));
+    }
+    Ok(())
+}
+
 /// Archives `month` (its first day): see the module's documentation. `now` decides whether the
 /// month has ended.
 pub fn archive_month(
@@ -160,19 +182,7 @@ pub fn archive_month(
             format!("{} is already archived", month_text(month)),
         ));
     }
-    let attached: i64 = diesel::sql_query(
-        "SELECT count(*) AS n FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
-         WHERE i.inhparent = 'credit_checks'::regclass AND c.relname = $1",
-    )
-    .bind::<Text, _>(&part)
-    .get_result::<Count>(conn)?
-    .n;
-    if attached == 0 {
-        return Err(ApiError::not_found(format!(
-            "receipt partition of {}",
-            month_text(month)
-        )));
-    }
+    require_partition(conn, &part, month)?;
     // Everything committed goes into the log first, and the month's days are counted for the
     // usage statistics (both are idempotent and outside the archive's transaction).
     super::transparency::sequence(conn, keys)?;
@@ -196,6 +206,22 @@ pub fn archive_month(
         diesel::sql_query("SET LOCAL lock_timeout = '5s'").execute(c)?;
         // The log's sequencing waits for the archive (the same row serialises sequencers).
         diesel::sql_query("UPDATE receipt_log_state SET size = size WHERE id = 1").execute(c)?;
+        // Another administrator may have archived it since the first look (audited writes run
+        // one at a time: this sees what they committed).
+        let archived: i64 = receipt_archives::table
+            .filter(receipt_archives::month.eq(month))
+            .count()
+            .get_result(c)?;
+        if archived > 0 {
+            return Err(ApiError::conflict(
+                "month_already_archived",
+                format!("{} is already archived", month_text(month)),
+            ));
+        }
+        require_partition(c, &part, month)?;
+        // No receipt enters the month while it is counted and detached (a clock far behind could
+        // still send one there); checks of other months go on.
+        diesel::sql_query(format!("LOCK TABLE {part} IN SHARE MODE")).execute(c)?;
         let pending: i64 = diesel::sql_query(
             "SELECT count(*) AS n FROM receipt_log_pending WHERE first_at < $1 AND last_at >= $2",
         )

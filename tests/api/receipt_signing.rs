@@ -936,8 +936,18 @@ async fn an_archived_month_leaves_the_receipts_and_the_log_stays_provable() {
     }
     assert_eq!(count(&app, "SELECT count(*) AS n FROM receipt_archives"), 0);
 
-    let res = archive(&app, &admin.token, &old_text).await;
+    // Two administrators at once: one archives, the other is told it is done.
+    let (a, b) = tokio::join!(
+        archive(&app, &admin.token, &old_text),
+        archive(&app, &admin.token, &old_text)
+    );
+    let (res, other) = if a.status() == StatusCode::CREATED {
+        (a, b)
+    } else {
+        (b, a)
+    };
     assert_eq!(res.status(), StatusCode::CREATED);
+    assert_problem(other, StatusCode::CONFLICT, "month_already_archived").await;
     let done: Value = res.json().await.unwrap();
     let table = format!("credit_checks_archive_p{}", old_month.format("%Y%m"));
     assert_eq!(done["month"], old_text.as_str());
