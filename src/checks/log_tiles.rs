@@ -163,6 +163,73 @@ fn subproof_into<S: TreeStore>(
     Ok(())
 }
 
+/// Checks kept subtree heads against the log's leaves streamed in order (the full audit), holding
+/// one small tile's leaves and one large tile's small heads at most (256 + 256 hashes), whatever
+/// the log's size.
+pub struct TileAudit {
+    kept: std::collections::BTreeMap<(u32, u64), Hash>,
+    leaves: Vec<Hash>,
+    small_heads: Vec<Hash>,
+    seen: u64,
+    problems: Vec<String>,
+}
+
+impl TileAudit {
+    /// `kept`: every kept head, by (height, index).
+    pub fn new(kept: std::collections::BTreeMap<(u32, u64), Hash>) -> Self {
+        TileAudit {
+            kept,
+            leaves: Vec::new(),
+            small_heads: Vec::new(),
+            seen: 0,
+            problems: Vec::new(),
+        }
+    }
+
+    /// The log's next leaf.
+    pub fn push(&mut self, leaf: Hash) {
+        let [large, small] = TILE_HEIGHTS;
+        self.leaves.push(leaf);
+        self.seen += 1;
+        if self.leaves.len() < 1 << small {
+            return;
+        }
+        let head = root(&self.leaves);
+        self.leaves.clear();
+        self.check(small, (self.seen >> small) - 1, &head);
+        // A complete subtree's head is the tree head of its complete halves' heads.
+        self.small_heads.push(head);
+        if self.small_heads.len() < 1 << (large - small) {
+            return;
+        }
+        let head = root(&self.small_heads);
+        self.small_heads.clear();
+        self.check(large, (self.seen >> large) - 1, &head);
+    }
+
+    fn check(&mut self, height: u32, index: u64, head: &Hash) {
+        if let Some(kept) = self.kept.remove(&(height, index)) {
+            if kept != *head {
+                self.problems.push(format!(
+                    "tile {height}/{index} differs from the root of the leaves it covers"
+                ));
+            }
+        }
+    }
+
+    /// What differs, once every leaf is pushed: kept heads that differ from their leaves, and
+    /// heads kept for subtrees the log does not complete.
+    pub fn finish(self) -> Vec<String> {
+        let mut problems = self.problems;
+        problems.extend(
+            self.kept
+                .keys()
+                .map(|(h, i)| format!("tile {h}/{i} lies beyond the log")),
+        );
+        problems
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::receipt_hash::leaf_hash;
@@ -264,6 +331,44 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The streamed audit of kept heads names exactly the wrong and the impossible ones, over a
+    /// log with complete large and small tiles and a partial one.
+    #[test]
+    fn the_streamed_tile_audit_names_the_heads_that_differ() {
+        let n = 70_000u64;
+        let s = mem(n as usize);
+        let mut kept = std::collections::BTreeMap::new();
+        for (h, span) in [(16u32, 1u64 << 16), (8, 1 << 8)] {
+            for i in 0..n / span {
+                let start = (i * span) as usize;
+                kept.insert(
+                    (h, i),
+                    signing::root(&s.leaves[start..start + span as usize]),
+                );
+            }
+        }
+        assert_eq!(kept.len(), 1 + 273);
+        let all_good = {
+            let mut a = TileAudit::new(kept.clone());
+            s.leaves.iter().for_each(|l| a.push(*l));
+            a.finish()
+        };
+        assert!(all_good.is_empty(), "{all_good:?}");
+        kept.insert((16, 0), [0; 32]);
+        kept.insert((8, 100), [1; 32]);
+        kept.insert((8, 273), [2; 32]); // 69,888..70,144: past the log's end
+        let mut a = TileAudit::new(kept);
+        s.leaves.iter().for_each(|l| a.push(*l));
+        assert_eq!(
+            a.finish(),
+            vec![
+                "tile 8/100 differs from the root of the leaves it covers",
+                "tile 16/0 differs from the root of the leaves it covers",
+                "tile 8/273 lies beyond the log",
+            ]
+        );
     }
 
     #[test]

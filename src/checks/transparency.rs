@@ -524,49 +524,19 @@ pub struct AuditReport {
     pub problems: Vec<String>,
 }
 
-/// The full offline audit: recomputes every leaf from its receipt row, every checkpoint's tree
-/// head from those, and checks every checkpoint's signature with the published keys.
+/// The full offline audit: recomputes every leaf from its receipt row (but for receipts archived
+/// with their month), every checkpoint's tree head from the recorded leaves, every kept subtree
+/// head, and checks every checkpoint's signature with the published keys. Streams the log
+/// `READ_CHUNK` (2,000) leaves at a time: its memory grows with the number of kept subtree heads
+/// (one per 256 leaves), not with the leaves.
 pub fn audit(
     c: &mut DbConnection,
     keys: &[super::signing::PublicKey],
 ) -> Result<AuditReport, String> {
     let mut report = AuditReport::default();
     let size = log_size(c).map_err(|e| e.to_string())?;
-    let recorded = recorded_leaves(c, 0, size).map_err(|e| e.to_string())?;
-    report.leaves = recorded.len() as u64;
     let archived = archived_runs(c).map_err(|e| e.to_string())?;
-    let mut leaves = Vec::with_capacity(recorded.len());
-    for (n, chunk) in recorded.chunks(READ_CHUNK).enumerate() {
-        let kept = |k: usize| !is_archived(&archived, (n * READ_CHUNK + k) as i64);
-        let ids: Vec<i32> = (chunk.iter().enumerate())
-            .filter(|(k, _)| kept(*k))
-            .map(|(_, (id, _))| *id)
-            .collect();
-        let hashes = leaf_hashes(c, &ids, &[]).map_err(|e| e.to_string())?;
-        for (k, (id, h)) in chunk.iter().enumerate() {
-            let leaf = n * READ_CHUNK + k;
-            if !kept(k) {
-                report.archived += 1;
-                leaves.push(*h);
-                continue;
-            }
-            match hashes.get(id) {
-                None => report
-                    .problems
-                    .push(format!("receipt {id} (log leaf {leaf}) is missing")),
-                Some(found) if found != h => report.problems.push(format!(
-                    "receipt {id} (log leaf {leaf}) differs from what the log recorded"
-                )),
-                Some(_) => {}
-            }
-            // The log's recorded hash: a checkpoint is checked against what was signed.
-            leaves.push(*h);
-        }
-    }
-    report.problems.extend(audit_tiles(c, &leaves)?);
     let cps = all_checkpoints(c).map_err(|e| e.to_string())?;
-    let mut frontier = Frontier::default();
-    let mut at = 0usize;
     for cp in &cps {
         report.checkpoints += 1;
         if let Err(e) = super::signing::verify_checkpoint(cp, keys) {
@@ -574,23 +544,56 @@ pub fn audit(
                 .problems
                 .push(format!("checkpoint of size {}: {e}", cp.tree_size));
         }
-        let n = cp.tree_size as usize;
-        if n > leaves.len() {
-            report.problems.push(format!(
-                "checkpoint of size {n} is beyond the log's {} leaves",
-                leaves.len()
-            ));
-            continue;
+    }
+    let mut tiles = super::log_tiles::TileAudit::new(kept_tiles(c, &mut report.problems)?);
+    let mut frontier = Frontier::default();
+    let mut next_cp = cps.iter().peekable();
+    let mut start = 0i64;
+    while start < size {
+        let end = (start + READ_CHUNK as i64).min(size);
+        let recorded = recorded_leaves(c, start, end).map_err(|e| e.to_string())?;
+        let kept = |k: usize| !is_archived(&archived, start + k as i64);
+        let ids: Vec<i32> = (recorded.iter().enumerate())
+            .filter(|(k, _)| kept(*k))
+            .map(|(_, (id, _))| *id)
+            .collect();
+        let hashes = leaf_hashes(c, &ids, &[]).map_err(|e| e.to_string())?;
+        for (k, (id, h)) in recorded.iter().enumerate() {
+            let leaf = start + k as i64;
+            if !kept(k) {
+                report.archived += 1;
+            } else {
+                match hashes.get(id) {
+                    None => report
+                        .problems
+                        .push(format!("receipt {id} (log leaf {leaf}) is missing")),
+                    Some(found) if found != h => report.problems.push(format!(
+                        "receipt {id} (log leaf {leaf}) differs from what the log recorded"
+                    )),
+                    Some(_) => {}
+                }
+            }
+            // The log's recorded hash: a checkpoint is checked against what was signed.
+            report.leaves += 1;
+            tiles.push(*h);
+            frontier.push(*h);
+            while let Some(cp) = next_cp.next_if(|cp| cp.tree_size == report.leaves) {
+                if hex::encode(frontier.root()) != cp.root_hash {
+                    report.problems.push(format!(
+                        "checkpoint of size {}: its tree head differs from the log's leaves",
+                        cp.tree_size
+                    ));
+                }
+            }
         }
-        while at < n {
-            frontier.push(leaves[at]);
-            at += 1;
-        }
-        if hex::encode(frontier.root()) != cp.root_hash {
-            report.problems.push(format!(
-                "checkpoint of size {n}: its tree head differs from the log's leaves"
-            ));
-        }
+        start = end;
+    }
+    report.problems.extend(tiles.finish());
+    for cp in next_cp {
+        report.problems.push(format!(
+            "checkpoint of size {} is beyond the log's {} leaves",
+            cp.tree_size, report.leaves
+        ));
     }
     Ok(report)
 }
@@ -731,9 +734,11 @@ impl TreeStore for StoredTree<'_> {
     }
 }
 
-/// The kept subtree heads, each compared with the root of the leaves it covers (`leaves`: the
-/// log's recorded leaf hashes); one line per difference.
-fn audit_tiles(c: &mut DbConnection, leaves: &[Hash]) -> Result<Vec<String>, String> {
+/// Every kept subtree head, by (height, index); a row that is not one is a problem named.
+fn kept_tiles(
+    c: &mut DbConnection,
+    problems: &mut Vec<String>,
+) -> Result<std::collections::BTreeMap<(u32, u64), Hash>, String> {
     let tiles: Vec<(i32, i64, String)> = receipt_log_tiles::table
         .select((
             receipt_log_tiles::height,
@@ -742,23 +747,23 @@ fn audit_tiles(c: &mut DbConnection, leaves: &[Hash]) -> Result<Vec<String>, Str
         ))
         .load(c)
         .map_err(|e| e.to_string())?;
-    let mut problems = Vec::new();
+    let mut out = std::collections::BTreeMap::new();
     for (height, index, hash) in tiles {
-        let (Ok(h), Ok(i)) = (u32::try_from(height), usize::try_from(index)) else {
-            problems.push(format!("tile {height}/{index} has an impossible position"));
-            continue;
-        };
-        let span = 1usize.checked_shl(h).unwrap_or(usize::MAX);
-        let start = i.saturating_mul(span);
-        match leaves.get(start..start.saturating_add(span)) {
-            Some(part) if hex::encode(super::signing::root(part)) == hash => {}
-            Some(_) => problems.push(format!(
-                "tile {height}/{index} differs from the root of the leaves it covers"
-            )),
-            None => problems.push(format!("tile {height}/{index} lies beyond the log")),
+        match (
+            u32::try_from(height)
+                .ok()
+                .filter(|h| super::log_tiles::TILE_HEIGHTS.contains(h)),
+            u64::try_from(index),
+            super::signing::unhex(&hash),
+        ) {
+            (Some(h), Ok(i), Some(hash)) => {
+                out.insert((h, i), hash);
+            }
+            (Some(_), Ok(_), None) => problems.push(format!("tile {height}/{index} is damaged")),
+            _ => problems.push(format!("tile {height}/{index} has an impossible position")),
         }
     }
-    Ok(problems)
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -1016,9 +1016,15 @@ async fn an_archived_month_leaves_the_receipts_and_the_log_stays_provable() {
             verify_log_consistency(&p, &cp1, &cp2).unwrap();
         }
     }
+    // The full audit takes the archived receipts' recorded hashes, and finds nothing wrong.
+    let report = credit_lists::checks::transparency::audit(&mut app.conn(), &keys).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!((report.leaves, report.archived), (7, 3));
     // A receipt of a month not archived, deleted behind the service's back, is still detected.
     diesel::sql_query(format!("DELETE FROM credit_checks WHERE id = {first_id}"))
         .execute(&mut *app.conn())
         .unwrap();
     consistency_names_receipt(&app, cp1.tree_size, cp2.tree_size, first_id as i64).await;
+    let report = credit_lists::checks::transparency::audit(&mut app.conn(), &keys).unwrap();
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
 }
