@@ -24,7 +24,7 @@ use diesel::sql_types::{BigInt, Date, Text};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::partitions::{partition_name, SETTLE};
+use super::partitions::{next_month, partition_name, SETTLE};
 use super::signing::ReceiptKeys;
 use crate::audit::{self, Actor, Entry};
 use crate::db::{self, DbConnection};
@@ -91,10 +91,6 @@ fn month_text(d: NaiveDate) -> String {
     format!("{:04}-{:02}", d.year(), d.month())
 }
 
-fn next_month(d: NaiveDate) -> NaiveDate {
-    d.checked_add_months(chrono::Months::new(1)).unwrap_or(d)
-}
-
 type Row = (NaiveDate, String, i64, NaiveDateTime, i32);
 
 fn view(r: Row) -> ArchivedMonth {
@@ -121,6 +117,21 @@ pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<ArchivedMonth>> {
 struct Count {
     #[diesel(sql_type = BigInt)]
     n: i64,
+}
+
+/// 409 `month_already_archived` when `month` is.
+fn require_not_archived(conn: &mut DbConnection, month: NaiveDate) -> Result<(), ApiError> {
+    let archived: i64 = receipt_archives::table
+        .filter(receipt_archives::month.eq(month))
+        .count()
+        .get_result(conn)?;
+    if archived > 0 {
+        return Err(ApiError::conflict(
+            "month_already_archived",
+            format!("{} is already archived", month_text(month)),
+        ));
+    }
+    Ok(())
 }
 
 /// 404 unless `part` is a partition of `credit_checks` now.
@@ -171,17 +182,7 @@ pub fn archive_month(
         ));
     }
     let part = partition_name(month);
-    let archived: Option<String> = receipt_archives::table
-        .find(month)
-        .select(receipt_archives::table_name)
-        .first(conn)
-        .optional()?;
-    if archived.is_some() {
-        return Err(ApiError::conflict(
-            "month_already_archived",
-            format!("{} is already archived", month_text(month)),
-        ));
-    }
+    require_not_archived(conn, month)?;
     require_partition(conn, &part, month)?;
     // Everything committed goes into the log first, and the month's days are counted for the
     // usage statistics (both are idempotent and outside the archive's transaction).
@@ -208,16 +209,7 @@ pub fn archive_month(
         diesel::sql_query("UPDATE receipt_log_state SET size = size WHERE id = 1").execute(c)?;
         // Another administrator may have archived it since the first look (audited writes run
         // one at a time: this sees what they committed).
-        let archived: i64 = receipt_archives::table
-            .filter(receipt_archives::month.eq(month))
-            .count()
-            .get_result(c)?;
-        if archived > 0 {
-            return Err(ApiError::conflict(
-                "month_already_archived",
-                format!("{} is already archived", month_text(month)),
-            ));
-        }
+        require_not_archived(c, month)?;
         require_partition(c, &part, month)?;
         // No receipt enters the month while it is counted and detached (a clock far behind could
         // still send one there); checks of other months go on.

@@ -56,7 +56,8 @@ fn previous_month(d: NaiveDate) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, 1).expect("first of a month")
 }
 
-fn next_month(d: NaiveDate) -> NaiveDate {
+/// The first of the month after `d`'s.
+pub fn next_month(d: NaiveDate) -> NaiveDate {
     let (y, m) = if d.month() == 12 {
         (d.year() + 1, 1)
     } else {
